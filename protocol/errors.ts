@@ -1,0 +1,57 @@
+/**
+ * The one catalogue of error codes. `docs/errors.md` holds the same table; a test keeps them in sync.
+ *
+ * Collector codes (`COL_ERR_*`) travel in HTTP error bodies as `{ error: { code, message, issues? } }`.
+ * Agent codes (`AGT_ERR_*`) appear in agent logs and exit messages.
+ */
+
+/** What the agent does when the collector answers with this status. */
+export type AgentAction = 'drop-and-count' | 'stop-and-alert' | 'keep-and-back-off' | 'none';
+
+export interface ErrorSpec {
+  /** HTTP status, for collector errors returned to clients. */
+  status?: number;
+  /** What it means, in one sentence. */
+  meaning: string;
+}
+
+export const ERRORS = {
+  COL_ERR_UNAUTHENTICATED: { status: 401, meaning: 'No bearer token, or a token the collector does not know.' },
+  COL_ERR_WRONG_SCHOOL: { status: 403, meaning: 'A report names a school other than the one the token belongs to; nothing of the batch was written.' },
+  COL_ERR_SCHOOL_NOT_REGISTERED: { status: 403, meaning: "The token's school is not (or no longer) in the registry; nothing was written." },
+  COL_ERR_INVALID_JSON: { status: 400, meaning: 'The body is not valid JSON, or its gzip encoding is broken.' },
+  COL_ERR_INVALID_PAYLOAD: { status: 400, meaning: 'The body is JSON but breaks the protocol schema; `issues` names each field and problem.' },
+  COL_ERR_BODY_TOO_LARGE: { status: 413, meaning: 'The body, compressed or decompressed, exceeds `maxBodyBytes`.' },
+  COL_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'Content-Type is not application/json, or Content-Encoding is neither identity nor gzip.' },
+  COL_ERR_SINK_UNAVAILABLE: { status: 503, meaning: 'The time-series database did not confirm the write; nothing was acknowledged. Retry after `Retry-After` seconds.' },
+  COL_ERR_NOT_FOUND: { status: 404, meaning: 'No such endpoint.' },
+  COL_ERR_INTERNAL: { status: 500, meaning: 'A bug in the collector; the request was not acknowledged.' },
+  COL_ERR_CONFIG_INVALID: { meaning: 'The collector config (file plus environment) is invalid; start-up stops and lists every problem.' },
+  COL_ERR_REGISTRY_INVALID: { meaning: 'The schools registry CSV has a bad row; start-up stops with its line number and column.' },
+  COL_ERR_INFLUXD_MISSING: { meaning: 'No InfluxDB URL is configured and `influxd` is not on PATH to start an embedded one.' },
+  COL_ERR_INFLUXD_START: { meaning: 'The embedded `influxd` did not become ready in time, or exited.' },
+  AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
+  AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending, keeps its spool, and says why.' },
+  AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },
+  AGT_ERR_COLLECTOR_UNAVAILABLE: { meaning: 'The collector could not be reached, timed out, or answered 429/5xx: reports stay in the spool and are retried with backoff.' },
+  AGT_ERR_SPOOL_IO: { meaning: 'The spool directory could not be read or written.' },
+  AGT_ERR_PROBE_FAILED: { meaning: 'A probe threw; the failure is recorded as data and the cycle goes on.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The JSON body of every collector error answer. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; issues?: { path: string; message: string }[] };
+}
+
+/**
+ * The single meaning, for the agent, of each HTTP status the collector may answer.
+ * Any other 4xx is treated as 400, any other 5xx as 503.
+ */
+export function agentActionFor(status: number): AgentAction {
+  if (status >= 200 && status < 300) return 'none';
+  if (status === 401 || status === 403) return 'stop-and-alert';
+  if (status === 429 || status >= 500) return 'keep-and-back-off';
+  return 'drop-and-count';
+}

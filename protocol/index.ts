@@ -1,0 +1,3 @@
+/** The wire contract shared by agent and collector. */
+export * from './report.js';
+export * from './errors.js';

@@ -1,0 +1,174 @@
+/**
+ * The wire contract between agent and collector, protocol version 1.
+ *
+ * Both sides validate with these schemas: the agent before a report enters its spool,
+ * the collector before anything is written. `docs/protocol.md` describes the same thing in prose.
+ */
+import { z } from 'zod';
+
+/** The protocol version this build speaks. A report carries it in `v`. */
+export const PROTOCOL_VERSION = 1 as const;
+
+/** Largest number of reports in one POST. */
+export const MAX_REPORTS_PER_BATCH = 500;
+/** Largest number of measurements in one report. */
+export const MAX_MEASUREMENTS_PER_REPORT = 5000;
+
+/** 10-digit national school identification code (学校标识码). */
+export const schoolId = z.string().regex(/^\d{10}$/, 'must be a 10-digit school identification code');
+/** Agent id: chosen by the operator, unique within a school. */
+export const agentId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit');
+
+/** Milliseconds since the Unix epoch, between 2001-09-09 and 2286-11-20. */
+const epochMs = z.number().int('must be an integer (milliseconds since the epoch)').min(1e12, 'must be milliseconds since the epoch').max(1e13 - 1, 'must be milliseconds since the epoch');
+const tagValue = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(256, 'must be at most 256 characters')
+  .refine((s) => !/[\n\r\t]/.test(s), 'must not contain tabs or line breaks');
+const count = z.number().int('must be an integer').min(0, 'must be >= 0');
+const nonNeg = z.number().min(0, 'must be >= 0').finite();
+const pct = z.number().min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
+const flag = z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' });
+const fieldName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be snake_case, at most 64 characters');
+
+/** Roles of a ping target. */
+export const PING_ROLES = ['gateway', 'isp', 'platform', 'peer', 'internet'] as const;
+/** Roles of an interface. */
+export const IFACE_ROLES = ['wan', 'lan', 'other'] as const;
+
+/**
+ * `ping.result_code`: 0 ok, 1 name not resolved, 2 no reply, 3 error (the ping command failed).
+ */
+export const PING_RESULT = { ok: 0, unresolved: 1, noReply: 2, error: 3 } as const;
+
+const pingMeasurement = z.strictObject({
+  name: z.literal('ping'),
+  tags: z.strictObject({ target: tagValue, role: z.enum(PING_ROLES) }),
+  fields: z.strictObject({
+    rtt_min_ms: nonNeg.optional(),
+    rtt_avg_ms: nonNeg.optional(),
+    rtt_max_ms: nonNeg.optional(),
+    jitter_ms: nonNeg.optional(),
+    loss_pct: pct,
+    sent: count,
+    received: count,
+    result_code: z.number().int().min(0).max(3),
+  }),
+});
+
+const ifaceMeasurement = z.strictObject({
+  name: z.literal('iface'),
+  tags: z.strictObject({ device: tagValue, ifname: tagValue, role: z.enum(IFACE_ROLES) }),
+  fields: z.strictObject({
+    in_bps: nonNeg.optional(),
+    out_bps: nonNeg.optional(),
+    speed_bps: nonNeg.optional(),
+    in_util_pct: nonNeg.optional(),
+    out_util_pct: nonNeg.optional(),
+    oper_up: flag,
+    in_errors: count.optional(),
+    out_errors: count.optional(),
+    in_discards: count.optional(),
+    out_discards: count.optional(),
+    counter_reset: flag.optional(),
+  }),
+});
+
+const sysMeasurement = z.strictObject({
+  name: z.literal('sys'),
+  tags: z.strictObject({ device: tagValue }),
+  fields: z.strictObject({ uptime_s: nonNeg, descr: z.string().max(1024) }),
+});
+
+const inventoryMeasurement = z.strictObject({
+  name: z.literal('inventory'),
+  tags: z.strictObject({ class: tagValue }),
+  fields: z.strictObject({ count }),
+});
+
+const modemMeasurement = z.strictObject({
+  name: z.literal('modem'),
+  tags: z.strictObject({ device: tagValue, profile: tagValue }),
+  fields: z.record(fieldName, z.number().finite()),
+});
+
+const agentMeasurement = z.strictObject({
+  name: z.literal('agent'),
+  tags: z.strictObject({ version: tagValue }),
+  fields: z.strictObject({
+    spool_reports: count,
+    spool_bytes: count,
+    dropped_reports: count,
+    sent_bytes: count,
+    cycle_ms: nonNeg,
+    rss_bytes: count,
+    uptime_s: nonNeg,
+  }),
+});
+
+/** One measurement: a name, its tags and its fields, timestamped by the report's `collectedAt`. */
+export const measurementSchema = z.discriminatedUnion('name', [
+  pingMeasurement,
+  ifaceMeasurement,
+  sysMeasurement,
+  inventoryMeasurement,
+  modemMeasurement,
+  agentMeasurement,
+]);
+
+/** One collection cycle of one agent. */
+export const reportSchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION, { error: `unsupported protocol version; this collector speaks v${PROTOCOL_VERSION}` }),
+  school: schoolId,
+  agent: agentId,
+  seq: z.number().int('must be an integer').min(1, 'must be >= 1').max(Number.MAX_SAFE_INTEGER),
+  collectedAt: epochMs,
+  sentAt: epochMs,
+  measurements: z.array(measurementSchema).max(MAX_MEASUREMENTS_PER_REPORT),
+});
+
+/** The body of `POST /api/v1/reports`: one or more reports of one agent. */
+export const batchSchema = z
+  .strictObject({
+    reports: z.array(reportSchema).min(1, 'must hold at least one report').max(MAX_REPORTS_PER_BATCH),
+  })
+  .superRefine((batch, ctx) => {
+    const first = batch.reports[0];
+    batch.reports.forEach((r, i) => {
+      if (first && (r.agent !== first.agent || r.school !== first.school)) {
+        ctx.addIssue({ code: 'custom', path: ['reports', i, 'agent'], message: 'all reports of a batch must come from one agent of one school' });
+      }
+    });
+  });
+
+/** The collector's answer to an accepted batch. */
+export const ackSchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  /** Sequence numbers the collector now holds (written to the sink and confirmed). */
+  accepted: z.array(z.number().int()),
+  /** The collector's clock, ms since the epoch, so agents can measure their offset. */
+  serverTime: epochMs,
+});
+
+export type Measurement = z.infer<typeof measurementSchema>;
+export type MeasurementName = Measurement['name'];
+export type Report = z.infer<typeof reportSchema>;
+export type Batch = z.infer<typeof batchSchema>;
+export type Ack = z.infer<typeof ackSchema>;
+export type PingRole = (typeof PING_ROLES)[number];
+export type IfaceRole = (typeof IFACE_ROLES)[number];
+
+/** One problem found in a payload or a config: where, and what is wrong. */
+export interface Issue {
+  /** Dotted path, e.g. `reports.0.measurements.3.fields.loss_pct`; empty for the root. */
+  path: string;
+  message: string;
+}
+
+/** Turns zod issues into `{ path, message }` pairs with dotted paths. */
+export function toIssues(error: z.ZodError): Issue[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+}
