@@ -36,6 +36,9 @@ const fieldName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be snake_case
 
 /** Roles of a ping target. */
 export const PING_ROLES = ['gateway', 'isp', 'platform', 'peer', 'internet'] as const;
+/** `sys.result_code` of an SNMP poll: 0 ok, 2 no response (timeout), 3 error. */
+export const SNMP_RESULT = { ok: 0, timeout: 2, error: 3 } as const;
+
 /** Roles of an interface. */
 export const IFACE_ROLES = ['wan', 'lan', 'other'] as const;
 
@@ -80,7 +83,14 @@ const ifaceMeasurement = z.strictObject({
 const sysMeasurement = z.strictObject({
   name: z.literal('sys'),
   tags: z.strictObject({ device: tagValue }),
-  fields: z.strictObject({ uptime_s: nonNeg, descr: z.string().max(1024) }),
+  fields: z.strictObject({
+    uptime_s: nonNeg.optional(),
+    descr: z.string().max(1024).optional(),
+    /** 0 ok, 2 no response (timeout), 3 error; see SNMP_RESULT. */
+    result_code: z.number().int().min(0).max(3),
+    /** Failed SNMP requests during this poll. */
+    errors: count.optional(),
+  }),
 });
 
 const inventoryMeasurement = z.strictObject({
@@ -138,8 +148,9 @@ export const batchSchema = z
   .superRefine((batch, ctx) => {
     const first = batch.reports[0];
     batch.reports.forEach((r, i) => {
-      if (first && (r.agent !== first.agent || r.school !== first.school)) {
-        ctx.addIssue({ code: 'custom', path: ['reports', i, 'agent'], message: 'all reports of a batch must come from one agent of one school' });
+      // A report for another school is the collector's 403 to give (the token decides), not a schema error.
+      if (first && r.agent !== first.agent) {
+        ctx.addIssue({ code: 'custom', path: ['reports', i, 'agent'], message: 'all reports of a batch must come from one agent' });
       }
     });
   });

@@ -1,0 +1,67 @@
+/** One collection cycle: run every probe, add the agent's own health, and build a valid report. */
+import type { Logger } from 'pino';
+import { PROTOCOL_VERSION, measurementSchema, reportSchema, toIssues, type Measurement, type Report } from '../protocol/index.js';
+import type { Probe } from './probes/probe.js';
+import type { SpoolStats } from './spool/spool.js';
+import type { AgentCounters } from './state/stats.js';
+import { AGENT_VERSION } from './version.js';
+
+export interface CollectOptions {
+  probes: readonly Probe[];
+  school: string;
+  agent: string;
+  /** The sequence number of this report. */
+  seq: number;
+  now: () => number;
+  log: Logger;
+  /** Spool size before this report is added. */
+  spool: SpoolStats;
+  counters: Readonly<AgentCounters>;
+  /** When the agent process started, ms since the epoch. */
+  startedAtMs: number;
+}
+
+/**
+ * Runs the probes concurrently and returns the report. A probe that throws, or returns a measurement
+ * that breaks the schema, is logged (AGT_ERR_PROBE_FAILED) and left out: it never stops the cycle.
+ */
+export async function collectReport(opts: CollectOptions): Promise<Report> {
+  const started = opts.now();
+  const settled = await Promise.allSettled(opts.probes.map((p) => p.collect({ now: opts.now, log: opts.log.child({ probe: p.name }) })));
+  const measurements: Measurement[] = [];
+  settled.forEach((s, i) => {
+    const probe = opts.probes[i]?.name;
+    if (s.status === 'rejected') {
+      opts.log.error({ code: 'AGT_ERR_PROBE_FAILED', probe, err: String(s.reason) }, 'probe threw; its measurements are missing from this cycle');
+      return;
+    }
+    for (const m of s.value) {
+      const ok = measurementSchema.safeParse(m);
+      if (ok.success) measurements.push(ok.data);
+      else opts.log.error({ code: 'AGT_ERR_PROBE_FAILED', probe, issues: toIssues(ok.error) }, 'probe produced an invalid measurement; left out');
+    }
+  });
+  const end = opts.now();
+  measurements.push({
+    name: 'agent',
+    tags: { version: AGENT_VERSION },
+    fields: {
+      spool_reports: opts.spool.reports,
+      spool_bytes: opts.spool.bytes,
+      dropped_reports: opts.counters.droppedReports,
+      sent_bytes: opts.counters.sentBytes,
+      cycle_ms: Math.max(0, end - started),
+      rss_bytes: process.memoryUsage.rss(),
+      uptime_s: Math.max(0, (end - opts.startedAtMs) / 1000),
+    },
+  });
+  return reportSchema.parse({
+    v: PROTOCOL_VERSION,
+    school: opts.school,
+    agent: opts.agent,
+    seq: opts.seq,
+    collectedAt: started,
+    sentAt: end,
+    measurements,
+  });
+}

@@ -1,0 +1,324 @@
+/**
+ * A small promise-based SNMP v1/v2c client: `get`, `subtree`, `table`, `close`.
+ *
+ * `SnmpClient` is the interface the probe depends on (tests can hand it a fake);
+ * `createNetSnmpClient` implements it with `net-snmp`. Values come back typed: counters and gauges as
+ * numbers, Counter64 as `bigint` (net-snmp hands them over as 1–9 byte big-endian Buffers), strings as
+ * Buffers. Every call has a deadline, on top of net-snmp's per-request timeout and retries.
+ */
+import { netSnmp, type RawSession, type RawVarbind } from './net-snmp.js';
+
+/** SNMP protocol version: `'1'` or `'2c'`. */
+export type SnmpVersion = '1' | '2c';
+
+/** One variable binding with a typed value. Exceptions (`NoSuchObject`…) carry `null`. */
+export type SnmpVarbind =
+  | { oid: string; type: 'Integer'; value: number }
+  | { oid: string; type: 'Counter32' | 'Gauge32' | 'TimeTicks'; value: number }
+  | { oid: string; type: 'Counter64'; value: bigint }
+  | { oid: string; type: 'OctetString' | 'Opaque'; value: Buffer }
+  | { oid: string; type: 'OID' | 'IpAddress'; value: string }
+  | { oid: string; type: 'Boolean'; value: boolean }
+  | { oid: string; type: 'Null' | 'NoSuchObject' | 'NoSuchInstance' | 'EndOfMibView'; value: null }
+  | { oid: string; type: 'Unknown'; value: unknown };
+
+/** A conceptual table: row index (the OID suffix after the column, e.g. `"3"`) → column number → varbind. */
+export type SnmpTable = Map<string, Map<number, SnmpVarbind>>;
+
+/** What the probe needs from an SNMP client. Implementations never leave a call pending forever. */
+export interface SnmpClient {
+  /** `host:port`, for log lines. */
+  readonly target: string;
+  /**
+   * GET of the given OIDs; the answer has one varbind per OID, in order. Under v2c a missing object
+   * comes back as a `NoSuchObject`/`NoSuchInstance` varbind; under v1 it fails the whole request.
+   */
+  get(oids: readonly string[]): Promise<SnmpVarbind[]>;
+  /** Every varbind whose OID lies strictly under `oid`, in agent order. Stops at the end of the subtree. */
+  subtree(oid: string): Promise<SnmpVarbind[]>;
+  /**
+   * The rows of a table, given its *entry* OID (e.g. ifEntry `1.3.6.1.2.1.2.2.1`). With `columns`,
+   * only those columns are walked (one subtree each); without, the whole entry is walked at once.
+   * A table the agent does not have comes back empty.
+   */
+  table(entryOid: string, columns?: readonly number[]): Promise<SnmpTable>;
+  /** Releases the socket. Calls still in flight fail. Idempotent. */
+  close(): void;
+}
+
+/** Why an SNMP call failed: `timeout` (no answer in time) or `error` (anything else). */
+export type SnmpErrorKind = 'timeout' | 'error';
+
+/** The error every `SnmpClient` call rejects with. */
+export class SnmpError extends Error {
+  constructor(
+    readonly kind: SnmpErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SnmpError';
+  }
+}
+
+/** Options of `createNetSnmpClient`. */
+export interface NetSnmpClientOptions {
+  /** Agent address: IPv4, IPv6 or a host name. */
+  host: string;
+  /** UDP port (default 161). */
+  port?: number;
+  /** Community string (default `public`). */
+  community?: string;
+  /** `'2c'` (default) or `'1'`. Counter64 objects only exist under v2c. */
+  version?: SnmpVersion;
+  /** Time to wait for one response before retrying, ms (default 2000). */
+  timeoutMs?: number;
+  /** Re-sends of an unanswered request (default 1). */
+  retries?: number;
+  /** `max-repetitions` of the GetBulk requests of a v2c walk (default 20). */
+  maxRepetitions?: number;
+  /**
+   * Deadline of one whole call (a walk is many requests), ms.
+   * Default: `max(10000, 4 × timeoutMs × (retries + 1))`.
+   */
+  operationTimeoutMs?: number;
+  /** A walk that returns more varbinds than this fails instead of running on (default 20000). */
+  maxVarbinds?: number;
+}
+
+const TYPE_NAMES: Record<number, SnmpVarbind['type']> = {
+  1: 'Boolean',
+  2: 'Integer',
+  4: 'OctetString',
+  5: 'Null',
+  6: 'OID',
+  64: 'IpAddress',
+  65: 'Counter32',
+  66: 'Gauge32',
+  67: 'TimeTicks',
+  68: 'Opaque',
+  70: 'Counter64',
+  128: 'NoSuchObject',
+  129: 'NoSuchInstance',
+  130: 'EndOfMibView',
+};
+
+const TWO_64 = 1n << 64n;
+
+/**
+ * Reads an unsigned big-endian integer of any length (Counter64 values arrive as 1–9 byte Buffers:
+ * BER drops leading zero bytes and adds one before a set top bit). Reduced modulo 2^64.
+ */
+export function bufferToBigInt(buf: Uint8Array): bigint {
+  let v = 0n;
+  for (const byte of buf) v = (v << 8n) | BigInt(byte);
+  return v % TWO_64;
+}
+
+/** Turns a raw net-snmp varbind into a typed one. */
+export function toVarbind(raw: RawVarbind): SnmpVarbind {
+  const oid = raw.oid;
+  const type = TYPE_NAMES[raw.type];
+  const v = raw.value;
+  switch (type) {
+    case 'Integer':
+    case 'Counter32':
+    case 'Gauge32':
+    case 'TimeTicks':
+      if (typeof v === 'number') return { oid, type, value: v };
+      break;
+    case 'Counter64':
+      if (Buffer.isBuffer(v)) return { oid, type, value: bufferToBigInt(v) };
+      if (typeof v === 'bigint') return { oid, type, value: ((v % TWO_64) + TWO_64) % TWO_64 };
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return { oid, type, value: BigInt(v) };
+      break;
+    case 'OctetString':
+    case 'Opaque':
+      if (Buffer.isBuffer(v)) return { oid, type, value: v };
+      if (typeof v === 'string') return { oid, type, value: Buffer.from(v, 'utf8') };
+      break;
+    case 'OID':
+    case 'IpAddress':
+      if (typeof v === 'string') return { oid, type, value: v };
+      break;
+    case 'Boolean':
+      if (typeof v === 'boolean') return { oid, type, value: v };
+      break;
+    case 'Null':
+    case 'NoSuchObject':
+    case 'NoSuchInstance':
+    case 'EndOfMibView':
+      return { oid, type, value: null };
+    default:
+      break;
+  }
+  return { oid, type: 'Unknown', value: v };
+}
+
+/** True for `NoSuchObject`, `NoSuchInstance` and `EndOfMibView`. */
+export function isException(vb: SnmpVarbind): boolean {
+  return vb.type === 'NoSuchObject' || vb.type === 'NoSuchInstance' || vb.type === 'EndOfMibView';
+}
+
+/** A numeric value (Integer, Counter32, Gauge32, TimeTicks, Counter64 as a Number), else undefined. */
+export function varbindNumber(vb: SnmpVarbind | undefined): number | undefined {
+  if (!vb) return undefined;
+  if (vb.type === 'Integer' || vb.type === 'Counter32' || vb.type === 'Gauge32' || vb.type === 'TimeTicks') return vb.value;
+  if (vb.type === 'Counter64') return Number(vb.value);
+  return undefined;
+}
+
+/** A string value: OctetString decoded as UTF-8 (trailing NULs removed), OID and IpAddress as is. */
+export function varbindString(vb: SnmpVarbind | undefined): string | undefined {
+  if (!vb) return undefined;
+  if (vb.type === 'OctetString') return vb.value.toString('utf8').replace(/\0+$/, '');
+  if (vb.type === 'OID' || vb.type === 'IpAddress') return vb.value;
+  return undefined;
+}
+
+/** True when `oid` lies strictly below `base` (both dotted, without a leading dot). */
+export function oidUnder(base: string, oid: string): boolean {
+  return oid.length > base.length + 1 && oid.startsWith(base) && oid.charCodeAt(base.length) === 46; /* '.' */
+}
+
+function normalizeOid(oid: string): string {
+  return oid.startsWith('.') ? oid.slice(1) : oid;
+}
+
+function toSnmpError(e: unknown, what: string): SnmpError {
+  if (e instanceof SnmpError) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const timedOut = err instanceof netSnmp.RequestTimedOutError || err.name === 'RequestTimedOutError';
+  return new SnmpError(timedOut ? 'timeout' : 'error', `${what}: ${timedOut ? 'no response (timed out)' : err.message}`, { cause: err });
+}
+
+/**
+ * Creates an `SnmpClient` backed by one net-snmp session (one UDP socket). The socket does not keep
+ * the process alive while idle; call `close()` when done.
+ */
+export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
+  const port = options.port ?? 161;
+  const community = options.community ?? 'public';
+  const version = options.version ?? '2c';
+  const timeoutMs = options.timeoutMs ?? 2000;
+  const retries = options.retries ?? 1;
+  const maxRepetitions = options.maxRepetitions ?? 20;
+  const operationTimeoutMs = options.operationTimeoutMs ?? Math.max(10_000, 4 * timeoutMs * (retries + 1));
+  const maxVarbinds = options.maxVarbinds ?? 20_000;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port must be 1-65535, got ${port}`);
+  if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${timeoutMs}`);
+  if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries must be an integer >= 0, got ${retries}`);
+
+  const target = options.host.includes(':') ? `[${options.host}]:${port}` : `${options.host}:${port}`;
+  const session: RawSession = netSnmp.createSession(options.host, community, {
+    port,
+    retries,
+    timeout: timeoutMs,
+    version: version === '1' ? netSnmp.Version1 : netSnmp.Version2c,
+    transport: options.host.includes(':') ? 'udp6' : 'udp4',
+    backwardsGetNexts: false,
+    idBitsSize: 32,
+  });
+  // A socket error must not become an unhandled 'error' event; requests fail on their own timers.
+  session.on('error', () => undefined);
+  let closed = false;
+
+  /** Runs one net-snmp operation under the call deadline; maps every failure to SnmpError. */
+  function run<T>(what: string, start: (resolve: (v: T) => void, reject: (e: unknown) => void) => void): Promise<T> {
+    if (closed) return Promise.reject(new SnmpError('error', `${what}: client is closed`));
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(new SnmpError('timeout', `${what}: no complete answer from ${target} within ${operationTimeoutMs} ms`));
+      }, operationTimeoutMs);
+      const ok = (v: T): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      };
+      const fail = (e: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(toSnmpError(e, what));
+      };
+      try {
+        start(ok, fail);
+      } catch (e) {
+        fail(e);
+      }
+    });
+  }
+
+  const client: SnmpClient = {
+    target,
+    get(oids) {
+      const list = oids.map(normalizeOid);
+      return run<SnmpVarbind[]>(`GET ${list.join(' ')} from ${target}`, (resolve, reject) => {
+        session.get(list, (error, varbinds) => {
+          if (error) return reject(error);
+          resolve((varbinds ?? []).map(toVarbind));
+        });
+      });
+    },
+    subtree(oid) {
+      const base = normalizeOid(oid);
+      return run<SnmpVarbind[]>(`walk ${base} of ${target}`, (resolve, reject) => {
+        const out: SnmpVarbind[] = [];
+        let tooMany = false;
+        session.subtree(
+          base,
+          maxRepetitions,
+          (varbinds) => {
+            for (const raw of varbinds) {
+              const vb = toVarbind(raw);
+              if (isException(vb) || !oidUnder(base, vb.oid)) continue;
+              out.push(vb);
+            }
+            if (out.length > maxVarbinds) {
+              tooMany = true;
+              return true;
+            }
+            return false;
+          },
+          (error) => {
+            if (error) return reject(error);
+            if (tooMany) return reject(new SnmpError('error', `walk ${base} of ${target}: more than ${maxVarbinds} varbinds, stopped`));
+            resolve(out);
+          },
+        );
+      });
+    },
+    async table(entryOid, columns) {
+      const entry = normalizeOid(entryOid);
+      const roots = columns && columns.length > 0 ? columns.map((c) => `${entry}.${c}`) : [entry];
+      const rows: SnmpTable = new Map();
+      for (const root of roots) {
+        for (const vb of await client.subtree(root)) {
+          const rest = vb.oid.slice(entry.length + 1);
+          const dot = rest.indexOf('.');
+          if (dot <= 0) continue;
+          const column = Number(rest.slice(0, dot));
+          const index = rest.slice(dot + 1);
+          let row = rows.get(index);
+          if (!row) rows.set(index, (row = new Map()));
+          row.set(column, vb);
+        }
+      }
+      return rows;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        session.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+  return client;
+}

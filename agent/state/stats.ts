@@ -1,0 +1,37 @@
+/** Agent counters that survive restarts: reports dropped, bytes sent. Stored in `<stateDir>/stats.json`. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileDurable } from './atomic.js';
+
+export interface AgentCounters {
+  /** Reports dropped since the agent was installed (quarantined after a 4xx, or spool overflow). */
+  droppedReports: number;
+  /** Request-body bytes sent to collectors since the agent was installed. */
+  sentBytes: number;
+}
+
+export class AgentStats {
+  private readonly path: string;
+  private counters: AgentCounters = { droppedReports: 0, sentBytes: 0 };
+
+  constructor(stateDir: string) {
+    this.path = join(stateDir, 'stats.json');
+    try {
+      const c = JSON.parse(readFileSync(this.path, 'utf8')) as Partial<AgentCounters>;
+      this.counters = { droppedReports: Number(c.droppedReports) || 0, sentBytes: Number(c.sentBytes) || 0 };
+    } catch {
+      /* first start, or an unreadable file: counting restarts from zero */
+    }
+  }
+
+  get(): Readonly<AgentCounters> {
+    return { ...this.counters };
+  }
+
+  /** Adds to the counters and persists them. */
+  add(delta: Partial<AgentCounters>): void {
+    this.counters.droppedReports += delta.droppedReports ?? 0;
+    this.counters.sentBytes += delta.sentBytes ?? 0;
+    writeFileDurable(this.path, JSON.stringify(this.counters));
+  }
+}

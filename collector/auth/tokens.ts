@@ -1,0 +1,102 @@
+/**
+ * Agent tokens. Each token belongs to exactly one school; only its SHA-256 hash is stored,
+ * in `<stateDir>/tokens.json`. Tokens are 256 random bits, so a plain hash is enough
+ * (no password stretching is needed for secrets that cannot be guessed).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** One issued token, as stored. */
+export interface TokenRecord {
+  /** Short public id (first 12 hex digits of the hash) for logs and revocation. */
+  id: string;
+  school: string;
+  sha256: string;
+  issuedAt: string;
+}
+
+interface TokenFile {
+  version: 1;
+  tokens: TokenRecord[];
+}
+
+/** Prefix of every campuslink agent token, so leaked tokens are recognisable. */
+export const TOKEN_PREFIX = 'clk1_';
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** Path of the token file under a state directory. */
+export function tokenFilePath(stateDir: string): string {
+  return join(stateDir, 'tokens.json');
+}
+
+function readFile(path: string): TokenFile {
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as TokenFile;
+    if (parsed.version !== 1 || !Array.isArray(parsed.tokens)) throw new Error(`${path}: not a campuslink token file`);
+    return parsed;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, tokens: [] };
+    throw e;
+  }
+}
+
+/** Creates a token for a school, stores its hash, and returns the token (shown once, never stored). */
+export function issueToken(opts: { stateDir: string; school: string; now?: () => number }): { token: string; record: TokenRecord } {
+  const path = tokenFilePath(opts.stateDir);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  const sha256 = hashToken(token);
+  const record: TokenRecord = {
+    id: sha256.slice(0, 12),
+    school: opts.school,
+    sha256,
+    issuedAt: new Date((opts.now ?? Date.now)()).toISOString(),
+  };
+  const file = readFile(path);
+  file.tokens.push(record);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+  return { token, record };
+}
+
+/** Looks tokens up by hash; re-reads the file when it changed, so tokens issued while serving work at once. */
+export class TokenStore {
+  private byHash = new Map<string, TokenRecord>();
+  private mtimeMs = -1;
+  private readonly path: string;
+
+  constructor(stateDir: string) {
+    this.path = tokenFilePath(stateDir);
+    this.reload();
+  }
+
+  private reload(): void {
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(this.path).mtimeMs;
+    } catch {
+      mtimeMs = 0;
+    }
+    if (mtimeMs === this.mtimeMs) return;
+    const file = readFile(this.path);
+    this.byHash = new Map(file.tokens.map((t) => [t.sha256, t]));
+    this.mtimeMs = mtimeMs;
+  }
+
+  /** Number of tokens known. */
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  /** The record of a presented token, or undefined when unknown. */
+  verify(token: string): TokenRecord | undefined {
+    this.reload();
+    // Looking up the hash (not the token) keeps timing independent of how much of a guess matches.
+    return this.byHash.get(hashToken(token));
+  }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/** `campuslink-collector`: serve, and issue agent tokens. */
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { ConfigError } from '../protocol/config.js';
+import { createLogger } from '../protocol/log.js';
+import { issueToken } from './auth/tokens.js';
+import { loadCollectorConfig } from './config.js';
+import { loadRegistry } from './registry/load.js';
+import { startCollector } from './server.js';
+
+function fail(e: unknown): never {
+  const err = e as Error & { code?: string };
+  process.stderr.write(`${e instanceof ConfigError ? err.message : `${err.code ? `${err.code}: ` : ''}${err.message}`}\n`);
+  process.exit(1);
+}
+
+const program = new Command('campuslink-collector').description('Receives agent reports and writes them to InfluxDB.');
+
+program
+  .command('serve')
+  .description('Run the collector HTTP server (starts an embedded influxd when no InfluxDB URL is configured).')
+  .option('-c, --config <file>', 'YAML config file; every key can also come from CAMPUSLINK_* variables')
+  .action(async (opts: { config?: string }) => {
+    let running: Awaited<ReturnType<typeof startCollector>>;
+    try {
+      const config = loadCollectorConfig(opts.config);
+      const log = createLogger({ name: 'collector', level: config.logLevel });
+      running = await startCollector({ config, log });
+    } catch (e) {
+      fail(e);
+    }
+    // The last line of stdout names the URL, so scripts can wait for it.
+    process.stdout.write(`campuslink-collector listening on ${running.url}\n`);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`${signal}: stopping\n`);
+      running.stop().then(
+        () => process.exit(0),
+        (e) => fail(e),
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+
+const token = program.command('token').description('Manage agent tokens.');
+token
+  .command('issue')
+  .description("Issue a new token for one school. Prints it as the last line of stdout; only its hash is stored.")
+  .requiredOption('-s, --school <id>', '10-digit school id (must be in the registry)')
+  .option('-c, --config <file>', 'YAML config file (its stateDir and registry are used)')
+  .action((opts: { school: string; config?: string }) => {
+    try {
+      const config = loadCollectorConfig(opts.config);
+      const registry = loadRegistry(resolve(config.registry));
+      if (!registry.get(opts.school)) throw Object.assign(new Error(`school ${opts.school} is not in the registry ${config.registry}`), { code: 'COL_ERR_SCHOOL_NOT_REGISTERED' });
+      const { token: t, record } = issueToken({ stateDir: resolve(config.stateDir), school: opts.school });
+      process.stderr.write(`issued token ${record.id} for school ${record.school}; store it now, it is not shown again\n`);
+      process.stdout.write(`${t}\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program.parseAsync(process.argv).catch(fail);

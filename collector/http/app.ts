@@ -1,0 +1,120 @@
+/** The collector's HTTP application: ingest, health, and the error catalogue's answers. */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { PROTOCOL_VERSION, batchSchema, toIssues, type Ack } from '../../protocol/index.js';
+import type { TokenRecord } from '../auth/tokens.js';
+import { reportToPoints, type RegistryTags } from '../ingest/points.js';
+import { SinkError, type Sink } from '../sink/sink.js';
+import { sendError } from './errors.js';
+
+/** What the app needs to know about schools. */
+export interface SchoolDirectory {
+  tagsFor(schoolId: string): RegistryTags | undefined;
+}
+
+/** What the app needs to check tokens. */
+export interface TokenVerifier {
+  verify(token: string): TokenRecord | undefined;
+}
+
+export interface AppOptions {
+  sink: Sink;
+  tokens: TokenVerifier;
+  schools: SchoolDirectory;
+  log: Logger;
+  /** Injected clock, ms since the epoch. */
+  now?: () => number;
+  /** Largest accepted body after decompression, in bytes. */
+  maxBodyBytes: number;
+  /** Seconds sent in Retry-After with a 503. */
+  retryAfterS: number;
+}
+
+type AuthedRequest = Request & { token?: TokenRecord };
+
+/** Builds the express app. It never throws on input: every failure is an answer from the catalogue. */
+export function createApp(opts: AppOptions): express.Express {
+  const now = opts.now ?? Date.now;
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const ok = await opts.sink.ready();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', sink: ok ? 'up' : 'down' });
+  });
+
+  const authenticate = (req: AuthedRequest, res: Response, next: NextFunction): void => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
+    const rec = m?.[1] ? opts.tokens.verify(m[1]) : undefined;
+    if (!rec) return sendError(res, 'COL_ERR_UNAUTHENTICATED', m ? 'unknown token' : 'missing "Authorization: Bearer <token>" header');
+    req.token = rec;
+    next();
+  };
+
+  const requireJson = (req: Request, res: Response, next: NextFunction): void => {
+    if (!req.is('application/json')) {
+      return sendError(res, 'COL_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json, got "${req.get('content-type') ?? ''}"`);
+    }
+    next();
+  };
+
+  app.post(
+    '/api/v1/reports',
+    authenticate,
+    requireJson,
+    express.json({ limit: opts.maxBodyBytes, inflate: true, strict: true, type: () => true }),
+    async (req: AuthedRequest, res: Response) => {
+      const token = req.token as TokenRecord;
+      const parsed = batchSchema.safeParse(req.body);
+      if (!parsed.success) {
+        const issues = toIssues(parsed.error);
+        return sendError(res, 'COL_ERR_INVALID_PAYLOAD', `invalid batch: ${issues.map((i) => `${i.path}: ${i.message}`).slice(0, 5).join('; ')}`, issues);
+      }
+      const { reports } = parsed.data;
+      const foreign = reports.findIndex((r) => r.school !== token.school);
+      if (foreign >= 0) {
+        opts.log.warn({ token: token.id, school: token.school, claimed: reports[foreign]?.school }, 'report for another school refused');
+        return sendError(res, 'COL_ERR_WRONG_SCHOOL', `token ${token.id} belongs to school ${token.school}; reports.${foreign}.school is ${reports[foreign]?.school}; nothing was written`);
+      }
+      const tags = opts.schools.tagsFor(token.school);
+      if (!tags) return sendError(res, 'COL_ERR_SCHOOL_NOT_REGISTERED', `school ${token.school} is not in the registry; nothing was written`);
+
+      const receivedAtMs = now();
+      const points = reports.flatMap((report) => reportToPoints({ report, tags, receivedAtMs }));
+      try {
+        await opts.sink.write(points);
+      } catch (e) {
+        const err = e instanceof SinkError ? e : new SinkError(String(e), true);
+        opts.log.error({ err: err.message, retryable: err.retryable, school: token.school }, 'sink write failed; nothing acknowledged');
+        if (!err.retryable) {
+          // The database refused the data itself (e.g. a field type conflict): retrying cannot help.
+          return sendError(res, 'COL_ERR_INVALID_PAYLOAD', `the database refused the points: ${err.message}`);
+        }
+        res.set('Retry-After', String(Math.max(opts.retryAfterS, Math.ceil((err.retryAfterMs ?? 0) / 1000))));
+        return sendError(res, 'COL_ERR_SINK_UNAVAILABLE', 'the time-series database did not confirm the write; nothing was acknowledged');
+      }
+      const ack: Ack = { v: PROTOCOL_VERSION, accepted: reports.map((r) => r.seq), serverTime: now() };
+      opts.log.debug({ school: token.school, reports: reports.length, points: points.length }, 'batch accepted');
+      res.json(ack);
+    },
+  );
+
+  app.use((_req: Request, res: Response) => sendError(res, 'COL_ERR_NOT_FOUND', 'no such endpoint'));
+
+  // Errors from body parsing (and any bug) end here; the process never crashes on input.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { status?: number; type?: string; message?: string };
+    if (res.headersSent) return;
+    if (e.status === 413) return sendError(res, 'COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes (after decompression)`);
+    if (e.status === 415) return sendError(res, 'COL_ERR_UNSUPPORTED_MEDIA_TYPE', e.message ?? 'unsupported content encoding or charset');
+    if (e.status === 400) return sendError(res, 'COL_ERR_INVALID_JSON', `body is not valid JSON (or its compression is broken): ${e.message ?? ''}`);
+    opts.log.error({ err }, 'unexpected error');
+    sendError(res, 'COL_ERR_INTERNAL', 'internal error');
+  });
+
+  return app;
+}

@@ -1,0 +1,525 @@
+/**
+ * The InfluxDB 1.x sink: coalesces concurrent writes into batched HTTP writes (line protocol,
+ * millisecond precision) and maps every failure to a SinkError.
+ *
+ * Writes go straight to `POST /write` with node:http rather than through the `influx` package's
+ * pool, because that pool hides what the sink must see: it drops the status and Retry-After of a
+ * 5xx, retries internally, and takes a host out of rotation for up to 10 s after a connection
+ * error (so writes would keep failing after InfluxDB came back). The `influx` package is used for
+ * queries: see createInflux1Client.
+ *
+ * Numbers are always written as floats (no `i` suffix) and strings as strings, so the sink never
+ * causes a float/integer field-type conflict by itself.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { InfluxDB, type IPoolOptions } from 'influx';
+import type { Logger } from 'pino';
+import { SinkError, type Point, type Sink } from './sink.js';
+
+export interface Influx1SinkOptions {
+  /** Base URL of InfluxDB 1.x, e.g. `http://127.0.0.1:8086` (a path prefix is kept; `user:pass@` is used as credentials). */
+  url: string;
+  /** Database written to; created if missing. Default `campuslink`. */
+  database?: string;
+  username?: string;
+  password?: string;
+  /** Most points in one HTTP write. Default 5000. */
+  maxBatchPoints?: number;
+  /** How long writes are gathered before an HTTP write that is not full, in ms. Default 20. */
+  flushIntervalMs?: number;
+  /** Timeout of one HTTP request to InfluxDB, in ms. Default 10000. */
+  timeoutMs?: number;
+  /** Most HTTP writes in flight at once. Default 2. */
+  maxConcurrentWrites?: number;
+  /** retryAfterMs of a retryable SinkError when InfluxDB did not send Retry-After. Default 1000. */
+  defaultRetryAfterMs?: number;
+  log?: Logger;
+}
+
+export interface Influx1SinkStats {
+  /** HTTP writes sent (POST /write), including failed ones. */
+  httpWrites: number;
+  /** HTTP writes InfluxDB did not confirm. */
+  failedHttpWrites: number;
+  /** Points InfluxDB confirmed. */
+  pointsWritten: number;
+  /** Points waiting for an HTTP write. */
+  queuedPoints: number;
+  /** HTTP writes in flight. */
+  inFlight: number;
+}
+
+export interface Influx1Sink extends Sink {
+  readonly url: string;
+  readonly database: string;
+  /** Counters since creation; cheap, for metrics and tests. */
+  stats(): Influx1SinkStats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Line protocol
+
+function invalid(message: string): SinkError {
+  return new SinkError(`point not writable: ${message}`, false);
+}
+
+/**
+ * Checks a measurement name, tag key, tag value or field key can be written as line protocol:
+ * non-empty, no line breaks, no backslash before a character that must be escaped or at the end
+ * (InfluxDB 1.x cannot represent those).
+ */
+function checkName(s: string, what: string, special: RegExp): void {
+  if (typeof s !== 'string' || s.length === 0) throw invalid(`${what} must be a non-empty string`);
+  if (/[\n\r]/.test(s)) throw invalid(`${what} ${JSON.stringify(s)} contains a line break`);
+  if (s.endsWith('\\') || special.test(s)) {
+    throw invalid(`${what} ${JSON.stringify(s)} has a backslash InfluxDB 1.x cannot store (at the end or before a space, comma or =)`);
+  }
+}
+const BACKSLASH_BEFORE_MEASUREMENT_SPECIAL = /\\[ ,]/;
+const BACKSLASH_BEFORE_KEY_SPECIAL = /\\[ ,=]/;
+
+const escMeasurement = (s: string) => s.replace(/[ ,]/g, '\\$&');
+const escKey = (s: string) => s.replace(/[ ,=]/g, '\\$&');
+const escString = (s: string) => s.replace(/[\\"]/g, '\\$&');
+
+/**
+ * One point as a line of InfluxDB line protocol with a millisecond timestamp. Numbers become
+ * floats, strings quoted strings; tags are sorted by key, and tags with an empty value are left
+ * out (InfluxDB 1.x rejects them; a missing tag and an empty one read the same in InfluxQL).
+ * Throws a non-retryable SinkError for a point that cannot be written.
+ */
+export function toLineProtocol(p: Point): string {
+  checkName(p.measurement, 'measurement', BACKSLASH_BEFORE_MEASUREMENT_SPECIAL);
+  let line = escMeasurement(p.measurement);
+  for (const key of Object.keys(p.tags).sort()) {
+    const value = p.tags[key];
+    if (value === undefined || value === '') continue;
+    checkName(key, `tag key of ${p.measurement}`, BACKSLASH_BEFORE_KEY_SPECIAL);
+    if (typeof value !== 'string') throw invalid(`tag ${key} of ${p.measurement} must be a string`);
+    checkName(value, `value of tag ${key} of ${p.measurement}`, BACKSLASH_BEFORE_KEY_SPECIAL);
+    line += `,${escKey(key)}=${escKey(value)}`;
+  }
+  let sep = ' ';
+  for (const [key, value] of Object.entries(p.fields)) {
+    checkName(key, `field key of ${p.measurement}`, BACKSLASH_BEFORE_KEY_SPECIAL);
+    let v: string;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw invalid(`field ${key} of ${p.measurement} is ${value}; only finite numbers can be stored`);
+      v = String(value); // never an `i` suffix: always a float
+    } else if (typeof value === 'string') {
+      v = `"${escString(value)}"`;
+    } else {
+      throw invalid(`field ${key} of ${p.measurement} must be a number or a string, got ${value === null ? 'null' : typeof value}`);
+    }
+    line += `${sep}${escKey(key)}=${v}`;
+    sep = ',';
+  }
+  if (sep === ' ') throw invalid(`point of ${p.measurement} has no fields`);
+  if (!Number.isFinite(p.timestampMs)) throw invalid(`timestampMs of ${p.measurement} is ${p.timestampMs}`);
+  return `${line} ${Math.round(p.timestampMs)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+interface HttpResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** InfluxDB's error text: its JSON `error`, else the X-Influxdb-Error header, else the body. */
+function influxErrorText(res: HttpResult): string {
+  try {
+    const parsed = JSON.parse(res.body) as { error?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    /* not JSON */
+  }
+  const header = res.headers['x-influxdb-error'];
+  if (typeof header === 'string' && header) return header;
+  return res.body.trim().slice(0, 500) || http.STATUS_CODES[res.status] || 'no details';
+}
+
+function networkErrorText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code ? `${err.code}${err.message && !err.message.includes(err.code) ? ` (${err.message})` : ''}` : String(err.message ?? e);
+}
+
+/** Never takes the host out of rotation (node-influx's default does so for up to 10 s). */
+const noBackoff: NonNullable<IPoolOptions['backoff']> = {
+  getDelay: () => 0,
+  next: () => noBackoff,
+  reset: () => noBackoff,
+};
+
+export interface Influx1ClientOptions {
+  url: string;
+  database?: string;
+  username?: string;
+  password?: string;
+  /** Timeout of one request, in ms. Default 10000. */
+  timeoutMs?: number;
+}
+
+/**
+ * An `influx` (node-influx 5.x) client for queries — tests, views, scripts. Configured so a
+ * connection error does not take the host out of rotation and nothing is retried behind the
+ * caller's back. Use `client.queryRaw(q, { precision: 'ms' })` to get epoch-millisecond times.
+ */
+export function createInflux1Client(options: Influx1ClientOptions): InfluxDB {
+  const u = new URL(options.url);
+  const protocol = u.protocol === 'https:' ? 'https' : 'http';
+  return new InfluxDB({
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port ? Number(u.port) : protocol === 'https' ? 443 : 80,
+    protocol,
+    path: u.pathname.replace(/\/+$/, ''),
+    database: options.database ?? 'campuslink',
+    username: options.username ?? (decodeURIComponent(u.username) || undefined),
+    password: options.password ?? (decodeURIComponent(u.password) || undefined),
+    pool: { maxRetries: 0, requestTimeout: options.timeoutMs ?? 10_000, backoff: noBackoff },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sink
+
+/** One write() call. */
+interface Job {
+  remaining: number;
+  settled: boolean;
+  resolve: () => void;
+  reject: (e: SinkError) => void;
+}
+
+/** Some consecutive lines of one job. */
+interface Part {
+  job: Job;
+  lines: string[];
+}
+
+/** Creates the sink. Nothing is contacted until the first write() or ready(). */
+export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
+  const base = new URL(options.url);
+  const username = options.username ?? (decodeURIComponent(base.username) || undefined);
+  const password = options.password ?? (decodeURIComponent(base.password) || undefined);
+  base.username = '';
+  base.password = '';
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const displayUrl = `${base.protocol}//${base.host}${prefix}`;
+  const database = options.database ?? 'campuslink';
+  const maxBatchPoints = Math.max(1, options.maxBatchPoints ?? 5000);
+  const flushIntervalMs = Math.max(0, options.flushIntervalMs ?? 20);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const maxConcurrentWrites = Math.max(1, options.maxConcurrentWrites ?? 2);
+  const defaultRetryAfterMs = options.defaultRetryAfterMs ?? 1000;
+  const log = options.log?.child({ component: 'influx1-sink', influx: displayUrl, database });
+  const transport = base.protocol === 'https:' ? https : http;
+  const agent = new transport.Agent({ keepAlive: true });
+  const authHeader =
+    username !== undefined ? `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` : undefined;
+
+  const counters = { httpWrites: 0, failedHttpWrites: 0, pointsWritten: 0 };
+
+  /** One HTTP request; rejects on network errors and timeouts (with `code`), resolves with any status. */
+  const request = (method: 'GET' | 'POST', pathAndQuery: string, body?: string, contentType?: string, retried = false): Promise<HttpResult> =>
+    new Promise<HttpResult>((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
+      const headers: http.OutgoingHttpHeaders = {};
+      if (authHeader) headers.authorization = authHeader;
+      if (payload) {
+        headers['content-type'] = contentType ?? 'text/plain; charset=utf-8';
+        headers['content-length'] = payload.length;
+      }
+      const req = transport.request(new URL(prefix + pathAndQuery, base), { method, headers, agent }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
+        });
+        res.on('error', (e) => {
+          clearTimeout(timer);
+          reject(e);
+        });
+      });
+      const timer = setTimeout(() => {
+        req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      }, timeoutMs);
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        // A kept-alive socket the server closed meanwhile: the request never reached it; send once more.
+        if (!retried && req.reusedSocket && e.code === 'ECONNRESET') {
+          request(method, pathAndQuery, body, contentType, true).then(resolve, reject);
+        } else {
+          reject(e);
+        }
+      });
+      req.end(payload);
+    });
+
+  const unreachable = (what: string, e: unknown) =>
+    new SinkError(`${what}: InfluxDB at ${displayUrl} is unreachable: ${networkErrorText(e)}`, true, defaultRetryAfterMs, { cause: e });
+
+  const fromResponse = (what: string, res: HttpResult): SinkError => {
+    const text = influxErrorText(res);
+    if (res.status >= 500 || res.status === 429) {
+      const after = parseRetryAfter(res.headers['retry-after']) ?? defaultRetryAfterMs;
+      return new SinkError(`${what}: InfluxDB at ${displayUrl} answered ${res.status}: ${text}`, true, after);
+    }
+    return new SinkError(`${what}: InfluxDB at ${displayUrl} rejected it (${res.status}): ${text}`, false);
+  };
+
+  // --- database creation, lazily and again after failures -----------------------------------
+
+  let dbReady: Promise<SinkError | undefined> | undefined;
+  let warnedCreate = false;
+  const createDatabase = async (): Promise<SinkError | undefined> => {
+    const q = `CREATE DATABASE "${database.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+    let res: HttpResult;
+    try {
+      res = await request('POST', '/query', new URLSearchParams({ q }).toString(), 'application/x-www-form-urlencoded');
+    } catch (e) {
+      return unreachable(`creating database ${database}`, e);
+    }
+    let statementError: string | undefined;
+    if (res.status >= 200 && res.status < 300) {
+      try {
+        const parsed = JSON.parse(res.body) as { results?: { error?: string }[] };
+        statementError = parsed.results?.find((r) => r.error)?.error;
+      } catch {
+        /* an odd body, but a 2xx */
+      }
+      if (!statementError) return undefined;
+    }
+    const err = statementError
+      ? new SinkError(`creating database ${database}: ${statementError}`, false)
+      : fromResponse(`creating database ${database}`, res);
+    if (err.retryable) return err;
+    // E.g. a user without admin rights: the database may well exist; let the write decide.
+    if (!warnedCreate) {
+      warnedCreate = true;
+      log?.warn({ err: err.message }, 'could not create the database; writing anyway');
+    }
+    return undefined;
+  };
+  const ensureDatabase = (): Promise<SinkError | undefined> => {
+    if (!dbReady) {
+      const attempt = createDatabase();
+      dbReady = attempt;
+      void attempt.then((err) => {
+        if (err && dbReady === attempt) dbReady = undefined;
+      });
+    }
+    return dbReady;
+  };
+
+  // --- one HTTP write --------------------------------------------------------------------------
+
+  const writePath = `/write?${new URLSearchParams({ db: database, precision: 'ms' }).toString()}`;
+
+  /** Writes lines in one HTTP write; resolves with the error, or undefined once InfluxDB confirmed them. */
+  const writeLines = async (lines: string[]): Promise<SinkError | undefined> => {
+    const what = `writing ${lines.length} point${lines.length === 1 ? '' : 's'}`;
+    const body = lines.join('\n');
+    for (let attempt = 1; ; attempt++) {
+      const dbErr = await ensureDatabase();
+      if (dbErr) return dbErr;
+      counters.httpWrites++;
+      let res: HttpResult;
+      try {
+        res = await request('POST', writePath, body);
+      } catch (e) {
+        counters.failedHttpWrites++;
+        dbReady = undefined; // InfluxDB may come back with fresh data
+        return unreachable(what, e);
+      }
+      if (res.status >= 200 && res.status < 300) {
+        counters.pointsWritten += lines.length;
+        return undefined;
+      }
+      counters.failedHttpWrites++;
+      const text = influxErrorText(res);
+      if (res.status === 404 && /database not found/i.test(text)) {
+        // Dropped, or InfluxDB restarted with empty data since we created it: create it again.
+        dbReady = undefined;
+        if (attempt < 2) continue;
+        return new SinkError(`${what}: InfluxDB at ${displayUrl}: ${text}`, true, defaultRetryAfterMs);
+      }
+      const err = fromResponse(what, res);
+      if (err.retryable) dbReady = undefined;
+      return err;
+    }
+  };
+
+  // --- batching ----------------------------------------------------------------------------------
+
+  const queue: Part[] = [];
+  let queuedPoints = 0;
+  let inFlight = 0;
+  /** The flush interval has passed: send what is queued as soon as a slot is free. */
+  let due = false;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const idleWaiters: (() => void)[] = [];
+
+  const settleOk = (job: Job, n: number) => {
+    job.remaining -= n;
+    if (job.remaining === 0 && !job.settled) {
+      job.settled = true;
+      job.resolve();
+    }
+  };
+  const settleErr = (job: Job, err: SinkError) => {
+    if (job.settled) return;
+    job.settled = true;
+    job.reject(err);
+  };
+
+  /** Takes up to maxBatchPoints lines off the queue, skipping jobs that already failed. */
+  const take = (): Part[] => {
+    const parts: Part[] = [];
+    let count = 0;
+    while (count < maxBatchPoints && queue.length > 0) {
+      const head = queue[0] as Part;
+      if (head.job.settled) {
+        queue.shift();
+        queuedPoints -= head.lines.length;
+        continue;
+      }
+      const n = Math.min(head.lines.length, maxBatchPoints - count);
+      if (n === head.lines.length) {
+        queue.shift();
+        parts.push(head);
+      } else {
+        parts.push({ job: head.job, lines: head.lines.slice(0, n) });
+        head.lines = head.lines.slice(n);
+      }
+      queuedPoints -= n;
+      count += n;
+    }
+    return parts;
+  };
+
+  const sendBatch = async (parts: Part[]): Promise<void> => {
+    const lines = parts.length === 1 ? (parts[0] as Part).lines : parts.flatMap((p) => p.lines);
+    const err = await writeLines(lines);
+    if (!err) {
+      for (const p of parts) settleOk(p.job, p.lines.length);
+      return;
+    }
+    const jobs = new Map<Job, string[]>();
+    for (const p of parts) {
+      if (p.job.settled) continue;
+      const l = jobs.get(p.job);
+      if (l) l.push(...p.lines);
+      else jobs.set(p.job, [...p.lines]);
+    }
+    if (!err.retryable && jobs.size > 1) {
+      // InfluxDB refused something in a batch of several writers (field type conflict, bad point):
+      // send each writer's points alone so only the writer at fault is rejected. Safe to repeat:
+      // a point with the same series and timestamp overwrites itself.
+      log?.warn({ err: err.message, writers: jobs.size }, 'batch rejected; retrying each writer alone');
+      await Promise.all(
+        [...jobs].map(async ([job, jobLines]) => {
+          const own = await writeLines(jobLines);
+          if (own) settleErr(job, own);
+          else settleOk(job, jobLines.length);
+        }),
+      );
+      return;
+    }
+    log?.[err.retryable ? 'warn' : 'error']({ err: err.message, points: lines.length, writers: jobs.size }, 'write failed');
+    for (const job of jobs.keys()) settleErr(job, err);
+  };
+
+  const drain = (): void => {
+    while (inFlight < maxConcurrentWrites && queuedPoints > 0 && (queuedPoints >= maxBatchPoints || due || closed)) {
+      const parts = take();
+      if (parts.length === 0) break;
+      inFlight++;
+      void sendBatch(parts)
+        .catch((e: unknown) => {
+          // Not expected (writeLines resolves with errors); never leave a caller hanging.
+          const err = new SinkError(`write failed: ${String(e)}`, true, defaultRetryAfterMs, { cause: e });
+          for (const p of parts) settleErr(p.job, err);
+        })
+        .finally(() => {
+          inFlight--;
+          drain();
+        });
+    }
+    if (queuedPoints === 0) {
+      due = false;
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+      if (inFlight === 0) for (const w of idleWaiters.splice(0)) w();
+    } else if (!due && !timer) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        due = true;
+        drain();
+      }, flushIntervalMs);
+    }
+  };
+
+  return {
+    url: displayUrl,
+    database,
+
+    write(points: readonly Point[]): Promise<void> {
+      if (closed) return Promise.reject(new SinkError('the InfluxDB sink is closed', true, defaultRetryAfterMs));
+      if (points.length === 0) return Promise.resolve();
+      let lines: string[];
+      try {
+        lines = points.map(toLineProtocol);
+      } catch (e) {
+        return Promise.reject(e instanceof SinkError ? e : new SinkError(String(e), false, undefined, { cause: e }));
+      }
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ job: { remaining: lines.length, settled: false, resolve, reject }, lines });
+        queuedPoints += lines.length;
+        drain();
+      });
+    },
+
+    async ready(): Promise<boolean> {
+      try {
+        const res = await request('GET', '/ping');
+        if (res.status < 200 || res.status >= 300) return false;
+        return (await ensureDatabase()) === undefined;
+      } catch {
+        return false;
+      }
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      if (queuedPoints > 0 || inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          idleWaiters.push(resolve);
+          drain();
+        });
+      }
+      agent.destroy();
+    },
+
+    stats(): Influx1SinkStats {
+      return { ...counters, queuedPoints, inFlight };
+    },
+  };
+}

@@ -1,0 +1,375 @@
+/**
+ * The embedded InfluxDB: runs Debian's `influxd` (1.x) as a child process, with everything it
+ * stores (meta, data, wal) and its generated config under one data directory, listening on
+ * loopback only.
+ *
+ * Used by the collector when no `influx.url` is configured, and by tests. `influxd` 1.6 is what
+ * `apt-get install influxdb` gives on Debian/Ubuntu; newer 1.x releases accept the same config.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ErrorCode } from '../../protocol/errors.js';
+
+/** A failure to find or start the embedded influxd; `code` is from the error catalogue. */
+export class InfluxdError extends Error {
+  constructor(
+    readonly code: Extract<ErrorCode, 'COL_ERR_INFLUXD_MISSING' | 'COL_ERR_INFLUXD_START'>,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+    this.name = 'InfluxdError';
+  }
+}
+
+export interface InfluxdOptions {
+  /** Directory holding everything influxd writes: `meta/`, `data/`, `wal/` and `influxd.conf`. Created if missing. */
+  dataDir: string;
+  /** Address the HTTP API binds to. Default `127.0.0.1`. */
+  host?: string;
+  /** HTTP API port. Default: a free port on `host`. */
+  port?: number;
+  /** How long to wait for `GET /ping` to answer 204. Default 20000 ms. */
+  readyTimeoutMs?: number;
+  /** How long `stop()` waits after SIGTERM before sending SIGKILL. Default 5000 ms. */
+  stopTimeoutMs?: number;
+  /** Where influxd's own output goes (one log entry per line); discarded when absent. */
+  log?: Logger;
+  /** The influxd executable: a path, or a name looked up on PATH. Default `influxd`. */
+  binary?: string;
+}
+
+export interface InfluxdHandle {
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** Port of the RPC (backup/restore) service, always on 127.0.0.1. */
+  readonly rpcPort: number;
+  readonly dataDir: string;
+  /** Path of the generated config file. */
+  readonly configPath: string;
+  /** PID of the current (or last) influxd process. */
+  readonly pid: number;
+  /** Whether the influxd process is running. */
+  readonly running: boolean;
+  /** SIGTERM, wait for exit, SIGKILL after `stopTimeoutMs`. Idempotent. */
+  stop(): Promise<void>;
+  /** Stops it if running, then starts it again on the same ports and data, and waits until ready. */
+  restart(): Promise<void>;
+}
+
+const INSTALL_HINT =
+  'Install it with `apt-get install influxdb` (Debian/Ubuntu), or set CAMPUSLINK_INFLUX_URL ' +
+  '(config key `influx.url`) to an existing InfluxDB 1.x, e.g. http://127.0.0.1:8086.';
+
+/** A TCP port that was free on `host` a moment ago (the OS picks it). */
+export async function findFreePort(host = '127.0.0.1'): Promise<number> {
+  const [port] = await findFreePorts(host, 1);
+  return port as number;
+}
+
+/** `count` distinct free ports, held open together while chosen so they cannot coincide. */
+async function findFreePorts(host: string, count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host, port: 0, exclusive: true }, () => resolve());
+      });
+      ports.push((server.address() as net.AddressInfo).port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) return false;
+    accessSync(file, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves the influxd executable: `binary` itself when it contains a slash, else the first
+ * match on `pathEnv`. Throws COL_ERR_INFLUXD_MISSING with the install hint when not found.
+ */
+export function findInfluxd(binary = 'influxd', pathEnv = process.env.PATH ?? ''): string {
+  if (binary.includes('/')) {
+    if (isExecutableFile(binary)) return path.resolve(binary);
+    throw new InfluxdError('COL_ERR_INFLUXD_MISSING', `${binary} does not exist or is not executable. ${INSTALL_HINT}`);
+  }
+  for (const dir of pathEnv.split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, binary);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  throw new InfluxdError('COL_ERR_INFLUXD_MISSING', `\`${binary}\` was not found on PATH. ${INSTALL_HINT}`);
+}
+
+function tomlString(s: string): string {
+  return JSON.stringify(s); // a JSON string of printable text is a valid TOML basic string
+}
+
+/**
+ * The influxd 1.x config (keys checked against `influxd config` of 1.6; influxd ignores keys it
+ * does not know, so a typo here fails silently — keep it in sync with that output).
+ */
+export function influxdConfig(o: { dataDir: string; host: string; port: number; rpcPort: number }): string {
+  const dir = (sub: string) => tomlString(path.join(o.dataDir, sub));
+  const hostPort = (h: string, p: number) => tomlString(`${h.includes(':') ? `[${h}]` : h}:${p}`);
+  return [
+    '# Generated by campuslink for the embedded InfluxDB; rewritten at every start.',
+    'reporting-enabled = false',
+    `bind-address = ${hostPort('127.0.0.1', o.rpcPort)}`,
+    '',
+    '[meta]',
+    `  dir = ${dir('meta')}`,
+    '  retention-autocreate = true',
+    '  logging-enabled = false',
+    '',
+    '[data]',
+    `  dir = ${dir('data')}`,
+    `  wal-dir = ${dir('wal')}`,
+    '  query-log-enabled = false',
+    '  trace-logging-enabled = false',
+    '',
+    '[monitor]',
+    '  store-enabled = false',
+    '',
+    '[http]',
+    '  enabled = true',
+    `  bind-address = ${hostPort(o.host, o.port)}`,
+    '  auth-enabled = false',
+    '  log-enabled = false',
+    '  suppress-write-log = true',
+    '  pprof-enabled = false',
+    '',
+    '[continuous_queries]',
+    '  log-enabled = false',
+    '',
+    '[logging]',
+    '  format = "logfmt"',
+    '  level = "warn"',
+    '  suppress-logo = true',
+    '',
+  ].join('\n');
+}
+
+/** Live children, killed if this process exits without stopping them. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function trackChild(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const c of liveChildren) {
+        try {
+          c.kill('SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    });
+  }
+  liveChildren.add(child);
+}
+
+/** One GET /ping; true on 204. */
+function ping(url: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(`${url}/ping`, { timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 204);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const TAIL_LINES = 40;
+
+/**
+ * Starts influxd and resolves once `GET /ping` answers 204.
+ * Throws InfluxdError COL_ERR_INFLUXD_MISSING (not installed) or COL_ERR_INFLUXD_START
+ * (exited or not ready in time; the message ends with the tail of its output).
+ */
+export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHandle> {
+  const binary = findInfluxd(options.binary ?? 'influxd');
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = path.resolve(options.dataDir);
+  const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
+  const log = options.log?.child({ component: 'influxd' });
+  const configPath = path.join(dataDir, 'influxd.conf');
+
+  let port = options.port ?? 0;
+  let rpcPort = 0;
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let pid = 0;
+  /** True while stop() is running, so its exit is not reported as unexpected. */
+  let stopping = false;
+
+  const pickPorts = async () => {
+    if (options.port === undefined) {
+      const ports = await findFreePorts(host, host === '127.0.0.1' ? 2 : 1);
+      port = ports[0] as number;
+      rpcPort = ports[1] ?? (await findFreePort('127.0.0.1'));
+    } else {
+      rpcPort = await findFreePort('127.0.0.1');
+    }
+  };
+
+  const urlOf = () => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  /** Spawns influxd with the current ports; resolves when ready, throws COL_ERR_INFLUXD_START otherwise. */
+  const launch = async (): Promise<void> => {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(configPath, influxdConfig({ dataDir, host, port, rpcPort }));
+    // INFLUXDB_* variables override the config file in influxd 1.x; keep them from leaking in.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXDB_')));
+    const started = Date.now();
+    const proc = spawn(binary, ['run', '-config', configPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    const tail: string[] = [];
+    let exitInfo: string | undefined;
+    let spawnFailure: Error | undefined;
+    exited = new Promise<void>((resolve) => {
+      const done = () => {
+        if (child === proc) child = undefined;
+        liveChildren.delete(proc);
+        resolve();
+      };
+      proc.once('exit', (code, signal) => {
+        exitInfo = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        done();
+      });
+      // Spawn failures (e.g. EACCES) emit 'error' and no 'exit'.
+      proc.once('error', (e) => {
+        if (proc.pid === undefined) {
+          spawnFailure = e;
+          done();
+        }
+      });
+    });
+    trackChild(proc);
+    if (proc.pid !== undefined) pid = proc.pid;
+    for (const [stream, name] of [
+      [proc.stdout, 'stdout'],
+      [proc.stderr, 'stderr'],
+    ] as const) {
+      let partial = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line.trim()) continue;
+          tail.push(line);
+          if (tail.length > TAIL_LINES) tail.shift();
+          if (log) {
+            const level = /lvl=(error|fatal)|\[(error|fatal)\]/i.test(line) ? 'error' : 'warn';
+            log[level]({ stream: name, pid: proc.pid }, line);
+          }
+        }
+      });
+    }
+    const fail = (why: string, cause?: unknown): InfluxdError => {
+      const out = tail.length ? `\n--- last output of influxd ---\n${tail.join('\n')}` : ' (it printed nothing)';
+      return new InfluxdError('COL_ERR_INFLUXD_START', `influxd (${binary} run -config ${configPath}) ${why}${out}`, { cause });
+    };
+
+    const deadline = started + readyTimeoutMs;
+    for (;;) {
+      if (spawnFailure) throw fail(`could not be started: ${spawnFailure.message}`, spawnFailure);
+      if (exitInfo) throw fail(`${exitInfo} before it was ready`);
+      if (await ping(urlOf(), 1000)) break;
+      if (Date.now() >= deadline) {
+        await killAndWait(proc);
+        throw fail(`did not answer GET ${urlOf()}/ping within ${readyTimeoutMs} ms`);
+      }
+      await sleep(50);
+    }
+    log?.debug({ url: urlOf(), pid: proc.pid, dataDir, ms: Date.now() - started }, 'embedded influxd ready');
+    proc.once('exit', (code, signal) => {
+      if (!stopping) log?.error({ code, signal, pid: proc.pid }, 'embedded influxd exited unexpectedly');
+    });
+  };
+
+  const killAndWait = async (proc: ChildProcess): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), stopTimeoutMs);
+    await gone;
+    clearTimeout(timer);
+  };
+
+  const stop = async (): Promise<void> => {
+    const proc = child;
+    if (!proc) return exited;
+    stopping = true;
+    try {
+      await killAndWait(proc);
+      await exited;
+    } finally {
+      stopping = false;
+    }
+  };
+
+  await pickPorts();
+  // A port chosen by us may be taken by someone else before influxd binds it: try a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (e) {
+      const retry =
+        options.port === undefined && attempt < 3 && e instanceof InfluxdError && /address already in use/i.test(e.message);
+      if (!retry) throw e;
+      await pickPorts();
+    }
+  }
+
+  return {
+    get url() {
+      return urlOf();
+    },
+    host,
+    get port() {
+      return port;
+    },
+    get rpcPort() {
+      return rpcPort;
+    },
+    dataDir,
+    configPath,
+    get pid() {
+      return pid;
+    },
+    get running() {
+      return child !== undefined;
+    },
+    stop,
+    async restart() {
+      await stop();
+      await launch();
+    },
+  };
+}
