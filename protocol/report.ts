@@ -34,6 +34,10 @@ const pct = z.number().min(0, 'must be between 0 and 100').max(100, 'must be bet
 const flag = z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' });
 const fieldName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be snake_case, at most 64 characters');
 
+/** Kinds of school uplink, as the registry records them and the `link` tag carries them. */
+export const LINK_TYPES = ['fiber', 'dsl', 'cellular', 'microwave', 'sat-geo', 'sat-leo', 'other'] as const;
+export type LinkType = (typeof LINK_TYPES)[number];
+
 /** Roles of a ping target. */
 export const PING_ROLES = ['gateway', 'isp', 'platform', 'peer', 'internet'] as const;
 /** `sys.result_code` of an SNMP poll: 0 ok, 2 no response (timeout), 3 error. */

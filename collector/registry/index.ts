@@ -1,0 +1,6 @@
+/** The schools registry: CSV columns, loading and validation, and the school hierarchy. */
+export * from './schema.js';
+export * from './errors.js';
+export * from './registry.js';
+export { parseRegistry, loadRegistry, type ParseRegistryOptions } from './load.js';
+export { readCsv, type CsvProblem, type CsvRecordHandler } from './csv.js';

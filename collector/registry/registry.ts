@@ -1,0 +1,103 @@
+/**
+ * The loaded registry: schools by id, and the hierarchy national → province → city → county → school.
+ * Built by `parseRegistry`/`loadRegistry` (load.ts); read-only afterwards.
+ */
+import type { LinkType, School } from './schema.js';
+
+/** Fields every level of the hierarchy has. Child lists are sorted by code (schools by id). */
+interface RegionFields {
+  /** GB/T 2260 code. */
+  readonly code: string;
+  readonly name: string;
+  /** Codes of the child regions, or ids of the schools for a county; sorted ascending. */
+  readonly children: readonly string[];
+  /** Schools under this region, at any depth. */
+  readonly schoolCount: number;
+}
+
+/** A province-level division (省/自治区/直辖市), code `NN0000`. */
+export interface Province extends RegionFields {
+  readonly level: 'province';
+  /** Provinces hang under the national level, which has no code. */
+  readonly parent: null;
+  readonly childLevel: 'city';
+}
+
+/** A prefecture-level division (地级市/自治州/盟), code `NNNN00`. */
+export interface City extends RegionFields {
+  readonly level: 'city';
+  /** The province code. */
+  readonly parent: string;
+  readonly childLevel: 'county';
+}
+
+/** A county-level division (区/县/县级市/旗), code `NNNNNN`. */
+export interface County extends RegionFields {
+  readonly level: 'county';
+  /** The city code. */
+  readonly parent: string;
+  readonly childLevel: 'school';
+}
+
+/** Any coded level of the hierarchy. */
+export type Region = Province | City | County;
+
+/** The top of the hierarchy: all provinces that have schools in the registry. */
+export interface National {
+  readonly level: 'national';
+  readonly code: null;
+  readonly name: '全国';
+  readonly parent: null;
+  readonly childLevel: 'province';
+  /** Province codes, sorted. */
+  readonly children: readonly string[];
+  readonly schoolCount: number;
+}
+
+/** The tags the collector adds to every point of a school: codes, not names, so renames keep series. */
+export interface SchoolTags {
+  /** The school id. */
+  school: string;
+  /** Province code, e.g. `640000`. */
+  province: string;
+  /** City code, e.g. `640100`. */
+  city: string;
+  /** County code, e.g. `640104`. */
+  county: string;
+  /** The link type, e.g. `sat-geo`. */
+  link: LinkType;
+}
+
+/** The registry. Construct it through `parseRegistry` or `loadRegistry`, which validate first. */
+export class Registry {
+  constructor(
+    /** The file (or label) it was read from. */
+    readonly source: string,
+    /** Every school by id, in file order. */
+    readonly schools: ReadonlyMap<string, School>,
+    readonly national: National,
+    /** Provinces by code. */
+    readonly provinces: ReadonlyMap<string, Province>,
+    /** Cities by code. */
+    readonly cities: ReadonlyMap<string, City>,
+    /** Counties by code. */
+    readonly counties: ReadonlyMap<string, County>,
+  ) {}
+
+  /** The school with this id, if registered. */
+  get(id: string): School | undefined {
+    return this.schools.get(id);
+  }
+
+  /** The province, city or county with this GB/T 2260 code, if any school is under it. */
+  region(code: string): Region | undefined {
+    return this.provinces.get(code) ?? this.cities.get(code) ?? this.counties.get(code);
+  }
+
+  /** The point tags of a school (a fresh object each call), or undefined if it is not registered. */
+  tagsFor(id: string): SchoolTags | undefined {
+    const s = this.schools.get(id);
+    if (!s) return undefined;
+    return { school: s.id, province: s.provinceCode, city: s.cityCode, county: s.countyCode, link: s.linkType };
+  }
+}
