@@ -413,13 +413,11 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
     return parts;
   };
 
-  const sendBatch = async (parts: Part[]): Promise<void> => {
+  /** Sends one batch; resolves with how to settle its writers (applied once the batch left the in-flight count). */
+  const sendBatch = async (parts: Part[]): Promise<(() => void)[]> => {
     const lines = parts.length === 1 ? (parts[0] as Part).lines : parts.flatMap((p) => p.lines);
     const err = await writeLines(lines);
-    if (!err) {
-      for (const p of parts) settleOk(p.job, p.lines.length);
-      return;
-    }
+    if (!err) return parts.map((p) => () => settleOk(p.job, p.lines.length));
     const jobs = new Map<Job, string[]>();
     for (const p of parts) {
       if (p.job.settled) continue;
@@ -432,17 +430,15 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       // send each writer's points alone so only the writer at fault is rejected. Safe to repeat:
       // a point with the same series and timestamp overwrites itself.
       log?.warn({ err: err.message, writers: jobs.size }, 'batch rejected; retrying each writer alone');
-      await Promise.all(
+      return Promise.all(
         [...jobs].map(async ([job, jobLines]) => {
           const own = await writeLines(jobLines);
-          if (own) settleErr(job, own);
-          else settleOk(job, jobLines.length);
+          return own ? () => settleErr(job, own) : () => settleOk(job, jobLines.length);
         }),
       );
-      return;
     }
     log?.[err.retryable ? 'warn' : 'error']({ err: err.message, points: lines.length, writers: jobs.size }, 'write failed');
-    for (const job of jobs.keys()) settleErr(job, err);
+    return [...jobs.keys()].map((job) => () => settleErr(job, err));
   };
 
   const drain = (): void => {
@@ -454,10 +450,11 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
         .catch((e: unknown) => {
           // Not expected (writeLines resolves with errors); never leave a caller hanging.
           const err = new SinkError(`write failed: ${String(e)}`, true, defaultRetryAfterMs, { cause: e });
-          for (const p of parts) settleErr(p.job, err);
+          return parts.map((p) => () => settleErr(p.job, err));
         })
-        .finally(() => {
+        .then((settlements) => {
           inFlight--;
+          for (const settle of settlements) settle();
           drain();
         });
     }

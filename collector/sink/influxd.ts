@@ -188,6 +188,32 @@ function trackChild(child: ChildProcess): void {
   liveChildren.add(child);
 }
 
+/**
+ * Whether the influxd answering at `url` is the one started with `configPath`: its
+ * `/debug/vars` lists its command line. Another server that already held the port would
+ * otherwise pass for ours. Undecidable (endpoint missing, odd answer) counts as ours.
+ */
+function servedBy(url: string, configPath: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(`${url}/debug/vars`, { timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          const cmdline = (JSON.parse(body) as { cmdline?: unknown }).cmdline;
+          resolve(!Array.isArray(cmdline) || cmdline.includes(configPath));
+        } catch {
+          resolve(true);
+        }
+      });
+      res.on('error', () => resolve(true));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(true));
+  });
+}
+
 /** One GET /ping; true on 204. */
 function ping(url: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -240,7 +266,7 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
 
   /** Spawns influxd with the current ports; resolves when ready, throws COL_ERR_INFLUXD_START otherwise. */
   const launch = async (): Promise<void> => {
-    mkdirSync(dataDir, { recursive: true });
+    for (const sub of ['meta', 'data', 'wal']) mkdirSync(path.join(dataDir, sub), { recursive: true });
     writeFileSync(configPath, influxdConfig({ dataDir, host, port, rpcPort }));
     // INFLUXDB_* variables override the config file in influxd 1.x; keep them from leaking in.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXDB_')));
@@ -284,8 +310,10 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
           tail.push(line);
           if (tail.length > TAIL_LINES) tail.shift();
           if (log) {
-            const level = /lvl=(error|fatal)|\[(error|fatal)\]/i.test(line) ? 'error' : 'warn';
-            log[level]({ stream: name, pid: proc.pid }, line);
+            // logfmt lines carry lvl=; anything else is a fatal message from influxd's main.
+            const lvl = /\blvl=(\w+)/.exec(line)?.[1];
+            const level = lvl === undefined || lvl === 'error' || lvl === 'fatal' ? 'error' : lvl === 'warn' ? 'warn' : 'info';
+            log[level]({ stream: name, influxdPid: proc.pid }, line);
           }
         }
       });
@@ -299,16 +327,16 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
     for (;;) {
       if (spawnFailure) throw fail(`could not be started: ${spawnFailure.message}`, spawnFailure);
       if (exitInfo) throw fail(`${exitInfo} before it was ready`);
-      if (await ping(urlOf(), 1000)) break;
+      if ((await ping(urlOf(), 1000)) && (await servedBy(urlOf(), configPath, 2000))) break;
       if (Date.now() >= deadline) {
         await killAndWait(proc);
         throw fail(`did not answer GET ${urlOf()}/ping within ${readyTimeoutMs} ms`);
       }
       await sleep(50);
     }
-    log?.debug({ url: urlOf(), pid: proc.pid, dataDir, ms: Date.now() - started }, 'embedded influxd ready');
+    log?.debug({ url: urlOf(), influxdPid: proc.pid, dataDir, ms: Date.now() - started }, 'embedded influxd ready');
     proc.once('exit', (code, signal) => {
-      if (!stopping) log?.error({ code, signal, pid: proc.pid }, 'embedded influxd exited unexpectedly');
+      if (!stopping) log?.error({ code, signal, influxdPid: proc.pid }, 'embedded influxd exited unexpectedly');
     });
   };
 
