@@ -181,14 +181,38 @@ export function oidUnder(base: string, oid: string): boolean {
   return oid.length > base.length + 1 && oid.startsWith(base) && oid.charCodeAt(base.length) === 46; /* '.' */
 }
 
+/**
+ * Splits `host`, `host:port`, `[v6]` or `[v6]:port` (the agent config's `snmp.host` form).
+ * A bare IPv6 address (several colons, no brackets) is a host without port.
+ */
+export function splitHostPort(s: string): { host: string; port?: number } {
+  const v6 = /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$/.exec(s);
+  if (v6) return v6[2] !== undefined ? { host: v6[1] as string, port: Number(v6[2]) } : { host: v6[1] as string };
+  const hp = /^([^:]+):(\d{1,5})$/.exec(s);
+  if (hp) return { host: hp[1] as string, port: Number(hp[2]) };
+  return { host: s };
+}
+
+/** Orders two dotted OIDs lexicographically by sub-identifier: negative, 0 or positive. */
+export function compareOids(a: string, b: string): number {
+  const x = a.split('.');
+  const y = b.split('.');
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const d = Number(x[i]) - Number(y[i]);
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
 function normalizeOid(oid: string): string {
   return oid.startsWith('.') ? oid.slice(1) : oid;
 }
 
 function toSnmpError(e: unknown, what: string): SnmpError {
   if (e instanceof SnmpError) return e;
+  const timedOut = e instanceof netSnmp.RequestTimedOutError || (e instanceof Error && e.name === 'RequestTimedOutError');
   const err = e instanceof Error ? e : new Error(String(e));
-  const timedOut = err instanceof netSnmp.RequestTimedOutError || err.name === 'RequestTimedOutError';
   return new SnmpError(timedOut ? 'timeout' : 'error', `${what}: ${timedOut ? 'no response (timed out)' : err.message}`, { cause: err });
 }
 
@@ -269,13 +293,18 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
       return run<SnmpVarbind[]>(`walk ${base} of ${target}`, (resolve, reject) => {
         const out: SnmpVarbind[] = [];
         let tooMany = false;
+        let last = base;
         session.subtree(
           base,
           maxRepetitions,
           (varbinds) => {
             for (const raw of varbinds) {
               const vb = toVarbind(raw);
-              if (isException(vb) || !oidUnder(base, vb.oid)) continue;
+              // Stop at the end of the subtree, at an exception, or at an OID that does not increase:
+              // some agents (net-snmp's own among them) answer a GetNext past their last object with
+              // NoSuchObject at the requested OID, which would make a naive walk loop for ever.
+              if (isException(vb) || !oidUnder(base, vb.oid) || compareOids(vb.oid, last) <= 0) return true;
+              last = vb.oid;
               out.push(vb);
             }
             if (out.length > maxVarbinds) {
