@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
-import { agentId, schoolId } from '../protocol/index.js';
-import { LINK_TYPES, pingTargetSchema } from './probes/ping/config.js';
+import { LINK_TYPES, agentId, schoolId } from '../protocol/index.js';
+import { pingTargetsSchema } from './probes/ping/config.js';
 
 function defaultAgentId(): string {
   const h = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
@@ -49,7 +49,7 @@ export const agentConfigSchema = z.strictObject({
   /** Directory of the sequence number, counter state and agent counters. */
   stateDir: z.string().min(1).default('.state/agent'),
   /** Ping targets. */
-  targets: z.array(pingTargetSchema).max(64).default([]),
+  targets: pingTargetsSchema.default([]),
   /** The school gateway, polled over SNMP; no SNMP polling when `host` is unset. */
   snmp: z
     .strictObject({

@@ -30,7 +30,8 @@ program
     } catch (e) {
       fail(e);
     }
-    // The last line of stdout names the URL, so scripts can wait for it.
+    // stdout names both URLs, the listening one last, so scripts can wait for it.
+    process.stdout.write(`campuslink-collector writing to InfluxDB ${running.influxUrl} database ${running.database}${running.influxd ? ' (embedded)' : ''}\n`);
     process.stdout.write(`campuslink-collector listening on ${running.url}\n`);
     let stopping = false;
     const stop = (signal: string) => {
