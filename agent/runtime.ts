@@ -45,7 +45,7 @@ export class AgentRuntime {
     const stateDir = resolve(opts.config.stateDir);
     this.now = opts.now ?? Date.now;
     this.startedAtMs = this.now();
-    this.spool = new DirSpool(resolve(opts.config.spoolDir));
+    this.spool = new DirSpool(resolve(opts.config.spool.dir));
     this.seq = new SequenceStore(stateDir);
     this.stats = new AgentStats(stateDir);
     this.probes = opts.probes ?? buildProbes({ config: opts.config, stateDir });

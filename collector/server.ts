@@ -6,8 +6,10 @@ import type { Logger } from 'pino';
 import { TokenStore } from './auth/tokens.js';
 import { parseHostPort, type CollectorConfig } from './config.js';
 import { createApp } from './http/app.js';
+import type { CollectorModule } from './module.js';
+import { buildModules } from './modules.js';
 import { loadRegistry } from './registry/load.js';
-import { createInflux1Sink } from './sink/influx1.js';
+import { createInflux1Client, createInflux1Sink } from './sink/influx1.js';
 import { startInfluxd, type InfluxdHandle } from './sink/influxd.js';
 import type { Sink } from './sink/sink.js';
 
@@ -56,6 +58,11 @@ export async function startCollector({ config, log, now }: StartCollectorOptions
     log,
   });
 
+  const clock = now ?? Date.now;
+  const influx = createInflux1Client({ url: influxUrl, database: config.influx.database, username: config.influx.username, password: config.influx.password });
+  const modules: CollectorModule[] = buildModules({ config, registry, stateDir, sink, influx, log, now: clock });
+  for (const m of modules) await m.start?.();
+
   const app = createApp({
     sink,
     tokens,
@@ -64,6 +71,7 @@ export async function startCollector({ config, log, now }: StartCollectorOptions
     now,
     maxBodyBytes: config.ingest.maxBodyBytes,
     retryAfterS: config.ingest.retryAfterS,
+    modules,
   });
   const { host, port } = parseHostPort(config.listen);
   let server: Server;
@@ -73,6 +81,7 @@ export async function startCollector({ config, log, now }: StartCollectorOptions
       s.once('error', rej);
     });
   } catch (e) {
+    for (const m of modules) await m.stop?.();
     await influxd?.stop();
     throw e;
   }
@@ -94,6 +103,7 @@ export async function startCollector({ config, log, now }: StartCollectorOptions
         server.close(() => res());
         server.closeAllConnections();
       });
+      for (const m of [...modules].reverse()) await m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed'));
       await sink.close();
       await influxd?.stop();
       log.info('collector stopped');

@@ -1,3 +1,4 @@
 /** The wire contract shared by agent and collector. */
 export * from './report.js';
 export * from './errors.js';
+export * from './devices.js';

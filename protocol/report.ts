@@ -5,6 +5,7 @@
  * the collector before anything is written. `docs/protocol.md` describes the same thing in prose.
  */
 import { z } from 'zod';
+import { deviceEventsSchema } from './devices.js';
 
 /** The protocol version this build speaks. A report carries it in `v`. */
 export const PROTOCOL_VERSION = 1 as const;
@@ -142,6 +143,8 @@ export const reportSchema = z.strictObject({
   collectedAt: epochMs,
   sentAt: epochMs,
   measurements: z.array(measurementSchema).max(MAX_MEASUREMENTS_PER_REPORT),
+  /** Device list changes, present only when the list changed (see protocol/devices.ts). */
+  devices: deviceEventsSchema.optional(),
 });
 
 /** The body of `POST /api/v1/reports`: one or more reports of one agent. */

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, batchSchema, toIssues, type Ack } from '../../protocol/index.js';
 import type { TokenRecord } from '../auth/tokens.js';
 import { reportToPoints, type RegistryTags } from '../ingest/points.js';
+import type { CollectorModule } from '../module.js';
 import { SinkError, type Sink } from '../sink/sink.js';
 import { sendError } from './errors.js';
 
@@ -28,6 +29,8 @@ export interface AppOptions {
   maxBodyBytes: number;
   /** Seconds sent in Retry-After with a 503. */
   retryAfterS: number;
+  /** Features mounted beside ingest: their routers, and their hooks on accepted batches. */
+  modules?: readonly CollectorModule[];
 }
 
 type AuthedRequest = Request & { token?: TokenRecord };
@@ -35,6 +38,7 @@ type AuthedRequest = Request & { token?: TokenRecord };
 /** Builds the express app. It never throws on input: every failure is an answer from the catalogue. */
 export function createApp(opts: AppOptions): express.Express {
   const now = opts.now ?? Date.now;
+  const modules = opts.modules ?? [];
   const app = express();
   app.disable('x-powered-by');
 
@@ -100,8 +104,18 @@ export function createApp(opts: AppOptions): express.Express {
       const ack: Ack = { v: PROTOCOL_VERSION, accepted: reports.map((r) => r.seq), serverTime: now() };
       opts.log.debug({ school: token.school, reports: reports.length, points: points.length }, 'batch accepted');
       res.json(ack);
+      for (const m of modules) {
+        if (!m.onAccepted) continue;
+        try {
+          await m.onAccepted({ school: token.school, reports, receivedAtMs });
+        } catch (e) {
+          opts.log.error({ module: m.name, err: String(e) }, 'module failed on an accepted batch');
+        }
+      }
     },
   );
+
+  for (const m of modules) if (m.router) app.use(m.router);
 
   app.use((_req: Request, res: Response) => sendError(res, 'COL_ERR_NOT_FOUND', 'no such endpoint'));
 

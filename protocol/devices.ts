@@ -1,0 +1,35 @@
+/**
+ * Device inventory on the wire. Counts per class travel every cycle as `inventory` measurements; the
+ * device list travels only when it changed, as new/gone events, so a 2 Mbps link does not resend it
+ * every minute.
+ */
+import { z } from 'zod';
+
+/** Classes a device on the school LAN is sorted into. */
+export const DEVICE_CLASSES = ['ap', 'display', 'pc', 'phone', 'printer', 'camera', 'switch', 'router', 'iot', 'unknown'] as const;
+export type DeviceClass = (typeof DEVICE_CLASSES)[number];
+
+const mac = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a lower-case MAC address like 00:1a:2b:3c:4d:5e');
+
+/** One device as the agent knows it. */
+export const deviceSchema = z.strictObject({
+  mac,
+  ip: z.string().max(64).optional(),
+  vendor: z.string().max(256).optional(),
+  class: z.enum(DEVICE_CLASSES),
+  /** ms since the epoch. */
+  firstSeen: z.number().int().min(1e12).max(1e13 - 1),
+  lastSeen: z.number().int().min(1e12).max(1e13 - 1),
+});
+
+/** Changes to the device list since the agent's previous report (or the whole list when `full`). */
+export const deviceEventsSchema = z.strictObject({
+  /** When true, `added` is the complete list and replaces what the collector holds. */
+  full: z.boolean().default(false),
+  added: z.array(deviceSchema).max(20000).default([]),
+  /** MACs of devices gone from the LAN. */
+  removed: z.array(mac).max(20000).default([]),
+});
+
+export type Device = z.infer<typeof deviceSchema>;
+export type DeviceEvents = z.infer<typeof deviceEventsSchema>;
