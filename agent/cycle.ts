@@ -41,6 +41,7 @@ export async function collectReport(opts: CollectOptions): Promise<Report> {
       else opts.log.error({ code: 'AGT_ERR_PROBE_FAILED', probe, issues: toIssues(ok.error) }, 'probe produced an invalid measurement; left out');
     }
   });
+  const deviceEvents = opts.probes.map((p) => p.deviceEvents?.()).find((e) => e !== undefined);
   const end = opts.now();
   measurements.push({
     name: 'agent',
@@ -63,5 +64,6 @@ export async function collectReport(opts: CollectOptions): Promise<Report> {
     collectedAt: started,
     sentAt: end,
     measurements,
+    ...(deviceEvents ? { devices: deviceEvents } : {}),
   });
 }

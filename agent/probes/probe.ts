@@ -1,6 +1,6 @@
 /** The small interface every probe implements. */
 import type { Logger } from 'pino';
-import type { Measurement } from '../../protocol/index.js';
+import type { DeviceEvents, Measurement } from '../../protocol/index.js';
 
 /** What a probe gets from the cycle that runs it. */
 export interface ProbeContext {
@@ -16,4 +16,9 @@ export interface ProbeContext {
 export interface Probe {
   readonly name: string;
   collect(ctx: ProbeContext): Promise<Measurement[]>;
+  /**
+   * Device-list changes found by the last `collect()`, if this probe keeps a device list (inventory).
+   * The cycle puts them into the report, so they are spooled and delivered like everything else.
+   */
+  deviceEvents?(): DeviceEvents | undefined;
 }
