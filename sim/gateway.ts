@@ -7,6 +7,9 @@
  * control time exactly. Hooks let tests set a counter (force a 32-bit wrap or an absurd jump),
  * reboot the device, drop ifXTable (a 32-bit-only device) or stop answering.
  *
+ * The default route (IP-FORWARD-MIB inetCidrRouteTable, or ipCidrRouteTable, or none) points at the
+ * WAN port, so an agent without `wanInterface` can infer it.
+ *
  * `startGatewayFleet` runs many gateways in one process (the demo runs 20) on distinct free ports.
  *
  * net-snmp gotcha: a Counter64 cell must hold an 8-byte Buffer. A plain number is accepted by
@@ -61,7 +64,7 @@ interface NetSnmpAgentModule {
   ErrorStatus: Record<string, number>;
 }
 const snmp = createRequire(import.meta.url)('net-snmp') as NetSnmpAgentModule;
-const T = snmp.ObjectType as Record<'Integer' | 'OctetString' | 'OID' | 'Counter' | 'Gauge' | 'TimeTicks' | 'Counter64', number>;
+const T = snmp.ObjectType as Record<'Integer' | 'OctetString' | 'OID' | 'Counter' | 'Gauge' | 'TimeTicks' | 'Counter64' | 'IpAddress', number>;
 const RO = snmp.MaxAccess['read-only'] as number;
 const NA = snmp.MaxAccess['not-accessible'] as number;
 
@@ -119,6 +122,12 @@ export interface GatewayOptions {
   ifXTable?: boolean;
   /** sysUpTime at start, hundredths of a second (default 0); lets a test start near the 2^32 wrap. */
   uptimeTicksAtStart?: number;
+  /**
+   * The routing table served: a default route via `ifIndex` (default 1, the WAN port) in
+   * inetCidrRouteTable (default) or the older ipCidrRouteTable, plus a connected LAN route via
+   * ifIndex 2; or `false` for a device without route tables.
+   */
+  routes?: { table?: 'inetCidr' | 'ipCidr'; defaultIfIndex?: number } | false;
 }
 
 /** The counters a test can set. */
@@ -418,6 +427,56 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     for (const i of ifaces) mib.addTableRow('ifXTable', [i.ifIndex, i.name, u64Buffer(0n), u64Buffer(0n), Math.round(i.speedBps / 1e6), i.alias]);
   };
   if (ifXEnabled) registerIfX();
+
+  // IP-FORWARD-MIB routes: a default route via the WAN port and a connected LAN prefix.
+  const routes = options.routes === undefined ? {} : options.routes;
+  if (routes) {
+    const wanIfIndex = routes.defaultIfIndex ?? 1;
+    const lanIfIndex = ifaces.length > 1 ? 2 : wanIfIndex;
+    const v4 = (a: string): Buffer => Buffer.from(a.split('.').map(Number));
+    if ((routes.table ?? 'inetCidr') === 'inetCidr') {
+      mib.registerProvider({
+        name: 'inetCidrRouteTable',
+        type: snmp.MibProviderType.Table,
+        oid: '1.3.6.1.2.1.4.24.7.1',
+        maxAccess: NA,
+        tableColumns: [
+          col(1, 'inetCidrRouteDestType', T.Integer, NA),
+          col(2, 'inetCidrRouteDest', T.OctetString, NA),
+          col(3, 'inetCidrRoutePfxLen', T.Gauge, NA),
+          col(4, 'inetCidrRoutePolicy', T.OID, NA),
+          col(5, 'inetCidrRouteNextHopType', T.Integer, NA),
+          col(6, 'inetCidrRouteNextHop', T.OctetString, NA),
+          col(7, 'inetCidrRouteIfIndex', T.Integer),
+          col(8, 'inetCidrRouteType', T.Integer),
+          col(12, 'inetCidrRouteMetric1', T.Integer),
+        ],
+        tableIndex: ['Dest Type', 'Dest', 'PfxLen', 'Policy', 'NextHopType', 'NextHop'].map((n) => ({ columnName: `inetCidrRoute${n.replace(' ', '')}` })),
+      });
+      // Values are documentation addresses (RFC 5737): this is data, nothing is ever sent there.
+      mib.addTableRow('inetCidrRouteTable', [1, v4('0.0.0.0'), 0, '0.0', 1, v4('203.0.113.1'), wanIfIndex, 4, 1]);
+      mib.addTableRow('inetCidrRouteTable', [1, v4('192.0.2.0'), 24, '0.0', 1, v4('0.0.0.0'), lanIfIndex, 3, 0]);
+    } else {
+      mib.registerProvider({
+        name: 'ipCidrRouteTable',
+        type: snmp.MibProviderType.Table,
+        oid: '1.3.6.1.2.1.4.24.4.1',
+        maxAccess: NA,
+        tableColumns: [
+          col(1, 'ipCidrRouteDest', T.IpAddress),
+          col(2, 'ipCidrRouteMask', T.IpAddress),
+          col(3, 'ipCidrRouteTos', T.Integer),
+          col(4, 'ipCidrRouteNextHop', T.IpAddress),
+          col(5, 'ipCidrRouteIfIndex', T.Integer),
+          col(6, 'ipCidrRouteType', T.Integer),
+          col(11, 'ipCidrRouteMetric1', T.Integer),
+        ],
+        tableIndex: ['Dest', 'Mask', 'Tos', 'NextHop'].map((n) => ({ columnName: `ipCidrRoute${n}` })),
+      });
+      mib.addTableRow('ipCidrRouteTable', ['0.0.0.0', '0.0.0.0', 0, '203.0.113.1', wanIfIndex, 4, 1]);
+      mib.addTableRow('ipCidrRouteTable', ['192.0.2.0', '255.255.255.0', 0, '0.0.0.0', lanIfIndex, 3, 0]);
+    }
+  }
 
   // Wait for the socket to listen (or fail to).
   const sock = socket as dgram.Socket | undefined;

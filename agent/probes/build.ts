@@ -1,8 +1,11 @@
 /** Builds the probes an agent config describes. */
 import type { AgentConfig } from '../config.js';
+import { createModemProbe, resolveModemProfile } from './modem/index.js';
 import { createPingProbe } from './ping/index.js';
 import type { Probe } from './probe.js';
+import { snmpDevices } from './snmp/config.js';
 import { createIfaceProbe } from './snmp/index.js';
+import { createLimiter } from './snmp/limit.js';
 
 export interface BuildProbesOptions {
   config: Readonly<AgentConfig>;
@@ -10,24 +13,35 @@ export interface BuildProbesOptions {
   stateDir: string;
 }
 
-/** The ping probe when targets are configured, and the gateway's SNMP probe when `snmp.host` is set. */
+/**
+ * The ping probe when targets are configured; per SNMP device (the gateway from `snmp.host`, then
+ * `snmp.devices`) an interface probe and, with a `modemProfile`, a modem probe. All SNMP probes share
+ * one limiter of `snmp.concurrency` devices in flight.
+ */
 export function buildProbes({ config, stateDir }: BuildProbesOptions): Probe[] {
   const probes: Probe[] = [];
   if (config.targets.length) probes.push(createPingProbe({ targets: config.targets, linkType: config.linkType }));
   const { snmp } = config;
-  if (snmp.host) {
-    probes.push(
-      createIfaceProbe({
-        device: snmp.device,
-        host: snmp.host,
-        community: snmp.community,
-        version: snmp.version,
-        timeoutMs: snmp.timeoutMs,
-        retries: snmp.retries,
-        wanInterface: snmp.wanInterface,
-        stateDir,
-      }),
-    );
+  const devices = snmpDevices(snmp);
+  if (devices.length === 0) return probes;
+  const limiter = createLimiter(snmp.concurrency);
+  for (const d of devices) {
+    const common = {
+      device: d.device,
+      host: d.host,
+      community: d.community,
+      version: d.version,
+      ...(d.v3 && { v3: d.v3 }),
+      timeoutMs: d.timeoutMs,
+      retries: d.retries,
+      limiter,
+    };
+    if (d.interfaces) {
+      probes.push(createIfaceProbe({ ...common, ...(d.wanInterface !== undefined && { wanInterface: d.wanInterface }), wanRecheckMs: snmp.wanRecheckMs, stateDir }));
+    }
+    if (d.modemProfile !== undefined) {
+      probes.push(createModemProbe({ ...common, profile: resolveModemProfile({ profile: d.modemProfile }), ...(d.modemIndex !== undefined && { index: d.modemIndex }) }));
+    }
   }
   return probes;
 }

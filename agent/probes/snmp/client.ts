@@ -1,15 +1,36 @@
 /**
- * A small promise-based SNMP v1/v2c client: `get`, `subtree`, `table`, `close`.
+ * A small promise-based SNMP v1/v2c/v3 client: `get`, `subtree`, `table`, `close`.
  *
  * `SnmpClient` is the interface the probe depends on (tests can hand it a fake);
  * `createNetSnmpClient` implements it with `net-snmp`. Values come back typed: counters and gauges as
  * numbers, Counter64 as `bigint` (net-snmp hands them over as 1–9 byte big-endian Buffers), strings as
  * Buffers. Every call has a deadline, on top of net-snmp's per-request timeout and retries.
  */
-import { netSnmp, type RawSession, type RawVarbind } from './net-snmp.js';
+import { netSnmp, type RawSession, type RawV3User, type RawVarbind } from './net-snmp.js';
 
-/** SNMP protocol version: `'1'` or `'2c'`. */
-export type SnmpVersion = '1' | '2c';
+/** SNMP protocol version: `'1'`, `'2c'` or `'3'` (USM). */
+export type SnmpVersion = '1' | '2c' | '3';
+
+/** USM security levels. */
+export const SNMP_V3_LEVELS = ['noAuthNoPriv', 'authNoPriv', 'authPriv'] as const;
+/** USM authentication protocols (`sha` is HMAC-SHA-1, RFC 3414; the others RFC 7860). */
+export const SNMP_V3_AUTH_PROTOCOLS = ['md5', 'sha', 'sha224', 'sha256', 'sha384', 'sha512'] as const;
+/** USM privacy protocols (`aes` is CFB-AES-128, RFC 3826; `des` needs Node's legacy OpenSSL provider). */
+export const SNMP_V3_PRIV_PROTOCOLS = ['des', 'aes', 'aes256b', 'aes256r'] as const;
+
+/** SNMPv3 credentials of one USM user. Keys are passphrases (at least 8 characters, RFC 3414). */
+export interface SnmpV3Credentials {
+  username: string;
+  level: (typeof SNMP_V3_LEVELS)[number];
+  /** Required from `authNoPriv` on. */
+  authProtocol?: (typeof SNMP_V3_AUTH_PROTOCOLS)[number];
+  authKey?: string;
+  /** Required for `authPriv`. */
+  privProtocol?: (typeof SNMP_V3_PRIV_PROTOCOLS)[number];
+  privKey?: string;
+  /** SNMPv3 context name (default empty). */
+  context?: string;
+}
 
 /** One variable binding with a typed value. Exceptions (`NoSuchObject`…) carry `null`. */
 export type SnmpVarbind =
@@ -69,13 +90,18 @@ export interface NetSnmpClientOptions {
   port?: number;
   /** Community string (default `public`). */
   community?: string;
-  /** `'2c'` (default) or `'1'`. Counter64 objects only exist under v2c. */
+  /** `'2c'` (default), `'3'` or `'1'`. Counter64 objects only exist under v2c and v3. */
   version?: SnmpVersion;
+  /** USM user; required when `version` is `'3'` (the community is then unused). */
+  v3?: SnmpV3Credentials;
   /** Time to wait for one response before retrying, ms (default 2000). */
   timeoutMs?: number;
   /** Re-sends of an unanswered request (default 1). */
   retries?: number;
-  /** `max-repetitions` of the GetBulk requests of a v2c walk (default 20). */
+  /**
+   * `max-repetitions` of the GetBulk requests of a v2c/v3 walk (default 25). A `table()` with columns
+   * asks for all columns in one request, so one request carries up to columns × this many varbinds.
+   */
   maxRepetitions?: number;
   /**
    * Deadline of one whole call (a walk is many requests), ms.
@@ -216,9 +242,28 @@ function toSnmpError(e: unknown, what: string): SnmpError {
   return new SnmpError(timedOut ? 'timeout' : 'error', `${what}: ${timedOut ? 'no response (timed out)' : err.message}`, { cause: err });
 }
 
+/** Checks v3 credentials and turns them into net-snmp's user object; throws a readable TypeError. */
+export function toV3User(c: SnmpV3Credentials): RawV3User {
+  if (!c.username) throw new TypeError('SNMPv3: username must not be empty');
+  if (!SNMP_V3_LEVELS.includes(c.level)) throw new TypeError(`SNMPv3: level must be one of ${SNMP_V3_LEVELS.join(', ')}, got ${String(c.level)}`);
+  const user: RawV3User = { name: c.username, level: netSnmp.SecurityLevel[c.level] };
+  if (c.level === 'noAuthNoPriv') return user;
+  if (!c.authProtocol || !SNMP_V3_AUTH_PROTOCOLS.includes(c.authProtocol)) throw new TypeError(`SNMPv3 ${c.level}: authProtocol must be one of ${SNMP_V3_AUTH_PROTOCOLS.join(', ')}`);
+  if (!c.authKey || c.authKey.length < 8) throw new TypeError(`SNMPv3 ${c.level}: authKey must be at least 8 characters (RFC 3414)`);
+  user.authProtocol = netSnmp.AuthProtocols[c.authProtocol];
+  user.authKey = c.authKey;
+  if (c.level === 'authNoPriv') return user;
+  if (!c.privProtocol || !SNMP_V3_PRIV_PROTOCOLS.includes(c.privProtocol)) throw new TypeError(`SNMPv3 authPriv: privProtocol must be one of ${SNMP_V3_PRIV_PROTOCOLS.join(', ')}`);
+  if (!c.privKey || c.privKey.length < 8) throw new TypeError('SNMPv3 authPriv: privKey must be at least 8 characters (RFC 3414)');
+  user.privProtocol = netSnmp.PrivProtocols[c.privProtocol];
+  user.privKey = c.privKey;
+  return user;
+}
+
 /**
  * Creates an `SnmpClient` backed by one net-snmp session (one UDP socket). The socket does not keep
- * the process alive while idle; call `close()` when done.
+ * the process alive while idle; call `close()` when done. Under v3 the first request of a session
+ * also discovers the agent's engine (one extra round trip).
  */
 export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
   const port = options.port ?? 161;
@@ -226,7 +271,7 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
   const version = options.version ?? '2c';
   const timeoutMs = options.timeoutMs ?? 2000;
   const retries = options.retries ?? 1;
-  const maxRepetitions = options.maxRepetitions ?? 20;
+  const maxRepetitions = options.maxRepetitions ?? 25;
   const operationTimeoutMs = options.operationTimeoutMs ?? Math.max(10_000, 4 * timeoutMs * (retries + 1));
   const maxVarbinds = options.maxVarbinds ?? 20_000;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port must be 1-65535, got ${port}`);
@@ -234,15 +279,23 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
   if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries must be an integer >= 0, got ${retries}`);
 
   const target = options.host.includes(':') ? `[${options.host}]:${port}` : `${options.host}:${port}`;
-  const session: RawSession = netSnmp.createSession(options.host, community, {
+  if (!Number.isInteger(maxRepetitions) || maxRepetitions < 1) throw new RangeError(`maxRepetitions must be an integer >= 1, got ${maxRepetitions}`);
+  const sessionOptions = {
     port,
     retries,
     timeout: timeoutMs,
-    version: version === '1' ? netSnmp.Version1 : netSnmp.Version2c,
-    transport: options.host.includes(':') ? 'udp6' : 'udp4',
+    version: version === '1' ? netSnmp.Version1 : version === '3' ? netSnmp.Version3 : netSnmp.Version2c,
+    transport: options.host.includes(':') ? ('udp6' as const) : ('udp4' as const),
     backwardsGetNexts: false,
-    idBitsSize: 32,
-  });
+    idBitsSize: 32 as const,
+  };
+  let session: RawSession;
+  if (version === '3') {
+    if (!options.v3) throw new TypeError('SNMP version 3 needs v3 credentials (username, level, keys)');
+    session = netSnmp.createV3Session(options.host, toV3User(options.v3), { ...sessionOptions, ...(options.v3.context && { context: options.v3.context }) });
+  } else {
+    session = netSnmp.createSession(options.host, community, sessionOptions);
+  }
   // A socket error must not become an unhandled 'error' event; requests fail on their own timers.
   session.on('error', () => undefined);
   let closed = false;
@@ -274,6 +327,54 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
       } catch (e) {
         fail(e);
       }
+    });
+  }
+
+  /** One GetBulk of several OIDs, each a repeater; resolves the varbinds grouped per requested OID. */
+  function getBulk(oids: string[]): Promise<SnmpVarbind[][]> {
+    return new Promise((resolve, reject) => {
+      session.getBulk(oids, 0, maxRepetitions, (error, varbinds) => {
+        if (error) return reject(error);
+        resolve(oids.map((_, i) => {
+          const group = varbinds?.[i];
+          return Array.isArray(group) ? group.map(toVarbind) : group ? [toVarbind(group)] : [];
+        }));
+      });
+    });
+  }
+
+  /**
+   * Walks several table columns in lockstep: each GetBulk asks for the next rows of every column
+   * still open, so a table of R rows costs about R / maxRepetitions round trips whatever the number
+   * of columns. A column ends at its subtree's end, an exception, or an OID that does not increase.
+   */
+  function bulkColumns(roots: string[]): Promise<SnmpVarbind[]> {
+    const what = `walk ${roots.join(' ')} of ${target}`;
+    return run<SnmpVarbind[]>(what, (resolve, reject) => {
+      const out: SnmpVarbind[] = [];
+      const open = roots.map((root) => ({ root, last: root }));
+      const step = (): void => {
+        const cols = open.filter((c) => c.last !== '');
+        if (cols.length === 0) return resolve(out);
+        if (closed) return reject(new SnmpError('error', `${what}: client is closed`));
+        getBulk(cols.map((c) => c.last)).then((groups) => {
+          cols.forEach((c, i) => {
+            const group = groups[i] ?? [];
+            if (group.length === 0) c.last = '';
+            for (const vb of group) {
+              if (isException(vb) || !oidUnder(c.root, vb.oid) || compareOids(vb.oid, c.last) <= 0) {
+                c.last = '';
+                break;
+              }
+              c.last = vb.oid;
+              out.push(vb);
+            }
+          });
+          if (out.length > maxVarbinds) return reject(new SnmpError('error', `${what}: more than ${maxVarbinds} varbinds, stopped`));
+          step();
+        }, reject);
+      };
+      step();
     });
   }
 
@@ -323,20 +424,24 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
     },
     async table(entryOid, columns) {
       const entry = normalizeOid(entryOid);
-      const roots = columns && columns.length > 0 ? columns.map((c) => `${entry}.${c}`) : [entry];
       const rows: SnmpTable = new Map();
-      for (const root of roots) {
-        for (const vb of await client.subtree(root)) {
-          const rest = vb.oid.slice(entry.length + 1);
-          const dot = rest.indexOf('.');
-          if (dot <= 0) continue;
-          const column = Number(rest.slice(0, dot));
-          const index = rest.slice(dot + 1);
-          let row = rows.get(index);
-          if (!row) rows.set(index, (row = new Map()));
-          row.set(column, vb);
-        }
+      const add = (vb: SnmpVarbind): void => {
+        const rest = vb.oid.slice(entry.length + 1);
+        const dot = rest.indexOf('.');
+        if (dot <= 0) return;
+        const column = Number(rest.slice(0, dot));
+        const index = rest.slice(dot + 1);
+        let row = rows.get(index);
+        if (!row) rows.set(index, (row = new Map()));
+        row.set(column, vb);
+      };
+      if (columns && columns.length > 0 && version !== '1') {
+        for (const vb of await bulkColumns(columns.map((c) => `${entry}.${c}`))) add(vb);
+        return rows;
       }
+      // v1 has no GetBulk; a whole-entry walk is one GetBulk/GetNext stream.
+      const roots = columns && columns.length > 0 ? columns.map((c) => `${entry}.${c}`) : [entry];
+      for (const root of roots) for (const vb of await client.subtree(root)) add(vb);
       return rows;
     },
     close() {

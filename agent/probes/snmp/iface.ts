@@ -18,9 +18,12 @@ import {
   type NetSnmpClientOptions,
   type SnmpClient,
   type SnmpTable,
+  type SnmpV3Credentials,
   type SnmpVarbind,
   type SnmpVersion,
 } from './client.js';
+import type { Limiter } from './limit.js';
+import { inferWanInterface, type WanInference } from './wan.js';
 import { DEFAULT_MAX_INTERVAL_MS, ifaceDeltas, pollInterval, type IfaceReading } from './counters.js';
 import { IF_COL, IF_ENTRY, IF_TYPE, IFX_COL, IFX_ENTRY, SYS } from './oids.js';
 import { loadState, saveState, stateFilePath, type DeviceState } from './state.js';
@@ -35,18 +38,29 @@ export interface IfaceProbeOptions {
   port?: number;
   /** Community string (default `public`). */
   community?: string;
-  /** `'2c'` (default) or `'1'`. v1 has no 64-bit counters. */
+  /** `'2c'` (default), `'3'` or `'1'`. v1 has no 64-bit counters. */
   version?: SnmpVersion;
+  /** USM user, required for version `'3'`. */
+  v3?: SnmpV3Credentials;
   /** Per-request timeout, ms (default 2000). */
   timeoutMs?: number;
   /** Re-sends of an unanswered request (default 1). */
   retries?: number;
-  /** The uplink: its ifName, ifDescr or ifIndex. That interface gets `role=wan`. */
+  /**
+   * The uplink: its ifName, ifDescr or ifIndex. That interface gets `role=wan`. Unset: inferred from
+   * the device's default route (see `wan.ts`), looked up again every `wanRecheckMs`.
+   */
   wanInterface?: string | number;
+  /** How often an inferred WAN interface is looked up again, ms (default 1 h). */
+  wanRecheckMs?: number;
+  /** Shared bound on devices polled at once (default: none). */
+  limiter?: Limiter;
   /** Directory of the counter state file (`snmp-<device>.json`). Without it, state is kept in memory only. */
   stateDir?: string;
   /** Readings further apart than this yield no rates, only a new baseline, ms (default 30 min). */
   maxIntervalMs?: number;
+  /** `max-repetitions` of the GetBulk requests (client default 25). */
+  maxRepetitions?: number;
   /** Read ifXTable (ifName, 64-bit counters, ifHighSpeed); default true. */
   useIfXTable?: boolean;
   /** Client factory (tests); default `createNetSnmpClient`. Called once per poll; the probe closes the client. */
@@ -205,6 +219,8 @@ export function createIfaceProbe(options: IfaceProbeOptions): IfaceProbe {
     ...(options.version !== undefined && { version: options.version }),
     ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
     ...(options.retries !== undefined && { retries: options.retries }),
+    ...(options.v3 !== undefined && { v3: options.v3 }),
+    ...(options.maxRepetitions !== undefined && { maxRepetitions: options.maxRepetitions }),
   };
   const target = hostPort.host.includes(':') ? `[${hostPort.host}]:${port}` : `${hostPort.host}:${port}`;
   const makeClient = options.createClient ?? createNetSnmpClient;
@@ -217,6 +233,8 @@ export function createIfaceProbe(options: IfaceProbeOptions): IfaceProbe {
   let stateLoaded = false;
   let lastCode: number = SNMP_RESULT.ok;
   let chain: Promise<unknown> = Promise.resolve();
+  const wanRecheckMs = options.wanRecheckMs ?? 3_600_000;
+  let wan: { inference: WanInference | undefined; atMs: number } | undefined;
 
   async function ensureState(log: Logger): Promise<void> {
     if (stateLoaded) return;
@@ -255,8 +273,17 @@ export function createIfaceProbe(options: IfaceProbeOptions): IfaceProbe {
       descr = varbindString(d);
       if (u?.type !== 'TimeTicks') throw new SnmpError('error', `sysUpTime.0 of ${target} is missing or not TimeTicks (${u?.type ?? 'no varbind'})`);
       uptimeTicks = u.value;
-      ifRows = await client.table(IF_ENTRY, IF_COLUMNS);
-      if (useIfX) ifxRows = await client.table(IFX_ENTRY, IFX_COLUMNS);
+      // Both tables at once: two round trips in flight instead of one after the other.
+      const c = client;
+      [ifRows, ifxRows] = await Promise.all([c.table(IF_ENTRY, IF_COLUMNS), useIfX ? c.table(IFX_ENTRY, IFX_COLUMNS) : Promise.resolve<SnmpTable>(new Map())]);
+      if (options.wanInterface === undefined && (!wan || t0 - wan.atMs >= wanRecheckMs || t0 < wan.atMs)) {
+        const inference = await inferWanInterface(c);
+        if (inference?.ifIndex !== wan?.inference?.ifIndex || !wan) {
+          if (inference) log.info({ device, target, ifIndex: inference.ifIndex, source: inference.source }, 'SNMP WAN interface inferred from the default route');
+          else log.info({ device, target }, 'SNMP device shows no default route; no interface gets role=wan (set wanInterface)');
+        }
+        wan = { inference, atMs: t0 };
+      }
     } catch (e) {
       failure = e instanceof SnmpError ? e : new SnmpError('error', (e as Error)?.message ?? String(e), { cause: e });
     } finally {
@@ -284,7 +311,7 @@ export function createIfaceProbe(options: IfaceProbeOptions): IfaceProbe {
     lastCode = SNMP_RESULT.ok;
 
     const atMs = Math.round((t0 + t1) / 2);
-    const ifaces = parseIfaces(ifRows, ifxRows, options.wanInterface);
+    const ifaces = parseIfaces(ifRows, ifxRows, options.wanInterface ?? wan?.inference?.ifIndex);
     const interval = state ? pollInterval(state, { atMs, uptimeTicks }, maxIntervalMs) : undefined;
     if (interval?.kind === 'reboot') log.info({ device, target }, 'SNMP device rebooted since the last poll; counters marked reset');
 
@@ -344,7 +371,8 @@ export function createIfaceProbe(options: IfaceProbeOptions): IfaceProbe {
       return { ...stats };
     },
     collect(ctx) {
-      const p = chain.then(() => safePoll(ctx));
+      const limiter = options.limiter;
+      const p = chain.then(() => (limiter ? limiter.run(() => safePoll(ctx)) : safePoll(ctx)));
       chain = p.catch(() => undefined);
       return p;
     },

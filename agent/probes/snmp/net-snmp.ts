@@ -14,9 +14,16 @@ export interface RawVarbind {
   value: unknown;
 }
 
-/** A v1/v2c session of net-snmp. */
+/** A v1/v2c/v3 session of net-snmp. */
 export interface RawSession {
   get(oids: string[], cb: (error: Error | null, varbinds?: RawVarbind[]) => void): RawSession;
+  /** Repeater varbinds come back grouped: `varbinds[i]` is the array of rows after `oids[i]`. */
+  getBulk(
+    oids: string[],
+    nonRepeaters: number,
+    maxRepetitions: number,
+    cb: (error: Error | null, varbinds?: (RawVarbind | RawVarbind[])[]) => void,
+  ): RawSession;
   subtree(
     oid: string,
     maxRepetitions: number,
@@ -38,13 +45,28 @@ export interface RawSessionOptions {
   idBitsSize: 16 | 32;
 }
 
+/** An SNMPv3 USM user as net-snmp takes it (`level`, `authProtocol`, `privProtocol` are net-snmp constants). */
+export interface RawV3User {
+  name: string;
+  level: number;
+  authProtocol?: number;
+  authKey?: string;
+  privProtocol?: number;
+  privKey?: string;
+}
+
 /** The parts of the `net-snmp` module used by the client. */
 export interface NetSnmpModule {
   createSession(target: string, community: string, options: RawSessionOptions): RawSession;
+  createV3Session(target: string, user: RawV3User, options: RawSessionOptions & { context?: string }): RawSession;
   isVarbindError(vb: RawVarbind): boolean;
   varbindError(vb: RawVarbind): string;
   Version1: number;
   Version2c: number;
+  Version3: number;
+  SecurityLevel: Record<'noAuthNoPriv' | 'authNoPriv' | 'authPriv', number>;
+  AuthProtocols: Record<'md5' | 'sha' | 'sha224' | 'sha256' | 'sha384' | 'sha512', number>;
+  PrivProtocols: Record<'des' | 'aes' | 'aes256b' | 'aes256r', number>;
   ObjectType: Record<string, number>;
   RequestTimedOutError: new (...args: unknown[]) => Error;
   RequestFailedError: new (...args: unknown[]) => Error & { status?: number };
