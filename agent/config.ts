@@ -4,6 +4,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
 import { LINK_TYPES, agentId, schoolId } from '../protocol/index.js';
+import { inventorySectionSchema } from './probes/inventory/config.js';
 import { pingTargetsSchema } from './probes/ping/config.js';
 import { snmpSectionSchema } from './probes/snmp/config.js';
 import { spoolSectionSchema } from './spool/config.js';
@@ -39,6 +40,8 @@ export const agentConfigSchema = z.strictObject({
   /** Ping targets. */
   targets: pingTargetsSchema.default([]),
   snmp: snmpSectionSchema,
+  /** Device inventory from ARP/LLDP/bridge tables. */
+  inventory: inventorySectionSchema,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,7 +1,8 @@
 /** The modules `campuslink-collector serve` runs, in order. */
+import { createInventoryModule } from './inventory/index.js';
 import type { CollectorModule, ModuleContext } from './module.js';
 
 /** Builds every collector module. */
-export function buildModules(_ctx: ModuleContext): CollectorModule[] {
-  return [];
+export function buildModules(ctx: ModuleContext): CollectorModule[] {
+  return [createInventoryModule(ctx)];
 }

@@ -9,13 +9,20 @@ import { z } from 'zod';
 export const DEVICE_CLASSES = ['ap', 'display', 'pc', 'phone', 'printer', 'camera', 'switch', 'router', 'iot', 'unknown'] as const;
 export type DeviceClass = (typeof DEVICE_CLASSES)[number];
 
-const mac = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a lower-case MAC address like 00:1a:2b:3c:4d:5e');
+/** A MAC address as it travels: six lower-case hex pairs joined by colons. */
+export const macSchema = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a lower-case MAC address like 00:1a:2b:3c:4d:5e');
 
 /** One device as the agent knows it. */
 export const deviceSchema = z.strictObject({
-  mac,
+  mac: macSchema,
+  /** IPv4 address when one is known, else an IPv6 address; absent for a device seen only in a bridge table. */
   ip: z.string().max(64).optional(),
+  /** Organisation name from the IEEE OUI registry; absent for unknown or locally administered MACs. */
   vendor: z.string().max(256).optional(),
+  /** System name the device gave over LLDP or SNMP, when it did. */
+  name: z.string().max(256).optional(),
+  /** True for a locally administered MAC (often a randomised privacy address): it names no vendor. */
+  locallyAdministered: z.boolean().optional(),
   class: z.enum(DEVICE_CLASSES),
   /** ms since the epoch. */
   firstSeen: z.number().int().min(1e12).max(1e13 - 1),
@@ -28,7 +35,7 @@ export const deviceEventsSchema = z.strictObject({
   full: z.boolean().default(false),
   added: z.array(deviceSchema).max(20000).default([]),
   /** MACs of devices gone from the LAN. */
-  removed: z.array(mac).max(20000).default([]),
+  removed: z.array(macSchema).max(20000).default([]),
 });
 
 export type Device = z.infer<typeof deviceSchema>;

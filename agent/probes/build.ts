@@ -1,5 +1,7 @@
 /** Builds the probes an agent config describes. */
 import type { AgentConfig } from '../config.js';
+import { resolveInventorySources } from './inventory/config.js';
+import { createInventoryProbe } from './inventory/index.js';
 import { createModemProbe, resolveModemProfile } from './modem/index.js';
 import { createPingProbe } from './ping/index.js';
 import type { Probe } from './probe.js';
@@ -14,14 +16,31 @@ export interface BuildProbesOptions {
 }
 
 /**
- * The ping probe when targets are configured; per SNMP device (the gateway from `snmp.host`, then
+ * The ping probe when targets are configured; the inventory probe when a source (default: the gateway) exists; per SNMP device (the gateway from `snmp.host`, then
  * `snmp.devices`) an interface probe and, with a `modemProfile`, a modem probe. All SNMP probes share
  * one limiter of `snmp.concurrency` devices in flight.
  */
 export function buildProbes({ config, stateDir }: BuildProbesOptions): Probe[] {
   const probes: Probe[] = [];
   if (config.targets.length) probes.push(createPingProbe({ targets: config.targets, linkType: config.linkType }));
-  const { snmp } = config;
+  const { snmp, inventory: inv } = config;
+  const sources = resolveInventorySources({ inventory: inv, snmp });
+  if (inv.enabled && sources.length) {
+    const { discovery } = inv;
+    probes.push(
+      createInventoryProbe({
+        sources,
+        timeoutMs: inv.timeoutMs,
+        retries: inv.retries,
+        goneAfterMs: inv.goneAfterMin * 60_000,
+        fullResendIntervalMs: inv.fullResendHours * 3_600_000,
+        rules: inv.rules,
+        defaultRules: inv.defaultRules,
+        stateDir,
+        ...(discovery && { discovery: { ...discovery, intervalMs: discovery.intervalMin * 60_000 } }),
+      }),
+    );
+  }
   const devices = snmpDevices(snmp);
   if (devices.length === 0) return probes;
   const limiter = createLimiter(snmp.concurrency);

@@ -1,0 +1,237 @@
+/**
+ * The inventory probe: reads ARP/neighbour, LLDP and bridge tables of one or more SNMP devices (the
+ * gateway by default), optionally sweeps a LAN range for further SNMP devices, names each MAC's vendor
+ * from the IEEE registry, classifies devices by rules, and reports counts per class every cycle. The
+ * device list itself travels as new/gone events only when it changed, and in full on start and every
+ * `fullResendIntervalMs`.
+ */
+import { join } from 'node:path';
+import { DEVICE_CLASSES, type DeviceEvents, type Measurement } from '../../../protocol/index.js';
+import type { Probe, ProbeContext } from '../probe.js';
+import { createNetSnmpClient, splitHostPort, type NetSnmpClientOptions, type SnmpClient, type SnmpVersion } from '../snmp/client.js';
+import { compileRules, DEFAULT_RULES, type ClassRule } from './classify.js';
+import { cidrHosts, discover } from './discovery.js';
+import { observe } from './observe.js';
+import { sharedOuiLookup, type OuiLookup } from './oui.js';
+import { pollTables, type TablesReading } from './poll.js';
+import { countByClass, loadState, saveState, updateDevices, type InventoryState } from './store.js';
+
+/** One device whose tables are read. */
+export interface InventorySourceOptions {
+  /** For log lines (default: the host). */
+  name?: string;
+  /** host, host:port or [v6]:port. */
+  host: string;
+  /** UDP port (default: the one in `host`, else 161). */
+  port?: number;
+  community?: string;
+  version?: SnmpVersion;
+}
+
+/** Discovery sweep settings. */
+export interface InventoryDiscoveryOptions {
+  /** IPv4 CIDR to sweep. */
+  cidr: string;
+  community?: string;
+  version?: SnmpVersion;
+  /** UDP port of the SNMP agents (default 161). */
+  port?: number;
+  /** Time between two sweeps, ms. */
+  intervalMs: number;
+  /** Per-host timeout, ms (default 800). */
+  timeoutMs?: number;
+  /** Hosts probed at once (default 32). */
+  concurrency?: number;
+  /** Larger ranges are refused (default 1024). */
+  maxHosts?: number;
+}
+
+/** Options of `createInventoryProbe`. */
+export interface InventoryProbeOptions {
+  sources: InventorySourceOptions[];
+  /** Per-request timeout, ms (default 2000). */
+  timeoutMs?: number;
+  /** Re-sends of an unanswered request (default 1). */
+  retries?: number;
+  /** A device unseen this long is gone, ms (default 1 h). */
+  goneAfterMs?: number;
+  /** The full list is re-sent this often, and on the first cycle after start, ms (default 24 h). */
+  fullResendIntervalMs?: number;
+  /** Rules tried first. */
+  rules?: readonly ClassRule[];
+  /** Append `DEFAULT_RULES` (default true). */
+  defaultRules?: boolean;
+  discovery?: InventoryDiscoveryOptions;
+  /** Directory of `inventory.json`; without it the list lives in memory only. */
+  stateDir?: string;
+  /** Vendor lookup (default: the shared `oui-data` lookup). */
+  oui?: OuiLookup;
+  /** Client factory (tests); the probe closes each client after its poll. */
+  createClient?: (options: NetSnmpClientOptions) => SnmpClient;
+  /** `max-repetitions` of the table walks (default 40: 300 ARP rows take 8 GetBulk requests per column). */
+  maxRepetitions?: number;
+}
+
+/** What the probe has seen since it was created. */
+export interface InventoryProbeStats {
+  polls: number;
+  /** Source polls that could not read the neighbour table. */
+  failedPolls: number;
+  /** Failed table walks and refused discovery ranges, cumulative. */
+  errors: number;
+  /** Failed table walks of the last cycle. */
+  lastErrors: number;
+  /** Devices currently known. */
+  devices: number;
+  /** Discovery sweeps run, and hosts that answered the last one. */
+  sweeps: number;
+  discovered: number;
+}
+
+export interface InventoryProbe extends Probe {
+  readonly stats: Readonly<InventoryProbeStats>;
+  /** Device events of the last `collect()`, undefined when the list did not change. */
+  deviceEvents(): DeviceEvents | undefined;
+}
+
+/** Creates the probe. Throws only for invalid options (a bad rule regex). */
+export function createInventoryProbe(options: InventoryProbeOptions): InventoryProbe {
+  const goneAfterMs = options.goneAfterMs ?? 3_600_000;
+  const fullResendIntervalMs = options.fullResendIntervalMs ?? 86_400_000;
+  const rules = compileRules([...(options.rules ?? []), ...(options.defaultRules === false ? [] : DEFAULT_RULES)]);
+  const createClient = options.createClient ?? createNetSnmpClient;
+  const statePath = options.stateDir ? join(options.stateDir, 'inventory.json') : undefined;
+  const stats: InventoryProbeStats = { polls: 0, failedPolls: 0, errors: 0, lastErrors: 0, devices: 0, sweeps: 0, discovered: 0 };
+  let state: InventoryState | undefined;
+  let fullSentSinceStart = false;
+  let events: DeviceEvents | undefined;
+  let failing = false;
+
+  const pollSource = async (s: InventorySourceOptions): Promise<TablesReading> => {
+    const hp = splitHostPort(s.host);
+    const port = s.port ?? hp.port;
+    const client = createClient({
+      host: hp.host,
+      ...(port !== undefined && { port }),
+      community: s.community ?? 'public',
+      version: s.version ?? '2c',
+      timeoutMs: options.timeoutMs ?? 2000,
+      retries: options.retries ?? 1,
+      maxRepetitions: options.maxRepetitions ?? 40,
+    });
+    try {
+      return await pollTables(client);
+    } finally {
+      client.close();
+    }
+  };
+
+  const runDiscovery = async (ctx: ProbeContext, st: InventoryState): Promise<void> => {
+    const d = options.discovery;
+    if (!d) return;
+    const at = ctx.now();
+    if (st.lastDiscoveryAtMs !== undefined && at - st.lastDiscoveryAtMs < d.intervalMs && at >= st.lastDiscoveryAtMs) return;
+    st.lastDiscoveryAtMs = at;
+    let hosts: string[];
+    try {
+      hosts = cidrHosts(d.cidr, d.maxHosts ?? 1024);
+    } catch (e) {
+      stats.errors++;
+      ctx.log.warn({ cidr: d.cidr, err: (e as Error).message }, 'inventory discovery range refused');
+      return;
+    }
+    const result = await discover({
+      hosts,
+      community: d.community ?? 'public',
+      version: d.version ?? '2c',
+      ...(d.port !== undefined && { port: d.port }),
+      timeoutMs: d.timeoutMs ?? 800,
+      concurrency: d.concurrency ?? 32,
+      createClient,
+    });
+    st.discovered = result.hosts;
+    stats.sweeps++;
+    stats.discovered = result.hosts.size;
+    ctx.log.debug({ cidr: d.cidr, probed: result.probed, answered: result.hosts.size }, 'inventory discovery sweep done');
+  };
+
+  return {
+    name: 'inventory',
+    get stats() {
+      return stats;
+    },
+    deviceEvents: () => events,
+    async collect(ctx) {
+      events = undefined;
+      if (!state) {
+        if (statePath) {
+          const loaded = await loadState(statePath, ctx.now());
+          if (loaded.warning) ctx.log.warn({ file: statePath, err: loaded.warning }, 'inventory state unreadable; starting with an empty device list');
+          state = loaded.state;
+        } else {
+          state = { devices: new Map(), discovered: new Map() };
+        }
+      }
+      const st = state;
+      const readings = await Promise.all(options.sources.map(pollSource));
+      await runDiscovery(ctx, st);
+      const now = ctx.now();
+
+      stats.polls += readings.length;
+      stats.lastErrors = readings.reduce((n, r) => n + r.errors, 0);
+      stats.errors += stats.lastErrors;
+      const failed = readings.filter((r) => r.neighboursFailed);
+      stats.failedPolls += failed.length;
+      const usable = readings.filter((r) => !r.neighboursFailed);
+      if (failed.length) {
+        const detail = { failed: failed.length, sources: readings.length, err: failed[0]?.firstError };
+        if (!failing) ctx.log.warn(detail, 'inventory: device tables could not be read; devices are kept, not aged out');
+        else ctx.log.debug(detail, 'inventory: device tables still unreadable');
+        failing = true;
+      } else if (failing) {
+        ctx.log.info('inventory: device tables readable again');
+        failing = false;
+      }
+
+      let added: DeviceEvents['added'] = [];
+      let removed: string[] = [];
+      if (usable.length) {
+        // Ageing needs every source: a device behind a silent source is not gone, only unobserved.
+        const changes = updateDevices({
+          state: st,
+          observed: observe(usable, st.discovered),
+          nowMs: now,
+          goneAfterMs: failed.length ? Number.POSITIVE_INFINITY : goneAfterMs,
+          rules,
+          oui: options.oui ?? sharedOuiLookup(),
+        });
+        added = changes.added;
+        removed = changes.removed;
+      }
+      const fullDue = !fullSentSinceStart || st.lastFullAtMs === undefined || now - st.lastFullAtMs >= fullResendIntervalMs || now < st.lastFullAtMs;
+      if (fullDue) {
+        events = { full: true, added: [...st.devices.values()].map((k) => k.device).sort((a, b) => (a.mac < b.mac ? -1 : 1)), removed: [] };
+        st.lastFullAtMs = now;
+        fullSentSinceStart = true;
+      } else if (added.length || removed.length) {
+        events = { full: false, added, removed };
+      }
+      stats.devices = st.devices.size;
+      if (statePath) {
+        try {
+          saveState(statePath, st);
+        } catch (e) {
+          stats.errors++;
+          ctx.log.warn({ file: statePath, err: (e as Error).message }, 'inventory state not saved');
+        }
+      }
+      const counts = countByClass(st, DEVICE_CLASSES);
+      return DEVICE_CLASSES.map((c): Measurement => ({ name: 'inventory', tags: { class: c }, fields: { count: counts.get(c) ?? 0 } }));
+    },
+  };
+}
+
+export { DEFAULT_RULES, classify, compileRules, type ClassRule, type CompiledRule, type DeviceFacts } from './classify.js';
+export { inventorySectionSchema, resolveInventorySources, type InventorySection, type InventorySource } from './config.js';
+export { createOuiLookup, sharedOuiLookup, type OuiLookup } from './oui.js';
+export { isLocallyAdministered, normalizeMac } from './mac.js';
