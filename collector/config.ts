@@ -1,6 +1,7 @@
 /** Collector configuration: YAML file + `CAMPUSLINK_*` environment overrides, validated once and frozen. */
 import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
+import { viewsSettingsSchema } from './views/index.js';
 
 const hostPort = z
   .string()
@@ -40,6 +41,8 @@ export const collectorConfigSchema = z.strictObject({
       retryAfterS: z.number().int().min(1).max(3600).default(10),
     })
     .prefault({}),
+  /** Coverage and compliance views (see docs/views.md). */
+  views: viewsSettingsSchema.prefault({}),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

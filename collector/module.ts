@@ -8,7 +8,7 @@ import type { InfluxDB } from 'influx';
 import type { Logger } from 'pino';
 import type { Report } from '../protocol/index.js';
 import type { CollectorConfig } from './config.js';
-import type { Registry } from './registry/index.js';
+import type { LiveRegistry, Registry } from './registry/index.js';
 import type { Sink } from './sink/sink.js';
 
 /** A batch the collector has written and confirmed, handed to modules after the answer is decided. */
@@ -37,7 +37,10 @@ export interface CollectorModule {
 /** What a module factory gets from the collector. */
 export interface ModuleContext {
   config: Readonly<CollectorConfig>;
+  /** The registry as loaded at start. */
   registry: Registry;
+  /** The registry that follows changes of the CSV file; prefer it for lookups. */
+  liveRegistry?: LiveRegistry;
   /** Absolute state directory of the collector. */
   stateDir: string;
   /** Writes points (the same sink ingest uses). */

@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './registry.js';
 export { parseRegistry, loadRegistry, type ParseRegistryOptions } from './load.js';
 export { readCsv, type CsvProblem, type CsvRecordHandler } from './csv.js';
+export { LiveRegistry, watchRegistry, type LiveRegistryOptions, type ReloadOutcome, type RegistryChange, type WatchRegistryOptions, type WatchedRegistry } from './live.js';

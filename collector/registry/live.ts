@@ -1,0 +1,173 @@
+/**
+ * A registry that can be replaced while the collector runs: `current()` is always a complete, valid
+ * registry. `reload()` re-reads the file; an identical file (same bytes) changes nothing, a bad file
+ * keeps the old registry and logs every problem. `watchRegistry()` polls the file and reloads on change.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import type { Logger } from 'pino';
+import { RegistryError, formatProblem } from './errors.js';
+import { loadRegistry } from './load.js';
+import type { Registry, SchoolTags } from './registry.js';
+import type { School } from './schema.js';
+
+/** What a reload did. */
+export type ReloadOutcome =
+  | { status: 'unchanged' }
+  | { status: 'reloaded'; schools: number; added: number; removed: number; changed: number }
+  | { status: 'rejected'; error: RegistryError };
+
+/** Emitted as `change` after a new registry replaced the old one. */
+export interface RegistryChange {
+  readonly previous: Registry;
+  readonly current: Registry;
+  readonly added: number;
+  readonly removed: number;
+  readonly changed: number;
+}
+
+export interface LiveRegistryOptions {
+  /** The registry CSV path, as given (problems are reported against it). */
+  path: string;
+  log?: Logger;
+  /** The registry already loaded from `path` (skips the first read); else it is loaded now (throws RegistryError). */
+  initial?: Registry;
+}
+
+function sameSchool(a: School, b: School): boolean {
+  return (
+    a.name === b.name && a.type === b.type && a.provinceCode === b.provinceCode && a.cityCode === b.cityCode &&
+    a.countyCode === b.countyCode && a.linkType === b.linkType && a.contractedMbps === b.contractedMbps &&
+    a.students === b.students && a.classrooms === b.classrooms && a.lat === b.lat && a.lon === b.lon &&
+    a.hubSchoolId === b.hubSchoolId
+  );
+}
+
+function digest(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+/**
+ * Holds the current registry and replaces it on `reload()`. Usable wherever a `Registry`'s
+ * `tagsFor`/`get` is needed (the app's `schools`): lookups always go to the current one.
+ */
+export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejected: [RegistryError] }> {
+  readonly path: string;
+  private registry: Registry;
+  private hash: string;
+  private readonly log: Logger | undefined;
+
+  constructor(opts: LiveRegistryOptions) {
+    super();
+    this.path = opts.path;
+    this.log = opts.log;
+    this.hash = this.readHash() ?? '';
+    this.registry = opts.initial ?? loadRegistry(opts.path);
+  }
+
+  /** The registry in force now. Keep the reference only for one request: a reload replaces it. */
+  current(): Registry {
+    return this.registry;
+  }
+
+  /** The point tags of a school in the current registry. */
+  tagsFor(id: string): SchoolTags | undefined {
+    return this.registry.tagsFor(id);
+  }
+
+  /** The school with this id in the current registry. */
+  get(id: string): School | undefined {
+    return this.registry.get(id);
+  }
+
+  private readHash(): string | undefined {
+    try {
+      return digest(readFileSync(this.path));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Re-reads the file. Same bytes as the registry in force: nothing happens. A file with problems
+   * is logged (every problem) and the old registry stays. Never throws.
+   */
+  reload(): ReloadOutcome {
+    const hash = this.readHash();
+    if (hash !== undefined && hash === this.hash) return { status: 'unchanged' };
+    let next: Registry;
+    try {
+      next = loadRegistry(this.path);
+    } catch (e) {
+      const error = e instanceof RegistryError ? e : new RegistryError(this.path, [{ line: null, column: null, message: String(e) }]);
+      this.log?.error(
+        { code: error.code, registry: this.path, problems: error.problems.map((p) => formatProblem(error.source, p)), total: error.total },
+        'registry file changed but is invalid; keeping the registry in force',
+      );
+      this.emit('rejected', error);
+      return { status: 'rejected', error };
+    }
+    const previous = this.registry;
+    let added = 0;
+    let changed = 0;
+    for (const s of next.schools.values()) {
+      const old = previous.get(s.id);
+      if (!old) added++;
+      else if (!sameSchool(old, s)) changed++;
+    }
+    let removed = 0;
+    for (const id of previous.schools.keys()) if (!next.schools.has(id)) removed++;
+    this.hash = hash ?? '';
+    if (added === 0 && removed === 0 && changed === 0 && sameRegionNames(previous, next)) {
+      // Only formatting changed (order, quoting, x_ columns): keep the registry object.
+      return { status: 'unchanged' };
+    }
+    this.registry = next;
+    this.log?.info({ registry: this.path, schools: next.schools.size, added, removed, changed }, 'registry reloaded');
+    this.emit('change', { previous, current: next, added, removed, changed });
+    return { status: 'reloaded', schools: next.schools.size, added, removed, changed };
+  }
+}
+
+function sameRegionNames(a: Registry, b: Registry): boolean {
+  for (const [maps, other] of [
+    [a.provinces, b.provinces],
+    [a.cities, b.cities],
+    [a.counties, b.counties],
+  ] as const) {
+    if (maps.size !== other.size) return false;
+    for (const [code, r] of maps) if (other.get(code)?.name !== r.name) return false;
+  }
+  return true;
+}
+
+export interface WatchRegistryOptions extends LiveRegistryOptions {
+  /** How often the file's mtime and size are polled, in ms. Default 2000. */
+  pollIntervalMs?: number;
+}
+
+/** A live registry that reloads itself when its file changes; `close()` stops watching. */
+export interface WatchedRegistry {
+  readonly registry: LiveRegistry;
+  close(): void;
+}
+
+/**
+ * Loads the registry (throws RegistryError on a bad file, as at start-up) and polls the file.
+ * Polling (fs.watchFile) rather than inotify: editors and `cp` replace the file by rename, which an
+ * inotify watch on the old inode misses.
+ */
+export function watchRegistry(opts: WatchRegistryOptions): WatchedRegistry {
+  const registry = new LiveRegistry(opts);
+  const listener = (cur: Stats, prev: Stats): void => {
+    if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
+    if (cur.nlink === 0 && cur.size === 0) return; // deleted: keep the registry in force
+    registry.reload();
+  };
+  watchFile(opts.path, { interval: opts.pollIntervalMs ?? 2000, persistent: false }, listener);
+  return {
+    registry,
+    close: () => unwatchFile(opts.path, listener),
+  };
+}

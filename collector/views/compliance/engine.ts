@@ -1,0 +1,239 @@
+/**
+ * Judges schools against a profile: expands each rule's window at the judgement time, runs the
+ * metrics' aggregate queries (one statement per query and window piece, grouped by school, all in
+ * one request), and gives each school pass, fail, unknown or not_applicable per rule with evidence.
+ */
+import type { InfluxDB } from 'influx';
+import type { School } from '../../registry/schema.js';
+import { lit, ms, runStatements } from '../influxql.js';
+import { METRICS, type MetricValue, type QueryData, type QuerySpec } from './metrics.js';
+import { versionAt, type Profile, type Rule, type RuleVersion, type RuleWindow } from './profile.js';
+
+export type Status = 'pass' | 'fail' | 'unknown' | 'not_applicable';
+
+/** A time range [fromMs, toMs). */
+export interface Interval {
+  fromMs: number;
+  toMs: number;
+}
+
+/** The evidence of one judgement. */
+export interface Judgement {
+  rule: string;
+  status: Status;
+  /** The measured value (a number, named values for peer_path, or null when there is none). */
+  value: number | Record<string, number | null> | null;
+  unit: string;
+  comparison: string;
+  /** The threshold applied to this school (after allowances and student scaling). */
+  threshold: number | Record<string, number> | null;
+  /** The rule version used: the one in force at the judgement time. */
+  validFrom: string | null;
+  window: { spec: RuleWindow; description: string; fromMs: number; toMs: number; pieces: number };
+  source: string;
+  /** Why unknown or not applicable, or a note on the value. */
+  reason?: string;
+}
+
+const CHINA_OFFSET_MS = 8 * 3_600_000;
+const DAY_MS = 86_400_000;
+
+function minutes(hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number);
+  return (h ?? 0) * 60 + (m ?? 0);
+}
+
+/** The pieces of a window ending at `atMs` (school days are Monday-Friday, China time; no holiday calendar). */
+export function windowPieces(w: RuleWindow, atMs: number): Interval[] {
+  if ('lastDays' in w) return [{ fromMs: atMs - w.lastDays * DAY_MS, toMs: atMs }];
+  const pieces: Interval[] = [];
+  const from = minutes(w.from) * 60_000;
+  const to = minutes(w.to) * 60_000;
+  let dayStart = Math.floor((atMs + CHINA_OFFSET_MS) / DAY_MS) * DAY_MS - CHINA_OFFSET_MS;
+  for (let guard = 0; pieces.length < w.schoolDays && guard < w.schoolDays * 3 + 7; guard++, dayStart -= DAY_MS) {
+    const weekday = new Date(dayStart + CHINA_OFFSET_MS).getUTCDay();
+    if (weekday === 0 || weekday === 6) continue;
+    const a = dayStart + from;
+    const b = Math.min(dayStart + to, atMs);
+    if (b > a) pieces.unshift({ fromMs: a, toMs: b });
+  }
+  return pieces;
+}
+
+export function describeWindow(w: RuleWindow): string {
+  if ('lastDays' in w) return `the last ${w.lastDays} day${w.lastDays === 1 ? '' : 's'}`;
+  return `${w.from}-${w.to} China time on the last ${w.schoolDays} school day${w.schoolDays === 1 ? '' : 's'} (Monday-Friday)`;
+}
+
+/** Which schools a judgement covers: a region by its tag, or one school. */
+export interface Scope {
+  tag: 'province' | 'city' | 'county' | 'school' | null;
+  value?: string;
+}
+
+function statement(q: QuerySpec, scope: Scope, piece: Interval): string {
+  const sel = Object.entries(q.select).map(([alias, [expr]]) => `${expr} AS "${alias}"`).join(', ');
+  const cond = [q.where, scope.tag ? `"${scope.tag}" = ${lit(scope.value ?? '')}` : '', `time >= ${ms(piece.fromMs)}`, `time < ${ms(piece.toMs)}`].filter(Boolean).join(' AND ');
+  return `SELECT ${sel} FROM "${q.measurement}" WHERE ${cond} GROUP BY "school"${q.groupBy ? `, "${q.groupBy}"` : ''}`;
+}
+
+export interface JudgeOptions {
+  influx: InfluxDB;
+  profile: Profile;
+  schools: readonly School[];
+  scope: Scope;
+  atMs: number;
+  timeoutMs: number;
+}
+
+/** A school's judgements, in profile rule order. */
+export interface SchoolJudgements {
+  school: School;
+  judgements: Judgement[];
+}
+
+function applies(rule: Rule, s: School): boolean {
+  const a = rule.appliesTo;
+  if (!a) return true;
+  if (a.hasHub && s.hubSchoolId === null) return false;
+  const checks: boolean[] = [];
+  if (a.schoolTypes) checks.push(a.schoolTypes.includes(s.type));
+  if (a.linkTypes) checks.push(a.linkTypes.includes(s.linkType));
+  if (checks.length === 0) return true;
+  return a.match === 'any' ? checks.some(Boolean) : checks.every(Boolean);
+}
+
+function thresholdFor(v: RuleVersion, s: School): number | Record<string, number> {
+  if (typeof v.threshold === 'number') {
+    const sc = v.studentScaling;
+    return sc && s.students > sc.aboveStudents ? Math.max(v.threshold, s.students * sc.mbpsPerStudent) : v.threshold;
+  }
+  return { ...v.threshold, ...(v.allowances?.[s.linkType] ?? {}) };
+}
+
+function compare(value: number, comparison: string, threshold: number): boolean {
+  if (comparison === '>=') return value >= threshold;
+  if (comparison === '>') return value > threshold;
+  return value <= threshold;
+}
+
+function judge(rule: Rule, version: RuleVersion | undefined, mv: MetricValue | undefined, s: School, base: Omit<Judgement, 'status' | 'value' | 'threshold'>): Judgement {
+  if (!version) return { ...base, status: 'not_applicable', value: null, threshold: null, reason: `the rule is not in force yet at this time (first version ${rule.versions[0]?.validFrom})` };
+  const threshold = thresholdFor(version, s);
+  if (!applies(rule, s)) return { ...base, status: 'not_applicable', value: null, threshold, reason: 'the rule does not apply to this school (appliesTo)' };
+  if (!mv || mv.kind === 'unknown') return { ...base, status: 'unknown', value: null, threshold, reason: mv?.reason ?? 'no data' };
+  if (mv.kind === 'number') {
+    if (mv.value === null) return { ...base, status: 'fail', value: null, threshold, ...(mv.note ? { reason: mv.note } : {}) };
+    return { ...base, status: compare(mv.value, rule.comparison, threshold as number) ? 'pass' : 'fail', value: mv.value, threshold };
+  }
+  const limits = threshold as Record<string, number>;
+  let missing = false;
+  let failed = false;
+  for (const [k, limit] of Object.entries(limits)) {
+    const v = mv.values[k];
+    if (v === null || v === undefined) missing = true;
+    else if (!compare(v, rule.comparison, limit)) failed = true;
+  }
+  const status: Status = failed ? 'fail' : missing ? 'unknown' : 'pass';
+  return { ...base, status, value: mv.values, threshold, ...(status === 'unknown' ? { reason: 'some of the values were not measured in the window' } : {}) };
+}
+
+/** Judges every school of `schools` against every rule of the profile at `atMs`. */
+export async function judgeSchools(opts: JudgeOptions): Promise<SchoolJudgements[]> {
+  const { profile, atMs } = opts;
+  // One statement per distinct (query, window piece); rules sharing both share the result.
+  const statements: string[] = [];
+  const plan: { dataKey: string; q: QuerySpec }[] = [];
+  const planned = new Set<string>();
+  const ruleWindows = new Map<Rule, Interval[]>();
+  for (const rule of profile.rules) {
+    const pieces = windowPieces(rule.window, atMs);
+    ruleWindows.set(rule, pieces);
+    for (const q of METRICS[rule.metric].queries({ class: rule.class })) {
+      const dataKey = `${q.key}@${JSON.stringify(rule.window)}`;
+      if (planned.has(dataKey)) continue;
+      planned.add(dataKey);
+      for (const piece of pieces) {
+        statements.push(statement(q, opts.scope, piece));
+        plan.push({ dataKey, q });
+      }
+    }
+  }
+  const results = await runStatements(opts.influx, statements, opts.timeoutMs);
+  const data = new Map<string, QueryData>();
+  results.forEach((series, k) => {
+    const { dataKey, q } = plan[k] as { dataKey: string; q: QuerySpec };
+    let d = data.get(dataKey);
+    if (!d) data.set(dataKey, (d = new Map()));
+    for (const s of series) {
+      const school = s.tags.school ?? '';
+      const group = q.groupBy ? (s.tags[q.groupBy] ?? '') : '';
+      let bySchool = d.get(school);
+      if (!bySchool) d.set(school, (bySchool = new Map()));
+      let acc = bySchool.get(group);
+      if (!acc) bySchool.set(group, (acc = {}));
+      s.columns.forEach((c, i) => {
+        const spec = q.select[c];
+        const v = s.values[0]?.[i];
+        if (!spec || typeof v !== 'number') return;
+        const prev = acc[c];
+        acc[c] = prev === undefined ? v : spec[1] === 'sum' ? prev + v : Math.max(prev, v);
+      });
+    }
+  });
+  return opts.schools.map((school) => ({
+    school,
+    judgements: profile.rules.map((rule) => {
+      const pieces = ruleWindows.get(rule) ?? [];
+      const version = versionAt(rule, atMs);
+      const metric = METRICS[rule.metric];
+      const mv = metric.value({ school, class: rule.class, data: (key) => data.get(`${key}@${JSON.stringify(rule.window)}`)?.get(school.id) });
+      const sources = [rule.source, ...rule.overriddenBy.map((o) => `${o.as ? `${o.as}: ` : ''}${o.source} (from ${o.from})`)].join('; ');
+      return judge(rule, version, mv, school, {
+        rule: rule.id,
+        unit: metric.unit,
+        comparison: rule.comparison,
+        validFrom: version?.validFrom ?? null,
+        window: {
+          spec: rule.window,
+          description: describeWindow(rule.window),
+          fromMs: pieces[0]?.fromMs ?? atMs,
+          toMs: pieces[pieces.length - 1]?.toMs ?? atMs,
+          pieces: pieces.length,
+        },
+        source: sources,
+      });
+    }),
+  }));
+}
+
+/** Per-rule counts over a set of schools. Unknown is never counted as pass. */
+export interface RuleRollup {
+  rule: string;
+  description: string;
+  pass: number;
+  fail: number;
+  unknown: number;
+  notApplicable: number;
+  /** pass / (pass + fail + unknown): unknown counts against the share. */
+  passShare: number;
+  /** (pass + fail) / (pass + fail + unknown): how much of it is measured. */
+  knownShare: number;
+}
+
+export function rollupRules(profile: Profile, judged: readonly SchoolJudgements[]): RuleRollup[] {
+  return profile.rules.map((rule, k) => {
+    const r = { rule: rule.id, description: rule.description, pass: 0, fail: 0, unknown: 0, notApplicable: 0, passShare: 0, knownShare: 0 };
+    for (const s of judged) {
+      const st = s.judgements[k]?.status;
+      if (st === 'pass') r.pass++;
+      else if (st === 'fail') r.fail++;
+      else if (st === 'unknown') r.unknown++;
+      else r.notApplicable++;
+    }
+    const applicable = r.pass + r.fail + r.unknown;
+    r.passShare = applicable ? r.pass / applicable : 0;
+    r.knownShare = applicable ? (r.pass + r.fail) / applicable : 0;
+    return r;
+  });
+}

@@ -1,0 +1,88 @@
+/** The JSON answer of `GET /api/v1/coverage`: a region's counts and each child's. */
+import { NF, countsOf, type CoverageCounts, type CoverageLevel, type CoverageModel } from './model.js';
+import { TIERS } from './tiers.js';
+
+/** One row of the answer: a region (or, under a county, a school) and its counts. */
+export interface CoverageRow extends CoverageCounts {
+  level: CoverageLevel | 'school';
+  /** GB/T 2260 code (`000000` for national), or the school id. */
+  code: string;
+  name: string;
+}
+
+/** A school row adds what the school itself looks like. */
+export interface SchoolCoverageRow extends CoverageRow {
+  level: 'school';
+  status: 'online' | 'offline' | 'never_seen';
+  schoolType: string;
+  linkType: string;
+  contractedMbps: number;
+  /** WAN port speed last measured, Mbit/s; null if never. */
+  measuredMbps: number | null;
+  /** Where the school's tier came from. */
+  tierFrom: 'measured' | 'contracted';
+  lastReportAt: string | null;
+}
+
+export interface CoverageAnswer extends CoverageRow {
+  asOf: string;
+  onlineWindowMin: number;
+  /** How tiers are decided, with the source of each boundary. */
+  tierRules: { tier: string; minMbps: number; source: string }[];
+  children: CoverageRow[];
+}
+
+/** The code the national level is known by in the `coverage` measurement and the API. */
+export const NATIONAL_CODE = '000000';
+
+const EMPTY = new Int32Array(NF);
+
+/** Builds the answer; `undefined` when the region does not exist at that level. */
+export function coverageAnswer(model: CoverageModel, level: CoverageLevel, code: string | undefined, nowMs: number): CoverageAnswer | undefined {
+  const reg = model.registry;
+  const roll = model.rollup(nowMs);
+  const row = (lvl: CoverageLevel, c: string, name: string): CoverageRow => ({ level: lvl, code: c, name, ...countsOf(roll.byCode.get(c) ?? EMPTY) });
+  let head: CoverageRow;
+  let children: CoverageRow[];
+  if (level === 'national') {
+    head = { level, code: NATIONAL_CODE, name: reg.national.name, ...countsOf(roll.national) };
+    children = reg.national.children.map((c) => row('province', c, reg.provinces.get(c)?.name ?? c));
+  } else {
+    const region = code === undefined ? undefined : level === 'province' ? reg.provinces.get(code) : level === 'city' ? reg.cities.get(code) : reg.counties.get(code);
+    if (!region) return undefined;
+    head = row(level, region.code, region.name);
+    if (region.level === 'county') {
+      children = region.children.map((id) => schoolRow(model, id, nowMs)).filter((r): r is SchoolCoverageRow => r !== undefined);
+    } else {
+      const childLevel = region.childLevel;
+      const names = childLevel === 'city' ? reg.cities : reg.counties;
+      children = region.children.map((c) => row(childLevel, c, names.get(c)?.name ?? c));
+    }
+  }
+  return {
+    ...head,
+    asOf: new Date(nowMs).toISOString(),
+    onlineWindowMin: model.onlineWindowMs / 60_000,
+    tierRules: TIERS.map((t) => ({ tier: t.json, minMbps: t.minMbps, source: t.source })),
+    children,
+  };
+}
+
+function schoolRow(model: CoverageModel, id: string, nowMs: number): SchoolCoverageRow | undefined {
+  const c = model.school(id, nowMs);
+  if (!c) return undefined;
+  const l = c.liveness;
+  return {
+    level: 'school',
+    code: id,
+    name: c.school.name,
+    ...countsOf(model.schoolCounters(c)),
+    status: c.status,
+    schoolType: c.school.type,
+    linkType: c.school.linkType,
+    contractedMbps: c.school.contractedMbps,
+    measuredMbps: l?.wanSpeedBps != null ? l.wanSpeedBps / 1e6 : null,
+    tierFrom: c.tierSource,
+    lastReportAt: l ? new Date(l.lastReportMs).toISOString() : null,
+  };
+}

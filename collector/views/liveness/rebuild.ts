@@ -1,0 +1,67 @@
+/**
+ * Rebuilds liveness from InfluxDB when no saved state exists (first start, or a lost state directory).
+ *
+ * Three `last()` queries grouped by school (and by target or interface) over a bounded window. Cost:
+ * InfluxDB reads the window's shards of every matching series, so time and memory grow with
+ * schools × series per school × points in the window; with a 24 h window and one report a minute that
+ * is ≈1,440 points per series. It runs once, before the collector listens.
+ */
+import type { InfluxDB } from 'influx';
+import { ms, runStatements } from '../influxql.js';
+import type { Liveness, LivenessStore } from './store.js';
+
+export interface RebuildOptions {
+  influx: InfluxDB;
+  store: LivenessStore;
+  nowMs: number;
+  /** How far back to look, ms. */
+  windowMs: number;
+  timeoutMs: number;
+}
+
+/** Fills `store` from InfluxDB; returns how many schools were found. */
+export async function rebuildLiveness({ influx, store, nowMs, windowMs, timeoutMs }: RebuildOptions): Promise<number> {
+  const since = `time > ${ms(nowMs - windowMs)}`;
+  const [reports = [], pings = [], ifaces = []] = await runStatements(
+    influx,
+    [
+      `SELECT last("seq") FROM "report" WHERE ${since} GROUP BY "school"`,
+      `SELECT last("loss_pct") FROM "ping" WHERE "role" = 'internet' AND ${since} GROUP BY "school", "target"`,
+      `SELECT last("speed_bps") FROM "iface" WHERE "role" = 'wan' AND ${since} GROUP BY "school", "device", "ifname"`,
+    ],
+    timeoutMs,
+  );
+  const facts = new Map<string, Liveness>();
+  const entry = (school: string): Liveness => {
+    let l = facts.get(school);
+    if (!l) facts.set(school, (l = { lastReportMs: 0, internetAtMs: null, internetLossPct: null, wanSpeedBps: null, wanAtMs: null }));
+    return l;
+  };
+  for (const s of reports) {
+    const school = s.tags.school;
+    const t = s.values[0]?.[0];
+    if (school && typeof t === 'number') entry(school).lastReportMs = Math.max(entry(school).lastReportMs, t);
+  }
+  for (const s of pings) {
+    const school = s.tags.school;
+    const [t, loss] = (s.values[0] ?? []) as [unknown, unknown];
+    if (!school || typeof t !== 'number' || typeof loss !== 'number') continue;
+    const l = entry(school);
+    // Several internet targets: the newest report's targets count; of those, the one that answered best.
+    if (l.internetAtMs === null || t > l.internetAtMs) [l.internetAtMs, l.internetLossPct] = [t, loss];
+    else if (t === l.internetAtMs) l.internetLossPct = Math.min(l.internetLossPct ?? 100, loss);
+  }
+  for (const s of ifaces) {
+    const school = s.tags.school;
+    const [t, speed] = (s.values[0] ?? []) as [unknown, unknown];
+    if (!school || typeof t !== 'number' || typeof speed !== 'number') continue;
+    const l = entry(school);
+    l.wanSpeedBps = Math.max(l.wanSpeedBps ?? 0, speed);
+    l.wanAtMs = Math.max(l.wanAtMs ?? 0, t);
+  }
+  for (const [school, l] of facts) {
+    if (l.lastReportMs === 0) l.lastReportMs = Math.max(l.internetAtMs ?? 0, l.wanAtMs ?? 0);
+    store.apply(school, l);
+  }
+  return facts.size;
+}
