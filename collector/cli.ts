@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../protocol/config.js';
 import { createLogger } from '../protocol/log.js';
 import { issueToken } from './auth/tokens.js';
+import { registerGrafanaCommands } from './grafana/cli.js';
 import { loadCollectorConfig } from './config.js';
 import { loadRegistry } from './registry/load.js';
 import { startCollector } from './server.js';
@@ -65,5 +66,7 @@ token
       fail(e);
     }
   });
+
+registerGrafanaCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

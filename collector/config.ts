@@ -17,12 +17,20 @@ export const collectorConfigSchema = z.strictObject({
   registry: z.string().min(1).default('config/schools.example.csv'),
   influx: z
     .strictObject({
-      /** URL of an existing InfluxDB 1.x; empty → start an embedded `influxd` under stateDir. */
+      /** Write API: 1 = InfluxDB 1.x `/write` (default); 2 = the v2 write API `/api/v2/write` (InfluxDB 1.8+, 2.x, 3.x, Cloud). */
+      version: z.union([z.literal(1), z.literal(2)], { error: 'must be 1 or 2' }).default(1),
+      /** URL of an existing InfluxDB; empty → start an embedded `influxd` under stateDir (version 1 only). */
       url: z.union([z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }), z.literal('')]).default(''),
       /** Database name; created if missing. */
       database: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -').default('campuslink'),
       username: z.string().optional(),
       password: z.string().optional(),
+      /** v2: organization name or id. */
+      org: z.string().default(''),
+      /** v2: bucket (on 2.x/3.x, map it to a database for InfluxQL reads: docs/deployment.md). */
+      bucket: z.string().default(''),
+      /** v2: API token; give it through CAMPUSLINK_INFLUX_TOKEN, not in the file. */
+      token: z.string().optional(),
       /** Most points in one HTTP write. */
       maxBatchPoints: z.number().int().min(1).max(100000).default(5000),
       /** How long concurrent writes are gathered before one HTTP write, in ms. */
@@ -31,6 +39,12 @@ export const collectorConfigSchema = z.strictObject({
       timeoutMs: z.number().int().min(100).max(600000).default(10000),
       /** How long the embedded influxd may take to become ready, in ms. */
       startTimeoutMs: z.number().int().min(1000).max(600000).default(30000),
+    })
+    .superRefine((influx, ctx) => {
+      if (influx.version !== 2) return;
+      for (const key of ['url', 'org', 'bucket'] as const) {
+        if (!influx[key]) ctx.addIssue({ code: 'custom', path: [key], message: `is required with influx.version 2 (the v2 write API has no embedded server here)` });
+      }
     })
     .prefault({}),
   ingest: z

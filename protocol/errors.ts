@@ -30,6 +30,7 @@ export const ERRORS = {
   COL_ERR_CONFIG_INVALID: { meaning: 'The collector config (file plus environment) is invalid; start-up stops and lists every problem.' },
   COL_ERR_REGISTRY_INVALID: { meaning: 'The schools registry CSV has a bad row; start-up stops with its line number and column.' },
   COL_ERR_INFLUXD_MISSING: { meaning: 'No InfluxDB URL is configured and `influxd` is not on PATH to start an embedded one.' },
+  COL_ERR_GRAFANA_API: { meaning: '`grafana push` could not complete: Grafana refused a step (401 token, 403 role, 404 URL, 412 version-mismatch/name-exists) or could not be reached; the message names the step and the fix.' },
   COL_ERR_INFLUXD_START: { meaning: 'The embedded `influxd` did not become ready in time, or exited.' },
   AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
   AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending, keeps its spool, and says why.' },

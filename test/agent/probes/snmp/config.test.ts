@@ -57,11 +57,11 @@ describe('snmp config section', () => {
     expect(issues({ devices: [{ device: 'm', host: 'h', interfaces: false }] })[0]).to.match(/needs a modemProfile/);
   });
 
-  it('buildProbes() makes one interface probe per device and a modem probe per modemProfile', () => {
+  it('buildProbes() makes the gateway inventory probe, one interface probe per device and a modem probe per modemProfile', () => {
     const config = agentConfigSchema.parse({
       school: '1640104001',
       snmp: { host: '127.0.0.1:1161', devices: [{ device: 'sw', host: '127.0.0.1:1162' }, { device: 'vsat', host: '127.0.0.1:1163', modemProfile: 'newtec', modemIndex: 1 }] },
     });
-    expect(buildProbes({ config, stateDir: '/nonexistent' }).map((p) => p.name)).to.deep.equal(['snmp:gateway', 'snmp:sw', 'snmp:vsat', 'modem:vsat']);
+    expect(buildProbes({ config, stateDir: '/nonexistent' }).map((p) => p.name)).to.deep.equal(['inventory', 'snmp:gateway', 'snmp:sw', 'snmp:vsat', 'modem:vsat']);
   });
 });

@@ -1,0 +1,111 @@
+/**
+ * Smoke test of the agent bundle (`npm run build:agent`): builds it into a temporary directory outside
+ * the repository (so no node_modules can be found), runs `once --print` with config/agent.minimal.yaml
+ * against a simulated gateway on loopback, and validates the printed report with the protocol schema.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { reportSchema } from '../../protocol/report.js';
+import { startGateway, type Gateway } from '../../sim/gateway.js';
+import { buildAgentBundle, type AgentBundle } from '../../scripts/build-agent.js';
+
+const MINIMAL = join(import.meta.dirname, '..', '..', 'config', 'agent.minimal.yaml');
+
+function run(file: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [file, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+describe('agent bundle (dist/agent-bundle/campuslink-agent.mjs)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let bundle: AgentBundle;
+  let gateway: Gateway;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'campuslink-bundle-'));
+    bundle = await buildAgentBundle({ outDir: join(dir, 'bin') });
+    gateway = await startGateway({ host: '127.0.0.1' });
+  });
+  after(async () => {
+    await gateway?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is one JavaScript file plus the OUI data file', () => {
+    expect(statSync(bundle.file).size).to.equal(bundle.bytes);
+    expect(bundle.bytes).to.be.within(100 * 1024, 4 * 1024 * 1024);
+    expect(bundle.ouiBytes).to.be.greaterThan(1024 * 1024);
+  });
+
+  it('once --print with the minimal config reports the simulated gateway, valid against reportSchema, without node_modules', async () => {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      CAMPUSLINK_SNMP_HOST: `${gateway.host}:${gateway.port}`,
+      CAMPUSLINK_TARGETS: '[{host: 127.0.0.1, role: gateway}]',
+      CAMPUSLINK_STATE_DIR: join(dir, 'state'),
+      CAMPUSLINK_SPOOL_DIR: join(dir, 'spool'),
+      CAMPUSLINK_AGENT_ID: 'bundle-smoke',
+      CAMPUSLINK_LOG_LEVEL: 'warn',
+    };
+    const r = await run(bundle.file, ['once', '--print', '--config', MINIMAL], { cwd: dir, env, timeoutMs: 45_000 });
+    expect(r.code, r.err).to.equal(0);
+    const parsed = reportSchema.safeParse(JSON.parse(r.out));
+    expect(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues)).to.equal(true);
+    const report = parsed.data!;
+    expect(report).to.include({ school: '1640104001', agent: 'bundle-smoke' });
+    const names = report.measurements.map((m) => m.name);
+    expect(names).to.include.members(['ping', 'sys', 'iface', 'agent']);
+    const sys = report.measurements.find((m) => m.name === 'sys')!;
+    expect(sys.fields).to.include({ result_code: 0 });
+  });
+});
+
+describe('agent/packaging', () => {
+  const PKG = join(import.meta.dirname, '..', '..', 'agent', 'packaging');
+
+  it('the systemd unit passes systemd-analyze verify and keeps its hardening', async () => {
+    const unit = join(PKG, 'systemd', 'campuslink-agent.service');
+    const r = await new Promise<{ code: number | null; err: string }>((resolve, reject) => {
+      const c = spawn('systemd-analyze', ['verify', unit], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d) => (err += d));
+      c.on('error', (e) => reject(new Error(`systemd-analyze is missing: apt-get install systemd (${e.message})`)));
+      c.on('close', (code) => resolve({ code, err }));
+    });
+    expect(r.code, r.err).to.equal(0);
+    expect(r.err.trim()).to.equal('');
+    const text = (await import('node:fs')).readFileSync(unit, 'utf8');
+    for (const line of ['DynamicUser=yes', 'AmbientCapabilities=CAP_NET_RAW', 'CapabilityBoundingSet=CAP_NET_RAW', 'ProtectSystem=strict', 'StateDirectory=campuslink-agent', 'NoNewPrivileges=yes']) {
+      expect(text).to.include(`\n${line}\n`);
+    }
+  });
+
+  it('the OpenWrt procd init script is valid sh and runs the bundle under procd', async () => {
+    const init = join(PKG, 'openwrt', 'campuslink-agent.init');
+    const r = await new Promise<number | null>((resolve, reject) => {
+      const c = spawn('sh', ['-n', init], { stdio: 'ignore' });
+      c.on('error', reject);
+      c.on('close', resolve);
+    });
+    expect(r).to.equal(0);
+    const text = (await import('node:fs')).readFileSync(init, 'utf8');
+    expect(text).to.match(/^#!\/bin\/sh \/etc\/rc\.common$/m);
+    expect(text).to.match(/^USE_PROCD=1$/m);
+    expect(text).to.match(/procd_set_param command "\$PROG" "\$BUNDLE" run --config "\$CONFIG"/);
+  });
+});
