@@ -1,9 +1,11 @@
 /** The modules `campuslink-collector serve` runs, in order. */
+import { createConsoleModule } from './console/module.js';
 import { createInventoryModule } from './inventory/index.js';
 import { createViewsModule } from './views/index.js';
 import type { CollectorModule, ModuleContext } from './module.js';
 
 /** Builds every collector module. */
 export function buildModules(ctx: ModuleContext): CollectorModule[] {
-  return [createInventoryModule(ctx), createViewsModule(ctx, { liveRegistry: ctx.liveRegistry })];
+  const views = createViewsModule(ctx, { liveRegistry: ctx.liveRegistry });
+  return [views, createInventoryModule(ctx), createConsoleModule(ctx, { views })];
 }

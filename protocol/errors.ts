@@ -25,6 +25,7 @@ export const ERRORS = {
   COL_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'Content-Type is not application/json, or Content-Encoding is neither identity nor gzip.' },
   COL_ERR_SINK_UNAVAILABLE: { status: 503, meaning: 'The time-series database did not confirm the write; nothing was acknowledged. Retry after `Retry-After` seconds.' },
   COL_ERR_INVALID_QUERY: { status: 400, meaning: 'A query parameter of a read endpoint is missing, malformed or unknown, or names an unknown profile; `issues` names each.' },
+  COL_ERR_QUERY_UNAVAILABLE: { status: 503, meaning: 'InfluxDB failed or timed out on a read query of the views or console; retry after `Retry-After` seconds.' },
   COL_ERR_NOT_FOUND: { status: 404, meaning: 'No such endpoint, or no such school or region.' },
   COL_ERR_INTERNAL: { status: 500, meaning: 'A bug in the collector; the request was not acknowledged.' },
   COL_ERR_CONFIG_INVALID: { meaning: 'The collector config (file plus environment) is invalid; start-up stops and lists every problem.' },

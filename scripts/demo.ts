@@ -131,7 +131,8 @@ async function main(): Promise<void> {
     [
       '',
       `campuslink demo: ${schools} schools, one agent each, a ${interval}s cycle.`,
-      `  collector      ${collector.url}   (GET /healthz, /readyz; POST /api/v1/reports)`,
+      `  console        ${collector.url}/   (coverage, map, compliance, schools, offline; zh-CN / en)`,
+      `  collector      ${collector.url}   (GET /healthz, /readyz; POST /api/v1/reports; GET /api/v1/coverage?level=national)`,
       `  InfluxDB       http://${influx.host}   database "campuslink" (embedded, data under ${join(stateDir, 'collector', 'influxdb')})`,
       `  try            curl -sG http://${influx.host}/query --data-urlencode db=campuslink --data-urlencode "q=SELECT mean(rtt_avg_ms) FROM ping WHERE time > now() - 5m GROUP BY school"`,
       `  stop           Ctrl-C${opts.duration ? ` (or wait ${opts.duration})` : ''}`,

@@ -12,11 +12,13 @@ if [ "$have_node" -lt "$need_node" ]; then
 fi
 
 # command -> Debian package
-declare -A pkg_of=( [influxd]=influxdb [snmpd]=snmpd [snmpwalk]=snmp [snmpbulkwalk]=snmp [ping]=iputils-ping [busybox]=busybox )
+declare -A pkg_of=( [influxd]=influxdb [snmpd]=snmpd [snmpwalk]=snmp [snmpbulkwalk]=snmp [ping]=iputils-ping [busybox]=busybox [chromium]=chromium )
 missing=()
 for cmd in "${!pkg_of[@]}"; do
   if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then missing+=("${pkg_of[$cmd]}"); fi
 done
+# Chinese names in the console's screenshots need a CJK font.
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

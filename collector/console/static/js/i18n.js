@@ -1,0 +1,56 @@
+// Texts of the console in zh-CN (default) and en. Keys are English phrases' ids; every page uses t().
+export const LANGS = ['zh-CN', 'en'];
+
+const zh = {
+  appName: '校校通链路监测', overview: '概览', map: '地图', compliance: '合规', offline: '离线学校', school: '学校',
+  language: '语言', switchTo: 'English', national: '全国', breadcrumb: '位置', loading: '加载中…', failed: '加载失败',
+  onlineShare: '在线率', registered: '登记学校', online: '在线', offline_: '离线', neverSeen: '从未上报', satelliteShare: '卫星链路占比',
+  tiers: '带宽分档', tierSource: '来源：实测 {measured} 所，合同带宽 {contracted} 所', links: '链路类型', history: '覆盖历史', children: '下级区域',
+  schools: '学校', name: '名称', code: '代码', status: '状态', linkType: '链路', contracted: '合同带宽 (Mbps)', lastReport: '最近上报',
+  sortBy: '按{col}排序', search: '搜索学校', searchPlaceholder: '学校名称或标识码', results: '共 {n} 条', page: '第 {p} / {n} 页', prev: '上一页', next: '下一页',
+  good: '良好', warn: '注意', bad: '差', none: '无数据',
+  'status.online': '在线', 'status.offline': '离线', 'status.never_seen': '从未上报',
+  'link.fiber': '光纤', 'link.dsl': 'DSL', 'link.cellular': '蜂窝', 'link.microwave': '微波', 'link.sat-geo': '卫星 (GEO)', 'link.sat-leo': '卫星 (LEO)', 'link.other': '其他',
+  'reason.agent_silent': '探针未上报', 'reason.internet_unreachable': '互联网不可达', 'reason.no_internet_target': '无互联网探测目标',
+  'cause.link': '链路中断', 'cause.agent': '探针停止', 'cause.collector': '采集端停机', 'cause.unknown': '原因不明',
+  offlineFor: '离线时长', since: '离线起始', cause: '最近原因', allRegions: '全部', allLinks: '全部链路', region: '区域', filter: '筛选', apply: '应用',
+  modemUnlocked: '卫星调制解调器 {t} 失锁', lastGap: '{cause}（{t}，{d}）',
+  profile: '合规标准', rule: '规则', pass: '通过', fail: '未通过', unknown: '未知', notApplicable: '不适用', passShare: '通过率', knownShare: '已测比例',
+  downloadCsv: '下载 CSV', failingSchools: '规则 {rule} 未通过的学校', value: '实测值', threshold: '阈值', window: '时间窗', source: '依据', reasonCol: '说明', evidence: '证据',
+  showFailing: '查看未通过学校', facts: '登记信息', latest: '最新状态', students: '学生数', classrooms: '教室数', hub: '中心校', coords: '坐标', type: '类型',
+  wanSpeed: 'WAN 端口速率', internet: '互联网探测', loss: '丢包', rtt: '往返时延 (ms)', jitter: '抖动 (ms)', lossPct: '丢包率 (%)', wanInOut: 'WAN 流量 (bit/s)', in: '入', out: '出',
+  range24h: '24 小时', range7d: '7 天', range30d: '30 天', devices: '设备清单', devicesByClass: '按类别', deviceCount: '数量', mac: 'MAC', ip: 'IP', vendor: '厂商', lastSeen: '最近出现',
+  modem: '卫星调制解调器', locked: '锁定', unlocked: '失锁', gaps: '数据缺口', duration: '时长', missing: '缺失报告', agentHealth: '探针状态', version: '版本', spool: '积压报告', spoolBytes: '积压字节',
+  lag: '上报延迟 (秒)', maxLag: '24 小时最大延迟 (秒)', agent: '探针', noData: '暂无数据', noDevices: '未收到设备清单', complianceResults: '合规结果',
+  mapTitle: '学校分布', legend: '图例', clusters: '学校过多，已按网格聚合（{n} 所）', openSchool: '打开学校页面', shownSchools: '显示 {n} 所学校', asOf: '数据时间 {t}',
+  'type.primary': '小学', 'type.secondary': '中学', 'type.nine-year': '九年一贯制', 'type.teaching-point': '教学点', 'type.other': '其他',
+  tierRules: '分档依据', tierLabel: '≥ {n} Mbps', tierLt2: '< 2 Mbps', satellite: '卫星', skip: '跳到正文', csvNote: 'CSV 为 UTF-8（带 BOM），可直接用 Excel 打开',
+};
+
+const en = {
+  appName: 'School broadband monitor', overview: 'Overview', map: 'Map', compliance: 'Compliance', offline: 'Offline schools', school: 'School',
+  language: 'Language', switchTo: '中文', national: 'National', breadcrumb: 'Breadcrumb', loading: 'Loading…', failed: 'Could not load',
+  onlineShare: 'Online share', registered: 'Registered', online: 'Online', offline_: 'Offline', neverSeen: 'Never seen', satelliteShare: 'Satellite share',
+  tiers: 'Bandwidth tiers', tierSource: 'source: measured for {measured}, contracted for {contracted}', links: 'Link types', history: 'Coverage history', children: 'Regions below',
+  schools: 'Schools', name: 'Name', code: 'Code', status: 'Status', linkType: 'Link', contracted: 'Contracted (Mbps)', lastReport: 'Last report',
+  sortBy: 'Sort by {col}', search: 'Find a school', searchPlaceholder: 'School name or id', results: '{n} results', page: 'Page {p} of {n}', prev: 'Previous', next: 'Next',
+  good: 'good', warn: 'watch', bad: 'poor', none: 'no data',
+  'status.online': 'online', 'status.offline': 'offline', 'status.never_seen': 'never seen',
+  'link.fiber': 'fibre', 'link.dsl': 'DSL', 'link.cellular': 'cellular', 'link.microwave': 'microwave', 'link.sat-geo': 'satellite (GEO)', 'link.sat-leo': 'satellite (LEO)', 'link.other': 'other',
+  'reason.agent_silent': 'agent not reporting', 'reason.internet_unreachable': 'internet unreachable', 'reason.no_internet_target': 'no internet target probed',
+  'cause.link': 'link down', 'cause.agent': 'agent stopped', 'cause.collector': 'collector down', 'cause.unknown': 'unknown cause',
+  offlineFor: 'Offline for', since: 'Since', cause: 'Last known cause', allRegions: 'all', allLinks: 'all link types', region: 'Region', filter: 'Filter', apply: 'Apply',
+  modemUnlocked: 'satellite modem lost lock at {t}', lastGap: '{cause} ({t}, {d})',
+  profile: 'Profile', rule: 'Rule', pass: 'Pass', fail: 'Fail', unknown: 'Unknown', notApplicable: 'N/A', passShare: 'Pass share', knownShare: 'Measured',
+  downloadCsv: 'Download CSV', failingSchools: 'Schools failing {rule}', value: 'Value', threshold: 'Threshold', window: 'Window', source: 'Source', reasonCol: 'Note', evidence: 'Evidence',
+  showFailing: 'Show failing schools', facts: 'Registry', latest: 'Latest status', students: 'Students', classrooms: 'Classrooms', hub: 'Hub school', coords: 'Coordinates', type: 'Type',
+  wanSpeed: 'WAN port speed', internet: 'Internet probe', loss: 'loss', rtt: 'RTT (ms)', jitter: 'Jitter (ms)', lossPct: 'Loss (%)', wanInOut: 'WAN traffic (bit/s)', in: 'in', out: 'out',
+  range24h: '24 hours', range7d: '7 days', range30d: '30 days', devices: 'Devices', devicesByClass: 'By class', deviceCount: 'Count', mac: 'MAC', ip: 'IP', vendor: 'Vendor', lastSeen: 'Last seen',
+  modem: 'Satellite modem', locked: 'locked', unlocked: 'unlocked', gaps: 'Gaps', duration: 'Duration', missing: 'Missing reports', agentHealth: 'Agent health', version: 'Version', spool: 'Spool backlog', spoolBytes: 'Spool bytes',
+  lag: 'Report lag (s)', maxLag: 'Max lag, 24 h (s)', agent: 'Agent', noData: 'No data yet', noDevices: 'No device list received', complianceResults: 'Compliance',
+  mapTitle: 'Schools on the map', legend: 'Legend', clusters: 'Too many schools to draw one by one: grouped on a grid ({n} schools)', openSchool: 'Open the school page', shownSchools: '{n} schools shown', asOf: 'as of {t}',
+  'type.primary': 'primary', 'type.secondary': 'secondary', 'type.nine-year': 'nine-year', 'type.teaching-point': 'teaching point', 'type.other': 'other',
+  tierRules: 'Tier rules', tierLabel: '≥ {n} Mbps', tierLt2: '< 2 Mbps', satellite: 'satellite', skip: 'Skip to content', csvNote: 'CSV is UTF-8 with a BOM; spreadsheets open it directly',
+};
+
+export const DICT = { 'zh-CN': zh, en };
