@@ -6,6 +6,9 @@ import type { SpoolStats } from './spool/spool.js';
 import type { AgentCounters } from './state/stats.js';
 import { AGENT_VERSION } from './version.js';
 
+/** Default largest clock offset left uncorrected, ms. */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 120_000;
+
 export interface CollectOptions {
   probes: readonly Probe[];
   school: string;
@@ -19,6 +22,10 @@ export interface CollectOptions {
   counters: Readonly<AgentCounters>;
   /** When the agent process started, ms since the epoch. */
   startedAtMs: number;
+  /** Collector time minus agent time, ms, from the last ack (undefined before the first). */
+  clockOffsetMs?: number;
+  /** An offset larger than this (ms) corrects `collectedAt` by the offset and flags the report. */
+  maxClockSkewMs?: number;
 }
 
 /**
@@ -54,15 +61,21 @@ export async function collectReport(opts: CollectOptions): Promise<Report> {
       cycle_ms: Math.max(0, end - started),
       rss_bytes: process.memoryUsage.rss(),
       uptime_s: Math.max(0, (end - opts.startedAtMs) / 1000),
+      ...(opts.clockOffsetMs !== undefined ? { clock_offset_ms: opts.clockOffsetMs } : {}),
     },
   });
+  // A badly wrong local clock: stamp the report in collector time and say so, rather than have its
+  // points land in the wrong place (or be refused) at the collector.
+  const skewed = opts.clockOffsetMs !== undefined && Math.abs(opts.clockOffsetMs) > (opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
+  const shift = skewed ? (opts.clockOffsetMs as number) : 0;
   return reportSchema.parse({
     v: PROTOCOL_VERSION,
     school: opts.school,
     agent: opts.agent,
     seq: opts.seq,
-    collectedAt: started,
-    sentAt: end,
+    collectedAt: started + shift,
+    sentAt: end + shift,
+    ...(skewed ? { clockCorrected: true, clockOffsetMs: shift } : {}),
     measurements,
     ...(deviceEvents ? { devices: deviceEvents } : {}),
   });

@@ -1,17 +1,31 @@
-/** Delivers spooled reports to the collector, oldest first, and forgets only what was acknowledged. */
+/**
+ * Delivers spooled reports: live reports first, then the backlog oldest first at a capped rate.
+ * Forgets only what the collector acknowledged; a refused batch is retried report by report so that
+ * only the reports the collector refuses are quarantined.
+ */
 import type { Logger } from 'pino';
 import type { Report } from '../protocol/index.js';
 import type { Spool } from './spool/spool.js';
 import type { AgentStats } from './state/stats.js';
-import { UploadError, uploadBatch, type UploaderOptions } from './transport/uploader.js';
+import type { BatchSender } from './transport/pool.js';
+import { UploadError, type UploadResult } from './transport/uploader.js';
 
 export interface DeliveryOptions {
   spool: Spool;
-  uploader: UploaderOptions;
+  sender: BatchSender;
   /** Most reports in one POST. */
   maxBatchReports: number;
+  /** Reports with a higher sequence are live and go first; the rest is backlog. */
+  liveAfterSeq: number;
+  /** Request-body bytes per second the backlog may use (Infinity: no cap). */
+  backlogBytesPerSec: number;
+  /** Asked between backlog batches: true makes the flush return so live reports go first. */
+  yieldTo?: () => boolean;
+  /** Called with every acknowledged upload (the runtime takes the clock offset from it). */
+  onAck?: (result: UploadResult) => void;
   stats: AgentStats;
   now: () => number;
+  sleep?: (ms: number) => Promise<void>;
   log: Logger;
 }
 
@@ -23,45 +37,56 @@ export interface FlushResult {
   quarantined: number[];
   /** Why the flush stopped before the spool was empty, if it did. */
   stoppedBy?: UploadError;
+  /** True when the flush returned early so that newer live reports go first. */
+  yielded?: boolean;
 }
 
-/**
- * Sends everything in the spool, in batches, oldest first. Stops at the first answer that says
- * "keep and back off" (collector or database down) or "stop" (401/403); a refused batch (400, 413, 415)
- * is retried report by report so that only the reports the collector refuses are quarantined.
- */
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/** Sends live reports, then the backlog; stops at the first "keep and back off" or "stop" answer. */
 export async function flushSpool(opts: DeliveryOptions): Promise<FlushResult> {
   const result: FlushResult = { acked: [], quarantined: [] };
-  const send = async (batch: Report[]): Promise<void> => {
+  const sleep = opts.sleep ?? defaultSleep;
+
+  const send = async (batch: Report[]): Promise<number> => {
     const sentAt = opts.now();
     const outgoing = batch.map((r) => ({ ...r, sentAt }));
-    const { ack, requestBytes } = await uploadBatch(opts.uploader, outgoing);
-    opts.stats.add({ sentBytes: requestBytes });
+    const up = await opts.sender.send(outgoing);
+    opts.stats.add({ sentBytes: up.requestBytes });
+    opts.onAck?.(up);
     const inBatch = new Set(batch.map((r) => r.seq));
-    const accepted = ack.accepted.filter((s) => inBatch.has(s));
+    const accepted = up.ack.accepted.filter((s) => inBatch.has(s));
     await opts.spool.remove(accepted);
     result.acked.push(...accepted);
+    return up.requestBytes;
   };
-  for (;;) {
-    const batch = await opts.spool.pending(opts.maxBatchReports);
-    if (batch.length === 0) return result;
+
+  /** Sends one batch; returns its bytes, or undefined after setting stoppedBy. */
+  const deliver = async (batch: Report[]): Promise<number | undefined> => {
     const before = result.acked.length + result.quarantined.length;
+    let bytes = 0;
     try {
-      await send(batch);
+      bytes = await send(batch);
     } catch (e) {
       if (!(e instanceof UploadError)) throw e;
       if (e.action !== 'drop-and-count') {
         result.stoppedBy = e;
-        return result;
+        return undefined;
       }
       for (const report of batch) {
         try {
-          await send([report]);
+          bytes += await send([report]);
         } catch (single) {
           if (!(single instanceof UploadError)) throw single;
           if (single.action !== 'drop-and-count') {
             result.stoppedBy = single;
-            return result;
+            return undefined;
           }
           await opts.spool.quarantine([report.seq], single.message);
           opts.stats.add({ droppedReports: 1 });
@@ -73,7 +98,30 @@ export async function flushSpool(opts: DeliveryOptions): Promise<FlushResult> {
     if (result.acked.length + result.quarantined.length === before) {
       // The collector acknowledged none of the batch: stop rather than loop on it.
       result.stoppedBy = new UploadError('collector acknowledged none of the batch', 200, 'keep-and-back-off', true);
+      return undefined;
+    }
+    return bytes;
+  };
+
+  const waiting = opts.spool.waiting();
+  const live = waiting.filter((s) => s > opts.liveAfterSeq);
+  for (const seqs of chunks(live, opts.maxBatchReports)) {
+    if ((await deliver(await opts.spool.read(seqs))) === undefined) return result;
+  }
+  const backlog = waiting.filter((s) => s <= opts.liveAfterSeq);
+  for (const seqs of chunks(backlog, opts.maxBatchReports)) {
+    if (opts.yieldTo?.()) {
+      result.yielded = true;
       return result;
     }
+    const started = opts.now();
+    const bytes = await deliver(await opts.spool.read(seqs));
+    if (bytes === undefined) return result;
+    if (Number.isFinite(opts.backlogBytesPerSec)) {
+      // Pace the backlog so a recovering school does not saturate its own uplink.
+      const wait = (bytes / opts.backlogBytesPerSec) * 1000 - (opts.now() - started);
+      if (wait > 0) await sleep(wait);
+    }
   }
+  return result;
 }

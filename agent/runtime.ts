@@ -1,4 +1,4 @@
-/** The agent's moving parts put together: probes, sequence, spool, delivery, schedule. */
+/** The agent's moving parts put together: probes, sequence, spool, delivery, schedules. */
 import { resolve } from 'node:path';
 import cron from 'node-cron';
 import type { Logger } from 'pino';
@@ -8,10 +8,13 @@ import { collectReport } from './cycle.js';
 import { flushSpool, type FlushResult } from './delivery.js';
 import { buildProbes } from './probes/build.js';
 import type { Probe } from './probes/probe.js';
-import { DirSpool } from './spool/dir-spool.js';
-import type { Spool } from './spool/spool.js';
+import { SegmentSpool } from './spool/segment-spool.js';
+import { ClockStore } from './state/clock.js';
 import { SequenceStore } from './state/sequence.js';
 import { AgentStats } from './state/stats.js';
+import { Backoff } from './transport/backoff.js';
+import { deliveryPolicy, type DeliveryPolicy } from './transport/policy.js';
+import { CollectorPool, type BatchSender } from './transport/pool.js';
 import { AGENT_VERSION } from './version.js';
 
 export interface AgentRuntimeOptions {
@@ -21,6 +24,10 @@ export interface AgentRuntimeOptions {
   now?: () => number;
   /** Probes to use instead of those the config describes (tests). */
   probes?: Probe[];
+  /** Sender to use instead of the configured collector URLs (tests). */
+  sender?: BatchSender;
+  /** Run cycles every this many ms instead of on the cron schedule (compressed-time tests). */
+  cycleEveryMs?: number;
 }
 
 /** Result of `once()`. */
@@ -31,13 +38,42 @@ export interface OnceResult {
   delivered: boolean;
 }
 
+/** A running `run()`. */
+export interface RunHandle {
+  /** Stops both schedules; waits for a cycle and an upload under way to finish. */
+  stop(): Promise<void>;
+}
+
+interface CycleTask {
+  stop(): unknown;
+  isBusy(): boolean;
+  destroy(): unknown;
+}
+
+/** A fixed-interval schedule with the cron task's shape; never overlaps itself. */
+function intervalTask(everyMs: number, fn: () => Promise<void>): CycleTask {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void fn().finally(() => (busy = false));
+  }, everyMs);
+  return { stop: () => clearInterval(timer), isBusy: () => busy, destroy: () => clearInterval(timer) };
+}
+
 export class AgentRuntime {
-  readonly spool: Spool;
+  readonly spool: SegmentSpool;
+  readonly policy: DeliveryPolicy;
   private readonly seq: SequenceStore;
   private readonly stats: AgentStats;
+  private readonly clock: ClockStore;
   private readonly probes: Probe[];
   private readonly now: () => number;
   private readonly startedAtMs: number;
+  private readonly backoff: Backoff;
+  private sender?: BatchSender;
+  /** Reports above this sequence are live (collected since the last upload began). */
+  private liveMark: number;
   /** Set after a 401/403: sending stops until the agent is restarted with a valid token. */
   private authFailure?: string;
 
@@ -45,15 +81,27 @@ export class AgentRuntime {
     const stateDir = resolve(opts.config.stateDir);
     this.now = opts.now ?? Date.now;
     this.startedAtMs = this.now();
-    this.spool = new DirSpool(resolve(opts.config.spool.dir));
     this.seq = new SequenceStore(stateDir);
     this.stats = new AgentStats(stateDir);
+    this.clock = new ClockStore(stateDir);
+    const sp = opts.config.spool;
+    this.spool = new SegmentSpool({ dir: resolve(sp.dir), maxSpoolBytes: sp.maxSpoolBytes, segmentBytes: sp.segmentBytes, committedSeq: this.seq.current(), log: opts.log });
+    const lost = this.spool.recovery.lost.length;
+    if (lost) this.stats.add({ droppedReports: lost });
+    this.liveMark = this.spool.lastSeq();
+    this.policy = deliveryPolicy({ collector: opts.config.collector, linkType: opts.config.linkType });
+    this.backoff = new Backoff({ baseMs: opts.config.collector.backoffBaseMs, maxMs: opts.config.collector.backoffMaxMs });
     this.probes = opts.probes ?? buildProbes({ config: opts.config, stateDir });
+    this.sender = opts.sender;
   }
 
   /** Runs the probes and returns the report without storing it or consuming a sequence number. */
   async preview(): Promise<Report> {
-    return this.collect(this.seq.current() + 1);
+    return this.collect(this.nextSeq());
+  }
+
+  private nextSeq(): number {
+    return Math.max(this.seq.current(), this.spool.lastSeq()) + 1;
   }
 
   private async collect(seq: number): Promise<Report> {
@@ -67,29 +115,52 @@ export class AgentRuntime {
       spool: await this.spool.stats(),
       counters: this.stats.get(),
       startedAtMs: this.startedAtMs,
+      clockOffsetMs: this.clock.get()?.offsetMs,
     });
   }
 
-  /** Collects one report and stores it durably in the spool. */
+  /** Collects one report and stores it durably in the spool (one fsync), then commits its sequence. */
   async cycle(): Promise<Report> {
-    const report = await this.collect(this.seq.next());
-    await this.spool.append(report);
-    this.opts.log.info({ seq: report.seq, measurements: report.measurements.length }, 'report collected');
+    const report = await this.collect(this.nextSeq());
+    const { dropped } = await this.spool.append(report);
+    this.seq.commit(report.seq);
+    if (dropped.length) {
+      this.stats.add({ droppedReports: dropped.length });
+      this.opts.log.error({ code: 'AGT_ERR_SPOOL_FULL', dropped: dropped.length, first: dropped[0], last: dropped.at(-1), maxSpoolBytes: this.opts.config.spool.maxSpoolBytes }, 'spool full: oldest reports dropped and counted in agent.dropped_reports');
+    }
+    this.opts.log.debug({ seq: report.seq, measurements: report.measurements.length }, 'report collected');
     return report;
   }
 
-  /** Sends what the spool holds; a no-op after an authentication failure. */
-  async flush(): Promise<FlushResult> {
-    const token = this.opts.config.collector.token;
-    if (!token || this.authFailure) {
+  private getSender(): BatchSender | undefined {
+    if (this.sender) return this.sender;
+    const c = this.opts.config.collector;
+    if (!c.token) return undefined;
+    this.sender = new CollectorPool({ urls: [c.url, ...c.failoverUrls], token: c.token, timeoutMs: c.timeoutMs, gzip: c.gzip, dictionary: c.dictionary, version: AGENT_VERSION, now: this.now, log: this.opts.log });
+    return this.sender;
+  }
+
+  /**
+   * One upload round: live reports first, then backlog at the capped rate. `yieldTo` lets a
+   * running schedule interrupt the backlog for newer live reports.
+   */
+  async flush(yieldTo?: () => boolean): Promise<FlushResult> {
+    const sender = this.getSender();
+    if (!sender || this.authFailure) {
       const why = this.authFailure ?? 'collector.token (CAMPUSLINK_TOKEN) is not set';
       this.opts.log.error({ code: 'AGT_ERR_AUTH_REJECTED' }, `not sending: ${why}; reports stay in the spool`);
       return { acked: [], quarantined: [] };
     }
+    const liveAfterSeq = this.liveMark;
+    this.liveMark = this.spool.lastSeq();
     const result = await flushSpool({
       spool: this.spool,
-      uploader: { url: this.opts.config.collector.url, token, timeoutMs: this.opts.config.collector.timeoutMs, gzip: this.opts.config.collector.gzip, version: AGENT_VERSION },
+      sender,
       maxBatchReports: this.opts.config.collector.maxBatchReports,
+      liveAfterSeq,
+      backlogBytesPerSec: this.policy.backlogBytesPerSec,
+      yieldTo,
+      onAck: (up) => this.clock.observe({ serverTimeMs: up.ack.serverTime, sentAtMs: up.sentAtMs, answeredAtMs: up.answeredAtMs }),
       stats: this.stats,
       now: this.now,
       log: this.opts.log,
@@ -101,7 +172,7 @@ export class AgentRuntime {
     } else if (e) {
       this.opts.log.warn({ code: 'AGT_ERR_COLLECTOR_UNAVAILABLE', status: e.status, retryAfterMs: e.retryAfterMs, err: e.message }, 'delivery paused; reports stay in the spool');
     }
-    if (result.acked.length) this.opts.log.info({ acked: result.acked.length }, 'reports delivered');
+    if (result.acked.length) this.opts.log.debug({ acked: result.acked.length }, 'reports delivered');
     return result;
   }
 
@@ -112,29 +183,84 @@ export class AgentRuntime {
     return { report, flush, delivered: flush.acked.includes(report.seq) };
   }
 
-  /** Runs cycles on the configured cron schedule until `stop()`. */
-  run(): { stop(): Promise<void> } {
+  /**
+   * Runs collection cycles on the cron schedule and uploads on its own schedule: after every cycle
+   * when the upload interval is 0, else every `uploadIntervalMs`; failed uploads back off
+   * exponentially with jitter (Retry-After honoured).
+   */
+  run(): RunHandle {
     const { schedule, jitterMs } = this.opts.config;
-    const task = cron.schedule(
-      schedule,
-      async () => {
-        try {
-          await this.once();
-        } catch (e) {
-          // A cycle that fails (e.g. the spool disk is full) is logged; the schedule goes on.
-          this.opts.log.error({ code: 'AGT_ERR_SPOOL_IO', err: String(e) }, 'cycle failed');
+    const interval = this.policy.uploadIntervalMs;
+    let stopped = false;
+    let wanted = false;
+    let blockedUntil = 0;
+    let wake: (() => void) | undefined;
+    let slotFired = false;
+    const kick = () => {
+      wanted = true;
+      wake?.();
+    };
+    const onCycle = async () => {
+      try {
+        await this.cycle();
+        if (interval === 0) kick();
+      } catch (e) {
+        // A cycle that fails (e.g. the spool disk is full) is logged; the schedule goes on.
+        this.opts.log.error({ code: 'AGT_ERR_SPOOL_IO', err: String(e) }, 'cycle failed');
+      }
+    };
+    const task = this.opts.cycleEveryMs ? intervalTask(this.opts.cycleEveryMs, onCycle) : cron.schedule(schedule, onCycle, { noOverlap: true, maxRandomDelay: jitterMs, name: 'campuslink-cycle' });
+    const slots = interval > 0 ? setInterval(() => ((slotFired = true), kick()), interval) : undefined;
+    const liveDue = () => (interval === 0 ? this.spool.lastSeq() > this.liveMark : slotFired);
+    const loop = (async () => {
+      while (!stopped) {
+        const wait = !wanted ? undefined : Math.max(0, blockedUntil - Date.now());
+        if (wait === undefined || wait > 0) {
+          await new Promise<void>((r) => {
+            wake = r;
+            if (wait !== undefined) setTimeout(r, wait);
+          });
+          wake = undefined;
+          continue;
         }
-      },
-      { noOverlap: true, maxRandomDelay: jitterMs, name: 'campuslink-cycle' },
-    );
-    this.opts.log.info({ schedule, jitterMs, probes: this.probes.map((p) => p.name) }, 'agent running');
+        wanted = false;
+        slotFired = false;
+        try {
+          const r = await this.flush(liveDue);
+          if (r.stoppedBy?.action === 'keep-and-back-off') {
+            blockedUntil = Date.now() + this.backoff.next(r.stoppedBy.retryAfterMs);
+            wanted = true;
+          } else if (!r.stoppedBy) {
+            this.backoff.reset();
+            blockedUntil = 0;
+            if (r.yielded) wanted = true;
+          }
+        } catch (e) {
+          this.opts.log.error({ code: 'AGT_ERR_COLLECTOR_UNAVAILABLE', err: String(e) }, 'upload failed');
+          blockedUntil = Date.now() + this.backoff.next();
+          wanted = true;
+        }
+      }
+    })();
+    if (this.spool.waiting().length) kick();
+    this.opts.log.info({ schedule, jitterMs, uploadIntervalMs: interval, backlogBytesPerSec: this.policy.backlogBytesPerSec, probes: this.probes.map((p) => p.name) }, 'agent running');
     return {
       stop: async () => {
         await task.stop();
         // Let a cycle that is under way finish, so its report is in the spool.
         while (task.isBusy()) await new Promise((r) => setTimeout(r, 50));
         await task.destroy();
+        if (slots) clearInterval(slots);
+        stopped = true;
+        wake?.();
+        await loop;
       },
     };
+  }
+
+  /** Releases files and connections. */
+  close(): void {
+    this.spool.close();
+    if (this.sender instanceof CollectorPool) this.sender.close();
   }
 }

@@ -5,7 +5,9 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { TokenStore } from './auth/tokens.js';
 import { parseHostPort, type CollectorConfig } from './config.js';
+import { createGapsModule } from './gaps/module.js';
 import { createApp } from './http/app.js';
+import { DedupeStore } from './ingest/dedupe.js';
 import type { CollectorModule } from './module.js';
 import { buildModules } from './modules.js';
 import { loadRegistry } from './registry/load.js';
@@ -30,10 +32,12 @@ export interface StartCollectorOptions {
   config: Readonly<CollectorConfig>;
   log: Logger;
   now?: () => number;
+  /** A report delivered later than this after collection marks a delivery hole (gap), ms. */
+  lateAfterMs?: number;
 }
 
 /** Starts the collector. Fails (before listening) on a bad registry or a missing influxd. */
-export async function startCollector({ config, log, now }: StartCollectorOptions): Promise<RunningCollector> {
+export async function startCollector({ config, log, now, lateAfterMs }: StartCollectorOptions): Promise<RunningCollector> {
   const stateDir = resolve(config.stateDir);
   mkdirSync(stateDir, { recursive: true });
   const registry = loadRegistry(resolve(config.registry));
@@ -60,7 +64,17 @@ export async function startCollector({ config, log, now }: StartCollectorOptions
 
   const clock = now ?? Date.now;
   const influx = createInflux1Client({ url: influxUrl, database: config.influx.database, username: config.influx.username, password: config.influx.password });
-  const modules: CollectorModule[] = buildModules({ config, registry, stateDir, sink, influx, log, now: clock });
+  const dedupe = new DedupeStore({ path: join(stateDir, 'dedupe.log') });
+  const gaps = createGapsModule({
+    stateDir,
+    sink,
+    tagsFor: (id) => registry.tagsFor(id),
+    held: (school, agent, seq) => dedupe.has(school, agent, seq),
+    log,
+    now: clock,
+    lateAfterMs: lateAfterMs ?? (Number(process.env.CAMPUSLINK_GAPS_LATE_AFTER_MS) || undefined),
+  });
+  const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, stateDir, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
   const app = createApp({
@@ -72,6 +86,7 @@ export async function startCollector({ config, log, now }: StartCollectorOptions
     maxBodyBytes: config.ingest.maxBodyBytes,
     retryAfterS: config.ingest.retryAfterS,
     modules,
+    dedupe,
   });
   const { host, port } = parseHostPort(config.listen);
   let server: Server;
@@ -82,6 +97,7 @@ export async function startCollector({ config, log, now }: StartCollectorOptions
     });
   } catch (e) {
     for (const m of modules) await m.stop?.();
+    dedupe.close();
     await influxd?.stop();
     throw e;
   }
@@ -105,6 +121,7 @@ export async function startCollector({ config, log, now }: StartCollectorOptions
       });
       for (const m of [...modules].reverse()) await m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed'));
       await sink.close();
+      dedupe.close();
       await influxd?.stop();
       log.info('collector stopped');
     },

@@ -22,3 +22,13 @@ export function writeFileDurable(path: string, data: string | Buffer): void {
     closeSync(dfd);
   }
 }
+
+/** fsyncs a directory, so a file created or renamed in it survives a power cut. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

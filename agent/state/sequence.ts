@@ -3,7 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileDurable } from './atomic.js';
 
-/** A persisted, only-growing counter stored in `<stateDir>/seq`. */
+/**
+ * The highest sequence recorded as collected, stored in `<stateDir>/seq`. The runtime commits a
+ * number only after its report is in the spool, and takes the next number from
+ * `max(current(), spool.lastSeq()) + 1`: a crash between the two steps never leaves a hole in the
+ * sequence (a hole would read as a lost report).
+ */
 export class SequenceStore {
   private readonly path: string;
 
@@ -11,7 +16,7 @@ export class SequenceStore {
     this.path = join(stateDir, 'seq');
   }
 
-  /** The last sequence number handed out (0 before the first). */
+  /** The last sequence number committed (0 before the first). */
   current(): number {
     try {
       const n = Number(readFileSync(this.path, 'utf8').trim());
@@ -23,10 +28,8 @@ export class SequenceStore {
     }
   }
 
-  /** Hands out the next number; it is on disk before it is returned, so it is never reused. */
-  next(): number {
-    const n = this.current() + 1;
-    writeFileDurable(this.path, `${n}\n`);
-    return n;
+  /** Records `n` as used, durably; never goes backwards. */
+  commit(n: number): void {
+    if (n > this.current()) writeFileDurable(this.path, `${n}\n`);
   }
 }

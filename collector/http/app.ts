@@ -1,7 +1,8 @@
 /** The collector's HTTP application: ingest, health, and the error catalogue's answers. */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { PROTOCOL_VERSION, batchSchema, toIssues, type Ack } from '../../protocol/index.js';
+import { inflateRawSync } from 'node:zlib';
+import { DICT_ENCODING, PROTOCOL_VERSION, WIRE_DICTIONARY, batchSchema, toIssues, type Ack } from '../../protocol/index.js';
 import type { TokenRecord } from '../auth/tokens.js';
 import { reportToPoints, type RegistryTags } from '../ingest/points.js';
 import type { CollectorModule } from '../module.js';
@@ -31,6 +32,18 @@ export interface AppOptions {
   retryAfterS: number;
   /** Features mounted beside ingest: their routers, and their hooks on accepted batches. */
   modules?: readonly CollectorModule[];
+  /** Which sequences are already held; without it every report is written (InfluxDB overwrites replays). */
+  dedupe?: SequenceLedger;
+  /** A report whose sentAt is further than this from the receive time (ms) gets its times corrected and flagged. */
+  maxClockSkewMs?: number;
+}
+
+/** The collector's record of the sequences it holds per agent (see ingest/dedupe.ts). */
+export interface SequenceLedger {
+  has(school: string, agent: string, seq: number): boolean;
+  heldThrough(school: string, agent: string): number;
+  /** Durable before it returns. */
+  record(school: string, agent: string, seqs: readonly number[]): void;
 }
 
 type AuthedRequest = Request & { token?: TokenRecord };
@@ -41,6 +54,8 @@ export function createApp(opts: AppOptions): express.Express {
   const modules = opts.modules ?? [];
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on answers: a few bytes per upload on a metered satellite link, and never used.
+  app.set('etag', false);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -66,10 +81,41 @@ export function createApp(opts: AppOptions): express.Express {
     next();
   };
 
+  /** Bodies in the protocol's preset-dictionary encoding (see protocol/report.ts, DICT_ENCODING). */
+  const dictionaryBody = (req: Request, res: Response, next: NextFunction): void => {
+    if ((req.get('content-encoding') ?? '').trim().toLowerCase() !== DICT_ENCODING) return next();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= opts.maxBodyBytes) chunks.push(c);
+    });
+    req.on('error', next);
+    req.on('end', () => {
+      if (size > opts.maxBodyBytes) return sendError(res, 'COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`);
+      let json: Buffer;
+      try {
+        json = inflateRawSync(Buffer.concat(chunks), { dictionary: WIRE_DICTIONARY, maxOutputLength: opts.maxBodyBytes });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+          return sendError(res, 'COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes (after decompression)`);
+        }
+        return sendError(res, 'COL_ERR_INVALID_JSON', `body is not valid ${DICT_ENCODING} data: ${(e as Error).message}`);
+      }
+      try {
+        req.body = JSON.parse(json.toString('utf8'));
+      } catch (e) {
+        return sendError(res, 'COL_ERR_INVALID_JSON', `body is not valid JSON: ${(e as Error).message}`);
+      }
+      next();
+    });
+  };
+
   app.post(
     '/api/v1/reports',
     authenticate,
     requireJson,
+    dictionaryBody,
     express.json({ limit: opts.maxBodyBytes, inflate: true, strict: true, type: () => true }),
     async (req: AuthedRequest, res: Response) => {
       const token = req.token as TokenRecord;
@@ -88,9 +134,19 @@ export function createApp(opts: AppOptions): express.Express {
       if (!tags) return sendError(res, 'COL_ERR_SCHOOL_NOT_REGISTERED', `school ${token.school} is not in the registry; nothing was written`);
 
       const receivedAtMs = now();
-      const points = reports.flatMap((report) => reportToPoints({ report, tags, receivedAtMs }));
+      const agent = reports[0]?.agent as string;
+      // A repeated report is acknowledged and not written again; a batch may repeat a sequence too.
+      const seen = new Set<number>();
+      const fresh = reports.filter((r) => {
+        if (seen.has(r.seq) || opts.dedupe?.has(token.school, agent, r.seq)) return false;
+        seen.add(r.seq);
+        return true;
+      });
+      const duplicates = reports.map((r) => r.seq).filter((q) => !fresh.some((r) => r.seq === q));
+      const points = fresh.flatMap((report) => reportToPoints({ report, tags, receivedAtMs, maxClockSkewMs: opts.maxClockSkewMs }));
       try {
-        await opts.sink.write(points);
+        if (points.length) await opts.sink.write(points);
+        opts.dedupe?.record(token.school, agent, fresh.map((r) => r.seq));
       } catch (e) {
         const err = e instanceof SinkError ? e : new SinkError(String(e), true);
         opts.log.error({ err: err.message, retryable: err.retryable, school: token.school }, 'sink write failed; nothing acknowledged');
@@ -101,13 +157,20 @@ export function createApp(opts: AppOptions): express.Express {
         res.set('Retry-After', String(Math.max(opts.retryAfterS, Math.ceil((err.retryAfterMs ?? 0) / 1000))));
         return sendError(res, 'COL_ERR_SINK_UNAVAILABLE', 'the time-series database did not confirm the write; nothing was acknowledged');
       }
-      const ack: Ack = { v: PROTOCOL_VERSION, accepted: reports.map((r) => r.seq), serverTime: now() };
-      opts.log.debug({ school: token.school, reports: reports.length, points: points.length }, 'batch accepted');
+      const ack: Ack = {
+        v: PROTOCOL_VERSION,
+        accepted: [...new Set(reports.map((r) => r.seq))],
+        ...(duplicates.length ? { duplicates: [...new Set(duplicates)] } : {}),
+        ...(opts.dedupe ? { heldThrough: opts.dedupe.heldThrough(token.school, agent) } : {}),
+        serverTime: now(),
+      };
+      opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points: points.length }, 'batch accepted');
       res.json(ack);
+      if (!fresh.length) return;
       for (const m of modules) {
         if (!m.onAccepted) continue;
         try {
-          await m.onAccepted({ school: token.school, reports, receivedAtMs });
+          await m.onAccepted({ school: token.school, reports: fresh, receivedAtMs });
         } catch (e) {
           opts.log.error({ module: m.name, err: String(e) }, 'module failed on an accepted batch');
         }

@@ -6,8 +6,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { SegmentSpool } from '../../agent/spool/segment-spool.js';
 import { loadRegistry } from '../../collector/registry/load.js';
-import { startGateway, type SimGateway } from '../../sim/gateway.js';
+import { startGateway, type Gateway } from '../../sim/gateway.js';
 import { repoPath, runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { startTestInfluxd, type TestInfluxd } from '../helpers/influxd.js';
 import { makeReport } from '../helpers/reports.js';
@@ -16,7 +17,7 @@ describe('integration: agent → collector → InfluxDB', function () {
   this.timeout(120_000);
   let influx: TestInfluxd;
   let collector: CliProcess;
-  let gateway: SimGateway;
+  let gateway: Gateway;
   let collectorUrl: string;
   let token: string;
   const stateDir = mkdtempSync(join(tmpdir(), 'cl-e2e-collector-'));
@@ -88,7 +89,7 @@ describe('integration: agent → collector → InfluxDB', function () {
     expect(report.school).to.equal(school);
     expect(report.measurements.map((m: { name: string }) => m.name)).to.include.members(['ping', 'sys', 'iface', 'agent']);
     expect(await count('report')).to.equal(0);
-    expect(existsSync(join(agentDir, 'spool')) ? readdirSync(join(agentDir, 'spool')).filter((n) => n.endsWith('.json')) : []).to.deep.equal([]);
+    expect(existsSync(join(agentDir, 'spool')) ? readdirSync(join(agentDir, 'spool')).filter((n) => n.endsWith('.seg')) : []).to.deep.equal([]);
   });
 
   it('agent once uploads, exits 0, and the points appear in InfluxDB with the registry tags and the schema fields', async () => {
@@ -132,13 +133,13 @@ describe('integration: agent → collector → InfluxDB', function () {
     const down = await runCli('agent', ['once', '--config', repoPath('config/agent.example.yaml')], agentEnv());
     expect(down.code).to.equal(1);
     expect(down.stderr).to.match(/503/);
-    expect(readdirSync(spool).filter((n) => n.endsWith('.json'))).to.have.length(1);
+    expect(new SegmentSpool({ dir: spool, maxSpoolBytes: 1 << 20, segmentBytes: 1 << 16 }).waiting()).to.deep.equal([2]);
     expect((await fetch(`${collectorUrl}/readyz`)).status).to.equal(503);
 
     await influx.influxd.restart();
     const up = await runCli('agent', ['once', '--config', repoPath('config/agent.example.yaml')], agentEnv());
     expect(up.code, up.stderr).to.equal(0);
-    expect(readdirSync(spool).filter((n) => n.endsWith('.json'))).to.have.length(0);
+    expect(new SegmentSpool({ dir: spool, maxSpoolBytes: 1 << 20, segmentBytes: 1 << 16 }).waiting()).to.deep.equal([]);
     const seqs = (await influx.query(`SELECT "seq" FROM "report" WHERE "school" = '${school}'`)).map((r) => r.seq);
     expect(seqs).to.deep.equal([...seqsBefore, 2, 3]);
   });

@@ -45,7 +45,7 @@ describe('collector/http/app', () => {
     fetch(`${base}/api/v1/reports`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer good', ...headers },
-      body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+      body: (typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body)) as BodyInit,
     });
 
   it('POST /api/v1/reports acknowledges the sequences and writes points with registry tags and a report point', async () => {
@@ -63,6 +63,18 @@ describe('collector/http/app', () => {
     const res = await post(gzipSync(JSON.stringify({ reports: [makeReport()] })), { 'content-encoding': 'gzip' });
     expect(res.status).to.equal(200);
     expect(sink.points).to.have.length(2);
+  });
+
+  it('accepts a body in the preset-dictionary encoding and answers 400 when it is broken', async () => {
+    const { deflateRawSync } = await import('node:zlib');
+    const { WIRE_DICTIONARY } = await import('../../../protocol/index.js');
+    const body = deflateRawSync(JSON.stringify({ reports: [makeReport({ seq: 77 })] }), { dictionary: WIRE_DICTIONARY });
+    const res = await post(body, { 'content-encoding': 'x-campuslink-dict1' });
+    expect(res.status).to.equal(200);
+    expect((await res.json()).accepted).to.deep.equal([77]);
+    const bad = await post(Buffer.from('not deflate'), { 'content-encoding': 'x-campuslink-dict1' });
+    expect(bad.status).to.equal(400);
+    expect((await bad.json()).error.code).to.equal('COL_ERR_INVALID_JSON');
   });
 
   it('answers 401 without a token or with an unknown one, and writes nothing', async () => {
@@ -139,6 +151,37 @@ describe('collector/http/app', () => {
     expect((await fetch(`${base}/healthz`)).status).to.equal(200);
     sink.failWith = undefined;
     expect((await fetch(`${base}/readyz`)).status).to.equal(200);
+  });
+
+  it('a repeated report is acknowledged and not written twice, also after the collector restarts', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { DedupeStore } = await import('../../../collector/ingest/dedupe.js');
+    const path = join(mkdtempSync(join(tmpdir(), 'cl-app-dedupe-')), 'dedupe.log');
+    const listen = async (dedupe: InstanceType<typeof DedupeStore>) => {
+      const app = createApp({ sink, tokens: { verify: (t) => tokens[t] }, schools: { tagsFor: (id) => (id === SCHOOL ? { school: id, province: '640000', city: '640100', county: '640104', link: 'fiber' } : undefined) }, log: pino({ level: 'silent' }), now: () => T0 + 5000, maxBodyBytes: 65536, retryAfterS: 7, dedupe });
+      const s: Server = await new Promise((res) => {
+        const x = app.listen(0, '127.0.0.1', () => res(x));
+      });
+      return { s, url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/api/v1/reports` };
+    };
+    const send = (url: string, seqs: number[]) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer good' }, body: JSON.stringify({ reports: seqs.map((seq) => makeReport({ seq, collectedAt: T0 + seq })) }) }).then((r) => r.json());
+    let d = new DedupeStore({ path });
+    let { s, url } = await listen(d);
+    expect(await send(url, [1, 2])).to.deep.equal({ v: 1, accepted: [1, 2], heldThrough: 2, serverTime: T0 + 5000 });
+    const written = sink.points.length;
+    expect(await send(url, [2, 3, 3])).to.deep.equal({ v: 1, accepted: [2, 3], duplicates: [2], heldThrough: 3, serverTime: T0 + 5000 });
+    expect(sink.points.length).to.equal(written + 2);
+    s.close();
+    d.close();
+    d = new DedupeStore({ path });
+    ({ s, url } = await listen(d));
+    expect(await send(url, [1, 2, 3])).to.deep.include({ accepted: [1, 2, 3], duplicates: [1, 2, 3] });
+    expect(sink.points.length).to.equal(written + 2);
+    s.close();
+    d.close();
   });
 
   it('answers 404 in the catalogue shape for unknown endpoints', async () => {

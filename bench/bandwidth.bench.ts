@@ -1,0 +1,172 @@
+/**
+ * Bytes on the wire per school per day at a 1-minute cycle, for a typical school's 21 measurements
+ * (5 ping targets, 4 interfaces, sys, 9 inventory classes, modem, agent). Every byte is counted by the
+ * link emulator (sim/link): HTTP requests and answers, headers included.
+ *
+ * campuslink: the real uploader into the real collector app (dedupe on, in-memory sink), with the
+ * upload interval of each link type. Peer, in the same run: the same measurements as InfluxDB line
+ * protocol (global tags host + school, ns timestamps, every number a float — Telegraf would add an
+ * `i` to integer fields, one byte more each), sent as Telegraf's outputs.influxdb does it
+ * (its request headers) into a real influxd (its answer headers), one flush per minute, raw and gzip.
+ * A day is sent back to back (no waiting); the bytes do not depend on the pauses.
+ *
+ * Goal: ≤ 300 KB per school per day with live data ≤ 5 minutes behind (the GEO satellite policy).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+import { CollectorPool } from '../agent/transport/pool.js';
+import { UPLOAD_INTERVAL_MS } from '../agent/transport/policy.js';
+import { createApp } from '../collector/http/app.js';
+import { DedupeStore } from '../collector/ingest/dedupe.js';
+import { startInfluxd } from '../collector/sink/influxd.js';
+import type { Point, Sink } from '../collector/sink/sink.js';
+import type { Measurement, Report } from '../protocol/index.js';
+import { LinkEmulator } from '../sim/link/emulator.js';
+import { typicalReport } from '../test/helpers/reports.js';
+import type { BenchResult } from './snmp-poll.bench.js';
+
+const DAY_REPORTS = 1440;
+const SCHOOL = '1640104001';
+const TOKEN = `clk1_${'x'.repeat(43)}`;
+const GOAL_BYTES = 300 * 1024;
+
+function report(seq: number): Report {
+  // The agent measurement as a running agent writes it: its spool is empty in steady state.
+  return typicalReport({ seq, school: SCHOOL });
+}
+
+/** Line protocol as Telegraf writes it: measurement,tags fields timestamp(ns). */
+function lineProtocol(r: Report): string {
+  const esc = (s: string) => s.replace(/[ ,=]/g, (c) => `\\${c}`);
+  return r.measurements
+    .map((m: Measurement) => {
+      const tags = Object.entries({ ...m.tags, host: r.agent, school: r.school }).sort(([a], [b]) => a.localeCompare(b));
+      const fields = Object.entries(m.fields as Record<string, number | string>).map(([k, v]) => `${k}=${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
+      return `${m.name},${tags.map(([k, v]) => `${esc(k)}=${esc(String(v))}`).join(',')} ${fields.join(',')} ${r.collectedAt}000000`;
+    })
+    .join('\n');
+}
+
+async function through<T>(target: { host: string; port: number }, fn: (url: string) => Promise<T>): Promise<{ up: number; down: number; result: T }> {
+  const link = new LinkEmulator({ target });
+  const { url } = await link.start();
+  try {
+    const result = await fn(url);
+    return { up: link.counters.upBytes, down: link.counters.downBytes, result };
+  } finally {
+    await link.stop();
+  }
+}
+
+/** campuslink: one day with uploads every `everyReports` cycles. */
+async function campuslinkDay(everyReports: number, dictionary = true): Promise<{ up: number; down: number; uploads: number }> {
+  const points: Point[] = [];
+  const sink: Sink = { write: async (p) => void points.push(...p), ready: async () => true, close: async () => {} };
+  const dir = mkdtempSync(join(tmpdir(), 'cl-bench-bw-'));
+  const dedupe = new DedupeStore({ path: join(dir, 'dedupe.log') });
+  const app = createApp({
+    sink,
+    dedupe,
+    tokens: { verify: (t) => (t === TOKEN ? { id: 'bench', school: SCHOOL, sha256: '', issuedAt: '' } : undefined) },
+    schools: { tagsFor: () => ({ school: SCHOOL, province: '640000', city: '640100', county: '640104', link: 'sat-geo' }) },
+    log: pino({ level: 'silent' }),
+    maxBodyBytes: 8 << 20,
+    retryAfterS: 10,
+  });
+  const server = await new Promise<http.Server>((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
+  try {
+    const { up, down, result } = await through({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, async (url) => {
+      const pool = new CollectorPool({ urls: [url], token: TOKEN, timeoutMs: 30_000, gzip: true, dictionary, version: '0.1.0', now: Date.now });
+      let uploads = 0;
+      for (let seq = 1; seq <= DAY_REPORTS; seq += everyReports) {
+        const batch = Array.from({ length: Math.min(everyReports, DAY_REPORTS - seq + 1) }, (_, i) => report(seq + i));
+        const r = await pool.send(batch);
+        if (r.ack.accepted.length !== batch.length) throw new Error('not acknowledged');
+        uploads++;
+      }
+      pool.close();
+      return uploads;
+    });
+    if (points.filter((p) => p.measurement === 'report').length !== DAY_REPORTS) throw new Error('the collector did not get the whole day');
+    return { up, down, uploads: result };
+  } finally {
+    server.close();
+    server.closeAllConnections();
+    dedupe.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Telegraf: one /write per minute into a real influxd, raw or gzip, with Telegraf's request headers. */
+async function telegrafDay(influxPort: number, gzip: boolean): Promise<{ up: number; down: number }> {
+  const { up, down } = await through({ host: '127.0.0.1', port: influxPort }, async (url) => {
+    const agent = new http.Agent({ keepAlive: true });
+    const u = new URL('/write?db=telegraf', url);
+    for (let seq = 1; seq <= DAY_REPORTS; seq++) {
+      const raw = Buffer.from(`${lineProtocol(report(seq))}\n`);
+      const body = gzip ? gzipSync(raw) : raw;
+      const headers: http.OutgoingHttpHeaders = { 'User-Agent': 'Telegraf/1.30.0 Go/1.22.1', 'Content-Length': body.length, 'Content-Type': 'text/plain; charset=utf-8', 'Accept-Encoding': 'gzip' };
+      if (gzip) headers['Content-Encoding'] = 'gzip';
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request(u, { method: 'POST', headers, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      if (status !== 204) throw new Error(`influxd answered ${status}`);
+    }
+    agent.destroy();
+  });
+  return { up, down };
+}
+
+const kb = (n: number) => Number((n / 1024).toFixed(1));
+
+/** Runs the benchmark. */
+export async function run(): Promise<BenchResult> {
+  const geoEvery = UPLOAD_INTERVAL_MS['sat-geo'] / 60_000;
+  const perCycle = await campuslinkDay(1);
+  const geo = await campuslinkDay(geoEvery);
+  const fiveMin = await campuslinkDay(5);
+  const geoGzip = await campuslinkDay(geoEvery, false);
+  const dataDir = mkdtempSync(join(tmpdir(), 'cl-bench-influxd-'));
+  const influxd = await startInfluxd({ dataDir });
+  let tRaw: { up: number; down: number };
+  let tGzip: { up: number; down: number };
+  try {
+    await fetch(`${influxd.url}/query?q=${encodeURIComponent('CREATE DATABASE telegraf')}`, { method: 'POST' });
+    tRaw = await telegrafDay(influxd.port, false);
+    tGzip = await telegrafDay(influxd.port, true);
+  } finally {
+    await influxd.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const total = (x: { up: number; down: number }) => x.up + x.down;
+  const ratio = total(geo) / GOAL_BYTES;
+  return {
+    name: `bandwidth per school per day, 1-minute cycle, ${report(1).measurements.length} measurements`,
+    figures: {
+      campuslink_upload_every_cycle_kb_day: kb(total(perCycle)),
+      campuslink_upload_every_cycle_up_down_kb: `${kb(perCycle.up)} / ${kb(perCycle.down)}`,
+      [`campuslink_geo_every_${geoEvery}_cycles_kb_day`]: kb(total(geo)),
+      campuslink_geo_up_down_kb: `${kb(geo.up)} / ${kb(geo.down)}`,
+      campuslink_every_5_cycles_kb_day: kb(total(fiveMin)),
+      campuslink_geo_plain_gzip_kb_day: kb(total(geoGzip)),
+      telegraf_line_protocol_raw_1min_flush_kb_day: kb(total(tRaw)),
+      telegraf_line_protocol_gzip_1min_flush_kb_day: kb(total(tGzip)),
+      geo_vs_telegraf_gzip: Number((total(geo) / total(tGzip)).toFixed(3)),
+    },
+    ratio,
+    goal: 'GEO policy bytes/day ÷ 300 KB ≤ 1',
+    pass: ratio <= 1,
+  };
+}

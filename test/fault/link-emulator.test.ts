@@ -1,0 +1,70 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import { LinkEmulator } from '../../sim/link/emulator.js';
+import { runCommand } from './run-command.js';
+
+describe('sim/link/emulator', () => {
+  let server: http.Server;
+  let target: { host: string; port: number };
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(`got ${Buffer.concat(chunks).length}`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    target = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+  });
+  after(() => server.close());
+
+  const post = (url: string, bytes: number) => fetch(`${url}/x`, { method: 'POST', body: Buffer.alloc(bytes, 97) }).then((r) => r.text());
+
+  it('adds the configured latency: a request/answer over a 200 ms one-way link takes at least one RTT', async () => {
+    const link = new LinkEmulator({ target, latencyMs: 200 });
+    const { url } = await link.start();
+    const t = performance.now();
+    expect(await post(url, 10)).to.equal('got 10');
+    expect(performance.now() - t).to.be.within(400, 1500);
+    await link.stop();
+  });
+
+  it('caps bandwidth: 100 KB at 1 Mbit/s takes about 0.8 s, and counts the bytes both ways with headers', async () => {
+    const link = new LinkEmulator({ target, bandwidthBitsPerSec: 1_000_000 });
+    const { url } = await link.start();
+    const t = performance.now();
+    expect(await post(url, 100_000)).to.equal('got 100000');
+    expect(performance.now() - t).to.be.within(750, 2000);
+    expect(link.counters.upBytes).to.be.within(100_050, 100_600);
+    expect(link.counters.downBytes).to.be.within(60, 400);
+    await link.stop();
+  });
+
+  it('refuses and cuts connections while down, and carries traffic again afterwards', async () => {
+    const link = new LinkEmulator({ target, outages: [{ atMs: 0, durationMs: 300 }] });
+    const { url } = await link.start();
+    await new Promise((r) => setTimeout(r, 50));
+    let failed = false;
+    await post(url, 10).catch(() => (failed = true));
+    expect(failed).to.equal(true);
+    expect(link.counters.refused).to.be.at.least(1);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await post(url, 10)).to.equal('got 10');
+    await link.stop();
+  });
+
+  it('resets connections with the configured probability', async () => {
+    const link = new LinkEmulator({ target, resetProbability: 1 });
+    const { url } = await link.start();
+    let failed = false;
+    await post(url, 10).catch(() => (failed = true));
+    expect(failed).to.equal(true);
+    expect(link.counters.resets).to.be.at.least(1);
+    await link.stop();
+  });
+
+  it('the CLI starts a GEO link with an outage and prints its address', async () => {
+    const out = await runCommand(['sim/link/cli.ts', '--target', `${target.host}:${target.port}`, '--profile', 'geo', '--outage', '10s+60s'], /listening on (http\S+)/);
+    expect(out).to.match(/^campuslink-link listening on http:\/\/127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+$/);
+  });
+});
