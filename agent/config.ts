@@ -48,7 +48,7 @@ export const agentConfigSchema = z.strictObject({
 export type AgentConfig = z.output<typeof agentConfigSchema>;
 
 /** Short aliases from the README's table, beside the generated names. */
-export const AGENT_ENV_ALIASES: Record<string, string[]> = { 'collector.token': ['CAMPUSLINK_TOKEN'] };
+export const AGENT_ENV_ALIASES: Record<string, string[]> = { 'collector.token': ['CAMPUSLINK_TOKEN'], 'spool.maxSpoolBytes': ['CAMPUSLINK_MAX_SPOOL_BYTES'] };
 
 /** Every environment variable the agent reads, for documentation and tests. */
 export function agentEnvKeys() {

@@ -14,7 +14,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createApp } from '../collector/http/app.js';
-import { parseRegistry, type Registry } from '../collector/registry/index.js';
+import { LiveRegistry, parseRegistry, type Registry } from '../collector/registry/index.js';
 import { createInflux1Client } from '../collector/sink/influx1.js';
 import { NF, F } from '../collector/views/coverage/model.js';
 import { isSatellite, linkIndex, tierOf } from '../collector/views/coverage/tiers.js';
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   let now = NOW;
   const views = createViewsModule(
     // The live view never queries InfluxDB; the client points at a loopback port nothing listens on.
-    { config: {} as never, registry, stateDir: '/nonexistent', sink: { write: async () => undefined, ready: async () => true, close: async () => undefined }, influx: createInflux1Client({ url: 'http://127.0.0.1:9' }), log, now: () => now },
+    { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(bench)', initial: registry }), stateDir: '/nonexistent', sink: { write: async () => undefined, ready: async () => true, close: async () => undefined }, influx: createInflux1Client({ url: 'http://127.0.0.1:9' }), log, now: () => now },
     { settings: { coverageIntervalS: 0 } },
   );
   const ids = [...registry.schools.keys()];

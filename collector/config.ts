@@ -53,6 +53,14 @@ export const collectorConfigSchema = z.strictObject({
       maxBodyBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
       /** Seconds sent in Retry-After when the database is unavailable. */
       retryAfterS: z.number().int().min(1).max(3600).default(10),
+      /** Timestamps further than this from the collector's clock (agent offset unknown) are corrected and flagged, in ms. */
+      maxClockSkewMs: z.number().int().min(1000).max(7 * 86_400_000).default(600_000),
+    })
+    .prefault({}),
+  gaps: z
+    .strictObject({
+      /** A report delivered later than this after its collection marks a delivery hole (`gap`, cause link), in ms. */
+      lateAfterMs: z.number().int().min(1000).max(86_400_000).default(300_000),
     })
     .prefault({}),
   /** Coverage and compliance views (see docs/views.md). */

@@ -40,7 +40,7 @@ export interface ModuleContext {
   /** The registry as loaded at start. */
   registry: Registry;
   /** The registry that follows changes of the CSV file; prefer it for lookups. */
-  liveRegistry?: LiveRegistry;
+  liveRegistry: LiveRegistry;
   /** Absolute state directory of the collector. */
   stateDir: string;
   /** Writes points (the same sink ingest uses). */

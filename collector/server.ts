@@ -1,4 +1,4 @@
-/** Wires the collector together: registry, tokens, InfluxDB (embedded or external), sink, HTTP server. */
+/** Wires the collector together: registry, tokens, InfluxDB (embedded or external, 1.x or v2 write API), sink, modules, HTTP server. */
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -10,8 +10,9 @@ import { createApp } from './http/app.js';
 import { DedupeStore } from './ingest/dedupe.js';
 import type { CollectorModule } from './module.js';
 import { buildModules } from './modules.js';
-import { loadRegistry } from './registry/load.js';
+import { watchRegistry } from './registry/live.js';
 import { createInflux1Client, createInflux1Sink } from './sink/influx1.js';
+import { createInflux2Sink } from './sink/influx2.js';
 import { startInfluxd, type InfluxdHandle } from './sink/influxd.js';
 import type { Sink } from './sink/sink.js';
 
@@ -32,15 +33,35 @@ export interface StartCollectorOptions {
   config: Readonly<CollectorConfig>;
   log: Logger;
   now?: () => number;
-  /** A report delivered later than this after collection marks a delivery hole (gap), ms. */
+  /** A report delivered later than this after collection marks a delivery hole (gap), ms; default `gaps.lateAfterMs`. */
   lateAfterMs?: number;
+}
+
+function createSink(config: Readonly<CollectorConfig>, url: string, log: Logger): Sink {
+  const { influx } = config;
+  if (influx.version === 2) {
+    return createInflux2Sink({ url, org: influx.org, bucket: influx.bucket, token: influx.token, maxBatchPoints: influx.maxBatchPoints, timeoutMs: influx.timeoutMs, log });
+  }
+  return createInflux1Sink({
+    url,
+    database: influx.database,
+    username: influx.username,
+    password: influx.password,
+    maxBatchPoints: influx.maxBatchPoints,
+    flushIntervalMs: influx.flushIntervalMs,
+    timeoutMs: influx.timeoutMs,
+    log,
+  });
 }
 
 /** Starts the collector. Fails (before listening) on a bad registry or a missing influxd. */
 export async function startCollector({ config, log, now, lateAfterMs }: StartCollectorOptions): Promise<RunningCollector> {
   const stateDir = resolve(config.stateDir);
   mkdirSync(stateDir, { recursive: true });
-  const registry = loadRegistry(resolve(config.registry));
+  // The registry follows its file: a changed CSV reloads without a restart, a bad one keeps the old in force.
+  const watched = watchRegistry({ path: resolve(config.registry), log });
+  const liveRegistry = watched.registry;
+  const registry = liveRegistry.current();
   log.info({ schools: registry.schools.size, registry: config.registry }, 'registry loaded');
   const tokens = new TokenStore(stateDir);
 
@@ -51,42 +72,40 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
     influxUrl = influxd.url;
     log.info({ url: influxUrl, pid: influxd.pid }, 'embedded influxd started');
   }
-  const sink: Sink = createInflux1Sink({
+  const sink = createSink(config, influxUrl, log);
+
+  const clock = now ?? Date.now;
+  // Reads use InfluxQL: native on 1.x, the v1-compatible query API (database = a DBRP mapping, token as password) on 2.x/3.x.
+  const influx = createInflux1Client({
     url: influxUrl,
     database: config.influx.database,
     username: config.influx.username,
-    password: config.influx.password,
-    maxBatchPoints: config.influx.maxBatchPoints,
-    flushIntervalMs: config.influx.flushIntervalMs,
-    timeoutMs: config.influx.timeoutMs,
-    log,
+    password: config.influx.version === 2 ? (config.influx.password ?? config.influx.token) : config.influx.password,
   });
-
-  const clock = now ?? Date.now;
-  const influx = createInflux1Client({ url: influxUrl, database: config.influx.database, username: config.influx.username, password: config.influx.password });
   const dedupe = new DedupeStore({ path: join(stateDir, 'dedupe.log') });
   const gaps = createGapsModule({
     stateDir,
     sink,
-    tagsFor: (id) => registry.tagsFor(id),
+    tagsFor: (id) => liveRegistry.tagsFor(id),
     held: (school, agent, seq) => dedupe.has(school, agent, seq),
     log,
     now: clock,
-    lateAfterMs: lateAfterMs ?? (Number(process.env.CAMPUSLINK_GAPS_LATE_AFTER_MS) || undefined),
+    lateAfterMs: lateAfterMs ?? config.gaps.lateAfterMs,
   });
-  const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, stateDir, sink, influx, log, now: clock })];
+  const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
   const app = createApp({
     sink,
     tokens,
-    schools: registry,
+    schools: liveRegistry,
     log,
     now,
     maxBodyBytes: config.ingest.maxBodyBytes,
     retryAfterS: config.ingest.retryAfterS,
     modules,
     dedupe,
+    maxClockSkewMs: config.ingest.maxClockSkewMs,
   });
   const { host, port } = parseHostPort(config.listen);
   let server: Server;
@@ -98,6 +117,7 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
   } catch (e) {
     for (const m of modules) await m.stop?.();
     dedupe.close();
+    watched.close();
     await influxd?.stop();
     throw e;
   }
@@ -122,6 +142,7 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
       for (const m of [...modules].reverse()) await m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed'));
       await sink.close();
       dedupe.close();
+      watched.close();
       await influxd?.stop();
       log.info('collector stopped');
     },

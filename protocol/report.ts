@@ -104,6 +104,21 @@ const inventoryMeasurement = z.strictObject({
   fields: z.strictObject({ count }),
 });
 
+/** One inventory poll of one source device: the inventory probe's failures recorded as data. */
+const inventoryPollMeasurement = z.strictObject({
+  name: z.literal('inventory_poll'),
+  tags: z.strictObject({ device: tagValue }),
+  fields: z.strictObject({
+    /** 0 ok, 2 no response (timeout), 3 error; see SNMP_RESULT. */
+    result_code: z.number().int().min(0).max(3),
+    /** Failed table walks in this poll. */
+    errors: count,
+    /** Neighbour (ARP) entries read from this source. */
+    neighbours: count,
+    poll_ms: nonNeg,
+  }),
+});
+
 const modemMeasurement = z.strictObject({
   name: z.literal('modem'),
   tags: z.strictObject({ device: tagValue, profile: tagValue }),
@@ -132,6 +147,7 @@ export const measurementSchema = z.discriminatedUnion('name', [
   ifaceMeasurement,
   sysMeasurement,
   inventoryMeasurement,
+  inventoryPollMeasurement,
   modemMeasurement,
   agentMeasurement,
 ]);

@@ -13,7 +13,7 @@ import { createConsoleModule } from '../../collector/console/module.js';
 import { createApp } from '../../collector/http/app.js';
 import { createInventoryModule } from '../../collector/inventory/index.js';
 import type { ModuleContext } from '../../collector/module.js';
-import { loadRegistry } from '../../collector/registry/index.js';
+import { LiveRegistry, loadRegistry } from '../../collector/registry/index.js';
 import { createInflux1Sink, type Influx1Sink } from '../../collector/sink/influx1.js';
 import { createViewsModule, type ViewsModule } from '../../collector/views/index.js';
 import { PROTOCOL_VERSION, type Measurement, type Report } from '../../protocol/index.js';
@@ -121,7 +121,7 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
   const nowMs = Math.floor(Date.now() / 60_000) * 60_000;
   const clock = { now: nowMs - 20 * HOUR };
   const now = () => clock.now;
-  const ctx: ModuleContext = { config: {} as never, registry, stateDir, sink, influx: influx.client, log, now };
+  const ctx: ModuleContext = { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(test)', initial: registry }), stateDir, sink, influx: influx.client, log, now };
   const views = createViewsModule(ctx, { settings: { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance' } });
   const inventory = createInventoryModule(ctx);
   const consoleModule = createConsoleModule(ctx, { views });

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { jsonOf } from '../helpers/http.js';
 import { SegmentSpool } from '../../agent/spool/segment-spool.js';
 import { loadRegistry } from '../../collector/registry/load.js';
 import { startGateway, type Gateway } from '../../sim/gateway.js';
@@ -119,10 +120,10 @@ describe('integration: agent → collector → InfluxDB', function () {
     expect(bad.status).to.equal(401);
     const foreign = await post(JSON.stringify({ reports: [makeReport({ school: otherSchool, seq: 901, collectedAt: Date.now() })] }), token);
     expect(foreign.status).to.equal(403);
-    expect((await foreign.json()).error.code).to.equal('COL_ERR_WRONG_SCHOOL');
+    expect((await jsonOf(foreign)).error.code).to.equal('COL_ERR_WRONG_SCHOOL');
     const malformed = await post('{"reports": [', token);
     expect(malformed.status).to.equal(400);
-    expect((await malformed.json()).error.code).to.equal('COL_ERR_INVALID_JSON');
+    expect((await jsonOf(malformed)).error.code).to.equal('COL_ERR_INVALID_JSON');
     expect(await totalPoints()).to.equal(before);
   });
 

@@ -6,7 +6,7 @@
  * `fullResendIntervalMs`.
  */
 import { join } from 'node:path';
-import { DEVICE_CLASSES, type DeviceEvents, type Measurement } from '../../../protocol/index.js';
+import { DEVICE_CLASSES, SNMP_RESULT, type DeviceEvents, type Measurement } from '../../../protocol/index.js';
 import type { Probe, ProbeContext } from '../probe.js';
 import { createNetSnmpClient, splitHostPort, type NetSnmpClientOptions, type SnmpClient, type SnmpVersion } from '../snmp/client.js';
 import { compileRules, DEFAULT_RULES, type ClassRule } from './classify.js';
@@ -107,7 +107,7 @@ export function createInventoryProbe(options: InventoryProbeOptions): InventoryP
   let events: DeviceEvents | undefined;
   let failing = false;
 
-  const pollSource = async (s: InventorySourceOptions): Promise<TablesReading> => {
+  const pollSource = async (s: InventorySourceOptions): Promise<TablesReading & { source: string; pollMs: number }> => {
     const hp = splitHostPort(s.host);
     const port = s.port ?? hp.port;
     const client = createClient({
@@ -119,8 +119,10 @@ export function createInventoryProbe(options: InventoryProbeOptions): InventoryP
       retries: options.retries ?? 1,
       maxRepetitions: options.maxRepetitions ?? 40,
     });
+    const started = performance.now();
     try {
-      return await pollTables(client);
+      const reading = await pollTables(client);
+      return { ...reading, source: s.name ?? s.host, pollMs: performance.now() - started };
     } finally {
       client.close();
     }
@@ -226,7 +228,14 @@ export function createInventoryProbe(options: InventoryProbeOptions): InventoryP
         }
       }
       const counts = countByClass(st, DEVICE_CLASSES);
-      return DEVICE_CLASSES.map((c): Measurement => ({ name: 'inventory', tags: { class: c }, fields: { count: counts.get(c) ?? 0 } }));
+      const polls = readings.map(
+        (r): Measurement => ({
+          name: 'inventory_poll',
+          tags: { device: r.source },
+          fields: { result_code: SNMP_RESULT[r.result], errors: r.errors, neighbours: r.neighbours.length, poll_ms: Math.round(r.pollMs) },
+        }),
+      );
+      return [...DEVICE_CLASSES.map((c): Measurement => ({ name: 'inventory', tags: { class: c }, fields: { count: counts.get(c) ?? 0 } })), ...polls];
     },
   };
 }

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
+import { jsonOf } from '../../helpers/http.js';
 import { pino } from 'pino';
 import type { TokenRecord } from '../../../collector/auth/tokens.js';
 import { createApp } from '../../../collector/http/app.js';
@@ -45,13 +46,13 @@ describe('collector/http/app', () => {
     fetch(`${base}/api/v1/reports`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer good', ...headers },
-      body: (typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body)) as BodyInit,
+      body: (typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body)) as string | Uint8Array,
     });
 
   it('POST /api/v1/reports acknowledges the sequences and writes points with registry tags and a report point', async () => {
     const res = await post({ reports: [makeReport({ seq: 4 }), makeReport({ seq: 5, collectedAt: T0 + 60000 })] });
     expect(res.status).to.equal(200);
-    expect(await res.json()).to.deep.equal({ v: 1, accepted: [4, 5], serverTime: T0 + 5000 });
+    expect(await jsonOf(res)).to.deep.equal({ v: 1, accepted: [4, 5], serverTime: T0 + 5000 });
     const ping = sink.points.find((p) => p.measurement === 'ping');
     expect(ping?.tags).to.deep.equal({ school: SCHOOL, province: '640000', city: '640100', county: '640104', link: 'fiber', agent: 'gw-01', target: '127.0.0.1', role: 'gateway' });
     expect(ping?.timestampMs).to.equal(T0);
@@ -71,17 +72,17 @@ describe('collector/http/app', () => {
     const body = deflateRawSync(JSON.stringify({ reports: [makeReport({ seq: 77 })] }), { dictionary: WIRE_DICTIONARY });
     const res = await post(body, { 'content-encoding': 'x-campuslink-dict1' });
     expect(res.status).to.equal(200);
-    expect((await res.json()).accepted).to.deep.equal([77]);
+    expect((await jsonOf(res)).accepted).to.deep.equal([77]);
     const bad = await post(Buffer.from('not deflate'), { 'content-encoding': 'x-campuslink-dict1' });
     expect(bad.status).to.equal(400);
-    expect((await bad.json()).error.code).to.equal('COL_ERR_INVALID_JSON');
+    expect((await jsonOf(bad)).error.code).to.equal('COL_ERR_INVALID_JSON');
   });
 
   it('answers 401 without a token or with an unknown one, and writes nothing', async () => {
     for (const auth of [{ authorization: '' }, { authorization: 'Bearer nope' }]) {
       const res = await post({ reports: [makeReport()] }, auth);
       expect(res.status).to.equal(401);
-      expect((await res.json()).error.code).to.equal('COL_ERR_UNAUTHENTICATED');
+      expect((await jsonOf(res)).error.code).to.equal('COL_ERR_UNAUTHENTICATED');
     }
     expect(sink.points).to.have.length(0);
   });
@@ -91,14 +92,14 @@ describe('collector/http/app', () => {
     expect(res.status).to.equal(403);
     const res2 = await post({ reports: [makeReport({ school: '1640104002' })] });
     expect(res2.status).to.equal(403);
-    expect((await res2.json()).error.code).to.equal('COL_ERR_WRONG_SCHOOL');
+    expect((await jsonOf(res2)).error.code).to.equal('COL_ERR_WRONG_SCHOOL');
     expect(sink.points).to.have.length(0);
   });
 
   it('answers 403 COL_ERR_SCHOOL_NOT_REGISTERED when the token school left the registry', async () => {
     const res = await post({ reports: [makeReport({ school: '9999999999' })] }, { authorization: 'Bearer unregistered' });
     expect(res.status).to.equal(403);
-    expect((await res.json()).error.code).to.equal('COL_ERR_SCHOOL_NOT_REGISTERED');
+    expect((await jsonOf(res)).error.code).to.equal('COL_ERR_SCHOOL_NOT_REGISTERED');
   });
 
   it('answers 400 naming the field and the problem for an invalid payload', async () => {
@@ -106,7 +107,7 @@ describe('collector/http/app', () => {
     (bad.measurements[0] as { fields: Record<string, unknown> }).fields.loss_pct = -3;
     const res = await post({ reports: [bad] });
     expect(res.status).to.equal(400);
-    const body = await res.json();
+    const body = await jsonOf(res);
     expect(body.error.code).to.equal('COL_ERR_INVALID_PAYLOAD');
     expect(body.error.issues).to.deep.include({ path: 'reports.0.measurements.0.fields.loss_pct', message: 'must be between 0 and 100' });
     expect(sink.points).to.have.length(0);
@@ -115,7 +116,7 @@ describe('collector/http/app', () => {
   it('answers 400 COL_ERR_INVALID_JSON for malformed JSON and for broken gzip', async () => {
     const res = await post('{"reports": [');
     expect(res.status).to.equal(400);
-    expect((await res.json()).error.code).to.equal('COL_ERR_INVALID_JSON');
+    expect((await jsonOf(res)).error.code).to.equal('COL_ERR_INVALID_JSON');
     const res2 = await post(Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' });
     expect(res2.status).to.equal(400);
   });
@@ -125,13 +126,13 @@ describe('collector/http/app', () => {
     expect((await post(big)).status).to.equal(413);
     const res = await post(gzipSync(big), { 'content-encoding': 'gzip' });
     expect(res.status).to.equal(413);
-    expect((await res.json()).error.code).to.equal('COL_ERR_BODY_TOO_LARGE');
+    expect((await jsonOf(res)).error.code).to.equal('COL_ERR_BODY_TOO_LARGE');
   });
 
   it('answers 415 for a wrong content type or an unknown content encoding', async () => {
     const res = await post(JSON.stringify({ reports: [makeReport()] }), { 'content-type': 'text/plain' });
     expect(res.status).to.equal(415);
-    expect((await res.json()).error.code).to.equal('COL_ERR_UNSUPPORTED_MEDIA_TYPE');
+    expect((await jsonOf(res)).error.code).to.equal('COL_ERR_UNSUPPORTED_MEDIA_TYPE');
     expect((await post(JSON.stringify({ reports: [makeReport()] }), { 'content-encoding': 'compress' })).status).to.equal(415);
   });
 
@@ -140,7 +141,7 @@ describe('collector/http/app', () => {
     const res = await post({ reports: [makeReport()] });
     expect(res.status).to.equal(503);
     expect(res.headers.get('retry-after')).to.equal('30');
-    const body = await res.json();
+    const body = await jsonOf(res);
     expect(body.error.code).to.equal('COL_ERR_SINK_UNAVAILABLE');
     expect(body).not.to.have.property('accepted');
   });
@@ -187,6 +188,6 @@ describe('collector/http/app', () => {
   it('answers 404 in the catalogue shape for unknown endpoints', async () => {
     const res = await fetch(`${base}/api/v1/nothing`);
     expect(res.status).to.equal(404);
-    expect((await res.json()).error.code).to.equal('COL_ERR_NOT_FOUND');
+    expect((await jsonOf(res)).error.code).to.equal('COL_ERR_NOT_FOUND');
   });
 });

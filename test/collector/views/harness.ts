@@ -130,7 +130,7 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
   const settings = { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance', ...opts.settings };
   const makeViews = () =>
     createViewsModule(
-      { config: {} as never, registry: live.current(), stateDir, sink, influx: influx.client, log, now },
+      { config: {} as never, registry: live.current(), liveRegistry: live, stateDir, sink, influx: influx.client, log, now },
       { liveRegistry: live, settings },
     );
   const views = makeViews();

@@ -115,21 +115,26 @@ describe('agent/probes/inventory (against sim/switch.ts)', function () {
     expect(probe.stats.errors).to.equal(0);
   });
 
-  it('collect() never throws on a dead device: counts stay, nothing ages out, and the failure is counted', async () => {
+  it('collect() never throws on a dead device: counts stay, nothing ages out, and inventory_poll records result_code=2', async () => {
     const probe = createInventoryProbe(probeOpts({ goneAfterMs: MIN }));
     await probe.collect(ctx);
     sw.setMuted(true);
     t += 10 * MIN;
     const started = Date.now();
-    const c = counts(await probe.collect(ctx));
+    const measurements = await probe.collect(ctx);
+    const c = counts(measurements);
     expect(Date.now() - started).to.be.lessThan(3000);
     expect(Object.values(c).reduce((a, b) => a + b, 0)).to.equal(60);
     expect(probe.deviceEvents()).to.equal(undefined);
     expect(probe.stats).to.deep.include({ failedPolls: 1, lastErrors: 1 });
+    const poll = measurements.find((m) => m.name === 'inventory_poll');
+    expect(poll?.fields).to.include({ result_code: 2, neighbours: 0 });
+    expect((poll?.fields as { errors: number }).errors).to.be.greaterThan(0);
     sw.setMuted(false);
     t += MIN;
-    await probe.collect(ctx);
+    const again = await probe.collect(ctx);
     expect(probe.stats.lastErrors).to.equal(0);
+    expect(again.find((m) => m.name === 'inventory_poll')?.fields).to.include({ result_code: 0, errors: 0, neighbours: 60 });
   });
 
   it('a corrupt state file is moved aside and the probe starts afresh', async () => {
