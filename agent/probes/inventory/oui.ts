@@ -1,8 +1,12 @@
 /**
  * MAC → vendor from the IEEE registry as shipped by the `oui-data` package (MA-L, MA-M and MA-S
  * assignments, about 54 000 entries, 5.6 MB of JSON). The file is read on the first lookup, and only
- * each organisation's name is kept. This is the one module that knows where the data comes from, so
- * the agent bundle can later ship it as a separate file (`path`).
+ * each organisation's name is kept (names interned: ~30 000 distinct). This is the one module that
+ * knows where the data comes from, so the agent bundle ships it as a separate file (`path`).
+ *
+ * The file is scanned as bytes, one `"PREFIX": "Name\nAddress…"` pair at a time, rather than
+ * JSON.parse'd whole: parsing builds every address string of all 54 000 entries at once and costs the
+ * agent ~30 MB of peak memory on a router; the scan peaks at the file buffer plus the kept table.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,19 +36,14 @@ export function createOuiLookup(options: OuiLookupOptions = {}): OuiLookup {
   let table: Map<string, string> | undefined;
   const load = (): Map<string, string> => {
     const path = options.path ?? defaultOuiPath();
-    let raw: unknown;
+    let buf: Buffer;
     try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
+      buf = readFileSync(path);
     } catch (e) {
       throw new Error(`cannot load the OUI registry from ${path}: ${(e as Error).message} (npm install oui-data)`);
     }
-    if (!raw || typeof raw !== 'object') throw new Error(`OUI registry ${path} is not a JSON object`);
-    const m = new Map<string, string>();
-    for (const [prefix, text] of Object.entries(raw as Record<string, unknown>)) {
-      if (typeof text !== 'string') continue;
-      const name = text.split('\n', 1)[0]?.trim();
-      if (name) m.set(prefix.toUpperCase(), name);
-    }
+    const m = parseOuiRegistry(buf);
+    if (m.size === 0) throw new Error(`OUI registry ${path} holds no "PREFIX": "Name…" entries`);
     return m;
   };
   return {
@@ -59,6 +58,67 @@ export function createOuiLookup(options: OuiLookupOptions = {}): OuiLookup {
       return table?.size ?? 0;
     },
   };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+/**
+ * Reads `oui-data`'s JSON object (`{ "ACB92F": "Name\nAddress…", … }`, any layout) into prefix → name,
+ * scanning string tokens: a key, a colon, a value. Names with JSON escapes are decoded exactly.
+ */
+export function parseOuiRegistry(buf: Buffer): Map<string, string> {
+  const table = new Map<string, string>();
+  const names = new Map<string, string>();
+  /** Index of the quote closing the string that opens at `start`, honouring escapes; -1 if none. */
+  const closing = (start: number): number => {
+    for (let i = start + 1; i < buf.length; i++) {
+      const c = buf[i];
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) return i;
+    }
+    return -1;
+  };
+  let pos = buf.indexOf(QUOTE);
+  while (pos >= 0) {
+    const k1 = closing(pos);
+    if (k1 < 0) break;
+    let i = k1 + 1;
+    while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d || buf[i] === 0x0a)) i++;
+    if (buf[i] !== COLON) {
+      pos = buf.indexOf(QUOTE, k1 + 1);
+      continue;
+    }
+    const v0 = buf.indexOf(QUOTE, i + 1);
+    if (v0 < 0) break;
+    const v1 = closing(v0);
+    if (v1 < 0) break;
+    // The organisation's name is the value's first line: up to the first escaped line break.
+    let end = v1;
+    for (let j = v0 + 1; j < v1; j++) {
+      if (buf[j] === BACKSLASH) {
+        if (buf[j + 1] === 0x6e) {
+          end = j;
+          break;
+        }
+        j++;
+      }
+    }
+    const prefix = buf.toString('latin1', pos + 1, k1).toUpperCase();
+    const raw = buf.toString('utf8', v0 + 1, end);
+    const name = (raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw).trim();
+    if (name && /^[0-9A-F]{6,9}$/.test(prefix)) {
+      let interned = names.get(name);
+      if (interned === undefined) {
+        interned = name;
+        names.set(name, name);
+      }
+      table.set(prefix, interned);
+    }
+    pos = buf.indexOf(QUOTE, v1 + 1);
+  }
+  return table;
 }
 
 let shared: OuiLookup | undefined;

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeviceMac, isLocallyAdministered, normalizeMac } from '../../../../agent/probes/inventory/mac.js';
-import { createOuiLookup, sharedOuiLookup } from '../../../../agent/probes/inventory/oui.js';
+import { createOuiLookup, defaultOuiPath, parseOuiRegistry, sharedOuiLookup } from '../../../../agent/probes/inventory/oui.js';
 
 describe('agent/probes/inventory/oui and mac', () => {
   it('vendor() names the IEEE assignee of Hikvision, Seewo and Ruijie MACs from oui-data', () => {
@@ -32,6 +32,25 @@ describe('agent/probes/inventory/oui and mac', () => {
     expect(isLocallyAdministered('da:a1:19:00:11:22')).to.equal(true);
     expect(isLocallyAdministered('ac:b9:2f:00:11:22')).to.equal(false);
     expect(sharedOuiLookup().vendor('da:a1:19:00:11:22')).to.equal(undefined);
+  });
+
+  it('parseOuiRegistry() reads exactly the names JSON.parse gives, for every entry of the shipped registry', () => {
+    const path = defaultOuiPath();
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+    const scanned = parseOuiRegistry(readFileSync(path));
+    const expected = Object.entries(parsed)
+      .map(([k, v]) => [k.toUpperCase(), v.split('\n', 1)[0]?.trim() ?? ''] as const)
+      .filter(([, name]) => name !== '');
+    expect(scanned.size).to.equal(expected.length);
+    for (const [k, name] of expected) if (scanned.get(k) !== name) expect.fail(`${k}: ${scanned.get(k)} != ${name}`);
+  });
+
+  it('parseOuiRegistry() decodes JSON escapes in names and skips lines that are not entries', () => {
+    const text = '{\n "ACB92F": "Caf\\u00e9 \\"Quoted\\" Ltd\\nStreet 1\\nCN",\n "0050C2123": "Tiny Block Co",\n "bad": "x"\n}\n';
+    const t = parseOuiRegistry(Buffer.from(text));
+    expect(t.get('ACB92F')).to.equal('Café "Quoted" Ltd');
+    expect(t.get('0050C2123')).to.equal('Tiny Block Co');
+    expect(t.size).to.equal(2);
   });
 
   it('a missing registry file fails on the first lookup naming the file and the package', () => {
