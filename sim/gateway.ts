@@ -16,16 +16,14 @@
  * `addTableRow` but makes the encoder throw on the first request, inside a socket handler, which
  * kills the process. The handlers below always store Buffers in Counter64 cells.
  */
-import dgram from 'node:dgram';
-import { createRequire } from 'node:module';
+import { createSimAgent, isLoopbackHost, NA, RO, snmp, type MibRequest as BaseRequest } from './snmp-agent.js';
 
 // ---------------------------------------------------------------------------------------------
-// The agent side of net-snmp (no type declarations ship with it; only what is used is declared).
+// Provider shapes of net-snmp's agent side (no type declarations ship with it).
 
-interface MibRequest {
+interface MibRequest extends BaseRequest {
   address: number[];
   instanceNode: { value: unknown };
-  done(error?: { errorStatus: number }): void;
 }
 interface ScalarProvider {
   name: string;
@@ -45,28 +43,7 @@ interface TableProvider {
   tableAugments?: string;
   handler?: (req: MibRequest) => void;
 }
-interface Mib {
-  registerProvider(p: ScalarProvider | TableProvider): void;
-  unregisterProvider(name: string): void;
-  setScalarValue(name: string, value: unknown): void;
-  addTableRow(name: string, row: unknown[]): void;
-}
-interface Agent {
-  getMib(): Mib;
-  getAuthorizer(): { addCommunity(c: string): void };
-  close(cb?: () => void): void;
-}
-interface NetSnmpAgentModule {
-  createAgent(options: Record<string, unknown>, cb: (error: Error | null, data?: unknown) => void): Agent;
-  ObjectType: Record<string, number>;
-  MibProviderType: { Scalar: number; Table: number };
-  MaxAccess: Record<string, number>;
-  ErrorStatus: Record<string, number>;
-}
-const snmp = createRequire(import.meta.url)('net-snmp') as NetSnmpAgentModule;
 const T = snmp.ObjectType as Record<'Integer' | 'OctetString' | 'OID' | 'Counter' | 'Gauge' | 'TimeTicks' | 'Counter64' | 'IpAddress', number>;
-const RO = snmp.MaxAccess['read-only'] as number;
-const NA = snmp.MaxAccess['not-accessible'] as number;
 
 // ---------------------------------------------------------------------------------------------
 // Public API.
@@ -217,10 +194,7 @@ interface SimIface extends SimInterfaceInfo {
   counters: Record<SimCounter, Counter>;
 }
 
-/** True for 127.0.0.0/8, ::1 and `localhost`. */
-export function isLoopbackHost(host: string): boolean {
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || host === 'localhost';
-}
+export { isLoopbackHost };
 
 /** The default interface set: `ge-0/0/0` WAN, `ge-0/0/N` LAN ports (one down), `wlan0` when n ≥ 4. */
 export function defaultInterfaces(n = 4, variant = 0): SimInterfaceOptions[] {
@@ -251,16 +225,12 @@ function u64Buffer(v: bigint): Buffer {
 /** Starts one simulated gateway; resolves once its socket is listening. */
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) throw new Error(`sim gateway: refusing to bind ${host}; only loopback addresses are allowed`);
-  const bindHost = host === 'localhost' ? '127.0.0.1' : host;
   const community = options.community ?? 'public';
   const now = options.now ?? Date.now;
   const name = options.name ?? 'sim-gw';
   const ifaceOpts = typeof options.interfaces === 'number' || options.interfaces === undefined ? defaultInterfaces(options.interfaces ?? 4) : options.interfaces;
   const withLoopback = options.loopback ?? true;
   let ifXEnabled = options.ifXTable ?? true;
-  let muted = false;
-  let requests = 0;
   let bootMs = now();
   let ticksAtBoot = options.uptimeTicksAtStart ?? 0;
 
@@ -296,33 +266,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   };
   const uptimeTicks = (): number => (ticksAtBoot + Math.floor(Math.max(0, now() - bootMs) / 10)) % 2 ** 32;
 
-  // The dgram shim lets the agent bind an ephemeral port (net-snmp turns port 0 into 161), and
-  // gives the gateway a "muted" switch in front of the agent's message handler.
-  let socket: dgram.Socket | undefined;
-  const wantPort = options.port ?? 0;
-  const dgramShim = {
-    createSocket(type: dgram.SocketType): dgram.Socket {
-      const s = dgram.createSocket(type);
-      const bind = s.bind.bind(s) as (port: number, address: string) => dgram.Socket;
-      const on = s.on.bind(s) as (event: string, listener: (...args: unknown[]) => void) => dgram.Socket;
-      Object.assign(s, {
-        bind: () => bind(wantPort, bindHost),
-        on: (event: string, listener: (...args: unknown[]) => void) =>
-          on(event, event === 'message' ? (...args: unknown[]) => (muted ? undefined : listener(...args)) : listener),
-      });
-      socket = s;
-      return s;
-    },
-  };
-
-  const agent = snmp.createAgent(
-    { port: wantPort || 161, address: bindHost, transport: bindHost.includes(':') ? 'udp6' : 'udp4', dgramModule: dgramShim, disableAuthorization: false },
-    (error) => {
-      if (!error) requests++;
-    },
-  );
-  agent.getAuthorizer().addCommunity(community);
-  const mib = agent.getMib();
+  const sim = createSimAgent({ kind: 'gateway', host, port: options.port, community });
+  const { agent, mib, bindHost } = sim;
 
   /** Runs a value computation for a request; any exception becomes genErr instead of a crash. */
   const serve = (fill: (req: MibRequest) => void) => (req: MibRequest) => {
@@ -478,29 +423,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
   }
 
-  // Wait for the socket to listen (or fail to).
-  const sock = socket as dgram.Socket | undefined;
-  if (!sock) throw new Error('sim gateway: net-snmp did not create a socket');
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: Error): void => {
-      sock.off('listening', onListening);
-      reject(new Error(`sim gateway ${name}: cannot bind ${bindHost}:${wantPort}: ${e.message}`));
-    };
-    const onListening = (): void => {
-      sock.off('error', onError);
-      resolve();
-    };
-    sock.once('error', onError);
-    sock.once('listening', onListening);
-  }).catch((e: unknown) => {
-    try {
-      sock.close();
-    } catch {
-      // not open
-    }
-    throw e;
+  const port = await sim.listening().catch((e: unknown) => {
+    throw new Error(`${(e as Error).message} (gateway ${name})`);
   });
-  const port = sock.address().port;
   let stopped: Promise<void> | undefined;
 
   const gateway: Gateway = {
@@ -510,7 +435,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     community,
     interfaces: ifaces.map(({ ifIndex, name: n, descr, type, speedBps }) => ({ ifIndex, name: n, descr, type, speedBps })),
     get requests() {
-      return requests;
+      return sim.requests;
     },
     uptimeTicks,
     reboot() {
@@ -546,7 +471,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       else mib.unregisterProvider('ifXTable');
     },
     setMuted(m) {
-      muted = m;
+      sim.muted = m;
     },
     stop() {
       stopped ??= new Promise<void>((resolve) => {

@@ -8,41 +8,8 @@
  * OIDs are served as a one-row table whose index is the OID's last arc (so `{index}` must be one
  * integer in the simulator). Changes re-register the providers, which is cheap at this size.
  */
-import dgram from 'node:dgram';
-import { createRequire } from 'node:module';
 import { fieldOid, type ModemFieldSpec, type ModemProfile } from '../agent/probes/modem/profile.js';
-import { isLoopbackHost } from './gateway.js';
-
-interface MibProviderDef {
-  name: string;
-  type: number;
-  oid: string;
-  scalarType?: number;
-  maxAccess: number;
-  tableColumns?: { number: number; name: string; type: number; maxAccess: number }[];
-  tableIndex?: { columnName: string }[];
-}
-interface Mib {
-  registerProvider(p: MibProviderDef): void;
-  unregisterProvider(name: string): void;
-  setScalarValue(name: string, value: unknown): void;
-  addTableRow(name: string, row: unknown[]): void;
-  deleteTableRow(name: string, rowIndex: unknown[]): void;
-}
-interface Agent {
-  getMib(): Mib;
-  getAuthorizer(): { addCommunity(c: string): void };
-  close(cb?: () => void): void;
-}
-interface NetSnmpAgentModule {
-  createAgent(options: Record<string, unknown>, cb: (error: Error | null) => void): Agent;
-  ObjectType: Record<string, number>;
-  MibProviderType: { Scalar: number; Table: number };
-  MaxAccess: Record<string, number>;
-}
-const snmp = createRequire(import.meta.url)('net-snmp') as NetSnmpAgentModule;
-const RO = snmp.MaxAccess['read-only'] as number;
-const NA = snmp.MaxAccess['not-accessible'] as number;
+import { createSimAgent, NA, RO, snmp } from './snmp-agent.js';
 
 /** Options of `startModem`. */
 export interface ModemSimOptions {
@@ -91,8 +58,6 @@ function rawValue(spec: ModemFieldSpec, value: number): number | string {
 /** Starts a simulated modem on a free loopback UDP port. */
 export async function startModem(options: ModemSimOptions): Promise<ModemSim> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) throw new Error(`sim modem: refusing to bind ${host}; only loopback addresses are allowed`);
-  const bindHost = host === 'localhost' ? '127.0.0.1' : host;
   const community = options.community ?? 'public';
   const { profile } = options;
   const index = options.index ?? '1';
@@ -100,19 +65,8 @@ export async function startModem(options: ModemSimOptions): Promise<ModemSim> {
   const values = new Map(Object.entries(options.values));
   for (const f of values.keys()) if (!profile.fields.some((s) => s.field === f)) throw new RangeError(`sim modem: profile ${profile.name} has no field ${f}`);
 
-  let socket: dgram.Socket | undefined;
-  const dgramShim = {
-    createSocket(type: dgram.SocketType): dgram.Socket {
-      const s = dgram.createSocket(type);
-      const bind = s.bind.bind(s) as (port: number, address: string) => dgram.Socket;
-      Object.assign(s, { bind: () => bind(0, bindHost) });
-      socket = s;
-      return s;
-    },
-  };
-  const agent = snmp.createAgent({ port: 161, address: bindHost, transport: 'udp4', dgramModule: dgramShim, disableAuthorization: false }, () => undefined);
-  agent.getAuthorizer().addCommunity(community);
-  const mib = agent.getMib();
+  const sim = createSimAgent({ kind: 'modem', host, community });
+  const { agent, mib, bindHost } = sim;
   let registered: { name: string; row?: number }[] = [];
 
   const apply = (): void => {
@@ -166,20 +120,12 @@ export async function startModem(options: ModemSimOptions): Promise<ModemSim> {
   };
   apply();
 
-  const sock = socket as dgram.Socket | undefined;
-  if (!sock) throw new Error('sim modem: net-snmp did not create a socket');
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.once('listening', () => {
-      sock.off('error', reject);
-      resolve();
-    });
-  });
+  const port = await sim.listening();
   let stopped: Promise<void> | undefined;
   const locked = profile.fields.find((f) => f.field === 'locked');
   return {
     host: bindHost,
-    port: sock.address().port,
+    port,
     community,
     setValue(field, value) {
       if (!profile.fields.some((s) => s.field === field)) throw new RangeError(`sim modem: profile ${profile.name} has no field ${field}`);

@@ -6,41 +6,15 @@
  * Hooks add and remove devices, switch tables off (a gateway without ipNetToPhysicalTable) and mute
  * the agent (a dead device).
  */
-import dgram from 'node:dgram';
-import { createRequire } from 'node:module';
-import { isLoopbackHost } from './gateway.js';
+import { createSimAgent, NA, RO, snmp, type MibRequest } from './snmp-agent.js';
 
-// The agent side of net-snmp (no type declarations ship with it; only what is used is declared).
-interface MibRequest {
-  done(error?: { errorStatus: number }): void;
-}
 interface Column {
   number: number;
   name: string;
   type: number;
   maxAccess: number;
 }
-interface Mib {
-  registerProvider(p: Record<string, unknown>): void;
-  unregisterProvider(name: string): void;
-  setScalarValue(name: string, value: unknown): void;
-  addTableRow(name: string, row: unknown[]): void;
-}
-interface Agent {
-  getMib(): Mib;
-  getAuthorizer(): { addCommunity(c: string): void };
-  close(cb?: () => void): void;
-}
-interface NetSnmpAgentModule {
-  createAgent(options: Record<string, unknown>, cb: (error: Error | null) => void): Agent;
-  ObjectType: Record<string, number>;
-  MibProviderType: { Scalar: number; Table: number };
-  MaxAccess: Record<string, number>;
-}
-const snmp = createRequire(import.meta.url)('net-snmp') as NetSnmpAgentModule;
 const T = snmp.ObjectType as Record<'Integer' | 'OctetString' | 'OID' | 'IpAddress' | 'TimeTicks', number>;
-const RO = snmp.MaxAccess['read-only'] as number;
-const NA = snmp.MaxAccess['not-accessible'] as number;
 
 /** LLDP capabilities, as LLDP-MIB numbers their bits. */
 export const SIM_LLDP_CAPABILITIES = ['other', 'repeater', 'bridge', 'wlanAccessPoint', 'router', 'telephone', 'docsisCableDevice', 'stationOnly'] as const;
@@ -208,8 +182,6 @@ const col = (number: number, name: string, type: number, maxAccess = RO): Column
 /** Starts a simulated switch; resolves once its socket listens. */
 export async function startSwitch(options: SwitchOptions = {}): Promise<SimSwitch> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) throw new Error(`sim switch: refusing to bind ${host}; only loopback addresses are allowed`);
-  const bindHost = host === 'localhost' ? '127.0.0.1' : host;
   const community = options.community ?? 'public';
   const name = options.name ?? 'sim-core-switch';
   const devices = new Map<string, SimDevice>();
@@ -220,29 +192,8 @@ export async function startSwitch(options: SwitchOptions = {}): Promise<SimSwitc
     lldp: options.lldp ?? true,
     fdb: options.fdb ?? true,
   };
-  let muted = false;
-  let requests = 0;
-  let socket: dgram.Socket | undefined;
-  const wantPort = options.port ?? 0;
-  const dgramShim = {
-    createSocket(type: dgram.SocketType): dgram.Socket {
-      const s = dgram.createSocket(type);
-      const bind = s.bind.bind(s) as (port: number, address: string) => dgram.Socket;
-      const on = s.on.bind(s) as (event: string, listener: (...args: unknown[]) => void) => dgram.Socket;
-      Object.assign(s, {
-        bind: () => bind(wantPort, bindHost),
-        on: (event: string, listener: (...args: unknown[]) => void) =>
-          on(event, event === 'message' ? (...args: unknown[]) => (muted ? undefined : listener(...args)) : listener),
-      });
-      socket = s;
-      return s;
-    },
-  };
-  const agent = snmp.createAgent({ port: wantPort || 161, address: bindHost, transport: 'udp4', dgramModule: dgramShim, disableAuthorization: false }, (error) => {
-    if (!error) requests++;
-  });
-  agent.getAuthorizer().addCommunity(community);
-  const mib = agent.getMib();
+  const sim = createSimAgent({ kind: 'switch', host, port: options.port, community });
+  const { agent, mib, bindHost } = sim;
 
   const scalar = (oid: string, key: string, type: number, value: unknown): void => {
     mib.registerProvider({ name: key, type: snmp.MibProviderType.Scalar, oid, scalarType: type, maxAccess: RO });
@@ -344,13 +295,9 @@ export async function startSwitch(options: SwitchOptions = {}): Promise<SimSwitc
   };
   build();
 
-  const sock = socket as dgram.Socket | undefined;
-  if (!sock) throw new Error('sim switch: net-snmp did not create a socket');
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', (e) => reject(new Error(`sim switch ${name}: cannot bind ${bindHost}:${wantPort}: ${e.message}`)));
-    sock.once('listening', () => resolve());
+  const port = await sim.listening().catch((e: unknown) => {
+    throw new Error(`${(e as Error).message} (switch ${name})`);
   });
-  const port = sock.address().port;
   let stopped: Promise<void> | undefined;
   return {
     name,
@@ -371,10 +318,10 @@ export async function startSwitch(options: SwitchOptions = {}): Promise<SimSwitc
       build();
     },
     setMuted(m) {
-      muted = m;
+      sim.muted = m;
     },
     get requests() {
-      return requests;
+      return sim.requests;
     },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
