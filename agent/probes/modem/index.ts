@@ -10,7 +10,7 @@ import {
   createNetSnmpClient,
   isException,
   SnmpError,
-  splitHostPort,
+  deviceClientOptions,
   varbindNumber,
   type NetSnmpClientOptions,
   type SnmpClient,
@@ -92,18 +92,7 @@ export function createModemProbe(options: ModemProbeOptions): ModemProbe {
   const { device, profile } = options;
   if (device.length < 1 || device.length > 256 || /[\n\r\t]/.test(device)) throw new TypeError(`modem probe: device must be 1-256 characters without tabs or line breaks, got ${JSON.stringify(device)}`);
   const oids = profile.fields.map((f) => fieldOid(f, options.index));
-  const hp = splitHostPort(options.host);
-  const port = options.port ?? hp.port ?? 161;
-  const clientOptions: NetSnmpClientOptions = {
-    host: hp.host,
-    port,
-    ...(options.community !== undefined && { community: options.community }),
-    ...(options.version !== undefined && { version: options.version }),
-    ...(options.v3 !== undefined && { v3: options.v3 }),
-    ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
-    ...(options.retries !== undefined && { retries: options.retries }),
-  };
-  const target = hp.host.includes(':') ? `[${hp.host}]:${port}` : `${hp.host}:${port}`;
+  const { clientOptions, target } = deviceClientOptions(options);
   const makeClient = options.createClient ?? createNetSnmpClient;
   const chunk = Math.max(1, Math.floor(options.maxOidsPerRequest ?? 16));
   const stats = { polls: 0, failures: 0, timeouts: 0 };

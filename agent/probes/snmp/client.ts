@@ -219,6 +219,26 @@ export function splitHostPort(s: string): { host: string; port?: number } {
   return { host: s };
 }
 
+/** How a probe's options name one device: `host` may carry the port (`host:port`, `[v6]:port`). */
+export type DeviceAddressOptions = Omit<NetSnmpClientOptions, 'operationTimeoutMs' | 'maxVarbinds'>;
+
+/** The client options of one device, and its `host:port` for messages (port 161 unless given). */
+export function deviceClientOptions(o: DeviceAddressOptions): { clientOptions: NetSnmpClientOptions; target: string } {
+  const hp = splitHostPort(o.host);
+  const port = o.port ?? hp.port ?? 161;
+  const clientOptions: NetSnmpClientOptions = {
+    host: hp.host,
+    port,
+    ...(o.community !== undefined && { community: o.community }),
+    ...(o.version !== undefined && { version: o.version }),
+    ...(o.v3 !== undefined && { v3: o.v3 }),
+    ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
+    ...(o.retries !== undefined && { retries: o.retries }),
+    ...(o.maxRepetitions !== undefined && { maxRepetitions: o.maxRepetitions }),
+  };
+  return { clientOptions, target: hp.host.includes(':') ? `[${hp.host}]:${port}` : `${hp.host}:${port}` };
+}
+
 /** Orders two dotted OIDs lexicographically by sub-identifier: negative, 0 or positive. */
 export function compareOids(a: string, b: string): number {
   const x = a.split('.');

@@ -12,7 +12,7 @@ import type { Probe, ProbeContext } from '../probe.js';
 import {
   createNetSnmpClient,
   SnmpError,
-  splitHostPort,
+  deviceClientOptions,
   varbindNumber,
   varbindString,
   type NetSnmpClientOptions,
@@ -210,19 +210,7 @@ function parseIfaces(ifRows: SnmpTable, ifxRows: SnmpTable, wanInterface: string
 export function createIfaceProbe(options: IfaceProbeOptions): IfaceProbe {
   const { device } = options;
   if (!validDevice(device)) throw new TypeError(`SNMP probe: device must be 1-256 characters without tabs or line breaks, got ${JSON.stringify(device)}`);
-  const hostPort = splitHostPort(options.host);
-  const port = options.port ?? hostPort.port ?? 161;
-  const clientOptions: NetSnmpClientOptions = {
-    host: hostPort.host,
-    port,
-    ...(options.community !== undefined && { community: options.community }),
-    ...(options.version !== undefined && { version: options.version }),
-    ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
-    ...(options.retries !== undefined && { retries: options.retries }),
-    ...(options.v3 !== undefined && { v3: options.v3 }),
-    ...(options.maxRepetitions !== undefined && { maxRepetitions: options.maxRepetitions }),
-  };
-  const target = hostPort.host.includes(':') ? `[${hostPort.host}]:${port}` : `${hostPort.host}:${port}`;
+  const { clientOptions, target } = deviceClientOptions(options);
   const makeClient = options.createClient ?? createNetSnmpClient;
   const maxIntervalMs = options.maxIntervalMs ?? DEFAULT_MAX_INTERVAL_MS;
   const useIfX = options.useIfXTable ?? true;
