@@ -26,6 +26,19 @@ export interface CollectOptions {
   clockOffsetMs?: number;
   /** An offset larger than this (ms) corrects `collectedAt` by the offset and flags the report. */
   maxClockSkewMs?: number;
+  /** `collectedAt` of this agent's previous report, if any (see `collectedAtAfter`). */
+  previousCollectedAt?: number;
+}
+
+/**
+ * The collection time of a new report: `now`, or 1 ms after the previous report's when the clock reads the
+ * same millisecond or slightly earlier (two cycles in one ms, a small step back). Two reports of one agent
+ * must never share a timestamp: their points would have identical series and time, and InfluxDB would keep
+ * only one. A large step back (more than a second) is taken as it is, so the timestamps stay true.
+ */
+export function collectedAtAfter(now: number, previous: number | undefined): number {
+  if (previous === undefined) return now;
+  return now <= previous && previous - now < 1000 ? previous + 1 : now;
 }
 
 /**
@@ -33,7 +46,7 @@ export interface CollectOptions {
  * that breaks the schema, is logged (AGT_ERR_PROBE_FAILED) and left out: it never stops the cycle.
  */
 export async function collectReport(opts: CollectOptions): Promise<Report> {
-  const started = opts.now();
+  const started = collectedAtAfter(opts.now(), opts.previousCollectedAt);
   const settled = await Promise.allSettled(opts.probes.map((p) => p.collect({ now: opts.now, log: opts.log.child({ probe: p.name }) })));
   const measurements: Measurement[] = [];
   settled.forEach((s, i) => {

@@ -70,6 +70,8 @@ export class AgentRuntime {
   private readonly probes: Probe[];
   private readonly now: () => number;
   private readonly startedAtMs: number;
+  /** Local-clock collection time of the last report, so the next is never stamped in the same millisecond. */
+  private lastCollectedAt: number | undefined;
   private readonly backoff: Backoff;
   private sender?: BatchSender;
   /** Reports above this sequence are live (collected since the last upload began). */
@@ -116,12 +118,14 @@ export class AgentRuntime {
       counters: this.stats.get(),
       startedAtMs: this.startedAtMs,
       clockOffsetMs: this.clock.get()?.offsetMs,
+      previousCollectedAt: this.lastCollectedAt,
     });
   }
 
   /** Collects one report and stores it durably in the spool (one fsync), then commits its sequence. */
   async cycle(): Promise<Report> {
     const report = await this.collect(this.nextSeq());
+    this.lastCollectedAt = report.collectedAt - (report.clockOffsetMs ?? 0);
     const { dropped } = await this.spool.append(report);
     this.seq.commit(report.seq);
     if (dropped.length) {

@@ -41,8 +41,7 @@ export function createInventoryModule(ctx: InventoryModuleContext): InventoryMod
     if (!/^\d{10}$/.test(id) || !ctx.registry.get(id)) return sendError(res, 'COL_ERR_NOT_FOUND', `no registered school ${id}`);
     const cls = req.query.class;
     if (cls !== undefined && (typeof cls !== 'string' || !(DEVICE_CLASSES as readonly string[]).includes(cls))) {
-      // Proposed catalogue code COL_ERR_INVALID_QUERY (400); the literal stands in until it is added.
-      res.status(400).json({ error: { code: 'COL_ERR_INVALID_QUERY', message: `class must be one of ${DEVICE_CLASSES.join(', ')}`, issues: [{ path: 'class', message: `must be one of ${DEVICE_CLASSES.join(', ')}` }] } });
+      sendError(res, 'COL_ERR_INVALID_QUERY', `class must be one of ${DEVICE_CLASSES.join(', ')}`, [{ path: 'class', message: `must be one of ${DEVICE_CLASSES.join(', ')}` }]);
       return;
     }
     const s = schools.get(id);

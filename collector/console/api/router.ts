@@ -17,12 +17,6 @@ import { MAX_PAGE_SIZE, listOffline, listSchools } from './schools.js';
 import { NATIONAL, levelOf, trail } from './scope.js';
 import { evidenceFor } from './evidence.js';
 
-/**
- * The code of "InfluxDB did not answer a read in time". Not yet in protocol/errors.ts (the lead adds
- * it); the answer has the catalogue's shape and a Retry-After.
- */
-export const QUERY_UNAVAILABLE = 'COL_ERR_QUERY_UNAVAILABLE';
-
 const region = z.string().regex(/^\d{6}$/, 'must be a 6-digit GB/T 2260 code (000000: national)').default(NATIONAL);
 const page = z.coerce.number().int().min(1).max(1_000_000).default(1);
 const pageSize = z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(50);
@@ -69,7 +63,8 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
         const msg = String((e as Error)?.message ?? e);
         if (!/InfluxDB|ECONNREFUSED|ETIMEDOUT|socket|fetch failed/i.test(msg)) return next(e);
         deps.log.warn({ path: req.path, err: msg }, 'console read from InfluxDB failed');
-        res.set('Retry-After', '5').status(503).json({ error: { code: QUERY_UNAVAILABLE, message: `the time-series database did not answer: ${msg}` } });
+        res.set('Retry-After', '5');
+        sendError(res, 'COL_ERR_QUERY_UNAVAILABLE', `the time-series database did not answer: ${msg}`);
       }
     };
 
@@ -178,7 +173,7 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
       if (!q || !knownRegion(q.region, res)) return;
       const profile = deps.profile(q.profile);
       if (!profile) {
-        res.status(400).json({ error: { code: 'COL_ERR_INVALID_QUERY', message: `invalid query: profile: no profile ${q.profile}; known: ${deps.profileIds().join(', ')}`, issues: [{ path: 'profile', message: `no profile ${q.profile}` }] } });
+        sendError(res, 'COL_ERR_INVALID_QUERY', `invalid query: profile: no profile ${q.profile}; known: ${deps.profileIds().join(', ')}`, [{ path: 'profile', message: `no profile ${q.profile}` }]);
         return;
       }
       const answer = await schoolsByRule(deps.registry(), deps.influx, { ...q, profile, atMs: deps.now() }, deps.queryTimeoutMs);

@@ -2,17 +2,11 @@
 import type { Request, Response } from 'express';
 import { stringify } from 'csv-stringify/sync';
 import type { z } from 'zod';
-
-/**
- * The error code of a malformed query parameter. Not yet in protocol/errors.ts (the lead adds it);
- * the answer has the catalogue's shape.
- */
-export const INVALID_QUERY = 'COL_ERR_INVALID_QUERY';
+import { sendError } from '../../http/errors.js';
 
 /** 400 `{ error: { code: COL_ERR_INVALID_QUERY, message, issues } }`. */
 export function sendInvalidQuery(res: Response, issues: { path: string; message: string }[]): void {
-  const message = `invalid query: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
-  res.status(400).json({ error: { code: INVALID_QUERY, message, issues } });
+  sendError(res, 'COL_ERR_INVALID_QUERY', `invalid query: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
 }
 
 /** Parses `req.query` (or params) with `schema`; answers 400 and returns undefined when it does not fit. */
