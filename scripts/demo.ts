@@ -107,6 +107,8 @@ async function main(): Promise<void> {
       CAMPUSLINK_TOKEN: token,
       CAMPUSLINK_COLLECTOR_URL: collector.url,
       CAMPUSLINK_LINK_TYPE: school?.linkType ?? 'fiber',
+      // Satellite and cellular schools batch uploads for minutes by default; the demo shows every school at once.
+      CAMPUSLINK_COLLECTOR_UPLOAD_INTERVAL_MS: String(interval * 1000),
       CAMPUSLINK_SCHEDULE: `*/${interval} * * * * *`,
       CAMPUSLINK_JITTER_MS: String(Math.min(2000, interval * 200)),
       CAMPUSLINK_SPOOL_DIR: join(stateDir, `agent-${i + 1}`, 'spool'),
