@@ -12,7 +12,7 @@ if [ "$have_node" -lt "$need_node" ]; then
 fi
 
 # command -> Debian package
-declare -A pkg_of=( [influxd]=influxdb [snmpd]=snmpd [snmpwalk]=snmp [snmpbulkwalk]=snmp [ping]=iputils-ping [busybox]=busybox [chromium]=chromium )
+declare -A pkg_of=( [influxd]=influxdb [snmpd]=snmpd [snmpwalk]=snmp [snmpbulkwalk]=snmp [ping]=iputils-ping [busybox]=busybox [chromium]=chromium [systemd-analyze]=systemd )
 missing=()
 for cmd in "${!pkg_of[@]}"; do
   if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then missing+=("${pkg_of[$cmd]}"); fi

@@ -106,6 +106,6 @@ describe('agent/packaging', () => {
     const text = (await import('node:fs')).readFileSync(init, 'utf8');
     expect(text).to.match(/^#!\/bin\/sh \/etc\/rc\.common$/m);
     expect(text).to.match(/^USE_PROCD=1$/m);
-    expect(text).to.match(/procd_set_param command "\$PROG" "\$BUNDLE" run --config "\$CONFIG"/);
+    expect(text).to.match(/procd_set_param command "\$PROG" --lite-mode --max-semi-space-size=1 "\$BUNDLE" run --config "\$CONFIG"/);
   });
 });
