@@ -201,8 +201,10 @@ export function ifaceDeltas(prev: IfaceReading | undefined, cur: IfaceReading, i
         if (d.wrapped) out.wraps++;
         let bps = (Number(d.delta) * 8) / wallSec;
         if (speed !== undefined) bps = Math.min(bps, speed);
-        out.fields[`${dir}_bps`] = bps;
-        if (speed !== undefined) out.fields[`${dir}_util_pct`] = Math.min(100, (bps / speed) * 100);
+        // Whole bits per second and hundredths of a percent: finer digits are noise from the poll timing,
+        // and they cost bytes on metered satellite links (every report carries them).
+        out.fields[`${dir}_bps`] = Math.round(bps);
+        if (speed !== undefined) out.fields[`${dir}_util_pct`] = Math.round(Math.min(100, (bps / speed) * 100) * 100) / 100;
       }
     }
   }

@@ -81,6 +81,12 @@ describe('snmp counters', () => {
       expect(out.implausible).to.deep.equal([]);
     });
 
+    it('rounds rates to whole bits per second and utilisation to hundredths of a percent', () => {
+      // 1000 octets over 3 s: 2666.67 bit/s, 0.0267 % of 10 Mbit/s.
+      const out = ifaceDeltas(reading(64, 0n, 0n), reading(64, 1000n, 0n), ok(3), 10e6);
+      expect(out.fields).to.include({ in_bps: 2667, in_util_pct: 0.03, out_bps: 0, out_util_pct: 0 });
+    });
+
     it('emits no rate on the first reading', () => {
       expect(ifaceDeltas(undefined, reading(64, 5n), ok(30), 1e9).fields).to.deep.equal({});
     });
