@@ -25,24 +25,6 @@ interface MibRequest extends BaseRequest {
   address: number[];
   instanceNode: { value: unknown };
 }
-interface ScalarProvider {
-  name: string;
-  type: number;
-  oid: string;
-  scalarType: number;
-  maxAccess: number;
-  handler?: (req: MibRequest) => void;
-}
-interface TableProvider {
-  name: string;
-  type: number;
-  oid: string;
-  maxAccess: number;
-  tableColumns: { number: number; name: string; type: number; maxAccess: number }[];
-  tableIndex?: { columnName: string }[];
-  tableAugments?: string;
-  handler?: (req: MibRequest) => void;
-}
 const T = snmp.ObjectType as Record<'Integer' | 'OctetString' | 'OID' | 'Counter' | 'Gauge' | 'TimeTicks' | 'Counter64' | 'IpAddress', number>;
 
 // ---------------------------------------------------------------------------------------------

@@ -11,9 +11,31 @@ export interface MibRequest {
   done(error?: { errorStatus: number }): void;
 }
 
+/** A scalar provider as net-snmp's agent takes it. */
+export interface ScalarProvider {
+  name: string;
+  type: number;
+  oid: string;
+  scalarType: number;
+  maxAccess: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  handler?: (req: any) => void;
+}
+/** A table provider as net-snmp's agent takes it. */
+export interface TableProvider {
+  name: string;
+  type: number;
+  oid: string;
+  maxAccess: number;
+  tableColumns: { number: number; name: string; type: number; maxAccess: number }[];
+  tableIndex?: { columnName: string; foreign?: string; implied?: boolean; length?: number }[];
+  tableAugments?: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  handler?: (req: any) => void;
+}
 /** The MIB of a net-snmp agent (only what the simulators use). */
 export interface Mib {
-  registerProvider(p: object): void;
+  registerProvider(p: ScalarProvider | TableProvider): void;
   unregisterProvider(name: string): void;
   setScalarValue(name: string, value: unknown): void;
   addTableRow(name: string, row: unknown[]): void;

@@ -6,7 +6,7 @@
  * Hooks add and remove devices, switch tables off (a gateway without ipNetToPhysicalTable) and mute
  * the agent (a dead device).
  */
-import { createSimAgent, NA, RO, snmp, type MibRequest } from './snmp-agent.js';
+import { createSimAgent, NA, RO, snmp, type TableProvider } from './snmp-agent.js';
 
 interface Column {
   number: number;
@@ -205,7 +205,7 @@ export async function startSwitch(options: SwitchOptions = {}): Promise<SimSwitc
   // An object after every served table, so a walk ends on another object (see sim/gateway.ts).
   scalar('1.3.6.1.6.3.10.2.1.2', 'snmpEngineBoots', T.Integer, 1);
 
-  const table = (tableName: string, oid: string, columns: Column[], tableIndex: Record<string, unknown>[], rows: unknown[][]): void => {
+  const table = (tableName: string, oid: string, columns: Column[], tableIndex: NonNullable<TableProvider['tableIndex']>, rows: unknown[][]): void => {
     mib.registerProvider({ name: tableName, type: snmp.MibProviderType.Table, oid, maxAccess: NA, tableColumns: columns, tableIndex });
     for (const r of rows) mib.addTableRow(tableName, r);
   };

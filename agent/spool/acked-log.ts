@@ -4,7 +4,7 @@
  * resolves. After a restart nothing in it is sent again.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { writeFileDurable } from '../state/atomic.js';
+import { writeFileDurable } from '../../protocol/durable.js';
 import { encodeFrame, scanFrames } from './frame.js';
 
 export class AckedLog {

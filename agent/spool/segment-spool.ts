@@ -11,7 +11,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Report } from '../../protocol/index.js';
-import { fsyncDir, writeFileDurable } from '../state/atomic.js';
+import { fsyncDir, writeFileDurable } from '../../protocol/durable.js';
 import { AckedLog } from './acked-log.js';
 import { FRAME_HEADER_BYTES, encodeFrame, scanFrames } from './frame.js';
 import type { AppendResult, Spool, SpoolRecovery, SpoolStats } from './spool.js';

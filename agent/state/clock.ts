@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileDurable } from './atomic.js';
+import { writeFileDurable } from '../../protocol/durable.js';
 
 export interface ClockOffset {
   /** Collector time minus agent time, ms. */

@@ -1,7 +1,7 @@
 /** The agent's report sequence: grows by one per report and survives restarts. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileDurable } from './atomic.js';
+import { writeFileDurable } from '../../protocol/durable.js';
 
 /**
  * The highest sequence recorded as collected, stored in `<stateDir>/seq`. The runtime commits a

@@ -1,7 +1,7 @@
 /** Agent counters that survive restarts: reports dropped, bytes sent. Stored in `<stateDir>/stats.json`. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileDurable } from './atomic.js';
+import { writeFileDurable } from '../../protocol/durable.js';
 
 export interface AgentCounters {
   /** Reports dropped since the agent was installed (quarantined after a 4xx, or spool overflow). */

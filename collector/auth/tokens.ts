@@ -4,8 +4,9 @@
  * (no password stretching is needed for secrets that cannot be guessed).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeFileDurable } from '../../protocol/durable.js';
 
 /** One issued token, as stored. */
 export interface TokenRecord {
@@ -58,9 +59,8 @@ export function issueToken(opts: { stateDir: string; school: string; now?: () =>
   };
   const file = readFile(path);
   file.tokens.push(record);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, path);
+  // Durable before the token is printed: a token shown but lost in a power cut would lock its agent out.
+  writeFileDurable(path, JSON.stringify(file, null, 2) + '\n');
   return { token, record };
 }
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeDurable } from './files.js';
+import { writeFileDurable } from '../../protocol/durable.js';
 
 /** One period the collector was not running, ms since the epoch. */
 export interface Downtime {
@@ -56,7 +56,7 @@ export class LifeLog {
 
   private beat(): void {
     this.state.aliveAtMs = this.opts.now();
-    writeDurable(this.path, JSON.stringify(this.state));
+    writeFileDurable(this.path, JSON.stringify(this.state));
   }
 
   /** Records a clean stop. */

@@ -8,7 +8,8 @@ import { Router } from 'express';
 import { DEVICE_CLASSES, type DeviceClass } from '../../protocol/index.js';
 import { sendError } from '../http/errors.js';
 import type { CollectorModule, ModuleContext } from '../module.js';
-import { applyEvents, listDevices, loadAll, serializeSchool, updatedAt, writeDurable, type SchoolDevices } from './store.js';
+import { applyEvents, listDevices, loadAll, serializeSchool, updatedAt, type SchoolDevices } from './store.js';
+import { writeFileDurableAsync } from '../../protocol/durable.js';
 
 /** What the module needs of the collector (a `ModuleContext` will do). */
 export type InventoryModuleContext = Pick<ModuleContext, 'stateDir' | 'log' | 'now'> & { registry: { get(id: string): unknown } };
@@ -28,7 +29,7 @@ export function createInventoryModule(ctx: InventoryModuleContext): InventoryMod
   const writes = new Map<string, Promise<void>>();
   const persist = (s: SchoolDevices): Promise<void> => {
     const prev = writes.get(s.school) ?? Promise.resolve();
-    const next = prev.then(() => writeDurable(join(dir, `${s.school}.json`), dir, serializeSchool(s))).catch((e: unknown) => {
+    const next = prev.then(() => writeFileDurableAsync(join(dir, `${s.school}.json`), serializeSchool(s))).catch((e: unknown) => {
       log.error({ school: s.school, err: String(e) }, 'device list not saved');
     });
     writes.set(s.school, next);

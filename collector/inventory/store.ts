@@ -7,7 +7,7 @@
  * reinstalled agent whose sequence restarted gets its list back); changes apply only when newer than
  * the last applied report of that agent, so a replayed batch cannot undo later changes.
  */
-import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { deviceSchema, type Device, type DeviceEvents } from '../../protocol/index.js';
@@ -86,24 +86,6 @@ export function parseSchool(text: string): SchoolDevices {
   return { school: parsed.data.school, agents };
 }
 
-/** Writes `data` so that after a crash the file holds the old or the new content. */
-export async function writeDurable(path: string, dir: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-}
 
 /** Reads every `<school>.json` of `dir`. Unreadable files are reported, left in place, and skipped. */
 export async function loadAll(dir: string): Promise<{ schools: Map<string, SchoolDevices>; problems: string[] }> {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { AgentStats } from '../../agent/state/stats.js';
 import { LinkEmulator } from '../../sim/link/emulator.js';
 import { startTestInfluxd, type TestInfluxd } from '../helpers/influxd.js';
-import { CollectorChild, SCHOOLS, expectExactlyOnce, seqsInInflux, startAgent, tempDir, until } from './harness.js';
+import { CollectorChild, SCHOOLS, expectExactlyOnce, seqsInInflux, startAgent, tempDir } from './harness.js';
 
 describe('fault: damaged and full spools', function () {
   this.timeout(120_000);

@@ -6,7 +6,7 @@
 import { readFile, rename } from 'node:fs/promises';
 import { z } from 'zod';
 import { deviceSchema, type Device, type DeviceClass } from '../../../protocol/index.js';
-import { writeFileDurable } from '../../state/atomic.js';
+import { writeFileDurable } from '../../../protocol/durable.js';
 import { classify, type CompiledRule } from './classify.js';
 import { isLocallyAdministered } from './mac.js';
 import type { DiscoveredHost, Observation } from './observe.js';

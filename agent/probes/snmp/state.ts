@@ -3,10 +3,11 @@
  * restarts. Written atomically (temp file, fsync, rename): a crash leaves the old or the new file,
  * never half of one.
  */
-import { randomBytes, createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileDurableAsync } from '../../../protocol/durable.js';
 import type { CounterBits, IfaceReading } from './counters.js';
 
 /** Format version of the state file. */
@@ -110,22 +111,7 @@ export async function loadState(file: string): Promise<DeviceState | undefined> 
   return parseState(text);
 }
 
-/** Writes a state file atomically: temp file in the same directory, fsync, rename over the old one. */
+/** Writes a state file atomically (temp file, fsync, rename over the old one). */
 export async function saveState(file: string, state: DeviceState): Promise<void> {
-  const dir = dirname(file);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(serializeState(state), 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  await writeFileDurableAsync(file, serializeState(state));
 }

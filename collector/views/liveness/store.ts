@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileDurable } from '../../../agent/state/atomic.js';
+import { writeFileDurable } from '../../../protocol/durable.js';
 import type { Report } from '../../../protocol/index.js';
 
 /** What the collector knows about one school's liveness. Times are the reports' `collectedAt`, ms. */
