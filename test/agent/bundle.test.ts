@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { reportSchema } from '../../protocol/report.js';
 import { startGateway, type Gateway } from '../../sim/gateway.js';
+import { startSwitch, type SimSwitch } from '../../sim/switch.js';
 import { buildAgentBundle, type AgentBundle } from '../../scripts/build-agent.js';
 
 const MINIMAL = join(import.meta.dirname, '..', '..', 'config', 'agent.minimal.yaml');
@@ -35,34 +36,55 @@ describe('agent bundle (dist/agent-bundle/campuslink-agent.mjs)', function () {
   let dir: string;
   let bundle: AgentBundle;
   let gateway: Gateway;
+  let sw: SimSwitch;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'campuslink-bundle-'));
     bundle = await buildAgentBundle({ outDir: join(dir, 'bin') });
     gateway = await startGateway({ host: '127.0.0.1' });
+    sw = await startSwitch({ devices: 40 });
   });
+  /** `once --print` of the bundle with the minimal config against the simulated gateway, as agent `id`. */
+  const printOnce = (id: string, env: NodeJS.ProcessEnv) =>
+    run(bundle.file, ['once', '--print', '--config', MINIMAL], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        CAMPUSLINK_SNMP_HOST: `${gateway.host}:${gateway.port}`,
+        CAMPUSLINK_STATE_DIR: join(dir, id, 'state'),
+        CAMPUSLINK_SPOOL_DIR: join(dir, id, 'spool'),
+        CAMPUSLINK_AGENT_ID: id,
+        CAMPUSLINK_LOG_LEVEL: 'warn',
+        ...env,
+      },
+      timeoutMs: 45_000,
+    });
   after(async () => {
     await gateway?.stop();
+    await sw?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is one JavaScript file plus the OUI data file', () => {
+  it('is one JavaScript file plus the OUI index', () => {
     expect(statSync(bundle.file).size).to.equal(bundle.bytes);
     expect(bundle.bytes).to.be.within(100 * 1024, 4 * 1024 * 1024);
-    expect(bundle.ouiBytes).to.be.greaterThan(1024 * 1024);
+    expect(bundle.ouiFile).to.match(/oui-index\.bin$/);
+    expect(bundle.ouiBytes).to.be.within(1024 * 1024, 3 * 1024 * 1024);
+  });
+
+  it('once --print names device vendors from the OUI index beside the bundle, without node_modules', async () => {
+    const r = await printOnce('bundle-inventory', { CAMPUSLINK_INVENTORY_SOURCES: JSON.stringify([{ name: 'core-switch', host: `${sw.host}:${sw.port}`, community: sw.community }]) });
+    expect(r.code, r.err).to.equal(0);
+    const report = reportSchema.parse(JSON.parse(r.out));
+    const devices = report.devices?.added ?? [];
+    expect(devices).to.have.length(40);
+    const cameras = sw.devices().filter((d) => d.kind === 'camera').map((d) => d.mac);
+    expect(cameras.length).to.be.greaterThan(0);
+    for (const mac of cameras) expect(devices.find((d) => d.mac === mac)?.vendor, mac).to.match(/Hikvision|Dahua/);
   });
 
   it('once --print with the minimal config reports the simulated gateway, valid against reportSchema, without node_modules', async () => {
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      CAMPUSLINK_SNMP_HOST: `${gateway.host}:${gateway.port}`,
-      CAMPUSLINK_TARGETS: '[{host: 127.0.0.1, role: gateway}]',
-      CAMPUSLINK_STATE_DIR: join(dir, 'state'),
-      CAMPUSLINK_SPOOL_DIR: join(dir, 'spool'),
-      CAMPUSLINK_AGENT_ID: 'bundle-smoke',
-      CAMPUSLINK_LOG_LEVEL: 'warn',
-    };
-    const r = await run(bundle.file, ['once', '--print', '--config', MINIMAL], { cwd: dir, env, timeoutMs: 45_000 });
+    const r = await printOnce('bundle-smoke', { CAMPUSLINK_TARGETS: '[{host: 127.0.0.1, role: gateway}]' });
     expect(r.code, r.err).to.equal(0);
     const parsed = reportSchema.safeParse(JSON.parse(r.out));
     expect(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues)).to.equal(true);

@@ -62,9 +62,9 @@ export interface InventoryProbeOptions {
   /** Append `DEFAULT_RULES` (default true). */
   defaultRules?: boolean;
   discovery?: InventoryDiscoveryOptions;
-  /** Directory of `inventory.json`; without it the list lives in memory only. */
+  /** Directory of `inventory.json` (and of the OUI index built from the registry when not shipped); without it the list lives in memory only. */
   stateDir?: string;
-  /** Vendor lookup (default: the shared `oui-data` lookup). */
+  /** Vendor lookup (default: the shared `oui-data` lookup, its index kept in `stateDir`). */
   oui?: OuiLookup;
   /** Client factory (tests); the probe closes each client after its poll. */
   createClient?: (options: NetSnmpClientOptions) => SnmpClient;
@@ -205,7 +205,7 @@ export function createInventoryProbe(options: InventoryProbeOptions): InventoryP
           nowMs: now,
           goneAfterMs: failed.length ? Number.POSITIVE_INFINITY : goneAfterMs,
           rules,
-          oui: options.oui ?? sharedOuiLookup(),
+          oui: options.oui ?? sharedOuiLookup({ ...(options.stateDir !== undefined && { cacheDir: options.stateDir }) }),
         });
         added = changes.added;
         removed = changes.removed;
