@@ -1,10 +1,10 @@
 /** The agent's moving parts put together: probes, sequence, spool, delivery, schedules. */
 import { resolve } from 'node:path';
-import cron from 'node-cron';
 import type { Logger } from 'pino';
 import type { Report } from '../protocol/index.js';
 import type { AgentConfig } from './config.js';
 import { collectReport } from './cycle.js';
+import { cronTask, intervalTask } from './schedule.js';
 import { flushSpool, type FlushResult } from './delivery.js';
 import { buildProbes } from './probes/build.js';
 import type { Probe } from './probes/probe.js';
@@ -42,23 +42,6 @@ export interface OnceResult {
 export interface RunHandle {
   /** Stops both schedules; waits for a cycle and an upload under way to finish. */
   stop(): Promise<void>;
-}
-
-interface CycleTask {
-  stop(): unknown;
-  isBusy(): boolean;
-  destroy(): unknown;
-}
-
-/** A fixed-interval schedule with the cron task's shape; never overlaps itself. */
-function intervalTask(everyMs: number, fn: () => Promise<void>): CycleTask {
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    void fn().finally(() => (busy = false));
-  }, everyMs);
-  return { stop: () => clearInterval(timer), isBusy: () => busy, destroy: () => clearInterval(timer) };
 }
 
 export class AgentRuntime {
@@ -213,7 +196,7 @@ export class AgentRuntime {
         this.opts.log.error({ code: 'AGT_ERR_SPOOL_IO', err: String(e) }, 'cycle failed');
       }
     };
-    const task = this.opts.cycleEveryMs ? intervalTask(this.opts.cycleEveryMs, onCycle) : cron.schedule(schedule, onCycle, { noOverlap: true, maxRandomDelay: jitterMs, name: 'campuslink-cycle' });
+    const task = this.opts.cycleEveryMs ? intervalTask(this.opts.cycleEveryMs, onCycle) : cronTask({ expression: schedule, run: onCycle, maxRandomDelayMs: jitterMs });
     const slots = interval > 0 ? setInterval(() => ((slotFired = true), kick()), interval) : undefined;
     const liveDue = () => (interval === 0 ? this.spool.lastSeq() > this.liveMark : slotFired);
     const loop = (async () => {
