@@ -2,3 +2,5 @@
 export * from './report.js';
 export * from './errors.js';
 export * from './devices.js';
+export * from './wire.js';
+export * from './columns.js';

@@ -1,0 +1,189 @@
+/**
+ * The columnar form of a batch, the inner layer of `x-campuslink-cols1` (see wire.ts).
+ *
+ * Reports of one agent repeat the same structure every cycle: the same measurements, tags and field
+ * names, with only the numbers changing. So a batch is sent as each distinct structure once (its
+ * "shape": the report with every number replaced by 0) and, per shape, one column per number across
+ * the reports that have that shape. A column whose values are all equal is one number. A column of
+ * decimals is sent as integers with a decimal exponent `e` (0.51 → 51 with e=2). An integer column
+ * that is shorter as differences (sequences, timestamps, uptimes, slowly moving RTTs) is sent as its
+ * first value and then differences, `d`. Lossless: decoding gives back exactly the reports that were
+ * encoded, number for number (the encoder checks each scaled value divides back to the same double).
+ *
+ * ```json
+ * {"c":1,"g":[{"s":{"v":0,"seq":0,…},"r":[0,1,2,3],"v":[1,{"d":[41,1,1,1]},{"e":2,"v":[51,48,50,62]},…]}]}
+ * ```
+ */
+
+/** Version of the columnar form, the `c` key. */
+export const COLUMNS_FORMAT = 1;
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/**
+ * A column: one value for all reports of the group; one per report; or integers `v` or differences
+ * `d` (first value, then each minus the one before), scaled by 10^`e` when `e` is given.
+ */
+type Column = number | number[] | { e?: number; v?: number[]; d?: number[] };
+
+/** Most decimals a scaled column may have. */
+const MAX_EXPONENT = 9;
+
+interface Group {
+  /** The shape: a report with every number replaced by 0. */
+  s: Json;
+  /** Positions in the batch of the reports with this shape, in order. */
+  r: number[];
+  /** One column per number of the shape, in the order a depth-first walk of the shape meets them. */
+  v: Column[];
+}
+
+/** The columnar form of `{ reports }`. */
+export interface ColumnarBatch {
+  c: typeof COLUMNS_FORMAT;
+  g: Group[];
+}
+
+/** A body that is not a valid columnar batch. */
+export class ColumnsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ColumnsError';
+  }
+}
+
+function shapeOf(value: unknown, numbers: number[]): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v !== 'number') return v;
+    numbers.push(v);
+    return 0;
+  });
+}
+
+/** Decimals in the shortest representation of v; Infinity for exponent notation. */
+function decimals(v: number): number {
+  const t = String(v);
+  if (t.includes('e')) return Infinity;
+  const dot = t.indexOf('.');
+  return dot < 0 ? 0 : t.length - dot - 1;
+}
+
+function column(values: number[]): Column {
+  const first = values[0] as number;
+  if (values.every((v) => v === first)) return first;
+  let e = 0;
+  let ints = values;
+  if (!values.every(Number.isSafeInteger)) {
+    e = Math.max(...values.map(decimals));
+    if (e > MAX_EXPONENT) return values;
+    const scale = 10 ** e;
+    ints = values.map((v) => Math.round(v * scale));
+    if (ints.some((x, i) => !Number.isSafeInteger(x) || x / scale !== values[i] || Object.is(values[i], -0))) return values;
+  }
+  const d = ints.map((v, i) => (i === 0 ? v : v - (ints[i - 1] as number)));
+  const useDelta = d.every(Number.isSafeInteger) && JSON.stringify(d).length < JSON.stringify(ints).length;
+  if (e === 0) return useDelta ? { d } : values;
+  return useDelta ? { e, d } : { e, v: ints };
+}
+
+/** Encodes reports (any JSON values) into the columnar form. */
+export function toColumns(reports: readonly unknown[]): ColumnarBatch {
+  const groups = new Map<string, { r: number[]; rows: number[][] }>();
+  reports.forEach((report, i) => {
+    const numbers: number[] = [];
+    const shape = shapeOf(report, numbers);
+    let g = groups.get(shape);
+    if (!g) groups.set(shape, (g = { r: [], rows: [] }));
+    g.r.push(i);
+    g.rows.push(numbers);
+  });
+  return {
+    c: COLUMNS_FORMAT,
+    g: [...groups].map(([shape, { r, rows }]) => ({
+      s: JSON.parse(shape) as Json,
+      r,
+      v: (rows[0] as number[]).map((_, j) => column(rows.map((row) => row[j] as number))),
+    })),
+  };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Counts the numbers of a shape, so a group's columns can be checked before anything is built. */
+function countNumbers(v: unknown): number {
+  if (typeof v === 'number') return 1;
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + countNumbers(x), 0);
+  if (isPlainObject(v)) return Object.values(v).reduce((n: number, x) => n + countNumbers(x), 0);
+  return 0;
+}
+
+function fill(shape: unknown, next: () => number): unknown {
+  if (typeof shape === 'number') return next();
+  if (Array.isArray(shape)) return shape.map((x) => fill(x, next));
+  if (isPlainObject(shape)) {
+    const out: Record<string, unknown> = {};
+    // defineProperty, as JSON.parse does: a key named __proto__ is data, never the object's prototype.
+    for (const [k, x] of Object.entries(shape)) Object.defineProperty(out, k, { value: fill(x, next), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return shape;
+}
+
+function columnValues(c: unknown, n: number, where: string): number[] {
+  if (typeof c === 'number') return new Array<number>(n).fill(c);
+  if (Array.isArray(c)) {
+    if (c.length !== n || !c.every((x) => typeof x === 'number')) throw new ColumnsError(`${where}: must hold ${n} numbers`);
+    return c as number[];
+  }
+  if (!isPlainObject(c)) throw new ColumnsError(`${where}: must be a number, an array of numbers or {"e", "v" | "d"}`);
+  const e = c.e ?? 0;
+  if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > MAX_EXPONENT) throw new ColumnsError(`${where}.e: must be an integer from 0 to ${MAX_EXPONENT}`);
+  const key = Array.isArray(c.d) ? 'd' : Array.isArray(c.v) ? 'v' : undefined;
+  if (!key) throw new ColumnsError(`${where}: must hold "v" or "d"`);
+  const ints = c[key] as unknown[];
+  if (ints.length !== n || !ints.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) throw new ColumnsError(`${where}.${key}: must hold ${n} integers`);
+  let values = ints as number[];
+  if (key === 'd') {
+    values = [];
+    for (const x of ints as number[]) values.push(values.length === 0 ? x : (values[values.length - 1] as number) + x);
+  }
+  const scale = 10 ** e;
+  return e === 0 ? values : values.map((x) => x / scale);
+}
+
+/**
+ * Decodes the columnar form back into `{ reports }`. Throws a ColumnsError saying what is wrong for a
+ * body that is not one; the reports themselves are validated afterwards like any batch.
+ * `maxReports` and `maxBytes` bound what a small body may expand into.
+ */
+export function fromColumns(body: unknown, limits: { maxReports: number; maxBytes: number }): { reports: unknown[] } {
+  if (!isPlainObject(body) || body.c !== COLUMNS_FORMAT) throw new ColumnsError(`"c" must be ${COLUMNS_FORMAT}`);
+  if (!Array.isArray(body.g) || body.g.length === 0) throw new ColumnsError('"g" must be a non-empty array of groups');
+  const groups = body.g as unknown[];
+  const total = groups.reduce((n: number, g) => n + (isPlainObject(g) && Array.isArray(g.r) ? g.r.length : 0), 0);
+  if (total > limits.maxReports) throw new ColumnsError(`holds ${total} reports; at most ${limits.maxReports} are allowed`);
+  const reports = new Array<unknown>(total);
+  let bytes = 0;
+  groups.forEach((g, gi) => {
+    const where = `g.${gi}`;
+    if (!isPlainObject(g) || !Array.isArray(g.r) || !Array.isArray(g.v) || !('s' in g)) throw new ColumnsError(`${where}: must be {"s", "r", "v"}`);
+    const r = g.r as unknown[];
+    const n = r.length;
+    if (n === 0) throw new ColumnsError(`${where}.r: must not be empty`);
+    const numbers = countNumbers(g.s);
+    if (g.v.length !== numbers) throw new ColumnsError(`${where}.v: the shape has ${numbers} numbers but ${g.v.length} columns were sent`);
+    bytes += JSON.stringify(g.s).length * n;
+    if (bytes > limits.maxBytes) throw new ColumnsError(`expands beyond ${limits.maxBytes} bytes`);
+    const cols = (g.v as unknown[]).map((c, j) => columnValues(c, n, `${where}.v.${j}`));
+    r.forEach((pos, row) => {
+      if (typeof pos !== 'number' || !Number.isInteger(pos) || pos < 0 || pos >= total || reports[pos] !== undefined) {
+        throw new ColumnsError(`${where}.r.${row}: must be a position in the batch (0…${total - 1}), each once`);
+      }
+      let j = 0;
+      reports[pos] = fill(g.s, () => (cols[j++] as number[])[row] as number);
+    });
+  });
+  return { reports };
+}
