@@ -1,12 +1,13 @@
 /** Wires the collector together: registry, tokens, InfluxDB (embedded or external, 1.x or v2 write API), sink, modules, HTTP server. */
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { TokenStore } from './auth/tokens.js';
 import { parseHostPort, type CollectorConfig } from './config.js';
 import { createGapsModule } from './gaps/module.js';
-import { createApp } from './http/app.js';
+import { createApp, type AppOptions } from './http/app.js';
+import { createIngest } from './http/ingest.js';
+import { listen, type Listener } from './http/listener.js';
 import { DedupeStore } from './ingest/dedupe.js';
 import type { CollectorModule } from './module.js';
 import { buildModules } from './modules.js';
@@ -95,7 +96,7 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
   const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
-  const app = createApp({
+  const appOptions: AppOptions = {
     sink,
     tokens,
     schools: liveRegistry,
@@ -106,14 +107,12 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
     modules,
     dedupe,
     maxClockSkewMs: config.ingest.maxClockSkewMs,
-  });
+  };
+  const app = createApp(appOptions);
   const { host, port } = parseHostPort(config.listen);
-  let server: Server;
+  let server: Listener;
   try {
-    server = await new Promise<Server>((res, rej) => {
-      const s = app.listen(port, host, () => res(s));
-      s.once('error', rej);
-    });
+    server = await listen({ host, port, app, ingest: createIngest(appOptions), log });
   } catch (e) {
     for (const m of modules) await m.stop?.();
     dedupe.close();
@@ -121,8 +120,7 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
     await influxd?.stop();
     throw e;
   }
-  const addr = server.address();
-  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const boundPort = server.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   log.info({ url, influx: influxUrl, database: config.influx.database, tokens: tokens.size }, 'collector listening');
 
@@ -135,10 +133,7 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
     async stop() {
       if (stopped) return;
       stopped = true;
-      await new Promise<void>((res) => {
-        server.close(() => res());
-        server.closeAllConnections();
-      });
+      await server.close();
       for (const m of [...modules].reverse()) await m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed'));
       await sink.close();
       dedupe.close();

@@ -1,0 +1,221 @@
+/**
+ * `POST /api/v1/reports`, independent of the HTTP version that carried it: the express app serves it
+ * over HTTP/1.1 and the HTTP/2 listener (h2.ts) over cleartext HTTP/2, through the same handler.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import { PROTOCOL_VERSION, WireError, batchSchema, decodeBatch, toIssues, type Ack } from '../../protocol/index.js';
+import type { TokenRecord } from '../auth/tokens.js';
+import { reportToPoints, type RegistryTags } from '../ingest/points.js';
+import type { CollectorModule } from '../module.js';
+import { SinkError, type Sink } from '../sink/sink.js';
+import { errorAnswer } from './errors.js';
+
+/** What ingest needs to know about schools. */
+export interface SchoolDirectory {
+  tagsFor(schoolId: string): RegistryTags | undefined;
+}
+
+/** What ingest needs to check tokens. */
+export interface TokenVerifier {
+  verify(token: string): TokenRecord | undefined;
+}
+
+/** The collector's record of the sequences it holds per agent (see ingest/dedupe.ts). */
+export interface SequenceLedger {
+  has(school: string, agent: string, seq: number): boolean;
+  heldThrough(school: string, agent: string): number;
+  /** Durable before it returns. */
+  record(school: string, agent: string, seqs: readonly number[]): void;
+}
+
+export interface IngestOptions {
+  sink: Sink;
+  tokens: TokenVerifier;
+  schools: SchoolDirectory;
+  log: Logger;
+  /** Injected clock, ms since the epoch. */
+  now?: () => number;
+  /** Largest accepted body, before and after decompression, in bytes. */
+  maxBodyBytes: number;
+  /** Seconds sent in Retry-After with a 503. */
+  retryAfterS: number;
+  /** Features beside ingest: their hooks on accepted batches. */
+  modules?: readonly CollectorModule[];
+  /** Which sequences are already held; without it every report is written (InfluxDB overwrites replays). */
+  dedupe?: SequenceLedger;
+  /** A report whose sentAt is further than this from the receive time (ms) gets its times corrected and flagged. */
+  maxClockSkewMs?: number;
+}
+
+/** An answer to send: status, extra headers, a JSON body, and work to do once it is sent. */
+export interface IngestAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+  after?: () => Promise<void>;
+}
+
+/** The request as any HTTP version delivers it: headers, then a body stream. */
+export interface IngestRequest {
+  headers: IncomingHttpHeaders;
+  on(event: 'data', cb: (chunk: Buffer) => void): unknown;
+  on(event: 'end' | 'aborted', cb: () => void): unknown;
+  on(event: 'error', cb: (e: Error) => void): unknown;
+  resume(): unknown;
+}
+
+/** The response as http.ServerResponse and http2's compatibility Http2ServerResponse both offer it. */
+export interface IngestResponse {
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  end(body: string): unknown;
+  readonly headersSent: boolean;
+}
+
+const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** Builds the handler. It never throws on input: every failure is an answer from the catalogue. */
+export function createIngest(opts: IngestOptions): (req: IngestRequest, res: IngestResponse) => void {
+  const now = opts.now ?? Date.now;
+  const modules = opts.modules ?? [];
+
+  /** Authentication and media type, answered before a body is read. */
+  const check = (h: IncomingHttpHeaders): IngestAnswer | TokenRecord => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header(h, 'authorization') ?? '');
+    const rec = m?.[1] ? opts.tokens.verify(m[1]) : undefined;
+    if (!rec) return errorAnswer('COL_ERR_UNAUTHENTICATED', m ? 'unknown token' : 'missing "Authorization: Bearer <token>" header');
+    const type = header(h, 'content-type') ?? '';
+    const [media, ...params] = type.split(';').map((s) => s.trim().toLowerCase());
+    if (media !== 'application/json') {
+      return errorAnswer('COL_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json, got "${type}"`);
+    }
+    const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
+    if (charset && charset !== 'utf-8' && charset !== 'utf8') return errorAnswer('COL_ERR_UNSUPPORTED_MEDIA_TYPE', `unsupported charset "${charset}"; send utf-8`);
+    return rec;
+  };
+
+  const handle = async (token: TokenRecord, h: IncomingHttpHeaders, raw: Buffer): Promise<IngestAnswer> => {
+    let body: unknown;
+    try {
+      body = decodeBatch(raw, header(h, 'content-encoding'), { maxBytes: opts.maxBodyBytes });
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      const code = e.kind === 'too-large' ? 'COL_ERR_BODY_TOO_LARGE' : e.kind === 'unsupported' ? 'COL_ERR_UNSUPPORTED_MEDIA_TYPE' : 'COL_ERR_INVALID_JSON';
+      return errorAnswer(code, e.message);
+    }
+    const parsed = batchSchema.safeParse(body);
+    if (!parsed.success) {
+      const issues = toIssues(parsed.error);
+      return errorAnswer('COL_ERR_INVALID_PAYLOAD', `invalid batch: ${issues.map((i) => `${i.path}: ${i.message}`).slice(0, 5).join('; ')}`, issues);
+    }
+    const { reports } = parsed.data;
+    const foreign = reports.findIndex((r) => r.school !== token.school);
+    if (foreign >= 0) {
+      opts.log.warn({ token: token.id, school: token.school, claimed: reports[foreign]?.school }, 'report for another school refused');
+      return errorAnswer('COL_ERR_WRONG_SCHOOL', `token ${token.id} belongs to school ${token.school}; reports.${foreign}.school is ${reports[foreign]?.school}; nothing was written`);
+    }
+    const tags = opts.schools.tagsFor(token.school);
+    if (!tags) return errorAnswer('COL_ERR_SCHOOL_NOT_REGISTERED', `school ${token.school} is not in the registry; nothing was written`);
+
+    const receivedAtMs = now();
+    const agent = reports[0]?.agent as string;
+    // A repeated report is acknowledged and not written again; a batch may repeat a sequence too.
+    const seen = new Set<number>();
+    const fresh = reports.filter((r) => {
+      if (seen.has(r.seq) || opts.dedupe?.has(token.school, agent, r.seq)) return false;
+      seen.add(r.seq);
+      return true;
+    });
+    const duplicates = reports.map((r) => r.seq).filter((q) => !fresh.some((r) => r.seq === q));
+    const points = fresh.flatMap((report) => reportToPoints({ report, tags, receivedAtMs, maxClockSkewMs: opts.maxClockSkewMs }));
+    try {
+      if (points.length) await opts.sink.write(points);
+      opts.dedupe?.record(token.school, agent, fresh.map((r) => r.seq));
+    } catch (e) {
+      const err = e instanceof SinkError ? e : new SinkError(String(e), true);
+      opts.log.error({ err: err.message, retryable: err.retryable, school: token.school }, 'sink write failed; nothing acknowledged');
+      if (!err.retryable) {
+        // The database refused the data itself (e.g. a field type conflict): retrying cannot help.
+        return errorAnswer('COL_ERR_INVALID_PAYLOAD', `the database refused the points: ${err.message}`);
+      }
+      return {
+        ...errorAnswer('COL_ERR_SINK_UNAVAILABLE', 'the time-series database did not confirm the write; nothing was acknowledged'),
+        headers: { 'retry-after': String(Math.max(opts.retryAfterS, Math.ceil((err.retryAfterMs ?? 0) / 1000))) },
+      };
+    }
+    const heldThrough = opts.dedupe?.heldThrough(token.school, agent);
+    const ack: Ack = {
+      v: PROTOCOL_VERSION,
+      accepted: [...new Set(reports.map((r) => r.seq))],
+      ...(duplicates.length ? { duplicates: [...new Set(duplicates)] } : {}),
+      // 0 says nothing an agent can use; on a metered link it is left out.
+      ...(heldThrough ? { heldThrough } : {}),
+      serverTime: now(),
+    };
+    opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points: points.length }, 'batch accepted');
+    const after = async () => {
+      if (!fresh.length) return;
+      for (const m of modules) {
+        if (!m.onAccepted) continue;
+        try {
+          await m.onAccepted({ school: token.school, reports: fresh, receivedAtMs });
+        } catch (e) {
+          opts.log.error({ module: m.name, err: String(e) }, 'module failed on an accepted batch');
+        }
+      }
+    };
+    return { status: 200, body: ack, after };
+  };
+
+  const send = (res: IngestResponse, a: IngestAnswer): void => {
+    if (res.headersSent) return;
+    const text = JSON.stringify(a.body);
+    res.writeHead(a.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...a.headers });
+    res.end(text);
+  };
+
+  return (req, res) => {
+    const checked = check(req.headers);
+    if (!('id' in checked)) {
+      // Drain what the client already sent, so a kept-alive connection stays usable.
+      req.resume();
+      return send(res, checked);
+    }
+    const declared = Number(header(req.headers, 'content-length') ?? NaN);
+    if (declared > opts.maxBodyBytes) {
+      req.resume();
+      return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= opts.maxBodyBytes) chunks.push(c);
+    });
+    req.on('error', () => {
+      done = true;
+    });
+    req.on('aborted', () => {
+      done = true;
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      if (size > opts.maxBodyBytes) return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
+      handle(checked, req.headers, Buffer.concat(chunks))
+        .catch((e: unknown): IngestAnswer => {
+          opts.log.error({ err: String(e) }, 'unexpected error in ingest');
+          return errorAnswer('COL_ERR_INTERNAL', 'internal error');
+        })
+        .then((a) => {
+          send(res, a);
+          return a.after?.();
+        })
+        .catch((e: unknown) => opts.log.error({ err: String(e) }, 'after-ack work failed'));
+    });
+  };
+}
