@@ -2,8 +2,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
-import type { Report } from '../../protocol/index.js';
+import { COLS_ENCODING, type BatchEncoding, type Report } from '../../protocol/index.js';
+import { http1Exchange, type Exchange } from './exchange.js';
+import { H2Connection, H2UnsupportedError } from './h2.js';
 import { UploadError, uploadBatch, type UploadResult } from './uploader.js';
+
+/** After an HTTP/1.1-only answer, how long a collector URL is sent HTTP/1.1 before HTTP/2 is tried again, in ms. */
+export const H2_RETRY_AFTER_MS = 3_600_000;
 
 export interface CollectorPoolOptions {
   /** Base URLs, preferred first. */
@@ -11,8 +16,10 @@ export interface CollectorPoolOptions {
   token: string;
   timeoutMs: number;
   gzip: boolean;
-  /** Try the preset-dictionary encoding first; a collector that answers 415 gets plain gzip from then on. */
+  /** Try the columnar preset-dictionary encoding first; a collector that answers 415 gets plain gzip from then on. */
   dictionary?: boolean;
+  /** Upload over one long-lived HTTP/2 connection per http: collector (h2c); HTTP/1.1 where the collector does not speak it. */
+  http2?: boolean;
   version: string;
   now: () => number;
   log?: Logger;
@@ -23,20 +30,53 @@ export interface BatchSender {
   send(reports: readonly Report[]): Promise<UploadResult>;
 }
 
+interface Target {
+  url: string;
+  h1: Exchange;
+  agent: http.Agent;
+  h2?: H2Connection;
+  /** Until when HTTP/1.1 is used because the collector answered HTTP/2 with HTTP/1.1, agent clock ms. */
+  h1UntilMs: number;
+}
+
 export class CollectorPool implements BatchSender {
   private current = 0;
-  private readonly agents: http.Agent[];
-  private dictionary: boolean;
+  private readonly targets: Target[];
+  private encoding: BatchEncoding;
 
   constructor(private readonly opts: CollectorPoolOptions) {
     if (opts.urls.length === 0) throw new Error('CollectorPool needs at least one URL');
-    this.dictionary = opts.dictionary ?? false;
-    this.agents = opts.urls.map((u) => (u.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })));
+    this.encoding = !opts.gzip ? 'identity' : opts.dictionary ? COLS_ENCODING : 'gzip';
+    this.targets = opts.urls.map((url) => {
+      const agent = url.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+      // HTTP/2 over TLS would need ALPN against a TLS collector; only cleartext collectors are spoken to in HTTP/2.
+      const h2 = opts.http2 && url.startsWith('http:') ? new H2Connection({ url, ...(opts.log && { log: opts.log }) }) : undefined;
+      return { url, agent, h1: http1Exchange({ url, agent }), ...(h2 && { h2 }), h1UntilMs: 0 };
+    });
   }
 
   /** The URL in use. */
   get url(): string {
-    return this.opts.urls[this.current] as string;
+    return (this.targets[this.current] as Target).url;
+  }
+
+  /** The request-body encoding in use. */
+  get bodyEncoding(): BatchEncoding {
+    return this.encoding;
+  }
+
+  private async upload(t: Target, reports: readonly Report[]): Promise<UploadResult> {
+    const base = { url: t.url, token: this.opts.token, timeoutMs: this.opts.timeoutMs, version: this.opts.version };
+    if (t.h2 && this.opts.now() >= t.h1UntilMs) {
+      try {
+        return await uploadBatch({ ...base, encoding: this.encoding, exchange: t.h2.exchange }, reports, this.opts.now);
+      } catch (e) {
+        if (!(e instanceof H2UnsupportedError)) throw e;
+        t.h1UntilMs = this.opts.now() + H2_RETRY_AFTER_MS;
+        this.opts.log?.warn({ url: t.url }, 'collector does not speak HTTP/2; using HTTP/1.1 for the next hour');
+      }
+    }
+    return uploadBatch({ ...base, encoding: this.encoding, exchange: t.h1 }, reports, this.opts.now);
   }
 
   /**
@@ -45,22 +85,21 @@ export class CollectorPool implements BatchSender {
    */
   async send(reports: readonly Report[]): Promise<UploadResult> {
     let last: UploadError | undefined;
-    for (let i = 0; i < this.opts.urls.length; i++) {
-      const idx = (this.current + i) % this.opts.urls.length;
-      const url = this.opts.urls[idx] as string;
+    for (let i = 0; i < this.targets.length; i++) {
+      const idx = (this.current + i) % this.targets.length;
+      const t = this.targets[idx] as Target;
       try {
-        const upload = () => uploadBatch({ url, token: this.opts.token, timeoutMs: this.opts.timeoutMs, gzip: this.opts.gzip, dictionary: this.dictionary, version: this.opts.version, agent: this.agents[idx] }, reports, this.opts.now);
         let r: UploadResult;
         try {
-          r = await upload();
+          r = await this.upload(t, reports);
         } catch (e) {
-          // An older collector that does not know the dictionary encoding: fall back to gzip for good.
-          if (!(e instanceof UploadError) || e.status !== 415 || !this.dictionary) throw e;
-          this.dictionary = false;
-          this.opts.log?.warn({ url }, 'collector refused the dictionary encoding; sending gzip from now on');
-          r = await upload();
+          // An older collector that does not know the columnar encoding: fall back to gzip for good.
+          if (!(e instanceof UploadError) || e.status !== 415 || this.encoding !== COLS_ENCODING) throw e;
+          this.encoding = 'gzip';
+          this.opts.log?.warn({ url: t.url }, 'collector refused the columnar encoding; sending gzip from now on');
+          r = await this.upload(t, reports);
         }
-        if (idx !== this.current) this.opts.log?.warn({ from: this.url, to: url }, 'failed over to another collector');
+        if (idx !== this.current) this.opts.log?.warn({ from: this.url, to: t.url }, 'failed over to another collector');
         this.current = idx;
         return r;
       } catch (e) {
@@ -72,6 +111,9 @@ export class CollectorPool implements BatchSender {
   }
 
   close(): void {
-    for (const a of this.agents) a.destroy();
+    for (const t of this.targets) {
+      t.agent.destroy();
+      t.h2?.close();
+    }
   }
 }

@@ -1,10 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { expect } from 'chai';
 import { CollectorPool } from '../../../agent/transport/pool.js';
-import { encodeBatch } from '../../../agent/transport/uploader.js';
-import { WIRE_DICTIONARY } from '../../../protocol/index.js';
 import { T0, typicalReport } from '../../helpers/reports.js';
 
 /** A collector stand-in: answers from `answer(encoding)`; records what it got. */
@@ -21,23 +18,14 @@ async function fakeCollector(answer: (encoding: string | undefined) => { status:
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got, close: () => server.close() };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got, server, close: () => server.close() };
 }
 
 const ok = { status: 200, body: { v: 1, accepted: [1], serverTime: T0 } };
-const pool = (urls: string[], dictionary = true) => new CollectorPool({ urls, token: 't', timeoutMs: 2000, gzip: true, dictionary, version: '0.1.0', now: Date.now });
+const pool = (urls: string[], opts: { http2?: boolean; now?: () => number } = {}) =>
+  new CollectorPool({ urls, token: 't', timeoutMs: 2000, gzip: true, dictionary: true, version: '0.1.0', now: Date.now, ...opts });
 
 describe('agent/transport', () => {
-  it('encodeBatch() with the dictionary round-trips and is much smaller than gzip for a satellite batch of 4', () => {
-    const reports = [1, 2, 3, 4].map((seq) => typicalReport({ seq }));
-    const dict = encodeBatch(reports, { gzip: true, dictionary: true });
-    const gz = encodeBatch(reports, { gzip: true });
-    expect(dict.encoding).to.equal('x-campuslink-dict1');
-    expect(JSON.parse(inflateRawSync(dict.body, { dictionary: WIRE_DICTIONARY }).toString()).reports).to.deep.equal(reports);
-    expect(JSON.parse(gunzipSync(gz.body).toString()).reports).to.deep.equal(reports);
-    expect(dict.body.length / gz.body.length).to.be.below(0.7);
-  });
-
   it('CollectorPool fails over to the next URL when the first cannot be reached or answers 503, and stays there', async () => {
     const down = await fakeCollector(() => ({ status: 503, body: { error: { code: 'COL_ERR_SINK_UNAVAILABLE', message: 'x' } }, headers: { 'retry-after': '3' } }));
     const up = await fakeCollector(() => ok);
@@ -61,12 +49,28 @@ describe('agent/transport', () => {
     down.close();
   });
 
-  it('CollectorPool falls back to gzip for good when a collector answers 415 to the dictionary encoding', async () => {
+  it('CollectorPool falls back to gzip for good when a collector answers 415 to the columnar encoding', async () => {
     const old = await fakeCollector((enc) => (enc === 'gzip' ? ok : { status: 415, body: { error: { code: 'COL_ERR_UNSUPPORTED_MEDIA_TYPE', message: 'x' } } }));
     const p = pool([old.url]);
     await p.send([typicalReport({ seq: 1 })]);
     await p.send([typicalReport({ seq: 1 })]);
-    expect(old.got.map((g) => g.encoding)).to.deep.equal(['x-campuslink-dict1', 'gzip', 'gzip']);
+    expect(old.got.map((g) => g.encoding)).to.deep.equal(['x-campuslink-cols1', 'gzip', 'gzip']);
+    p.close();
+    old.close();
+  });
+
+  it('CollectorPool sends HTTP/1.1 to a collector that does not speak HTTP/2, and tries HTTP/2 again after an hour', async () => {
+    let t = T0;
+    const old = await fakeCollector(() => ok);
+    let prefaces = 0;
+    old.server.on('connection', (sock: import('node:net').Socket) => sock.once('data', (d: Buffer) => void (d.subarray(0, 4).toString() === 'PRI ' && prefaces++)));
+    const p = pool([old.url], { http2: true, now: () => t });
+    await p.send([typicalReport({ seq: 1 })]);
+    await p.send([typicalReport({ seq: 2 })]);
+    expect({ prefaces, acknowledged: old.got.length }).to.deep.equal({ prefaces: 1, acknowledged: 2 });
+    t += 3_600_001;
+    await p.send([typicalReport({ seq: 3 })]);
+    expect({ prefaces, acknowledged: old.got.length }).to.deep.equal({ prefaces: 2, acknowledged: 3 });
     p.close();
     old.close();
   });

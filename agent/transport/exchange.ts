@@ -1,0 +1,57 @@
+/** One request and its answer over HTTP/1.1, the shape every transport of the uploader offers. */
+import http from 'node:http';
+import https from 'node:https';
+
+/** A POST to send: headers (lower-case names) and body. */
+export interface WireRequest {
+  headers: Record<string, string | number>;
+  body: Buffer;
+}
+
+/** What came back. */
+export interface WireAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** Sends one request to the ingest endpoint within `timeoutMs`; rejects when no answer came. */
+export type Exchange = (req: WireRequest, timeoutMs: number) => Promise<WireAnswer>;
+
+/** The path agents POST batches to. */
+export const INGEST_PATH = '/api/v1/reports';
+
+const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/** HTTP/1.1 (or HTTPS) through a keep-alive agent; one agent per collector URL is best. */
+export function http1Exchange(opts: { url: string; agent?: http.Agent }): Exchange {
+  const url = new URL(INGEST_PATH, opts.url);
+  const transport = url.protocol === 'https:' ? https : http;
+  const post = (req: WireRequest, timeoutMs: number, retries: number): Promise<WireAnswer> =>
+    new Promise((resolve, reject) => {
+      const r = transport.request(url, { method: 'POST', headers: req.headers, agent: opts.agent, timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (e) => {
+          clearTimeout(timer);
+          reject(e);
+        });
+      });
+      // A whole-exchange deadline: the socket timeout alone would let a slow trickle go on for ever.
+      const timer = setTimeout(() => r.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+      r.on('timeout', () => r.destroy(Object.assign(new Error('socket idle timeout'), { code: 'ETIMEDOUT' })));
+      r.on('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        // A kept-alive connection the link or the server dropped meanwhile: try again on a fresh one.
+        // Safe even if the collector did get it: it acknowledges a repeat without writing it twice.
+        if (retries > 0 && r.reusedSocket && STALE_SOCKET.has(e.code ?? '')) post(req, timeoutMs, retries - 1).then(resolve, reject);
+        else reject(e);
+      });
+      r.end(req.body);
+    });
+  return (req, timeoutMs) => post(req, timeoutMs, 2);
+}
