@@ -1,4 +1,5 @@
 /** Builders of valid protocol objects for tests. */
+import { roundRtt } from '../../agent/probes/ping/parse.js';
 import { PROTOCOL_VERSION, type Measurement, type Report } from '../../protocol/index.js';
 
 export const T0 = Date.UTC(2026, 10, 23, 8, 0, 0);
@@ -36,17 +37,18 @@ const round = (v: number, digits: number) => Number(v.toFixed(digits));
 
 /**
  * A typical school's report: 21 measurements (5 ping targets, 4 interfaces, sys, 9 inventory classes,
- * a satellite modem, the agent's own), with plausible values that vary by `seq`.
+ * a satellite modem, the agent's own), with plausible values that vary by `seq`, at the resolution the
+ * probes emit (RTTs as roundRtt() gives them, whole bit/s, utilisation in hundredths).
  */
 export function typicalMeasurements(seq: number): Measurement[] {
   const roles = ['gateway', 'isp', 'platform', 'peer', 'internet'] as const;
   const ms: Measurement[] = roles.map((role, i) => {
     const base = [0.4, 8, 25, 31, 42][i] as number;
-    const avg = round(base * (1 + rnd(seq * 7 + i) * 0.3), 3);
+    const avg = roundRtt(base * (1 + rnd(seq * 7 + i) * 0.3));
     return {
       name: 'ping',
       tags: { target: `ping-${role}.example.net`, role },
-      fields: { rtt_min_ms: round(avg * 0.8, 3), rtt_avg_ms: avg, rtt_max_ms: round(avg * 1.4, 3), jitter_ms: round(avg * 0.1, 3), loss_pct: 0, sent: 5, received: 5, result_code: 0 },
+      fields: { rtt_min_ms: roundRtt(avg * 0.8), rtt_avg_ms: avg, rtt_max_ms: roundRtt(avg * 1.4), jitter_ms: roundRtt(avg * 0.1), loss_pct: 0, sent: 5, received: 5, result_code: 0 },
     };
   });
   const ifaces = [['ge-0/0/0', 'wan'], ['ge-0/0/1', 'lan'], ['ge-0/0/2', 'lan'], ['wlan0', 'lan']] as const;
@@ -56,7 +58,7 @@ export function typicalMeasurements(seq: number): Measurement[] {
     ms.push({
       name: 'iface',
       tags: { device: 'gateway', ifname, role },
-      fields: { in_bps: inBps, out_bps: outBps, speed_bps: 1e9, in_util_pct: round((inBps / 1e9) * 100, 4), out_util_pct: round((outBps / 1e9) * 100, 4), oper_up: 1, in_errors: 0, out_errors: 0, in_discards: 0, out_discards: 0 },
+      fields: { in_bps: inBps, out_bps: outBps, speed_bps: 1e9, in_util_pct: round((inBps / 1e9) * 100, 2), out_util_pct: round((outBps / 1e9) * 100, 2), oper_up: 1, in_errors: 0, out_errors: 0, in_discards: 0, out_discards: 0 },
     });
   });
   ms.push({ name: 'sys', tags: { device: 'gateway' }, fields: { uptime_s: 86400 + seq * 60, result_code: 0, errors: 0 } });

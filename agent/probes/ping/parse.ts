@@ -224,9 +224,21 @@ export interface PingStats {
   reason?: string;
 }
 
-/** Rounds to the microsecond (3 decimals), which is what ping prints. */
+/** Rounds to the thousandth (for percentages). */
 export function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+/**
+ * Rounds an RTT in ms to the resolution iputils ping prints its replies in: 0.001 ms below 1 ms,
+ * 0.01 ms below 10 ms, 0.1 ms from 10 ms up (iputils itself goes to whole ms from 100 ms; 0.1 is kept
+ * so a GEO path's changes stay visible). BusyBox prints microseconds at every size, finer than a busy
+ * router's timestamps really are; one rule for both keeps their series comparable, and the digits no
+ * one can use are not sent over a metered link.
+ */
+export function roundRtt(ms: number): number {
+  const scale = ms < 1 ? 1000 : ms < 10 ? 100 : 10;
+  return Math.round(ms * scale) / scale;
 }
 
 /**
@@ -279,12 +291,12 @@ export function computePingStats(p: ParsedPing, opts: PingStatsOptions): PingSta
     const stats: PingStats = { resultCode: PING_RESULT.ok, sent, received, lossPct: round3((100 * (sent - received)) / sent), duplicates };
     const rtts = counted.flatMap((r) => (r.rttMs === undefined ? [] : [r.rttMs]));
     if (rtts.length > 0) {
-      stats.rttMinMs = round3(Math.min(...rtts));
-      stats.rttMaxMs = round3(Math.max(...rtts));
-      stats.rttAvgMs = round3(rtts.reduce((a, b) => a + b, 0) / rtts.length);
+      stats.rttMinMs = roundRtt(Math.min(...rtts));
+      stats.rttMaxMs = roundRtt(Math.max(...rtts));
+      stats.rttAvgMs = roundRtt(rtts.reduce((a, b) => a + b, 0) / rtts.length);
     }
     const j = jitterMs(rtts);
-    if (j !== undefined) stats.jitterMs = round3(j);
+    if (j !== undefined) stats.jitterMs = roundRtt(j);
     return stats;
   }
 

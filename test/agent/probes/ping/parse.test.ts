@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { computePingStats, jitterMs, parsePing, parsePingOutput, type PingStats } from '../../../../agent/probes/ping/parse.js';
+import { computePingStats, jitterMs, parsePing, parsePingOutput, roundRtt, type PingStats } from '../../../../agent/probes/ping/parse.js';
 import { FIXTURE_DIR, FIXTURES, fixture } from './fixtures.js';
 
 /**
@@ -81,6 +81,16 @@ function checkAgainst(stats: PingStats, e: Expected): void {
 }
 
 describe('agent/probes/ping/parse', () => {
+  it('roundRtt() keeps the resolution iputils prints: µs below 1 ms, 10 µs below 10 ms, 0.1 ms above', () => {
+    expect([0.0456, 0.4564, 9.8765, 28.913, 612.345, 1999.96].map(roundRtt)).to.deep.equal([0.046, 0.456, 9.88, 28.9, 612.3, 2000]);
+  });
+
+  it('computePingStats() reports BusyBox µs RTTs at iputils resolution, computed from the unrounded replies', () => {
+    const out = ['PING h (10.0.0.1): 56 data bytes', '64 bytes from 10.0.0.1: seq=0 ttl=64 time=28.913 ms', '64 bytes from 10.0.0.1: seq=1 ttl=64 time=30.027 ms', '', '--- h ping statistics ---', '2 packets transmitted, 2 packets received, 0% packet loss', 'round-trip min/avg/max = 28.913/29.470/30.027 ms'].join('\n');
+    const s = computePingStats(parsePingOutput(out), { count: 2 });
+    expect(s).to.include({ rttMinMs: 28.9, rttAvgMs: 29.5, rttMaxMs: 30, jitterMs: 1.11 });
+  });
+
   it('every fixture on disk is in the manifest, and every manifest entry has expected numbers', () => {
     const onDisk = ['iputils', 'busybox'].flatMap((d) => readdirSync(join(FIXTURE_DIR, d)).map((f) => `${d}/${f}`));
     expect(onDisk.sort()).to.deep.equal(FIXTURES.map((f) => f.file).sort());
