@@ -21,7 +21,9 @@ import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { CollectorPool } from '../agent/transport/pool.js';
 import { UPLOAD_INTERVAL_MS } from '../agent/transport/policy.js';
-import { createApp } from '../collector/http/app.js';
+import { createApp, type AppOptions } from '../collector/http/app.js';
+import { createIngest } from '../collector/http/ingest.js';
+import { listen } from '../collector/http/listener.js';
 import { DedupeStore } from '../collector/ingest/dedupe.js';
 import { startInfluxd } from '../collector/sink/influxd.js';
 import type { Point, Sink } from '../collector/sink/sink.js';
@@ -63,13 +65,14 @@ async function through<T>(target: { host: string; port: number }, fn: (url: stri
   }
 }
 
-/** campuslink: one day with uploads every `everyReports` cycles. */
-async function campuslinkDay(everyReports: number, dictionary = true): Promise<{ up: number; down: number; uploads: number }> {
+/** campuslink: one day with uploads every `everyReports` cycles, over HTTP/2 (the default) or HTTP/1.1. */
+async function campuslinkDay(everyReports: number, opts: { dictionary?: boolean; http2?: boolean } = {}): Promise<{ up: number; down: number; uploads: number }> {
+  const { dictionary = true, http2 = true } = opts;
   const points: Point[] = [];
   const sink: Sink = { write: async (p) => void points.push(...p), ready: async () => true, close: async () => {} };
   const dir = mkdtempSync(join(tmpdir(), 'cl-bench-bw-'));
   const dedupe = new DedupeStore({ path: join(dir, 'dedupe.log') });
-  const app = createApp({
+  const appOptions: AppOptions = {
     sink,
     dedupe,
     tokens: { verify: (t) => (t === TOKEN ? { id: 'bench', school: SCHOOL, sha256: '', issuedAt: '' } : undefined) },
@@ -77,13 +80,12 @@ async function campuslinkDay(everyReports: number, dictionary = true): Promise<{
     log: pino({ level: 'silent' }),
     maxBodyBytes: 8 << 20,
     retryAfterS: 10,
-  });
-  const server = await new Promise<http.Server>((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-  });
+  };
+  // The collector's own listener: HTTP/1.1 and HTTP/2 on one port.
+  const server = await listen({ host: '127.0.0.1', port: 0, app: createApp(appOptions), ingest: createIngest(appOptions), log: appOptions.log });
   try {
-    const { up, down, result } = await through({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, async (url) => {
-      const pool = new CollectorPool({ urls: [url], token: TOKEN, timeoutMs: 30_000, gzip: true, dictionary, version: '0.1.0', now: Date.now });
+    const { up, down, result } = await through({ host: '127.0.0.1', port: server.port }, async (url) => {
+      const pool = new CollectorPool({ urls: [url], token: TOKEN, timeoutMs: 30_000, gzip: true, dictionary, http2, version: '0.1.0', now: Date.now });
       let uploads = 0;
       for (let seq = 1; seq <= DAY_REPORTS; seq += everyReports) {
         const batch = Array.from({ length: Math.min(everyReports, DAY_REPORTS - seq + 1) }, (_, i) => report(seq + i));
@@ -97,8 +99,7 @@ async function campuslinkDay(everyReports: number, dictionary = true): Promise<{
     if (points.filter((p) => p.measurement === 'report').length !== DAY_REPORTS) throw new Error('the collector did not get the whole day');
     return { up, down, uploads: result };
   } finally {
-    server.close();
-    server.closeAllConnections();
+    await server.close();
     dedupe.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -136,8 +137,8 @@ export async function run(): Promise<BenchResult> {
   const geoEvery = UPLOAD_INTERVAL_MS['sat-geo'] / 60_000;
   const perCycle = await campuslinkDay(1);
   const geo = await campuslinkDay(geoEvery);
-  const fiveMin = await campuslinkDay(5);
-  const geoGzip = await campuslinkDay(geoEvery, false);
+  const geoH1 = await campuslinkDay(geoEvery, { http2: false });
+  const geoGzipH1 = await campuslinkDay(geoEvery, { dictionary: false, http2: false });
   const dataDir = mkdtempSync(join(tmpdir(), 'cl-bench-influxd-'));
   const influxd = await startInfluxd({ dataDir });
   let tRaw: { up: number; down: number };
@@ -159,8 +160,8 @@ export async function run(): Promise<BenchResult> {
       campuslink_upload_every_cycle_up_down_kb: `${kb(perCycle.up)} / ${kb(perCycle.down)}`,
       [`campuslink_geo_every_${geoEvery}_cycles_kb_day`]: kb(total(geo)),
       campuslink_geo_up_down_kb: `${kb(geo.up)} / ${kb(geo.down)}`,
-      campuslink_every_5_cycles_kb_day: kb(total(fiveMin)),
-      campuslink_geo_plain_gzip_kb_day: kb(total(geoGzip)),
+      campuslink_geo_http1_kb_day: kb(total(geoH1)),
+      campuslink_geo_http1_plain_gzip_kb_day: kb(total(geoGzipH1)),
       telegraf_line_protocol_raw_1min_flush_kb_day: kb(total(tRaw)),
       telegraf_line_protocol_gzip_1min_flush_kb_day: kb(total(tGzip)),
       geo_vs_telegraf_gzip: Number((total(geo) / total(tGzip)).toFixed(3)),

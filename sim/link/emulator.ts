@@ -155,6 +155,9 @@ export class LinkEmulator {
     }
     this.counters.connections++;
     const upstream = net.connect(this.opts.target.port, this.opts.target.host);
+    // The emulator adds only the delays it is asked for: no Nagle wait on its own two hops.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     const up = new Pipe(this, (n) => (this.counters.upBytes += n));
     const downPipe = new Pipe(this, (n) => (this.counters.downBytes += n));
     this.sockets.add(client).add(upstream);
