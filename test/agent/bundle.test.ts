@@ -4,7 +4,7 @@
  * against a simulated gateway on loopback, and validates the printed report with the protocol schema.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -12,6 +12,7 @@ import { reportSchema } from '../../protocol/report.js';
 import { startGateway, type Gateway } from '../../sim/gateway.js';
 import { startSwitch, type SimSwitch } from '../../sim/switch.js';
 import { buildAgentBundle, type AgentBundle } from '../../scripts/build-agent.js';
+import { LEAN_NODE_ENV, LEAN_NODE_FLAGS } from '../../bench/agent-steady.bench.js';
 
 const MINIMAL = join(import.meta.dirname, '..', '..', 'config', 'agent.minimal.yaml');
 
@@ -117,6 +118,12 @@ describe('agent/packaging', () => {
     }
   });
 
+  it('the systemd unit runs node with the flags and environment the agent-steady benchmark measures', () => {
+    const text = readFileSync(join(PKG, 'systemd', 'campuslink-agent.service'), 'utf8');
+    expect(text).to.include(`\nExecStart=/usr/bin/node ${LEAN_NODE_FLAGS.join(' ')} /opt/campuslink/campuslink-agent.mjs run `);
+    for (const [k, v] of Object.entries(LEAN_NODE_ENV)) expect(text).to.include(`\nEnvironment=${k}=${v}\n`);
+  });
+
   it('the OpenWrt procd init script is valid sh and runs the bundle under procd', async () => {
     const init = join(PKG, 'openwrt', 'campuslink-agent.init');
     const r = await new Promise<number | null>((resolve, reject) => {
@@ -128,6 +135,6 @@ describe('agent/packaging', () => {
     const text = (await import('node:fs')).readFileSync(init, 'utf8');
     expect(text).to.match(/^#!\/bin\/sh \/etc\/rc\.common$/m);
     expect(text).to.match(/^USE_PROCD=1$/m);
-    expect(text).to.match(/procd_set_param command "\$PROG" --lite-mode --max-semi-space-size=1 "\$BUNDLE" run --config "\$CONFIG"/);
+    expect(text).to.include(`procd_set_param command "$PROG" ${LEAN_NODE_FLAGS.join(' ')} "$BUNDLE" run --config "$CONFIG"`);
   });
 });
