@@ -4,7 +4,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
 import { LINK_TYPES, agentId, schoolId } from '../protocol/index.js';
-import { inventorySectionSchema } from './probes/inventory/config.js';
+import { inventoryConfigIssues, inventorySectionSchema } from './probes/inventory/config.js';
 import { pingTargetsSchema } from './probes/ping/config.js';
 import { snmpSectionSchema } from './probes/snmp/config.js';
 import { spoolSectionSchema } from './spool/config.js';
@@ -43,7 +43,13 @@ export const agentConfigSchema = z.strictObject({
   /** Device inventory from ARP/LLDP/bridge tables. */
   inventory: inventorySectionSchema,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+}).superRefine(
+  (c, ctx) => {
+    for (const issue of inventoryConfigIssues(c)) ctx.addIssue({ code: 'custom', ...issue });
+  },
+  // Also when other sections have problems, so every problem is listed at once; needs only these two sections valid.
+  { when: (p) => p.issues.every((i) => i.path?.[0] !== 'inventory' && i.path?.[0] !== 'snmp') },
+);
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;
 

@@ -1,6 +1,7 @@
 /** The `inventory` section of the agent config: where device tables come from and how devices are classed. */
 import { z } from 'zod';
 import { DEVICE_CLASSES } from '../../../protocol/index.js';
+import { snmpV3Schema } from '../snmp/config.js';
 import { LLDP_CAPABILITIES } from './tables.js';
 
 const hostPort = z
@@ -22,7 +23,9 @@ export const inventorySourceSchema = z.strictObject({
   name: z.string().min(1).max(64).optional(),
   host: hostPort,
   community: z.string().min(1).default('public'),
-  version: z.enum(['1', '2c']).default('2c'),
+  version: z.enum(['1', '2c', '3']).default('2c'),
+  /** USM user for `version: '3'`; default: `snmp.v3`, the gateway's user. */
+  v3: snmpV3Schema.optional(),
 });
 
 /** A classification rule: every condition given must match (regexes case-insensitive); first match wins. */
@@ -89,14 +92,22 @@ export type DiscoveryConfig = z.output<typeof discoverySchema>;
 
 /**
  * The devices to read: `inventory.sources`, or the gateway of the `snmp` section when none is given.
- * Empty when neither exists (the probe is then not built), and when the gateway speaks only SNMPv3,
- * which inventory sources do not support yet.
+ * A version-3 source without its own `v3` uses the gateway's user (`snmp.v3`). Empty when neither
+ * sources nor a gateway exist (the probe is then not built).
  */
 export function resolveInventorySources(opts: {
   inventory: InventorySection;
-  snmp: { host?: string | undefined; community: string; version: string; device: string };
+  snmp: { host?: string | undefined; community: string; version: string; device: string; v3?: z.output<typeof snmpV3Schema> | undefined };
 }): InventorySource[] {
-  if (opts.inventory.sources.length) return opts.inventory.sources;
-  if (!opts.snmp.host || (opts.snmp.version !== '1' && opts.snmp.version !== '2c')) return [];
-  return [{ name: opts.snmp.device, host: opts.snmp.host, community: opts.snmp.community, version: opts.snmp.version }];
+  const { snmp } = opts;
+  const withUser = (s: InventorySource): InventorySource => (s.version === '3' && !s.v3 && snmp.v3 ? { ...s, v3: snmp.v3 } : s);
+  if (opts.inventory.sources.length) return opts.inventory.sources.map(withUser);
+  if (!snmp.host || (snmp.version !== '1' && snmp.version !== '2c' && snmp.version !== '3')) return [];
+  return [withUser({ name: snmp.device, host: snmp.host, community: snmp.community, version: snmp.version })];
+}
+
+/** Config issues across sections: a version-3 inventory source needs a user, its own or `snmp.v3`. */
+export function inventoryConfigIssues(c: { inventory: InventorySection; snmp: { v3?: unknown } }): { path: (string | number)[]; message: string }[] {
+  if (c.snmp.v3) return [];
+  return c.inventory.sources.flatMap((s, i) => (s.version === '3' && !s.v3 ? [{ path: ['inventory', 'sources', i, 'v3'], message: 'is required when version is 3 (here or in snmp.v3)' }] : []));
 }

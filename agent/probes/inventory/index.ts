@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { DEVICE_CLASSES, SNMP_RESULT, type DeviceEvents, type Measurement } from '../../../protocol/index.js';
 import type { Probe, ProbeContext } from '../probe.js';
-import { createNetSnmpClient, splitHostPort, type NetSnmpClientOptions, type SnmpClient, type SnmpVersion } from '../snmp/client.js';
+import { createNetSnmpClient, splitHostPort, type NetSnmpClientOptions, type SnmpClient, type SnmpV3Credentials, type SnmpVersion } from '../snmp/client.js';
 import { compileRules, DEFAULT_RULES, type ClassRule } from './classify.js';
 import { cidrHosts, discover } from './discovery.js';
 import { observe } from './observe.js';
@@ -26,6 +26,8 @@ export interface InventorySourceOptions {
   port?: number;
   community?: string;
   version?: SnmpVersion;
+  /** USM user; required when `version` is `'3'`. */
+  v3?: SnmpV3Credentials;
 }
 
 /** Discovery sweep settings. */
@@ -115,6 +117,7 @@ export function createInventoryProbe(options: InventoryProbeOptions): InventoryP
       ...(port !== undefined && { port }),
       community: s.community ?? 'public',
       version: s.version ?? '2c',
+      ...(s.v3 && { v3: s.v3 }),
       timeoutMs: options.timeoutMs ?? 2000,
       retries: options.retries ?? 1,
       maxRepetitions: options.maxRepetitions ?? 40,
