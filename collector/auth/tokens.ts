@@ -4,9 +4,10 @@
  * (no password stretching is needed for secrets that cannot be guessed).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileDurable } from '../../protocol/durable.js';
+import { FileBacked, readStateFile } from './state-file.js';
 
 /** One issued token, as stored. */
 export interface TokenRecord {
@@ -35,14 +36,7 @@ export function tokenFilePath(stateDir: string): string {
 }
 
 function readFile(path: string): TokenFile {
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as TokenFile;
-    if (parsed.version !== 1 || !Array.isArray(parsed.tokens)) throw new Error(`${path}: not a campuslink token file`);
-    return parsed;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, tokens: [] };
-    throw e;
-  }
+  return readStateFile(path, { what: 'token', empty: () => ({ version: 1, tokens: [] }), valid: (x): x is TokenFile => (x as TokenFile)?.version === 1 && Array.isArray((x as TokenFile).tokens) });
 }
 
 /** Creates a token for a school, stores its hash, and returns the token (shown once, never stored). */
@@ -66,37 +60,22 @@ export function issueToken(opts: { stateDir: string; school: string; now?: () =>
 
 /** Looks tokens up by hash; re-reads the file when it changed, so tokens issued while serving work at once. */
 export class TokenStore {
-  private byHash = new Map<string, TokenRecord>();
-  private mtimeMs = -1;
-  private readonly path: string;
+  private readonly byHash: FileBacked<Map<string, TokenRecord>>;
 
   constructor(stateDir: string) {
-    this.path = tokenFilePath(stateDir);
-    this.reload();
-  }
-
-  private reload(): void {
-    let mtimeMs: number;
-    try {
-      mtimeMs = statSync(this.path).mtimeMs;
-    } catch {
-      mtimeMs = 0;
-    }
-    if (mtimeMs === this.mtimeMs) return;
-    const file = readFile(this.path);
-    this.byHash = new Map(file.tokens.map((t) => [t.sha256, t]));
-    this.mtimeMs = mtimeMs;
+    const path = tokenFilePath(stateDir);
+    this.byHash = new FileBacked(path, () => new Map(readFile(path).tokens.map((t) => [t.sha256, t])));
+    void this.byHash.value;
   }
 
   /** Number of tokens known. */
   get size(): number {
-    return this.byHash.size;
+    return this.byHash.value.size;
   }
 
   /** The record of a presented token, or undefined when unknown. */
   verify(token: string): TokenRecord | undefined {
-    this.reload();
     // Looking up the hash (not the token) keeps timing independent of how much of a guess matches.
-    return this.byHash.get(hashToken(token));
+    return this.byHash.value.get(hashToken(token));
   }
 }
