@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { TokenStore } from './auth/tokens.js';
+import { ViewerStore } from './auth/viewers.js';
 import { parseHostPort, type CollectorConfig } from './config.js';
 import { createGapsModule } from './gaps/module.js';
 import { createApp, type AppOptions } from './http/app.js';
@@ -65,6 +66,7 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
   const registry = liveRegistry.current();
   log.info({ schools: registry.schools.size, registry: config.registry }, 'registry loaded');
   const tokens = new TokenStore(stateDir);
+  const viewers = new ViewerStore(stateDir);
 
   let influxd: InfluxdHandle | undefined;
   let influxUrl = config.influx.url;
@@ -99,6 +101,7 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
   const appOptions: AppOptions = {
     sink,
     tokens,
+    viewers,
     schools: liveRegistry,
     log,
     now,
@@ -123,6 +126,7 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
   const boundPort = server.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   log.info({ url, influx: influxUrl, database: config.influx.database, tokens: tokens.size }, 'collector listening');
+  if (viewers.size === 0) log.warn('read APIs and console are open to anyone who can reach this port: no viewer accounts (campuslink-collector viewer add)');
 
   let stopped = false;
   return {

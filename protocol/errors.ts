@@ -17,12 +17,13 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   COL_ERR_UNAUTHENTICATED: { status: 401, meaning: 'No bearer token, or a token the collector does not know.' },
+  COL_ERR_VIEWER_UNAUTHENTICATED: { status: 401, meaning: 'This collector has viewer accounts: its read APIs and console need one, as HTTP Basic credentials; none or a wrong one was given.' },
   COL_ERR_WRONG_SCHOOL: { status: 403, meaning: 'A report names a school other than the one the token belongs to; nothing of the batch was written.' },
   COL_ERR_SCHOOL_NOT_REGISTERED: { status: 403, meaning: "The token's school is not (or no longer) in the registry; nothing was written." },
   COL_ERR_INVALID_JSON: { status: 400, meaning: 'The body is not valid JSON, or its gzip encoding is broken.' },
   COL_ERR_INVALID_PAYLOAD: { status: 400, meaning: 'The body is JSON but breaks the protocol schema; `issues` names each field and problem.' },
   COL_ERR_BODY_TOO_LARGE: { status: 413, meaning: 'The body, compressed or decompressed, exceeds `maxBodyBytes`.' },
-  COL_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'Content-Type is not application/json, or Content-Encoding is neither identity nor gzip.' },
+  COL_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'Content-Type is not application/json, or Content-Encoding is not one of identity, gzip, deflate, br, x-campuslink-dict1, x-campuslink-cols1.' },
   COL_ERR_SINK_UNAVAILABLE: { status: 503, meaning: 'The time-series database did not confirm the write; nothing was acknowledged. Retry after `Retry-After` seconds.' },
   COL_ERR_INVALID_QUERY: { status: 400, meaning: 'A query parameter of a read endpoint is missing, malformed or unknown, or names an unknown profile; `issues` names each.' },
   COL_ERR_QUERY_UNAVAILABLE: { status: 503, meaning: 'InfluxDB failed or timed out on a read query of the views or console; retry after `Retry-After` seconds.' },

@@ -1,5 +1,6 @@
 /** The collector's HTTP application: ingest, health, and the error catalogue's answers. */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { requireViewer, type ViewerVerifier } from '../auth/viewers.js';
 import type { CollectorModule } from '../module.js';
 import { sendError } from './errors.js';
 import { createIngest, type IngestOptions } from './ingest.js';
@@ -10,11 +11,12 @@ export type { SchoolDirectory, TokenVerifier, SequenceLedger } from './ingest.js
 export interface AppOptions extends IngestOptions {
   /** Features mounted beside ingest: their routers, and their hooks on accepted batches. */
   modules?: readonly CollectorModule[];
+  /** Viewer accounts; when there is any, everything but ingest and health needs one (HTTP Basic). */
+  viewers?: ViewerVerifier;
 }
 
 /** Builds the express app. It never throws on input: every failure is an answer from the catalogue. */
 export function createApp(opts: AppOptions): express.Express {
-  const modules = opts.modules ?? [];
   const app = express();
   app.disable('x-powered-by');
   // No ETag on answers: a few bytes per upload on a metered satellite link, and never used.
@@ -33,7 +35,10 @@ export function createApp(opts: AppOptions): express.Express {
   const ingest = createIngest(opts);
   app.post('/api/v1/reports', (req: Request, res: Response) => ingest(req, res));
 
-  for (const m of modules) if (m.router) app.use(m.router);
+  // Everything below (views, devices, console, and the 404 of unknown paths) is the read side.
+  if (opts.viewers) app.use(requireViewer(opts.viewers));
+
+  for (const m of opts.modules ?? []) if (m.router) app.use(m.router);
 
   app.use((_req: Request, res: Response) => sendError(res, 'COL_ERR_NOT_FOUND', 'no such endpoint'));
 

@@ -1,7 +1,7 @@
 /**
  * The web console end to end in headless Chromium (Debian's `chromium` driven by playwright-core)
- * against the collector with a seeded province in a real influxd. Screenshots of every page go to
- * test-artifacts/console/.
+ * against the collector with a seeded province in a real influxd, behind a viewer account (HTTP Basic,
+ * answered by the browser). Screenshots of every page go to test-artifacts/console/.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ describe('collector/console in headless Chromium (seeded province, real influxd)
     if (!existsSync(CHROMIUM)) throw new Error(`These tests need Chromium at ${CHROMIUM}. Install it: apt-get install chromium`);
     mkdirSync(ARTIFACTS, { recursive: true });
     profileDir = mkdtempSync(join(tmpdir(), 'campuslink-chromium-'));
-    h = await startConsoleHarness();
+    h = await startConsoleHarness({ viewer: true });
     // A persistent context on a fresh profile directory: playwright's way of passing --user-data-dir.
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
@@ -34,6 +34,7 @@ describe('collector/console in headless Chromium (seeded province, real influxd)
       acceptDownloads: true,
       locale: 'zh-CN',
       timezoneId: 'Asia/Shanghai',
+      httpCredentials: h.viewer as { username: string; password: string },
     });
   });
   after(async () => {
@@ -42,8 +43,9 @@ describe('collector/console in headless Chromium (seeded province, real influxd)
     if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   });
 
+  const authorization = () => `Basic ${Buffer.from(`${h.viewer?.username}:${h.viewer?.password}`).toString('base64')}`;
   const api = async (path: string) => {
-    const res = await fetch(`${h.base}${path}`);
+    const res = await fetch(`${h.base}${path}`, { headers: { authorization: authorization() } });
     expect(res.status, path).to.equal(200);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return (await res.json()) as any;
@@ -64,6 +66,14 @@ describe('collector/console in headless Chromium (seeded province, real influxd)
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   const text = (page: Page, sel: string) => page.locator(sel).first().innerText();
   const zh = new Intl.NumberFormat('zh-CN', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
+  it('without the viewer account the console and its API answer 401 with a Basic challenge', async () => {
+    for (const path of ['/', '/api/v1/coverage']) {
+      const res = await fetch(`${h.base}${path}`);
+      expect(res.status, path).to.equal(401);
+      expect(res.headers.get('www-authenticate'), path).to.match(/^Basic realm="campuslink"/);
+    }
+  });
 
   it('the overview shows the national numbers of the coverage API, and drills down province → city → county → school', async () => {
     const page = await open('/');
@@ -160,7 +170,7 @@ describe('collector/console in headless Chromium (seeded province, real influxd)
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#csv').click()]);
     const file = join(ARTIFACTS, 'compliance.csv');
     await download.saveAs(file);
-    const expected = Buffer.from(await (await fetch(`${h.base}/api/v1/compliance?profile=cn-moe&level=province&code=640000&format=csv`)).arrayBuffer());
+    const expected = Buffer.from(await (await fetch(`${h.base}/api/v1/compliance?profile=cn-moe&level=province&code=640000&format=csv`, { headers: { authorization: authorization() } })).arrayBuffer());
     expect(readFileSync(file).equals(expected), 'the downloaded CSV is byte for byte the API answer').to.equal(true);
     await shot(page, 'compliance-province');
 

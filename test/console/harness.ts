@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createConsoleModule } from '../../collector/console/module.js';
+import { ViewerStore, issueViewer } from '../../collector/auth/viewers.js';
 import { createApp } from '../../collector/http/app.js';
 import { createInventoryModule } from '../../collector/inventory/index.js';
 import type { ModuleContext } from '../../collector/module.js';
@@ -104,11 +105,13 @@ export interface ConsoleHarness {
   base: string;
   schools: SeedSchool[];
   nowMs: number;
+  /** The viewer account the read side needs, when started with `viewer: true`. */
+  viewer?: { username: string; password: string };
   close(): Promise<void>;
 }
 
 /** Starts and seeds the collector. ~6 rounds × 90 schools posted through ingest. */
-export async function startConsoleHarness(): Promise<ConsoleHarness> {
+export async function startConsoleHarness(opts: { viewer?: boolean } = {}): Promise<ConsoleHarness> {
   const influx = await startTestInfluxd();
   const dir = mkdtempSync(join(tmpdir(), 'campuslink-console-'));
   const stateDir = join(dir, 'state');
@@ -126,6 +129,7 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
   const inventory = createInventoryModule(ctx);
   const consoleModule = createConsoleModule(ctx, { views });
   for (const m of [views, inventory, consoleModule]) await m.start?.();
+  const viewer = opts.viewer ? { username: 'nx-edu', password: issueViewer({ stateDir, name: 'nx-edu' }).password } : undefined;
   const app = createApp({
     sink: sink as Influx1Sink,
     tokens: { verify: (tok) => (tok.startsWith('t-') ? { id: tok, school: tok.slice(2), sha256: '', issuedAt: '' } : undefined) },
@@ -135,6 +139,7 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
     maxBodyBytes: 8 * 1024 * 1024,
     retryAfterS: 1,
     modules: [views, inventory, consoleModule],
+    ...(viewer && { viewers: new ViewerStore(stateDir) }),
   });
   const server: Server = await new Promise((res) => {
     const s = app.listen(0, '127.0.0.1', () => res(s));
@@ -184,6 +189,7 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
     base,
     schools,
     nowMs,
+    ...(viewer && { viewer }),
     async close() {
       await new Promise<void>((res) => server.close(() => res()));
       for (const m of [consoleModule, inventory, views]) await m.stop?.().catch(() => undefined);
