@@ -17,6 +17,9 @@ import { deliveryPolicy, type DeliveryPolicy } from './transport/policy.js';
 import { CollectorPool, type BatchSender } from './transport/pool.js';
 import { AGENT_VERSION } from './version.js';
 
+/** While the agent cannot send (no token, token refused), the reason is logged once and then hourly. */
+export const NOT_SENDING_REPEAT_MS = 3_600_000;
+
 export interface AgentRuntimeOptions {
   config: Readonly<AgentConfig>;
   log: Logger;
@@ -61,6 +64,8 @@ export class AgentRuntime {
   private liveMark: number;
   /** Set after a 401/403: sending stops until the agent is restarted with a valid token. */
   private authFailure?: string;
+  /** The last "not sending" line: its reason and when, so it is repeated hourly, not every cycle. */
+  private notSendingLogged?: { why: string; atMs: number };
 
   constructor(private readonly opts: AgentRuntimeOptions) {
     const stateDir = resolve(opts.config.stateDir);
@@ -135,7 +140,11 @@ export class AgentRuntime {
     const sender = this.getSender();
     if (!sender || this.authFailure) {
       const why = this.authFailure ?? 'collector.token (CAMPUSLINK_TOKEN) is not set';
-      this.opts.log.error({ code: 'AGT_ERR_AUTH_REJECTED' }, `not sending: ${why}; reports stay in the spool`);
+      const last = this.notSendingLogged;
+      if (!last || last.why !== why || this.now() - last.atMs >= NOT_SENDING_REPEAT_MS) {
+        this.notSendingLogged = { why, atMs: this.now() };
+        this.opts.log.error({ code: 'AGT_ERR_AUTH_REJECTED', spooled: this.spool.waiting().length }, `not sending: ${why}; reports stay in the spool`);
+      }
       return { acked: [], quarantined: [] };
     }
     const liveAfterSeq = this.liveMark;
