@@ -52,10 +52,15 @@ export interface LinkCounters {
   refused: number;
 }
 
-/** Paces chunks through one direction: latency plus serialisation at the bandwidth cap. */
+/**
+ * Paces chunks through one direction: latency plus serialisation at the bandwidth cap. Chunks leave
+ * strictly in the order they came, as on a real link: one timer for the head of a FIFO queue. (One
+ * timer per chunk could reorder them, because Node's timers start from the event loop's cached time.)
+ */
 class Pipe {
   private freeAt = 0;
-  private timers = new Set<NodeJS.Timeout>();
+  private readonly queue: { chunk: Buffer; dueAt: number; to: net.Socket; onReset: () => void }[] = [];
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly link: LinkEmulator,
@@ -67,19 +72,29 @@ class Pipe {
     const now = performance.now();
     const serialiseMs = Number.isFinite(p.bandwidthBitsPerSec) ? (chunk.length * 8 * 1000) / p.bandwidthBitsPerSec : 0;
     this.freeAt = Math.max(this.freeAt, now) + serialiseMs;
-    const dueMs = this.freeAt + p.latencyMs - now;
-    const deliver = () => {
-      if (to.destroyed) return;
-      if (p.resetProbability > 0 && this.link.random() < p.resetProbability) return onReset();
+    this.queue.push({ chunk, dueAt: this.freeAt + p.latencyMs, to, onReset });
+    this.drain();
+  }
+
+  private drain(): void {
+    if (this.timer) return;
+    const now = performance.now();
+    while (this.queue.length && (this.queue[0] as { dueAt: number }).dueAt - now <= 0.5) {
+      const { chunk, to, onReset } = this.queue.shift() as (typeof this.queue)[number];
+      if (to.destroyed) continue;
+      if (this.link.profile.resetProbability > 0 && this.link.random() < this.link.profile.resetProbability) {
+        this.cancel();
+        return onReset();
+      }
       this.count(chunk.length);
       to.write(chunk);
-    };
-    if (dueMs <= 0.5) return deliver();
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      deliver();
-    }, dueMs);
-    this.timers.add(t);
+    }
+    const head = this.queue[0];
+    if (!head) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.drain();
+    }, head.dueAt - now);
   }
 
   /** ms until everything queued has been delivered. */
@@ -88,8 +103,9 @@ class Pipe {
   }
 
   cancel(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queue.length = 0;
   }
 }
 

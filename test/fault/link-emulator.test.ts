@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { LinkEmulator } from '../../sim/link/emulator.js';
 import { runCommand } from './run-command.js';
@@ -38,6 +38,48 @@ describe('sim/link/emulator', () => {
     expect(link.counters.upBytes).to.be.within(100_050, 100_600);
     expect(link.counters.downBytes).to.be.within(60, 400);
     await link.stop();
+  });
+
+  it('delivers a byte stream in order, also when other I/O callbacks keep the event loop busy', async () => {
+    // Per-chunk timers start from the event loop's cached clock: a chunk read after another callback spent
+    // a few ms of the same loop turn got a timer that fired early, before the chunk ahead of it. That broke
+    // HTTP/2 framing in the backlog fault test under load (3 of 6 runs); a second connection whose data
+    // handler burns 4 ms stands in for the load here.
+    let received = Buffer.alloc(0);
+    const sink = net.createServer((s) => s.on('data', (d: Buffer) => (received = Buffer.concat([received, d]))));
+    const busy = net.createServer((s) =>
+      s.on('data', () => {
+        const until = performance.now() + 4;
+        while (performance.now() < until);
+      }),
+    );
+    await Promise.all([sink, busy].map((srv) => new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))));
+    const link = new LinkEmulator({ target: { host: '127.0.0.1', port: (sink.address() as AddressInfo).port }, latencyMs: 20, bandwidthBitsPerSec: 2_000_000 });
+    const { url } = await link.start();
+    const u = new URL(url);
+    const [viaLink, toBusy] = [net.connect(Number(u.port), u.hostname), net.connect((busy.address() as AddressInfo).port, '127.0.0.1')];
+    await Promise.all([viaLink, toBusy].map((c) => new Promise((r) => c.once('connect', r))));
+    viaLink.setNoDelay(true);
+    toBusy.setNoDelay(true);
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 300; i++) {
+      const chunk = Buffer.from(`<${i}:${'x'.repeat(i % 29)}>`);
+      sent.push(chunk);
+      // Both writes land in one poll of the emulator's process: whichever handler runs second sees a stale clock.
+      if (i % 2) toBusy.write('.');
+      viaLink.write(chunk);
+      if (!(i % 2)) toBusy.write('.');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const all = Buffer.concat(sent).toString();
+    const end = Date.now() + 5000;
+    while (received.length < all.length && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(received.toString()).to.equal(all);
+    viaLink.destroy();
+    toBusy.destroy();
+    await link.stop();
+    sink.close();
+    busy.close();
   });
 
   it('refuses and cuts connections while down, and carries traffic again afterwards', async () => {
