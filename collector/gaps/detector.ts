@@ -66,7 +66,9 @@ export function observeBatch(opts: ObserveOptions): Gap[] {
     const delta = tb - ta;
     if (delta <= 0) continue;
     const interval = state.intervalMs;
-    if (interval === undefined) {
+    if (interval === undefined || delta < interval / 2.5) {
+      // The first pair seeds the usual interval; a much shorter one means that seed spanned a hole
+      // (an agent that stopped between its first two reports), so it starts over from the shorter one.
       state.intervalMs = delta;
     } else if (delta > 2.5 * interval) {
       gaps.push({ cause: 'agent', startMs: ta + interval, durationS: (delta - interval) / 1000, missingReports: Math.max(0, Math.round(delta / interval) - 1) });

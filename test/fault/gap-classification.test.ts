@@ -35,6 +35,18 @@ describe('collector/gaps: classifying holes', () => {
     expect(gaps).to.deep.equal([{ cause: 'agent', startMs: T0 + 2 * MIN, durationS: 540, missingReports: 9 }]);
   });
 
+  it('agent: a first pair that spans a stop does not hide the next agent gap (the usual interval starts over from the shorter one)', () => {
+    const st = emptyAgentGapState();
+    const held = new Set<number>();
+    // Started, stopped for an hour after its first report, then cycling every minute.
+    feed(st, held, [rep(1, T0)], T0);
+    expect(feed(st, held, [rep(2, T0 + 60 * MIN)], T0 + 60 * MIN)).to.deep.equal([]);
+    feed(st, held, [rep(3, T0 + 61 * MIN), rep(4, T0 + 62 * MIN)], T0 + 62 * MIN);
+    expect(st.intervalMs).to.equal(MIN);
+    const gaps = feed(st, held, [rep(5, T0 + 72 * MIN)], T0 + 72 * MIN);
+    expect(gaps).to.deep.equal([{ cause: 'agent', startMs: T0 + 63 * MIN, durationS: 540, missingReports: 9 }]);
+  });
+
   it('link: reports collected every minute but delivered an hour late give one link gap that grows as the backlog drains, with nothing missing', () => {
     const st = emptyAgentGapState();
     const held = new Set<number>();
