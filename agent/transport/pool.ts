@@ -60,11 +60,6 @@ export class CollectorPool implements BatchSender {
     return (this.targets[this.current] as Target).url;
   }
 
-  /** The request-body encoding in use. */
-  get bodyEncoding(): BatchEncoding {
-    return this.encoding;
-  }
-
   private async upload(t: Target, reports: readonly Report[]): Promise<UploadResult> {
     const base = { url: t.url, token: this.opts.token, timeoutMs: this.opts.timeoutMs, version: this.opts.version };
     if (t.h2 && this.opts.now() >= t.h1UntilMs) {

@@ -1,16 +1,13 @@
 /** The collector's HTTP application: ingest, health, and the error catalogue's answers. */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { requireViewer, type ViewerVerifier } from '../auth/viewers.js';
-import type { CollectorModule } from '../module.js';
 import { sendError } from './errors.js';
 import { createIngest, type IngestOptions } from './ingest.js';
 
 export type { SchoolDirectory, TokenVerifier, SequenceLedger } from './ingest.js';
 
-/** What the app needs: ingest's options, and the features mounted beside it. */
+/** What the app needs: ingest's options (whose `modules` also give the routers mounted here), and viewers. */
 export interface AppOptions extends IngestOptions {
-  /** Features mounted beside ingest: their routers, and their hooks on accepted batches. */
-  modules?: readonly CollectorModule[];
   /** Viewer accounts; when there is any, everything but ingest and health needs one (HTTP Basic). */
   viewers?: ViewerVerifier;
 }

@@ -40,7 +40,7 @@ export interface IngestOptions {
   maxBodyBytes: number;
   /** Seconds sent in Retry-After with a 503. */
   retryAfterS: number;
-  /** Features beside ingest: their hooks on accepted batches. */
+  /** Features beside ingest: their hooks on accepted batches (and, in the app, their routers). */
   modules?: readonly CollectorModule[];
   /** Which sequences are already held; without it every report is written (InfluxDB overwrites replays). */
   dedupe?: SequenceLedger;

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { CollectorPool } from '../../../agent/transport/pool.js';
+import { CollectorPool, H2_RETRY_AFTER_MS } from '../../../agent/transport/pool.js';
 import { T0, typicalReport } from '../../helpers/reports.js';
 
 /** A collector stand-in: answers from `answer(encoding)`; records what it got. */
@@ -68,7 +68,7 @@ describe('agent/transport', () => {
     await p.send([typicalReport({ seq: 1 })]);
     await p.send([typicalReport({ seq: 2 })]);
     expect({ prefaces, acknowledged: old.got.length }).to.deep.equal({ prefaces: 1, acknowledged: 2 });
-    t += 3_600_001;
+    t += H2_RETRY_AFTER_MS + 1;
     await p.send([typicalReport({ seq: 3 })]);
     expect({ prefaces, acknowledged: old.got.length }).to.deep.equal({ prefaces: 2, acknowledged: 3 });
     p.close();
