@@ -1,14 +1,11 @@
 #!/usr/bin/env node
 /** `campuslink-collector`: serve, and issue agent tokens. */
-import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ConfigError } from '../protocol/config.js';
 import { createLogger } from '../protocol/log.js';
-import { issueToken } from './auth/tokens.js';
-import { issueViewer, removeViewer } from './auth/viewers.js';
+import { registerAuthCommands } from './auth/cli.js';
 import { registerGrafanaCommands } from './grafana/cli.js';
 import { loadCollectorConfig } from './config.js';
-import { loadRegistry } from './registry/load.js';
 import { startCollector } from './server.js';
 
 function fail(e: unknown): never {
@@ -49,56 +46,7 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
-const token = program.command('token').description('Manage agent tokens.');
-token
-  .command('issue')
-  .description("Issue a new token for one school. Prints it as the last line of stdout; only its hash is stored.")
-  .requiredOption('-s, --school <id>', '10-digit school id (must be in the registry)')
-  .option('-c, --config <file>', 'YAML config file (its stateDir and registry are used)')
-  .action((opts: { school: string; config?: string }) => {
-    try {
-      const config = loadCollectorConfig(opts.config);
-      const registry = loadRegistry(resolve(config.registry));
-      if (!registry.get(opts.school)) throw Object.assign(new Error(`school ${opts.school} is not in the registry ${config.registry}`), { code: 'COL_ERR_SCHOOL_NOT_REGISTERED' });
-      const { token: t, record } = issueToken({ stateDir: resolve(config.stateDir), school: opts.school });
-      process.stderr.write(`issued token ${record.id} for school ${record.school}; store it now, it is not shown again\n`);
-      process.stdout.write(`${t}\n`);
-    } catch (e) {
-      fail(e);
-    }
-  });
-
-const viewer = program.command('viewer').description('Manage viewer accounts for the read APIs and the console (HTTP Basic).');
-viewer
-  .command('add')
-  .description('Add a viewer, or give an existing one a new password. Prints the password as the last line of stdout; only its hash is stored.')
-  .requiredOption('-n, --name <name>', 'account name (A-Z a-z 0-9 . _ @ -)')
-  .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
-  .action((opts: { name: string; config?: string }) => {
-    try {
-      const config = loadCollectorConfig(opts.config);
-      const { password, replaced } = issueViewer({ stateDir: resolve(config.stateDir), name: opts.name });
-      process.stderr.write(`${replaced ? 'new password for' : 'added'} viewer ${opts.name}; from now on the read APIs and the console need a viewer account; store the password now, it is not shown again\n`);
-      process.stdout.write(`${password}\n`);
-    } catch (e) {
-      fail(e);
-    }
-  });
-viewer
-  .command('remove')
-  .description('Remove a viewer. With none left, the read APIs and the console are open again.')
-  .requiredOption('-n, --name <name>', 'account name')
-  .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
-  .action((opts: { name: string; config?: string }) => {
-    try {
-      const config = loadCollectorConfig(opts.config);
-      if (!removeViewer({ stateDir: resolve(config.stateDir), name: opts.name })) throw new Error(`no viewer named ${opts.name}`);
-      process.stderr.write(`removed viewer ${opts.name}\n`);
-    } catch (e) {
-      fail(e);
-    }
-  });
-
+registerAuthCommands(program, { fail });
 registerGrafanaCommands(program);
 
 program.parseAsync(process.argv).catch(fail);
