@@ -1,0 +1,208 @@
+/**
+ * The collector's state database: one SQLite file (`<stateDir>/state.db`, WAL mode) through
+ * better-sqlite3, with per-module schema migrations and group commit.
+ *
+ * Group commit: work queued with `commit()` during one short tick (`groupCommitMs`) runs in one
+ * transaction with one fsync (WAL + `synchronous=FULL`), and each caller's promise resolves only after
+ * that commit is durable. Callers acknowledge to agents after it resolves, so an acknowledged batch
+ * survives a SIGKILL or a power cut.
+ *
+ * Failures of the disk (SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_BUSY) reject the queued
+ * work with a `StateDbError` (`retryable`), mark the database unwritable for `health()`, and the next
+ * commit tries again: the collector recovers by itself when space comes back.
+ *
+ * Domain stores (tokens, dedupe, gaps, liveness, …) keep their own small interface and use this
+ * handle in their SQLite implementation, so a PostgreSQL implementation can follow behind the same
+ * interfaces.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** A better-sqlite3 database handle. */
+export type Sqlite = Database.Database;
+
+/** One schema step of a module; versions start at 1 and only grow. */
+export interface Migration {
+  version: number;
+  /** What it does, for the log. */
+  description: string;
+  /** SQL run with `exec`, or a function given the handle; runs inside a transaction. */
+  up: string | ((db: Sqlite) => void);
+}
+
+/** A state write that did not happen. `retryable`: the disk or a lock, not the data. */
+export class StateDbError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly sqliteCode?: string,
+  ) {
+    super(message);
+    this.name = 'StateDbError';
+  }
+}
+
+export interface StateDbHealth {
+  /** False after a failed commit, true again after the next successful one. */
+  writable: boolean;
+  /** The last failure's message, while unwritable. */
+  lastError?: string;
+  /** Commits and the work items they carried, since open. */
+  commits: number;
+  items: number;
+}
+
+export interface StateDb {
+  /** The raw handle, for a domain store's prepared statements (reads may run at any time). */
+  readonly db: Sqlite;
+  /** Path of the database file. */
+  readonly path: string;
+  /** Runs a module's migrations not yet applied (recorded per module in `schema_migrations`). */
+  migrate(module: string, migrations: readonly Migration[]): void;
+  /**
+   * Queues `work` into the next group commit; resolves with its result after the transaction is
+   * durable, rejects with StateDbError when it could not be committed (nothing of that transaction
+   * is kept). `work` must be synchronous and must not call commit().
+   */
+  commit<T>(work: (db: Sqlite) => T): Promise<T>;
+  /** Runs `work` in its own transaction now, synchronously (start-up, migrations of data, CLI). */
+  transaction<T>(work: (db: Sqlite) => T): T;
+  health(): StateDbHealth;
+  /** Commits what is queued, then closes. */
+  close(): Promise<void>;
+}
+
+export interface OpenStateDbOptions {
+  /** The collector's state directory; the file is `<stateDir>/state.db` unless `path` is given. */
+  stateDir: string;
+  path?: string;
+  /** How long work is gathered before one commit, ms. Default 2. */
+  groupCommitMs?: number;
+  /** Most work items in one transaction. Default 5000. */
+  maxGroupItems?: number;
+  /** How long a statement waits for a lock held by another connection (e.g. the CLI), ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/** The state database file under a state directory. */
+export function stateDbPath(stateDir: string): string {
+  return join(stateDir, 'state.db');
+}
+
+const RETRYABLE = /^SQLITE_(FULL|IOERR|CANTOPEN|BUSY|LOCKED|READONLY|PROTOCOL|NOMEM)/;
+
+/** Wraps an error from better-sqlite3 (or the file system) as a StateDbError. */
+export function toStateDbError(e: unknown): StateDbError {
+  if (e instanceof StateDbError) return e;
+  const code = (e as { code?: string }).code;
+  const retryable = typeof code === 'string' && (RETRYABLE.test(code) || /^E(NOSPC|MFILE|NFILE|IO|ROFS|DQUOT)$/.test(code));
+  return new StateDbError(`state database: ${(e as Error).message ?? String(e)}`, retryable, code);
+}
+
+interface Pending {
+  work: (db: Sqlite) => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Opens (creating if needed) the state database. Throws naming the file when it cannot be opened. */
+export function openStateDb(opts: OpenStateDbOptions): StateDb {
+  const path = opts.path ?? stateDbPath(opts.stateDir);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  let db: Sqlite;
+  try {
+    db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+    db.pragma('journal_mode = WAL');
+    // FULL in WAL mode: every commit fsyncs the WAL, so what a commit acknowledged survives a power cut.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL, applied_at_ms INTEGER NOT NULL, PRIMARY KEY (module, version))');
+  } catch (e) {
+    throw new Error(`${path}: cannot open the collector state database: ${(e as Error).message}`);
+  }
+  const groupMs = opts.groupCommitMs ?? 2;
+  const maxItems = opts.maxGroupItems ?? 5000;
+  let queue: Pending[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const health: StateDbHealth = { writable: true, commits: 0, items: 0 };
+
+  const flush = (): void => {
+    timer = undefined;
+    const batch = queue.splice(0, maxItems);
+    if (queue.length) timer = setTimeout(flush, 0);
+    if (!batch.length) return;
+    // Each item runs in its own savepoint: a bad item (a constraint, a bug) costs only itself; a
+    // failing disk fails the whole transaction.
+    const results: { ok: boolean; value: unknown }[] = [];
+    try {
+      db.transaction(() => {
+        for (const p of batch) {
+          try {
+            results.push({ ok: true, value: db.transaction(() => p.work(db))() });
+          } catch (e) {
+            const err = toStateDbError(e);
+            if (err.retryable) throw e;
+            results.push({ ok: false, value: err });
+          }
+        }
+      })();
+    } catch (e) {
+      const err = toStateDbError(e);
+      if (err.retryable) health.writable = false;
+      health.lastError = err.message;
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    health.writable = true;
+    delete health.lastError;
+    health.commits++;
+    health.items += batch.length;
+    batch.forEach((p, i) => {
+      const r = results[i] as { ok: boolean; value: unknown };
+      if (r.ok) p.resolve(r.value);
+      else p.reject(r.value);
+    });
+  };
+
+  return {
+    db,
+    path,
+    migrate(module, migrations) {
+      const applied = new Set((db.prepare('SELECT version FROM schema_migrations WHERE module = ?').all(module) as { version: number }[]).map((r) => r.version));
+      const record = db.prepare('INSERT INTO schema_migrations (module, version, description, applied_at_ms) VALUES (?, ?, ?, ?)');
+      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+        if (applied.has(m.version)) continue;
+        db.transaction(() => {
+          if (typeof m.up === 'string') db.exec(m.up);
+          else m.up(db);
+          record.run(module, m.version, m.description, Date.now());
+        })();
+      }
+    },
+    commit<T>(work: (db: Sqlite) => T): Promise<T> {
+      if (closed) return Promise.reject(new StateDbError('state database is closed', true));
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+        timer ??= setTimeout(flush, groupMs);
+      });
+    },
+    transaction<T>(work: (db: Sqlite) => T): T {
+      try {
+        return db.transaction(() => work(db))();
+      } catch (e) {
+        throw toStateDbError(e);
+      }
+    },
+    health: () => ({ ...health }),
+    async close() {
+      if (closed) return;
+      if (timer) clearTimeout(timer);
+      while (queue.length) flush();
+      closed = true;
+      queue = [];
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { StateDbError, openStateDb, type StateDb } from '../../../collector/state/db.js';
+
+describe('collector/state/db', () => {
+  let dir: string;
+  let db: StateDb;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'clk-statedb-'));
+    db = openStateDb({ stateDir: dir });
+    db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }]);
+  });
+  afterEach(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('commit() groups work queued in one tick into one transaction and resolves each with its result', async () => {
+    const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
+    const results = await Promise.all([1, 2, 3].map((i) => db.commit(() => ins.run(`k${i}`, i).changes)));
+    expect(results).to.deep.equal([1, 1, 1]);
+    expect(db.health()).to.include({ commits: 1, items: 3, writable: true });
+  });
+
+  it('commit() rejects only the item that broke a constraint; the rest of its group is committed', async () => {
+    const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
+    const settled = await Promise.allSettled([db.commit(() => ins.run('a', 1)), db.commit(() => ins.run('a', 2)), db.commit(() => ins.run('b', 3))]);
+    expect(settled.map((s) => s.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).to.be.instanceOf(StateDbError).with.property('retryable', false);
+    expect(db.db.prepare('SELECT k, v FROM kv ORDER BY k').all()).to.deep.equal([{ k: 'a', v: 1 }, { k: 'b', v: 3 }]);
+  });
+
+  it('migrate() applies each version once per module, across reopen', async () => {
+    db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }, { version: 2, description: 'index', up: 'CREATE INDEX kv_v ON kv (v)' }]);
+    await db.close();
+    db = openStateDb({ stateDir: dir });
+    db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }, { version: 2, description: 'index', up: 'CREATE INDEX kv_v ON kv (v)' }]);
+    expect(db.db.prepare("SELECT module, version FROM schema_migrations ORDER BY version").all()).to.deep.equal([{ module: 't', version: 1 }, { module: 't', version: 2 }]);
+  });
+});
