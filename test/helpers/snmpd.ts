@@ -37,9 +37,10 @@ export interface Snmpd {
   community: string;
   /**
    * SNMPv3 users it accepts, with random names and keys: `authPriv` (SHA / AES-128) and `authNoPriv`
-   * (SHA). Each is `rouser … priv` / `rouser … auth`, so a lower security level is refused.
+   * (SHA), and `md5Des` (authPriv with MD5 / DES). Each is `rouser … priv` / `rouser … auth`, so a lower
+   * security level is refused.
    */
-  v3: { authPriv: SnmpV3Credentials; authNoPriv: SnmpV3Credentials };
+  v3: { authPriv: SnmpV3Credentials; authNoPriv: SnmpV3Credentials; md5Des: SnmpV3Credentials };
   sysDescr: string;
   sysLocation: string;
   pid: number;
@@ -93,6 +94,7 @@ export async function startSnmpd(options: SnmpdOptions = {}): Promise<Snmpd> {
   const v3 = {
     authPriv: { username: `clpriv${randomBytes(4).toString('hex')}`, level: 'authPriv', authProtocol: 'sha', authKey: key(), privProtocol: 'aes', privKey: key() },
     authNoPriv: { username: `clauth${randomBytes(4).toString('hex')}`, level: 'authNoPriv', authProtocol: 'sha', authKey: key() },
+    md5Des: { username: `cldes${randomBytes(4).toString('hex')}`, level: 'authPriv', authProtocol: 'md5', authKey: key(), privProtocol: 'des', privKey: key() },
   } satisfies Record<string, SnmpV3Credentials>;
   await writeFile(
     conf,
@@ -104,6 +106,8 @@ export async function startSnmpd(options: SnmpdOptions = {}): Promise<Snmpd> {
       `createUser ${v3.authNoPriv.username} SHA ${v3.authNoPriv.authKey}`,
       `rouser ${v3.authPriv.username} priv`,
       `rouser ${v3.authNoPriv.username} auth`,
+      `createUser ${v3.md5Des.username} MD5 ${v3.md5Des.authKey} DES ${v3.md5Des.privKey}`,
+      `rouser ${v3.md5Des.username} priv`,
       `sysDescr ${sysDescr}`,
       `sysLocation ${sysLocation}`,
       'sysContact tests@campuslink.invalid',

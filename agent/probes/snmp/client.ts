@@ -15,7 +15,7 @@ export type SnmpVersion = '1' | '2c' | '3';
 export const SNMP_V3_LEVELS = ['noAuthNoPriv', 'authNoPriv', 'authPriv'] as const;
 /** USM authentication protocols (`sha` is HMAC-SHA-1, RFC 3414; the others RFC 7860). */
 export const SNMP_V3_AUTH_PROTOCOLS = ['md5', 'sha', 'sha224', 'sha256', 'sha384', 'sha512'] as const;
-/** USM privacy protocols (`aes` is CFB-AES-128, RFC 3826; `des` needs Node's legacy OpenSSL provider). */
+/** USM privacy protocols (`aes` is CFB-AES-128, RFC 3826; `des` is CBC-DES, RFC 3414, computed without OpenSSL's legacy provider: see net-snmp.ts). */
 export const SNMP_V3_PRIV_PROTOCOLS = ['des', 'aes', 'aes256b', 'aes256r'] as const;
 
 /** SNMPv3 credentials of one USM user. Keys are passphrases (at least 8 characters, RFC 3414). */

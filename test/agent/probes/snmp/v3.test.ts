@@ -5,6 +5,7 @@ import { measurementSchema } from '../../../../protocol/report.js';
 import { createNetSnmpClient, varbindString } from '../../../../agent/probes/snmp/client.js';
 import { createIfaceProbe } from '../../../../agent/probes/snmp/iface.js';
 import { inferWanInterface } from '../../../../agent/probes/snmp/wan.js';
+import { desCbc } from '../../../../agent/probes/snmp/net-snmp.js';
 import { startSnmpd, type Snmpd } from '../../../helpers/snmpd.js';
 
 const log = pino({ level: 'silent' });
@@ -34,6 +35,33 @@ describe('SNMPv3 and WAN inference against a real snmpd', () => {
     } finally {
       c.close();
     }
+  });
+
+  it('the client reads sysDescr and walks a table as an authPriv user with MD5 / DES (no legacy OpenSSL provider)', async () => {
+    const c = createNetSnmpClient({ host: snmpd.host, port: snmpd.port, version: '3', v3: snmpd.v3.md5Des, timeoutMs: 1000, retries: 0 });
+    try {
+      expect(varbindString((await c.get([SYS_DESCR]))[0])).to.equal('campuslink v3 snmpd');
+      const ifs = await c.table('1.3.6.1.2.1.2.2.1', [2, 10]);
+      expect(ifs.size).to.be.greaterThan(0);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a wrong DES privKey fails the request (never a false success)', async () => {
+    const c = createNetSnmpClient({ host: snmpd.host, port: snmpd.port, version: '3', v3: { ...snmpd.v3.md5Des, privKey: 'not-the-priv-key' }, timeoutMs: 300, retries: 0 });
+    try {
+      const err = await c.get([SYS_DESCR]).then(() => undefined, (e: unknown) => e);
+      expect(err, 'a rejection').to.be.instanceOf(Error);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('desCbc is single DES: the FIPS 81 / textbook vector 133457799BBCDFF1 encrypts 0123456789ABCDEF to 85E813540F0AB405', () => {
+    const out = desCbc('encrypt', Buffer.from('133457799BBCDFF1', 'hex'), Buffer.alloc(8), Buffer.from('0123456789ABCDEF', 'hex'));
+    expect(out.toString('hex')).to.equal('85e813540f0ab405');
+    expect(desCbc('decrypt', Buffer.from('133457799BBCDFF1', 'hex'), Buffer.alloc(8), out).toString('hex')).to.equal('0123456789abcdef');
   });
 
   it('the client reads sysDescr as an authNoPriv user (SHA)', async () => {
