@@ -55,7 +55,7 @@ export function pingMeasurementFromRun(t: ResolvedPingTarget, run: PingRunResult
     return { measurement: failedMeasurement(t, PING_RESULT.error), note: { reason: run.error ?? 'ping failed', duplicates: 0 } };
   }
   const parsed = parsePingOutput(run.output);
-  const s = computePingStats(parsed, { count: t.count });
+  const s = computePingStats(parsed, { count: t.count, timeoutMs: t.timeoutMs });
   if (run.exitCode === 0 && parsed.replies.length === 0 && s.resultCode !== PING_RESULT.unresolved) {
     // ping says it got replies but not one reply line could be read: report an error rather than
     // a false outage. (Replies only to uncounted extra requests are a real "no reply", exit 0 or not.)

@@ -5,7 +5,7 @@
  * Two steps: `parsePingOutput()` extracts what ping printed (every reply line with its sequence
  * number and RTT, duplicates, ICMP error lines, `ping: …` error lines, the summary), then
  * `computePingStats()` derives sent/received/loss, RTT min/avg/max and jitter from the per-reply
- * times, counting only the first `count` requests. ping's own summary is parsed but not trusted for
+ * times, counting only the first `count` requests and only replies within `timeoutMs`. ping's own summary is parsed but not trusted for
  * the numbers: BusyBox's min/avg/max include duplicate replies, and with `-w` ping sends extra
  * requests we do not count.
  */
@@ -89,7 +89,7 @@ const RE = {
   headerBusybox: /^PING (\S+) \(([^)]*)\): \d+ data bytes$/,
   header: /^PING (\S+?) ?\(([^)]*)\)/,
   transmitted: /^(\d+) packets transmitted, (\d+) (?:packets )?received(.*)$/,
-  rtt: /^(?:rtt|round-trip) min\/avg\/max(?:\/(?:mdev|stddev))? = ([\d.]+)\/([\d.]+)\/([\d.]+)(?:\/([\d.]+))? ?ms$/,
+  rtt: /^(?:rtt|round-trip) min\/avg\/max(?:\/(?:mdev|stddev))? = ([\d.]+)\/([\d.]+)\/([\d.]+)(?:\/([\d.]+))? ?ms(?:, pipe \d+)?$/,
   ignore: /^(?:--- .* ping statistics ---|pipe \d+|WARNING: pinging broadcast address)$/,
 };
 
@@ -258,6 +258,13 @@ export function jitterMs(rtts: readonly number[]): number | undefined {
 export interface PingStatsOptions {
   /** Requests that count: the first `count` sequence numbers (the target's `count`). */
   count: number;
+  /**
+   * How long a request may wait for its reply, ms: a reply whose printed time is longer counts as
+   * lost, whatever ping's summary says (iputils and BusyBox both count late replies as received when
+   * they arrive before the `-w` deadline, so which late replies count would depend on their position
+   * in the run and on the binary). Omitted: every reply counts.
+   */
+  timeoutMs?: number;
 }
 
 /**
@@ -281,7 +288,9 @@ export function computePingStats(p: ParsedPing, opts: PingStatsOptions): PingSta
 
   if (p.unresolved !== undefined) return failed(PING_RESULT.unresolved, p.unresolved);
 
-  const counted = p.replies.filter((r) => !r.duplicate && r.seq < count).sort((a, b) => a.seq - b.seq);
+  const limit = opts.timeoutMs ?? Infinity;
+  // A reply without a printed time (payloads under 16 bytes) cannot be judged late: it counts.
+  const counted = p.replies.filter((r) => !r.duplicate && r.seq < count && (r.rttMs === undefined || r.rttMs <= limit)).sort((a, b) => a.seq - b.seq);
   // Requests ping actually sent, of the first `count`: fewer when it stopped early (ICMP errors with -w).
   const transmitted = p.summary ? Math.min(count, p.summary.transmitted) : count;
 

@@ -15,10 +15,15 @@ export interface FixtureEntry {
   exitCode: number;
   /** The `count` the probe would use for this run. */
   count: number;
+  /** The `timeoutMs` the probe would use (late-reply fixtures only). */
+  timeoutMs?: number;
   output: string;
 }
 
-const manifest = JSON.parse(readFileSync(join(FIXTURE_DIR, 'manifest.json'), 'utf8')) as Record<string, { command: string; exitCode: number; count: number }>;
+type Manifest = Record<string, { command: string; exitCode: number; count: number; timeoutMs?: number }>;
+const read = (name: string) => JSON.parse(readFileSync(join(FIXTURE_DIR, name), 'utf8')) as Manifest;
+/** manifest.json (record.sh) and late-manifest.json (record-late.sh). */
+const manifest: Manifest = { ...read('manifest.json'), ...read('late-manifest.json') };
 
 /** Every fixture listed in manifest.json. */
 export const FIXTURES: FixtureEntry[] = Object.entries(manifest).map(([file, e]) => {

@@ -18,6 +18,8 @@ interface Expected {
   /** Mean |RTT(i) − RTT(i−1)| of `rtts`, by hand. */
   jitter?: number;
   duplicates?: number;
+  /** Allowed difference of min/avg/max/jitter (RTTs from 10 ms up are rounded to 0.1 ms); default 5e-4. */
+  tolerance?: number;
 }
 
 const EXPECTED: Record<string, Expected> = {
@@ -59,6 +61,11 @@ const EXPECTED: Record<string, Expected> = {
   'busybox/host-unreachable': { code: 2, sent: 3, received: 0, loss: 100 },
   'busybox/network-unreachable': { code: 3, sent: 3, received: 0, loss: 100 },
   'busybox/permission-denied': { code: 3, sent: 3, received: 0, loss: 100 },
+  // timeoutMs 1000: icmp_seq 1-3 answered after ~1500 ms are late (lost), only 4 and 5 count although
+  // ping's summary says 5 received, 0 % loss. 10.7 10.6 → |Δ| = .1
+  'iputils/late-replies': { code: 0, sent: 5, received: 2, loss: 60, rtts: [10.7, 10.6], jitter: 0.1, tolerance: 0.05 },
+  // seq 0-2 late; seq 3, 4 count: 10.836 12.519 → |Δ| = 1.683 (BusyBox also says 0 % loss)
+  'busybox/late-replies': { code: 0, sent: 5, received: 2, loss: 60, rtts: [10.836, 12.519], jitter: 1.683, tolerance: 0.05 },
 };
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -71,10 +78,11 @@ function checkAgainst(stats: PingStats, e: Expected): void {
   expect(stats.duplicates, 'duplicates').to.equal(e.duplicates ?? 0);
   if (e.rtts) {
     // Rounded to the microsecond: within 0.0005 ms of the exact value.
-    expect(stats.rttMinMs, 'min').to.be.closeTo(Math.min(...e.rtts), 5e-4);
-    expect(stats.rttMaxMs, 'max').to.be.closeTo(Math.max(...e.rtts), 5e-4);
-    expect(stats.rttAvgMs, 'avg').to.be.closeTo(sum(e.rtts) / e.rtts.length, 5e-4);
-    expect(stats.jitterMs, 'jitter').to.be.closeTo(e.jitter as number, 5e-4 + 1e-12);
+    const tol = e.tolerance ?? 5e-4;
+    expect(stats.rttMinMs, 'min').to.be.closeTo(Math.min(...e.rtts), tol);
+    expect(stats.rttMaxMs, 'max').to.be.closeTo(Math.max(...e.rtts), tol);
+    expect(stats.rttAvgMs, 'avg').to.be.closeTo(sum(e.rtts) / e.rtts.length, tol);
+    expect(stats.jitterMs, 'jitter').to.be.closeTo(e.jitter as number, tol + 1e-12);
   } else {
     expect(stats, 'no RTT without replies').to.not.have.any.keys('rttMinMs', 'rttAvgMs', 'rttMaxMs', 'jitterMs');
   }
@@ -100,7 +108,7 @@ describe('agent/probes/ping/parse', () => {
   for (const f of FIXTURES) {
     const e = EXPECTED[`${f.flavour}/${f.name}`] as Expected;
     it(`parsePing() reads ${f.file} as result_code ${e.code}, ${e.received}/${e.sent} received, loss ${e.loss}%`, () => {
-      checkAgainst(parsePing(f.output, { count: f.count }), e);
+      checkAgainst(parsePing(f.output, { count: f.count, ...(f.timeoutMs !== undefined && { timeoutMs: f.timeoutMs }) }), e);
     });
   }
 
@@ -109,6 +117,19 @@ describe('agent/probes/ping/parse', () => {
       expect(parsePingOutput(f.output).unrecognized).to.deep.equal([]);
     });
   }
+
+  it('computePingStats() counts a reply later than timeoutMs as lost, with iputils and BusyBox alike; ping’s summary says 0 % loss', () => {
+    for (const flavour of ['iputils', 'busybox'] as const) {
+      const p = parsePingOutput(fixture(flavour, 'late-replies').output);
+      expect(p.summary?.lossPct, `${flavour} summary`).to.equal(0);
+      const s = computePingStats(p, { count: 5, timeoutMs: 1000 });
+      expect(s, flavour).to.include({ sent: 5, received: 2, lossPct: 60 });
+      expect(s.rttMaxMs, `${flavour}: RTTs of the counted replies only`).to.be.below(20);
+      // A reply exactly at the limit still counts; one beyond it does not.
+      expect(computePingStats(p, { count: 5, timeoutMs: 1501 }).received).to.equal(3);
+      expect(computePingStats(p, { count: 5, timeoutMs: 2000 }).received).to.equal(5);
+    }
+  });
 
   it('parsePingOutput() takes per-reply RTTs from the reply lines, 0-based for both flavours', () => {
     const ip = parsePingOutput(fixture('iputils', 'success').output);
