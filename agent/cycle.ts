@@ -1,6 +1,6 @@
 /** One collection cycle: run every probe, add the agent's own health, and build a valid report. */
 import type { Logger } from 'pino';
-import { PROTOCOL_VERSION, measurementSchema, reportSchema, toIssues, type Measurement, type Report } from '../protocol/index.js';
+import { MAX_MEASUREMENTS_PER_REPORT, PROTOCOL_VERSION, deviceEventsSchema, deviceSchema, macSchema, measurementSchema, reportSchema, toIssues, type DeviceEvents, type Issue, type Measurement, type Report } from '../protocol/index.js';
 import type { Probe } from './probes/probe.js';
 import type { SpoolStats } from './spool/spool.js';
 import type { AgentCounters } from './state/stats.js';
@@ -28,6 +28,70 @@ export interface CollectOptions {
   maxClockSkewMs?: number;
   /** `collectedAt` of this agent's previous report, if any (see `collectedAtAfter`). */
   previousCollectedAt?: number;
+  /** Told how many measurements and device entries this cycle left out because they broke the schema. */
+  onDropped?: (dropped: DroppedItems) => void;
+}
+
+/** What a cycle left out of its report because it broke the schema. */
+export interface DroppedItems {
+  measurements: number;
+  devices: number;
+}
+
+/**
+ * The device events with every entry that breaks the schema left out (counted in `dropped`), so one
+ * bad device never costs the list. Undefined when nothing valid is left.
+ */
+function validDeviceEvents(events: DeviceEvents, dropped: DroppedItems, log: Logger): DeviceEvents | undefined {
+  const whole = deviceEventsSchema.safeParse(events);
+  if (whole.success) return whole.data;
+  const added = (Array.isArray(events.added) ? events.added : []).filter((d) => deviceSchema.safeParse(d).success);
+  const removed = (Array.isArray(events.removed) ? events.removed : []).filter((m) => macSchema.safeParse(m).success);
+  const lost = (events.added?.length ?? 0) - added.length + (events.removed?.length ?? 0) - removed.length;
+  dropped.devices += lost;
+  log.error({ code: 'AGT_ERR_PROBE_FAILED', dropped: lost, issues: toIssues(whole.error).slice(0, 5) }, 'device list entries broke the schema; left out, the rest of the list is sent');
+  const out = deviceEventsSchema.safeParse({ full: events.full === true, added, removed });
+  return out.success && (out.data.added.length || out.data.removed.length || out.data.full) ? out.data : undefined;
+}
+
+/** Indices of measurements named by schema issues (`measurements.<i>…`). */
+function offendingMeasurements(issues: readonly Issue[]): Set<number> {
+  const out = new Set<number>();
+  for (const i of issues) {
+    const m = /^measurements\.(\d+)(?:\.|$)/.exec(i.path);
+    if (m) out.add(Number(m[1]));
+  }
+  return out;
+}
+
+/**
+ * Parses the report; when it breaks the schema only in some measurements (a check the per-measurement
+ * parse cannot make, or a bug), those measurements are left out and counted, never the report. An
+ * issue outside the measurements and devices (school, agent: the config's) still throws.
+ */
+function parseReport(candidate: Omit<Report, 'measurements'> & { measurements: Measurement[] }, dropped: DroppedItems, log: Logger): Report {
+  let r = candidate;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const ok = reportSchema.safeParse(r);
+    if (ok.success) return ok.data;
+    const issues = toIssues(ok.error);
+    const bad = offendingMeasurements(issues);
+    if (issues.some((i) => i.path === 'measurements') && r.measurements.length > MAX_MEASUREMENTS_PER_REPORT) {
+      // Too many: the excess goes (the agent's own health, last, stays).
+      const n = r.measurements.length;
+      for (let i = MAX_MEASUREMENTS_PER_REPORT - 1; i < n - 1; i++) bad.add(i);
+    }
+    const devicesBad = issues.some((i) => i.path === 'devices' || i.path.startsWith('devices.'));
+    const elsewhere = issues.filter((i) => !/^(measurements|devices)(\.|$)/.test(i.path));
+    if (elsewhere.length || (bad.size === 0 && !devicesBad)) break;
+    const measurements = r.measurements.filter((_, i) => !bad.has(i));
+    dropped.measurements += r.measurements.length - measurements.length;
+    log.error({ code: 'AGT_ERR_PROBE_FAILED', dropped: r.measurements.length - measurements.length, issues: issues.slice(0, 5) }, 'report broke the schema in some measurements; those are left out, the report is kept');
+    const { devices, ...rest } = r;
+    const events = devices && devicesBad ? validDeviceEvents(devices, dropped, log) : devices;
+    r = { ...rest, measurements, ...(events ? { devices: events } : {}) };
+  }
+  return reportSchema.parse(r);
 }
 
 /**
@@ -43,10 +107,12 @@ export function collectedAtAfter(now: number, previous: number | undefined): num
 
 /**
  * Runs the probes concurrently and returns the report. A probe that throws, or returns a measurement
- * that breaks the schema, is logged (AGT_ERR_PROBE_FAILED) and left out: it never stops the cycle.
+ * or a device entry that breaks the schema, is logged (AGT_ERR_PROBE_FAILED) and left out, counted
+ * through `onDropped`: it never stops the cycle, and never costs the rest of the report.
  */
 export async function collectReport(opts: CollectOptions): Promise<Report> {
   const started = collectedAtAfter(opts.now(), opts.previousCollectedAt);
+  const dropped: DroppedItems = { measurements: 0, devices: 0 };
   const settled = await Promise.allSettled(opts.probes.map((p) => p.collect({ now: opts.now, log: opts.log.child({ probe: p.name }) })));
   const measurements: Measurement[] = [];
   settled.forEach((s, i) => {
@@ -57,11 +123,16 @@ export async function collectReport(opts: CollectOptions): Promise<Report> {
     }
     for (const m of s.value) {
       const ok = measurementSchema.safeParse(m);
-      if (ok.success) measurements.push(ok.data);
-      else opts.log.error({ code: 'AGT_ERR_PROBE_FAILED', probe, issues: toIssues(ok.error) }, 'probe produced an invalid measurement; left out');
+      if (ok.success) {
+        measurements.push(ok.data);
+        continue;
+      }
+      dropped.measurements++;
+      opts.log.error({ code: 'AGT_ERR_PROBE_FAILED', probe, issues: toIssues(ok.error) }, 'probe produced an invalid measurement; left out');
     }
   });
-  const deviceEvents = opts.probes.map((p) => p.deviceEvents?.()).find((e) => e !== undefined);
+  const rawEvents = opts.probes.map((p) => p.deviceEvents?.()).find((e) => e !== undefined);
+  const deviceEvents = rawEvents && validDeviceEvents(rawEvents, dropped, opts.log);
   const end = opts.now();
   measurements.push({
     name: 'agent',
@@ -81,15 +152,18 @@ export async function collectReport(opts: CollectOptions): Promise<Report> {
   // points land in the wrong place (or be refused) at the collector.
   const skewed = opts.clockOffsetMs !== undefined && Math.abs(opts.clockOffsetMs) > (opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
   const shift = skewed ? (opts.clockOffsetMs as number) : 0;
-  return reportSchema.parse({
+  const candidate = {
     v: PROTOCOL_VERSION,
     school: opts.school,
     agent: opts.agent,
     seq: opts.seq,
     collectedAt: started + shift,
     sentAt: end + shift,
-    ...(skewed ? { clockCorrected: true, clockOffsetMs: shift } : {}),
+    ...(skewed ? { clockCorrected: true as const, clockOffsetMs: shift } : {}),
     measurements,
     ...(deviceEvents ? { devices: deviceEvents } : {}),
-  });
+  };
+  const report = parseReport(candidate, dropped, opts.log);
+  if (dropped.measurements || dropped.devices) opts.onDropped?.(dropped);
+  return report;
 }

@@ -7,11 +7,15 @@ import { readFile, rename } from 'node:fs/promises';
 import { z } from 'zod';
 import { deviceSchema, type Device, type DeviceClass } from '../../../protocol/index.js';
 import { writeFileDurable } from '../../../protocol/durable.js';
+import { tagText } from '../sanitize.js';
 import { classify, type CompiledRule } from './classify.js';
 import { isLocallyAdministered } from './mac.js';
 import type { DiscoveredHost, Observation } from './observe.js';
 import type { OuiLookup } from './oui.js';
 import { LLDP_CAPABILITIES, type LldpCapability } from './tables.js';
+
+/** Longest `ip` of a device on the wire (protocol/devices.ts). */
+const MAX_IP_CHARS = 64;
 
 /** A device with what it said about itself, kept so a missed LLDP poll does not change its class. */
 export interface KnownDevice {
@@ -127,12 +131,14 @@ export function updateDevices(opts: UpdateOptions): InventoryChanges {
   for (const o of opts.observed.values()) {
     const prev = state.devices.get(o.mac);
     const local = isLocallyAdministered(o.mac);
-    const vendor = local ? undefined : opts.oui.vendor(o.mac);
-    const name = o.name ?? prev?.device.name;
+    // Device strings are cut to what the protocol allows here, where every device is built: a 300-character
+    // LLDP sysName (MikroTik) must cost that name's tail, not the cycle's report.
+    const vendor = local ? undefined : tagText(opts.oui.vendor(o.mac));
+    const name = tagText(o.name ?? prev?.device.name);
     const sysDescr = o.sysDescr ?? prev?.sysDescr;
     const capabilities = o.capabilities.length ? o.capabilities : (prev?.capabilities ?? []);
     const cls: DeviceClass = classify({ mac: o.mac, ...(vendor && { vendor }), ...(name && { name }), ...(sysDescr && { sysDescr }), capabilities }, opts.rules);
-    const ip = o.ip ?? prev?.device.ip;
+    const ip = tagText(o.ip ?? prev?.device.ip, MAX_IP_CHARS);
     const device: Device = {
       mac: o.mac,
       ...(ip !== undefined && { ip }),

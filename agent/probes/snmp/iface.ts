@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { SNMP_RESULT, type IfaceRole, type Measurement } from '../../../protocol/index.js';
 import type { Probe, ProbeContext } from '../probe.js';
+import { cleanText, tagText, truncateText } from '../sanitize.js';
 import {
   createNetSnmpClient,
   SnmpError,
@@ -113,9 +114,9 @@ const IF_SPEED_SATURATED = 4294967295;
 const MAX_DESCR = 1024;
 const MAX_TAG = 256;
 
-/** Makes a string usable as a tag value: no tabs or line breaks, at most 256 characters. */
+/** Makes a device string usable as a tag value (see sanitize.ts); '' when nothing usable is left. */
 function tagSafe(s: string): string {
-  return s.replace(/[\t\n\r]+/g, ' ').trim().slice(0, MAX_TAG).trim();
+  return tagText(s, MAX_TAG) ?? '';
 }
 
 function validDevice(device: string): boolean {
@@ -165,7 +166,7 @@ function parseIfaces(ifRows: SnmpTable, ifxRows: SnmpTable, wanInterface: string
     const ifName = varbindString(x?.get(IFX_COL.ifName));
     const ifDescr = varbindString(row.get(IF_COL.ifDescr));
     let name = tagSafe(ifName ?? '') || tagSafe(ifDescr ?? '') || `if${ifIndex}`;
-    if (seen.has(name)) name = `${name.slice(0, MAX_TAG - 12)}#${ifIndex}`;
+    if (seen.has(name)) name = `${truncateText(name, MAX_TAG - 12)}#${ifIndex}`;
     seen.add(name);
 
     const highSpeed = varbindNumber(x?.get(IFX_COL.ifHighSpeed));
@@ -281,7 +282,7 @@ export function createIfaceProbe(options: IfaceProbeOptions): IfaceProbe {
 
     const sysFields: SysFields = { result_code: SNMP_RESULT.ok, errors: 0 };
     if (uptimeTicks !== undefined) sysFields.uptime_s = uptimeTicks / 100;
-    if (descr !== undefined) sysFields.descr = descr.slice(0, MAX_DESCR);
+    if (descr !== undefined) sysFields.descr = cleanText(descr, MAX_DESCR);
 
     if (failure || uptimeTicks === undefined) {
       const timeout = failure?.kind === 'timeout';
