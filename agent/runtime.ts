@@ -75,7 +75,7 @@ export class AgentRuntime {
     this.stats = new AgentStats(stateDir);
     this.clock = new ClockStore(stateDir);
     const sp = opts.config.spool;
-    this.spool = new SegmentSpool({ dir: resolve(sp.dir), maxSpoolBytes: sp.maxSpoolBytes, segmentBytes: sp.segmentBytes, committedSeq: this.seq.current(), log: opts.log });
+    this.spool = new SegmentSpool({ dir: resolve(sp.dir), maxSpoolBytes: sp.maxSpoolBytes, segmentBytes: sp.segmentBytes, minFreeBytes: sp.minFreeBytes, committedSeq: this.seq.current(), log: opts.log });
     const lost = this.spool.recovery.lost.length;
     if (lost) this.stats.add({ droppedReports: lost });
     this.liveMark = this.spool.lastSeq();

@@ -7,13 +7,14 @@
  *
  * Layout of `dir`: `<first seq, 16 digits>.seg` segments, `acked.log`, `quarantine/`, `corrupt/`.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statfsSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Report } from '../../protocol/index.js';
 import { fsyncDir, writeFileDurable } from '../../protocol/durable.js';
 import { AckedLog } from './acked-log.js';
 import { FRAME_HEADER_BYTES, encodeFrame, scanFrames } from './frame.js';
+import { spoolErrorCode, writeRecordSync } from './io.js';
 import type { AppendResult, Spool, SpoolRecovery, SpoolStats } from './spool.js';
 
 export interface SegmentSpoolOptions {
@@ -22,6 +23,12 @@ export interface SegmentSpoolOptions {
   maxSpoolBytes: number;
   /** A segment is closed once it reaches this size (capped at maxSpoolBytes / 4). */
   segmentBytes: number;
+  /**
+   * Free bytes to leave on the spool's filesystem (default DEFAULT_MIN_FREE_BYTES): when an append would
+   * go below, acknowledged segments are deleted, then the oldest unacknowledged ones (dropped, counted),
+   * and when even that does not make room the new report is dropped and counted.
+   */
+  minFreeBytes?: number;
   /**
    * Highest sequence the agent recorded as collected (its sequence file). Lets recovery tell a record
    * lost at the tail (counted) from a write the crash cut short (never collected, the sequence is reused).
@@ -42,6 +49,14 @@ interface Entry {
   seg: Segment;
   offset: number;
   frameBytes: number;
+}
+
+/** Default free space the spool leaves on its filesystem. */
+export const DEFAULT_MIN_FREE_BYTES = 1024 * 1024;
+
+/** The error an append gives itself when the free-space bound leaves no room for the report. */
+function noRoom(needBytes: number, minFreeBytes: number): NodeJS.ErrnoException {
+  return Object.assign(new Error(`spool: no room for a ${needBytes}-byte record above the ${minFreeBytes}-byte free-space reserve`), { code: 'ENOSPC' });
 }
 
 const SEGMENT = /^(\d{16})\.seg$/;
@@ -69,6 +84,10 @@ export class SegmentSpool implements Spool {
   private readonly segmentBytes: number;
   private activeFd: number | undefined;
   private last = 0;
+  /** Code of the failure of the current stretch of failing report writes, if any. */
+  private writeFailure: string | undefined;
+  /** Code of the failure of the current stretch of failing acknowledgement writes, if any. */
+  private ackFailure: string | undefined;
 
   /** Opens the spool, repairing what a crash or a bad disk left; never throws for damaged data. */
   constructor(private readonly opts: SegmentSpoolOptions) {
@@ -142,22 +161,30 @@ export class SegmentSpool implements Spool {
     }
   }
 
-  private write(report: Report): Entry {
+  private write(report: Report, frame: Buffer = encodeFrame(Buffer.from(JSON.stringify(report), 'utf8'))): Entry {
     if (report.seq <= this.last) throw new Error(`spool: sequence ${report.seq} is not above the last stored ${this.last}`);
     let seg = this.segments.at(-1);
     let created = false;
     if (!seg || seg.bytes >= this.segmentBytes) {
-      if (this.activeFd !== undefined) closeSync(this.activeFd);
-      this.activeFd = undefined;
+      this.closeActive();
       seg = { name: segmentName(report.seq), firstSeq: report.seq, bytes: 0, seqs: [] };
-      this.segments.push(seg);
       created = true;
     }
-    const fd = this.activeFd ?? (this.activeFd = openSync(this.path(seg.name), 'a', 0o600));
-    const frame = encodeFrame(Buffer.from(JSON.stringify(report), 'utf8'));
-    writeSync(fd, frame);
-    fsyncSync(fd);
-    if (created) fsyncDir(this.opts.dir);
+    try {
+      // Positional writes at the end of the last intact record: a record the disk cut short is cut off
+      // again (writeRecordSync), and never left in front of the next one.
+      const fd = this.activeFd ?? (this.activeFd = openSync(this.path(seg.name), constants.O_WRONLY | constants.O_CREAT, 0o600));
+      writeRecordSync(fd, frame, seg.bytes, seg.bytes);
+      if (created) fsyncDir(this.opts.dir);
+    } catch (e) {
+      if (created) {
+        // An empty segment would claim the sequence at the next start: remove it.
+        this.closeActive();
+        rmSync(this.path(seg.name), { force: true });
+      }
+      throw e;
+    }
+    if (created) this.segments.push(seg);
     const entry = { seg, offset: seg.bytes, frameBytes: frame.length };
     seg.bytes += frame.length;
     seg.seqs.push(report.seq);
@@ -166,9 +193,73 @@ export class SegmentSpool implements Spool {
     return entry;
   }
 
+  private closeActive(): void {
+    if (this.activeFd !== undefined) closeSync(this.activeFd);
+    this.activeFd = undefined;
+  }
+
+  /** Free bytes on the spool's filesystem; Infinity when the system cannot say. */
+  private freeBytes(): number {
+    try {
+      const s = statfsSync(this.opts.dir);
+      return s.bavail * s.bsize;
+    } catch {
+      return Infinity;
+    }
+  }
+
+  /**
+   * Keeps `minFreeBytes` free after a write of `needBytes`: deletes the newest segment if it is fully
+   * acknowledged, then drops the oldest segments (their unacknowledged sequences go to `dropped`).
+   * Throws ENOSPC when only the active segment is left and there is still no room.
+   */
+  private makeRoom(needBytes: number, dropped: number[]): void {
+    const reserve = this.opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+    const short = () => this.freeBytes() - needBytes < reserve;
+    if (!short()) return;
+    const active = this.segments.at(-1);
+    if (active && active.seqs.every((q) => !this.index.has(q))) this.deleteSegment(active);
+    while (short() && this.segments.length > 1) {
+      const oldest = this.segments[0] as Segment;
+      for (const q of oldest.seqs) if (this.index.has(q)) dropped.push(q);
+      this.deleteSegment(oldest);
+    }
+    if (short()) throw noRoom(needBytes, reserve);
+  }
+
+  /** Logs the start and the end of a stretch of failing writes once each, not once per report. */
+  private noteWrite(e: unknown, what: string): void {
+    if (e === undefined) {
+      if (this.writeFailure) this.opts.log?.warn({ after: this.writeFailure }, 'spool: writes succeed again');
+      this.writeFailure = undefined;
+      return;
+    }
+    const code = spoolErrorCode(e);
+    if (this.writeFailure === code) return;
+    this.writeFailure = code;
+    this.opts.log?.error({ code, err: String(e) }, what);
+  }
+
+  /**
+   * Stores a report. A report the disk cannot take (full, below the free-space reserve, or an I/O
+   * error) is not stored: its sequence is returned in `dropped` (the caller counts it), recorded as done
+   * so a restart does not count it again, and never reused.
+   */
   async append(report: Report): Promise<AppendResult> {
-    this.write(report);
+    if (report.seq <= this.last) throw new Error(`spool: sequence ${report.seq} is not above the last stored ${this.last}`);
+    this.acked.flush();
     const dropped: number[] = [];
+    const frame = encodeFrame(Buffer.from(JSON.stringify(report), 'utf8'));
+    try {
+      this.makeRoom(frame.length, dropped);
+      this.write(report, frame);
+      this.noteWrite(undefined, '');
+    } catch (e) {
+      this.noteWrite(e, 'spool: a report could not be stored (disk full or failing); it is dropped and counted, delivery of what is held goes on');
+      this.last = report.seq;
+      this.acked.add([report.seq]);
+      dropped.push(report.seq);
+    }
     while (this.totalBytes() > this.opts.maxSpoolBytes && this.segments.length > 1) {
       const oldest = this.segments[0] as Segment;
       for (const s of oldest.seqs) if (this.index.has(s)) dropped.push(s);
@@ -184,14 +275,13 @@ export class SegmentSpool implements Spool {
   private deleteSegment(seg: Segment): void {
     const i = this.segments.indexOf(seg);
     if (i < 0) return;
-    if (i === this.segments.length - 1 && this.activeFd !== undefined) {
-      closeSync(this.activeFd);
-      this.activeFd = undefined;
-    }
+    if (i === this.segments.length - 1) this.closeActive();
     this.segments.splice(i, 1);
     rmSync(this.path(seg.name), { force: true });
     for (const s of seg.seqs) this.index.delete(s);
-    this.acked.forget(seg.seqs);
+    // Only sequences below the oldest segment left are forgotten: at the next start, a segment's range runs
+    // to the next segment's first sequence, and an acknowledged sequence in that range must still read as done.
+    this.acked.forgetBelow(this.segments[0]?.firstSeq ?? this.last + 1);
   }
 
   /** Deletes closed segments whose every report is acknowledged. */
@@ -229,12 +319,27 @@ export class SegmentSpool implements Spool {
     return this.read(this.waiting().slice(0, limit));
   }
 
+  /**
+   * Forgets acknowledged reports. On a full disk the acknowledgement is held in memory (never resent
+   * while the agent runs), the fully acknowledged segments are deleted, and the acknowledgement is written
+   * in the space that frees.
+   */
   async remove(seqs: readonly number[]): Promise<void> {
     const known = seqs.filter((s) => this.index.has(s));
     if (!known.length) return;
-    this.acked.add(known);
+    const saved = this.acked.add(known);
     for (const s of known) this.index.delete(s);
     this.reclaim();
+    if (!saved && !this.acked.flush()) {
+      const e = this.acked.lastError;
+      if (this.ackFailure !== spoolErrorCode(e)) {
+        this.ackFailure = spoolErrorCode(e);
+        this.opts.log?.error({ code: this.ackFailure, pending: this.acked.pending, err: String(e) }, 'spool: acknowledgements cannot be written; kept in memory and written when the disk takes them');
+      }
+    } else if (this.ackFailure) {
+      this.ackFailure = undefined;
+      this.opts.log?.warn('spool: acknowledgements are written again');
+    }
   }
 
   async quarantine(seqs: readonly number[], reason: string): Promise<void> {
@@ -256,8 +361,7 @@ export class SegmentSpool implements Spool {
 
   /** Closes open files. */
   close(): void {
-    if (this.activeFd !== undefined) closeSync(this.activeFd);
-    this.activeFd = undefined;
+    this.closeActive();
     this.acked.close();
   }
 }

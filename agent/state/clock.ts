@@ -40,7 +40,13 @@ export class ClockStore {
     const next = { offsetMs, measuredAtMs: opts.answeredAtMs };
     const moved = !this.value || Math.abs(this.value.offsetMs - offsetMs) > 1000;
     this.value = next;
-    if (moved) writeFileDurable(this.path, JSON.stringify(next));
+    if (moved) {
+      try {
+        writeFileDurable(this.path, JSON.stringify(next));
+      } catch {
+        // A full disk: the offset is kept in memory; it is written at the next move. Never fail the ack it came with.
+      }
+    }
     return next;
   }
 }

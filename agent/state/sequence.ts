@@ -11,6 +11,8 @@ import { writeFileDurable } from '../../protocol/durable.js';
  */
 export class SequenceStore {
   private readonly path: string;
+  /** Highest sequence committed by this process, also when the disk refused to record it. */
+  private committed = 0;
 
   constructor(stateDir: string) {
     this.path = join(stateDir, 'seq');
@@ -21,15 +23,25 @@ export class SequenceStore {
     try {
       const n = Number(readFileSync(this.path, 'utf8').trim());
       if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${this.path}: corrupt sequence "${n}"`);
-      return n;
+      return Math.max(n, this.committed);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.committed;
       throw e;
     }
   }
 
-  /** Records `n` as used, durably; never goes backwards. */
+  /**
+   * Records `n` as used, durably; never goes backwards. When the disk refuses the write (full) the number
+   * is held in memory, so the running agent never reuses it (the spool's last sequence covers a restart:
+   * the runtime takes the next number from the larger of the two), and the next commit writes it.
+   */
   commit(n: number): void {
-    if (n > this.current()) writeFileDurable(this.path, `${n}\n`);
+    if (n <= this.current()) return;
+    this.committed = n;
+    try {
+      writeFileDurable(this.path, `${n}\n`);
+    } catch {
+      /* kept in memory; see above */
+    }
   }
 }

@@ -28,10 +28,20 @@ export class AgentStats {
     return { ...this.counters };
   }
 
-  /** Adds to the counters and persists them. */
-  add(delta: Partial<AgentCounters>): void {
+  /**
+   * Adds to the counters and persists them. A disk that refuses the write (full, failing) never loses
+   * the count for the running agent nor fails the caller (delivery calls this between a collector's ack
+   * and forgetting the acknowledged reports): the counters are kept in memory and the next `add()` writes
+   * them. Returns whether they are on disk.
+   */
+  add(delta: Partial<AgentCounters>): boolean {
     this.counters.droppedReports += delta.droppedReports ?? 0;
     this.counters.sentBytes += delta.sentBytes ?? 0;
-    writeFileDurable(this.path, JSON.stringify(this.counters));
+    try {
+      writeFileDurable(this.path, JSON.stringify(this.counters));
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
