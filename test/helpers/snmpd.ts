@@ -27,6 +27,8 @@ export interface SnmpdOptions {
   startTimeoutMs?: number;
   /** The binary (default `/usr/sbin/snmpd`). */
   path?: string;
+  /** More snmpd.conf lines (e.g. `pass_persist` handlers serving fixture tables). */
+  extraConfig?: string[];
 }
 
 /** A running snmpd. */
@@ -113,6 +115,7 @@ export async function startSnmpd(options: SnmpdOptions = {}): Promise<Snmpd> {
       'sysContact tests@campuslink.invalid',
       'sysServices 72',
       'dontLogTCPWrappersConnects yes',
+      ...(options.extraConfig ?? []),
       '',
     ].join('\n'),
   );

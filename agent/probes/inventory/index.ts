@@ -16,6 +16,12 @@ import { sharedOuiLookup, type OuiLookup } from './oui.js';
 import { pollTables, type TablesReading } from './poll.js';
 import { countByClass, loadState, saveState, updateDevices, type InventoryState } from './store.js';
 
+/**
+ * `inventory_poll.result_code`: SNMP_RESULT's 0 ok, 2 no response, 3 error, and 1 when the source answered
+ * but a table could not be read even one row per request (the protocol's range 0-3 has 1 free).
+ */
+export const INVENTORY_POLL_RESULT = { ...SNMP_RESULT, tableFailed: 1 } as const;
+
 /** One device whose tables are read. */
 export interface InventorySourceOptions {
   /** For log lines (default: the host). */
@@ -108,6 +114,25 @@ export function createInventoryProbe(options: InventoryProbeOptions): InventoryP
   let fullSentSinceStart = false;
   let events: DeviceEvents | undefined;
   let failing = false;
+  /** `source table` pairs that failed at the last poll: each is logged when it starts and when it ends. */
+  const failingTables = new Set<string>();
+
+  const noteTableFailures = (readings: readonly (TablesReading & { source: string })[], ctx: ProbeContext): void => {
+    const now = new Set<string>();
+    for (const r of readings) {
+      for (const t of r.failedTables) {
+        const key = `${r.source} ${t}`;
+        now.add(key);
+        if (!failingTables.has(key)) {
+          ctx.log.warn({ code: 'AGT_ERR_PROBE_FAILED', source: r.source, table: t, err: r.firstError }, 'inventory: a table could not be read, even one row per request; its devices are kept, not aged out (inventory_poll result_code 1)');
+        }
+      }
+      if (r.retriedTables.length) ctx.log.debug({ source: r.source, tables: r.retriedTables }, 'inventory: tables read with fewer repetitions');
+    }
+    for (const key of failingTables) if (!now.has(key)) ctx.log.info({ table: key }, 'inventory: table readable again');
+    failingTables.clear();
+    for (const key of now) failingTables.add(key);
+  };
 
   const pollSource = async (s: InventorySourceOptions): Promise<TablesReading & { source: string; pollMs: number }> => {
     const hp = splitHostPort(s.host);
@@ -188,6 +213,8 @@ export function createInventoryProbe(options: InventoryProbeOptions): InventoryP
       const failed = readings.filter((r) => r.neighboursFailed);
       stats.failedPolls += failed.length;
       const usable = readings.filter((r) => !r.neighboursFailed);
+      noteTableFailures(readings, ctx);
+      const partial = readings.some((r) => r.failedTables.length > 0);
       if (failed.length) {
         const detail = { failed: failed.length, sources: readings.length, err: failed[0]?.firstError };
         if (!failing) ctx.log.warn(detail, 'inventory: device tables could not be read; devices are kept, not aged out');
@@ -206,7 +233,9 @@ export function createInventoryProbe(options: InventoryProbeOptions): InventoryP
           state: st,
           observed: observe(usable, st.discovered),
           nowMs: now,
-          goneAfterMs: failed.length ? Number.POSITIVE_INFINITY : goneAfterMs,
+          // Nor is a device seen only through a table that could not be read: it keeps its lastSeen until a
+          // successful read of every table says otherwise.
+          goneAfterMs: failed.length || partial ? Number.POSITIVE_INFINITY : goneAfterMs,
           rules,
           oui: options.oui ?? sharedOuiLookup({ ...(options.stateDir !== undefined && { cacheDir: options.stateDir }) }),
         });
@@ -235,7 +264,7 @@ export function createInventoryProbe(options: InventoryProbeOptions): InventoryP
         (r): Measurement => ({
           name: 'inventory_poll',
           tags: { device: r.source },
-          fields: { result_code: SNMP_RESULT[r.result], errors: r.errors, neighbours: r.neighbours.length, poll_ms: Math.round(r.pollMs) },
+          fields: { result_code: INVENTORY_POLL_RESULT[r.result], errors: r.errors, neighbours: r.neighbours.length, poll_ms: Math.round(r.pollMs) },
         }),
       );
       return [...DEVICE_CLASSES.map((c): Measurement => ({ name: 'inventory', tags: { class: c }, fields: { count: counts.get(c) ?? 0 } })), ...polls];

@@ -60,11 +60,18 @@ export interface SnmpClient {
   /**
    * The rows of a table, given its *entry* OID (e.g. ifEntry `1.3.6.1.2.1.2.2.1`). With `columns`,
    * only those columns are walked (one subtree each); without, the whole entry is walked at once.
-   * A table the agent does not have comes back empty.
+   * A table the agent does not have comes back empty. `options.maxRepetitions` overrides the client's
+   * GetBulk size for this walk (1: one row per request, as small an answer as GETNEXT gives).
    */
-  table(entryOid: string, columns?: readonly number[]): Promise<SnmpTable>;
+  table(entryOid: string, columns?: readonly number[], options?: TableOptions): Promise<SnmpTable>;
   /** Releases the socket. Calls still in flight fail. Idempotent. */
   close(): void;
+}
+
+/** Per-walk options of `SnmpClient.table()`. */
+export interface TableOptions {
+  /** GetBulk max-repetitions of this walk (an integer >= 1). */
+  maxRepetitions?: number;
 }
 
 /** Why an SNMP call failed: `timeout` (no answer in time) or `error` (anything else). */
@@ -351,9 +358,9 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
   }
 
   /** One GetBulk of several OIDs, each a repeater; resolves the varbinds grouped per requested OID. */
-  function getBulk(oids: string[]): Promise<SnmpVarbind[][]> {
+  function getBulk(oids: string[], repetitions: number): Promise<SnmpVarbind[][]> {
     return new Promise((resolve, reject) => {
-      session.getBulk(oids, 0, maxRepetitions, (error, varbinds) => {
+      session.getBulk(oids, 0, repetitions, (error, varbinds) => {
         if (error) return reject(error);
         resolve(oids.map((_, i) => {
           const group = varbinds?.[i];
@@ -368,7 +375,7 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
    * still open, so a table of R rows costs about R / maxRepetitions round trips whatever the number
    * of columns. A column ends at its subtree's end, an exception, or an OID that does not increase.
    */
-  function bulkColumns(roots: string[]): Promise<SnmpVarbind[]> {
+  function bulkColumns(roots: string[], repetitions: number): Promise<SnmpVarbind[]> {
     const what = `walk ${roots.join(' ')} of ${target}`;
     return run<SnmpVarbind[]>(what, (resolve, reject) => {
       const out: SnmpVarbind[] = [];
@@ -377,7 +384,7 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
         const cols = open.filter((c) => c.last !== '');
         if (cols.length === 0) return resolve(out);
         if (closed) return reject(new SnmpError('error', `${what}: client is closed`));
-        getBulk(cols.map((c) => c.last)).then((groups) => {
+        getBulk(cols.map((c) => c.last), repetitions).then((groups) => {
           cols.forEach((c, i) => {
             const group = groups[i] ?? [];
             if (group.length === 0) c.last = '';
@@ -442,7 +449,9 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
         );
       });
     },
-    async table(entryOid, columns) {
+    async table(entryOid, columns, tableOptions) {
+      const repetitions = tableOptions?.maxRepetitions ?? maxRepetitions;
+      if (!Number.isInteger(repetitions) || repetitions < 1) throw new RangeError(`maxRepetitions must be an integer >= 1, got ${repetitions}`);
       const entry = normalizeOid(entryOid);
       const rows: SnmpTable = new Map();
       const add = (vb: SnmpVarbind): void => {
@@ -456,7 +465,7 @@ export function createNetSnmpClient(options: NetSnmpClientOptions): SnmpClient {
         row.set(column, vb);
       };
       if (columns && columns.length > 0 && version !== '1') {
-        for (const vb of await bulkColumns(columns.map((c) => `${entry}.${c}`))) add(vb);
+        for (const vb of await bulkColumns(columns.map((c) => `${entry}.${c}`), repetitions)) add(vb);
         return rows;
       }
       // v1 has no GetBulk; a whole-entry walk is one GetBulk/GetNext stream.
