@@ -154,7 +154,13 @@ export class SegmentSpool implements Spool {
     for (const name of readdirSync(this.opts.dir).filter((n) => LEGACY.test(n)).sort()) {
       const r = decode(readFileSync(this.path(name)));
       if (r && r.seq > this.last) {
-        this.write(r);
+        try {
+          this.write(r);
+        } catch (e) {
+          // A full disk at start: the old files stay where they are and are imported at the next start.
+          this.opts.log?.error({ code: spoolErrorCode(e), file: name, err: String(e) }, 'spool: old-layout reports not imported yet');
+          return;
+        }
         this.recovery.imported++;
       }
       rmSync(this.path(name), { force: true });
