@@ -4,8 +4,7 @@
  * make the agent's own schema refuse the whole report. Pure.
  *
  * What is changed: lone UTF-16 surrogates become U+FFFD (they cannot be encoded as UTF-8); control
- * characters (C0, DEL, C1), tabs and line breaks become spaces, runs of white space one space; the
- * text is trimmed and cut to the limit without splitting a surrogate pair. Tag values also lose
+ * characters (C0, DEL, C1), tabs and line breaks become one space per run; the text is trimmed and cut to the limit without splitting a surrogate pair. Tag values also lose
  * trailing backslashes (line protocol reads `\` before the separator as an escape, InfluxDB refuses
  * the line; Telegraf's serializer trims them too).
  */
@@ -27,8 +26,10 @@ export function truncateText(s: string, max: number): string {
 
 /** A device string as a field value: well-formed, no control characters, trimmed, at most `maxChars`. */
 export function cleanText(s: string, maxChars: number): string {
+  // Runs of control characters (line and paragraph separators too) become one space; other spaces, the
+  // ideographic space of Chinese names among them, stay as they are.
   // eslint-disable-next-line no-control-regex
-  const flat = wellFormed(s).replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, ' ').trim();
+  const flat = wellFormed(s).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
   return truncateText(flat, maxChars).trim();
 }
 

@@ -12,6 +12,7 @@ describe('agent/probes/sanitize', () => {
     expect(tagText('\u0085x\u009f')).to.equal('x');
     expect(tagText('  \\ ')).to.equal(undefined);
     expect(tagText(undefined)).to.equal(undefined);
+    expect(tagText('教学楼\u3000三层  AP')).to.equal('教学楼\u3000三层  AP');
   });
 
   it('tagText() cuts to 256 characters, never half a surrogate pair, and replaces lone surrogates with U+FFFD', () => {
