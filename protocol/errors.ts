@@ -42,8 +42,8 @@ export const ERRORS = {
   AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending, keeps its spool, and says why.' },
   AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },
   AGT_ERR_COLLECTOR_UNAVAILABLE: { meaning: 'The collector could not be reached, timed out, or answered 429/5xx: reports stay in the spool and are retried with backoff.' },
-  AGT_ERR_SPOOL_IO: { meaning: 'The spool directory could not be read or written.' },
-  AGT_ERR_SPOOL_FULL: { meaning: 'The spool reached maxSpoolBytes; the oldest reports were dropped, counted in agent.dropped_reports and logged.' },
+  AGT_ERR_SPOOL_IO: { meaning: "A spool read or write failed with an I/O error; the report that could not be stored is dropped and counted, and delivery of what is held goes on." },
+  AGT_ERR_SPOOL_FULL: { meaning: "The spool reached maxSpoolBytes or its filesystem's minFreeBytes reserve, or the disk is full: the oldest reports, or the report that did not fit, were dropped, counted in agent.dropped_reports and logged; acknowledgements the disk refuses are held in memory." },
   AGT_ERR_SPOOL_CORRUPT: { meaning: 'A spool segment was damaged; it was moved to corrupt/, its intact reports kept, the unreadable ones counted as dropped.' },
   AGT_ERR_PROBE_FAILED: { meaning: 'A probe threw; the failure is recorded as data and the cycle goes on.' },
 } as const satisfies Record<string, ErrorSpec>;
