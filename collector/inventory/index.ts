@@ -3,16 +3,15 @@
  * events of accepted reports, and serves it at `GET /api/v1/schools/:id/devices` (optionally
  * `?class=ap`). The endpoint has no authentication yet.
  */
-import { join } from 'node:path';
 import { Router } from 'express';
 import { DEVICE_CLASSES, type DeviceClass } from '../../protocol/index.js';
 import { sendError } from '../http/errors.js';
 import type { CollectorModule, ModuleContext } from '../module.js';
-import { applyEvents, listDevices, loadAll, serializeSchool, updatedAt, type SchoolDevices } from './store.js';
-import { writeFileDurableAsync } from '../../protocol/durable.js';
+import { WriteFailureLog } from '../state/failures.js';
+import { applyEvents, listDevices, loadFromDb, migrateInventory, putAgentDevices, updatedAt, type SchoolDevices } from './store.js';
 
 /** What the module needs of the collector (a `ModuleContext` will do). */
-export type InventoryModuleContext = Pick<ModuleContext, 'stateDir' | 'log' | 'now'> & { registry: { get(id: string): unknown } };
+export type InventoryModuleContext = Pick<ModuleContext, 'state' | 'log' | 'now'> & { registry: { get(id: string): unknown } };
 
 /** The module plus a read of one school's list (for other modules and tests). */
 export interface InventoryModule extends CollectorModule {
@@ -22,18 +21,36 @@ export interface InventoryModule extends CollectorModule {
 
 /** Creates the module; `start()` loads the saved lists. */
 export function createInventoryModule(ctx: InventoryModuleContext): InventoryModule {
-  const dir = join(ctx.stateDir, 'inventory');
   const log = ctx.log.child({ module: 'inventory' });
+  migrateInventory(ctx.state);
   let schools = new Map<string, SchoolDevices>();
-  // One write at a time per school, in order; a failed write is logged and the next change retries.
-  const writes = new Map<string, Promise<void>>();
-  const persist = (s: SchoolDevices): Promise<void> => {
-    const prev = writes.get(s.school) ?? Promise.resolve();
-    const next = prev.then(() => writeFileDurableAsync(join(dir, `${s.school}.json`), serializeSchool(s))).catch((e: unknown) => {
-      log.error({ school: s.school, err: String(e) }, 'device list not saved');
-    });
-    writes.set(s.school, next);
-    return next;
+  const failures = new WriteFailureLog({ log, what: 'device list', now: ctx.now });
+  // Agents whose list changed and is not written yet, by school: a failed write keeps them for the next change.
+  const dirty = new Map<string, Set<string>>();
+  const writes = new Set<Promise<void>>();
+  const persist = (s: SchoolDevices, agents: Iterable<string>): Promise<void> => {
+    let marked = dirty.get(s.school);
+    if (!marked) dirty.set(s.school, (marked = new Set()));
+    for (const a of agents) marked.add(a);
+    let taken: string[] = [];
+    const write = ctx.state
+      .commit((db) => {
+        taken = [...(dirty.get(s.school) ?? [])];
+        dirty.delete(s.school);
+        putAgentDevices(db, s, taken);
+      })
+      .then(
+        () => failures.succeeded(),
+        (e: unknown) => {
+          let again = dirty.get(s.school);
+          if (!again) dirty.set(s.school, (again = new Set()));
+          for (const a of taken) again.add(a);
+          failures.failed(e);
+        },
+      )
+      .finally(() => writes.delete(write));
+    writes.add(write);
+    return write;
   };
 
   const router = Router();
@@ -59,8 +76,8 @@ export function createInventoryModule(ctx: InventoryModuleContext): InventoryMod
       return s ? listDevices(s) : undefined;
     },
     async start() {
-      const loaded = await loadAll(dir);
-      for (const p of loaded.problems) log.error({ problem: p }, 'device list file unreadable; left in place and skipped');
+      const loaded = loadFromDb(ctx.state.db);
+      for (const p of loaded.problems) log.error({ problem: p }, 'stored device list unreadable; skipped');
       schools = loaded.schools;
       log.info({ schools: schools.size }, 'device lists loaded');
     },
@@ -69,15 +86,20 @@ export function createInventoryModule(ctx: InventoryModuleContext): InventoryMod
       if (!reports.length) return;
       let s = schools.get(batch.school);
       if (!s) schools.set(batch.school, (s = { school: batch.school, agents: new Map() }));
-      let changed = false;
+      const changed = new Set<string>();
       for (const r of reports) {
-        if (applyEvents(s, r.agent, r.seq, r.devices as NonNullable<typeof r.devices>, batch.receivedAtMs)) changed = true;
+        if (applyEvents(s, r.agent, r.seq, r.devices as NonNullable<typeof r.devices>, batch.receivedAtMs)) changed.add(r.agent);
         else log.debug({ school: batch.school, agent: r.agent, seq: r.seq }, 'stale device events skipped');
       }
-      if (changed) await persist(s);
+      if (changed.size) await persist(s, changed);
     },
     async stop() {
-      await Promise.all(writes.values());
+      await Promise.all(writes);
+      // Retry once what a failed write left (the state database is closed after every module stopped).
+      for (const school of [...dirty.keys()]) {
+        const s = schools.get(school);
+        if (s) await persist(s, []);
+      }
     },
   };
 }

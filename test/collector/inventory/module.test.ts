@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { createApp } from '../../../collector/http/app.js';
 import { createInventoryModule, type InventoryModule } from '../../../collector/inventory/index.js';
+import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 import type { Device, DeviceEvents, Report } from '../../../protocol/index.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
 import { T0, makeReport } from '../../helpers/reports.js';
@@ -21,9 +22,11 @@ describe('collector/inventory', () => {
   let server: Server | undefined;
   let base: string;
   let mod: InventoryModule;
+  let state: StateDb;
 
   const start = async (): Promise<void> => {
-    mod = createInventoryModule({ stateDir: dir, log, now: () => T0, registry: { get: (id: string) => (id === SCHOOL || id === OTHER ? { id } : undefined) } });
+    state = openStateDb({ stateDir: dir });
+    mod = createInventoryModule({ state, log, now: () => T0, registry: { get: (id: string) => (id === SCHOOL || id === OTHER ? { id } : undefined) } });
     await mod.start?.();
     const app = createApp({
       sink: new MemorySink(),
@@ -42,6 +45,7 @@ describe('collector/inventory', () => {
   };
   const stop = async (): Promise<void> => {
     await mod.stop?.();
+    await state.close();
     await new Promise((r) => server?.close(r));
   };
   const post = (reports: Report[]) =>
@@ -112,7 +116,10 @@ describe('collector/inventory', () => {
     await post([report(1, { full: true, added: [dev('00:00:00:00:00:01', 'ap'), dev('00:00:00:00:00:02', 'display')] })]);
     const before = await list();
     await stop();
-    expect(readdirSync(join(dir, 'inventory'))).to.deep.equal([`${SCHOOL}.json`]);
+    const peek = openStateDb({ stateDir: dir });
+    const rows = peek.db.prepare('SELECT school, agent, last_seq FROM inventory_agents').all();
+    await peek.close();
+    expect(rows).to.deep.equal([{ school: SCHOOL, agent: 'gw-01', last_seq: 1 }]);
     await start();
     expect(await list()).to.deep.equal(before);
     // And it keeps applying after the restart, honouring the saved sequence.
