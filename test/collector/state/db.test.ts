@@ -40,3 +40,25 @@ describe('collector/state/db', () => {
     expect(db.db.prepare("SELECT module, version FROM schema_migrations ORDER BY version").all()).to.deep.equal([{ module: 't', version: 1 }, { module: 't', version: 2 }]);
   });
 });
+
+describe('campuslink-collector state backup', function () {
+  this.timeout(60_000);
+  it('copies a live WAL database into a new file that opens with the same rows, and refuses an existing file', async () => {
+    const { runCli } = await import('../../helpers/cli.js');
+    const { existsSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'clk-statedb-'));
+    const live = openStateDb({ stateDir: dir });
+    live.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }]);
+    await live.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('a', 1)").run());
+    const to = join(dir, 'backup.db');
+    const r = await runCli('collector', ['state', 'backup', '--to', to], { CAMPUSLINK_STATE_DIR: dir });
+    expect(r.code, r.stderr).to.equal(0);
+    await live.close();
+    const copy = openStateDb({ stateDir: dir, path: to });
+    expect(copy.db.prepare('SELECT k, v FROM kv').all()).to.deep.equal([{ k: 'a', v: 1 }]);
+    await copy.close();
+    const again = await runCli('collector', ['state', 'backup', '--to', to], { CAMPUSLINK_STATE_DIR: dir });
+    expect([again.code, existsSync(to)]).to.deep.equal([1, true]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
