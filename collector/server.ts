@@ -67,6 +67,9 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
   const stateDir = resolve(config.stateDir);
   mkdirSync(stateDir, { recursive: true });
   const state = openStateDb({ stateDir });
+  if (state.exclusive) {
+    log.warn({ code: 'COL_ERR_RESOURCE_EXHAUSTED', db: state.path }, 'state database opened with exclusive locking: no room for its WAL index (disk full or no descriptors); serving, writes retry; token issue and state backup wait until the next restart');
+  }
   try {
     return await startWithState({ config, log, now, lateAfterMs, stateDir, state });
   } catch (e) {
