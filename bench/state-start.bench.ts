@@ -44,7 +44,7 @@ const MIN = 60_000;
 const quiet = pino({ level: 'silent' });
 
 /** 31 provinces × 10 cities × 10 counties, schools spread evenly (as bench/coverage.bench.ts). */
-function registryCsv(n: number): string {
+export function registryCsv(n: number): string {
   const lines = ['school_id,school_name,school_type,province_code,province_name,city_code,city_name,county_code,county_name,link_type,contracted_mbps,students,classrooms,lat,lon'];
   for (let i = 0; i < n; i++) {
     const p = 11 + (i % 31);
@@ -61,7 +61,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const spread = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)} ms`;
 
 /** A week's worth of state for one agent: a mark with a few ranges, 16 recent pairs, 12 devices. */
-function seedAgents(stateDir: string, schools: string[]): void {
+export function seedAgents(stateDir: string, schools: string[]): void {
   const state = openStateDb({ stateDir });
   new DedupeStore({ state });
   createGapsModule({ state, sink: { write: async () => undefined, ready: async () => true, close: async () => undefined }, tagsFor: () => undefined, held: () => true, log: quiet, now: () => T0 });

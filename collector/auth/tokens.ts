@@ -73,13 +73,17 @@ export function issueToken(opts: TokenTarget & { school: string; now?: () => num
 }
 
 /**
- * Issues one new token per school in one transaction (one fsync), then hands each to `onIssued` in
- * order. Nothing is handed out before the transaction committed.
+ * Issues one new token per school, then hands each to `onIssued` in order; nothing is handed out
+ * before every token is committed. Stored in transactions of `chunkSize` tokens (one fsync each): a
+ * collector serving on the same database waits for this process's write lock synchronously, so one
+ * 250,000-row transaction would stall its event loop for the whole insert. A run that fails midway
+ * leaves tokens nobody has seen, which is harmless.
  */
-export function issueTokens(opts: TokenTarget & { schools: Iterable<string>; now?: () => number; onIssued: (token: string, record: TokenRecord) => void }): number {
+export function issueTokens(opts: TokenTarget & { schools: Iterable<string>; now?: () => number; chunkSize?: number; onIssued: (token: string, record: TokenRecord) => void }): number {
   return withStateDb(opts, (state) => {
     migrateTokens(state);
     const issuedAt = new Date((opts.now ?? Date.now)()).toISOString();
+    const chunk = opts.chunkSize ?? 10_000;
     const tokens: string[] = [];
     const records: TokenRecord[] = [];
     for (const school of opts.schools) {
@@ -87,7 +91,7 @@ export function issueTokens(opts: TokenTarget & { schools: Iterable<string>; now
       tokens.push(t.token);
       records.push(t.record);
     }
-    state.transaction((db) => insertTokens(db, records));
+    for (let i = 0; i < records.length; i += chunk) state.transaction((db) => insertTokens(db, records.slice(i, i + chunk)));
     records.forEach((r, i) => opts.onIssued(tokens[i] as string, r));
     return records.length;
   });
@@ -133,7 +137,10 @@ export class TokenStore {
     const db = opts.state.db;
     this.lookup = db.prepare('SELECT sha256, id, school, issued_at FROM tokens WHERE sha256 = ?');
     this.count = db.prepare('SELECT count(*) FROM tokens').pluck();
-    for (const row of db.prepare('SELECT sha256, id, school, issued_at FROM tokens').iterate() as IterableIterator<TokenRow>) this.byHash.set(row.sha256, toRecord(row));
+    // Arrays, not row objects: 250,000 rows load in a fraction of the time.
+    for (const [sha256, id, school, issuedAt] of db.prepare('SELECT sha256, id, school, issued_at FROM tokens').raw().iterate() as IterableIterator<[string, string, string, string]>) {
+      this.byHash.set(sha256, { id, school, sha256, issuedAt });
+    }
   }
 
   /** Number of tokens stored (a count over the table's index; not for the request path). */

@@ -65,24 +65,22 @@ export function putAgentDevices(db: Sqlite, school: SchoolDevices, agents: Itera
   return n;
 }
 
-/** Every school's lists from the table, row by row. A damaged row is reported and skipped. */
-export function loadFromDb(db: Sqlite): { schools: Map<string, SchoolDevices>; problems: string[] } {
-  const schools = new Map<string, SchoolDevices>();
-  const problems: string[] = [];
-  const rows = db.prepare('SELECT school, agent, last_seq AS lastSeq, updated_at_ms AS updatedAtMs, devices FROM inventory_agents').iterate() as IterableIterator<{ school: string; agent: string; lastSeq: number; updatedAtMs: number; devices: string }>;
+/** One school's lists from the table (an indexed read), or undefined when none is stored. A damaged row is reported and skipped. */
+export function loadSchool(db: Sqlite, school: string, problems: string[] = []): SchoolDevices | undefined {
+  const rows = db.prepare('SELECT agent, last_seq AS lastSeq, updated_at_ms AS updatedAtMs, devices FROM inventory_agents WHERE school = ?').all(school) as { agent: string; lastSeq: number; updatedAtMs: number; devices: string }[];
+  if (!rows.length) return undefined;
+  const s: SchoolDevices = { school, agents: new Map() };
   for (const r of rows) {
     try {
       // Rows are written by this module from validated reports: parse, check the shape, no full schema pass.
       const devices = JSON.parse(r.devices) as Device[];
       if (!Array.isArray(devices) || devices.some((d) => typeof d?.mac !== 'string')) throw new Error('devices is not a list of devices');
-      let s = schools.get(r.school);
-      if (!s) schools.set(r.school, (s = { school: r.school, agents: new Map() }));
       s.agents.set(r.agent, { lastSeq: r.lastSeq, updatedAtMs: r.updatedAtMs, devices: new Map(devices.map((d) => [d.mac, d])) });
     } catch (e) {
-      problems.push(`inventory_agents ${r.school}/${r.agent}: ${(e as Error).message.slice(0, 200)}`);
+      problems.push(`inventory_agents ${school}/${r.agent}: ${(e as Error).message.slice(0, 200)}`);
     }
   }
-  return { schools, problems };
+  return s;
 }
 
 /** Applies one report's events to an agent's list; returns false when they were stale and skipped. */

@@ -53,11 +53,21 @@ describe('collector/auth/tokens', () => {
     await state.close();
   });
 
-  it('issueTokens() issues one token per school in one transaction and hands them out in order after the commit', async () => {
+  it('issueTokens() issues one token per school, in transactions of chunkSize, and hands them out in order after the last commit', async () => {
     const state = openStateDb({ stateDir: tempDir() });
     const schools = Array.from({ length: 500 }, (_, i) => String(1640104000 + i));
     const out: [string, TokenRecord][] = [];
-    const n = issueTokens({ state, schools, onIssued: (t, r) => out.push([t, r]) });
+    let storedWhenFirstHandedOut = -1;
+    const n = issueTokens({
+      state,
+      schools,
+      chunkSize: 128,
+      onIssued: (t, r) => {
+        if (!out.length) storedWhenFirstHandedOut = state.db.prepare('SELECT count(*) FROM tokens').pluck().get() as number;
+        out.push([t, r]);
+      },
+    });
+    expect(storedWhenFirstHandedOut).to.equal(500);
     expect(n).to.equal(500);
     expect(out.map(([, r]) => r.school)).to.deep.equal(schools);
     expect(state.db.prepare('SELECT count(*) FROM tokens').pluck().get()).to.equal(500);

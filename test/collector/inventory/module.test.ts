@@ -127,3 +127,29 @@ describe('collector/inventory', () => {
     expect((await list()).count).to.equal(2);
   });
 });
+
+describe('collector/inventory: lists read per school', () => {
+  it('reads a school from the state database when needed, also after it left the bounded cache, and loses no change of it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'collector-inventory-'));
+    const state = openStateDb({ stateDir: dir });
+    const ctx = { state, log, now: () => T0, registry: { get: () => ({}) } };
+    const a = createInventoryModule(ctx, { maxCachedSchools: 2 });
+    const ids = ['1640104001', '1640104002', '1640104003', '1640104004'];
+    for (const [i, school] of ids.entries()) {
+      await a.onAccepted?.({ school, reports: [makeReport({ school, seq: 1, devices: { full: true, added: [dev(`00:00:00:00:00:0${i}`, 'pc')], removed: [] } })], receivedAtMs: T0 });
+    }
+    // The first school left the cache; a change to it reads it back first and keeps its earlier device.
+    await a.onAccepted?.({ school: ids[0] as string, reports: [makeReport({ school: ids[0] as string, seq: 2, devices: { full: false, added: [dev('00:00:00:00:00:09', 'ap')], removed: [] } })], receivedAtMs: T0 });
+    expect(a.devices(ids[0] as string)?.map((d) => d.mac)).to.deep.equal(['00:00:00:00:00:00', '00:00:00:00:00:09']);
+    await a.stop?.();
+    // A new module reads nothing at start and finds every list when asked.
+    state.db.prepare("INSERT INTO inventory_agents (school, agent, last_seq, updated_at_ms, devices) VALUES ('1640104005', 'gw-01', 1, 0, 'not json')").run();
+    const b = createInventoryModule(ctx);
+    await b.start?.();
+    expect(ids.map((id) => b.devices(id)?.length)).to.deep.equal([2, 1, 1, 1]);
+    expect(b.devices('1640104005')).to.deep.equal([]);
+    expect(b.devices('1640104006')).to.equal(undefined);
+    await state.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
