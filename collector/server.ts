@@ -85,7 +85,8 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   const liveRegistry = watched.registry;
   const registry = liveRegistry.current();
   log.info({ schools: registry.schools.size, registry: config.registry }, 'registry loaded');
-  const tokens = new TokenStore({ state });
+  // Fills its map in the background: a token not loaded yet is found by an indexed lookup meanwhile.
+  const tokens = new TokenStore({ state, background: true });
   const viewers = new ViewerStore(state);
 
   let influxd: InfluxdHandle | undefined;

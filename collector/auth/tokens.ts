@@ -3,10 +3,12 @@
  * `tokens` table of the state database. Tokens are 256 random bits, so a plain hash is enough (no
  * password stretching is needed for secrets that cannot be guessed).
  *
- * `TokenStore` answers `verify()` from memory: a map by hash filled at start by iterating the rows.
- * A token it does not know (issued by the CLI, another process, while the collector serves) is looked
- * up once by its hash through the table's index, and a small negative cache keeps an agent retrying a
- * revoked or mistyped token from costing a lookup per request.
+ * `TokenStore` answers `verify()` from memory: a map by hash filled at start by iterating the rows
+ * (at once, or with `background: true` in chunks that yield to the event loop, so `serve` listens
+ * without waiting for 250,000 rows). A token it does not know (not loaded yet, or issued by the CLI in
+ * another process while the collector serves) is looked up once by its hash through the table's index,
+ * and a small negative cache keeps an agent retrying a mistyped token from costing a lookup per
+ * request.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Migration, Sqlite, StateDb } from '../state/db.js';
@@ -120,6 +122,10 @@ export interface TokenStoreOptions {
   negativeTtlMs?: number;
   /** Most unknown hashes remembered. Default 1024. */
   maxNegative?: number;
+  /** Fill the map in chunks after the constructor returns (see `loaded`) instead of before. */
+  background?: boolean;
+  /** Rows per chunk of a background fill. Default 5000. */
+  chunkRows?: number;
   now?: () => number;
 }
 
@@ -137,9 +143,35 @@ export class TokenStore {
     const db = opts.state.db;
     this.lookup = db.prepare('SELECT sha256, id, school, issued_at FROM tokens WHERE sha256 = ?');
     this.count = db.prepare('SELECT count(*) FROM tokens').pluck();
+    this.loaded = opts.background ? this.fillInChunks(opts.chunkRows ?? 5000) : Promise.resolve(this.fill(0, Infinity)).then(() => undefined);
+  }
+
+  /** Settles when every row stored at start is in the map (at once without `background`). Never rejects. */
+  readonly loaded: Promise<void>;
+
+  /** Adds up to `limit` rows after rowid `after` to the map; returns the last rowid read, or undefined at the end. */
+  private fill(after: number, limit: number): number | undefined {
+    const rows = this.opts.state.db.prepare('SELECT n, sha256, id, school, issued_at FROM tokens WHERE n > ? ORDER BY n LIMIT ?').raw();
+    let last: number | undefined;
     // Arrays, not row objects: 250,000 rows load in a fraction of the time.
-    for (const [sha256, id, school, issuedAt] of db.prepare('SELECT sha256, id, school, issued_at FROM tokens').raw().iterate() as IterableIterator<[string, string, string, string]>) {
-      this.byHash.set(sha256, { id, school, sha256, issuedAt });
+    for (const [n, sha256, id, school, issuedAt] of rows.iterate(after, limit === Infinity ? -1 : limit) as IterableIterator<[number, string, string, string, string]>) {
+      if (!this.byHash.has(sha256)) this.byHash.set(sha256, { id, school, sha256, issuedAt });
+      last = n;
+    }
+    return last;
+  }
+
+  private async fillInChunks(chunk: number): Promise<void> {
+    let after = 0;
+    try {
+      for (;;) {
+        const last = this.fill(after, chunk);
+        if (last === undefined) return;
+        after = last;
+        await new Promise((r) => setImmediate(r));
+      }
+    } catch {
+      // The database went away (closed, failed): misses keep using the indexed lookup.
     }
   }
 

@@ -3,9 +3,10 @@
  * point per hole found in the agent's data (tags: registry tags, agent, cause; fields duration_s,
  * missing_reports; time: start of the hole).
  *
- * The per-agent detector state (small, fixed size) lives in memory and in the `gap_agents` table of the
- * state database. Only agents that changed are written, through the group commit, so they share the
- * transaction (and the fsync) of the batches accepted in the same tick; a failed write keeps them
+ * The per-agent detector state (small, fixed size) lives in the `gap_agents` table of the state
+ * database and, once an agent reported since start, in memory (its row is read on its first batch:
+ * start reads nothing). Only agents that changed are written, through the group commit, so they share
+ * the transaction (and the fsync) of the batches accepted in the same tick; a failed write keeps them
  * marked and the next batch retries. Nothing is rewritten whole on a timer.
  */
 import type { Logger } from 'pino';
@@ -37,7 +38,7 @@ export interface GapsModuleOptions {
 /** The gaps module plus its start/stop log (exposed for tests). */
 export interface GapsModule extends CollectorModule {
   readonly lifelog: LifeLog;
-  /** Agents whose state is known. */
+  /** Agents whose state is in memory (reported since start). */
   readonly agents: number;
 }
 
@@ -134,6 +135,16 @@ export function createGapsModule(opts: GapsModuleOptions): GapsModule {
   const lifelog = new LifeLog({ state: opts.state, log: opts.log, now: opts.now, heartbeatMs: opts.heartbeatMs });
   const states = new Map<string, AgentGapState>();
   const writer = createGapStateWriter(opts, states);
+  const row = opts.state.db.prepare('SELECT state FROM gap_agents WHERE school = ? AND agent = ?').pluck();
+  /** An agent's state: in memory, else its row, else a new one. */
+  const stateOf = (school: string, agent: string, key: string): AgentGapState => {
+    let s = states.get(key);
+    if (!s) {
+      const text = row.get(school, agent) as string | undefined;
+      states.set(key, (s = (text !== undefined ? parseGapState(text) : undefined) ?? emptyAgentGapState()));
+    }
+    return s;
+  };
   return {
     name: 'gaps',
     lifelog,
@@ -141,11 +152,6 @@ export function createGapsModule(opts: GapsModuleOptions): GapsModule {
       return states.size;
     },
     async start() {
-      const rows = opts.state.db.prepare('SELECT school, agent, state FROM gap_agents').iterate() as IterableIterator<{ school: string; agent: string; state: string }>;
-      for (const r of rows) {
-        const s = parseGapState(r.state);
-        if (s) states.set(`${r.school}/${r.agent}`, s);
-      }
       lifelog.start();
     },
     async stop() {
@@ -157,8 +163,7 @@ export function createGapsModule(opts: GapsModuleOptions): GapsModule {
       const first = batch.reports[0];
       if (!tags || !first) return;
       const key = `${batch.school}/${first.agent}`;
-      let state = states.get(key);
-      if (!state) states.set(key, (state = emptyAgentGapState()));
+      const state = stateOf(batch.school, first.agent, key);
       const gaps = observeBatch({
         state,
         reports: batch.reports,

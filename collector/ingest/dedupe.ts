@@ -1,10 +1,12 @@
 /**
  * Which sequences of each agent the collector already holds, surviving restarts: a per-agent
  * high-water mark (every sequence up to it is held) plus a bounded list of ranges of sequences above
- * it (a backlog delivered out of order, a sequence the agent dropped). Kept in memory for `has()` and
- * `heldThrough()` (the hot path) and stored per agent in the `dedupe_agents` table of the state
- * database; `record()` goes through the state database's group commit, so the batches of one tick
- * share one fsync, and resolves once durable.
+ * it (a backlog delivered out of order, a sequence the agent dropped). Stored per agent in the
+ * `dedupe_agents` table of the state database and kept in memory for `has()` and `heldThrough()` (the
+ * hot path): an agent's row is read (one primary-key lookup) the first time the agent is asked
+ * about, so start reads nothing, however many agents the table holds. `record()` goes through the
+ * state database's group commit, so the batches of one tick share one fsync, and resolves once
+ * durable.
  *
  * A repeated report is acknowledged without being written again; should the state ever lose a sequence
  * (crash between the sink write and this record, or a range forgotten past `maxRangesPerAgent`), the
@@ -126,30 +128,40 @@ export class DedupeStore {
   private readonly pending = new Map<string, HeldSequences>();
   private readonly maxRanges: number;
   private readonly put;
+  private readonly row;
 
   constructor(private readonly opts: DedupeStoreOptions) {
     this.maxRanges = opts.maxRangesPerAgent ?? 64;
     migrateDedupe(opts.state);
     const db = opts.state.db;
     this.put = db.prepare('INSERT INTO dedupe_agents (school, agent, hwm, ranges) VALUES (?, ?, ?, ?) ON CONFLICT (school, agent) DO UPDATE SET hwm = excluded.hwm, ranges = excluded.ranges');
-    const rows = db.prepare('SELECT school, agent, hwm, ranges FROM dedupe_agents').iterate() as IterableIterator<{ school: string; agent: string; hwm: number; ranges: string }>;
-    for (const r of rows) this.agents.set(key(r.school, r.agent), { hwm: r.hwm, ranges: parseRanges(r.ranges) });
+    this.row = db.prepare('SELECT hwm, ranges FROM dedupe_agents WHERE school = ? AND agent = ?');
   }
 
-  /** Agents known. */
+  /** Agents in memory (asked about since start). */
   get size(): number {
     return this.agents.size;
   }
 
+  /** An agent's held set, read from its row the first time (an agent without a row holds nothing yet). */
+  private held(school: string, agent: string): HeldSequences {
+    const k = key(school, agent);
+    let s = this.agents.get(k);
+    if (!s) {
+      const r = this.row.get(school, agent) as { hwm: number; ranges: string } | undefined;
+      this.agents.set(k, (s = { hwm: r?.hwm ?? 0, ranges: r ? parseRanges(r.ranges) : [] }));
+    }
+    return s;
+  }
+
   /** Whether the collector already holds this sequence. */
   has(school: string, agent: string, seq: number): boolean {
-    const s = this.agents.get(key(school, agent));
-    return !!s && holds(s, seq);
+    return holds(this.held(school, agent), seq);
   }
 
   /** Every sequence up to this one is held. */
   heldThrough(school: string, agent: string): number {
-    return this.agents.get(key(school, agent))?.hwm ?? 0;
+    return this.held(school, agent).hwm;
   }
 
   /**
@@ -163,8 +175,8 @@ export class DedupeStore {
     let next: HeldSequences | undefined;
     try {
       await this.opts.state.commit(() => {
-        const base = this.pending.get(k) ?? this.agents.get(k);
-        const s: HeldSequences = { hwm: base?.hwm ?? 0, ranges: base ? [...base.ranges] : [] };
+        const base = this.pending.get(k) ?? this.held(school, agent);
+        const s: HeldSequences = { hwm: base.hwm, ranges: [...base.ranges] };
         addHeld(s, seqs, { maxRanges: this.maxRanges });
         this.put.run(school, agent, s.hwm, formatRanges(s.ranges));
         this.pending.set(k, s);

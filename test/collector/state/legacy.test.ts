@@ -72,7 +72,6 @@ describe('collector/state/legacy', () => {
     expect([dedupe.heldThrough(S, 'gw-01'), dedupe.has(S, 'gw-01', 45), dedupe.has(S, 'gw-01', 43), dedupe.has(S, 'gw-01', 99), dedupe.heldThrough(S, 'sw-01')]).to.deep.equal([42, true, false, false, 3]);
     const gaps = createGapsModule({ state, sink: new MemorySink(), tagsFor: () => undefined, held: () => true, log: pino({ level: 'silent' }), now: () => T0 + 3001 * MIN });
     await gaps.start?.();
-    expect(gaps.agents).to.equal(1);
     const gapState = JSON.parse(state.db.prepare('SELECT state FROM gap_agents').pluck().get() as string);
     expect(gapState).to.deep.include({ intervalMs: MIN, checkedSeq: 3000 });
     expect(gapState.recent).to.have.length(32);
