@@ -116,7 +116,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     now: clock,
     lateAfterMs: lateAfterMs ?? config.gaps.lateAfterMs,
   });
-  log.info({ tokens: tokens.size, dedupeAgents: dedupe.size, db: state.path }, 'state loaded');
+  log.info({ db: state.path, exclusive: state.exclusive }, 'state database open; tokens fill in the background, per-agent state is read on each agent\'s first batch');
   const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
