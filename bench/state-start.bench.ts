@@ -125,21 +125,27 @@ function bareScan(stateDir: string): number {
 const DIST_CLI = join(ROOT, 'dist', 'collector', 'cli.js');
 const cliArgs = (...args: string[]) => (existsSync(DIST_CLI) ? [DIST_CLI, ...args] : ['--import', 'tsx', join(ROOT, 'collector', 'cli.ts'), ...args]);
 
-/** `campuslink-collector serve` from spawn to its "listening" line, then SIGTERM. */
-function serveStart(env: Record<string, string>): Promise<number> {
+/** `campuslink-collector serve` from spawn to its "listening" line, then SIGTERM; and when (ms after spawn) it logged the registry as loaded. */
+function serveStart(env: Record<string, string>): Promise<{ ms: number; registryMs: number }> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
+    const spawnedAt = Date.now();
+    let registryMs = NaN;
     const child = spawn(process.execPath, cliArgs('serve'), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     let ms = 0;
-    child.stderr.on('data', (d) => (err += d));
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = /\{[^\n]*"msg":"registry loaded"[^\n]*\}/.exec(err);
+      if (m && Number.isNaN(registryMs)) registryMs = (JSON.parse(m[0]) as { time: number }).time - spawnedAt;
+    });
     child.stdout.on('data', (d) => {
       if (!ms && /listening on/.test(String(d))) {
         ms = performance.now() - t;
         child.kill('SIGTERM');
       }
     });
-    child.on('exit', (code) => (ms ? resolve(ms) : reject(new Error(`serve exited ${code}: ${err.slice(-2000)}`))));
+    child.on('exit', (code) => (ms ? resolve({ ms, registryMs }) : reject(new Error(`serve exited ${code}: ${err.slice(-2000)}`))));
   });
 }
 
@@ -165,12 +171,15 @@ export async function run(): Promise<BenchResult> {
     const tokensFull: number[] = [];
     const scan: number[] = [];
     const serve: number[] = [];
+    const registryAt: number[] = [];
     for (let i = 0; i < REPEAT; i++) {
       scan.push(bareScan(stateDir));
       const l = await loadAsServe(stateDir, schools[schools.length - 1] as string);
       load.push(l.readyMs);
       tokensFull.push(l.tokensMs);
-      serve.push(await serveStart({ ...env, CAMPUSLINK_INFLUX_URL: influxd.url, CAMPUSLINK_LISTEN: '127.0.0.1:0' }));
+      const sv = await serveStart({ ...env, CAMPUSLINK_LOG_LEVEL: 'info', CAMPUSLINK_INFLUX_URL: influxd.url, CAMPUSLINK_LISTEN: '127.0.0.1:0' });
+      serve.push(sv.ms);
+      registryAt.push(sv.registryMs);
     }
     const ratio = median(serve) / 10_000;
     return {
@@ -184,6 +193,7 @@ export async function run(): Promise<BenchResult> {
         'peer: bare scan of every row (median, spread)': `${median(scan).toFixed(0)} ms (${spread(scan)})`,
         'ready / bare scan': (median(load) / median(scan)).toFixed(3),
         'serve: spawn to listening, registry included (median, spread)': `${median(serve).toFixed(0)} ms (${spread(serve)})`,
+        'serve: spawn to "registry loaded" (node start, state open, registry of 250,000 parsed) (median, spread)': `${median(registryAt).toFixed(0)} ms (${spread(registryAt)})`,
         repetitions: REPEAT,
         cli: existsSync(DIST_CLI) ? 'dist/collector/cli.js' : 'collector/cli.ts through tsx (run npm run build for the installed form)',
       },
