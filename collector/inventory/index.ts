@@ -28,7 +28,7 @@ export interface InventoryModule extends CollectorModule {
   devices(school: string): ReturnType<typeof listDevices> | undefined;
 }
 
-/** Creates the module; `start()` loads the saved lists. */
+/** Creates the module; lists are read from the state database per school when first needed. */
 export function createInventoryModule(ctx: InventoryModuleContext, opts: InventoryModuleOptions = {}): InventoryModule {
   const log = ctx.log.child({ module: 'inventory' });
   migrateInventory(ctx.state);
@@ -66,7 +66,7 @@ export function createInventoryModule(ctx: InventoryModuleContext, opts: Invento
         taken = [...(dirty.get(s.school) ?? [])];
         dirty.delete(s.school);
         putAgentDevices(db, s, taken);
-        if (!dirty.has(s.school)) unsaved.delete(s.school);
+        unsaved.delete(s.school);
       })
       .then(
         () => failures.succeeded(),
