@@ -39,7 +39,11 @@ done
 if [ "$purpose" = test ] && [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then missing+=(fonts-wqy-microhei); fi
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if [ -n "${CAMPUSLINK_SETUP_DRY_RUN:-}" ]; then
+    # For tests: say what would be installed, install and build nothing.
+    echo "would run: apt-get update && apt-get install -y ${missing[*]}"
+    exit 0
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Debian packages for the $purpose: ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
@@ -52,6 +56,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm ci deletes node_modules first, following a symlink into a shared install: never run it on one.
+if [ -n "${CAMPUSLINK_SETUP_DRY_RUN:-}" ]; then
+  echo "nothing to install"
+  exit 0
+fi
 if [ -L node_modules ]; then
   npm ls --depth=0 >/dev/null 2>&1 || echo "node_modules is a symlink to a shared install that does not match package-lock.json; update it there (not run here)" >&2
 elif [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then
