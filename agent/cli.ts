@@ -1,65 +1,87 @@
 #!/usr/bin/env node
-/** `campuslink-agent`: one cycle (`once`) or cycles on a schedule (`run`). */
+/**
+ * `campuslink-agent`: one cycle (`once`), cycles on a schedule (`run`), or a check of the setup
+ * (`doctor`). Exit codes: 0 ok, 1 not delivered or a failed check or start-up, 2 invalid config.
+ */
 import { Command } from 'commander';
-import { ConfigError } from '../protocol/config.js';
+import { EXIT, errorText, isConfigProblem } from '../protocol/cli.js';
 import { createLogger } from '../protocol/log.js';
 import { loadAgentConfig, type AgentConfig } from './config.js';
+import { formatChecks, runDoctor } from './doctor.js';
+import { previewReport } from './preview.js';
 import { AgentRuntime } from './runtime.js';
+import { AGENT_VERSION } from './version.js';
 
-function fail(e: unknown, code = 1): never {
-  const err = e as Error & { code?: string };
-  process.stderr.write(`${e instanceof ConfigError ? err.message : `${err.code ? `${err.code}: ` : ''}${err.stack ?? err.message}`}\n`);
-  process.exit(code);
+function fail(e: unknown): never {
+  process.stderr.write(`${errorText(e, { stack: !isConfigProblem(e) })}\n`);
+  process.exit(isConfigProblem(e) ? EXIT.invalidConfig : EXIT.failed);
 }
 
-function setup(file: string | undefined): { config: Readonly<AgentConfig>; runtime: AgentRuntime } {
-  const config = loadAgentConfig(file);
-  const log = createLogger({ name: 'agent', level: config.logLevel });
-  return { config, runtime: new AgentRuntime({ config, log }) };
+function load(file: string | undefined): { config: Readonly<AgentConfig>; log: ReturnType<typeof createLogger> } {
+  try {
+    const config = loadAgentConfig(file);
+    return { config, log: createLogger({ name: 'agent', level: config.logLevel }) };
+  } catch (e) {
+    fail(e);
+  }
 }
 
-const program = new Command('campuslink-agent').description('Measures a school link and sends reports to the collector.');
+const CONFIG_OPTION = ['-c, --config <file>', 'YAML config file; every key can also come from CAMPUSLINK_* variables'] as const;
+
+const program = new Command('campuslink-agent')
+  .description('Measures a school link and sends reports to the collector.')
+  .version(AGENT_VERSION, '-V, --version', 'print the version and exit');
 
 program
   .command('once')
   .description('Run one collection cycle; exit 0 only when its report was acknowledged (or printed with --print).')
-  .option('-c, --config <file>', 'YAML config file; every key can also come from CAMPUSLINK_* variables')
-  .option('--print', 'write the report JSON to stdout and send nothing')
+  .option(...CONFIG_OPTION)
+  .option('--print', 'write the report JSON to stdout; send and store nothing')
   .action(async (opts: { config?: string; print?: boolean }) => {
-    let runtime: AgentRuntime;
-    try {
-      ({ runtime } = setup(opts.config));
-    } catch (e) {
-      fail(e, 2);
-    }
+    const { config, log } = load(opts.config);
     if (opts.print) {
-      process.stdout.write(JSON.stringify(await runtime.preview(), null, 2) + '\n');
-      process.exit(0);
+      process.stdout.write(JSON.stringify(await previewReport({ config, log }), null, 2) + '\n');
+      process.exit(EXIT.ok);
     }
+    const runtime = new AgentRuntime({ config, log });
     const result = await runtime.once();
-    process.exit(result.delivered ? 0 : 1);
+    const { report } = result;
+    if (result.delivered) {
+      process.stdout.write(`report ${report.seq} (${report.measurements.length} measurements) delivered to ${config.collector.url}\n`);
+    } else {
+      const why = result.flush?.stoppedBy?.message ?? (config.collector.token ? 'not acknowledged' : 'collector.token (CAMPUSLINK_TOKEN) is not set');
+      process.stderr.write(`report ${report.seq} not delivered (${why}); it stays in the spool (${runtime.spool.waiting().length} waiting) and goes with the next delivery\n`);
+    }
+    runtime.close();
+    process.exit(result.delivered ? EXIT.ok : EXIT.failed);
   });
 
 program
   .command('run')
   .description('Run collection cycles on the configured schedule until SIGINT/SIGTERM.')
-  .option('-c, --config <file>', 'YAML config file; every key can also come from CAMPUSLINK_* variables')
+  .option(...CONFIG_OPTION)
   .action((opts: { config?: string }) => {
-    let runtime: AgentRuntime;
-    try {
-      ({ runtime } = setup(opts.config));
-    } catch (e) {
-      fail(e, 2);
-    }
-    const handle = runtime.run();
+    const { config, log } = load(opts.config);
+    const handle = new AgentRuntime({ config, log }).run();
     let stopping = false;
     const stop = () => {
       if (stopping) return;
       stopping = true;
-      handle.stop().then(() => process.exit(0), (e) => fail(e));
+      handle.stop().then(() => process.exit(EXIT.ok), fail);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
 
-program.parseAsync(process.argv).catch((e) => fail(e));
+program
+  .command('doctor')
+  .description('Check the setup against what the console needs: an internet target, the collector, the token, SNMP. Sends no data.')
+  .option(...CONFIG_OPTION)
+  .action(async (opts: { config?: string }) => {
+    const { config } = load(opts.config);
+    const { text, ok } = formatChecks(await runDoctor(config));
+    process.stdout.write(text);
+    process.exit(ok ? EXIT.ok : EXIT.failed);
+  });
+
+program.parseAsync(process.argv).catch(fail);

@@ -5,6 +5,7 @@ import type { Report } from '../protocol/index.js';
 import type { AgentConfig } from './config.js';
 import { collectReport } from './cycle.js';
 import { cronTask, intervalTask } from './schedule.js';
+import { DeliveryLog, HEARTBEAT_EVERY_MS } from './delivery-log.js';
 import { flushSpool, type FlushResult } from './delivery.js';
 import { buildProbes } from './probes/build.js';
 import type { Probe } from './probes/probe.js';
@@ -31,6 +32,8 @@ export interface AgentRuntimeOptions {
   sender?: BatchSender;
   /** Run cycles every this many ms instead of on the cron schedule (compressed-time tests). */
   cycleEveryMs?: number;
+  /** How often `run()` logs its "agent alive" line (default hourly). */
+  heartbeatEveryMs?: number;
 }
 
 /** Result of `once()`. */
@@ -66,6 +69,9 @@ export class AgentRuntime {
   private authFailure?: string;
   /** The last "not sending" line: its reason and when, so it is repeated hourly, not every cycle. */
   private notSendingLogged?: { why: string; atMs: number };
+  private readonly deliveryLog: DeliveryLog;
+  /** Reports collected since start, for the heartbeat. */
+  private collected = 0;
 
   constructor(private readonly opts: AgentRuntimeOptions) {
     const stateDir = resolve(opts.config.stateDir);
@@ -83,6 +89,8 @@ export class AgentRuntime {
     this.backoff = new Backoff({ baseMs: opts.config.collector.backoffBaseMs, maxMs: opts.config.collector.backoffMaxMs });
     this.probes = opts.probes ?? buildProbes({ config: opts.config, stateDir });
     this.sender = opts.sender;
+    this.deliveryLog = new DeliveryLog({ log: opts.log, now: this.now });
+    this.deliveryLog.started(this.spool.waiting().length);
   }
 
   /** Runs the probes and returns the report without storing it or consuming a sequence number. */
@@ -116,6 +124,7 @@ export class AgentRuntime {
     this.lastCollectedAt = report.collectedAt - (report.clockOffsetMs ?? 0);
     const { dropped } = await this.spool.append(report);
     this.seq.commit(report.seq);
+    this.collected++;
     if (dropped.length) {
       this.stats.add({ droppedReports: dropped.length });
       this.opts.log.error({ code: 'AGT_ERR_SPOOL_FULL', dropped: dropped.length, first: dropped[0], last: dropped.at(-1), maxSpoolBytes: this.opts.config.spool.maxSpoolBytes }, 'spool full: oldest reports dropped and counted in agent.dropped_reports');
@@ -165,10 +174,8 @@ export class AgentRuntime {
     if (e?.action === 'stop-and-alert') {
       this.authFailure = `collector refused the token (${e.message})`;
       this.opts.log.error({ code: 'AGT_ERR_AUTH_REJECTED', status: e.status }, `${this.authFailure}; sending stops until the token is fixed and the agent restarted; reports stay in the spool`);
-    } else if (e) {
-      this.opts.log.warn({ code: 'AGT_ERR_COLLECTOR_UNAVAILABLE', status: e.status, retryAfterMs: e.retryAfterMs, err: e.message }, 'delivery paused; reports stay in the spool');
     }
-    if (result.acked.length) this.opts.log.debug({ acked: result.acked.length }, 'reports delivered');
+    this.deliveryLog.afterFlush(result, this.spool.waiting().length);
     return result;
   }
 
@@ -239,6 +246,14 @@ export class AgentRuntime {
       }
     })();
     if (this.spool.waiting().length) kick();
+    const heartbeat = setInterval(() => {
+      try {
+        this.deliveryLog.heartbeat({ waiting: this.spool.waiting().length, collected: this.collected, droppedReports: this.stats.get().droppedReports });
+      } catch (e) {
+        this.opts.log.error({ err: String(e) }, 'heartbeat failed');
+      }
+    }, this.opts.heartbeatEveryMs ?? HEARTBEAT_EVERY_MS);
+    heartbeat.unref();
     this.opts.log.info({ schedule, jitterMs, uploadIntervalMs: interval, backlogBytesPerSec: this.policy.backlogBytesPerSec, probes: this.probes.map((p) => p.name) }, 'agent running');
     return {
       stop: async () => {
@@ -247,6 +262,7 @@ export class AgentRuntime {
         while (task.isBusy()) await new Promise((r) => setTimeout(r, 50));
         await task.destroy();
         if (slots) clearInterval(slots);
+        clearInterval(heartbeat);
         stopped = true;
         wake?.();
         await loop;

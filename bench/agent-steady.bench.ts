@@ -46,7 +46,7 @@ interface AgentFigures {
 }
 
 /** Node flags the packaged agent runs with (systemd unit, procd init): less memory for some CPU. */
-export const LEAN_NODE_FLAGS = ['--lite-mode', '--max-semi-space-size=1'];
+export const LEAN_NODE_FLAGS = ['--lite-mode', '--no-expose-wasm', '--max-semi-space-size=1'];
 
 /**
  * Environment the systemd unit adds for glibc: allocations of 32 KiB and more are mmap()ed, so the parser

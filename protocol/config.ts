@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import type { Issue } from './report.js';
-import { toIssues } from './report.js';
 
 /** A config that failed validation; `issues` lists every problem with its path. */
 export class ConfigError extends Error {
@@ -123,6 +122,8 @@ export function loadConfig<S extends z.ZodType>(opts: LoadConfigOptions<S>): Rea
       else raw = parsed as Record<string, unknown>;
     }
   }
+  /** Which variable set which dotted path, so an error names the variable the operator typed. */
+  const fromEnv = new Map<string, string>();
   for (const key of envKeys(opts.schema, opts.aliases)) {
     const value = env[key.name];
     if (value === undefined || value === '') continue;
@@ -136,9 +137,55 @@ export function loadConfig<S extends z.ZodType>(opts: LoadConfigOptions<S>): Rea
       }
     }
     setPath(raw, key.path, parsed);
+    fromEnv.set(key.path.join('.'), key.name);
   }
   const result = opts.schema.safeParse(raw);
-  if (!result.success) issues.push(...toIssues(result.error));
+  if (!result.success) issues.push(...explainIssues({ error: result.error, raw, fromEnv }));
   if (issues.length || !result.success) throw new ConfigError(opts.errorCode, source, issues);
   return deepFreeze(result.data);
 }
+
+function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
+/**
+ * Zod issues as `{ path, message }`, worded for an operator: an issue under a key set by an
+ * environment variable names the variable, and a number where a string is expected (a YAML scalar
+ * such as `school: 1640104001`) says to quote it.
+ */
+export function explainIssues(opts: { error: z.ZodError; raw: unknown; fromEnv: ReadonlyMap<string, string> }): Issue[] {
+  return opts.error.issues.map((i) => {
+    const path = i.path.map(String).join('.');
+    let message = i.message;
+    const value = valueAt(opts.raw, i.path);
+    if (i.code === 'invalid_type' && i.expected === 'string' && typeof value === 'number') {
+      message += ` (${String(value)}): quote it, e.g. "0123456789", so YAML keeps it as text, leading zeros included`;
+    }
+    let variable: string | undefined;
+    for (let n = i.path.length; n > 0 && !variable; n--) variable = opts.fromEnv.get(i.path.slice(0, n).map(String).join('.'));
+    return { path, message: variable ? `${variable}: ${message}` : message };
+  });
+}
+
+/** Whether `s` is a TCP/UDP port an agent or collector can use: an integer 1–65535 in decimal. */
+export function isPort(s: string): boolean {
+  return /^\d{1,5}$/.test(s) && Number(s) >= 1 && Number(s) <= 65535;
+}
+
+/**
+ * `host` or `host:port` (IPv6 in brackets), the port 1–65535; for device addresses whose port has a
+ * default (SNMP's 161).
+ */
+export const hostOptionalPortSchema = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d+)?$/, 'must be host or host:port, e.g. 192.168.1.1 or 127.0.0.1:16100')
+  .refine((s) => {
+    const m = /:(\d+)$/.exec(s.startsWith('[') ? s.slice(s.indexOf(']')) : s);
+    return !m || isPort(m[1] as string);
+  }, 'port must be 1-65535');

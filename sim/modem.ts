@@ -23,6 +23,8 @@ export interface ModemSimOptions {
   host?: string;
   /** Read community (default `public`). */
   community?: string;
+  /** UDP port; 0 or absent picks a free one. */
+  port?: number;
 }
 
 /** A running simulated modem. */
@@ -65,7 +67,7 @@ export async function startModem(options: ModemSimOptions): Promise<ModemSim> {
   const values = new Map(Object.entries(options.values));
   for (const f of values.keys()) if (!profile.fields.some((s) => s.field === f)) throw new RangeError(`sim modem: profile ${profile.name} has no field ${f}`);
 
-  const sim = createSimAgent({ kind: 'modem', host, community });
+  const sim = createSimAgent({ kind: 'modem', host, community, ...(options.port !== undefined && { port: options.port }) });
   const { agent, mib, bindHost } = sim;
   let registered: { name: string; row?: number }[] = [];
 

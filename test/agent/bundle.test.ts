@@ -3,8 +3,8 @@
  * the repository (so no node_modules can be found), runs `once --print` with config/agent.minimal.yaml
  * against a simulated gateway on loopback, and validates the printed report with the protocol schema.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -84,6 +84,26 @@ describe('agent bundle (dist/agent-bundle/campuslink-agent.mjs)', function () {
     for (const mac of cameras) expect(devices.find((d) => d.mac === mac)?.vendor, mac).to.match(/Hikvision|Dahua/);
   });
 
+  it('starts with the packaged node flags without any warning on stderr (no "disabling flag --expose_wasm")', async () => {
+    const r = await new Promise<{ code: number | null; err: string }>((resolve, reject) => {
+      const c = spawn(process.execPath, [...LEAN_NODE_FLAGS, bundle.file, '--version'], { cwd: dir, env: { PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d) => (err += d));
+      c.on('error', reject);
+      c.on('close', (code) => resolve({ code, err }));
+    });
+    expect(r.code).to.equal(0);
+    expect(r.err).to.equal('');
+    // The check can fail: --lite-mode alone does warn.
+    const plain = await new Promise<string>((resolve) => {
+      const c = spawn(process.execPath, ['--lite-mode', bundle.file, '--version'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d) => (err += d));
+      c.on('close', () => resolve(err));
+    });
+    expect(plain).to.match(/disabling flag --expose_wasm/);
+  });
+
   it('once --print with the minimal config reports the simulated gateway, valid against reportSchema, without node_modules', async () => {
     const r = await printOnce('bundle-smoke', { CAMPUSLINK_TARGETS: '[{host: 127.0.0.1, role: gateway}]' });
     expect(r.code, r.err).to.equal(0);
@@ -136,5 +156,58 @@ describe('agent/packaging', () => {
     expect(text).to.match(/^#!\/bin\/sh \/etc\/rc\.common$/m);
     expect(text).to.match(/^USE_PROCD=1$/m);
     expect(text).to.include(`procd_set_param command "$PROG" ${LEAN_NODE_FLAGS.join(' ')} "$BUNDLE" run --config "$CONFIG"`);
+  });
+
+  /** Runs the init script's start_service with procd's functions recording their calls, as `user` would own things. */
+  const startService = (opts: { config: string; state: string; user: string }) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+      const init = join(PKG, 'openwrt', 'campuslink-agent.init');
+      const script = [
+        'procd_open_instance() { echo OPEN; }',
+        'procd_set_param() { echo "PARAM $*"; }',
+        'procd_close_instance() { echo CLOSE; }',
+        `. '${init}'`,
+        `CONFIG='${opts.config}' STATE='${opts.state}' SERVICE_USER='${opts.user}'`,
+        'start_service',
+      ].join('\n');
+      const c = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.stderr.on('data', (d) => (err += d));
+      c.on('error', reject);
+      c.on('close', (code) => resolve({ code, out, err }));
+    });
+
+  it('the OpenWrt init script refuses to start when the service user cannot read the config, and says the fix', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'cl-openwrt-'));
+    try {
+      const config = join(tmp, 'agent.yaml');
+      writeFileSync(config, 'school: "1640104001"\n');
+      chownSync(config, 0, 0);
+      chmodSync(config, 0o600);
+      const refused = await startService({ config, state: join(tmp, 'state'), user: 'nobody' });
+      expect(refused.code).to.equal(1);
+      expect(refused.err).to.include(`user nobody cannot read ${config}; run: chgrp nobody ${config} && chmod 0640 ${config}`);
+      expect(refused.out).not.to.include('OPEN');
+
+      // As the packaging README says: group of the service user, mode 0640.
+      chownSync(config, 0, Number(execFileSync('id', ['-g', 'nobody']).toString().trim()));
+      chmodSync(config, 0o640);
+      const ok = await startService({ config, state: join(tmp, 'state'), user: 'nobody' });
+      expect(ok.code, ok.err).to.equal(0);
+      expect(ok.out).to.include('PARAM user nobody');
+      expect(ok.out).to.include(`PARAM command /usr/bin/node ${LEAN_NODE_FLAGS.join(' ')} /usr/lib/campuslink/campuslink-agent.mjs run --config ${config}`);
+      expect(statSync(join(tmp, 'state', 'spool')).uid).to.equal(Number(execFileSync('id', ['-u', 'nobody']).toString().trim()));
+
+      // Without the user, root runs it and the 0600 root-owned config is fine.
+      chownSync(config, 0, 0);
+      chmodSync(config, 0o600);
+      const root = await startService({ config, state: join(tmp, 'state2'), user: 'no-such-user-campuslink' });
+      expect(root.code, root.err).to.equal(0);
+      expect(root.out).not.to.include('PARAM user');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -40,7 +40,7 @@ describe('collector/config', () => {
 
   it('serve stops start-up with the line number of a bad registry row', async () => {
     const r = await runCli('collector', ['serve'], { CAMPUSLINK_REGISTRY: repoPath('test/fixtures/registry/bad-row.csv'), CAMPUSLINK_INFLUX_URL: 'http://127.0.0.1:9' });
-    expect(r.code).to.equal(1);
+    expect(r.code).to.equal(2); // an invalid registry is an invalid config
     expect(r.stderr).to.match(/COL_ERR_REGISTRY_INVALID/).and.match(/bad-row\.csv:3 column contracted_mbps/);
   });
 });

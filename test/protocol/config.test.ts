@@ -70,4 +70,25 @@ describe('protocol/config', () => {
     expect(Object.isFrozen(c)).to.equal(true);
     expect(Object.isFrozen(c.influx)).to.equal(true);
   });
+  it('loadConfig() names the environment variable, not only the key, when a value from the environment is invalid', () => {
+    const e = thrown(() => loadConfig({ schema, errorCode: 'X', env: { CAMPUSLINK_INFLUX_MAX_BATCH_POINTS: '0' } }));
+    expect(e.issues).to.have.length(1);
+    expect(e.issues[0]?.path).to.equal('influx.maxBatchPoints');
+    expect(e.issues[0]?.message).to.match(/^CAMPUSLINK_INFLUX_MAX_BATCH_POINTS: /);
+    const fromFile = thrown(() => loadConfig({ schema, file: yamlFile('influx:\n  maxBatchPoints: 0\n'), errorCode: 'X', env: {} }));
+    expect(fromFile.issues[0]?.message).not.to.match(/CAMPUSLINK_/);
+  });
+
+  it('loadConfig() names the variable for a problem inside a structured value (CAMPUSLINK_TARGETS)', () => {
+    const e = thrown(() => loadConfig({ schema, errorCode: 'X', env: { CAMPUSLINK_TARGETS: '[{port: 1}]' } }));
+    expect(e.issues.every((i) => i.message.startsWith('CAMPUSLINK_TARGETS: '))).to.equal(true);
+  });
+
+  it('loadConfig() says to quote a number written where text is expected (school: 1640104001)', () => {
+    const e = thrown(() => loadConfig({ schema, file: yamlFile('stateDir: 1640104001\n'), errorCode: 'X', env: {} }));
+    expect(e.issues[0]?.path).to.equal('stateDir');
+    expect(e.issues[0]?.message).to.match(/expected string/).and.match(/quote it/);
+    const other = thrown(() => loadConfig({ schema, file: yamlFile('stateDir: [a]\n'), errorCode: 'X', env: {} }));
+    expect(other.issues[0]?.message).not.to.match(/quote it/);
+  });
 });

@@ -1,12 +1,11 @@
 /** The `inventory` section of the agent config: where device tables come from and how devices are classed. */
 import { z } from 'zod';
+import { hostOptionalPortSchema } from '../../../protocol/config.js';
 import { DEVICE_CLASSES } from '../../../protocol/index.js';
 import { snmpV3Schema } from '../snmp/config.js';
 import { LLDP_CAPABILITIES } from './tables.js';
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'must be host or host:port, e.g. 192.168.1.1 or 127.0.0.1:16100');
+const hostPort = hostOptionalPortSchema;
 
 const regex = z.string().min(1).refine((s) => {
   try {

@@ -3,12 +3,11 @@
  * `CAMPUSLINK_SNMP_HOST` form) plus any further devices of the school (core switch, satellite modem…).
  */
 import { z } from 'zod';
+import { hostOptionalPortSchema } from '../../../protocol/config.js';
 import { resolveModemProfile } from '../modem/profile.js';
 import { SNMP_V3_AUTH_PROTOCOLS, SNMP_V3_LEVELS, SNMP_V3_PRIV_PROTOCOLS, type SnmpV3Credentials, type SnmpVersion } from './client.js';
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'must be host or host:port, e.g. 192.168.1.1 or 127.0.0.1:16100');
+const hostPort = hostOptionalPortSchema;
 const deviceName = z
   .string()
   .min(1)
