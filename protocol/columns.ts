@@ -119,13 +119,28 @@ function countNumbers(v: unknown): number {
   return 0;
 }
 
-function fill(shape: unknown, next: () => number): unknown {
-  if (typeof shape === 'number') return next();
-  if (Array.isArray(shape)) return shape.map((x) => fill(x, next));
+/** The cursor of `fill`: the group's columns, the row being built and the next column. */
+interface Cursor {
+  cols: number[][];
+  row: number;
+  j: number;
+}
+
+function fill(shape: unknown, at: Cursor): unknown {
+  if (typeof shape === 'number') return (at.cols[at.j++] as number[])[at.row] as number;
+  if (Array.isArray(shape)) {
+    const out = new Array<unknown>(shape.length);
+    for (let i = 0; i < shape.length; i++) out[i] = fill(shape[i], at);
+    return out;
+  }
   if (isPlainObject(shape)) {
     const out: Record<string, unknown> = {};
-    // defineProperty, as JSON.parse does: a key named __proto__ is data, never the object's prototype.
-    for (const [k, x] of Object.entries(shape)) Object.defineProperty(out, k, { value: fill(x, next), enumerable: true, writable: true, configurable: true });
+    for (const k of Object.keys(shape)) {
+      const v = fill(shape[k], at);
+      // As JSON.parse does: a key named __proto__ is data, never the object's prototype.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[k] = v;
+    }
     return out;
   }
   return shape;
@@ -181,8 +196,7 @@ export function fromColumns(body: unknown, limits: { maxReports: number; maxByte
       if (typeof pos !== 'number' || !Number.isInteger(pos) || pos < 0 || pos >= total || reports[pos] !== undefined) {
         throw new ColumnsError(`${where}.r.${row}: must be a position in the batch (0…${total - 1}), each once`);
       }
-      let j = 0;
-      reports[pos] = fill(g.s, () => (cols[j++] as number[])[row] as number);
+      reports[pos] = fill(g.s, { cols, row, j: 0 });
     });
   });
   return { reports };
