@@ -40,8 +40,9 @@ const arg = (name: string, def: string): string => {
 const POINTS = Number(arg('points', '110000'));
 const PAIRS = Number(arg('pairs', '5'));
 const SCHOOLS = Number(arg('schools', '120'));
-const LEDGER = arg('ledger', 'file') as 'file' | 'sqlite';
+const LEDGER = arg('ledger', 'file') as 'file' | 'sqlite' | 'none';
 const PROFILE = arg('profile', '');
+const RAW_ORDER = arg('raw-order', 'arrival') as 'arrival' | 'school';
 const RAW_POINTS_PER_REQUEST = 1000;
 const RAW_IN_FLIGHT = 2;
 const POINTS_PER_REPORT = 22;
@@ -49,7 +50,7 @@ const POINTS_PER_REPORT = 22;
 interface ChildConfig {
   influxUrl: string;
   stateDir: string;
-  ledger: 'file' | 'sqlite';
+  ledger: 'file' | 'sqlite' | 'none';
   schools: { id: string; token: string; tags: RegistryTags }[];
 }
 
@@ -69,7 +70,7 @@ async function child(): Promise<void> {
   const cfg = JSON.parse(process.env.CAMPUSLINK_INGEST_BENCH_CHILD as string) as ChildConfig;
   const log = pino({ level: 'warn' });
   const sink = createInflux1Sink({ url: cfg.influxUrl, database: 'campuslink', log });
-  const ledger = cfg.ledger === 'sqlite' ? await sqliteLedger(cfg.stateDir) : new (await import('../collector/ingest/dedupe.js')).DedupeStore({ path: join(cfg.stateDir, 'dedupe.log') });
+  const ledger = cfg.ledger === 'none' ? undefined : cfg.ledger === 'sqlite' ? await sqliteLedger(cfg.stateDir) : new (await import('../collector/ingest/dedupe.js')).DedupeStore({ path: join(cfg.stateDir, 'dedupe.log') });
   const byToken = new Map(cfg.schools.map((s) => [s.token, s]));
   const byId = new Map(cfg.schools.map((s) => [s.id, s.tags]));
   const ingest = createIngest({
@@ -79,7 +80,7 @@ async function child(): Promise<void> {
     log,
     maxBodyBytes: 4 << 20,
     retryAfterS: 5,
-    dedupe: ledger,
+    ...(ledger && { dedupe: ledger }),
   });
   const server = await listen({ host: '127.0.0.1', port: 0, app: (_req, res) => res.writeHead(404).end(), ingest, log });
   process.on('message', (m: ToChild) => {
@@ -131,7 +132,8 @@ function buildRep(rep: number): Rep {
   const reportsPerSchool = Math.ceil(POINTS / POINTS_PER_REPORT / SCHOOLS);
   const now = Date.now();
   const bodies: Buffer[][] = [];
-  const lines: string[] = [];
+  /** Per school, per batch, the lines of its reports. */
+  const linesOf: string[][][] = [];
   for (let i = 0; i < SCHOOLS; i++) {
     const perBatch = [1, 2, 4][i % 3] as number;
     const reports: Report[] = [];
@@ -142,10 +144,20 @@ function buildRep(rep: number): Rep {
       reports.push({ v: 1, school: schoolId(i), agent: 'gw-01', seq, collectedAt, sentAt: now, measurements: typicalMeasurements(seq + i) });
     }
     const own: Buffer[] = [];
-    for (let k = 0; k < reports.length; k += perBatch) own.push(encodeBatch(reports.slice(k, k + perBatch), COLS_ENCODING));
+    const ownLines: string[][] = [];
+    for (let k = 0; k < reports.length; k += perBatch) {
+      const batch = reports.slice(k, k + perBatch);
+      own.push(encodeBatch(batch, COLS_ENCODING));
+      ownLines.push(batch.flatMap((report) => reportToPoints({ report, tags: tagsOf(i), receivedAtMs: now }).map(toLineProtocol)));
+    }
     bodies.push(own);
-    for (const report of reports) for (const p of reportToPoints({ report, tags: tagsOf(i), receivedAtMs: now })) lines.push(toLineProtocol(p));
+    linesOf.push(ownLines);
   }
+  // `arrival`: the points in the order the collector receives them (every school's first batch, then
+  // every school's second, …), as a province's minute arrives; `school`: all of one school's, then the next.
+  const lines: string[] = [];
+  if (RAW_ORDER === 'school') for (const own of linesOf) for (const l of own) lines.push(...l);
+  else for (let j = 0; linesOf.some((own) => j < own.length); j++) for (const own of linesOf) lines.push(...(own[j] ?? []));
   const raw: Buffer[] = [];
   for (let k = 0; k < lines.length; k += RAW_POINTS_PER_REQUEST) raw.push(Buffer.from(lines.slice(k, k + RAW_POINTS_PER_REQUEST).join('\n')));
   return { bodies, raw, points: lines.length };
@@ -237,26 +249,49 @@ export async function run(): Promise<BenchResult> {
       });
     const { port } = await ask('port');
 
-    // Warm-up: one small repetition of each, not counted (JIT, database creation, series creation).
+    // Pair 0 warms up (JIT, series creation) and is not counted. The order alternates (raw first, then
+    // path first) so neither side always inherits the other's background work (influxd compactions).
     const pairs: { rawPps: number; pathPps: number; usPerPoint: number }[] = [];
+    const influxCpu = () => procCpuUs(influx.influxd.pid);
     for (let r = 0; r <= PAIRS; r++) {
       const rep = buildRep(r);
-      const i0 = procCpuUs(influx.influxd.pid);
-      const g0 = ownCpuUs();
-      const rawMs = await runRaw(influx.url, rep.raw);
-      const i1 = procCpuUs(influx.influxd.pid);
-      const g1 = ownCpuUs();
-      const before = await ask('cpu', { op: 'cpu' });
-      const pathMs = await runPath(port, rep.bodies);
-      const after = await ask('cpu', { op: 'cpu' });
-      const i2 = procCpuUs(influx.influxd.pid);
-      const g2 = ownCpuUs();
-      const others = `influxd ${((i1 - i0) / rep.points).toFixed(1)}/${((i2 - i1) / rep.points).toFixed(1)} µs/point raw/path, load generator ${((g1 - g0) / rep.points).toFixed(1)}/${((g2 - g1) / rep.points).toFixed(1)}`;
-      const written = after.pointsWritten - before.pointsWritten;
-      if (written !== rep.points) throw new Error(`the sink confirmed ${written} points, ${rep.points} were sent`);
-      const cpuUs = after.userUs + after.systemUs - before.userUs - before.systemUs;
-      const p = { rawPps: rep.points / (rawMs / 1000), pathPps: rep.points / (pathMs / 1000), usPerPoint: cpuUs / rep.points };
-      console.log(`${r === 0 ? 'warm-up' : `pair ${r}`}: ${rep.points} points; raw ${p.rawPps.toFixed(0)} points/s, path ${p.pathPps.toFixed(0)} points/s (${(after.httpWrites - before.httpWrites)} sink writes), ratio ${(p.pathPps / p.rawPps).toFixed(3)}, collector CPU ${p.usPerPoint.toFixed(1)} µs/point; ${others}`);
+      const raw = async () => {
+        const i0 = influxCpu();
+        const g0 = ownCpuUs();
+        const ms = await runRaw(influx.url, rep.raw);
+        return { ms, influxUs: influxCpu() - i0, genUs: ownCpuUs() - g0 };
+      };
+      const path = async () => {
+        const before = await ask('cpu', { op: 'cpu' });
+        const i0 = influxCpu();
+        const g0 = ownCpuUs();
+        const ms = await runPath(port, rep.bodies);
+        const influxUs = influxCpu() - i0;
+        const genUs = ownCpuUs() - g0;
+        const after = await ask('cpu', { op: 'cpu' });
+        const written = after.pointsWritten - before.pointsWritten;
+        if (written !== rep.points) throw new Error(`the sink confirmed ${written} points, ${rep.points} were sent`);
+        return { ms, influxUs, genUs, collectorUs: after.userUs + after.systemUs - before.userUs - before.systemUs, sinkWrites: after.httpWrites - before.httpWrites };
+      };
+      const settle = () => new Promise((res) => setTimeout(res, 1000));
+      let a: Awaited<ReturnType<typeof raw>>;
+      let b: Awaited<ReturnType<typeof path>>;
+      if (r % 2 === 0) {
+        a = await raw();
+        await settle();
+        b = await path();
+      } else {
+        b = await path();
+        await settle();
+        a = await raw();
+      }
+      await settle();
+      const per = (us: number) => (us / rep.points).toFixed(1);
+      const p = { rawPps: rep.points / (a.ms / 1000), pathPps: rep.points / (b.ms / 1000), usPerPoint: b.collectorUs / rep.points };
+      console.log(
+        `${r === 0 ? 'warm-up' : `pair ${r}`} (${r % 2 === 0 ? 'raw first' : 'path first'}): ${rep.points} points; raw ${p.rawPps.toFixed(0)} points/s, path ${p.pathPps.toFixed(0)} points/s ` +
+          `(${b.sinkWrites} sink writes), ratio ${(p.pathPps / p.rawPps).toFixed(3)}; CPU µs/point: collector ${per(b.collectorUs)}, influxd ${per(a.influxUs)} raw / ${per(b.influxUs)} path, load generator ${per(a.genUs)} / ${per(b.genUs)}`,
+      );
       if (r > 0) pairs.push(p);
     }
     const count = await influx.query('SELECT count(seq) FROM report');
@@ -268,7 +303,7 @@ export async function run(): Promise<BenchResult> {
     const ratios = pairs.map((p) => p.pathPps / p.rawPps);
     const ratio = median(ratios);
     const us = pairs.map((p) => p.usPerPoint);
-    console.log(`ingest bench: ${SCHOOLS} schools over HTTP/2, 1/2/4 reports per batch, ${LEDGER} ledger, ${PAIRS} pairs, node ${process.version}`);
+    console.log(`ingest bench: ${SCHOOLS} schools over HTTP/2, 1/2/4 reports per batch, ${LEDGER} ledger, raw in ${RAW_ORDER} order, ${PAIRS} pairs, node ${process.version}`);
     console.log(`ratio path/raw: median ${ratio.toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)}); collector CPU median ${median(us).toFixed(1)} µs/point (min ${Math.min(...us).toFixed(1)}, max ${Math.max(...us).toFixed(1)})`);
     return {
       name: `ingest: whole path (${LEDGER} ledger) vs raw line protocol into the same influxd`,

@@ -111,12 +111,21 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Counts the numbers of a shape, so a group's columns can be checked before anything is built. */
-function countNumbers(v: unknown): number {
-  if (typeof v === 'number') return 1;
-  if (Array.isArray(v)) return v.reduce((n: number, x) => n + countNumbers(x), 0);
-  if (isPlainObject(v)) return Object.values(v).reduce((n: number, x) => n + countNumbers(x), 0);
-  return 0;
+/** A shape compiled once per group: what `fill` walks for every report of the group. */
+type Node = { k: 'num' } | { k: 'const'; v: unknown } | { k: 'arr'; items: Node[] } | { k: 'obj'; keys: string[]; items: Node[] };
+
+/** Compiles a shape, counting its numbers (so a group's columns can be checked before anything is built). */
+function compile(v: unknown, counter: { n: number }): Node {
+  if (typeof v === 'number') {
+    counter.n++;
+    return { k: 'num' };
+  }
+  if (Array.isArray(v)) return { k: 'arr', items: v.map((x) => compile(x, counter)) };
+  if (isPlainObject(v)) {
+    const keys = Object.keys(v);
+    return { k: 'obj', keys, items: keys.map((key) => compile(v[key], counter)) };
+  }
+  return { k: 'const', v };
 }
 
 /** The cursor of `fill`: the group's columns, the row being built and the next column. */
@@ -126,24 +135,29 @@ interface Cursor {
   j: number;
 }
 
-function fill(shape: unknown, at: Cursor): unknown {
-  if (typeof shape === 'number') return (at.cols[at.j++] as number[])[at.row] as number;
-  if (Array.isArray(shape)) {
-    const out = new Array<unknown>(shape.length);
-    for (let i = 0; i < shape.length; i++) out[i] = fill(shape[i], at);
-    return out;
-  }
-  if (isPlainObject(shape)) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(shape)) {
-      const v = fill(shape[k], at);
-      // As JSON.parse does: a key named __proto__ is data, never the object's prototype.
-      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-      else out[k] = v;
+function fill(node: Node, at: Cursor): unknown {
+  switch (node.k) {
+    case 'num':
+      return (at.cols[at.j++] as number[])[at.row] as number;
+    case 'const':
+      return node.v;
+    case 'arr': {
+      const out = new Array<unknown>(node.items.length);
+      for (let i = 0; i < node.items.length; i++) out[i] = fill(node.items[i] as Node, at);
+      return out;
     }
-    return out;
+    case 'obj': {
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < node.keys.length; i++) {
+        const k = node.keys[i] as string;
+        const v = fill(node.items[i] as Node, at);
+        // As JSON.parse does: a key named __proto__ is data, never the object's prototype.
+        if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+        else out[k] = v;
+      }
+      return out;
+    }
   }
-  return shape;
 }
 
 function columnValues(c: unknown, n: number, where: string): number[] {
@@ -187,7 +201,9 @@ export function fromColumns(body: unknown, limits: { maxReports: number; maxByte
     const r = g.r as unknown[];
     const n = r.length;
     if (n === 0) throw new ColumnsError(`${where}.r: must not be empty`);
-    const numbers = countNumbers(g.s);
+    const counter = { n: 0 };
+    const shape = compile(g.s, counter);
+    const numbers = counter.n;
     if (g.v.length !== numbers) throw new ColumnsError(`${where}.v: the shape has ${numbers} numbers but ${g.v.length} columns were sent`);
     bytes += JSON.stringify(g.s).length * n;
     if (bytes > limits.maxBytes) throw new ColumnsError(`expands beyond ${limits.maxBytes} bytes`);
@@ -196,7 +212,7 @@ export function fromColumns(body: unknown, limits: { maxReports: number; maxByte
       if (typeof pos !== 'number' || !Number.isInteger(pos) || pos < 0 || pos >= total || reports[pos] !== undefined) {
         throw new ColumnsError(`${where}.r.${row}: must be a position in the batch (0…${total - 1}), each once`);
       }
-      reports[pos] = fill(g.s, { cols, row, j: 0 });
+      reports[pos] = fill(shape, { cols, row, j: 0 });
     });
   });
   return { reports };

@@ -68,44 +68,66 @@ interface Slot {
   prefix: string;
   /** Index into the base tags (registry + agent), or -1. */
   base: number;
-  /** Index into the measurement's own tags (which win over base tags of the same key), or -1. */
-  own: number;
+  /** The measurement's own tag (which wins over a base tag of the same key), or undefined. */
+  own: string | undefined;
 }
 
-/** The layout of one measurement's series key: its escaped name and tag slots. */
+/** The layout of one measurement's lines for one set of base tag keys and own tag keys (in their order). */
 interface Template {
+  /** False when a name or key is not plainly writable: such reports take the general path. */
+  writable: boolean;
   head: string;
   slots: Slot[];
-  /** What it was built for, compared on every use: the cache id alone could be ambiguous. */
-  name: string;
   baseKeys: readonly string[];
   ownKeys: readonly string[];
+  /** The schema's field order, and each key escaped; undefined for any-key measurements (`modem`). */
+  fieldOrder: readonly string[] | undefined;
+  fieldText: readonly (string | undefined)[];
 }
 
-const sameKeys = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((k, i) => k === b[i]);
-
-/** Most distinct layouts kept: a handful exist (one per measurement name and tag-key order). */
+/** Most layouts kept: a handful exist (one per measurement name and tag-key order). */
 const MAX_TEMPLATES = 1024;
 /** Most escaped field keys kept (fixed by the schema but for `modem`'s snake_case keys). */
 const MAX_FIELD_KEYS = 4096;
 
 /**
- * What `reportToLines` reuses between reports: series-key layouts and escaped field keys. Bounded:
- * when full, it starts over (what a hostile agent can make it hold is a few thousand short strings).
+ * What `reportToLines` reuses between reports: line layouts and escaped field keys. Bounded: when
+ * full it starts over (what a hostile agent can make it hold is a few thousand short strings).
  */
 export class LineCache {
-  readonly templates = new Map<string, Template | null>();
+  private readonly byName = new Map<string, Template[]>();
+  private count = 0;
+  private lastBaseKeys: readonly string[] = [];
   readonly fieldKeys = new Map<string, string | null>();
 
-  /** The layout for these base tag keys, measurement name and own tag keys; null when not plainly writable. */
-  template(baseKeys: readonly string[], baseId: string, name: string, ownKeys: readonly string[]): Template | null {
-    const id = `${baseId}\n${name}\n${ownKeys.join('\n')}`;
-    let t = this.templates.get(id);
-    if (t !== undefined && (t === null || (t.name === name && sameKeys(t.baseKeys, baseKeys) && sameKeys(t.ownKeys, ownKeys)))) return t;
-    if (t !== undefined) return buildTemplate(baseKeys, name, ownKeys);
-    t = buildTemplate(baseKeys, name, ownKeys);
-    if (this.templates.size >= MAX_TEMPLATES) this.templates.clear();
-    this.templates.set(id, t);
+  /** How many layouts are held. */
+  get templates(): number {
+    return this.count;
+  }
+
+  /** The same array for the same base tag keys, so layouts compare them by identity. */
+  baseKeys(keys: readonly string[]): readonly string[] {
+    const last = this.lastBaseKeys;
+    if (last.length === keys.length && keys.every((k, i) => k === last[i])) return last;
+    return (this.lastBaseKeys = keys);
+  }
+
+  /** The layout of measurement `name` with these own tags, for base keys from baseKeys(). */
+  template(baseKeys: readonly string[], name: string, own: Record<string, unknown>): Template {
+    let list = this.byName.get(name);
+    if (list) {
+      for (const t of list) if (t.baseKeys === baseKeys && sameOwnKeys(t.ownKeys, own)) return t;
+    } else {
+      if (this.count >= MAX_TEMPLATES) this.clear();
+      this.byName.set(name, (list = []));
+    }
+    const t = buildTemplate(baseKeys, name, Object.keys(own));
+    if (this.count >= MAX_TEMPLATES) {
+      this.clear();
+      this.byName.set(name, (list = []));
+    }
+    list.push(t);
+    this.count++;
     return t;
   }
 
@@ -118,27 +140,42 @@ export class LineCache {
     this.fieldKeys.set(k, e);
     return e;
   }
-}
 
-function buildTemplate(baseKeys: readonly string[], name: string, ownKeys: readonly string[]): Template | null {
-  if (name.length === 0 || /[\n\r\\]/.test(name)) return null;
-  const keys = new Set([...baseKeys, ...ownKeys]);
-  const slots: Slot[] = [];
-  for (const key of [...keys].sort()) {
-    const e = escKeyFast(key);
-    if (e === undefined) return null;
-    slots.push({ prefix: `,${e}=`, base: ownKeys.includes(key) ? -1 : baseKeys.indexOf(key), own: ownKeys.indexOf(key) });
+  private clear(): void {
+    this.byName.clear();
+    this.count = 0;
   }
-  return { head: escMeasurement(name), slots, name, baseKeys: [...baseKeys], ownKeys: [...ownKeys] };
 }
 
-/** The series key of one point from its template and tag values; undefined when not plainly writable. */
-function seriesKey(t: Template, baseValues: readonly (string | undefined)[], own: Record<string, unknown> | undefined, ownKeys: readonly string[]): string | undefined {
+/** Whether the object's own keys are exactly these, in this order (without allocating). */
+function sameOwnKeys(keys: readonly string[], own: Record<string, unknown>): boolean {
+  let i = 0;
+  for (const k in own) if (keys[i++] !== k) return false;
+  return i === keys.length;
+}
+
+function buildTemplate(baseKeys: readonly string[], name: string, ownKeys: readonly string[]): Template {
+  const fieldOrder = MEASUREMENT_FIELD_ORDER.get(name);
+  const t: Template = { writable: false, head: '', slots: [], baseKeys, ownKeys, fieldOrder, fieldText: (fieldOrder ?? []).map((k) => escKeyFast(k)) };
+  if (name.length === 0 || /[\n\r\\]/.test(name)) return t;
+  for (const key of [...new Set([...baseKeys, ...ownKeys])].sort()) {
+    const e = escKeyFast(key);
+    if (e === undefined) return t;
+    const own = ownKeys.includes(key);
+    t.slots.push({ prefix: `,${e}=`, base: own ? -1 : baseKeys.indexOf(key), own: own ? key : undefined });
+  }
+  t.head = escMeasurement(name);
+  t.writable = true;
+  return t;
+}
+
+/** The series key of one point; undefined when not plainly writable. */
+function seriesKey(t: Template, baseValues: readonly (string | undefined)[], own: Record<string, unknown> | undefined): string | undefined {
   let line = t.head;
   for (const s of t.slots) {
     let e: string | undefined;
-    if (s.own >= 0) {
-      const v = (own as Record<string, unknown>)[ownKeys[s.own] as string];
+    if (s.own !== undefined) {
+      const v = (own as Record<string, unknown>)[s.own];
       if (v === '' || v === undefined) continue;
       if (typeof v !== 'string' || (e = escKeyFast(v)) === undefined) return undefined;
     } else {
@@ -151,35 +188,38 @@ function seriesKey(t: Template, baseValues: readonly (string | undefined)[], own
   return line;
 }
 
-/** The fields of one point as line protocol (`k=v,…`), in `order` when given; undefined when not plainly writable. */
-function fieldsText(cache: LineCache, fields: Record<string, unknown>, order: readonly string[] | undefined): string | undefined {
+/** `=<value>` of one field as line protocol; undefined when not plainly writable. */
+function fieldValue(v: unknown): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? `=${v}` : undefined;
+  if (typeof v === 'string') return `="${escString(v)}"`;
+  return undefined;
+}
+
+/** The fields of one point as line protocol (`k=v,…`); undefined when not plainly writable. */
+function fieldsText(cache: LineCache, t: Template, fields: Record<string, unknown>): string | undefined {
   let text = '';
   let n = 0;
-  const one = (k: string, v: unknown): boolean => {
-    const ek = cache.fieldKey(k);
-    if (ek === null) return false;
-    let t: string;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return false;
-      t = String(v);
-    } else if (typeof v === 'string') {
-      t = `"${escString(v)}"`;
-    } else return false;
-    text += (n++ === 0 ? '' : ',') + ek + '=' + t;
-    return true;
-  };
+  const order = t.fieldOrder;
   if (order) {
-    let present = 0;
-    for (const k in fields) present++;
-    for (const k of order) {
-      const v = fields[k];
+    for (let i = 0; i < order.length; i++) {
+      const v = fields[order[i] as string];
       if (v === undefined) continue;
-      if (!one(k, v)) return undefined;
+      const ek = t.fieldText[i];
+      const ev = fieldValue(v);
+      if (ek === undefined || ev === undefined) return undefined;
+      text += n++ === 0 ? ek + ev : `,${ek}${ev}`;
     }
     // A key outside the schema's order would be lost: leave such a report to the general path.
+    let present = 0;
+    for (const k in fields) present++;
     if (n !== present) return undefined;
   } else {
-    for (const k in fields) if (!one(k, fields[k])) return undefined;
+    for (const k in fields) {
+      const ek = cache.fieldKey(k);
+      const ev = fieldValue(fields[k]);
+      if (ek === null || ev === undefined) return undefined;
+      text += n++ === 0 ? ek + ev : `,${ek}${ev}`;
+    }
   }
   return n === 0 ? undefined : text;
 }
@@ -204,34 +244,36 @@ function inSchemaOrder(p: Point): Point {
 export function reportToLines(opts: ToPointsOptions & { cache: LineCache }): string[] {
   const { report, tags, receivedAtMs, cache } = opts;
   const base: Record<string, string> = { ...tags, agent: report.agent };
-  const baseKeys = Object.keys(base);
-  const baseValues = baseKeys.map((k) => {
+  const baseKeys = cache.baseKeys(Object.keys(base));
+  const baseValues: (string | undefined)[] = [];
+  for (const k of baseKeys) {
     const v = base[k];
-    return v === '' ? '' : typeof v === 'string' ? escKeyFast(v) : undefined;
-  });
-  const baseId = baseKeys.join('\n');
+    baseValues.push(v === '' ? '' : typeof v === 'string' ? escKeyFast(v) : undefined);
+  }
   const skew = receivedAtMs - report.sentAt;
   const shift = !report.clockCorrected && Math.abs(skew) > (opts.maxClockSkewMs ?? DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS) ? Math.round(skew / 1000) * 1000 : 0;
   const at = report.collectedAt + shift;
-  const general = () => reportToPoints(opts).map((p) => toLineProtocol(inSchemaOrder(p)));
-  if (!Number.isFinite(at)) return general();
+  const corrected = report.clockCorrected || shift !== 0;
+  const offset = report.clockCorrected ? (report.clockOffsetMs ?? 0) : shift;
+  const lag = Math.max(0, (receivedAtMs - at) / 1000);
+  if (!Number.isFinite(lag) || !Number.isFinite(offset) || !Number.isFinite(report.seq)) return generalLines(opts);
   const ts = ` ${Math.round(at)}`;
   const lines: string[] = [];
   for (const m of report.measurements) {
-    const ownKeys = Object.keys(m.tags);
-    const t = cache.template(baseKeys, baseId, m.name, ownKeys);
-    const key = t && seriesKey(t, baseValues, m.tags, ownKeys);
-    const fields = key && fieldsText(cache, m.fields, MEASUREMENT_FIELD_ORDER.get(m.name));
-    if (!fields) return general();
+    const t = cache.template(baseKeys, m.name, m.tags);
+    const key = t.writable ? seriesKey(t, baseValues, m.tags) : undefined;
+    const fields = key !== undefined ? fieldsText(cache, t, m.fields) : undefined;
+    if (fields === undefined) return generalLines(opts);
     lines.push(`${key} ${fields}${ts}`);
   }
-  const corrected = report.clockCorrected || shift !== 0;
-  const offset = report.clockCorrected ? (report.clockOffsetMs ?? 0) : shift;
-  const t = cache.template(baseKeys, baseId, 'report', []);
-  const key = t && seriesKey(t, baseValues, undefined, []);
-  if (!key || !Number.isFinite(offset) || !Number.isFinite(report.seq)) return general();
-  const lag = Math.max(0, (receivedAtMs - at) / 1000);
-  if (!Number.isFinite(lag)) return general();
+  const t = cache.template(baseKeys, 'report', {});
+  const key = t.writable ? seriesKey(t, baseValues, undefined) : undefined;
+  if (key === undefined) return generalLines(opts);
   lines.push(`${key} lag_s=${lag},points=${lines.length},seq=${report.seq}${corrected ? `,clock_corrected=1,clock_offset_ms=${offset}` : ''}${ts}`);
   return lines;
+}
+
+/** The general path: Point objects through toLineProtocol, fields in the schema's order. */
+function generalLines(opts: ToPointsOptions): string[] {
+  return reportToPoints(opts).map((p) => toLineProtocol(inSchemaOrder(p)));
 }

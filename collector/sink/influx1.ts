@@ -440,7 +440,8 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
     },
 
     writeLines(lines: readonly string[]): Promise<void> {
-      return enqueue(lines.slice());
+      // Never changed in place: take() replaces a part's array when it splits one.
+      return enqueue(lines as string[]);
     },
 
     async ready(): Promise<boolean> {

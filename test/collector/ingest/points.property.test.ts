@@ -62,10 +62,10 @@ describe('collector/ingest/points reportToLines (property)', () => {
   it('LineCache holds a bounded number of layouts and field keys whatever a client sends', () => {
     const cache = new LineCache();
     for (let i = 0; i < 20_000; i++) {
-      cache.template(['school'], 'school', `m${i}`, [`t${i}`]);
+      cache.template(cache.baseKeys([`school`]), `m${i}`, { [`t${i}`]: `v` });
       cache.fieldKey(`f${i}`);
     }
-    expect(cache.templates.size).to.be.at.most(1024);
+    expect(cache.templates).to.be.at.most(1024);
     expect(cache.fieldKeys.size).to.be.at.most(4096);
   });
 });
