@@ -54,6 +54,7 @@ export interface Influx1SinkStats {
 }
 
 export interface Influx1Sink extends Sink {
+  writeLines(lines: readonly string[]): Promise<void>;
   readonly url: string;
   readonly database: string;
   /** Counters since creation; cheap, for metrics and tests. */

@@ -52,6 +52,7 @@ export interface Influx2SinkStats {
 }
 
 export interface Influx2Sink extends Sink {
+  writeLines(lines: readonly string[]): Promise<void>;
   readonly url: string;
   readonly org: string;
   readonly bucket: string;
