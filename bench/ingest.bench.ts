@@ -21,7 +21,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -67,7 +67,7 @@ async function child(): Promise<void> {
   const { createIngest } = await import('../collector/http/ingest.js');
   const { listen } = await import('../collector/http/listener.js');
   const { createInflux1Sink } = await import('../collector/sink/influx1.js');
-  const cfg = JSON.parse(process.env.CAMPUSLINK_INGEST_BENCH_CHILD as string) as ChildConfig;
+  const cfg = JSON.parse(readFileSync(process.env.CAMPUSLINK_INGEST_BENCH_CHILD as string, 'utf8')) as ChildConfig;
   const log = pino({ level: 'warn' });
   const sink = createInflux1Sink({ url: cfg.influxUrl, database: 'campuslink', log });
   const ledger = cfg.ledger === 'none' ? undefined : cfg.ledger === 'sqlite' ? await sqliteLedger(cfg.stateDir) : new (await import('../collector/ingest/dedupe.js')).DedupeStore({ path: join(cfg.stateDir, 'dedupe.log') });
@@ -233,8 +233,10 @@ export async function run(): Promise<BenchResult> {
     await influx.query('CREATE DATABASE campuslink');
     const schools = Array.from({ length: SCHOOLS }, (_, i) => ({ id: schoolId(i), token: `tok-${i}`, tags: tagsOf(i) }));
     const cfg: ChildConfig = { influxUrl: influx.url, stateDir, ledger: LEDGER, schools };
+    const cfgPath = join(stateDir, 'bench-child.json');
+    writeFileSync(cfgPath, JSON.stringify(cfg));
     const execArgv = ['--import', 'tsx', ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [])];
-    const c = fork(fileURLToPath(import.meta.url), [], { execArgv, env: { ...process.env, CAMPUSLINK_INGEST_BENCH_CHILD: JSON.stringify(cfg) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const c = fork(fileURLToPath(import.meta.url), [], { execArgv, env: { ...process.env, CAMPUSLINK_INGEST_BENCH_CHILD: cfgPath }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     proc = c;
     const ask = <T extends FromChild['op']>(op: T, msg?: ToChild) =>
       new Promise<Extract<FromChild, { op: T }>>((resolve, reject) => {

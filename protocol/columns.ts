@@ -160,19 +160,30 @@ function fill(node: Node, at: Cursor): unknown {
   }
 }
 
-function columnValues(c: unknown, n: number, where: string): number[] {
+/** Whether every element is a number (a safe integer when `integers`). A loop: this runs for every column of every batch. */
+function allNumbers(xs: unknown[], integers: boolean): xs is number[] {
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    if (typeof x !== 'number' || (integers && !Number.isSafeInteger(x))) return false;
+  }
+  return true;
+}
+
+function columnValues(c: unknown, n: number, gi: number, j: number): number[] {
+  // Named only when wrong: this runs for every column of every batch.
+  const where = () => `g.${gi}.v.${j}`;
   if (typeof c === 'number') return new Array<number>(n).fill(c);
   if (Array.isArray(c)) {
-    if (c.length !== n || !c.every((x) => typeof x === 'number')) throw new ColumnsError(`${where}: must hold ${n} numbers`);
+    if (c.length !== n || !allNumbers(c, false)) throw new ColumnsError(`${where()}: must hold ${n} numbers`);
     return c as number[];
   }
-  if (!isPlainObject(c)) throw new ColumnsError(`${where}: must be a number, an array of numbers or {"e", "v" | "d"}`);
+  if (!isPlainObject(c)) throw new ColumnsError(`${where()}: must be a number, an array of numbers or {"e", "v" | "d"}`);
   const e = c.e ?? 0;
-  if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > MAX_EXPONENT) throw new ColumnsError(`${where}.e: must be an integer from 0 to ${MAX_EXPONENT}`);
+  if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > MAX_EXPONENT) throw new ColumnsError(`${where()}.e: must be an integer from 0 to ${MAX_EXPONENT}`);
   const key = Array.isArray(c.d) ? 'd' : Array.isArray(c.v) ? 'v' : undefined;
-  if (!key) throw new ColumnsError(`${where}: must hold "v" or "d"`);
+  if (!key) throw new ColumnsError(`${where()}: must hold "v" or "d"`);
   const ints = c[key] as unknown[];
-  if (ints.length !== n || !ints.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) throw new ColumnsError(`${where}.${key}: must hold ${n} integers`);
+  if (ints.length !== n || !allNumbers(ints, true)) throw new ColumnsError(`${where()}.${key}: must hold ${n} integers`);
   let values = ints as number[];
   if (key === 'd') {
     values = [];
@@ -207,7 +218,7 @@ export function fromColumns(body: unknown, limits: { maxReports: number; maxByte
     if (g.v.length !== numbers) throw new ColumnsError(`${where}.v: the shape has ${numbers} numbers but ${g.v.length} columns were sent`);
     bytes += JSON.stringify(g.s).length * n;
     if (bytes > limits.maxBytes) throw new ColumnsError(`expands beyond ${limits.maxBytes} bytes`);
-    const cols = (g.v as unknown[]).map((c, j) => columnValues(c, n, `${where}.v.${j}`));
+    const cols = (g.v as unknown[]).map((c, j) => columnValues(c, n, gi, j));
     r.forEach((pos, row) => {
       if (typeof pos !== 'number' || !Number.isInteger(pos) || pos < 0 || pos >= total || reports[pos] !== undefined) {
         throw new ColumnsError(`${where}.r.${row}: must be a position in the batch (0…${total - 1}), each once`);
