@@ -116,6 +116,21 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     return points.length;
   };
 
+  /**
+   * The answer when the ledger could not record a written batch: a full disk, an I/O error or a lock
+   * (a retryable StateDbError, or a file-system error) is 503 with Retry-After; anything else is a bug.
+   * The points are written: unacknowledged, the agent sends them again and InfluxDB overwrites them.
+   */
+  const unrecorded = (e: unknown, school: string): IngestAnswer => {
+    const retryable = !(e instanceof StateDbError) || e.retryable;
+    opts.log.error({ err: String((e as Error)?.message ?? e), retryable, school }, 'dedupe ledger could not record the batch; nothing acknowledged');
+    if (!retryable) return errorAnswer('COL_ERR_INTERNAL', 'the state database refused to record the batch; nothing was acknowledged');
+    return {
+      ...errorAnswer('COL_ERR_STATE_UNAVAILABLE', 'the state database could not record the batch; nothing was acknowledged'),
+      headers: { 'retry-after': String(opts.retryAfterS) },
+    };
+  };
+
   const handle = async (token: TokenRecord, h: IncomingHttpHeaders, raw: Buffer): Promise<IngestAnswer> => {
     let body: unknown;
     try {
@@ -167,14 +182,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     try {
       await opts.dedupe?.record(token.school, agent, fresh.map((r) => r.seq));
     } catch (e) {
-      // The points are written; unacknowledged, the agent sends them again and InfluxDB overwrites them.
-      const retryable = !(e instanceof StateDbError) || e.retryable;
-      opts.log.error({ err: String((e as Error)?.message ?? e), retryable, school: token.school }, 'dedupe ledger could not record the batch; nothing acknowledged');
-      if (!retryable) return errorAnswer('COL_ERR_INTERNAL', 'the state database refused to record the batch; nothing was acknowledged');
-      return {
-        ...errorAnswer('COL_ERR_STATE_UNAVAILABLE', 'the state database could not record the batch; nothing was acknowledged'),
-        headers: { 'retry-after': String(opts.retryAfterS) },
-      };
+      return unrecorded(e, token.school);
     }
     const heldThrough = opts.dedupe?.heldThrough(token.school, agent);
     const ack: Ack = {

@@ -74,6 +74,19 @@ describe('collector/http/ingest', () => {
     }
   });
 
+  it('a ledger whose record() rejects with a non-retryable StateDbError (a bug, not the disk) answers 500 COL_ERR_INTERNAL and acknowledges nothing', async () => {
+    const s = await serve({ sink: new MemorySink(), dedupe: ledger(() => Promise.reject(new StateDbError('state database: CHECK constraint failed', false, 'SQLITE_CONSTRAINT_CHECK'))) });
+    try {
+      const res = await post(s.url, { reports: [makeReport({ seq: 3 })] });
+      expect(res.status).to.equal(500);
+      const body = await jsonOf(res);
+      expect(body.error.code).to.equal('COL_ERR_INTERNAL');
+      expect(body).to.not.have.property('accepted');
+    } finally {
+      s.close();
+    }
+  });
+
   it('an acknowledgement waits for an asynchronous record() (a group commit) to resolve', async () => {
     const order: string[] = [];
     const s = await serve({
