@@ -2,10 +2,15 @@
  * Ingest throughput: the whole collector path against raw line-protocol writes into the same influxd,
  * in the same run, interleaved.
  *
- *   npx tsx bench/ingest.bench.ts [--points 110000] [--pairs 5] [--schools 120] [--ledger file|sqlite] [--profile DIR]
+ *   npx tsx bench/ingest.bench.ts [--points 110000] [--pairs 5] [--schools 120] [--ledger file|sqlite|none]
+ *                                 [--raw-order arrival|school] [--profile DIR]
  *
  * (a) raw: the very line protocol the collector writes for the same reports, pre-built in 1,000-point
- *     requests, POSTed to `/write` with 2 in flight (database `raw`).
+ *     requests, POSTed to `/write` with 2 in flight (database `raw`), in the order the collector
+ *     receives the points (`arrival`: every school's first batch, then every school's second, …).
+ *     `--raw-order school` sends one school's points after the other: each request then touches ~22
+ *     series instead of ~1,000, which costs influxd about half the CPU per point — not what a province
+ *     sends, so not the default.
  * (b) path: typical reports (test/helpers/reports.ts, 22 points each), 1/2/4 per batch by school,
  *     encoded with the agent's own `x-campuslink-cols1`, POSTed over one HTTP/2 session per school to
  *     a collector child process that runs the server's own `createIngest` + `listen` with the
@@ -14,8 +19,10 @@
  *     dedupe store becomes. Equal point counts; every request must answer 200 and the sink must confirm
  *     every point.
  *
- * Reports points/s of each, the ratio path/raw (median of the interleaved pairs, with min–max), and the
- * collector's CPU µs per point (process.cpuUsage of the child over the path phase). Goal ≥ 0.8×.
+ * Reports points/s of each, the ratio path/raw (median of the interleaved pairs, with min–max; the
+ * pairs alternate which side runs first), and CPU µs per point of the collector (process.cpuUsage of
+ * the child over the path phase), of influxd (/proc) in each phase and of the load generator. Goal ≥ 0.8×.
+ * `--ledger none` (no dedupe) is a diagnostic only.
  * `--profile DIR` runs the collector child with `--cpu-prof` into DIR.
  */
 import { fork, type ChildProcess } from 'node:child_process';
