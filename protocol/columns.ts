@@ -111,39 +111,79 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Counts the numbers of a shape, so a group's columns can be checked before anything is built. */
-function countNumbers(v: unknown): number {
-  if (typeof v === 'number') return 1;
-  if (Array.isArray(v)) return v.reduce((n: number, x) => n + countNumbers(x), 0);
-  if (isPlainObject(v)) return Object.values(v).reduce((n: number, x) => n + countNumbers(x), 0);
-  return 0;
-}
+/** A shape compiled once per group: what `fill` walks for every report of the group. */
+type Node = { k: 'num' } | { k: 'const'; v: unknown } | { k: 'arr'; items: Node[] } | { k: 'obj'; keys: string[]; items: Node[] };
 
-function fill(shape: unknown, next: () => number): unknown {
-  if (typeof shape === 'number') return next();
-  if (Array.isArray(shape)) return shape.map((x) => fill(x, next));
-  if (isPlainObject(shape)) {
-    const out: Record<string, unknown> = {};
-    // defineProperty, as JSON.parse does: a key named __proto__ is data, never the object's prototype.
-    for (const [k, x] of Object.entries(shape)) Object.defineProperty(out, k, { value: fill(x, next), enumerable: true, writable: true, configurable: true });
-    return out;
+/** Compiles a shape, counting its numbers (so a group's columns can be checked before anything is built). */
+function compile(v: unknown, counter: { n: number }): Node {
+  if (typeof v === 'number') {
+    counter.n++;
+    return { k: 'num' };
   }
-  return shape;
+  if (Array.isArray(v)) return { k: 'arr', items: v.map((x) => compile(x, counter)) };
+  if (isPlainObject(v)) {
+    const keys = Object.keys(v);
+    return { k: 'obj', keys, items: keys.map((key) => compile(v[key], counter)) };
+  }
+  return { k: 'const', v };
 }
 
-function columnValues(c: unknown, n: number, where: string): number[] {
+/** The cursor of `fill`: the group's columns, the row being built and the next column. */
+interface Cursor {
+  cols: number[][];
+  row: number;
+  j: number;
+}
+
+function fill(node: Node, at: Cursor): unknown {
+  switch (node.k) {
+    case 'num':
+      return (at.cols[at.j++] as number[])[at.row] as number;
+    case 'const':
+      return node.v;
+    case 'arr': {
+      const out = new Array<unknown>(node.items.length);
+      for (let i = 0; i < node.items.length; i++) out[i] = fill(node.items[i] as Node, at);
+      return out;
+    }
+    case 'obj': {
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < node.keys.length; i++) {
+        const k = node.keys[i] as string;
+        const v = fill(node.items[i] as Node, at);
+        // As JSON.parse does: a key named __proto__ is data, never the object's prototype.
+        if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+        else out[k] = v;
+      }
+      return out;
+    }
+  }
+}
+
+/** Whether every element is a number (a safe integer when `integers`). A loop: this runs for every column of every batch. */
+function allNumbers(xs: unknown[], integers: boolean): xs is number[] {
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    if (typeof x !== 'number' || (integers && !Number.isSafeInteger(x))) return false;
+  }
+  return true;
+}
+
+function columnValues(c: unknown, n: number, gi: number, j: number): number[] {
+  // Named only when wrong: this runs for every column of every batch.
+  const where = () => `g.${gi}.v.${j}`;
   if (typeof c === 'number') return new Array<number>(n).fill(c);
   if (Array.isArray(c)) {
-    if (c.length !== n || !c.every((x) => typeof x === 'number')) throw new ColumnsError(`${where}: must hold ${n} numbers`);
+    if (c.length !== n || !allNumbers(c, false)) throw new ColumnsError(`${where()}: must hold ${n} numbers`);
     return c as number[];
   }
-  if (!isPlainObject(c)) throw new ColumnsError(`${where}: must be a number, an array of numbers or {"e", "v" | "d"}`);
+  if (!isPlainObject(c)) throw new ColumnsError(`${where()}: must be a number, an array of numbers or {"e", "v" | "d"}`);
   const e = c.e ?? 0;
-  if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > MAX_EXPONENT) throw new ColumnsError(`${where}.e: must be an integer from 0 to ${MAX_EXPONENT}`);
+  if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > MAX_EXPONENT) throw new ColumnsError(`${where()}.e: must be an integer from 0 to ${MAX_EXPONENT}`);
   const key = Array.isArray(c.d) ? 'd' : Array.isArray(c.v) ? 'v' : undefined;
-  if (!key) throw new ColumnsError(`${where}: must hold "v" or "d"`);
+  if (!key) throw new ColumnsError(`${where()}: must hold "v" or "d"`);
   const ints = c[key] as unknown[];
-  if (ints.length !== n || !ints.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) throw new ColumnsError(`${where}.${key}: must hold ${n} integers`);
+  if (ints.length !== n || !allNumbers(ints, true)) throw new ColumnsError(`${where()}.${key}: must hold ${n} integers`);
   let values = ints as number[];
   if (key === 'd') {
     values = [];
@@ -172,17 +212,18 @@ export function fromColumns(body: unknown, limits: { maxReports: number; maxByte
     const r = g.r as unknown[];
     const n = r.length;
     if (n === 0) throw new ColumnsError(`${where}.r: must not be empty`);
-    const numbers = countNumbers(g.s);
+    const counter = { n: 0 };
+    const shape = compile(g.s, counter);
+    const numbers = counter.n;
     if (g.v.length !== numbers) throw new ColumnsError(`${where}.v: the shape has ${numbers} numbers but ${g.v.length} columns were sent`);
     bytes += JSON.stringify(g.s).length * n;
     if (bytes > limits.maxBytes) throw new ColumnsError(`expands beyond ${limits.maxBytes} bytes`);
-    const cols = (g.v as unknown[]).map((c, j) => columnValues(c, n, `${where}.v.${j}`));
+    const cols = (g.v as unknown[]).map((c, j) => columnValues(c, n, gi, j));
     r.forEach((pos, row) => {
       if (typeof pos !== 'number' || !Number.isInteger(pos) || pos < 0 || pos >= total || reports[pos] !== undefined) {
         throw new ColumnsError(`${where}.r.${row}: must be a position in the batch (0…${total - 1}), each once`);
       }
-      let j = 0;
-      reports[pos] = fill(g.s, () => (cols[j++] as number[])[row] as number);
+      reports[pos] = fill(shape, { cols, row, j: 0 });
     });
   });
   return { reports };

@@ -152,6 +152,15 @@ export const measurementSchema = z.discriminatedUnion('name', [
   agentMeasurement,
 ]);
 
+/**
+ * Field keys of each measurement in the order the schema's output holds them (a strict object's
+ * output follows its shape, not the input); undefined where any snake_case key is allowed (`modem`:
+ * the output keeps the input's order).
+ */
+export const MEASUREMENT_FIELD_ORDER: ReadonlyMap<string, readonly string[] | undefined> = new Map(
+  measurementSchema.options.map((o) => [o.shape.name.value as string, 'shape' in o.shape.fields ? Object.keys(o.shape.fields.shape) : undefined]),
+);
+
 /** One collection cycle of one agent. */
 export const reportSchema = z.strictObject({
   v: z.literal(PROTOCOL_VERSION, { error: `unsupported protocol version; this collector speaks v${PROTOCOL_VERSION}` }),

@@ -4,11 +4,13 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import { PROTOCOL_VERSION, WireError, batchSchema, decodeBatch, toIssues, type Ack } from '../../protocol/index.js';
+import { parseBatch } from '../../protocol/batch-check.js';
+import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Ack, type Report } from '../../protocol/index.js';
 import type { TokenRecord } from '../auth/tokens.js';
-import { reportToPoints, type RegistryTags } from '../ingest/points.js';
+import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
 import type { CollectorModule } from '../module.js';
 import { SinkError, type Sink } from '../sink/sink.js';
+import { StateDbError } from '../state/db.js';
 import { errorAnswer } from './errors.js';
 
 /** What ingest needs to know about schools. */
@@ -25,7 +27,10 @@ export interface TokenVerifier {
 export interface SequenceLedger {
   has(school: string, agent: string, seq: number): boolean;
   heldThrough(school: string, agent: string): number;
-  /** Durable before it returns (or its promise resolves). */
+  /**
+   * Durable before it returns or, when it returns a promise, before that resolves (a group commit).
+   * A rejection with a retryable StateDbError answers 503 COL_ERR_STATE_UNAVAILABLE.
+   */
   record(school: string, agent: string, seqs: readonly number[]): void | Promise<void>;
 }
 
@@ -97,6 +102,35 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     return rec;
   };
 
+  const lineCache = new LineCache();
+  /** Writes the points of these reports; resolves with how many once the sink confirmed them. */
+  const write = async (reports: readonly Report[], tags: RegistryTags, receivedAtMs: number): Promise<number> => {
+    const pointOpts = { tags, receivedAtMs, maxClockSkewMs: opts.maxClockSkewMs };
+    if (opts.sink.writeLines) {
+      const lines = reports.length === 1 ? reportToLines({ ...pointOpts, report: reports[0] as Report, cache: lineCache }) : reports.flatMap((report) => reportToLines({ ...pointOpts, report, cache: lineCache }));
+      if (lines.length) await opts.sink.writeLines(lines);
+      return lines.length;
+    }
+    const points = reports.flatMap((report) => reportToPoints({ ...pointOpts, report }));
+    if (points.length) await opts.sink.write(points);
+    return points.length;
+  };
+
+  /**
+   * The answer when the ledger could not record a written batch: a full disk, an I/O error or a lock
+   * (a retryable StateDbError, or a file-system error) is 503 with Retry-After; anything else is a bug.
+   * The points are written: unacknowledged, the agent sends them again and InfluxDB overwrites them.
+   */
+  const unrecorded = (e: unknown, school: string): IngestAnswer => {
+    const retryable = !(e instanceof StateDbError) || e.retryable;
+    opts.log.error({ err: String((e as Error)?.message ?? e), retryable, school }, 'dedupe ledger could not record the batch; nothing acknowledged');
+    if (!retryable) return errorAnswer('COL_ERR_INTERNAL', 'the state database refused to record the batch; nothing was acknowledged');
+    return {
+      ...errorAnswer('COL_ERR_STATE_UNAVAILABLE', 'the state database could not record the batch; nothing was acknowledged'),
+      headers: { 'retry-after': String(opts.retryAfterS) },
+    };
+  };
+
   const handle = async (token: TokenRecord, h: IncomingHttpHeaders, raw: Buffer): Promise<IngestAnswer> => {
     let body: unknown;
     try {
@@ -106,7 +140,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       const code = e.kind === 'too-large' ? 'COL_ERR_BODY_TOO_LARGE' : e.kind === 'unsupported' ? 'COL_ERR_UNSUPPORTED_MEDIA_TYPE' : 'COL_ERR_INVALID_JSON';
       return errorAnswer(code, e.message);
     }
-    const parsed = batchSchema.safeParse(body);
+    const parsed = parseBatch(body);
     if (!parsed.success) {
       const issues = toIssues(parsed.error);
       return errorAnswer('COL_ERR_INVALID_PAYLOAD', `invalid batch: ${issues.map((i) => `${i.path}: ${i.message}`).slice(0, 5).join('; ')}`, issues);
@@ -130,10 +164,9 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       return true;
     });
     const duplicates = reports.map((r) => r.seq).filter((q) => !fresh.some((r) => r.seq === q));
-    const points = fresh.flatMap((report) => reportToPoints({ report, tags, receivedAtMs, maxClockSkewMs: opts.maxClockSkewMs }));
+    let points = 0;
     try {
-      if (points.length) await opts.sink.write(points);
-      await opts.dedupe?.record(token.school, agent, fresh.map((r) => r.seq));
+      points = await write(fresh, tags, receivedAtMs);
     } catch (e) {
       const err = e instanceof SinkError ? e : new SinkError(String(e), true);
       opts.log.error({ err: err.message, retryable: err.retryable, school: token.school }, 'sink write failed; nothing acknowledged');
@@ -146,6 +179,11 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
         headers: { 'retry-after': String(Math.max(opts.retryAfterS, Math.ceil((err.retryAfterMs ?? 0) / 1000))) },
       };
     }
+    try {
+      await opts.dedupe?.record(token.school, agent, fresh.map((r) => r.seq));
+    } catch (e) {
+      return unrecorded(e, token.school);
+    }
     const heldThrough = opts.dedupe?.heldThrough(token.school, agent);
     const ack: Ack = {
       v: PROTOCOL_VERSION,
@@ -155,7 +193,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       ...(heldThrough ? { heldThrough } : {}),
       serverTime: now(),
     };
-    opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points: points.length }, 'batch accepted');
+    opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points }, 'batch accepted');
     const after = async () => {
       if (!fresh.length) return;
       for (const m of modules) {

@@ -1,5 +1,6 @@
 /** Turns accepted reports into InfluxDB points, adding the registry's hierarchy tags. */
-import type { Report } from '../../protocol/index.js';
+import { MEASUREMENT_FIELD_ORDER, type Report } from '../../protocol/report.js';
+import { escKeyFast, escMeasurement, escString, toLineProtocol } from '../sink/line-protocol.js';
 import type { Point } from '../sink/sink.js';
 
 /** Tags the collector adds to every point from the registry. */
@@ -56,4 +57,223 @@ export function reportToPoints({ report, tags, receivedAtMs, maxClockSkewMs }: T
     timestampMs: at,
   });
   return points;
+}
+
+// -------------------------------------------------------------------------------------------------
+// The hot path: line protocol straight from a report, without Point objects.
+
+/** Where each tag of a series comes from, in the sorted order line protocol writes them. */
+interface Slot {
+  /** `,<escaped key>=`. */
+  prefix: string;
+  /** Index into the base tags (registry + agent), or -1. */
+  base: number;
+  /** The measurement's own tag (which wins over a base tag of the same key), or undefined. */
+  own: string | undefined;
+}
+
+/** The layout of one measurement's lines for one set of base tag keys and own tag keys (in their order). */
+interface Template {
+  /** False when a name or key is not plainly writable: such reports take the general path. */
+  writable: boolean;
+  head: string;
+  slots: Slot[];
+  baseKeys: readonly string[];
+  ownKeys: readonly string[];
+  /** The schema's field order, and each key escaped; undefined for any-key measurements (`modem`). */
+  fieldOrder: readonly string[] | undefined;
+  fieldText: readonly (string | undefined)[];
+}
+
+/** Most layouts kept: a handful exist (one per measurement name and tag-key order). */
+const MAX_TEMPLATES = 1024;
+/** Most escaped field keys kept (fixed by the schema but for `modem`'s snake_case keys). */
+const MAX_FIELD_KEYS = 4096;
+
+/**
+ * What `reportToLines` reuses between reports: line layouts and escaped field keys. Bounded: when
+ * full it starts over (what a hostile agent can make it hold is a few thousand short strings).
+ */
+export class LineCache {
+  private readonly byName = new Map<string, Template[]>();
+  private count = 0;
+  private lastBaseKeys: readonly string[] = [];
+  readonly fieldKeys = new Map<string, string | null>();
+
+  /** How many layouts are held. */
+  get templates(): number {
+    return this.count;
+  }
+
+  /** The same array for the same base tag keys, so layouts compare them by identity. */
+  baseKeys(keys: readonly string[]): readonly string[] {
+    const last = this.lastBaseKeys;
+    if (last.length === keys.length && keys.every((k, i) => k === last[i])) return last;
+    return (this.lastBaseKeys = keys);
+  }
+
+  /** The layout of measurement `name` with these own tags, for base keys from baseKeys(). */
+  template(baseKeys: readonly string[], name: string, own: Record<string, unknown>): Template {
+    let list = this.byName.get(name);
+    if (list) {
+      for (const t of list) if (t.baseKeys === baseKeys && sameOwnKeys(t.ownKeys, own)) return t;
+    } else {
+      if (this.count >= MAX_TEMPLATES) this.clear();
+      this.byName.set(name, (list = []));
+    }
+    const t = buildTemplate(baseKeys, name, Object.keys(own));
+    if (this.count >= MAX_TEMPLATES) {
+      this.clear();
+      this.byName.set(name, (list = []));
+    }
+    list.push(t);
+    this.count++;
+    return t;
+  }
+
+  /** The escaped field key; null when not plainly writable. */
+  fieldKey(k: string): string | null {
+    let e = this.fieldKeys.get(k);
+    if (e !== undefined) return e;
+    e = escKeyFast(k) ?? null;
+    if (this.fieldKeys.size >= MAX_FIELD_KEYS) this.fieldKeys.clear();
+    this.fieldKeys.set(k, e);
+    return e;
+  }
+
+  private clear(): void {
+    this.byName.clear();
+    this.count = 0;
+  }
+}
+
+/** Whether the object's own keys are exactly these, in this order (without allocating). */
+function sameOwnKeys(keys: readonly string[], own: Record<string, unknown>): boolean {
+  let i = 0;
+  for (const k in own) if (keys[i++] !== k) return false;
+  return i === keys.length;
+}
+
+function buildTemplate(baseKeys: readonly string[], name: string, ownKeys: readonly string[]): Template {
+  const fieldOrder = MEASUREMENT_FIELD_ORDER.get(name);
+  const t: Template = { writable: false, head: '', slots: [], baseKeys, ownKeys, fieldOrder, fieldText: (fieldOrder ?? []).map((k) => escKeyFast(k)) };
+  if (name.length === 0 || /[\n\r\\]/.test(name)) return t;
+  for (const key of [...new Set([...baseKeys, ...ownKeys])].sort()) {
+    const e = escKeyFast(key);
+    if (e === undefined) return t;
+    const own = ownKeys.includes(key);
+    t.slots.push({ prefix: `,${e}=`, base: own ? -1 : baseKeys.indexOf(key), own: own ? key : undefined });
+  }
+  t.head = escMeasurement(name);
+  t.writable = true;
+  return t;
+}
+
+/** The series key of one point; undefined when not plainly writable. */
+function seriesKey(t: Template, baseValues: readonly (string | undefined)[], own: Record<string, unknown> | undefined): string | undefined {
+  let line = t.head;
+  for (const s of t.slots) {
+    let e: string | undefined;
+    if (s.own !== undefined) {
+      const v = (own as Record<string, unknown>)[s.own];
+      if (v === '' || v === undefined) continue;
+      if (typeof v !== 'string' || (e = escKeyFast(v)) === undefined) return undefined;
+    } else {
+      e = baseValues[s.base];
+      if (e === '') continue;
+      if (e === undefined) return undefined;
+    }
+    line += s.prefix + e;
+  }
+  return line;
+}
+
+/** `=<value>` of one field as line protocol; undefined when not plainly writable. */
+function fieldValue(v: unknown): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? `=${v}` : undefined;
+  if (typeof v === 'string') return `="${escString(v)}"`;
+  return undefined;
+}
+
+/** The fields of one point as line protocol (`k=v,…`); undefined when not plainly writable. */
+function fieldsText(cache: LineCache, t: Template, fields: Record<string, unknown>): string | undefined {
+  let text = '';
+  let n = 0;
+  const order = t.fieldOrder;
+  if (order) {
+    for (let i = 0; i < order.length; i++) {
+      const v = fields[order[i] as string];
+      if (v === undefined) continue;
+      const ek = t.fieldText[i];
+      const ev = fieldValue(v);
+      if (ek === undefined || ev === undefined) return undefined;
+      text += n++ === 0 ? ek + ev : `,${ek}${ev}`;
+    }
+    // A key outside the schema's order would be lost: leave such a report to the general path.
+    let present = 0;
+    for (const k in fields) present++;
+    if (n !== present) return undefined;
+  } else {
+    for (const k in fields) {
+      const ek = cache.fieldKey(k);
+      const ev = fieldValue(fields[k]);
+      if (ek === null || ev === undefined) return undefined;
+      text += n++ === 0 ? ek + ev : `,${ek}${ev}`;
+    }
+  }
+  return n === 0 ? undefined : text;
+}
+
+/** The point with its fields in the order the schema's output has them (a report as sent may differ). */
+function inSchemaOrder(p: Point): Point {
+  const order = MEASUREMENT_FIELD_ORDER.get(p.measurement);
+  if (!order) return p;
+  // No prototype: whatever keys a report carries stay data.
+  const fields = Object.create(null) as Record<string, number | string>;
+  for (const k of order) if (Object.hasOwn(p.fields, k)) fields[k] = p.fields[k] as number | string;
+  for (const k of Object.keys(p.fields)) if (!Object.hasOwn(fields, k)) fields[k] = p.fields[k] as number | string;
+  return { ...p, fields };
+}
+
+/**
+ * The line protocol of one report, byte for byte what `reportToPoints(...).map(toLineProtocol)`
+ * gives for the schema's output of the same report (test/collector/ingest/points.property.test.ts),
+ * built without Point objects or regular expressions; a report that is not plainly writable takes
+ * that general path, with its errors (a non-retryable SinkError).
+ */
+export function reportToLines(opts: ToPointsOptions & { cache: LineCache }): string[] {
+  const { report, tags, receivedAtMs, cache } = opts;
+  const base: Record<string, string> = { ...tags, agent: report.agent };
+  const baseKeys = cache.baseKeys(Object.keys(base));
+  const baseValues: (string | undefined)[] = [];
+  for (const k of baseKeys) {
+    const v = base[k];
+    baseValues.push(v === '' ? '' : typeof v === 'string' ? escKeyFast(v) : undefined);
+  }
+  const skew = receivedAtMs - report.sentAt;
+  const shift = !report.clockCorrected && Math.abs(skew) > (opts.maxClockSkewMs ?? DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS) ? Math.round(skew / 1000) * 1000 : 0;
+  const at = report.collectedAt + shift;
+  const corrected = report.clockCorrected || shift !== 0;
+  const offset = report.clockCorrected ? (report.clockOffsetMs ?? 0) : shift;
+  const lag = Math.max(0, (receivedAtMs - at) / 1000);
+  if (!Number.isFinite(lag) || !Number.isFinite(offset) || !Number.isFinite(report.seq)) return generalLines(opts);
+  const ts = ` ${Math.round(at)}`;
+  const lines: string[] = [];
+  for (const m of report.measurements) {
+    const t = cache.template(baseKeys, m.name, m.tags);
+    const key = t.writable ? seriesKey(t, baseValues, m.tags) : undefined;
+    const fields = key !== undefined ? fieldsText(cache, t, m.fields) : undefined;
+    if (fields === undefined) return generalLines(opts);
+    lines.push(`${key} ${fields}${ts}`);
+  }
+  const t = cache.template(baseKeys, 'report', {});
+  const key = t.writable ? seriesKey(t, baseValues, undefined) : undefined;
+  if (key === undefined) return generalLines(opts);
+  lines.push(`${key} lag_s=${lag},points=${lines.length},seq=${report.seq}${corrected ? `,clock_corrected=1,clock_offset_ms=${offset}` : ''}${ts}`);
+  return lines;
+}
+
+/** The general path: Point objects through toLineProtocol, fields in the schema's order. */
+function generalLines(opts: ToPointsOptions): string[] {
+  return reportToPoints(opts).map((p) => toLineProtocol(inSchemaOrder(p)));
 }

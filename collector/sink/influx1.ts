@@ -15,7 +15,10 @@ import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, type IPoolOptions } from 'influx';
 import type { Logger } from 'pino';
+import { toLineProtocol } from './line-protocol.js';
 import { SinkError, type Point, type Sink } from './sink.js';
+
+export { toLineProtocol } from './line-protocol.js';
 
 export interface Influx1SinkOptions {
   /** Base URL of InfluxDB 1.x, e.g. `http://127.0.0.1:8086` (a path prefix is kept; `user:pass@` is used as credentials). */
@@ -51,73 +54,11 @@ export interface Influx1SinkStats {
 }
 
 export interface Influx1Sink extends Sink {
+  writeLines(lines: readonly string[]): Promise<void>;
   readonly url: string;
   readonly database: string;
   /** Counters since creation; cheap, for metrics and tests. */
   stats(): Influx1SinkStats;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Line protocol
-
-function invalid(message: string): SinkError {
-  return new SinkError(`point not writable: ${message}`, false);
-}
-
-/**
- * Checks a measurement name, tag key, tag value or field key can be written as line protocol:
- * non-empty, no line breaks, no backslash before a character that must be escaped or at the end
- * (InfluxDB 1.x cannot represent those).
- */
-function checkName(s: string, what: string, special: RegExp): void {
-  if (typeof s !== 'string' || s.length === 0) throw invalid(`${what} must be a non-empty string`);
-  if (/[\n\r]/.test(s)) throw invalid(`${what} ${JSON.stringify(s)} contains a line break`);
-  if (s.endsWith('\\') || special.test(s)) {
-    throw invalid(`${what} ${JSON.stringify(s)} has a backslash InfluxDB 1.x cannot store (at the end or before a space, comma or =)`);
-  }
-}
-const BACKSLASH_BEFORE_MEASUREMENT_SPECIAL = /\\[ ,]/;
-const BACKSLASH_BEFORE_KEY_SPECIAL = /\\[ ,=]/;
-
-const escMeasurement = (s: string) => s.replace(/[ ,]/g, '\\$&');
-const escKey = (s: string) => s.replace(/[ ,=]/g, '\\$&');
-const escString = (s: string) => s.replace(/[\\"]/g, '\\$&');
-
-/**
- * One point as a line of InfluxDB line protocol with a millisecond timestamp. Numbers become
- * floats, strings quoted strings; tags are sorted by key, and tags with an empty value are left
- * out (InfluxDB 1.x rejects them; a missing tag and an empty one read the same in InfluxQL).
- * Throws a non-retryable SinkError for a point that cannot be written.
- */
-export function toLineProtocol(p: Point): string {
-  checkName(p.measurement, 'measurement', BACKSLASH_BEFORE_MEASUREMENT_SPECIAL);
-  let line = escMeasurement(p.measurement);
-  for (const key of Object.keys(p.tags).sort()) {
-    const value = p.tags[key];
-    if (value === undefined || value === '') continue;
-    checkName(key, `tag key of ${p.measurement}`, BACKSLASH_BEFORE_KEY_SPECIAL);
-    if (typeof value !== 'string') throw invalid(`tag ${key} of ${p.measurement} must be a string`);
-    checkName(value, `value of tag ${key} of ${p.measurement}`, BACKSLASH_BEFORE_KEY_SPECIAL);
-    line += `,${escKey(key)}=${escKey(value)}`;
-  }
-  let sep = ' ';
-  for (const [key, value] of Object.entries(p.fields)) {
-    checkName(key, `field key of ${p.measurement}`, BACKSLASH_BEFORE_KEY_SPECIAL);
-    let v: string;
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) throw invalid(`field ${key} of ${p.measurement} is ${value}; only finite numbers can be stored`);
-      v = String(value); // never an `i` suffix: always a float
-    } else if (typeof value === 'string') {
-      v = `"${escString(value)}"`;
-    } else {
-      throw invalid(`field ${key} of ${p.measurement} must be a number or a string, got ${value === null ? 'null' : typeof value}`);
-    }
-    line += `${sep}${escKey(key)}=${v}`;
-    sep = ',';
-  }
-  if (sep === ' ') throw invalid(`point of ${p.measurement} has no fields`);
-  if (!Number.isFinite(p.timestampMs)) throw invalid(`timestampMs of ${p.measurement} is ${p.timestampMs}`);
-  return `${line} ${Math.round(p.timestampMs)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -474,24 +415,34 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
     }
   };
 
+  const enqueue = (lines: string[]): Promise<void> => {
+    if (closed) return Promise.reject(new SinkError('the InfluxDB sink is closed', true, defaultRetryAfterMs));
+    if (lines.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ job: { remaining: lines.length, settled: false, resolve, reject }, lines });
+      queuedPoints += lines.length;
+      drain();
+    });
+  };
+
   return {
     url: displayUrl,
     database,
 
     write(points: readonly Point[]): Promise<void> {
       if (closed) return Promise.reject(new SinkError('the InfluxDB sink is closed', true, defaultRetryAfterMs));
-      if (points.length === 0) return Promise.resolve();
       let lines: string[];
       try {
         lines = points.map(toLineProtocol);
       } catch (e) {
         return Promise.reject(e instanceof SinkError ? e : new SinkError(String(e), false, undefined, { cause: e }));
       }
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ job: { remaining: lines.length, settled: false, resolve, reject }, lines });
-        queuedPoints += lines.length;
-        drain();
-      });
+      return enqueue(lines);
+    },
+
+    writeLines(lines: readonly string[]): Promise<void> {
+      // Never changed in place: take() replaces a part's array when it splits one.
+      return enqueue(lines as string[]);
     },
 
     async ready(): Promise<boolean> {

@@ -52,6 +52,7 @@ export interface Influx2SinkStats {
 }
 
 export interface Influx2Sink extends Sink {
+  writeLines(lines: readonly string[]): Promise<void>;
   readonly url: string;
   readonly org: string;
   readonly bucket: string;
@@ -168,6 +169,21 @@ export function createInflux2Sink(options: Influx2SinkOptions): Influx2Sink {
       }
     });
 
+  const writeLines = (lines: readonly string[]): Promise<void> => {
+    if (closed) return Promise.reject(new SinkError('the InfluxDB v2 sink is closed', true, defaultRetryAfterMs));
+    if (lines.length === 0) return Promise.resolve();
+    const chunks: string[][] = [];
+    for (let i = 0; i < lines.length; i += maxBatchPoints) chunks.push(lines.slice(i, i + maxBatchPoints));
+    // All chunks settle before the caller hears the outcome, so close() never cuts one short.
+    const job = Promise.allSettled(chunks.map(writeChunk)).then((results) => {
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+    pending.add(job);
+    void job.catch(() => undefined).finally(() => pending.delete(job));
+    return job;
+  };
+
   return {
     url: displayUrl,
     org: options.org,
@@ -175,24 +191,16 @@ export function createInflux2Sink(options: Influx2SinkOptions): Influx2Sink {
 
     write(points: readonly Point[]): Promise<void> {
       if (closed) return Promise.reject(new SinkError('the InfluxDB v2 sink is closed', true, defaultRetryAfterMs));
-      if (points.length === 0) return Promise.resolve();
       let lines: string[];
       try {
         lines = points.map(toLineProtocol);
       } catch (e) {
         return Promise.reject(e instanceof SinkError ? e : new SinkError(String(e), false, undefined, { cause: e }));
       }
-      const chunks: string[][] = [];
-      for (let i = 0; i < lines.length; i += maxBatchPoints) chunks.push(lines.slice(i, i + maxBatchPoints));
-      // All chunks settle before the caller hears the outcome, so close() never cuts one short.
-      const job = Promise.allSettled(chunks.map(writeChunk)).then((results) => {
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
-      });
-      pending.add(job);
-      void job.catch(() => undefined).finally(() => pending.delete(job));
-      return job;
+      return writeLines(lines);
     },
+
+    writeLines: (lines: readonly string[]) => writeLines(lines),
 
     async ready(): Promise<boolean> {
       try {

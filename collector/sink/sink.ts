@@ -27,6 +27,12 @@ export class SinkError extends Error {
 export interface Sink {
   /** Resolves only after the database confirmed every point; rejects with a SinkError otherwise. */
   write(points: readonly Point[]): Promise<void>;
+  /**
+   * The same for points already in InfluxDB line protocol with millisecond timestamps, one point per
+   * string, exactly as `toLineProtocol` (line-protocol.ts) writes them. Optional: ingest builds lines
+   * itself when a sink offers it (the hot path), and Point objects otherwise.
+   */
+  writeLines?(lines: readonly string[]): Promise<void>;
   /** True when the database answers its health check. */
   ready(): Promise<boolean>;
   /** Flushes what is queued and releases connections. */

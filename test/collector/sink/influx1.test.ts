@@ -114,6 +114,15 @@ describe('createInflux1Sink against a real influxd', function () {
     expect(tagKeys.map((r) => r.tagKey)).to.deep.equal(['probe,kind', 'school']); // the empty tag was left out
   });
 
+  it('writeLines() writes the lines of the ingest hot path, coalesced with write() calls, and resolves once influxd confirmed them', async function () {
+    const s = sink({ database: 'lines_db', maxBatchPoints: 3 });
+    const pts = points(4, 'hot', T0, { school: 'SCH 9' });
+    await Promise.all([s.writeLines(pts.slice(0, 2).map(toLineProtocol)), s.write(pts.slice(2)), s.writeLines([])]);
+    const rows = await db.query('SELECT * FROM hot ORDER BY time', 'lines_db');
+    expect(rows.map((r) => [r.time, r.v, r.school])).to.deep.equal(pts.map((p, i) => [p.timestampMs, i, 'SCH 9']));
+    expect(s.stats()).to.include({ pointsWritten: 4, httpWrites: 2 });
+  });
+
   it('creates the database if it is missing, and again after it was dropped behind its back', async function () {
     const s = sink({ database: 'fresh_db' });
     const names = async () => (await db.query('SHOW DATABASES')).map((r) => r.name);

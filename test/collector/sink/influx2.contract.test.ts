@@ -64,6 +64,15 @@ describe('influx2 sink (contract test against the documented v2 write API)', () 
     expect(sink.stats()).to.include({ httpWrites: 1, failedHttpWrites: 0, pointsWritten: 3 });
   });
 
+  it('writeLines() sends the lines as they are, split by maxBatchPoints, and resolves once all are answered 204', async () => {
+    const sink = make({ maxBatchPoints: 2 });
+    const lines = [`ping,school=1640104001 loss_pct=0 ${T0}`, `ping,school=1640104001 loss_pct=1 ${T0 + 1}`, `ping,school=1640104001 loss_pct=2 ${T0 + 2}`];
+    await sink.writeLines(lines);
+    expect(server.requests.map((r) => r.lines.length)).to.deep.equal([2, 1]);
+    expect(server.stored.get('campuslink')).to.deep.equal(lines);
+    expect(sink.stats()).to.include({ pointsWritten: 3 });
+  });
+
   it('write() gzips bodies above the threshold and sends small ones as they are', async () => {
     const sink = make({ gzipThresholdBytes: 1000 });
     await sink.write(points(1));
