@@ -12,6 +12,7 @@ import { listen, type Listener } from './http/listener.js';
 import { DedupeStore } from './ingest/dedupe.js';
 import type { CollectorModule } from './module.js';
 import { buildModules } from './modules.js';
+import { openStateDb } from './state/db.js';
 import { watchRegistry } from './registry/live.js';
 import { createInflux1Client, createInflux1Sink } from './sink/influx1.js';
 import { createInflux2Sink } from './sink/influx2.js';
@@ -95,7 +96,7 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
     now: clock,
     lateAfterMs: lateAfterMs ?? config.gaps.lateAfterMs,
   });
-  const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, sink, influx, log, now: clock })];
+  const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, state: openStateDb({ stateDir }), sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
   const appOptions: AppOptions = {

@@ -14,6 +14,7 @@ import { ViewerStore, issueViewer } from '../../collector/auth/viewers.js';
 import { createApp } from '../../collector/http/app.js';
 import { createInventoryModule } from '../../collector/inventory/index.js';
 import type { ModuleContext } from '../../collector/module.js';
+import { openStateDb } from '../../collector/state/db.js';
 import { LiveRegistry, loadRegistry } from '../../collector/registry/index.js';
 import { createInflux1Sink, type Influx1Sink } from '../../collector/sink/influx1.js';
 import { createViewsModule, type ViewsModule } from '../../collector/views/index.js';
@@ -124,7 +125,7 @@ export async function startConsoleHarness(opts: { viewer?: boolean } = {}): Prom
   const nowMs = Math.floor(Date.now() / 60_000) * 60_000;
   const clock = { now: nowMs - 20 * HOUR };
   const now = () => clock.now;
-  const ctx: ModuleContext = { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(test)', initial: registry }), stateDir, sink, influx: influx.client, log, now };
+  const ctx: ModuleContext = { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(test)', initial: registry }), stateDir, state: openStateDb({ stateDir }), sink, influx: influx.client, log, now };
   const views = createViewsModule(ctx, { settings: { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance' } });
   const inventory = createInventoryModule(ctx);
   const consoleModule = createConsoleModule(ctx, { views });
