@@ -130,6 +130,8 @@ export async function startConsoleHarness(opts: { viewer?: boolean } = {}): Prom
   const inventory = createInventoryModule(ctx);
   const consoleModule = createConsoleModule(ctx, { views });
   for (const m of [views, inventory, consoleModule]) await m.start?.();
+  // A fresh state database: the compliance evidence is rebuilt from (the empty) InfluxDB first.
+  await views.live()?.rebuilt();
   const viewer = opts.viewer ? { username: 'nx-edu', password: issueViewer({ stateDir, name: 'nx-edu' }).password } : undefined;
   const app = createApp({
     sink: sink as Influx1Sink,
