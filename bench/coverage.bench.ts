@@ -42,8 +42,8 @@ const mem = () => {
   return process.memoryUsage();
 };
 
-/** 31 provinces × 10 cities × 10 counties, schools spread evenly. */
-function registryCsv(n: number): string {
+/** 31 provinces × 10 cities × 10 counties, schools spread evenly (also used by bench/compliance.bench.ts). */
+export function registryCsv(n: number): string {
   const lines = ['school_id,school_name,school_type,province_code,province_name,city_code,city_name,county_code,county_name,link_type,contracted_mbps,students,classrooms,lat,lon'];
   const links = ['fiber', 'fiber', 'fiber', 'dsl', 'cellular', 'microwave', 'sat-geo', 'sat-leo'];
   for (let i = 0; i < n; i++) {

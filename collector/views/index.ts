@@ -29,6 +29,11 @@ export interface ViewsModuleOptions {
   liveRegistry?: LiveRegistry;
   /** Settings; default: `ctx.config.views`, else the schema's defaults. */
   settings?: Partial<ViewsSettings>;
+  /**
+   * How much older than now the compliance rollup counts of an answer may be, ms (the refresh timer
+   * runs every 2 s). Default 3000; tests use 0 (every answer includes every report accepted before).
+   */
+  complianceMaxStaleMs?: number;
 }
 
 /** The module plus handles for tests and benchmarks. */
@@ -150,7 +155,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
       await loadLiveness(state);
       model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, nowMs: ctx.now() });
       await compliance.loadProfiles();
-      live = new LiveCompliance({ profiles: compliance.loaded(), registry, influx: ctx.influx, state, log, now: ctx.now, queryTimeoutMs: settings.queryTimeoutMs });
+      live = new LiveCompliance({ profiles: compliance.loaded(), registry, influx: ctx.influx, state, log, now: ctx.now, queryTimeoutMs: settings.queryTimeoutMs, maxStaleMs: opts.complianceMaxStaleMs ?? 3000 });
       await live.start();
       const current = live;
       void current.refreshAll().catch((e: unknown) => log.error({ err: String(e) }, 'compliance rollups not built; the next refresh tries again'));
@@ -162,6 +167,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
       for (const t of timers.splice(0)) clearInterval(t);
       await state?.flushLiveness(store);
       await live?.close();
+      state?.close();
     },
   };
 }

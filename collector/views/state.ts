@@ -2,11 +2,18 @@
  * The views module's state in the collector state database: per-school liveness, per-school compliance
  * evidence (one blob of day buckets a school), and a few meta values (the evidence layout, whether the
  * evidence is complete). Only the schools changed since the last flush are upserted, in bounded
- * chunks, each chunk one group commit; loading reads the rows page by page and yields between pages.
+ * chunks with a yield to the event loop between them; loading reads the rows page by page.
+ *
+ * The rows are derived state (rebuilt from InfluxDB when missing), so they are written through a
+ * second connection with `synchronous=NORMAL`: no fsync per chunk on the event loop (a FULL commit
+ * of 500 rows measured 23 ms p50, 112 ms max on this machine's shared disk), and the ingest group
+ * commits stay small. The meta values go through the group commit (durable): the `complete` mark
+ * written at a clean stop fsyncs the WAL, and with it every row written before.
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { Migration, StateDb } from '../state/db.js';
+import { toStateDbError, type Migration, type Sqlite, type StateDb } from '../state/db.js';
 import type { Evidence } from './compliance/evidence.js';
 import { livenessFile, type Liveness, type LivenessStore, type SavedLivenessFile } from './liveness/store.js';
 
@@ -32,7 +39,7 @@ export const VIEWS_MIGRATIONS: readonly Migration[] = [
 export interface ViewsStateOptions {
   state: StateDb;
   log: Logger;
-  /** Rows per upsert commit and per page read at start. Default 500. */
+  /** Rows per upsert transaction and per page read at start. Default 200. */
   chunkRows?: number;
 }
 
@@ -50,14 +57,35 @@ interface LivenessRow {
 /** Reads and writes the views' tables. */
 export class ViewsState {
   private readonly chunk: number;
+  /** The connection the rows are written through (see the module comment). */
+  private conn: Sqlite | undefined;
 
   constructor(private readonly opts: ViewsStateOptions) {
-    this.chunk = opts.chunkRows ?? 500;
+    this.chunk = opts.chunkRows ?? 200;
     opts.state.migrate('views', VIEWS_MIGRATIONS);
   }
 
-  private get db() {
-    return this.opts.state.db;
+  /** The rows' connection, opened on first use (again after close()). */
+  private get db(): Sqlite {
+    if (!this.conn?.open) {
+      this.conn = new Database(this.opts.state.path, { timeout: 5000 });
+      this.conn.pragma('synchronous = NORMAL');
+    }
+    return this.conn;
+  }
+
+  /** Closes the rows' connection (the state database itself belongs to the collector). */
+  close(): void {
+    if (this.conn?.open) this.conn.close();
+  }
+
+  /** Runs `work` in one transaction of the rows' connection; disk failures as StateDbError. */
+  private write(work: () => void): void {
+    try {
+      this.db.transaction(work)();
+    } catch (e) {
+      throw toStateDbError(e);
+    }
   }
 
   meta(key: string): string | undefined {
@@ -132,8 +160,10 @@ export class ViewsState {
   /** Empties the evidence table (its layout changed, or a rebuild starts over). */
   async clearEvidence(): Promise<void> {
     // Bounded deletes: one huge DELETE would hold one transaction for the whole table.
+    const del = this.db.prepare(`DELETE FROM views_evidence WHERE school IN (SELECT school FROM views_evidence LIMIT ${this.chunk * 5})`);
     for (;;) {
-      const n = await this.opts.state.commit((db) => db.prepare(`DELETE FROM views_evidence WHERE school IN (SELECT school FROM views_evidence LIMIT ${this.chunk * 4})`).run().changes);
+      let n = 0;
+      this.write(() => (n = del.run().changes));
       if (n === 0) return;
       await yieldNow();
     }
@@ -145,10 +175,11 @@ export class ViewsState {
     try {
       for (let i = 0; i < all.length; i += this.chunk) {
         const part = all.slice(i, i + this.chunk);
-        await this.opts.state.commit(() => {
+        this.write(() => {
           for (const school of part) row(school);
         });
         done = i + part.length;
+        await yieldNow();
       }
     } catch (e) {
       // What was not committed is flushed by the next round.

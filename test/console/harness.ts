@@ -126,7 +126,7 @@ export async function startConsoleHarness(opts: { viewer?: boolean } = {}): Prom
   const clock = { now: nowMs - 20 * HOUR };
   const now = () => clock.now;
   const ctx: ModuleContext = { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(test)', initial: registry }), stateDir, state: openStateDb({ stateDir }), sink, influx: influx.client, log, now };
-  const views = createViewsModule(ctx, { settings: { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance' } });
+  const views = createViewsModule(ctx, { settings: { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance' }, complianceMaxStaleMs: 0 });
   const inventory = createInventoryModule(ctx);
   const consoleModule = createConsoleModule(ctx, { views });
   for (const m of [views, inventory, consoleModule]) await m.start?.();

@@ -134,24 +134,39 @@ function compare(value: number, comparison: string, threshold: number): boolean 
   return value <= threshold;
 }
 
-function judge(rule: Rule, version: RuleVersion | undefined, mv: MetricValue | undefined, s: School, base: Omit<Judgement, 'status' | 'value' | 'threshold'>): Judgement {
-  if (!version) return { ...base, status: 'not_applicable', value: null, threshold: null, reason: `the rule is not in force yet at this time (first version ${rule.versions[0]?.validFrom})` };
-  const threshold = thresholdFor(version, s);
-  if (!applies(rule, s)) return { ...base, status: 'not_applicable', value: null, threshold, reason: 'the rule does not apply to this school (appliesTo)' };
-  if (!mv || mv.kind === 'unknown') return { ...base, status: 'unknown', value: null, threshold, reason: mv?.reason ?? 'no data' };
+function thresholdNumber(v: RuleVersion, s: School): number {
+  const sc = v.studentScaling;
+  const t = v.threshold as number;
+  return sc && s.students > sc.aboveStudents ? Math.max(t, s.students * sc.mbpsPerStudent) : t;
+}
+
+/** The status of one judgement: the one decision judge() and the rollups share (no evidence built). */
+function statusFrom(rule: Rule, version: RuleVersion | undefined, mv: MetricValue | undefined, s: School): Status {
+  if (!version || !applies(rule, s)) return 'not_applicable';
+  if (!mv || mv.kind === 'unknown') return 'unknown';
   if (mv.kind === 'number') {
-    if (mv.value === null) return { ...base, status: 'fail', value: null, threshold, ...(mv.note ? { reason: mv.note } : {}) };
-    return { ...base, status: compare(mv.value, rule.comparison, threshold as number) ? 'pass' : 'fail', value: mv.value, threshold };
+    if (mv.value === null) return 'fail';
+    return compare(mv.value, rule.comparison, thresholdNumber(version, s)) ? 'pass' : 'fail';
   }
-  const limits = threshold as Record<string, number>;
   let missing = false;
-  let failed = false;
-  for (const [k, limit] of Object.entries(limits)) {
+  for (const [k, limit] of Object.entries(thresholdFor(version, s) as Record<string, number>)) {
     const v = mv.values[k];
     if (v === null || v === undefined) missing = true;
-    else if (!compare(v, rule.comparison, limit)) failed = true;
+    else if (!compare(v, rule.comparison, limit)) return 'fail';
   }
-  const status: Status = failed ? 'fail' : missing ? 'unknown' : 'pass';
+  return missing ? 'unknown' : 'pass';
+}
+
+function judge(rule: Rule, version: RuleVersion | undefined, mv: MetricValue | undefined, s: School, base: Omit<Judgement, 'status' | 'value' | 'threshold'>): Judgement {
+  const status = statusFrom(rule, version, mv, s);
+  if (!version) return { ...base, status, value: null, threshold: null, reason: `the rule is not in force yet at this time (first version ${rule.versions[0]?.validFrom})` };
+  const threshold = thresholdFor(version, s);
+  if (!applies(rule, s)) return { ...base, status, value: null, threshold, reason: 'the rule does not apply to this school (appliesTo)' };
+  if (!mv || mv.kind === 'unknown') return { ...base, status, value: null, threshold, reason: mv?.reason ?? 'no data' };
+  if (mv.kind === 'number') {
+    if (mv.value === null) return { ...base, status, value: null, threshold, ...(mv.note ? { reason: mv.note } : {}) };
+    return { ...base, status, value: mv.value, threshold };
+  }
   return { ...base, status, value: mv.values, threshold, ...(status === 'unknown' ? { reason: 'some of the values were not measured in the window' } : {}) };
 }
 
@@ -213,7 +228,10 @@ export function judgeSchool(plans: readonly RulePlan[], school: School, data: Da
 
 /** The status of one school for each rule, without building the evidence (for rollups). */
 export function statusesOf(plans: readonly RulePlan[], school: School, data: DataSource, pending = false): Status[] {
-  return judgeSchool(plans, school, data, pending).map((j) => j.status);
+  return plans.map(({ rule, version }) => {
+    const mv = pending ? REBUILDING : METRICS[rule.metric].value({ school, class: rule.class, data: (key) => data(school.id, key, rule.window) });
+    return statusFrom(rule, version, mv, school);
+  });
 }
 
 /**

@@ -284,11 +284,22 @@ export class Evidence {
       }
       return list;
     };
+    // Rules of one school often share a query and window (CN-BB-02/03, the inventory rules): combine once.
+    let memoSchool = '';
+    const memo = new Map<string, Map<string, Record<string, number>> | undefined>();
     return (school, queryKey, window) => {
       const b = this.bySchool.get(school);
-      const c = this.layout.byId.get(`${queryKey}|${windowClass(window)}`);
-      if (!b || !c) return undefined;
-      return this.combine(b, c, daysOf(window));
+      if (!b) return undefined;
+      const wc = windowClass(window);
+      const key = `${queryKey}|${wc}|${'lastDays' in window ? window.lastDays : window.schoolDays}`;
+      if (school !== memoSchool) {
+        memoSchool = school;
+        memo.clear();
+      } else if (memo.has(key)) return memo.get(key);
+      const c = this.layout.byId.get(`${queryKey}|${wc}`);
+      const out = c && this.combine(b, c, daysOf(window));
+      memo.set(key, out);
+      return out;
     };
   }
 

@@ -26,6 +26,8 @@ export interface LiveComplianceOptions {
   queryTimeoutMs: number;
   /** Wait before retrying a county of the rebuild InfluxDB failed for, ms. */
   rebuildRetryMs?: number;
+  /** How much older than a request's time its rollup counts may be (see ComplianceTable), ms. */
+  maxStaleMs?: number;
 }
 
 /** Evidence, rollup tables and the rebuild, for the loaded profiles. */
@@ -45,7 +47,7 @@ export class LiveCompliance {
       has: (school: string) => this.evidence.has(school),
       pending: (school: string) => this.pending(school),
     };
-    for (const p of opts.profiles.values()) this.tables.set(p.id, new ComplianceTable(p, src));
+    for (const p of opts.profiles.values()) this.tables.set(p.id, new ComplianceTable(p, src, opts.maxStaleMs ?? 0));
     this.evidence.onChange((school) => {
       for (const t of this.tables.values()) t.touch(school);
     });
@@ -136,7 +138,7 @@ export class LiveCompliance {
 
   /** Brings every table up to date (the refresh timer). */
   async refreshAll(): Promise<void> {
-    for (const t of this.tables.values()) await t.refresh(this.opts.now());
+    for (const t of this.tables.values()) await t.refresh(this.opts.now(), 0);
   }
 
   /** A registry reload: every table is rebuilt on its next refresh. */

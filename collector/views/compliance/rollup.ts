@@ -52,10 +52,17 @@ export class ComplianceTable {
   private dirty = new Set<string>();
   private running: Promise<void> | undefined;
   private readonly rules: number;
+  /** The data time of the last finished pass. */
+  private refreshedAtMs = -Infinity;
 
+  /**
+   * `maxStaleMs`: a request may be answered from counts this much older than its time (the refresh
+   * timer keeps them fresher), as long as the windows have not moved; 0: always up to date.
+   */
   constructor(
     readonly profile: Profile,
     private readonly src: RollupSource,
+    private readonly maxStaleMs = 0,
   ) {
     this.rules = profile.rules.length;
   }
@@ -74,9 +81,11 @@ export class ComplianceTable {
    * Brings the table up to date for `nowMs`: concurrent callers share one pass. Resolves when every
    * change known before the call is in the counts.
    */
-  async refresh(nowMs: number): Promise<void> {
+  async refresh(nowMs: number, maxStaleMs = this.maxStaleMs): Promise<void> {
+    const current = (): boolean => this.state !== undefined && this.state.registry === this.src.registry() && this.state.signature === windowSignature(planRules(this.profile, nowMs));
+    if (maxStaleMs > 0 && nowMs - this.refreshedAtMs <= maxStaleMs && current()) return;
     while (this.running) await this.running;
-    if (this.state && this.state.registry === this.src.registry() && this.dirty.size === 0 && this.state.signature === windowSignature(planRules(this.profile, nowMs))) return;
+    if (this.dirty.size === 0 && current()) return;
     this.running = this.pass(nowMs).finally(() => (this.running = undefined));
     await this.running;
   }
@@ -90,6 +99,7 @@ export class ComplianceTable {
       this.state = await this.full(reg, plans, signature, nowMs);
     }
     await this.judgeDirty(this.state, plans, nowMs);
+    this.refreshedAtMs = nowMs;
   }
 
   private regionsOf(s: School): string[] {

@@ -135,7 +135,7 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
   const makeViews = () =>
     createViewsModule(
       { config: {} as never, registry: live.current(), liveRegistry: live, stateDir, state, sink, influx: influx.client, log, now },
-      { liveRegistry: live, settings },
+      { liveRegistry: live, settings, complianceMaxStaleMs: 0 },
     );
   const views = makeViews();
   await views.start!();

@@ -31,7 +31,7 @@ async function startRig(influxUrl: string): Promise<Rig> {
   const state: StateDb = openStateDb({ stateDir: dir });
   const sink = { write: async () => undefined, ready: async () => true, close: async () => undefined };
   const ctx = { config: {} as never, registry: live.current(), liveRegistry: live, stateDir: dir, state, sink, influx: createInflux1Client({ url: influxUrl, database: 'campuslink' }), log, now: () => NOW };
-  const views = createViewsModule(ctx, { liveRegistry: live, settings: { coverageIntervalS: 0, queryTimeoutMs: 400, complianceProfilesDir: 'config/compliance' } });
+  const views = createViewsModule(ctx, { liveRegistry: live, settings: { coverageIntervalS: 0, queryTimeoutMs: 400, complianceProfilesDir: 'config/compliance' }, complianceMaxStaleMs: 0 });
   const consoleModule = createConsoleModule(ctx, { views });
   const modules: CollectorModule[] = [views, consoleModule];
   for (const m of modules) await m.start?.();
