@@ -6,7 +6,7 @@
  * Buckets combine exactly like the InfluxQL pieces (counts and sums add, maxima take the max), so a
  * judgement from the evidence equals the one from raw data for the same points.
  *
- * Bounded per school: a ring of `days` buckets, the longest span any loaded window reaches back.
+ * Bounded per school: a ring of `days` buckets, the longest span any loaded window reaches back plus one.
  */
 import type { Report } from '../../../protocol/index.js';
 import { chinaDayNumber, chinaDayStartMs, windowPieces, type DataSource } from './engine.js';
@@ -81,6 +81,9 @@ export function evidenceLayout(profiles: Iterable<Profile>): EvidenceLayout {
       }
     }
   }
+  // One day more than any window reaches: a point stamped tomorrow (an agent clock slightly ahead at
+  // midnight) takes the spare bucket instead of evicting a day still in a window.
+  days += 1;
   const channels: Channel[] = [];
   let offset = 0;
   for (const [id, { q, w, groups }] of [...specs].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -91,7 +94,7 @@ export function evidenceLayout(profiles: Iterable<Profile>): EvidenceLayout {
   }
   const byMeasurement = new Map<string, Channel[]>();
   for (const c of channels) byMeasurement.set(c.q.measurement, [...(byMeasurement.get(c.q.measurement) ?? []), c]);
-  const fingerprint = JSON.stringify({ v: 1, days, channels: channels.map((c) => [c.id, c.groups, c.aliases.map((a) => [a, c.q.fold[a]?.field, c.q.fold[a]?.agg]), c.q.where]) });
+  const fingerprint = JSON.stringify({ v: 2, days, channels: channels.map((c) => [c.id, c.groups, c.aliases.map((a) => [a, c.q.fold[a]?.field, c.q.fold[a]?.agg]), c.q.where]) });
   return { days, slots: offset, channels, byMeasurement, byId: new Map(channels.map((c) => [c.id, c])), fingerprint };
 }
 
@@ -248,16 +251,17 @@ export class Evidence {
   restore(school: string, blob: Uint8Array): boolean {
     const { days, slots } = this.layout;
     if (blob.byteLength !== days * 4 + days * slots * 8) return false;
+    // A copy on its own (8-aligned) buffer: the slots first, then the day numbers.
     const copy = new Uint8Array(blob);
-    this.bySchool.set(school, { days: new Int32Array(copy.buffer, 0, days), vals: new Float64Array(copy.buffer, days * 4, days * slots) });
+    this.bySchool.set(school, { vals: new Float64Array(copy.buffer, 0, days * slots), days: new Int32Array(copy.buffer, days * slots * 8, days) });
     return true;
   }
 
-  /** A school's buckets as one blob (day numbers, then the slots), for the state database. */
+  /** A school's buckets as one blob (the slots, then the day numbers), for the state database. */
   serialize(school: string): Buffer | undefined {
     const b = this.bySchool.get(school);
     if (!b) return undefined;
-    return Buffer.concat([Buffer.from(b.days.buffer, b.days.byteOffset, b.days.byteLength), Buffer.from(b.vals.buffer, b.vals.byteOffset, b.vals.byteLength)]);
+    return Buffer.concat([Buffer.from(b.vals.buffer, b.vals.byteOffset, b.vals.byteLength), Buffer.from(b.days.buffer, b.days.byteOffset, b.days.byteLength)]);
   }
 
   /** Forgets everything (before a rebuild). */

@@ -193,15 +193,12 @@ export class ComplianceTable {
     });
   }
 
-  /** Schools of `schools` whose status for rule `k` is `status`, in the given order (after a refresh). */
-  *withStatus(schools: Iterable<School>, k: number, status: Status): Generator<School> {
+  /** A school's status for rule `k` in the table (after a refresh); undefined when not registered. */
+  statusOf(school: string, k: number): Status | undefined {
     const state = this.state;
-    if (!state) return;
-    const want = CODE[status];
-    for (const s of schools) {
-      const i = state.index.get(s.id);
-      if (i !== undefined && state.statuses[i * this.rules + k] === want) yield s;
-    }
+    const i = state?.index.get(school);
+    if (!state || i === undefined) return undefined;
+    return STATUSES[state.statuses[i * this.rules + k] as number];
   }
 
   /** Status names, for tests. */
