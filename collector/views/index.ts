@@ -30,8 +30,9 @@ export interface ViewsModuleOptions {
   /** Settings; default: `ctx.config.views`, else the schema's defaults. */
   settings?: Partial<ViewsSettings>;
   /**
-   * How much older than now the compliance rollup counts of an answer may be, ms (the refresh timer
-   * runs every 2 s). Default 3000; tests use 0 (every answer includes every report accepted before).
+   * How much older than now the compliance rollup counts of an answer may be while the windows have
+   * not moved, ms (the refresh timer runs every 2 s, so they are usually fresher). Default 30000; tests
+   * use 0 (every answer includes every report accepted before it).
    */
   complianceMaxStaleMs?: number;
 }
@@ -155,12 +156,12 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
       await loadLiveness(state);
       model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, nowMs: ctx.now() });
       await compliance.loadProfiles();
-      live = new LiveCompliance({ profiles: compliance.loaded(), registry, influx: ctx.influx, state, log, now: ctx.now, queryTimeoutMs: settings.queryTimeoutMs, maxStaleMs: opts.complianceMaxStaleMs ?? 3000 });
+      live = new LiveCompliance({ profiles: compliance.loaded(), registry, influx: ctx.influx, state, log, now: ctx.now, queryTimeoutMs: settings.queryTimeoutMs, maxStaleMs: opts.complianceMaxStaleMs ?? 30_000, warmProfiles: [settings.defaultProfile] });
       await live.start();
       const current = live;
-      void current.refreshAll().catch((e: unknown) => log.error({ err: String(e) }, 'compliance rollups not built; the next refresh tries again'));
+      void current.refreshActive().catch((e: unknown) => log.error({ err: String(e) }, 'compliance rollups not built; the next refresh tries again'));
       every(settings.livenessSaveIntervalS * 1000, 'liveness or compliance evidence not saved; the next round tries again', saveState);
-      every(TABLE_REFRESH_MS, 'compliance rollups not refreshed; the next round tries again', () => current.refreshAll());
+      every(TABLE_REFRESH_MS, 'compliance rollups not refreshed; the next round tries again', () => current.refreshActive());
       if (settings.coverageIntervalS > 0) every(settings.coverageIntervalS * 1000, 'coverage points not written; next interval tries again', writeCoverage);
     },
     async stop() {

@@ -28,12 +28,19 @@ export interface LiveComplianceOptions {
   rebuildRetryMs?: number;
   /** How much older than a request's time its rollup counts may be (see ComplianceTable), ms. */
   maxStaleMs?: number;
+  /** Profiles whose tables the timer keeps fresh even when nobody asked (the default profile). */
+  warmProfiles?: readonly string[];
 }
+
+/** A table nobody asked for in this long is no longer refreshed by the timer (its changes wait), ms. */
+const IDLE_TABLE_MS = 10 * 60_000;
 
 /** Evidence, rollup tables and the rebuild, for the loaded profiles. */
 export class LiveCompliance {
   readonly evidence: Evidence;
   private readonly tables = new Map<string, ComplianceTable>();
+  /** When each table was last asked for (wall clock, ms). */
+  private readonly usedAtMs = new Map<string, number>();
   /** Set while a rebuild runs: counties done, and the time live reports count from for the others. */
   private rebuild: { done: Set<string>; fromLiveMs: number } | undefined;
   private rebuildJob: Promise<void> | undefined;
@@ -53,8 +60,9 @@ export class LiveCompliance {
     });
   }
 
-  /** The rollup table of a profile. */
+  /** The rollup table of a profile (marks it in use: the timer keeps it fresh). */
   table(profileId: string): ComplianceTable | undefined {
+    this.usedAtMs.set(profileId, Date.now());
     return this.tables.get(profileId);
   }
 
@@ -139,6 +147,18 @@ export class LiveCompliance {
   /** Brings every table up to date (the refresh timer). */
   async refreshAll(): Promise<void> {
     for (const t of this.tables.values()) await t.refresh(this.opts.now(), 0);
+  }
+
+  /**
+   * Brings the tables in use up to date (the refresh timer): the warm profiles and those asked for in
+   * the last 10 minutes. The others collect their changed schools (at most one entry per school) and
+   * catch up on their next request.
+   */
+  async refreshActive(): Promise<void> {
+    const wall = Date.now();
+    for (const [id, t] of this.tables) {
+      if (this.opts.warmProfiles?.includes(id) || wall - (this.usedAtMs.get(id) ?? -Infinity) < IDLE_TABLE_MS) await t.refresh(this.opts.now(), 0);
+    }
   }
 
   /** A registry reload: every table is rebuilt on its next refresh. */

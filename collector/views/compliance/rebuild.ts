@@ -1,7 +1,7 @@
 /**
  * Rebuilds the compliance evidence from InfluxDB when the state database has none (first start after
- * an upgrade, a lost state, a changed profile layout): one county at a time, one request per county,
- * yielding to the event loop between counties. Whole-day channels read `GROUP BY time(1d, 16h)` (China
+ * an upgrade, a lost state, a changed profile layout): counties in groups of about 1,000 schools, one
+ * request per group, yielding to the event loop between groups. Whole-day channels read `GROUP BY time(1d, 16h)` (China
  * midnight), school-hours channels one statement per day. Only points before the rebuild's start time
  * are read; live reports from then on go into the evidence directly, so nothing is counted twice.
  */
@@ -28,10 +28,11 @@ export interface EvidenceRebuildOptions {
   stopped?: () => boolean;
 }
 
-function statementsFor(c: Channel, county: string, ringDays: number[], beforeMs: number): { sql: string; dayNo: number | null }[] {
+function statementsFor(c: Channel, counties: readonly string[], ringDays: number[], beforeMs: number): { sql: string; dayNo: number | null }[] {
   const sel = Object.entries(c.q.select).map(([alias, [expr]]) => `${expr} AS "${alias}"`).join(', ');
   const group = `"school"${c.q.groupBy ? `, "${c.q.groupBy}"` : ''}`;
-  const where = (from: number, to: number): string => [c.q.where, `"county" = ${lit(county)}`, `time >= ${ms(from)}`, `time < ${ms(to)}`].filter(Boolean).join(' AND ');
+  const region = `(${counties.map((k) => `"county" = ${lit(k)}`).join(' OR ')})`;
+  const where = (from: number, to: number): string => [c.q.where ? `(${c.q.where})` : '', region, `time >= ${ms(from)}`, `time < ${ms(to)}`].filter(Boolean).join(' AND ');
   const first = ringDays[0] as number;
   if (!c.hours) {
     return [{ sql: `SELECT ${sel} FROM "${c.q.measurement}" WHERE ${where(dayNumberStartMs(first), beforeMs)} GROUP BY time(1d, 16h), ${group} fill(none)`, dayNo: null }];
@@ -45,14 +46,14 @@ function statementsFor(c: Channel, county: string, ringDays: number[], beforeMs:
   return out;
 }
 
-/** Reads one county's evidence into `evidence`. Rejects when InfluxDB fails. */
-export async function rebuildCounty(opts: EvidenceRebuildOptions, county: string): Promise<void> {
+/** Reads some counties' evidence into `evidence` in one request. Rejects when InfluxDB fails. */
+export async function rebuildCounties(opts: EvidenceRebuildOptions, counties: readonly string[]): Promise<void> {
   const { evidence } = opts;
   const ring = Evidence.ringDays(opts.fromLiveMs, evidence.layout.days);
   const plan: { c: Channel; dayNo: number | null }[] = [];
   const statements: string[] = [];
   for (const c of evidence.layout.channels) {
-    for (const s of statementsFor(c, county, ring, opts.fromLiveMs)) {
+    for (const s of statementsFor(c, counties, ring, opts.fromLiveMs)) {
       plan.push({ c, dayNo: s.dayNo });
       statements.push(s.sql);
     }
@@ -74,28 +75,48 @@ export async function rebuildCounty(opts: EvidenceRebuildOptions, county: string
   });
 }
 
+/** Schools per rebuild request: counties are grouped up to this many (a county is never split). */
+const SCHOOLS_PER_REQUEST = 1000;
+
 /**
- * Rebuilds every county of the registry in turn; a county InfluxDB fails for is retried after
- * `retryMs` until it succeeds (or `stopped()`). Resolves with the counties done.
+ * Rebuilds every county of the registry, several counties (up to ~1,000 schools) per request; a
+ * group InfluxDB fails for is retried after `retryMs` until it succeeds (or `stopped()`). Resolves
+ * with the counties done.
  */
 export async function rebuildEvidence(opts: EvidenceRebuildOptions, done: Set<string>): Promise<number> {
-  const counties = [...opts.registry().counties.keys()].filter((c) => !done.has(c));
+  const reg = opts.registry();
+  const groups: string[][] = [];
+  let group: string[] = [];
+  let schools = 0;
+  for (const [code, county] of reg.counties) {
+    if (done.has(code)) continue;
+    if (group.length && schools + county.children.length > SCHOOLS_PER_REQUEST) {
+      groups.push(group);
+      group = [];
+      schools = 0;
+    }
+    group.push(code);
+    schools += county.children.length;
+  }
+  if (group.length) groups.push(group);
   const started = Date.now();
-  for (const county of counties) {
+  for (const counties of groups) {
     for (;;) {
       if (opts.stopped?.()) return done.size;
       try {
-        await rebuildCounty(opts, county);
+        await rebuildCounties(opts, counties);
         break;
       } catch (e) {
-        opts.log.warn({ county, err: String(e) }, 'compliance evidence: county not rebuilt from InfluxDB; retrying');
+        opts.log.warn({ counties: counties.length, first: counties[0], err: String(e) }, 'compliance evidence: counties not rebuilt from InfluxDB; retrying');
         await new Promise((r) => setTimeout(r, opts.retryMs ?? 10_000).unref());
       }
     }
-    done.add(county);
-    opts.onCounty?.(county);
+    for (const county of counties) {
+      done.add(county);
+      opts.onCounty?.(county);
+    }
     await new Promise((r) => setImmediate(r));
   }
-  opts.log.info({ counties: done.size, ms: Date.now() - started }, 'compliance evidence rebuilt from InfluxDB');
+  opts.log.info({ counties: done.size, requests: groups.length, ms: Date.now() - started }, 'compliance evidence rebuilt from InfluxDB');
   return done.size;
 }
