@@ -10,14 +10,17 @@
  * rollup that walks every school per request; the ratio is naive p95 / incremental p95.
  * Goal (issue 5): p95 ≤ 200 ms. No InfluxDB is needed: the live part never queries it.
  */
+import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { openStateDb } from '../collector/state/db.js';
 import { createApp } from '../collector/http/app.js';
 import { LiveRegistry, parseRegistry, type Registry } from '../collector/registry/index.js';
 import { createInflux1Client } from '../collector/sink/influx1.js';
+import { openStateDb } from '../collector/state/db.js';
 import { NF, F } from '../collector/views/coverage/model.js';
 import { isSatellite, linkIndex, tierOf } from '../collector/views/coverage/tiers.js';
 import { createViewsModule } from '../collector/views/index.js';
@@ -39,8 +42,8 @@ const mem = () => {
   return process.memoryUsage();
 };
 
-/** 31 provinces × 10 cities × 10 counties, schools spread evenly. */
-function registryCsv(n: number): string {
+/** 31 provinces × 10 cities × 10 counties, schools spread evenly (also used by bench/compliance.bench.ts). */
+export function registryCsv(n: number): string {
   const lines = ['school_id,school_name,school_type,province_code,province_name,city_code,city_name,county_code,county_name,link_type,contracted_mbps,students,classrooms,lat,lon'];
   const links = ['fiber', 'fiber', 'fiber', 'dsl', 'cellular', 'microwave', 'sat-geo', 'sat-leo'];
   for (let i = 0; i < n; i++) {
@@ -94,7 +97,7 @@ export async function run(): Promise<BenchResult> {
   let now = NOW;
   const views = createViewsModule(
     // The live view never queries InfluxDB; the client points at a loopback port nothing listens on.
-    { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(bench)', initial: registry }), stateDir: '/nonexistent', state: openStateDb({ stateDir: '', path: ':memory:' }), sink: { write: async () => undefined, ready: async () => true, close: async () => undefined }, influx: createInflux1Client({ url: 'http://127.0.0.1:9' }), log, now: () => now },
+    { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(bench)', initial: registry }), stateDir: '/nonexistent', state: openStateDb({ stateDir: mkdtempSync(join(tmpdir(), 'cl-bench-coverage-')) }), sink: { write: async () => undefined, ready: async () => true, close: async () => undefined }, influx: createInflux1Client({ url: 'http://127.0.0.1:9' }), log, now: () => now },
     { settings: { coverageIntervalS: 0 } },
   );
   const ids = [...registry.schools.keys()];

@@ -13,7 +13,7 @@ import { staticRouter } from './static.js';
 
 export interface ConsoleModuleOptions {
   /** The views module the console reads liveness, coverage and settings from. */
-  views: Pick<ViewsModule, 'model' | 'settings'>;
+  views: Pick<ViewsModule, 'model' | 'settings'> & Partial<Pick<ViewsModule, 'live'>>;
 }
 
 /** The console module. `start()` loads the compliance profiles for the profile picker. */
@@ -33,6 +33,7 @@ export function createConsoleModule(ctx: ModuleContext, opts: ConsoleModuleOptio
       profileIds: () => [...profiles.keys()],
       defaultProfile: settings.defaultProfile,
       log,
+      live: () => opts.views.live?.(),
     }),
   );
   router.use(staticRouter());

@@ -11,51 +11,85 @@ import { coveragePoints } from './coverage/history.js';
 import { CoverageModel } from './coverage/model.js';
 import { complianceRouter } from './http/compliance.js';
 import { coverageRouter } from './http/coverage.js';
+import type { Report } from '../../protocol/index.js';
+import { DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS } from '../ingest/points.js';
+import { LiveCompliance } from './compliance/live.js';
 import { rebuildLiveness } from './liveness/rebuild.js';
 import { LivenessStore, livenessOf } from './liveness/store.js';
 import { viewsSettingsFrom, viewsSettingsSchema, type ViewsSettings } from './settings.js';
+import { ViewsState } from './state.js';
 
 export { viewsSettingsSchema, type ViewsSettings } from './settings.js';
 export { CoverageModel } from './coverage/model.js';
 export { LivenessStore } from './liveness/store.js';
+export { LiveCompliance } from './compliance/live.js';
 
 export interface ViewsModuleOptions {
   /** A reloading registry (watchRegistry().registry); without it the module uses ctx.registry for ever. */
   liveRegistry?: LiveRegistry;
   /** Settings; default: `ctx.config.views`, else the schema's defaults. */
   settings?: Partial<ViewsSettings>;
+  /**
+   * How much older than now the compliance rollup counts of an answer may be while the windows have
+   * not moved, ms (the refresh timer runs every 2 s, so they are usually fresher). Default 30000; tests
+   * use 0 (every answer includes every report accepted before it).
+   */
+  complianceMaxStaleMs?: number;
 }
 
 /** The module plus handles for tests and benchmarks. */
 export interface ViewsModule extends CollectorModule {
   readonly settings: ViewsSettings;
   readonly store: LivenessStore;
+  /** Compliance answers (live from the evidence, or from raw data). */
+  readonly compliance: ComplianceService;
+  /** The live evidence and rollups, once started. */
+  live(): LiveCompliance | undefined;
   /** The coverage model of the registry in force. */
   model(): CoverageModel;
   /** Writes one round of `coverage` points now. */
   writeCoverage(): Promise<number>;
-  /** Saves liveness state now. */
-  saveLiveness(): void;
+  /** Saves the liveness and evidence changed since the last save, now. */
+  saveState(): Promise<void>;
 }
 
-/** Builds the views module. Call `start()` before serving (it loads or rebuilds liveness). */
+/** How often the compliance rollup tables take in changed schools, ms. */
+const TABLE_REFRESH_MS = 2000;
+
+/**
+ * The time InfluxDB stamps a report's points with: `collectedAt`, shifted like ingest shifts it when
+ * the agent's clock is off by more than `maxClockSkewMs` (collector/ingest/points.ts).
+ */
+function pointTimeMs(report: Report, receivedAtMs: number, maxClockSkewMs: number): number {
+  const skew = receivedAtMs - report.sentAt;
+  const shift = !report.clockCorrected && Math.abs(skew) > maxClockSkewMs ? Math.round(skew / 1000) * 1000 : 0;
+  return report.collectedAt + shift;
+}
+
+/** Builds the views module. Call `start()` before serving (it loads or rebuilds state). */
 export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions = {}): ViewsModule {
   const settings = viewsSettingsSchema.parse({ ...viewsSettingsFrom(ctx.config), ...opts.settings });
   const log = ctx.log.child({ module: 'views' });
   const registry = (): Registry => opts.liveRegistry?.current() ?? ctx.registry;
   const store = new LivenessStore();
   const windowMs = settings.onlineWindowMin * 60_000;
+  const maxSkewMs = (ctx.config as { ingest?: { maxClockSkewMs?: number } } | undefined)?.ingest?.maxClockSkewMs ?? DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS;
   let model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, nowMs: ctx.now() });
-  const compliance = new ComplianceService({ influx: ctx.influx, registry, store, settings, log });
+  let live: LiveCompliance | undefined;
+  const compliance = new ComplianceService({ influx: ctx.influx, registry, store, settings, log, live: () => live });
+  let state: ViewsState | undefined;
   const timers: NodeJS.Timeout[] = [];
 
   opts.liveRegistry?.on('change', (change) => {
     model = new CoverageModel({ registry: change.current, store, onlineWindowMs: windowMs, nowMs: ctx.now() });
+    live?.registryChanged();
     log.info({ schools: change.current.schools.size }, 'coverage model rebuilt for the new registry');
   });
 
-  const saveLiveness = (): void => {
-    store.save(ctx.stateDir, ctx.now());
+  const saveState = async (): Promise<void> => {
+    if (!state) return;
+    await state.flushLiveness(store);
+    await live?.flush();
   };
 
   const writeCoverage = async (): Promise<number> => {
@@ -67,60 +101,74 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     return points.length;
   };
 
+  const loadLiveness = async (st: ViewsState): Promise<void> => {
+    const loaded = await st.loadLiveness(store);
+    if (loaded > 0) return void log.info({ schools: loaded }, 'liveness loaded from the state database');
+    try {
+      if ((await st.migrateLivenessFile(ctx.stateDir, store)) !== undefined) return;
+    } catch (e) {
+      log.error({ err: String(e) }, 'liveness JSON file not migrated; rebuilding liveness from InfluxDB');
+    }
+    try {
+      const n = await rebuildLiveness({ influx: ctx.influx, store, nowMs: ctx.now(), windowMs: settings.livenessRebuildWindowH * 3_600_000, timeoutMs: settings.queryTimeoutMs });
+      log.info({ schools: n, windowH: settings.livenessRebuildWindowH }, 'liveness rebuilt from InfluxDB');
+    } catch (e) {
+      log.error({ err: String(e) }, 'liveness could not be rebuilt from InfluxDB; starting with none (schools show as never seen until they report)');
+    }
+  };
+
+  const every = (ms: number, what: string, fn: () => Promise<unknown>): void => {
+    let busy = false;
+    timers.push(
+      setInterval(() => {
+        if (busy) return;
+        busy = true;
+        fn()
+          .catch((e: unknown) => log.error({ err: String(e) }, what))
+          .finally(() => (busy = false));
+      }, ms).unref(),
+    );
+  };
+
   const router = Router();
   router.use(coverageRouter({ registry, model: () => model, now: ctx.now }));
-  router.use(complianceRouter({ registry, compliance, now: ctx.now }));
+  router.use(complianceRouter({ registry, compliance, now: ctx.now, log }));
 
   return {
     name: 'views',
     router,
     settings,
     store,
+    compliance,
+    live: () => live,
     model: () => model,
     writeCoverage,
-    saveLiveness,
+    saveState,
     onAccepted(batch) {
-      for (const report of batch.reports) store.apply(batch.school, livenessOf(report));
+      for (const report of batch.reports) {
+        store.apply(batch.school, livenessOf(report));
+        live?.onReport(batch.school, report, pointTimeMs(report, batch.receivedAtMs, maxSkewMs));
+      }
       model.update(batch.school, ctx.now());
     },
     async start() {
-      let loaded = false;
-      try {
-        loaded = store.load(ctx.stateDir);
-      } catch (e) {
-        log.error({ err: String(e) }, 'liveness state unreadable; rebuilding it from InfluxDB');
-      }
-      if (!loaded) {
-        try {
-          const n = await rebuildLiveness({ influx: ctx.influx, store, nowMs: ctx.now(), windowMs: settings.livenessRebuildWindowH * 3_600_000, timeoutMs: settings.queryTimeoutMs });
-          log.info({ schools: n, windowH: settings.livenessRebuildWindowH }, 'liveness rebuilt from InfluxDB');
-        } catch (e) {
-          log.error({ err: String(e) }, 'liveness could not be rebuilt from InfluxDB; starting with none (schools show as never seen until they report)');
-        }
-      }
+      state = new ViewsState({ state: ctx.state, log });
+      await loadLiveness(state);
       model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, nowMs: ctx.now() });
       await compliance.loadProfiles();
-      timers.push(
-        setInterval(() => {
-          if (!store.isDirty) return;
-          try {
-            saveLiveness();
-          } catch (e) {
-            log.error({ err: String(e) }, 'liveness state could not be saved');
-          }
-        }, settings.livenessSaveIntervalS * 1000).unref(),
-      );
-      if (settings.coverageIntervalS > 0) {
-        timers.push(
-          setInterval(() => {
-            writeCoverage().catch((e: unknown) => log.error({ err: String(e) }, 'coverage points not written; next interval tries again'));
-          }, settings.coverageIntervalS * 1000).unref(),
-        );
-      }
+      live = new LiveCompliance({ profiles: compliance.loaded(), registry, influx: ctx.influx, state, log, now: ctx.now, queryTimeoutMs: settings.queryTimeoutMs, maxStaleMs: opts.complianceMaxStaleMs ?? 30_000, warmProfiles: [settings.defaultProfile] });
+      await live.start();
+      const current = live;
+      void current.refreshActive().catch((e: unknown) => log.error({ err: String(e) }, 'compliance rollups not built; the next refresh tries again'));
+      every(settings.livenessSaveIntervalS * 1000, 'liveness or compliance evidence not saved; the next round tries again', saveState);
+      every(TABLE_REFRESH_MS, 'compliance rollups not refreshed; the next round tries again', () => current.refreshActive());
+      if (settings.coverageIntervalS > 0) every(settings.coverageIntervalS * 1000, 'coverage points not written; next interval tries again', writeCoverage);
     },
     async stop() {
       for (const t of timers.splice(0)) clearInterval(t);
-      saveLiveness();
+      await state?.flushLiveness(store);
+      await live?.close();
+      state?.close();
     },
   };
 }

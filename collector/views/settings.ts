@@ -9,7 +9,7 @@ export const viewsSettingsSchema = z.strictObject({
   onlineWindowMin: z.number().positive().max(24 * 60).default(15),
   /** How often the `coverage` measurement is written, in seconds; 0 turns the writer off. */
   coverageIntervalS: z.number().int().min(0).max(24 * 3600).default(300),
-  /** How often liveness state is saved under `<stateDir>/liveness/`, in seconds. */
+  /** How often the liveness and compliance evidence changed since the last save are written to the state database, in seconds. */
   livenessSaveIntervalS: z.number().int().min(1).max(3600).default(60),
   /** How far back the one-off rebuild from InfluxDB looks when the liveness state is missing, in hours. */
   livenessRebuildWindowH: z.number().positive().max(24 * 90).default(24),

@@ -9,12 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { openStateDb } from '../../collector/state/db.js';
 import { createConsoleModule } from '../../collector/console/module.js';
 import { ViewerStore, issueViewer } from '../../collector/auth/viewers.js';
 import { createApp } from '../../collector/http/app.js';
 import { createInventoryModule } from '../../collector/inventory/index.js';
 import type { ModuleContext } from '../../collector/module.js';
+import { openStateDb } from '../../collector/state/db.js';
 import { LiveRegistry, loadRegistry } from '../../collector/registry/index.js';
 import { createInflux1Sink, type Influx1Sink } from '../../collector/sink/influx1.js';
 import { createViewsModule, type ViewsModule } from '../../collector/views/index.js';
@@ -127,10 +127,12 @@ export async function startConsoleHarness(opts: { viewer?: boolean } = {}): Prom
   const now = () => clock.now;
   const state = openStateDb({ stateDir });
   const ctx: ModuleContext = { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(test)', initial: registry }), stateDir, state, sink, influx: influx.client, log, now };
-  const views = createViewsModule(ctx, { settings: { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance' } });
+  const views = createViewsModule(ctx, { settings: { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance' }, complianceMaxStaleMs: 0 });
   const inventory = createInventoryModule(ctx);
   const consoleModule = createConsoleModule(ctx, { views });
   for (const m of [views, inventory, consoleModule]) await m.start?.();
+  // A fresh state database: the compliance evidence is rebuilt from (the empty) InfluxDB first.
+  await views.live()?.rebuilt();
   const viewer = opts.viewer ? { username: 'nx-edu', password: issueViewer({ state, name: 'nx-edu' }).password } : undefined;
   const app = createApp({
     sink: sink as Influx1Sink,

@@ -3,6 +3,7 @@ import type { InfluxDB } from 'influx';
 import type { Logger } from 'pino';
 import type { Registry } from '../../registry/index.js';
 import type { CoverageModel } from '../../views/coverage/model.js';
+import type { LiveCompliance } from '../../views/compliance/live.js';
 import type { Profile } from '../../views/compliance/profile.js';
 
 /** The device list of one school as the inventory module serves it (only what the console reads). */
@@ -31,4 +32,6 @@ export interface ConsoleDeps {
   /** The inventory module's device list of a school; undefined when the module is absent or knows nothing. */
   devices?: (school: string) => readonly ConsoleDevice[] | undefined;
   log: Logger;
+  /** The views' live compliance evidence and rollups (absent: compliance lists read raw data). */
+  live?: () => LiveCompliance | undefined;
 }

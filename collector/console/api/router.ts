@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { LINK_TYPES } from '../../../protocol/index.js';
 import { schoolId } from '../../../protocol/report.js';
 import { sendError } from '../../http/errors.js';
-import { parseQuery, sendCsv, wantsCsv } from '../../views/http/respond.js';
+import { isQueryUnavailable } from '../../views/influxql.js';
+import { QUERY_RETRY_AFTER_S, parseQuery, sendCsv, wantsCsv } from '../../views/http/respond.js';
 import type { ConsoleDeps } from './deps.js';
 import { schoolsByRule } from './failing.js';
 import { mapAnswer, type BBox } from './map.js';
@@ -61,9 +62,9 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
         await fn(req, res);
       } catch (e) {
         const msg = String((e as Error)?.message ?? e);
-        if (!/InfluxDB|ECONNREFUSED|ETIMEDOUT|socket|fetch failed/i.test(msg)) return next(e);
+        if (!isQueryUnavailable(e) && !/InfluxDB|ECONNREFUSED|ETIMEDOUT|socket|fetch failed/i.test(msg)) return next(e);
         deps.log.warn({ path: req.path, err: msg }, 'console read from InfluxDB failed');
-        res.set('Retry-After', '5');
+        res.set('Retry-After', String(QUERY_RETRY_AFTER_S));
         sendError(res, 'COL_ERR_QUERY_UNAVAILABLE', `the time-series database did not answer: ${msg}`);
       }
     };
@@ -176,7 +177,7 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
         sendError(res, 'COL_ERR_INVALID_QUERY', `invalid query: profile: no profile ${q.profile}; known: ${deps.profileIds().join(', ')}`, [{ path: 'profile', message: `no profile ${q.profile}` }]);
         return;
       }
-      const answer = await schoolsByRule(deps.registry(), deps.influx, { ...q, profile, atMs: deps.now() }, deps.queryTimeoutMs);
+      const answer = await schoolsByRule(deps.registry(), deps.influx, { ...q, profile, atMs: deps.now() }, deps.queryTimeoutMs, deps.live?.());
       if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `no rule ${q.rule} in profile ${profile.id}`);
       res.json({ profile: { id: profile.id, name: profile.name }, rule: q.rule, status: q.status, region: q.region, ...answer });
     }),

@@ -43,13 +43,27 @@ function minutes(hhmm: string): number {
   return (h ?? 0) * 60 + (m ?? 0);
 }
 
-/** The pieces of a window ending at `atMs` (school days are Monday-Friday, China time; no holiday calendar). */
+/** China-time midnight at or before `t`, ms. */
+export function chinaDayStartMs(t: number): number {
+  return Math.floor((t + CHINA_OFFSET_MS) / DAY_MS) * DAY_MS - CHINA_OFFSET_MS;
+}
+
+/** The China-time day number of `t` (days since 1970-01-01 China time). */
+export function chinaDayNumber(t: number): number {
+  return Math.floor((t + CHINA_OFFSET_MS) / DAY_MS);
+}
+
+/**
+ * The pieces of a window ending at `atMs` (school days are Monday-Friday, China time; no holiday
+ * calendar). `lastDays: N` starts at a China-time midnight: the N whole days before today plus today
+ * so far, so that day buckets of the incremental evidence cover it exactly (N rounds up).
+ */
 export function windowPieces(w: RuleWindow, atMs: number): Interval[] {
-  if ('lastDays' in w) return [{ fromMs: atMs - w.lastDays * DAY_MS, toMs: atMs }];
+  if ('lastDays' in w) return [{ fromMs: chinaDayStartMs(atMs) - Math.ceil(w.lastDays) * DAY_MS, toMs: atMs }];
   const pieces: Interval[] = [];
   const from = minutes(w.from) * 60_000;
   const to = minutes(w.to) * 60_000;
-  let dayStart = Math.floor((atMs + CHINA_OFFSET_MS) / DAY_MS) * DAY_MS - CHINA_OFFSET_MS;
+  let dayStart = chinaDayStartMs(atMs);
   for (let guard = 0; pieces.length < w.schoolDays && guard < w.schoolDays * 3 + 7; guard++, dayStart -= DAY_MS) {
     const weekday = new Date(dayStart + CHINA_OFFSET_MS).getUTCDay();
     if (weekday === 0 || weekday === 6) continue;
@@ -61,7 +75,10 @@ export function windowPieces(w: RuleWindow, atMs: number): Interval[] {
 }
 
 export function describeWindow(w: RuleWindow): string {
-  if ('lastDays' in w) return `the last ${w.lastDays} day${w.lastDays === 1 ? '' : 's'}`;
+  if ('lastDays' in w) {
+    const n = Math.ceil(w.lastDays);
+    return `the last ${n} day${n === 1 ? '' : 's'} (from midnight China time) and today so far`;
+  }
   return `${w.from}-${w.to} China time on the last ${w.schoolDays} school day${w.schoolDays === 1 ? '' : 's'} (Monday-Friday)`;
 }
 
@@ -117,38 +134,118 @@ function compare(value: number, comparison: string, threshold: number): boolean 
   return value <= threshold;
 }
 
-function judge(rule: Rule, version: RuleVersion | undefined, mv: MetricValue | undefined, s: School, base: Omit<Judgement, 'status' | 'value' | 'threshold'>): Judgement {
-  if (!version) return { ...base, status: 'not_applicable', value: null, threshold: null, reason: `the rule is not in force yet at this time (first version ${rule.versions[0]?.validFrom})` };
-  const threshold = thresholdFor(version, s);
-  if (!applies(rule, s)) return { ...base, status: 'not_applicable', value: null, threshold, reason: 'the rule does not apply to this school (appliesTo)' };
-  if (!mv || mv.kind === 'unknown') return { ...base, status: 'unknown', value: null, threshold, reason: mv?.reason ?? 'no data' };
+function thresholdNumber(v: RuleVersion, s: School): number {
+  const sc = v.studentScaling;
+  const t = v.threshold as number;
+  return sc && s.students > sc.aboveStudents ? Math.max(t, s.students * sc.mbpsPerStudent) : t;
+}
+
+/** The status of one judgement: the one decision judge() and the rollups share (no evidence built). */
+function statusFrom(rule: Rule, version: RuleVersion | undefined, mv: MetricValue | undefined, s: School): Status {
+  if (!version || !applies(rule, s)) return 'not_applicable';
+  if (!mv || mv.kind === 'unknown') return 'unknown';
   if (mv.kind === 'number') {
-    if (mv.value === null) return { ...base, status: 'fail', value: null, threshold, ...(mv.note ? { reason: mv.note } : {}) };
-    return { ...base, status: compare(mv.value, rule.comparison, threshold as number) ? 'pass' : 'fail', value: mv.value, threshold };
+    if (mv.value === null) return 'fail';
+    return compare(mv.value, rule.comparison, thresholdNumber(version, s)) ? 'pass' : 'fail';
   }
-  const limits = threshold as Record<string, number>;
   let missing = false;
-  let failed = false;
-  for (const [k, limit] of Object.entries(limits)) {
+  for (const [k, limit] of Object.entries(thresholdFor(version, s) as Record<string, number>)) {
     const v = mv.values[k];
     if (v === null || v === undefined) missing = true;
-    else if (!compare(v, rule.comparison, limit)) failed = true;
+    else if (!compare(v, rule.comparison, limit)) return 'fail';
   }
-  const status: Status = failed ? 'fail' : missing ? 'unknown' : 'pass';
+  return missing ? 'unknown' : 'pass';
+}
+
+function judge(rule: Rule, version: RuleVersion | undefined, mv: MetricValue | undefined, s: School, base: Omit<Judgement, 'status' | 'value' | 'threshold'>): Judgement {
+  const status = statusFrom(rule, version, mv, s);
+  if (!version) return { ...base, status, value: null, threshold: null, reason: `the rule is not in force yet at this time (first version ${rule.versions[0]?.validFrom})` };
+  const threshold = thresholdFor(version, s);
+  if (!applies(rule, s)) return { ...base, status, value: null, threshold, reason: 'the rule does not apply to this school (appliesTo)' };
+  if (!mv || mv.kind === 'unknown') return { ...base, status, value: null, threshold, reason: mv?.reason ?? 'no data' };
+  if (mv.kind === 'number') {
+    if (mv.value === null) return { ...base, status, value: null, threshold, ...(mv.note ? { reason: mv.note } : {}) };
+    return { ...base, status, value: mv.value, threshold };
+  }
   return { ...base, status, value: mv.values, threshold, ...(status === 'unknown' ? { reason: 'some of the values were not measured in the window' } : {}) };
 }
 
-/** Judges every school of `schools` against every rule of the profile at `atMs`. */
+/**
+ * Where a judgement's aggregates come from: for one school, the combined aggregates of one query
+ * (by its key) over one rule window: group value ('' without groupBy) → alias → number.
+ */
+export type DataSource = (school: string, queryKey: string, window: RuleWindow) => Map<string, Record<string, number>> | undefined;
+
+/** One rule prepared for judging at one time: its window pieces, version and the evidence frame. */
+export interface RulePlan {
+  rule: Rule;
+  version: RuleVersion | undefined;
+  pieces: Interval[];
+  base: Omit<Judgement, 'status' | 'value' | 'threshold'>;
+}
+
+/** Prepares every rule of `profile` for judging at `atMs` (shared by all schools of one answer). */
+export function planRules(profile: Profile, atMs: number): RulePlan[] {
+  return profile.rules.map((rule) => {
+    const pieces = windowPieces(rule.window, atMs);
+    const version = versionAt(rule, atMs);
+    const sources = [rule.source, ...rule.overriddenBy.map((o) => `${o.as ? `${o.as}: ` : ''}${o.source} (from ${o.from})`)].join('; ');
+    return {
+      rule,
+      version,
+      pieces,
+      base: {
+        rule: rule.id,
+        unit: METRICS[rule.metric].unit,
+        comparison: rule.comparison,
+        validFrom: version?.validFrom ?? null,
+        window: {
+          spec: rule.window,
+          description: describeWindow(rule.window),
+          fromMs: pieces[0]?.fromMs ?? atMs,
+          toMs: pieces[pieces.length - 1]?.toMs ?? atMs,
+          pieces: pieces.length,
+        },
+        source: sources,
+      },
+    };
+  });
+}
+
+/** What a judgement says while the evidence of a school is still being rebuilt from InfluxDB. */
+export const REBUILDING: MetricValue = { kind: 'unknown', reason: 'evidence being rebuilt from InfluxDB; judged once this school is done' };
+
+/**
+ * Judges one school against prepared rules. `pending`: its evidence is not there yet (being rebuilt),
+ * so every applicable rule is unknown with that reason (never a pass or fail made up from nothing).
+ */
+export function judgeSchool(plans: readonly RulePlan[], school: School, data: DataSource, pending = false): Judgement[] {
+  return plans.map(({ rule, version, base }) => {
+    const mv = pending ? REBUILDING : METRICS[rule.metric].value({ school, class: rule.class, data: (key) => data(school.id, key, rule.window) });
+    return judge(rule, version, mv, school, { ...base, window: { ...base.window } });
+  });
+}
+
+/** The status of one school for each rule, without building the evidence (for rollups). */
+export function statusesOf(plans: readonly RulePlan[], school: School, data: DataSource, pending = false): Status[] {
+  return plans.map(({ rule, version }) => {
+    const mv = pending ? REBUILDING : METRICS[rule.metric].value({ school, class: rule.class, data: (key) => data(school.id, key, rule.window) });
+    return statusFrom(rule, version, mv, school);
+  });
+}
+
+/**
+ * Judges every school of `schools` against every rule of the profile at `atMs` from raw data in
+ * InfluxDB: the reference path (a judgement at a past time, and the check of the incremental evidence).
+ */
 export async function judgeSchools(opts: JudgeOptions): Promise<SchoolJudgements[]> {
   const { profile, atMs } = opts;
   // One statement per distinct (query, window piece); rules sharing both share the result.
   const statements: string[] = [];
   const plan: { dataKey: string; q: QuerySpec }[] = [];
   const planned = new Set<string>();
-  const ruleWindows = new Map<Rule, Interval[]>();
-  for (const rule of profile.rules) {
-    const pieces = windowPieces(rule.window, atMs);
-    ruleWindows.set(rule, pieces);
+  const plans = planRules(profile, atMs);
+  for (const { rule, pieces } of plans) {
     for (const q of METRICS[rule.metric].queries({ class: rule.class })) {
       const dataKey = `${q.key}@${JSON.stringify(rule.window)}`;
       if (planned.has(dataKey)) continue;
@@ -181,30 +278,8 @@ export async function judgeSchools(opts: JudgeOptions): Promise<SchoolJudgements
       });
     }
   });
-  return opts.schools.map((school) => ({
-    school,
-    judgements: profile.rules.map((rule) => {
-      const pieces = ruleWindows.get(rule) ?? [];
-      const version = versionAt(rule, atMs);
-      const metric = METRICS[rule.metric];
-      const mv = metric.value({ school, class: rule.class, data: (key) => data.get(`${key}@${JSON.stringify(rule.window)}`)?.get(school.id) });
-      const sources = [rule.source, ...rule.overriddenBy.map((o) => `${o.as ? `${o.as}: ` : ''}${o.source} (from ${o.from})`)].join('; ');
-      return judge(rule, version, mv, school, {
-        rule: rule.id,
-        unit: metric.unit,
-        comparison: rule.comparison,
-        validFrom: version?.validFrom ?? null,
-        window: {
-          spec: rule.window,
-          description: describeWindow(rule.window),
-          fromMs: pieces[0]?.fromMs ?? atMs,
-          toMs: pieces[pieces.length - 1]?.toMs ?? atMs,
-          pieces: pieces.length,
-        },
-        source: sources,
-      });
-    }),
-  }));
+  const source: DataSource = (school, key, window) => data.get(`${key}@${JSON.stringify(window)}`)?.get(school);
+  return opts.schools.map((school) => ({ school, judgements: judgeSchool(plans, school, source) }));
 }
 
 /** Per-rule counts over a set of schools. Unknown is never counted as pass. */

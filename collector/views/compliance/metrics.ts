@@ -3,6 +3,7 @@
  * school per window piece) and how a school's value is computed from them. Aggregates are sums,
  * counts and maxima so that the pieces of a school-hours window combine exactly.
  */
+import type { Measurement } from '../../../protocol/index.js';
 import type { School } from '../../registry/schema.js';
 
 export const METRIC_NAMES = [
@@ -29,6 +30,14 @@ export interface QuerySpec {
   where: string;
   /** A second tag to group by besides school (e.g. `class`). */
   groupBy?: string;
+  /**
+   * The same query on one accepted measurement, for the incremental evidence: `match` is the WHERE
+   * clause (without time and region), `fold` gives each alias's field and InfluxQL aggregate. Must
+   * select exactly what `measurement`, `where` and `select` select (test/collector/views/evidence.test.ts
+   * compares both on a real influxd).
+   */
+  match: (m: Measurement) => boolean;
+  fold: Record<string, { field: string; agg: 'count' | 'sum' | 'max' }>;
 }
 
 /** Combined aggregates: school → group value ('' without groupBy) → alias → number. */
@@ -48,16 +57,58 @@ export interface MetricDef {
   value(opts: { school: School; data: (key: string) => Map<string, Record<string, number>> | undefined; class?: string }): MetricValue;
 }
 
-const pingInternet: QuerySpec = { key: 'ping_internet', measurement: 'ping', select: { n: ['count("loss_pct")', 'sum'] }, where: `"role" = 'internet'` };
-const pingInternetOk: QuerySpec = { key: 'ping_internet_ok', measurement: 'ping', select: { n: ['count("loss_pct")', 'sum'] }, where: `"role" = 'internet' AND "loss_pct" < 100` };
-const wanSpeed: QuerySpec = { key: 'iface_wan_speed', measurement: 'iface', select: { v: ['max("speed_bps")', 'max'] }, where: `"role" = 'wan'` };
-const wanIn: QuerySpec = { key: 'iface_wan_in', measurement: 'iface', select: { v: ['max("in_bps")', 'max'] }, where: `"role" = 'wan'` };
-const inventory: QuerySpec = { key: 'inventory', measurement: 'inventory', select: { v: ['max("count")', 'max'] }, where: '', groupBy: 'class' };
+const isPing = (m: Measurement, role: string): boolean => m.name === 'ping' && m.tags.role === role;
+const isWan = (m: Measurement): boolean => m.name === 'iface' && m.tags.role === 'wan';
+const countLoss = { field: 'loss_pct', agg: 'count' } as const;
+
+const pingInternet: QuerySpec = {
+  key: 'ping_internet',
+  measurement: 'ping',
+  select: { n: ['count("loss_pct")', 'sum'] },
+  where: `"role" = 'internet'`,
+  match: (m) => isPing(m, 'internet'),
+  fold: { n: countLoss },
+};
+const pingInternetOk: QuerySpec = {
+  key: 'ping_internet_ok',
+  measurement: 'ping',
+  select: { n: ['count("loss_pct")', 'sum'] },
+  where: `"role" = 'internet' AND "loss_pct" < 100`,
+  match: (m) => isPing(m, 'internet') && m.name === 'ping' && m.fields.loss_pct < 100,
+  fold: { n: countLoss },
+};
+const wanSpeed: QuerySpec = {
+  key: 'iface_wan_speed',
+  measurement: 'iface',
+  select: { v: ['max("speed_bps")', 'max'] },
+  where: `"role" = 'wan'`,
+  match: isWan,
+  fold: { v: { field: 'speed_bps', agg: 'max' } },
+};
+const wanIn: QuerySpec = {
+  key: 'iface_wan_in',
+  measurement: 'iface',
+  select: { v: ['max("in_bps")', 'max'] },
+  where: `"role" = 'wan'`,
+  match: isWan,
+  fold: { v: { field: 'in_bps', agg: 'max' } },
+};
+const inventory: QuerySpec = {
+  key: 'inventory',
+  measurement: 'inventory',
+  select: { v: ['max("count")', 'max'] },
+  where: '',
+  groupBy: 'class',
+  match: (m) => m.name === 'inventory',
+  fold: { v: { field: 'count', agg: 'max' } },
+};
 const pingV6: QuerySpec = {
   key: 'ping_internet_v6',
   measurement: 'ping',
   select: { v: ['max("received")', 'max'], n: ['count("loss_pct")', 'sum'] },
   where: `"role" = 'internet' AND "target" =~ /:/`,
+  match: (m) => isPing(m, 'internet') && m.name === 'ping' && m.tags.target.includes(':'),
+  fold: { v: { field: 'received', agg: 'max' }, n: countLoss },
 };
 const pingPeer: QuerySpec = {
   key: 'ping_peer',
@@ -71,6 +122,15 @@ const pingPeer: QuerySpec = {
     nr: ['count("rtt_avg_ms")', 'sum'],
   },
   where: `"role" = 'peer'`,
+  match: (m) => isPing(m, 'peer'),
+  fold: {
+    sl: { field: 'loss_pct', agg: 'sum' },
+    nl: countLoss,
+    sj: { field: 'jitter_ms', agg: 'sum' },
+    nj: { field: 'jitter_ms', agg: 'count' },
+    sr: { field: 'rtt_avg_ms', agg: 'sum' },
+    nr: { field: 'rtt_avg_ms', agg: 'count' },
+  },
 };
 
 const one = (d: Map<string, Record<string, number>> | undefined): Record<string, number> | undefined => d?.get('');

@@ -6,8 +6,10 @@ import type { Registry } from '../../registry/index.js';
 import type { School } from '../../registry/schema.js';
 import type { LivenessStore } from '../liveness/store.js';
 import type { ViewsSettings } from '../settings.js';
-import { judgeSchools, rollupRules, type Judgement, type RuleRollup, type Scope } from './engine.js';
+import { judgeSchool, judgeSchools, planRules, rollupRules, type Judgement, type RuleRollup, type Scope } from './engine.js';
+import type { LiveCompliance } from './live.js';
 import { loadProfiles, type Profile } from './profile.js';
+import { NATIONAL } from './rollup.js';
 
 export interface ComplianceServiceOptions {
   influx: InfluxDB;
@@ -15,7 +17,12 @@ export interface ComplianceServiceOptions {
   store: LivenessStore;
   settings: ViewsSettings;
   log: Logger;
+  /** The live evidence and rollups (set once the module started); without it every answer reads raw data. */
+  live?: () => LiveCompliance | undefined;
 }
+
+/** How an answer is computed: `live` from the evidence (a judgement now), `raw` from InfluxDB (any time). */
+export type ComplianceSource = 'live' | 'raw';
 
 export type ComplianceLevel = 'national' | 'province' | 'city' | 'county';
 
@@ -39,6 +46,8 @@ export interface SchoolCompliance {
 
 export class ComplianceService {
   private profiles = new Map<string, Profile>();
+  /** Raw-data answers in flight, by request: identical requests share one set of queries. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: ComplianceServiceOptions) {}
 
@@ -56,8 +65,64 @@ export class ComplianceService {
     return [...this.profiles.keys()];
   }
 
-  /** Judges every school of the region; undefined when the region does not exist. */
-  async region(profile: Profile, level: ComplianceLevel, code: string | undefined, atMs: number): Promise<RegionCompliance | undefined> {
+  /** The loaded profiles by id. */
+  loaded(): ReadonlyMap<string, Profile> {
+    return this.profiles;
+  }
+
+  private shared<T>(key: string, make: () => Promise<T>): Promise<T> {
+    const running = this.inFlight.get(key);
+    if (running) return running as Promise<T>;
+    const p = make().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, p);
+    return p;
+  }
+
+  /** The live evidence when `source` is live and it is there. */
+  private liveFor(source: ComplianceSource): LiveCompliance | undefined {
+    return source === 'live' ? this.opts.live?.() : undefined;
+  }
+
+  /**
+   * Judges every school of the region; undefined when the region does not exist. `live`: from the
+   * rollup tables (the judgement time must be now); `raw`: from InfluxDB (rejects with
+   * QueryUnavailableError when it cannot answer).
+   */
+  async region(profile: Profile, level: ComplianceLevel, code: string | undefined, atMs: number, source: ComplianceSource = 'raw'): Promise<RegionCompliance | undefined> {
+    const live = this.liveFor(source);
+    const table = live?.table(profile.id);
+    if (table) return this.regionLive(profile, table, level, code, atMs);
+    return this.shared(`region|${profile.id}|${level}|${code}|${atMs}`, () => this.regionRaw(profile, level, code, atMs));
+  }
+
+  private async regionLive(profile: Profile, table: NonNullable<ReturnType<LiveCompliance['table']>>, level: ComplianceLevel, code: string | undefined, atMs: number): Promise<RegionCompliance | undefined> {
+    const reg = this.opts.registry();
+    const r = level === 'national' ? undefined : code === undefined ? undefined : reg.region(code);
+    if (level !== 'national' && (!r || r.level !== level)) return undefined;
+    await table.refresh(atMs);
+    const regionCode = r?.code ?? NATIONAL;
+    const childLevel = r ? r.childLevel : 'province';
+    const childCodes = r ? r.children : reg.national.children;
+    return {
+      profile: { id: profile.id, name: profile.name, lineage: profile.lineage },
+      level,
+      code: level === 'national' ? NATIONAL : (code as string),
+      name: r?.name ?? reg.national.name,
+      at: new Date(atMs).toISOString(),
+      schools: table.schoolCount(regionCode),
+      rules: table.rollup(regionCode),
+      children: childCodes.map((c) => {
+        if (childLevel === 'school') {
+          const s = reg.get(c);
+          const judged = s ? [{ school: s, judgements: judgeSchool(planRules(profile, atMs), s, this.opts.live?.()?.evidence.source(atMs) ?? (() => undefined), this.opts.live?.()?.pending(s.id)) }] : [];
+          return { level: childLevel, code: c, name: s?.name ?? c, schools: judged.length, rules: rollupRules(profile, judged) };
+        }
+        return { level: childLevel, code: c, name: reg.region(c)?.name ?? c, schools: table.schoolCount(c), rules: table.rollup(c) };
+      }),
+    };
+  }
+
+  private async regionRaw(profile: Profile, level: ComplianceLevel, code: string | undefined, atMs: number): Promise<RegionCompliance | undefined> {
     const reg = this.opts.registry();
     let scope: Scope;
     let name: string;
@@ -102,10 +167,13 @@ export class ComplianceService {
   }
 
   /** One school's judgements; undefined when the school is not registered. */
-  async school(profile: Profile, id: string, atMs: number): Promise<SchoolCompliance | undefined> {
+  async school(profile: Profile, id: string, atMs: number, source: ComplianceSource = 'raw'): Promise<SchoolCompliance | undefined> {
     const s = this.opts.registry().get(id);
     if (!s) return undefined;
-    const [judged] = await judgeSchools({ influx: this.opts.influx, profile, schools: [s], scope: { tag: 'school', value: id }, atMs, timeoutMs: this.opts.settings.queryTimeoutMs });
+    const live = this.liveFor(source);
+    const judged = live
+      ? { school: s, judgements: judgeSchool(planRules(profile, atMs), s, live.evidence.source(atMs), live.pending(id)) }
+      : (await this.shared(`school|${profile.id}|${id}|${atMs}`, () => judgeSchools({ influx: this.opts.influx, profile, schools: [s], scope: { tag: 'school', value: id }, atMs, timeoutMs: this.opts.settings.queryTimeoutMs })))[0];
     return {
       profile: { id: profile.id, name: profile.name, lineage: profile.lineage },
       school: { id: s.id, name: s.name, type: s.type, linkType: s.linkType, county: s.countyCode, hubSchoolId: s.hubSchoolId },

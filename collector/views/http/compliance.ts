@@ -6,7 +6,12 @@ import { sendError } from '../../http/errors.js';
 import type { Registry } from '../../registry/index.js';
 import type { ComplianceService } from '../compliance/service.js';
 import { COVERAGE_LEVELS } from '../coverage/model.js';
-import { parseQuery, sendCsv, sendInvalidQuery, wantsCsv } from './respond.js';
+import type { Logger } from 'pino';
+import type { ComplianceSource } from '../compliance/service.js';
+import { parseQuery, sendCsv, sendIfUnavailable, sendInvalidQuery, wantsCsv } from './respond.js';
+
+/** A judgement time this close to now is answered live from the evidence; others from raw data. */
+export const LIVE_TOLERANCE_MS = 60_000;
 
 const at = z
   .string()
@@ -26,6 +31,7 @@ export interface ComplianceRoutesOptions {
   registry: () => Registry;
   compliance: ComplianceService;
   now: () => number;
+  log?: Logger;
 }
 
 const pct = (x: number): number => Math.round(x * 10000) / 100;
@@ -40,14 +46,20 @@ export function complianceRouter(opts: ComplianceRoutesOptions): Router {
     return p;
   };
 
+  const when = (at: string | undefined): { atMs: number; source: ComplianceSource } => {
+    const nowMs = opts.now();
+    const atMs = at ? Date.parse(at) : nowMs;
+    return Math.abs(atMs - nowMs) <= LIVE_TOLERANCE_MS ? { atMs: nowMs, source: 'live' } : { atMs, source: "raw" };
+  };
+
   router.get('/api/v1/compliance', async (req, res, next) => {
     try {
       const q = parseQuery(regionQuery, req.query, res);
       if (!q) return;
       const p = pickProfile(q.profile, res);
       if (!p) return;
-      const atMs = q.at ? Date.parse(q.at) : opts.now();
-      const answer = await compliance.region(p, q.level, q.code, atMs);
+      const { atMs, source } = when(q.at);
+      const answer = await compliance.region(p, q.level, q.code, atMs, source);
       if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `no ${q.level} with code ${q.code} in the registry`);
       if (wantsCsv(req, q.format)) {
         const rows: unknown[][] = [];
@@ -58,7 +70,7 @@ export function complianceRouter(opts: ComplianceRoutesOptions): Router {
       }
       res.json(answer);
     } catch (e) {
-      next(e);
+      if (!sendIfUnavailable(res, e, opts.log)) next(e);
     }
   });
 
@@ -70,7 +82,8 @@ export function complianceRouter(opts: ComplianceRoutesOptions): Router {
       if (!q) return;
       const p = pickProfile(q.profile, res);
       if (!p) return;
-      const answer = await compliance.school(p, id.id, q.at ? Date.parse(q.at) : opts.now());
+      const { atMs, source } = when(q.at);
+      const answer = await compliance.school(p, id.id, atMs, source);
       if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `school ${id.id} is not in the registry`);
       if (wantsCsv(req, q.format)) {
         const rows = answer.judgements.map((j) => [
@@ -83,7 +96,7 @@ export function complianceRouter(opts: ComplianceRoutesOptions): Router {
       }
       res.json(answer);
     } catch (e) {
-      next(e);
+      if (!sendIfUnavailable(res, e, opts.log)) next(e);
     }
   });
 

@@ -2,7 +2,24 @@
 import type { Request, Response } from 'express';
 import { stringify } from 'csv-stringify/sync';
 import type { z } from 'zod';
+import type { Logger } from 'pino';
 import { sendError } from '../../http/errors.js';
+import { isQueryUnavailable } from '../influxql.js';
+
+/** Seconds a client is asked to wait when InfluxDB could not answer a read. */
+export const QUERY_RETRY_AFTER_S = 5;
+
+/**
+ * Answers 503 COL_ERR_QUERY_UNAVAILABLE with Retry-After when `e` says InfluxDB could not answer a
+ * read; returns false (nothing sent) for any other error, which stays a bug for the 500 handler.
+ */
+export function sendIfUnavailable(res: Response, e: unknown, log?: Logger): boolean {
+  if (!isQueryUnavailable(e)) return false;
+  log?.warn({ path: res.req?.path, err: String((e as Error).message) }, 'read from InfluxDB failed');
+  res.set('Retry-After', String(QUERY_RETRY_AFTER_S));
+  sendError(res, 'COL_ERR_QUERY_UNAVAILABLE', `the time-series database did not answer: ${(e as Error).message}`);
+  return true;
+}
 
 /** 400 `{ error: { code: COL_ERR_INVALID_QUERY, message, issues } }`. */
 export function sendInvalidQuery(res: Response, issues: { path: string; message: string }[]): void {

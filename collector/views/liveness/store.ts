@@ -1,11 +1,10 @@
 /**
  * Per-school liveness from accepted reports: when the school last reported, what its internet targets
- * answered last, and its WAN port speed. Kept in memory, saved as one JSON file under
- * `<stateDir>/liveness/`.
+ * answered last, and its WAN port speed. Kept in memory; the schools changed since the last flush are
+ * upserted into the state database (collector/views/state.ts). The JSON file of earlier versions is
+ * migrated once.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileDurable } from '../../../protocol/durable.js';
 import type { Report } from '../../../protocol/index.js';
 
 /** What the collector knows about one school's liveness. Times are the reports' `collectedAt`, ms. */
@@ -21,12 +20,13 @@ export interface Liveness {
   wanAtMs: number | null;
 }
 
-/** The file the state is saved in, under the collector's state directory. */
+/** The file earlier versions saved the state in (migrated once into the state database). */
 export function livenessFile(stateDir: string): string {
   return join(stateDir, 'liveness', 'liveness.json');
 }
 
-interface SavedState {
+/** The format of that file. */
+export interface SavedLivenessFile {
   v: 1;
   savedAtMs: number;
   /** school → [lastReportMs, internetAtMs, internetLossPct, wanSpeedBps, wanAtMs]. */
@@ -78,7 +78,7 @@ export function onlineUntilMs(l: Liveness | undefined, onlineWindowMs: number): 
 /** The liveness of every school that ever reported, by school id. */
 export class LivenessStore {
   private readonly bySchool = new Map<string, Liveness>();
-  private dirty = false;
+  private dirty = new Set<string>();
 
   get size(): number {
     return this.bySchool.size;
@@ -96,39 +96,29 @@ export class LivenessStore {
   apply(school: string, facts: Liveness): Liveness {
     const next = mergeLiveness(this.bySchool.get(school), facts);
     this.bySchool.set(school, next);
-    this.dirty = true;
+    this.dirty.add(school);
     return next;
   }
 
-  /** Whether anything changed since the last save or load. */
+  /** Puts a saved liveness back as it was (load at start; not marked changed). */
+  restore(school: string, l: Liveness): void {
+    this.bySchool.set(school, l);
+  }
+
+  /** Whether anything changed since the last `takeDirty()`. */
   get isDirty(): boolean {
-    return this.dirty;
+    return this.dirty.size > 0;
   }
 
-  /** Saves to `<stateDir>/liveness/liveness.json` (temp file, fsync, rename). */
-  save(stateDir: string, nowMs: number): void {
-    const schools: SavedState['schools'] = {};
-    for (const [id, l] of this.bySchool) schools[id] = [l.lastReportMs, l.internetAtMs, l.internetLossPct, l.wanSpeedBps, l.wanAtMs];
-    const state: SavedState = { v: 1, savedAtMs: nowMs, schools };
-    writeFileDurable(livenessFile(stateDir), JSON.stringify(state));
-    this.dirty = false;
+  /** The schools changed since the last call, and forgets them. */
+  takeDirty(): Set<string> {
+    const d = this.dirty;
+    this.dirty = new Set();
+    return d;
   }
 
-  /**
-   * Loads the saved state. Returns false when there is none (the caller then rebuilds from InfluxDB);
-   * a file that cannot be read as state throws, so a corrupt file is never silently replaced.
-   */
-  load(stateDir: string): boolean {
-    const file = livenessFile(stateDir);
-    if (!existsSync(file)) return false;
-    const state = JSON.parse(readFileSync(file, 'utf8')) as SavedState;
-    if (state?.v !== 1 || typeof state.schools !== 'object' || state.schools === null) {
-      throw new Error(`${file}: not a liveness state file (expected {"v":1,"schools":{…}})`);
-    }
-    for (const [id, [lastReportMs, internetAtMs, internetLossPct, wanSpeedBps, wanAtMs]] of Object.entries(state.schools)) {
-      this.bySchool.set(id, { lastReportMs, internetAtMs, internetLossPct, wanSpeedBps, wanAtMs });
-    }
-    this.dirty = false;
-    return true;
+  /** Marks schools changed again (their save failed). */
+  markDirty(schools: Iterable<string>): void {
+    for (const s of schools) if (this.bySchool.has(s)) this.dirty.add(s);
   }
 }

@@ -87,8 +87,10 @@ describe('collector/views compliance (real influxd, seeded scenarios)', function
   it('each judgement carries its evidence: value, threshold, window and source', async () => {
     const j = (await judge(A))['CN-BB-02'] as J;
     expect(j).to.include({ status: 'pass', value: 1200, threshold: 100, validFrom: '2015-01-01' });
-    expect(j.window.description).to.equal('the last 7 days');
-    expect(j.window.toMs - j.window.fromMs).to.equal(7 * 86_400_000);
+    // Whole China-time days (the evidence's day buckets) plus today so far.
+    expect(j.window.description).to.equal('the last 7 days (from midnight China time) and today so far');
+    expect(j.window.fromMs).to.equal(Date.parse('2026-11-16T00:00:00+08:00'));
+    expect(j.window.toMs).to.equal(NOW);
     expect(j.source).to.include('Ten-Year Plan');
     const bb01 = (await judge(A))['CN-BB-01'] as J;
     expect(bb01.window.description).to.include('08:00-17:00');

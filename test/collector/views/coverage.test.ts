@@ -1,4 +1,5 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { expect } from 'chai';
 import { livenessFile } from '../../../collector/views/liveness/store.js';
 import { MIN, NOW, inventory, ping, registryCsv, seedSchools, startHarness, wan, type Harness, type SeedSchool } from './harness.js';
@@ -144,17 +145,35 @@ describe('collector/views coverage (real influxd, 300 seeded schools)', function
     expect(counties[0]?.sum).to.equal(300);
   });
 
-  it('liveness survives a restart through the state directory, and is rebuilt from InfluxDB when that is gone', async () => {
-    h.views.saveLiveness();
-    expect(existsSync(livenessFile(h.stateDir))).to.equal(true);
+  it('liveness survives a restart through the state database, is rebuilt from InfluxDB when that is empty, and an old liveness.json is migrated once', async () => {
+    await h.views.saveState();
+    const rows = (h.state.db.prepare('SELECT count(*) AS n FROM views_liveness').get() as { n: number }).n;
+    expect(rows).to.equal(270);
     const restarted = await h.restartViews();
     expect(restarted.store.size).to.equal(270);
     const fromState = restarted.model().rollup(NOW).national;
-    rmSync(livenessFile(h.stateDir));
+    h.state.db.prepare('DELETE FROM views_liveness').run();
     const rebuilt = await h.restartViews();
     expect(rebuilt.store.size).to.equal(270);
     expect([...rebuilt.model().rollup(NOW).national]).to.deep.equal([...fromState]);
     expect(rebuilt.store.get('1640104001')).to.deep.equal(restarted.store.get('1640104001'));
+
+    // The JSON file of earlier versions: moved into the database once, then renamed.
+    const l = restarted.store.get('1640104001')!;
+    await rebuilt.saveState();
+    h.state.db.prepare('DELETE FROM views_liveness').run();
+    mkdirSync(dirname(livenessFile(h.stateDir)), { recursive: true });
+    writeFileSync(livenessFile(h.stateDir), JSON.stringify({ v: 1, savedAtMs: NOW, schools: { '1640104001': [l.lastReportMs, l.internetAtMs, l.internetLossPct, l.wanSpeedBps, l.wanAtMs] } }));
+    const migrated = await h.restartViews();
+    expect(migrated.store.size).to.equal(1);
+    expect(migrated.store.get('1640104001')).to.deep.equal(l);
+    expect(existsSync(livenessFile(h.stateDir))).to.equal(false);
+    expect(existsSync(`${livenessFile(h.stateDir)}.migrated`)).to.equal(true);
+    expect((h.state.db.prepare('SELECT count(*) AS n FROM views_liveness').get() as { n: number }).n).to.equal(1);
+    // Back to the full state for the tests after this one (the app still serves the first module).
+    h.views.store.markDirty([...h.views.store.entries()].map(([id]) => id));
+    await h.views.saveState();
+    expect((h.state.db.prepare('SELECT count(*) AS n FROM views_liveness').get() as { n: number }).n).to.equal(270);
   });
 
   it('a changed registry reloads without a restart; the same file again changes nothing; a bad file keeps the old one', async () => {

@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { openStateDb } from '../../../collector/state/db.js';
 import { createApp } from '../../../collector/http/app.js';
 import { LiveRegistry } from '../../../collector/registry/index.js';
 import { createInflux1Sink, type Influx1Sink } from '../../../collector/sink/influx1.js';
+import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 import { createViewsModule, type ViewsModule } from '../../../collector/views/index.js';
 import type { ViewsSettings } from '../../../collector/views/settings.js';
 import { PROTOCOL_VERSION, type Measurement, type Report } from '../../../protocol/index.js';
@@ -106,6 +106,8 @@ export interface Harness {
   live: LiveRegistry;
   registryPath: string;
   stateDir: string;
+  /** The state database the views module keeps liveness and evidence in. */
+  state: StateDb;
   base: string;
   clock: { now: number };
   /** POSTs one batch (reports of one school) through ingest; throws unless 200. */
@@ -123,20 +125,23 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
   const stateDir = join(dir, 'state');
   const registryPath = join(dir, 'schools.csv');
   writeFileSync(registryPath, registryCsv(opts.schools));
-  const log = pino({ level: 'silent' });
-  const state = openStateDb({ stateDir });
+  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const live = new LiveRegistry({ path: registryPath, log });
   const sink = createInflux1Sink({ url: influx.url, database: 'campuslink', flushIntervalMs: 5 });
   const clock = { now: NOW };
   const now = () => clock.now;
   const settings = { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance', ...opts.settings };
+  const state = openStateDb({ stateDir });
   const makeViews = () =>
     createViewsModule(
       { config: {} as never, registry: live.current(), liveRegistry: live, stateDir, state, sink, influx: influx.client, log, now },
-      { liveRegistry: live, settings },
+      { liveRegistry: live, settings, complianceMaxStaleMs: 0 },
     );
   const views = makeViews();
   await views.start!();
+  // A fresh state database: the evidence is rebuilt from (the empty) InfluxDB first.
+  await views.live()?.rebuilt();
+  let latest = views;
   const app = createApp({
     sink,
     tokens: { verify: (t) => (t.startsWith('t-') ? { id: t, school: t.slice(2), sha256: '', issuedAt: '' } : undefined) },
@@ -159,6 +164,7 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
     live,
     registryPath,
     stateDir,
+    state,
     base,
     clock,
     async post(school, reports) {
@@ -174,13 +180,17 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
     },
     get: (path, headers = {}) => fetch(`${base}${path}`, { headers }),
     async restartViews() {
-      const v = makeViews();
-      await v.start!();
-      return v;
+      // The app keeps serving the first module; only the newest one runs timers and jobs.
+      await latest.stop!();
+      latest = makeViews();
+      await latest.start!();
+      await latest.live()?.rebuilt();
+      return latest;
     },
     async close() {
       await new Promise<void>((res) => server.close(() => res()));
-      await views.stop!().catch(() => undefined);
+      await latest.stop!().catch(() => undefined);
+      await state.close();
       await sink.close();
       await state.close();
       await influx.cleanup();

@@ -1,0 +1,216 @@
+/**
+ * The views module's state in the collector state database: per-school liveness, per-school compliance
+ * evidence (one blob of day buckets a school), and a few meta values (the evidence layout, whether the
+ * evidence is complete). Only the schools changed since the last flush are upserted, in bounded
+ * chunks with a yield to the event loop between them; loading reads the rows page by page.
+ *
+ * The rows are derived state (rebuilt from InfluxDB when missing), so they are written through a
+ * second connection with `synchronous=NORMAL`: no fsync per chunk on the event loop (a FULL commit
+ * of 500 rows measured 23 ms p50, 112 ms max on this machine's shared disk), and the ingest group
+ * commits stay small. The meta values go through the group commit (durable): the `complete` mark
+ * written at a clean stop fsyncs the WAL, and with it every row written before.
+ */
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { toStateDbError, type Migration, type Sqlite, type StateDb } from '../state/db.js';
+import type { Evidence } from './compliance/evidence.js';
+import { livenessFile, type Liveness, type LivenessStore, type SavedLivenessFile } from './liveness/store.js';
+
+export const VIEWS_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'views: liveness and compliance evidence per school, meta values',
+    up: `
+      CREATE TABLE views_liveness (
+        school TEXT PRIMARY KEY,
+        last_report_ms INTEGER NOT NULL,
+        internet_at_ms INTEGER,
+        internet_loss_pct REAL,
+        wan_speed_bps REAL,
+        wan_at_ms INTEGER
+      ) WITHOUT ROWID;
+      CREATE TABLE views_evidence (school TEXT PRIMARY KEY, buckets BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE views_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    `,
+  },
+];
+
+export interface ViewsStateOptions {
+  state: StateDb;
+  log: Logger;
+  /** Rows per upsert transaction and per page read at start. Default 200. */
+  chunkRows?: number;
+}
+
+const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+interface LivenessRow {
+  school: string;
+  last_report_ms: number;
+  internet_at_ms: number | null;
+  internet_loss_pct: number | null;
+  wan_speed_bps: number | null;
+  wan_at_ms: number | null;
+}
+
+/** Reads and writes the views' tables. */
+export class ViewsState {
+  private readonly chunk: number;
+  /** The connection the rows are written through (see the module comment). */
+  private conn: Sqlite | undefined;
+
+  constructor(private readonly opts: ViewsStateOptions) {
+    this.chunk = opts.chunkRows ?? 200;
+    opts.state.migrate('views', VIEWS_MIGRATIONS);
+  }
+
+  /** The rows' connection, opened on first use (again after close()). */
+  private get db(): Sqlite {
+    // With exclusive locking (opened on a full disk) no second connection can open: share the collector's.
+    if (this.opts.state.exclusive) return this.opts.state.db;
+    if (!this.conn?.open) {
+      this.conn = new Database(this.opts.state.path, { timeout: 5000 });
+      this.conn.pragma('synchronous = NORMAL');
+    }
+    return this.conn;
+  }
+
+  /** Closes the rows' connection (the state database itself belongs to the collector). */
+  close(): void {
+    if (this.conn?.open) this.conn.close();
+  }
+
+  /** Runs `work` in one transaction of the rows' connection; disk failures as StateDbError. */
+  private write(work: () => void): void {
+    try {
+      this.db.transaction(work)();
+    } catch (e) {
+      throw toStateDbError(e);
+    }
+  }
+
+  meta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM views_meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  async setMeta(key: string, value: string | undefined): Promise<void> {
+    await this.opts.state.commit((db) => {
+      if (value === undefined) db.prepare('DELETE FROM views_meta WHERE key = ?').run(key);
+      else db.prepare('INSERT INTO views_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    });
+  }
+
+  /** Rows of a table, keyset-paged, yielding between pages. */
+  private async *pages<T>(sql: string): AsyncGenerator<T[]> {
+    const stmt = this.db.prepare(sql);
+    let after = '';
+    for (;;) {
+      const rows = stmt.all(after, this.chunk) as (T & { school: string })[];
+      if (rows.length === 0) return;
+      yield rows;
+      after = (rows[rows.length - 1] as { school: string }).school;
+      await yieldNow();
+    }
+  }
+
+  /** Loads every saved liveness into `store`; returns how many. */
+  async loadLiveness(store: LivenessStore): Promise<number> {
+    let n = 0;
+    for await (const rows of this.pages<LivenessRow>('SELECT * FROM views_liveness WHERE school > ? ORDER BY school LIMIT ?')) {
+      for (const r of rows) {
+        store.restore(r.school, { lastReportMs: r.last_report_ms, internetAtMs: r.internet_at_ms, internetLossPct: r.internet_loss_pct, wanSpeedBps: r.wan_speed_bps, wanAtMs: r.wan_at_ms });
+      }
+      n += rows.length;
+    }
+    return n;
+  }
+
+  /** Loads the saved evidence; rows of another layout are skipped. Returns how many were loaded. */
+  async loadEvidence(evidence: Evidence): Promise<number> {
+    let n = 0;
+    for await (const rows of this.pages<{ school: string; buckets: Buffer }>('SELECT school, buckets FROM views_evidence WHERE school > ? ORDER BY school LIMIT ?')) {
+      for (const r of rows) if (evidence.restore(r.school, r.buckets)) n++;
+    }
+    return n;
+  }
+
+  /** Upserts the liveness of the schools changed since the last flush; returns how many rows. */
+  async flushLiveness(store: LivenessStore): Promise<number> {
+    const upsert = this.db.prepare(
+      `INSERT INTO views_liveness (school, last_report_ms, internet_at_ms, internet_loss_pct, wan_speed_bps, wan_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (school) DO UPDATE SET last_report_ms = excluded.last_report_ms, internet_at_ms = excluded.internet_at_ms,
+         internet_loss_pct = excluded.internet_loss_pct, wan_speed_bps = excluded.wan_speed_bps, wan_at_ms = excluded.wan_at_ms`,
+    );
+    return this.flush(store.takeDirty(), (s) => store.markDirty(s), (school) => {
+      const l = store.get(school);
+      if (l) upsert.run(school, l.lastReportMs, l.internetAtMs, l.internetLossPct, l.wanSpeedBps, l.wanAtMs);
+    });
+  }
+
+  /** Upserts the evidence of the schools changed since the last flush (deletes forgotten ones). */
+  async flushEvidence(evidence: Evidence): Promise<number> {
+    const upsert = this.db.prepare('INSERT INTO views_evidence (school, buckets) VALUES (?, ?) ON CONFLICT (school) DO UPDATE SET buckets = excluded.buckets');
+    const del = this.db.prepare('DELETE FROM views_evidence WHERE school = ?');
+    return this.flush(evidence.takeDirty(), (s) => evidence.markDirty(s), (school) => {
+      const blob = evidence.serialize(school);
+      if (blob) upsert.run(school, blob);
+      else del.run(school);
+    });
+  }
+
+  /** Empties the evidence table (its layout changed, or a rebuild starts over). */
+  async clearEvidence(): Promise<void> {
+    // Bounded deletes: one huge DELETE would hold one transaction for the whole table.
+    const del = this.db.prepare(`DELETE FROM views_evidence WHERE school IN (SELECT school FROM views_evidence LIMIT ${this.chunk * 5})`);
+    for (;;) {
+      let n = 0;
+      this.write(() => (n = del.run().changes));
+      if (n === 0) return;
+      await yieldNow();
+    }
+  }
+
+  private async flush(dirty: Set<string>, retry: (schools: string[]) => void, row: (school: string) => void): Promise<number> {
+    const all = [...dirty];
+    let done = 0;
+    try {
+      for (let i = 0; i < all.length; i += this.chunk) {
+        const part = all.slice(i, i + this.chunk);
+        this.write(() => {
+          for (const school of part) row(school);
+        });
+        done = i + part.length;
+        await yieldNow();
+      }
+    } catch (e) {
+      // What was not committed is flushed by the next round.
+      retry(all.slice(done));
+      throw e;
+    }
+    return all.length;
+  }
+
+  /**
+   * Moves `<stateDir>/liveness/liveness.json` of earlier versions into the database once, then renames
+   * it `liveness.json.migrated`. Returns how many schools it held, or undefined without a file.
+   */
+  async migrateLivenessFile(stateDir: string, store: LivenessStore): Promise<number | undefined> {
+    const file = livenessFile(stateDir);
+    if (!existsSync(file)) return undefined;
+    const state = JSON.parse(readFileSync(file, 'utf8')) as SavedLivenessFile;
+    if (state?.v !== 1 || typeof state.schools !== 'object' || state.schools === null) {
+      throw new Error(`${file}: not a liveness state file (expected {"v":1,"schools":{…}}); left in place`);
+    }
+    let n = 0;
+    for (const [id, [lastReportMs, internetAtMs, internetLossPct, wanSpeedBps, wanAtMs]] of Object.entries(state.schools)) {
+      const l: Liveness = { lastReportMs, internetAtMs, internetLossPct, wanSpeedBps, wanAtMs };
+      store.apply(id, l);
+      n++;
+    }
+    await this.flushLiveness(store);
+    renameSync(file, `${file}.migrated`);
+    this.opts.log.info({ file, schools: n }, 'liveness state migrated from the JSON file into the state database; the file is renamed *.migrated');
+    return n;
+  }
+}

@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { pino } from 'pino';
+import { openStateDb, type StateDb } from '../../../collector/state/db.js';
+import { Evidence, evidenceLayout } from '../../../collector/views/compliance/evidence.js';
+import { loadProfiles } from '../../../collector/views/compliance/profile.js';
+import { LivenessStore } from '../../../collector/views/liveness/store.js';
+import { ViewsState } from '../../../collector/views/state.js';
+import { NOW, inventory, ping, wan } from './harness.js';
+import { PROTOCOL_VERSION, type Report } from '../../../protocol/index.js';
+
+const report = (school: string, atMs: number): Report => ({
+  v: PROTOCOL_VERSION, school, agent: 'gw', seq: 1, collectedAt: atMs, sentAt: atMs,
+  measurements: [ping('internet', 0), ping('peer', 0, { rtt: 50 }), wan(1e8, 2e7), inventory('pc', 12)],
+});
+
+describe('collector/views state in the state database', () => {
+  let dir: string;
+  let db: StateDb;
+  const log = pino({ level: 'silent' });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'campuslink-views-state-'));
+    db = openStateDb({ stateDir: dir });
+  });
+  afterEach(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('flushLiveness() upserts only the schools changed since the last flush, and loadLiveness() reads them back', async () => {
+    const st = new ViewsState({ state: db, log, chunkRows: 64 });
+    const store = new LivenessStore();
+    for (let i = 0; i < 1000; i++) store.apply(`1640104${String(i).padStart(3, '0')}`, { lastReportMs: NOW - i, internetAtMs: NOW - i, internetLossPct: i % 3 ? 0 : 100, wanSpeedBps: i % 2 ? 1e8 : null, wanAtMs: i % 2 ? NOW - i : null });
+    expect(await st.flushLiveness(store)).to.equal(1000);
+    expect(await st.flushLiveness(store)).to.equal(0);
+    store.apply('1640104007', { lastReportMs: NOW + 60_000, internetAtMs: NOW + 60_000, internetLossPct: 0, wanSpeedBps: 2e8, wanAtMs: NOW + 60_000 });
+    expect(await st.flushLiveness(store)).to.equal(1);
+    const back = new LivenessStore();
+    expect(await new ViewsState({ state: db, log, chunkRows: 64 }).loadLiveness(back)).to.equal(1000);
+    expect([...back.entries()]).to.deep.equal([...store.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
+    expect(back.isDirty).to.equal(false);
+    st.close();
+  });
+
+  it('flushEvidence() saves each changed school as one blob; a layout of other profiles refuses the blobs', async () => {
+    const profiles = loadProfiles('config/compliance');
+    const st = new ViewsState({ state: db, log });
+    const ev = new Evidence(evidenceLayout(profiles.values()));
+    for (let i = 0; i < 300; i++) ev.apply(`1640104${String(i).padStart(3, '0')}`, report('x', NOW - i * 3_600_000), NOW - i * 3_600_000, NOW);
+    expect(await st.flushEvidence(ev)).to.equal(300);
+    ev.apply('1640104001', report('x', NOW), NOW, NOW);
+    expect(await st.flushEvidence(ev)).to.equal(1);
+    const back = new Evidence(evidenceLayout(profiles.values()));
+    expect(await st.loadEvidence(back)).to.equal(300);
+    const a = ev.source(NOW);
+    const b = back.source(NOW);
+    for (const w of [{ lastDays: 7 }, { schoolDays: 7, from: '08:00', to: '17:00' }]) {
+      expect(b('1640104001', 'ping_peer', w)).to.deep.equal(a('1640104001', 'ping_peer', w));
+      expect(b('1640104001', 'inventory', w)).to.deep.equal(a('1640104001', 'inventory', w));
+    }
+    expect(a('1640104001', 'iface_wan_speed', { lastDays: 7 })?.get('')).to.deep.equal({ v: 1e8 });
+    const other = new Evidence(evidenceLayout([...profiles.values()].filter((p) => p.id === 'itu-2030')));
+    expect(await st.loadEvidence(other)).to.equal(0);
+    st.close();
+  });
+});
