@@ -15,6 +15,8 @@ export interface LoopDelay {
 /** What a listener tells about itself (see listener.ts). */
 export interface ListenerStats {
   open: number;
+  /** The connection cap in force: http.maxConnections, or lower when the descriptor limit leaves less room. */
+  maxConnections: number;
   http1: number;
   http2Sessions: number;
   refused: number;

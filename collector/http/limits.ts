@@ -105,16 +105,30 @@ export class ResourceAlarm {
   raise(where: string, e: unknown): void {
     const code = String((e as { code?: unknown } | null)?.code ?? 'UNKNOWN');
     this.counts[code] = (this.counts[code] ?? 0) + 1;
-    const t = this.now();
-    const prev = this.last.get(where);
-    if (prev && t - prev.at < this.intervalMs) {
-      prev.suppressed++;
-      return;
-    }
-    this.last.set(where, { at: t, suppressed: 0 });
+    const suppressed = this.due(`resource:${where}`);
+    if (suppressed === undefined) return;
     this.log.error(
-      { code: 'COL_ERR_RESOURCE_EXHAUSTED', errno: code, where, err: (e as Error)?.message, suppressed: prev?.suppressed ?? 0 },
+      { code: 'COL_ERR_RESOURCE_EXHAUSTED', errno: code, where, err: (e as Error)?.message, suppressed },
       `COL_ERR_RESOURCE_EXHAUSTED: ${where}: ${code}; the collector keeps running and recovers when the resource is back`,
     );
+  }
+
+  /** Records one connection refused at a cap; logs COL_ERR_OVERLOADED at most once per intervalMs. */
+  refused(cap: 'maxConnections' | 'maxHttp2Sessions', limit: number): void {
+    const suppressed = this.due(`cap:${cap}`);
+    if (suppressed === undefined) return;
+    this.log.warn({ code: 'COL_ERR_OVERLOADED', cap, limit, suppressed }, `COL_ERR_OVERLOADED: ${cap} (${limit}) reached; new connections are closed until some end`);
+  }
+
+  /** Undefined while `key` was logged less than intervalMs ago (and counts one more suppressed), else the count suppressed since. */
+  private due(key: string): number | undefined {
+    const t = this.now();
+    const prev = this.last.get(key);
+    if (prev && t - prev.at < this.intervalMs) {
+      prev.suppressed++;
+      return undefined;
+    }
+    this.last.set(key, { at: t, suppressed: 0 });
+    return prev?.suppressed ?? 0;
   }
 }

@@ -81,6 +81,8 @@ interface Ctx {
   alarm: ResourceAlarm;
   sockets: Set<net.Socket>;
   sessions: Set<http2.ServerHttp2Session>;
+  /** RLIMIT_NOFILE minus reservedFds, re-read every FD_LIMIT_CHECK_MS (prlimit on a running collector counts). */
+  fdCap: number;
   counts: { http1: number; http2: number; refused: number; overloaded: number };
 }
 
@@ -195,8 +197,10 @@ function dispatcher(ctx: Ctx, h1: http.Server, h2: http2.Http2Server): (socket: 
       if (isResourceError(e)) ctx.alarm.raise('socket', e);
     });
     // Over the cap: accepted and closed at once, so the connections already held keep working.
-    if (ctx.sockets.size >= ctx.limits.maxConnections) {
+    const cap = Math.min(ctx.limits.maxConnections, ctx.fdCap);
+    if (ctx.sockets.size >= cap) {
       ctx.counts.refused++;
+      ctx.alarm.refused('maxConnections', cap);
       socket.destroy();
       return;
     }
@@ -213,6 +217,7 @@ function dispatcher(ctx: Ctx, h1: http.Server, h2: http2.Http2Server): (socket: 
       if (head.subarray(0, PREFACE_START.length).equals(PREFACE_START)) {
         if (ctx.sessions.size >= ctx.limits.maxHttp2Sessions) {
           ctx.counts.refused++;
+          ctx.alarm.refused('maxHttp2Sessions', ctx.limits.maxHttp2Sessions);
           socket.destroy();
           return;
         }
@@ -232,31 +237,50 @@ function dispatcher(ctx: Ctx, h1: http.Server, h2: http2.Http2Server): (socket: 
   };
 }
 
-/** The limits in force: the defaults, the options, and a connection cap that leaves `reservedFds` descriptors free. */
-function effectiveLimits(opts: ListenOptions): ListenerLimits {
-  const limits: ListenerLimits = {
+const FD_LIMIT_CHECK_MS = 10_000;
+
+/** The limits in force: the defaults, then the deprecated single options, then `limits`. */
+function mergedLimits(opts: ListenOptions): ListenerLimits {
+  return {
     ...DEFAULT_LIMITS,
     ...(opts.h2IdleMs !== undefined ? { sessionIdleTimeoutMs: opts.h2IdleMs } : {}),
     ...(opts.firstByteTimeoutMs !== undefined ? { firstByteTimeoutMs: opts.firstByteTimeoutMs } : {}),
     ...opts.limits,
   };
-  const reserved = opts.reservedFds ?? 256;
-  const nofile = openFileLimit();
-  if (reserved > 0 && nofile !== undefined && limits.maxConnections > nofile - reserved) {
-    const cap = Math.max(1, nofile - reserved);
-    opts.log.warn(
-      { configured: limits.maxConnections, cap, nofile, reservedFds: reserved },
-      `connections capped at ${cap}: the descriptor limit is ${nofile}; raise LimitNOFILE / ulimit -n for a province (docs/deployment.md)`,
-    );
-    limits.maxConnections = cap;
-  }
-  return limits;
+}
+
+/** Connections the descriptor limit leaves room for: RLIMIT_NOFILE minus `reservedFds` (Infinity when unknown or reservedFds is 0). */
+function fdCapOf(reservedFds: number): number {
+  const nofile = reservedFds > 0 ? openFileLimit() : undefined;
+  return nofile === undefined ? Infinity : Math.max(1, nofile - reservedFds);
+}
+
+/** Follows the descriptor limit; warns when it holds connections below maxConnections. Returns the timer to clear. */
+function watchFdLimit(ctx: Ctx, reservedFds: number): NodeJS.Timeout {
+  let warned = Infinity;
+  const check = () => {
+    try {
+      ctx.fdCap = fdCapOf(reservedFds);
+    } catch {
+      return; // keep the last cap: reading /proc needs a descriptor too
+    }
+    if (ctx.fdCap < ctx.limits.maxConnections && ctx.fdCap !== warned) {
+      warned = ctx.fdCap;
+      ctx.opts.log.warn(
+        { configured: ctx.limits.maxConnections, cap: ctx.fdCap, nofile: ctx.fdCap + reservedFds, reservedFds },
+        `connections capped at ${ctx.fdCap} by the descriptor limit; raise LimitNOFILE / ulimit -n for a province (docs/deployment.md)`,
+      );
+    }
+  };
+  check();
+  return setInterval(check, FD_LIMIT_CHECK_MS).unref();
 }
 
 /** Listens on host:port and serves both HTTP versions; rejects when the port cannot be bound. */
 export async function listen(opts: ListenOptions): Promise<Listener> {
-  const limits = effectiveLimits(opts);
+  const limits = mergedLimits(opts);
   const ctx: Ctx = {
+    fdCap: Infinity,
     opts,
     limits,
     budget: new BodyBudget(limits.maxInflightBodyBytes),
@@ -265,17 +289,23 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     sessions: new Set(),
     counts: { http1: 0, http2: 0, refused: 0, overloaded: 0 },
   };
+  const fdTimer = watchFdLimit(ctx, opts.reservedFds ?? 256);
   const h1 = createH1(ctx);
   const h2 = createH2(ctx);
   const server = net.createServer(dispatcher(ctx, h1, h2));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (e: Error) => {
+      clearInterval(fdTimer);
+      reject(e);
+    };
+    server.once('error', failed);
     server.listen(opts.port, opts.host, () => {
-      server.removeListener('error', reject);
+      server.removeListener('error', failed);
       resolve();
     });
   });
   // After listening, an 'error' is a failed accept (EMFILE, ENFILE, ENOBUFS): libuv keeps the socket listening.
+  // (Where libuv holds its spare descriptor it accepts and closes such connections itself and reports nothing.)
   server.on('error', (e) => (isResourceError(e) ? ctx.alarm.raise('accept', e) : opts.log.error({ err: e.message }, 'accept failed')));
   // Starts the HTTP/1.1 server's own connection tracking (headers and request timeouts), as listening would.
   h1.emit('listening');
@@ -283,9 +313,12 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
   return {
     port: typeof addr === 'object' && addr ? addr.port : opts.port,
     connections: ctx.counts,
-    limits,
+    get limits() {
+      return { ...limits, maxConnections: Math.min(limits.maxConnections, ctx.fdCap) };
+    },
     stats: () => ({
       open: ctx.sockets.size,
+      maxConnections: Math.min(limits.maxConnections, ctx.fdCap),
       http1: ctx.sockets.size - ctx.sessions.size,
       http2Sessions: ctx.sessions.size,
       refused: ctx.counts.refused,
@@ -296,6 +329,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     }),
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(fdTimer);
         server.close(() => resolve());
         h1.close();
         for (const s of ctx.sessions) s.destroy();
