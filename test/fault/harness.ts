@@ -38,10 +38,13 @@ export async function freePort(): Promise<number> {
 /** The collector CLI as a child process, restartable at the same address. */
 export class CollectorChild {
   proc?: CliProcess;
-  readonly stateDir = tempDir('collector');
   port = 0;
 
-  constructor(private readonly influx: TestInfluxd, private readonly extraEnv: Record<string, string> = {}) {}
+  constructor(
+    private readonly influx: TestInfluxd,
+    private readonly extraEnv: Record<string, string> = {},
+    readonly stateDir: string = tempDir('collector'),
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
