@@ -102,6 +102,11 @@ export const collectorConfigSchema = z.strictObject({
   views: viewsSettingsSchema.prefault({}),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).superRefine((c, ctx) => {
+  // A body the budget can never hold would be refused as "overloaded" forever.
+  if (c.http.maxInflightBodyBytes < c.ingest.maxBodyBytes) {
+    ctx.addIssue({ code: 'custom', path: ['http', 'maxInflightBodyBytes'], message: `must be at least ingest.maxBodyBytes (${c.ingest.maxBodyBytes})` });
+  }
 });
 
 export type CollectorConfig = z.output<typeof collectorConfigSchema>;

@@ -69,6 +69,15 @@ describe('collector/config', () => {
     expect(s).to.deep.equal({ limits: { ...DEFAULT_LIMITS, maxConnections: 100, retryAfterS: 3 }, reservedFds: 0, maxBodyBytes: 8 * 1024 * 1024 });
   });
 
+  it('loadCollectorConfig() refuses a body budget smaller than one body (ingest.maxBodyBytes)', () => {
+    try {
+      loadCollectorConfig(undefined, { CAMPUSLINK_HTTP_MAX_INFLIGHT_BODY_BYTES: '1048576' });
+      expect.fail('expected a ConfigError');
+    } catch (e) {
+      expect((e as ConfigError).issues.map((i) => i.path)).to.deep.equal(['http.maxInflightBodyBytes']);
+    }
+  });
+
   it('parseHostPort() splits IPv4, names and bracketed IPv6', () => {
     expect(parseHostPort('127.0.0.1:8470')).to.deep.equal({ host: '127.0.0.1', port: 8470 });
     expect(parseHostPort('[::1]:80')).to.deep.equal({ host: '::1', port: 80 });

@@ -139,6 +139,27 @@ describe('collector/http/listener limits', () => {
     expect(again.status).to.not.equal(503);
   });
 
+  it('over HTTP/2 too, a body the budget cannot hold is answered 503 COL_ERR_OVERLOADED with Retry-After, and the session stays usable', async () => {
+    const { l, url } = await start({ limits: { maxInflightBodyBytes: 10_000, retryAfterS: 4 } });
+    const agent = await connected(url);
+    clients.push(agent);
+    const answer = await new Promise<{ status: number; retryAfter: unknown; text: string }>((resolve, reject) => {
+      const s = agent.request({ ':method': 'POST', ':path': '/api/v1/reports', authorization: 'Bearer good', 'content-type': 'application/json', 'content-length': 20_000 });
+      let h: http2.IncomingHttpHeaders = {};
+      let text = '';
+      s.on('response', (x) => (h = x));
+      s.on('data', (c: Buffer) => (text += c));
+      s.on('end', () => resolve({ status: Number(h[':status']), retryAfter: h['retry-after'], text }));
+      s.on('error', reject);
+      s.end(Buffer.alloc(20_000, 0x20));
+    });
+    expect(answer.status).to.equal(503);
+    expect(answer.retryAfter).to.equal('4');
+    expect(JSON.parse(answer.text).error.code).to.equal('COL_ERR_OVERLOADED');
+    expect((await h2Upload(agent, 7)).status).to.equal(200);
+    expect(l.stats()).to.include({ overloaded: 1, bodyInflightBytes: 0 });
+  });
+
   it('an HTTP/2 session that never has a request answered other than 401 is closed after unauthenticatedTimeoutMs; an authenticated one stays', async () => {
     const { l, url } = await start({ limits: { unauthenticatedTimeoutMs: 300 } });
     const agent = await connected(url);
