@@ -121,7 +121,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
-  const health = createHealth();
+  const health = createHealth({ state });
   const appOptions: AppOptions = {
     health,
     sink,
