@@ -113,11 +113,13 @@ describe('fault: stateDir on a full file system', function () {
     await new Promise((r) => setTimeout(r, 5000));
     expect(child.exitCode, `collector exited on a full disk:\n${output().slice(-2000)}`).to.equal(null);
     expect(await healthz(collector.url)).to.equal(200);
+    expect(((await (await fetch(`${collector.url}/healthz`)).json()) as any).state.writable, '/healthz state.writable while full').to.equal(false);
     expect((await fetch(`${collector.url}/api/v1/regions`)).status).to.equal(200);
     expect(output()).to.match(/COL_ERR_RESOURCE_EXHAUSTED|COL_ERR_STATE_UNAVAILABLE/);
 
     free(mountDir);
     await until(async () => (await post(collector!.url, token, school, [refused, refused + 1], base)).status === 200, 30_000, 'the batch accepted once space is back');
+    expect(((await (await fetch(`${collector.url}/healthz`)).json()) as any).state.writable, '/healthz state.writable with space back').to.equal(true);
     const expected = Array.from({ length: refused + 1 }, (_, i) => i + 1);
     expect(await seqsInInflux(influx, school, 'gw-01')).to.deep.equal(expected);
     expect(child.exitCode).to.equal(null);
