@@ -93,7 +93,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   let influxd: InfluxdHandle | undefined;
   let influxUrl = config.influx.url;
   if (!influxUrl) {
-    influxd = await startInfluxd({ dataDir: join(stateDir, 'influxdb'), log, readyTimeoutMs: config.influx.startTimeoutMs });
+    influxd = await startInfluxd({ dataDir: join(stateDir, 'influxdb'), port: config.influx.embeddedPort, log, readyTimeoutMs: config.influx.startTimeoutMs });
     influxUrl = influxd.url;
     log.info({ url: influxUrl, influxdPid: influxd.pid }, 'embedded influxd started');
   }
