@@ -41,7 +41,7 @@ describe('collector/config', () => {
         expect.fail(`expected a ConfigError for ${listen}`);
       } catch (e) {
         expect(e).to.be.instanceOf(ConfigError);
-        expect((e as ConfigError).issues.map((i) => [i.path, i.message])).to.deep.equal([['listen', 'port must be 1-65535 (or 0 for any free port)']]);
+        expect((e as ConfigError).issues.map((i) => [i.path, i.message])).to.deep.equal([['listen', 'CAMPUSLINK_LISTEN: port must be 1-65535 (or 0 for any free port)']]);
       }
     }
     expect(loadCollectorConfig(undefined, { CAMPUSLINK_LISTEN: '127.0.0.1:65535' }).listen).to.equal('127.0.0.1:65535');

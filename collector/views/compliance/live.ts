@@ -43,6 +43,8 @@ export class LiveCompliance {
   private readonly usedAtMs = new Map<string, number>();
   /** Set while a rebuild runs: counties done, and the time live reports count from for the others. */
   private rebuild: { done: Set<string>; fromLiveMs: number } | undefined;
+  /** The saved evidence is still marked complete although this process changes it (a full disk at start). */
+  private openMarkPending = false;
   private rebuildJob: Promise<void> | undefined;
   private stopped = false;
 
@@ -94,8 +96,10 @@ export class LiveCompliance {
     const layout = this.evidence.layout.fingerprint;
     if (state.meta(META_LAYOUT) === layout && state.meta(META_COMPLETE) === '1') {
       const n = await state.loadEvidence(this.evidence);
-      // Until a clean stop marks it again: a crash leaves it unmarked, and the next start rebuilds.
-      await state.setMeta(META_COMPLETE, 'open');
+      // Until a clean stop marks it again: a crash leaves it unmarked, and the next start rebuilds. On a
+      // full disk the mark waits for the next flush (flush() writes it first), and start goes on.
+      this.openMarkPending = true;
+      await this.markOpen();
       log.info({ schools: n }, 'compliance evidence loaded from the state database');
       return;
     }
@@ -103,9 +107,14 @@ export class LiveCompliance {
     this.rebuild = { done: new Set(), fromLiveMs: this.opts.now() };
     this.evidence.clear();
     this.evidence.takeDirty();
-    await state.clearEvidence();
-    await state.setMeta(META_COMPLETE, undefined);
-    await state.setMeta(META_LAYOUT, layout);
+    try {
+      await state.clearEvidence();
+      await state.setMeta(META_COMPLETE, undefined);
+      await state.setMeta(META_LAYOUT, layout);
+    } catch (e) {
+      // A full disk: the saved evidence stays unmarked for this layout, so the next start rebuilds again.
+      log.error({ code: 'COL_ERR_RESOURCE_EXHAUSTED', err: String(e) }, 'compliance evidence state not reset; rebuilding in memory, the next start rebuilds again');
+    }
     const job = this.rebuild;
     this.rebuildJob = rebuildEvidence(
       {
@@ -134,13 +143,26 @@ export class LiveCompliance {
       .catch((e: unknown) => log.error({ err: String(e) }, 'compliance evidence rebuild failed; it starts over at the next start'));
   }
 
+  /** Marks the saved evidence as in use (not complete); false, logged, when the state database refuses. */
+  private async markOpen(): Promise<boolean> {
+    try {
+      await this.opts.state.setMeta(META_COMPLETE, 'open');
+      this.openMarkPending = false;
+      return true;
+    } catch (e) {
+      this.opts.log.error({ code: 'COL_ERR_RESOURCE_EXHAUSTED', err: String(e) }, 'compliance evidence not marked open; the next flush tries again');
+      return false;
+    }
+  }
+
   /** Resolves when a running rebuild is over (tests, benchmarks). */
   async rebuilt(): Promise<void> {
     await this.rebuildJob;
   }
 
   /** Saves the schools changed since the last flush. */
-  flush(): Promise<number> {
+  async flush(): Promise<number> {
+    if (this.openMarkPending && !(await this.markOpen())) throw new Error('compliance evidence not marked open (state database not writable); not flushed');
     return this.opts.state.flushEvidence(this.evidence);
   }
 
