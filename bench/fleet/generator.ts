@@ -1,0 +1,334 @@
+/**
+ * The load generator: every school of the fleet is one agent with its own long-lived cleartext HTTP/2
+ * session (prior knowledge, as agent/transport/h2.ts opens it), uploading on its link type's schedule
+ * with the agent's headers and `x-campuslink-cols1` bodies (templates.ts). One batch in flight per
+ * agent, as the agent's delivery does; a batch still unanswered when the next is due makes the next
+ * one count as offered and not sent. Source addresses are spread over 127.2.0.0/16 so 60,000
+ * connections do not run out of ephemeral ports on one loopback address.
+ */
+import http2 from 'node:http2';
+import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { INGEST_PATH } from '../../agent/transport/exchange.js';
+import { COLS_ENCODING } from '../../protocol/index.js';
+import { CYCLE_MS, seededLastCollectedAt, UPLOAD_DELAY_MS, type FleetSchool } from './fleet.js';
+import { MinHeap } from './heap.js';
+import { TemplateBank, VARIANTS, type BatchKind } from './templates.js';
+
+export interface GeneratorOptions {
+  /** Collector base URL, http://127.0.0.1:port. */
+  url: string;
+  fleet: readonly FleetSchool[];
+  /** Token of each school, by fleet index. */
+  tokens: readonly string[];
+  /** Last sequence already held (seeded) per school, by fleet index. */
+  lastSeq: readonly number[];
+  /** The live start the seed planned for (seededLastCollectedAt). */
+  liveStartMs: number;
+  /** Schools per source address. */
+  schoolsPerAddress?: number;
+  /** Deadline of one upload, ms (the agent's default timeoutMs). */
+  timeoutMs?: number;
+  /** Every n-th body is checked against the agent's own encodeBatch(). */
+  verifyEvery?: number;
+  now?: () => number;
+}
+
+/** Counters since the generator started. */
+export interface GeneratorCounters {
+  batchesSent: number;
+  reportsSent: number;
+  batchesOk: number;
+  /** Reports the collector acknowledged as newly written. */
+  reportsHeld: number;
+  /** Reports it acknowledged as already held. */
+  reportsDuplicate: number;
+  /** Reports due while the agent's previous batch was still unanswered (not sent). */
+  reportsSkipped: number;
+  /** Failed uploads by HTTP status or error code. */
+  failures: Record<string, number>;
+  inFlight: number;
+  sessionsOpen: number;
+  sessionsOpened: number;
+  sessionErrors: number;
+  templateChecks: number;
+  templateMismatches: number;
+  fullEncodes: number;
+}
+
+interface Agent {
+  school: FleetSchool;
+  session?: http2.ClientHttp2Session;
+  /** First sequence of the next batch. */
+  nextSeq: number;
+  busy: boolean;
+  kind: BatchKind;
+}
+
+/** Latencies with their completion times, growing as needed. */
+class Samples {
+  at = new Float64Array(1 << 16);
+  ms = new Float64Array(1 << 16);
+  n = 0;
+
+  add(atMs: number, ms: number): void {
+    if (this.n === this.at.length) {
+      const at = new Float64Array(this.n * 2);
+      at.set(this.at);
+      const m = new Float64Array(this.n * 2);
+      m.set(this.ms);
+      this.at = at;
+      this.ms = m;
+    }
+    this.at[this.n] = atMs;
+    this.ms[this.n++] = ms;
+  }
+
+  /** Sorted latencies of the uploads answered in [fromMs, toMs). */
+  between(fromMs: number, toMs: number): Float64Array {
+    const out: number[] = [];
+    for (let i = 0; i < this.n; i++) if ((this.at[i] as number) >= fromMs && (this.at[i] as number) < toMs) out.push(this.ms[i] as number);
+    return Float64Array.from(out).sort();
+  }
+}
+
+/** Percentile of sorted values (nearest rank). */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+/** Latency summary of a time range. */
+export interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export class LoadGenerator {
+  private readonly agents: Agent[];
+  private readonly heap: MinHeap;
+  private readonly bank = new TemplateBank();
+  private readonly samples = new Samples();
+  private readonly host: string;
+  private readonly port: number;
+  private readonly now: () => number;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private sentCount = 0;
+  /** The generator's own event-loop delay: when it lags, measured latencies are inflated. */
+  readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly counters: GeneratorCounters = {
+    batchesSent: 0, reportsSent: 0, batchesOk: 0, reportsHeld: 0, reportsDuplicate: 0, reportsSkipped: 0, failures: {},
+    inFlight: 0, sessionsOpen: 0, sessionsOpened: 0, sessionErrors: 0, templateChecks: 0, templateMismatches: 0, fullEncodes: 0,
+  };
+
+  constructor(private readonly opts: GeneratorOptions) {
+    const u = new URL(opts.url);
+    this.host = u.hostname;
+    this.port = Number(u.port);
+    this.now = opts.now ?? Date.now;
+    this.agents = opts.fleet.map((school, i) => ({
+      school,
+      nextSeq: (opts.lastSeq[i] as number) + 1,
+      busy: false,
+      kind: { reports: school.reportsPerBatch, variant: i % VARIANTS, satellite: school.linkType.startsWith('sat-') },
+    }));
+    this.heap = new MinHeap(this.agents.length);
+    this.agents.forEach((a, i) => this.heap.push(i, this.dueMs(a)));
+  }
+
+  /** Collection time of a sequence: the agent's fixed cycle, continuing the seeded series. */
+  private collectedAt(a: Agent, seq: number): number {
+    return seededLastCollectedAt(a.school, this.opts.liveStartMs) + (seq - (this.opts.lastSeq[a.school.index] as number)) * CYCLE_MS;
+  }
+
+  /** When the batch starting at nextSeq is due: after its last report was collected. */
+  private dueMs(a: Agent): number {
+    return this.collectedAt(a, a.nextSeq + a.kind.reports - 1) + UPLOAD_DELAY_MS;
+  }
+
+  private localAddress(i: number): string {
+    const k = 1 + Math.floor(i / (this.opts.schoolsPerAddress ?? 100));
+    return `127.2.${(k >> 8) & 255}.${k & 255}`;
+  }
+
+  private session(a: Agent): http2.ClientHttp2Session {
+    if (a.session && !a.session.closed && !a.session.destroyed) return a.session;
+    const localAddress = this.localAddress(a.school.index);
+    const session = http2.connect(this.opts.url, {
+      createConnection: () => {
+        const s = net.connect({ host: this.host, port: this.port, localAddress });
+        s.setKeepAlive(true, 60_000);
+        s.setNoDelay(true);
+        return s;
+      },
+    });
+    this.counters.sessionsOpened++;
+    this.counters.sessionsOpen++;
+    session.on('error', () => this.counters.sessionErrors++);
+    session.once('close', () => {
+      this.counters.sessionsOpen--;
+      if (a.session === session) a.session = undefined;
+    });
+    session.once('goaway', () => {
+      if (a.session === session) a.session = undefined;
+    });
+    a.session = session;
+    return session;
+  }
+
+  /** Opens every agent's session, `perSec` a second; resolves when all have been started. */
+  async connectAll(perSec: number): Promise<void> {
+    const step = Math.max(1, Math.round(perSec / 20));
+    for (let i = 0; i < this.agents.length && !this.stopped; i += step) {
+      for (let j = i; j < Math.min(i + step, this.agents.length); j++) this.session(this.agents[j] as Agent);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Starts uploading on schedule. */
+  start(): void {
+    this.loopDelay.enable();
+    this.timer = setInterval(() => {
+      try {
+        this.tick();
+      } catch (e) {
+        this.fail(`tick: ${(e as Error).message}`);
+      }
+    }, 10);
+  }
+
+  private fail(key: string): void {
+    this.counters.failures[key] = (this.counters.failures[key] ?? 0) + 1;
+  }
+
+  private tick(): void {
+    const now = this.now();
+    while (this.heap.size > 0 && this.heap.peekKey() <= now) {
+      const i = this.heap.pop();
+      const a = this.agents[i] as Agent;
+      const seq = a.nextSeq;
+      a.nextSeq += a.kind.reports;
+      this.heap.push(i, this.dueMs(a));
+      if (a.busy) {
+        this.counters.reportsSkipped += a.kind.reports;
+        continue;
+      }
+      this.send(a, seq, now).catch((e: Error) => this.fail(`send: ${e.message}`));
+    }
+  }
+
+  private async send(a: Agent, seq: number, sentAt: number): Promise<void> {
+    a.busy = true;
+    let counted = false;
+    const values = { school: a.school.id, seq, collectedAt: this.collectedAt(a, seq), sentAt };
+    try {
+      const body = await this.bank.body(a.kind, values);
+      if (this.sentCount++ % (this.opts.verifyEvery ?? 997) === 0) {
+        this.counters.templateChecks++;
+        if (!this.bank.verify(a.kind, values, body)) this.counters.templateMismatches++;
+      }
+      this.counters.fullEncodes = this.bank.fullEncodes;
+      if (this.stopped) return;
+      this.counters.batchesSent++;
+      this.counters.reportsSent += a.kind.reports;
+      this.counters.inFlight++;
+      counted = true;
+      const t0 = performance.now();
+      const answer = await this.exchange(a, body);
+      this.counters.inFlight--;
+      counted = false;
+      const doneAt = this.now();
+      if (answer.status !== 200) return this.fail(String(answer.status));
+      const ack = JSON.parse(answer.text) as { accepted?: number[]; duplicates?: number[] };
+      const dup = ack.duplicates?.length ?? 0;
+      if ((ack.accepted?.length ?? 0) !== a.kind.reports) return this.fail('ack-incomplete');
+      this.samples.add(doneAt, performance.now() - t0);
+      this.counters.batchesOk++;
+      this.counters.reportsHeld += a.kind.reports - dup;
+      this.counters.reportsDuplicate += dup;
+    } catch (e) {
+      if (counted) this.counters.inFlight--;
+      this.fail((e as NodeJS.ErrnoException).code ?? (e as Error).message.slice(0, 60));
+    } finally {
+      a.busy = false;
+    }
+  }
+
+  private exchange(a: Agent, body: Buffer): Promise<{ status: number; text: string }> {
+    const session = this.session(a);
+    return new Promise((resolve, reject) => {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': INGEST_PATH,
+        'content-type': 'application/json',
+        authorization: `Bearer ${this.opts.tokens[a.school.index]}`,
+        'user-agent': 'campuslink-agent/0.1.0',
+        'content-length': body.length,
+        'content-encoding': COLS_ENCODING,
+      });
+      const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), this.opts.timeoutMs ?? 30_000);
+      let status = 0;
+      const chunks: Buffer[] = [];
+      stream.on('response', (h) => (status = Number(h[':status'] ?? 0)));
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        clearTimeout(timer);
+        if (status === 0) reject(Object.assign(new Error('no answer'), { code: 'NO_ANSWER' }));
+        else resolve({ status, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      stream.on('close', () => {
+        clearTimeout(timer);
+        if (status === 0) reject(Object.assign(new Error('stream closed'), { code: stream.rstCode === http2.constants.NGHTTP2_CANCEL ? 'TIMEOUT' : 'STREAM_CLOSED' }));
+      });
+      stream.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      stream.end(body);
+    });
+  }
+
+  /** Latencies of uploads answered in [fromMs, toMs). */
+  latency(fromMs: number, toMs: number): LatencySummary {
+    const s = this.samples.between(fromMs, toMs);
+    return { count: s.length, p50Ms: percentile(s, 50), p99Ms: percentile(s, 99), maxMs: s.length ? (s[s.length - 1] as number) : NaN };
+  }
+
+  /** Stops scheduling and closes every session. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.loopDelay.disable();
+    for (const a of this.agents) a.session?.destroy();
+  }
+}
+
+/**
+ * Sends one batch of one school on a fresh HTTP/2 session and resolves with the answer's status
+ * (0: no answer). For probes such as "first batch accepted after a restart".
+ */
+export function postOneBatch(opts: { url: string; school: FleetSchool; token: string; seq: number; collectedAt: number; timeoutMs: number }): Promise<number> {
+  const bank = new TemplateBank();
+  const kind: BatchKind = { reports: opts.school.reportsPerBatch, variant: 0, satellite: opts.school.linkType.startsWith('sat-') };
+  const body = bank.bodySync(kind, { school: opts.school.id, seq: opts.seq, collectedAt: opts.collectedAt, sentAt: Date.now() });
+  return new Promise((resolve) => {
+    const session = http2.connect(opts.url);
+    const done = (status: number) => {
+      clearTimeout(timer);
+      session.destroy();
+      resolve(status);
+    };
+    const timer = setTimeout(() => done(0), opts.timeoutMs);
+    session.on('error', () => done(0));
+    const stream = session.request({ ':method': 'POST', ':path': INGEST_PATH, 'content-type': 'application/json', authorization: `Bearer ${opts.token}`, 'content-length': body.length, 'content-encoding': COLS_ENCODING });
+    let status = 0;
+    stream.on('response', (h) => (status = Number(h[':status'] ?? 0)));
+    stream.on('data', () => undefined);
+    stream.on('end', () => done(status));
+    stream.on('error', () => done(0));
+    stream.end(body);
+  });
+}
