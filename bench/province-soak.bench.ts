@@ -36,7 +36,7 @@ export interface SoakOptions {
   minutes: number;
   warmupMinutes: number;
   seedDays: number;
-  gapPairs?: number;
+  gapPairs: number;
   dedupeTailHours: number;
   connectPerSec: number;
   keep: boolean;
@@ -61,12 +61,19 @@ export function soakOptions(): SoakOptions {
     minutes,
     warmupMinutes: option('warmup', Math.min(5, minutes / 2)),
     seedDays: option('seed-days', 7),
-    gapPairs: option('gap-pairs', undefined),
+    gapPairs: option('gap-pairs', DEFAULT_GAP_PAIRS),
     dedupeTailHours: option('dedupe-tail-hours', 0),
     connectPerSec: option('connect-per-sec', 3000),
     keep: option('keep', 0) > 0,
   };
 }
+
+/**
+ * `[seq, collectedAt]` pairs seeded per agent in today's gap state. A week leaves the detector's cap,
+ * 5,000 (~115 kB per agent: 6.9 GB at 60,000 agents, which today's collector cannot read back: it
+ * starts with no gap state); the default seeds an hour's worth. `--gap-pairs 5000` seeds the full week.
+ */
+const DEFAULT_GAP_PAIRS = 60;
 
 const mb = (b: number) => Math.round(b / 2 ** 20);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,9 +83,9 @@ function raiseFdLimit(n: number): number {
   const max = Number(readFileSync('/proc/sys/fs/nr_open', 'utf8'));
   const want = Math.min(max, n);
   try {
-    execFileSync('prlimit', [`--pid=${process.pid}`, `--nofile=${want}:${want}`]);
-  } catch (e) {
-    console.error(`soak: could not raise the fd limit to ${want} (${(e as Error).message.split('\n')[0]}); keeping the current one`);
+    execFileSync('prlimit', [`--pid=${process.pid}`, `--nofile=${want}:${want}`], { stdio: 'ignore' });
+  } catch {
+    console.error(`soak: cannot raise the descriptor limit to ${want} (raising a hard limit needs CAP_SYS_RESOURCE); keeping the current one`);
   }
   return Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
 }
@@ -183,18 +190,21 @@ async function measureWindow(gen: GeneratorClient, probe: HealthProbe, sampler: 
 }
 
 /** The live phase: start the generator, sample, and stop at the end or when the collector dies. */
-async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLastSeq: number[], liveStartMs: number) {
-  const gen = await GeneratorClient.start({ url: col.url, schools: o.schools, tokensFile: w.tokensFile, lastSeq: fleetLastSeq, liveStartMs }, join(w.dir, 'generator-job.json'));
+async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLastSeq: number[], liveStartMs: number, sessions: number) {
+  const gen = await GeneratorClient.start({ url: col.url, schools: o.schools, tokensFile: w.tokensFile, lastSeq: fleetLastSeq, liveStartMs, sessions }, join(w.dir, 'generator-job.json'));
   const sampler = new ProcSampler({ collector: col.pid, ...(col.influxdPid && { influxd: col.influxdPid }), generator: gen.pid });
   sampler.start(5000);
   const probe = new HealthProbe(col.url, 200);
   probe.start();
+  const beforeConnect = sampler.sample();
   const tc = performance.now();
   const connected = await gen.connect(o.connectPerSec);
   const connectMs = performance.now() - tc;
+  await sleep(3000);
+  const afterConnect = sampler.sample();
   if (Date.now() < liveStartMs) await sleep(liveStartMs - Date.now());
   const startedAt = Date.now();
-  await gen.begin();
+  await gen.begin(startedAt);
   let died: string | undefined;
   void col.exited.then((code) => (died = `collector exited (${code}) at +${((Date.now() - startedAt) / 1000).toFixed(0)} s of live load; stderr: ${col.stderrTail().slice(-1500)}`));
   const genAt: { atMs: number; s: GeneratorStats }[] = [];
@@ -218,7 +228,7 @@ async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLast
   await gen.stop();
   probe.stop();
   sampler.stop();
-  return { win, final, died, connectMs, connected, startedAt, stoppedAt, probe, sampler };
+  return { win, final, died, connectMs, connected, startedAt, stoppedAt, probe, sampler, beforeConnect, afterConnect };
 }
 
 function restartProbe(fleet: ReturnType<typeof makeFleet>, seed: SeedResult, final: GeneratorStats, k: number) {
@@ -232,8 +242,9 @@ export async function run(): Promise<BenchResult> {
   const fdLimit = raiseFdLimit(o.schools * 3 + 20_000);
   const fleet = makeFleet(o.schools);
   console.log(`province soak: ${o.schools} schools (${offeredReportsPerSec(fleet).toFixed(0)} reports/s, ${offeredBatchesPerSec(fleet).toFixed(0)} batches/s offered), ${o.minutes} min live (${o.warmupMinutes} min warm-up), seeded ${o.seedDays} days; fd limit ${fdLimit}; node ${process.version}; load average ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-  // The live load is planned to start once the collector is up and every session connected.
-  const liveStartMs = Date.now() + 30_000 + (o.schools / o.connectPerSec) * 1000;
+  // The live load is planned to start once the state is seeded (~1 µs a gap pair), the collector is up
+  // and every session connected; a later start moves the schedule (seed_to_live_shift_s).
+  const liveStartMs = Date.now() + 30_000 + (o.schools / o.connectPerSec) * 1000 + o.schools * (o.gapPairs ?? DEFAULT_GAP_PAIRS) * 0.001;
   const { w, seed } = await prepare(o, fleet, liveStartMs);
   console.log(`seeded in ${(seed.ms / 1000).toFixed(1)} s: ${Object.entries(seed.files).map(([f, s]) => `${f} ${mb(s.bytes)} MiB`).join(', ')}; gap pairs per agent ${seed.gapPairs}; dedupe tail lines ${seed.dedupeTailLines}`);
   const figures: Record<string, number | string> = { schools: o.schools, seed_days: o.seedDays, gap_pairs_per_agent: seed.gapPairs, seeded_state_mib: mb(Object.values(seed.files).reduce((a, f) => a + f.bytes, 0)) };
@@ -247,12 +258,20 @@ export async function run(): Promise<BenchResult> {
     }
     figures.first_start_s = Number((col.startMs / 1000).toFixed(1));
     console.log(`collector ${col.pid} (influxd ${col.influxdPid ?? 'external?'}) listening on ${col.url} after ${(col.startMs / 1000).toFixed(1)} s`);
-    const L = await live(o, w, col, seed.lastSeq, liveStartMs);
+    // One descriptor per session on each side: where the hard limit is lower than the fleet, schools share sessions.
+    const sessions = Math.min(o.schools, Math.max(1, fdLimit - 1500));
+    figures.http2_sessions = sessions;
+    if (sessions < o.schools) figures.schools_per_session = Number((o.schools / sessions).toFixed(2));
+    figures.fd_limit = fdLimit;
+    const L = await live(o, w, col, seed.lastSeq, liveStartMs, sessions);
     figures.connect_s = Number((L.connectMs / 1000).toFixed(1));
+    figures.collector_rss_per_idle_session_kib = Math.round((L.afterConnect.collectorRss - L.beforeConnect.collectorRss) / 1024 / sessions);
+    figures.generator_rss_per_session_kib = Math.round((L.afterConnect.generatorRss - L.beforeConnect.generatorRss) / 1024 / sessions);
     figures.seed_to_live_shift_s = Number(((L.startedAt - liveStartMs) / 1000).toFixed(1));
     if (L.died) figures.fell_over = L.died;
     if (L.win) Object.assign(figures, windowFigures(L.win, fleet));
     figures.generator_failures = JSON.stringify(L.final.counters.failures);
+    if (L.final.firstFailure) figures.first_refusal = L.final.firstFailure.slice(0, 300);
     figures.template_checks = `${L.final.counters.templateChecks} checked against encodeBatch, ${L.final.counters.templateMismatches} mismatches, ${L.final.counters.fullEncodes} full encodes`;
     figures.generator_loop_delay_max_ms = Number(L.final.loopDelayMaxMs.toFixed(1));
     if (L.probe.reportedLoopMaxMs !== undefined) figures.collector_reported_loop_delay_max_ms = Number(L.probe.reportedLoopMaxMs.toFixed(1));
@@ -287,7 +306,8 @@ export async function run(): Promise<BenchResult> {
 }
 
 function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record<string, number> {
-  const r1 = (v: number) => Number(v.toFixed(1));
+  // NaN travels over IPC as null.
+  const r1 = (v: number | null) => (v === null ? NaN : Number(v.toFixed(1)));
   return {
     window_s: r1((win.toMs - win.fromMs) / 1000),
     reports_per_s_offered_nominal: r1(offeredReportsPerSec(fleet)),

@@ -8,6 +8,7 @@ import type { GeneratorJob } from './generator-main.js';
 /** What `stats` answers. */
 export interface GeneratorStats {
   counters: GeneratorCounters;
+  firstFailure?: string;
   cpuUserMs: number;
   cpuSystemMs: number;
   loopDelayMaxMs: number;
@@ -55,8 +56,8 @@ export class GeneratorClient {
     return this.ask({ op: 'connect', perSec });
   }
 
-  begin(): Promise<boolean> {
-    return this.ask({ op: 'start' });
+  begin(liveStartMs: number): Promise<boolean> {
+    return this.ask({ op: 'start', liveStartMs });
   }
 
   stats(): Promise<GeneratorStats> {

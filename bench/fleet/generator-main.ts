@@ -14,19 +14,21 @@ export interface GeneratorJob {
   tokensFile: string;
   lastSeq: number[];
   liveStartMs: number;
+  /** HTTP/2 sessions (default one per school). */
+  sessions?: number;
 }
 
 /** Messages from the parent. */
 export type GeneratorRequest =
   | { id: number; op: 'connect'; perSec: number }
-  | { id: number; op: 'start' }
+  | { id: number; op: 'start'; liveStartMs: number }
   | { id: number; op: 'stats' }
   | { id: number; op: 'latency'; fromMs: number; toMs: number }
   | { id: number; op: 'stop' };
 
 const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as GeneratorJob;
 const tokens = readFileSync(job.tokensFile, 'utf8').split('\n').filter(Boolean);
-const gen = new LoadGenerator({ url: job.url, fleet: makeFleet(job.schools), tokens, lastSeq: job.lastSeq, liveStartMs: job.liveStartMs });
+const gen = new LoadGenerator({ url: job.url, fleet: makeFleet(job.schools), tokens, lastSeq: job.lastSeq, liveStartMs: job.liveStartMs, ...(job.sessions && { sessions: job.sessions }) });
 const cpu0 = process.cpuUsage();
 
 const reply = (id: number, result: unknown) => process.send?.({ id, result });
@@ -37,11 +39,11 @@ process.on('message', (m: GeneratorRequest) => {
         gen.connectAll(m.perSec).then(() => reply(m.id, gen.counters), (e: Error) => reply(m.id, { error: e.message }));
         return;
       case 'start':
-        gen.start();
+        gen.start(m.liveStartMs);
         return reply(m.id, true);
       case 'stats': {
         const cpu = process.cpuUsage(cpu0);
-        return reply(m.id, { counters: gen.counters, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, loopDelayMaxMs: gen.loopDelay.max / 1e6, loopDelayP99Ms: gen.loopDelay.percentile(99) / 1e6, rssBytes: process.memoryUsage.rss() });
+        return reply(m.id, { counters: gen.counters, firstFailure: gen.firstFailure, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, loopDelayMaxMs: gen.loopDelay.max / 1e6, loopDelayP99Ms: gen.loopDelay.percentile(99) / 1e6, rssBytes: process.memoryUsage.rss() });
       }
       case 'latency':
         return reply(m.id, gen.latency(m.fromMs, m.toMs));

@@ -23,10 +23,15 @@ export interface GeneratorOptions {
   tokens: readonly string[];
   /** Last sequence already held (seeded) per school, by fleet index. */
   lastSeq: readonly number[];
-  /** The live start the seed planned for (seededLastCollectedAt). */
+  /** The live start the seed planned for (seededLastCollectedAt); start() may move it. */
   liveStartMs: number;
-  /** Schools per source address. */
+  /** Connections per source address. */
   schoolsPerAddress?: number;
+  /**
+   * HTTP/2 sessions to open; default one per school. Fewer (where a process may not hold one
+   * descriptor per school) spread the schools over them round-robin, several agents per connection.
+   */
+  sessions?: number;
   /** Deadline of one upload, ms (the agent's default timeoutMs). */
   timeoutMs?: number;
   /** Every n-th body is checked against the agent's own encodeBatch(). */
@@ -56,9 +61,15 @@ export interface GeneratorCounters {
   fullEncodes: number;
 }
 
+/** One HTTP/2 connection; normally one agent's, shared when descriptors run short (`sessions`). */
+interface Link {
+  index: number;
+  session?: http2.ClientHttp2Session;
+}
+
 interface Agent {
   school: FleetSchool;
-  session?: http2.ClientHttp2Session;
+  link: Link;
   /** First sequence of the next batch. */
   nextSeq: number;
   busy: boolean;
@@ -108,6 +119,7 @@ export interface LatencySummary {
 
 export class LoadGenerator {
   private readonly agents: Agent[];
+  private readonly links: Link[];
   private readonly heap: MinHeap;
   private readonly bank = new TemplateBank();
   private readonly samples = new Samples();
@@ -117,6 +129,8 @@ export class LoadGenerator {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private sentCount = 0;
+  /** The body of the first refusal, for the report. */
+  firstFailure: string | undefined;
   /** The generator's own event-loop delay: when it lags, measured latencies are inflated. */
   readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly counters: GeneratorCounters = {
@@ -129,19 +143,24 @@ export class LoadGenerator {
     this.host = u.hostname;
     this.port = Number(u.port);
     this.now = opts.now ?? Date.now;
+    const n = Math.max(1, Math.min(opts.sessions ?? opts.fleet.length, opts.fleet.length));
+    this.links = Array.from({ length: n }, (_, index) => ({ index }));
     this.agents = opts.fleet.map((school, i) => ({
       school,
+      link: this.links[i % n] as Link,
       nextSeq: (opts.lastSeq[i] as number) + 1,
       busy: false,
       kind: { reports: school.reportsPerBatch, variant: i % VARIANTS, satellite: school.linkType.startsWith('sat-') },
     }));
     this.heap = new MinHeap(this.agents.length);
-    this.agents.forEach((a, i) => this.heap.push(i, this.dueMs(a)));
+    this.liveStartMs = opts.liveStartMs;
   }
+
+  private liveStartMs: number;
 
   /** Collection time of a sequence: the agent's fixed cycle, continuing the seeded series. */
   private collectedAt(a: Agent, seq: number): number {
-    return seededLastCollectedAt(a.school, this.opts.liveStartMs) + (seq - (this.opts.lastSeq[a.school.index] as number)) * CYCLE_MS;
+    return seededLastCollectedAt(a.school, this.liveStartMs) + (seq - (this.opts.lastSeq[a.school.index] as number)) * CYCLE_MS;
   }
 
   /** When the batch starting at nextSeq is due: after its last report was collected. */
@@ -154,9 +173,10 @@ export class LoadGenerator {
     return `127.2.${(k >> 8) & 255}.${k & 255}`;
   }
 
-  private session(a: Agent): http2.ClientHttp2Session {
+  private session(link: Link): http2.ClientHttp2Session {
+    const a = link;
     if (a.session && !a.session.closed && !a.session.destroyed) return a.session;
-    const localAddress = this.localAddress(a.school.index);
+    const localAddress = this.localAddress(link.index);
     const session = http2.connect(this.opts.url, {
       createConnection: () => {
         const s = net.connect({ host: this.host, port: this.port, localAddress });
@@ -182,14 +202,19 @@ export class LoadGenerator {
   /** Opens every agent's session, `perSec` a second; resolves when all have been started. */
   async connectAll(perSec: number): Promise<void> {
     const step = Math.max(1, Math.round(perSec / 20));
-    for (let i = 0; i < this.agents.length && !this.stopped; i += step) {
-      for (let j = i; j < Math.min(i + step, this.agents.length); j++) this.session(this.agents[j] as Agent);
+    for (let i = 0; i < this.links.length && !this.stopped; i += step) {
+      for (let j = i; j < Math.min(i + step, this.links.length); j++) this.session(this.links[j] as Link);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
-  /** Starts uploading on schedule. */
-  start(): void {
+  /**
+   * Starts uploading on schedule. A start later than the seed planned moves the whole schedule (and
+   * the collection times) by the difference, so late setup does not make every agent due at once.
+   */
+  start(liveStartMs = this.opts.liveStartMs): void {
+    this.liveStartMs = liveStartMs;
+    this.agents.forEach((a, i) => this.heap.push(i, this.dueMs(a)));
     this.loopDelay.enable();
     this.timer = setInterval(() => {
       try {
@@ -241,7 +266,16 @@ export class LoadGenerator {
       this.counters.inFlight--;
       counted = false;
       const doneAt = this.now();
-      if (answer.status !== 200) return this.fail(String(answer.status));
+      if (answer.status !== 200) {
+        let code = '';
+        try {
+          code = (JSON.parse(answer.text) as { error?: { code?: string } }).error?.code ?? '';
+        } catch {
+          /* not JSON */
+        }
+        if (!this.firstFailure) this.firstFailure = answer.text.slice(0, 600);
+        return this.fail(`${answer.status}${code ? ` ${code}` : ''}`);
+      }
       const ack = JSON.parse(answer.text) as { accepted?: number[]; duplicates?: number[] };
       const dup = ack.duplicates?.length ?? 0;
       if ((ack.accepted?.length ?? 0) !== a.kind.reports) return this.fail('ack-incomplete');
@@ -258,7 +292,7 @@ export class LoadGenerator {
   }
 
   private exchange(a: Agent, body: Buffer): Promise<{ status: number; text: string }> {
-    const session = this.session(a);
+    const session = this.session(a.link);
     return new Promise((resolve, reject) => {
       const stream = session.request({
         ':method': 'POST',
@@ -269,19 +303,23 @@ export class LoadGenerator {
         'content-length': body.length,
         'content-encoding': COLS_ENCODING,
       });
-      const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), this.opts.timeoutMs ?? 30_000);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, this.opts.timeoutMs ?? 30_000);
       let status = 0;
       const chunks: Buffer[] = [];
       stream.on('response', (h) => (status = Number(h[':status'] ?? 0)));
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         clearTimeout(timer);
-        if (status === 0) reject(Object.assign(new Error('no answer'), { code: 'NO_ANSWER' }));
+        if (status === 0) reject(Object.assign(new Error('no answer'), { code: timedOut ? 'TIMEOUT' : 'NO_ANSWER' }));
         else resolve({ status, text: Buffer.concat(chunks).toString('utf8') });
       });
       stream.on('close', () => {
         clearTimeout(timer);
-        if (status === 0) reject(Object.assign(new Error('stream closed'), { code: stream.rstCode === http2.constants.NGHTTP2_CANCEL ? 'TIMEOUT' : 'STREAM_CLOSED' }));
+        if (status === 0) reject(Object.assign(new Error('stream closed'), { code: timedOut ? 'TIMEOUT' : `STREAM_CLOSED_${stream.rstCode}` }));
       });
       stream.on('error', (e) => {
         clearTimeout(timer);
@@ -302,7 +340,7 @@ export class LoadGenerator {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.loopDelay.disable();
-    for (const a of this.agents) a.session?.destroy();
+    for (const l of this.links) l.session?.destroy();
   }
 }
 
