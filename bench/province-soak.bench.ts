@@ -145,6 +145,8 @@ interface Window {
   healthzMaxMs: number;
   healthzP99Ms: number;
   healthzFailed: number;
+  /** The collector's own figure (its /healthz), when it has one. */
+  reportedLoopMaxMs?: number;
   start: ProcSample;
   end: ProcSample;
   collectorRssSlopeMbPerMin: number;
@@ -170,7 +172,7 @@ async function measureWindow(gen: GeneratorClient, probe: HealthProbe, sampler: 
   return {
     fromMs,
     toMs,
-    offeredPerSec: d((s) => s.counters.reportsSent + s.counters.reportsSkipped),
+    offeredPerSec: d((s) => s.counters.reportsSent + s.counters.reportsSkipped + s.counters.reportsBackedOff),
     sentPerSec: d((s) => s.counters.reportsSent),
     heldPerSec: d((s) => s.counters.reportsHeld + s.counters.reportsDuplicate),
     p50Ms: lat.p50Ms,
@@ -179,6 +181,7 @@ async function measureWindow(gen: GeneratorClient, probe: HealthProbe, sampler: 
     healthzMaxMs: h.sorted.at(-1) ?? NaN,
     healthzP99Ms: percentile(h.sorted, 99),
     healthzFailed: h.failed,
+    ...(h.reportedLoopMaxMs !== undefined && { reportedLoopMaxMs: h.reportedLoopMaxMs }),
     start,
     end,
     collectorRssSlopeMbPerMin: slopePerMin(inWin.map((s) => ({ atMs: s.atMs, y: s.collectorRss / 2 ** 20 }))),
@@ -218,7 +221,7 @@ async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLast
       lastPrint = Date.now();
       const c = s.counters;
       const p = sampler.samples.at(-1) as ProcSample;
-      console.log(`soak +${((Date.now() - startedAt) / 1000).toFixed(0)} s: sent ${c.reportsSent} held ${c.reportsHeld} dup ${c.reportsDuplicate} skipped ${c.reportsSkipped} in-flight ${c.inFlight} sessions ${c.sessionsOpen} failures ${JSON.stringify(c.failures)}; RSS collector ${mb(p.collectorRss)} MiB influxd ${mb(p.influxdRss)} MiB; fds ${p.collectorFds}`);
+      console.log(`soak +${((Date.now() - startedAt) / 1000).toFixed(0)} s: sent ${c.reportsSent} held ${c.reportsHeld} dup ${c.reportsDuplicate} skipped ${c.reportsSkipped} backed-off ${c.reportsBackedOff} in-flight ${c.inFlight} sessions ${c.sessionsOpen} failures ${JSON.stringify(c.failures)}; RSS collector ${mb(p.collectorRss)} MiB influxd ${mb(p.influxdRss)} MiB; fds ${p.collectorFds}`);
     }
   }
   const stoppedAt = Date.now();
@@ -246,8 +249,8 @@ export async function run(): Promise<BenchResult> {
   // and every session connected; a later start moves the schedule (seed_to_live_shift_s).
   const liveStartMs = Date.now() + 30_000 + (o.schools / o.connectPerSec) * 1000 + o.schools * (o.gapPairs ?? DEFAULT_GAP_PAIRS) * 0.001;
   const { w, seed } = await prepare(o, fleet, liveStartMs);
-  console.log(`seeded in ${(seed.ms / 1000).toFixed(1)} s: ${Object.entries(seed.files).map(([f, s]) => `${f} ${mb(s.bytes)} MiB`).join(', ')}; gap pairs per agent ${seed.gapPairs}; dedupe tail lines ${seed.dedupeTailLines}`);
-  const figures: Record<string, number | string> = { schools: o.schools, seed_days: o.seedDays, gap_pairs_per_agent: seed.gapPairs, seeded_state_mib: mb(Object.values(seed.files).reduce((a, f) => a + f.bytes, 0)) };
+  console.log(`seeded in ${(seed.ms / 1000).toFixed(1)} s: ${Object.entries(seed.files).map(([f, s]) => `${f} ${mb(s.bytes)} MiB`).join(', ')}; gap pairs per agent ${seed.gapPairs}; dedupe tail lines ${seed.dedupeTailLines}; tokens by ${seed.tokensHow}`);
+  const figures: Record<string, number | string> = { schools: o.schools, seed_days: o.seedDays, gap_pairs_per_agent: seed.gapPairs, tokens_by: seed.tokensHow, seeded_state_mib: mb(Object.values(seed.files).reduce((a, f) => a + f.bytes, 0)) };
   let col: CollectorProcess | undefined;
   try {
     try {
@@ -271,10 +274,10 @@ export async function run(): Promise<BenchResult> {
     if (L.died) figures.fell_over = L.died;
     if (L.win) Object.assign(figures, windowFigures(L.win, fleet));
     figures.generator_failures = JSON.stringify(L.final.counters.failures);
+    figures.reports_not_sent = `${L.final.counters.reportsSkipped} while the previous batch was unanswered, ${L.final.counters.reportsBackedOff} while backing off`;
     if (L.final.firstFailure) figures.first_refusal = L.final.firstFailure.slice(0, 300);
     figures.template_checks = `${L.final.counters.templateChecks} checked against encodeBatch, ${L.final.counters.templateMismatches} mismatches, ${L.final.counters.fullEncodes} full encodes`;
     figures.generator_loop_delay_max_ms = Number(L.final.loopDelayMaxMs.toFixed(1));
-    if (L.probe.reportedLoopMaxMs !== undefined) figures.collector_reported_loop_delay_max_ms = Number(L.probe.reportedLoopMaxMs.toFixed(1));
     figures.state_dir_mib_excluding_influxdb = mb(du(w.stateDir) - du(join(w.stateDir, 'influxdb')));
     figures.influxdb_dir_mib = mb(du(join(w.stateDir, 'influxdb')));
     const restarts: RestartResult[] = [];
@@ -320,6 +323,7 @@ function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record
     healthz_max_ms: r1(win.healthzMaxMs),
     healthz_p99_ms: r1(win.healthzP99Ms),
     healthz_failed: win.healthzFailed,
+    ...(win.reportedLoopMaxMs !== undefined && { collector_reported_loop_delay_max_ms: r1(win.reportedLoopMaxMs) }),
     collector_rss_mib_start: mb(win.start.collectorRss),
     collector_rss_mib_end: mb(win.end.collectorRss),
     collector_rss_slope_mib_per_min: r1(win.collectorRssSlopeMbPerMin),
@@ -338,12 +342,13 @@ function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record
 function verdict(o: SoakOptions, figures: Record<string, number | string>, win: Window | undefined, restarts: RestartResult[], died: string | undefined): BenchResult {
   const ratio = win ? win.heldPerSec / win.offeredPerSec : 0;
   const restartMaxS = Math.max(...restarts.map((r) => (Number.isFinite(r.firstBatchMs) ? Math.max(r.readyMs, r.firstBatchMs) : Infinity) / 1000));
-  const loop = Math.max(win?.healthzMaxMs ?? Infinity, Number(figures.collector_reported_loop_delay_max_ms ?? 0));
+  // The collector's own monitorEventLoopDelay figure when it has one; else the /healthz answer time (an upper bound).
+  const loop = win?.reportedLoopMaxMs ?? win?.healthzMaxMs ?? Infinity;
   const checks: Record<string, boolean> = {
     survived: !died,
     'held ≥ 99 % of offered': ratio >= 0.99,
     'p99 < 1 s': (win?.p99Ms ?? Infinity) < 1000,
-    'event loop (healthz max) < 50 ms': loop < 50,
+    [`event loop delay (${win?.reportedLoopMaxMs !== undefined ? "collector's own figure" : '/healthz answer time'}) < 50 ms`]: loop < 50,
     'collector RSS growth < 10 % over the window': !!win && win.end.collectorRss < win.start.collectorRss * 1.1,
     'restart < 10 s': restarts.length === 2 && restartMaxS < 10,
   };

@@ -35,7 +35,7 @@ export class GeneratorClient {
   /** Forks the generator with its job and waits until it is ready. */
   static async start(job: GeneratorJob, jobPath: string): Promise<GeneratorClient> {
     writeFileSync(jobPath, JSON.stringify(job));
-    const child = fork(fileURLToPath(new URL('./generator-main.ts', import.meta.url)), [jobPath], { execArgv: ['--import', 'tsx', '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(new URL('./generator-main.ts', import.meta.url)), [jobPath], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const c = new GeneratorClient(child);
     await new Promise<void>((resolve, reject) => {
       c.waiting.set(0, () => resolve());

@@ -3,12 +3,16 @@
  * session (prior knowledge, as agent/transport/h2.ts opens it), uploading on its link type's schedule
  * with the agent's headers and `x-campuslink-cols1` bodies (templates.ts). One batch in flight per
  * agent, as the agent's delivery does; a batch still unanswered when the next is due makes the next
- * one count as offered and not sent. Source addresses are spread over 127.2.0.0/16 so 60,000
+ * one count as offered and not sent. After a failed upload the agent backs off as the agent does
+ * (agent/transport/backoff.ts: 2 s doubling to 5 min, full jitter, at least Retry-After); batches due
+ * meanwhile count as offered and not sent, so a failing collector is not hammered harder than a
+ * real fleet would. Source addresses are spread over 127.2.0.0/16 so 60,000
  * connections do not run out of ephemeral ports on one loopback address.
  */
 import http2 from 'node:http2';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Backoff } from '../../agent/transport/backoff.js';
 import { INGEST_PATH } from '../../agent/transport/exchange.js';
 import { COLS_ENCODING } from '../../protocol/index.js';
 import { CYCLE_MS, seededLastCollectedAt, UPLOAD_DELAY_MS, type FleetSchool } from './fleet.js';
@@ -50,6 +54,8 @@ export interface GeneratorCounters {
   reportsDuplicate: number;
   /** Reports due while the agent's previous batch was still unanswered (not sent). */
   reportsSkipped: number;
+  /** Reports due while the agent was backing off after a failure (not sent). */
+  reportsBackedOff: number;
   /** Failed uploads by HTTP status or error code. */
   failures: Record<string, number>;
   inFlight: number;
@@ -74,6 +80,9 @@ interface Agent {
   nextSeq: number;
   busy: boolean;
   kind: BatchKind;
+  backoff: Backoff;
+  /** No upload before this, generator clock ms. */
+  backoffUntilMs: number;
 }
 
 /** Latencies with their completion times, growing as needed. */
@@ -134,7 +143,7 @@ export class LoadGenerator {
   /** The generator's own event-loop delay: when it lags, measured latencies are inflated. */
   readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly counters: GeneratorCounters = {
-    batchesSent: 0, reportsSent: 0, batchesOk: 0, reportsHeld: 0, reportsDuplicate: 0, reportsSkipped: 0, failures: {},
+    batchesSent: 0, reportsSent: 0, batchesOk: 0, reportsHeld: 0, reportsDuplicate: 0, reportsSkipped: 0, reportsBackedOff: 0, failures: {},
     inFlight: 0, sessionsOpen: 0, sessionsOpened: 0, sessionErrors: 0, templateChecks: 0, templateMismatches: 0, fullEncodes: 0,
   };
 
@@ -150,6 +159,8 @@ export class LoadGenerator {
       link: this.links[i % n] as Link,
       nextSeq: (opts.lastSeq[i] as number) + 1,
       busy: false,
+      backoff: new Backoff({ baseMs: 2000, maxMs: 300_000 }),
+      backoffUntilMs: 0,
       kind: { reports: school.reportsPerBatch, variant: i % VARIANTS, satellite: school.linkType.startsWith('sat-') },
     }));
     this.heap = new MinHeap(this.agents.length);
@@ -241,6 +252,10 @@ export class LoadGenerator {
         this.counters.reportsSkipped += a.kind.reports;
         continue;
       }
+      if (now < a.backoffUntilMs) {
+        this.counters.reportsBackedOff += a.kind.reports;
+        continue;
+      }
       this.send(a, seq, now).catch((e: Error) => this.fail(`send: ${e.message}`));
     }
   }
@@ -267,6 +282,7 @@ export class LoadGenerator {
       counted = false;
       const doneAt = this.now();
       if (answer.status !== 200) {
+        a.backoffUntilMs = this.now() + a.backoff.next(answer.retryAfterS === undefined ? undefined : answer.retryAfterS * 1000);
         let code = '';
         try {
           code = (JSON.parse(answer.text) as { error?: { code?: string } }).error?.code ?? '';
@@ -279,19 +295,21 @@ export class LoadGenerator {
       const ack = JSON.parse(answer.text) as { accepted?: number[]; duplicates?: number[] };
       const dup = ack.duplicates?.length ?? 0;
       if ((ack.accepted?.length ?? 0) !== a.kind.reports) return this.fail('ack-incomplete');
+      a.backoff.reset();
       this.samples.add(doneAt, performance.now() - t0);
       this.counters.batchesOk++;
       this.counters.reportsHeld += a.kind.reports - dup;
       this.counters.reportsDuplicate += dup;
     } catch (e) {
       if (counted) this.counters.inFlight--;
+      a.backoffUntilMs = this.now() + a.backoff.next();
       this.fail((e as NodeJS.ErrnoException).code ?? (e as Error).message.slice(0, 60));
     } finally {
       a.busy = false;
     }
   }
 
-  private exchange(a: Agent, body: Buffer): Promise<{ status: number; text: string }> {
+  private exchange(a: Agent, body: Buffer): Promise<{ status: number; text: string; retryAfterS?: number }> {
     const session = this.session(a.link);
     return new Promise((resolve, reject) => {
       const stream = session.request({
@@ -309,13 +327,18 @@ export class LoadGenerator {
         stream.close(http2.constants.NGHTTP2_CANCEL);
       }, this.opts.timeoutMs ?? 30_000);
       let status = 0;
+      let retryAfterS: number | undefined;
       const chunks: Buffer[] = [];
-      stream.on('response', (h) => (status = Number(h[':status'] ?? 0)));
+      stream.on('response', (h) => {
+        status = Number(h[':status'] ?? 0);
+        const ra = Number(h['retry-after']);
+        if (Number.isFinite(ra) && h['retry-after'] !== undefined) retryAfterS = ra;
+      });
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         clearTimeout(timer);
         if (status === 0) reject(Object.assign(new Error('no answer'), { code: timedOut ? 'TIMEOUT' : 'NO_ANSWER' }));
-        else resolve({ status, text: Buffer.concat(chunks).toString('utf8') });
+        else resolve({ status, text: Buffer.concat(chunks).toString('utf8'), ...(retryAfterS !== undefined && { retryAfterS }) });
       });
       stream.on('close', () => {
         clearTimeout(timer);

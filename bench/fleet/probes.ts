@@ -6,19 +6,23 @@
 import http from 'node:http';
 import { cpuMs, fdCount, rssBytes } from './procstat.js';
 
-/** Finds a numeric "max" figure of the event-loop delay anywhere in a /healthz answer, in ms. */
+/**
+ * Finds the "max" figure of the event-loop delay in a /healthz answer, in ms: the one of the recent
+ * window when the answer has one (e.g. `eventLoop.window.maxMs`), else any (e.g. since start).
+ */
 export function loopDelayFromHealthz(body: unknown): number | undefined {
-  let found: number | undefined;
+  const found: { path: string; ms: number }[] = [];
   const walk = (v: unknown, path: string) => {
     if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`.toLowerCase());
     else if (typeof v === 'number' && /loop/.test(path) && /max/.test(path)) {
       // Nanoseconds (perf_hooks' unit) unless the name says ms.
-      const ms = /ms/.test(path) ? v : /ns/.test(path) ? v / 1e6 : v;
-      found = Math.max(found ?? 0, ms);
+      found.push({ path, ms: /ms/.test(path) ? v : /ns/.test(path) ? v / 1e6 : v });
     }
   };
   walk(body, '');
-  return found;
+  const windowed = found.filter((f) => /window/.test(f.path));
+  const pick = windowed.length ? windowed : found;
+  return pick.length ? Math.max(...pick.map((f) => f.ms)) : undefined;
 }
 
 /** Polls GET /healthz every `everyMs` and keeps answer times. */
@@ -26,9 +30,7 @@ export class HealthProbe {
   private timer?: NodeJS.Timeout;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   private busy = false;
-  readonly samples: { atMs: number; ms: number; ok: boolean }[] = [];
-  /** The largest loop-delay figure the collector itself reported, ms. */
-  reportedLoopMaxMs: number | undefined;
+  readonly samples: { atMs: number; ms: number; ok: boolean; loopMaxMs?: number }[] = [];
 
   constructor(
     private readonly url: string,
@@ -49,13 +51,13 @@ export class HealthProbe {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString('utf8')));
       res.on('end', () => {
-        this.samples.push({ atMs, ms: performance.now() - t0, ok: res.statusCode === 200 });
+        let loopMaxMs: number | undefined;
         try {
-          const d = loopDelayFromHealthz(JSON.parse(text));
-          if (d !== undefined) this.reportedLoopMaxMs = Math.max(this.reportedLoopMaxMs ?? 0, d);
+          loopMaxMs = loopDelayFromHealthz(JSON.parse(text));
         } catch {
           /* not JSON: the answer time still counts */
         }
+        this.samples.push({ atMs, ms: performance.now() - t0, ok: res.statusCode === 200, ...(loopMaxMs !== undefined && { loopMaxMs }) });
         this.busy = false;
       });
     });
@@ -66,10 +68,14 @@ export class HealthProbe {
     });
   }
 
-  /** Answer times of probes started in [fromMs, toMs), sorted, and how many failed. */
-  between(fromMs: number, toMs: number): { sorted: number[]; failed: number } {
+  /**
+   * Answer times of probes started in [fromMs, toMs), sorted, how many failed, and the largest
+   * loop delay the collector itself reported in them (undefined when its /healthz has none).
+   */
+  between(fromMs: number, toMs: number): { sorted: number[]; failed: number; reportedLoopMaxMs?: number } {
     const s = this.samples.filter((x) => x.atMs >= fromMs && x.atMs < toMs);
-    return { sorted: s.filter((x) => x.ok).map((x) => x.ms).sort((a, b) => a - b), failed: s.filter((x) => !x.ok).length };
+    const reported = s.flatMap((x) => (x.loopMaxMs === undefined ? [] : [x.loopMaxMs]));
+    return { sorted: s.filter((x) => x.ok).map((x) => x.ms).sort((a, b) => a - b), failed: s.filter((x) => !x.ok).length, ...(reported.length && { reportedLoopMaxMs: Math.max(...reported) }) };
   }
 
   stop(): void {

@@ -1,7 +1,8 @@
 /**
- * Seeds a collector state directory the way `days` of a fleet's uploads would leave it, in the formats
- * the collector reads today (collector/auth/tokens.ts, collector/ingest/dedupe.ts, collector/gaps/,
- * collector/views/liveness/): one token per school, the dedupe high-water mark of a week's sequences
+ * Seeds a collector state directory the way `days` of a fleet's uploads would leave it, in the JSON
+ * formats of the collector before its state database (collector/ingest/dedupe.ts, collector/gaps/,
+ * collector/views/liveness/), which a collector with a state database imports once at its first start;
+ * tokens through the collector's bulk issue where it has one: one token per school, the dedupe high-water mark of a week's sequences
  * (optionally the uncompacted log of the last hours since a start), each agent's gap-detector state
  * with as many `[seq, collectedAt]` pairs as the detector keeps (5,000, its cap) and the usual
  * interval, the liveness of every school, and a start/stop log with a few restarts. InfluxDB is not
@@ -9,8 +10,9 @@
  * Large files are written in chunks: nothing here holds a whole file as one string.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import * as tokensModule from '../../collector/auth/tokens.js';
 import { TOKEN_PREFIX } from '../../collector/auth/tokens.js';
 import { AGENT } from './templates.js';
 import { CYCLE_MS, seededLastCollectedAt, type FleetSchool } from './fleet.js';
@@ -32,6 +34,8 @@ export interface SeedOptions {
 export interface SeedResult {
   /** Plain tokens, by fleet index (the stateDir holds only their hashes). */
   tokens: string[];
+  /** How the tokens were issued. */
+  tokensHow: string;
   /** Sequence of each agent's last seeded report, by fleet index; the live load continues after it. */
   lastSeq: number[];
   files: Record<string, { bytes: number }>;
@@ -83,6 +87,24 @@ function seedTokens(path: string, fleet: readonly FleetSchool[], issuedAt: strin
   return tokens;
 }
 
+/** The collector's bulk issue (collectors with a state database have one), when it exists. */
+type BulkIssue = (opts: { stateDir: string; schools: Iterable<string>; onIssued: (token: string, record: unknown) => void }) => number;
+
+/**
+ * Tokens through the collector's own bulk issue when it has one (they land in its state database);
+ * else written as the `tokens.json` that `issueToken()` would leave (one write: issuing 60,000 one by
+ * one rewrites the whole file each time, hours). Returns the tokens and how they were made.
+ */
+function issueFleetTokens(stateDir: string, fleet: readonly FleetSchool[], issuedAt: string): { tokens: string[]; how: string } {
+  const bulk = (tokensModule as unknown as { issueTokens?: BulkIssue }).issueTokens;
+  if (typeof bulk === 'function') {
+    const tokens: string[] = [];
+    bulk({ stateDir, schools: fleet.map((s) => s.id), onIssued: (t) => tokens.push(t) });
+    return { tokens, how: 'issueTokens() (the collector bulk issue, into its state database)' };
+  }
+  return { tokens: seedTokens(join(stateDir, 'tokens.json'), fleet, issuedAt), how: 'tokens.json in the format issueToken() writes' };
+}
+
 /** Runs the seeding. */
 export function seedState(opts: SeedOptions): SeedResult {
   const t0 = performance.now();
@@ -95,7 +117,7 @@ export function seedState(opts: SeedOptions): SeedResult {
   const lastAt = (s: FleetSchool) => seededLastCollectedAt(s, nowMs);
   const lastSeq = fleet.map(() => reportsSeeded);
 
-  const tokens = seedTokens(join(stateDir, 'tokens.json'), fleet, new Date(startMs).toISOString());
+  const { tokens, how: tokensHow } = issueFleetTokens(stateDir, fleet, new Date(startMs).toISOString());
 
   // dedupe.log: the compacted line per agent (what a start leaves), then the tail appended since.
   const tailBatches = (s: FleetSchool) => Math.floor(((opts.dedupeTailHours ?? 0) * 3_600_000) / s.uploadIntervalMs);
@@ -150,6 +172,8 @@ export function seedState(opts: SeedOptions): SeedResult {
   }
 
   const files: SeedResult['files'] = {};
-  for (const f of ['tokens.json', 'dedupe.log', 'gaps/agents.json', 'liveness/liveness.json', 'gaps/lifelog.json']) files[f] = { bytes: statSync(join(stateDir, f)).size };
-  return { tokens, lastSeq, files, gapPairs, dedupeTailLines, ms: performance.now() - t0 };
+  for (const f of ['tokens.json', 'state.db', 'dedupe.log', 'gaps/agents.json', 'liveness/liveness.json', 'gaps/lifelog.json']) {
+    if (existsSync(join(stateDir, f))) files[f] = { bytes: statSync(join(stateDir, f)).size };
+  }
+  return { tokens, tokensHow, lastSeq, files, gapPairs, dedupeTailLines, ms: performance.now() - t0 };
 }

@@ -80,6 +80,7 @@ describe('bench/fleet (province soak, small)', () => {
   describe('probes', () => {
     it('reads a loop-delay maximum from a /healthz answer, in ms', () => {
       expect(loopDelayFromHealthz({ status: 'ok', eventLoop: { delayMaxMs: 12.5, delayP99Ms: 3 } })).to.equal(12.5);
+      expect(loopDelayFromHealthz({ eventLoop: { sinceStart: { maxMs: 900, p99Ms: 2 }, window: { maxMs: 31, windowS: 10 } } })).to.equal(31);
       expect(loopDelayFromHealthz({ status: 'ok', loop: { maxNs: 40e6 } })).to.equal(40);
       expect(loopDelayFromHealthz({ status: 'ok' })).to.equal(undefined);
     });
