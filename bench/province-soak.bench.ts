@@ -21,7 +21,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startCollectorProcess, type CollectorProcess } from './fleet/collector-process.js';
+import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } from './fleet/collector-process.js';
 import { makeFleet, offeredBatchesPerSec, offeredReportsPerSec, registryCsv } from './fleet/fleet.js';
 import { GeneratorClient, type GeneratorStats } from './fleet/generator-client.js';
 import { percentile } from './fleet/generator.js';
@@ -124,8 +124,7 @@ async function prepare(o: SoakOptions, fleet: ReturnType<typeof makeFleet>, live
   writeFileSync(join(dir, 'schools.csv'), registryCsv(fleet));
   const port = await freePort();
   const configPath = join(dir, 'collector.yaml');
-  // warn: at info the collector logs every gap it finds; the soak measures ingest, not log volume.
-  writeFileSync(configPath, `listen: 127.0.0.1:${port}\nstateDir: ${stateDir}\nregistry: ${join(dir, 'schools.csv')}\nlogLevel: warn\ninflux:\n  startTimeoutMs: 120000\n`);
+  writeFileSync(configPath, collectorConfigYaml({ port, stateDir, registry: join(dir, 'schools.csv') }));
   const seed = seedState({ stateDir, fleet, days: o.seedDays, nowMs: liveStartMs, gapPairs: o.gapPairs, dedupeTailHours: o.dedupeTailHours });
   const tokensFile = join(dir, 'fleet-tokens.txt');
   writeFileSync(tokensFile, `${seed.tokens.join('\n')}\n`, { mode: 0o600 });
@@ -221,7 +220,7 @@ async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLast
       lastPrint = Date.now();
       const c = s.counters;
       const p = sampler.samples.at(-1) as ProcSample;
-      console.log(`soak +${((Date.now() - startedAt) / 1000).toFixed(0)} s: sent ${c.reportsSent} held ${c.reportsHeld} dup ${c.reportsDuplicate} skipped ${c.reportsSkipped} backed-off ${c.reportsBackedOff} in-flight ${c.inFlight} sessions ${c.sessionsOpen} failures ${JSON.stringify(c.failures)}; RSS collector ${mb(p.collectorRss)} MiB influxd ${mb(p.influxdRss)} MiB; fds ${p.collectorFds}`);
+      console.log(`soak +${((Date.now() - startedAt) / 1000).toFixed(0)} s: sent ${c.reportsSent} held ${c.reportsHeld} dup ${c.reportsDuplicate} skipped ${c.reportsSkipped} backed-off ${c.reportsBackedOff} in-flight ${c.inFlight} sessions ${c.sessionsOpen} failures ${JSON.stringify(c.failures)}; RSS collector ${mb(p.collectorRss)} MiB influxd ${mb(p.influxdRss)} MiB generator ${mb(p.generatorRss)} MiB (loop max ${s.loopDelayMaxMs.toFixed(0)} ms); fds ${p.collectorFds}`);
     }
   }
   const stoppedAt = Date.now();
@@ -294,6 +293,7 @@ export async function run(): Promise<BenchResult> {
         figures[`restart_${r.signal}_first_batch_s`] = Number((r.firstBatchMs / 1000).toFixed(1));
         figures[`restart_${r.signal}_stop_s`] = Number((r.stopMs / 1000).toFixed(1));
         if (r.error) figures[`restart_${r.signal}_error`] = r.error.slice(0, 400);
+        if (r.stopTimedOut) figures[`restart_${r.signal}_stop_timed_out`] = 'did not exit within 60 s of SIGTERM; killed';
       }
     }
     return verdict(o, figures, L.win, restarts, L.died);

@@ -3,13 +3,24 @@
  * waited for until it listens, its embedded influxd found among its children, stopped by signal.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { childPids, cmdline } from './procstat.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The built CLI; `npm run build` makes it. */
 export const COLLECTOR_CLI = `${ROOT}dist/collector/cli.js`;
+
+/**
+ * The soak's collector config: log level warn (at info the collector logs every gap it finds; the soak
+ * measures ingest, not log volume), and a free port for the embedded influxd on collectors whose
+ * default is a fixed one (other collectors run on this box too).
+ */
+export function collectorConfigYaml(opts: { port: number; stateDir: string; registry: string }): string {
+  const config = COLLECTOR_CLI.replace(/cli\.js$/, 'config.js');
+  const embeddedPort = existsSync(config) && /embeddedPort/.test(readFileSync(config, 'utf8')) ? '  embeddedPort: 0\n' : '';
+  return `listen: 127.0.0.1:${opts.port}\nstateDir: ${opts.stateDir}\nregistry: ${opts.registry}\nlogLevel: warn\ninflux:\n  startTimeoutMs: 120000\n${embeddedPort}`;
+}
 
 export interface CollectorProcess {
   child: ChildProcess;

@@ -20,6 +20,8 @@ export interface RestartResult {
   firstBatchMs: number;
   /** Why the start failed, when it did. */
   error?: string;
+  /** The old process did not exit within stopTimeoutMs of SIGTERM and was killed. */
+  stopTimedOut?: boolean;
 }
 
 export interface RestartOptions {
@@ -30,6 +32,8 @@ export interface RestartOptions {
   /** A school, its token and a sequence it has not sent yet, for the first-batch probe. */
   probe: { school: FleetSchool; token: string; seq: number };
   deadlineMs?: number;
+  /** After SIGTERM, how long the old process may take to exit before it is killed, ms. Default 60000. */
+  stopTimeoutMs?: number;
 }
 
 async function waitFor(fn: () => Promise<boolean>, deadline: number): Promise<boolean> {
@@ -52,7 +56,21 @@ export async function restartCollector(opts: RestartOptions): Promise<{ result: 
       /* already gone */
     }
   }
+  let stopTimedOut = false as boolean;
+  // A collector that does not stop within the deadline is killed, as a supervisor would (systemd's TimeoutStopSec).
+  const stopDeadline = setTimeout(() => {
+    stopTimedOut = true;
+    running.child.kill('SIGKILL');
+    if (running.influxdPid) {
+      try {
+        process.kill(running.influxdPid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }, opts.stopTimeoutMs ?? 60_000);
   await running.exited;
+  clearTimeout(stopDeadline);
   // The embedded influxd must be gone too before a new one can open its data directory.
   if (running.influxdPid) {
     await waitFor(async () => {
@@ -71,7 +89,7 @@ export async function restartCollector(opts: RestartOptions): Promise<{ result: 
   try {
     next = await startCollectorProcess({ configPath: opts.configPath, logPath: opts.logPath, timeoutMs: opts.deadlineMs ?? 300_000 });
   } catch (e) {
-    return { result: { signal, stopMs, listenMs: NaN, readyMs: NaN, firstBatchMs: NaN, error: (e as Error).message.slice(0, 2000) } };
+    return { result: { signal, stopMs, listenMs: NaN, readyMs: NaN, firstBatchMs: NaN, error: (e as Error).message.slice(0, 2000), ...(stopTimedOut ? { stopTimedOut: true } : {}) } };
   }
   const listenMs = performance.now() - t1;
   const ready = await waitFor(async () => (await fetch(`${next.url}/readyz`)).status === 200, deadline);
@@ -79,5 +97,5 @@ export async function restartCollector(opts: RestartOptions): Promise<{ result: 
   const { school, token, seq } = opts.probe;
   const accepted = await waitFor(async () => (await postOneBatch({ url: next.url, school, token, seq, collectedAt: Date.now() - 2000, timeoutMs: 10_000 })) === 200, deadline);
   const firstBatchMs = accepted ? performance.now() - t1 : NaN;
-  return { result: { signal, stopMs, listenMs, readyMs, firstBatchMs }, next };
+  return { result: { signal, stopMs, listenMs, readyMs, firstBatchMs, ...(stopTimedOut ? { stopTimedOut: true } : {}) }, next };
 }

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCollectorProcess, type CollectorProcess } from '../../bench/fleet/collector-process.js';
+import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } from '../../bench/fleet/collector-process.js';
 import { makeFleet, registryCsv, type FleetSchool } from '../../bench/fleet/fleet.js';
 import { LoadGenerator, percentile } from '../../bench/fleet/generator.js';
 import { MinHeap } from '../../bench/fleet/heap.js';
@@ -133,7 +133,7 @@ describe('bench/fleet (province soak, small)', () => {
       const seed = seedState({ stateDir: join(dir, 'state'), fleet, days: 1 / 24, nowMs: liveStartMs });
       writeFileSync(join(dir, 'schools.csv'), registryCsv(fleet));
       const configPath = join(dir, 'collector.yaml');
-      writeFileSync(configPath, `listen: 127.0.0.1:0\nstateDir: ${join(dir, 'state')}\nregistry: ${join(dir, 'schools.csv')}\nlogLevel: warn\n`);
+      writeFileSync(configPath, collectorConfigYaml({ port: 0, stateDir: join(dir, 'state'), registry: join(dir, 'schools.csv') }));
       col = await startCollectorProcess({ configPath, logPath: join(dir, 'collector.log') });
       expect(col.influxdPid).to.be.a('number');
 
