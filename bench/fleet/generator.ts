@@ -370,25 +370,26 @@ export class LoadGenerator {
 
 /**
  * Sends one batch of one school on a fresh HTTP/2 session and resolves with the answer's status
- * (0: no answer). For probes such as "first batch accepted after a restart".
+ * (0: no answer) and body. For probes such as "first batch accepted after a restart".
  */
-export function postOneBatch(opts: { url: string; school: FleetSchool; token: string; seq: number; collectedAt: number; timeoutMs: number }): Promise<number> {
+export function postOneBatch(opts: { url: string; school: FleetSchool; token: string; seq: number; collectedAt: number; timeoutMs: number }): Promise<{ status: number; text: string }> {
   const bank = new TemplateBank();
   const kind: BatchKind = { reports: opts.school.reportsPerBatch, variant: 0, satellite: opts.school.linkType.startsWith('sat-') };
   const body = bank.bodySync(kind, { school: opts.school.id, seq: opts.seq, collectedAt: opts.collectedAt, sentAt: Date.now() });
   return new Promise((resolve) => {
     const session = http2.connect(opts.url);
+    const chunks: Buffer[] = [];
     const done = (status: number) => {
       clearTimeout(timer);
       session.destroy();
-      resolve(status);
+      resolve({ status, text: Buffer.concat(chunks).toString('utf8') });
     };
     const timer = setTimeout(() => done(0), opts.timeoutMs);
     session.on('error', () => done(0));
     const stream = session.request({ ':method': 'POST', ':path': INGEST_PATH, 'content-type': 'application/json', authorization: `Bearer ${opts.token}`, 'content-length': body.length, 'content-encoding': COLS_ENCODING });
     let status = 0;
     stream.on('response', (h) => (status = Number(h[':status'] ?? 0)));
-    stream.on('data', () => undefined);
+    stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => done(status));
     stream.on('error', () => done(0));
     stream.end(body);

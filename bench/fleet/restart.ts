@@ -95,7 +95,7 @@ export async function restartCollector(opts: RestartOptions): Promise<{ result: 
   const ready = await waitFor(async () => (await fetch(`${next.url}/readyz`)).status === 200, deadline);
   const readyMs = ready ? performance.now() - t1 : NaN;
   const { school, token, seq } = opts.probe;
-  const accepted = await waitFor(async () => (await postOneBatch({ url: next.url, school, token, seq, collectedAt: Date.now() - 2000, timeoutMs: 10_000 })) === 200, deadline);
+  const accepted = await waitFor(async () => (await postOneBatch({ url: next.url, school, token, seq, collectedAt: Date.now() - 2000, timeoutMs: 10_000 })).status === 200, deadline);
   const firstBatchMs = accepted ? performance.now() - t1 : NaN;
   return { result: { signal, stopMs, listenMs, readyMs, firstBatchMs, ...(stopTimedOut ? { stopTimedOut: true } : {}) }, next };
 }

@@ -9,15 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } from '../../bench/fleet/collector-process.js';
 import { makeFleet, registryCsv, type FleetSchool } from '../../bench/fleet/fleet.js';
-import { LoadGenerator, percentile } from '../../bench/fleet/generator.js';
+import { LoadGenerator, percentile, postOneBatch } from '../../bench/fleet/generator.js';
 import { MinHeap } from '../../bench/fleet/heap.js';
 import { loopDelayFromHealthz, slopePerMin } from '../../bench/fleet/probes.js';
 import { cpuMs, rssBytes } from '../../bench/fleet/procstat.js';
 import { restartCollector } from '../../bench/fleet/restart.js';
 import { seedState } from '../../bench/fleet/seed.js';
 import { TemplateBank, VARIANTS } from '../../bench/fleet/templates.js';
-import { TokenStore } from '../../collector/auth/tokens.js';
-import { DedupeStore } from '../../collector/ingest/dedupe.js';
 import { parseRegistry } from '../../collector/registry/index.js';
 import { createInflux1Client } from '../../collector/sink/influx1.js';
 import { decodeBatch } from '../../protocol/index.js';
@@ -98,18 +96,27 @@ describe('bench/fleet (province soak, small)', () => {
     beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'soak-seed-'))));
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('leaves tokens the collector verifies and dedupe marks through the seeded sequences', () => {
+    it('leaves a token per school, dedupe lines through the seeded sequences and gap pairs ending before the live start', () => {
       const fleet = makeFleet(40);
-      const seed = seedState({ stateDir: dir, fleet, days: 0.5, nowMs: Date.now(), dedupeTailHours: 1 });
-      const tokens = new TokenStore(dir);
-      expect(tokens.size).to.equal(40);
-      fleet.forEach((s, i) => expect(tokens.verify(seed.tokens[i] as string)?.school).to.equal(s.id));
-      const dedupe = new DedupeStore({ path: join(dir, 'dedupe.log') });
-      for (const s of fleet) {
-        expect(dedupe.heldThrough(s.id, 'gw-01')).to.equal(720);
-        expect(dedupe.has(s.id, 'gw-01', 721)).to.equal(false);
+      const nowMs = Date.now();
+      const seed = seedState({ stateDir: dir, fleet, days: 0.5, nowMs, dedupeTailHours: 1 });
+      expect(new Set(seed.tokens).size).to.equal(40);
+      expect(seed.lastSeq).to.deep.equal(fleet.map(() => 720));
+      // The compacted line of each agent, then one line per batch of the last hour: together every sequence to 720.
+      const held = new Map<string, Set<number>>();
+      for (const line of readFileSync(join(dir, 'dedupe.log'), 'utf8').trim().split('\n')) {
+        const e = JSON.parse(line) as { s: string; h?: number; q: number[] };
+        const set = held.get(e.s) ?? new Set<number>();
+        for (let q = 1; q <= (e.h ?? 0); q++) set.add(q);
+        for (const q of e.q) set.add(q);
+        held.set(e.s, set);
       }
-      dedupe.close();
+      for (const s of fleet) expect([...(held.get(s.id) ?? [])].sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 720 }, (_, i) => i + 1));
+      const gaps = JSON.parse(readFileSync(join(dir, 'gaps', 'agents.json'), 'utf8')) as Record<string, { times: [number, number][]; intervalMs: number }>;
+      const first = gaps[`${fleet[0]?.id}/gw-01`];
+      expect(first?.times).to.have.length(720);
+      expect(first?.times.at(-1)?.[0]).to.equal(720);
+      expect(first?.times.at(-1)?.[1]).to.be.below(nowMs);
       expect(seed.gapPairs).to.equal(720);
       expect(seed.dedupeTailLines).to.be.greaterThan(40);
     });
@@ -161,6 +168,11 @@ describe('bench/fleet (province soak, small)', () => {
       const influx = createInflux1Client({ url: `http://127.0.0.1:${/:(\d+)/.exec(readInfluxUrl(dir))?.[1]}`, database: 'campuslink' });
       const rows = (await influx.query('SELECT count("rtt_avg_ms") FROM "ping" WHERE "role" = \'internet\'')) as unknown as { count: number }[];
       expect(rows[0]?.count).to.equal(reports);
+
+      // A seeded sequence: the collector read the seeded dedupe marks (and the token).
+      const seeded = await postOneBatch({ url: col.url, school: fleet[0] as FleetSchool, token: seed.tokens[0] as string, seq: seed.lastSeq[0] as number, collectedAt: liveStartMs - 120_000, timeoutMs: 10_000 });
+      expect(seeded.status).to.equal(200);
+      expect((JSON.parse(seeded.text) as { duplicates?: number[] }).duplicates).to.deep.equal([seed.lastSeq[0]]);
 
       // The same schedule again: the same sequences, which the collector already holds.
       const again = await runOnce();
