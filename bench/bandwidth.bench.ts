@@ -25,6 +25,7 @@ import { createApp, type AppOptions } from '../collector/http/app.js';
 import { createIngest } from '../collector/http/ingest.js';
 import { listen } from '../collector/http/listener.js';
 import { DedupeStore } from '../collector/ingest/dedupe.js';
+import { openStateDb } from '../collector/state/db.js';
 import { startInfluxd } from '../collector/sink/influxd.js';
 import type { Point, Sink } from '../collector/sink/sink.js';
 import type { Measurement, Report } from '../protocol/index.js';
@@ -71,7 +72,8 @@ async function campuslinkDay(everyReports: number, opts: { dictionary?: boolean;
   const points: Point[] = [];
   const sink: Sink = { write: async (p) => void points.push(...p), ready: async () => true, close: async () => {} };
   const dir = mkdtempSync(join(tmpdir(), 'cl-bench-bw-'));
-  const dedupe = new DedupeStore({ path: join(dir, 'dedupe.log') });
+  const state = openStateDb({ stateDir: dir });
+  const dedupe = new DedupeStore({ state });
   const appOptions: AppOptions = {
     sink,
     dedupe,
@@ -100,7 +102,7 @@ async function campuslinkDay(everyReports: number, opts: { dictionary?: boolean;
     return { up, down, uploads: result };
   } finally {
     await server.close();
-    dedupe.close();
+    await state.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

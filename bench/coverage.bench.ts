@@ -14,6 +14,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
+import { openStateDb } from '../collector/state/db.js';
 import { createApp } from '../collector/http/app.js';
 import { LiveRegistry, parseRegistry, type Registry } from '../collector/registry/index.js';
 import { createInflux1Client } from '../collector/sink/influx1.js';
@@ -93,7 +94,7 @@ export async function run(): Promise<BenchResult> {
   let now = NOW;
   const views = createViewsModule(
     // The live view never queries InfluxDB; the client points at a loopback port nothing listens on.
-    { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(bench)', initial: registry }), stateDir: '/nonexistent', sink: { write: async () => undefined, ready: async () => true, close: async () => undefined }, influx: createInflux1Client({ url: 'http://127.0.0.1:9' }), log, now: () => now },
+    { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(bench)', initial: registry }), stateDir: '/nonexistent', state: openStateDb({ stateDir: '', path: ':memory:' }), sink: { write: async () => undefined, ready: async () => true, close: async () => undefined }, influx: createInflux1Client({ url: 'http://127.0.0.1:9' }), log, now: () => now },
     { settings: { coverageIntervalS: 0 } },
   );
   const ids = [...registry.schools.keys()];

@@ -7,6 +7,7 @@ import { registerAuthCommands } from './auth/cli.js';
 import { registerGrafanaCommands } from './grafana/cli.js';
 import { loadCollectorConfig } from './config.js';
 import { startCollector } from './server.js';
+import { registerStateCommands } from './state/cli.js';
 
 function fail(e: unknown): never {
   const err = e as Error & { code?: string };
@@ -47,6 +48,7 @@ program
   });
 
 registerAuthCommands(program, { fail });
+registerStateCommands(program, { fail });
 registerGrafanaCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

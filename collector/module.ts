@@ -10,6 +10,7 @@ import type { Report } from '../protocol/index.js';
 import type { CollectorConfig } from './config.js';
 import type { LiveRegistry, Registry } from './registry/index.js';
 import type { Sink } from './sink/sink.js';
+import type { StateDb } from './state/db.js';
 
 /** A batch the collector has written and confirmed, handed to modules after the answer is decided. */
 export interface AcceptedBatch {
@@ -43,6 +44,12 @@ export interface ModuleContext {
   liveRegistry: LiveRegistry;
   /** Absolute state directory of the collector. */
   stateDir: string;
+  /**
+   * The collector's state database (`<stateDir>/state.db`), opened once by the server before any
+   * module is built and closed after every module stopped. A module keeps its own tables, created by
+   * `state.migrate('<module>', …)`, and writes through `state.commit()` (group commit).
+   */
+  state: StateDb;
   /** Writes points (the same sink ingest uses). */
   sink: Sink;
   /** Reads from InfluxDB (InfluxQL) on the collector's database. */

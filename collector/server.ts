@@ -1,4 +1,8 @@
-/** Wires the collector together: registry, tokens, InfluxDB (embedded or external, 1.x or v2 write API), sink, modules, HTTP server. */
+/**
+ * Wires the collector together: state database, registry, tokens, InfluxDB (embedded or external, 1.x
+ * or v2 write API), sink, modules, HTTP server. The state database is opened first (and old JSON state
+ * files imported into it once) and closed last.
+ */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -17,6 +21,8 @@ import { createInflux1Client, createInflux1Sink } from './sink/influx1.js';
 import { createInflux2Sink } from './sink/influx2.js';
 import { startInfluxd, type InfluxdHandle } from './sink/influxd.js';
 import type { Sink } from './sink/sink.js';
+import { openStateDb, type StateDb } from './state/db.js';
+import { importLegacyState } from './state/legacy.js';
 
 /** A running collector. */
 export interface RunningCollector {
@@ -60,20 +66,35 @@ function createSink(config: Readonly<CollectorConfig>, url: string, log: Logger)
 export async function startCollector({ config, log, now, lateAfterMs }: StartCollectorOptions): Promise<RunningCollector> {
   const stateDir = resolve(config.stateDir);
   mkdirSync(stateDir, { recursive: true });
+  const state = openStateDb({ stateDir });
+  if (state.exclusive) {
+    log.warn({ code: 'COL_ERR_RESOURCE_EXHAUSTED', db: state.path }, 'state database opened with exclusive locking: no room for its WAL index (disk full or no descriptors); serving, writes retry; token issue and state backup wait until the next restart');
+  }
+  try {
+    return await startWithState({ config, log, now, lateAfterMs, stateDir, state });
+  } catch (e) {
+    await state.close();
+    throw e;
+  }
+}
+
+async function startWithState({ config, log, now, lateAfterMs, stateDir, state }: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
+  await importLegacyState({ state, stateDir, log });
   // The registry follows its file: a changed CSV reloads without a restart, a bad one keeps the old in force.
   const watched = watchRegistry({ path: resolve(config.registry), log });
   const liveRegistry = watched.registry;
   const registry = liveRegistry.current();
   log.info({ schools: registry.schools.size, registry: config.registry }, 'registry loaded');
-  const tokens = new TokenStore(stateDir);
-  const viewers = new ViewerStore(stateDir);
+  // Fills its map in the background: a token not loaded yet is found by an indexed lookup meanwhile.
+  const tokens = new TokenStore({ state, background: true });
+  const viewers = new ViewerStore(state);
 
   let influxd: InfluxdHandle | undefined;
   let influxUrl = config.influx.url;
   if (!influxUrl) {
     influxd = await startInfluxd({ dataDir: join(stateDir, 'influxdb'), log, readyTimeoutMs: config.influx.startTimeoutMs });
     influxUrl = influxd.url;
-    log.info({ url: influxUrl, pid: influxd.pid }, 'embedded influxd started');
+    log.info({ url: influxUrl, influxdPid: influxd.pid }, 'embedded influxd started');
   }
   const sink = createSink(config, influxUrl, log);
 
@@ -85,9 +106,9 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
     username: config.influx.username,
     password: config.influx.version === 2 ? (config.influx.password ?? config.influx.token) : config.influx.password,
   });
-  const dedupe = new DedupeStore({ path: join(stateDir, 'dedupe.log') });
+  const dedupe = new DedupeStore({ state });
   const gaps = createGapsModule({
-    stateDir,
+    state,
     sink,
     tagsFor: (id) => liveRegistry.tagsFor(id),
     held: (school, agent, seq) => dedupe.has(school, agent, seq),
@@ -95,7 +116,8 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
     now: clock,
     lateAfterMs: lateAfterMs ?? config.gaps.lateAfterMs,
   });
-  const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, sink, influx, log, now: clock })];
+  log.info({ db: state.path, exclusive: state.exclusive }, 'state database open; tokens fill in the background, per-agent state is read on each agent\'s first batch');
+  const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
   const appOptions: AppOptions = {
@@ -118,7 +140,6 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
     server = await listen({ host, port, app, ingest: createIngest(appOptions), log });
   } catch (e) {
     for (const m of modules) await m.stop?.();
-    dedupe.close();
     watched.close();
     await influxd?.stop();
     throw e;
@@ -140,9 +161,9 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
       await server.close();
       for (const m of [...modules].reverse()) await m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed'));
       await sink.close();
-      dedupe.close();
       watched.close();
       await influxd?.stop();
+      await state.close();
       log.info('collector stopped');
     },
   };

@@ -4,18 +4,16 @@
  * operators' own network should not serve them to anyone.
  *
  * Accounts are issued with `campuslink-collector viewer add`, which prints a random password once;
- * only its SHA-256 is kept, in `<stateDir>/viewers.json` (random 144-bit passwords cannot be guessed,
- * so no stretching is needed, as with agent tokens). With no account the read side stays open, as
- * before, and the collector says so at start. Browsers ask for HTTP Basic credentials by themselves,
- * so the console works unchanged behind it.
+ * only its SHA-256 is kept, in the `viewers` table of the state database (random 144-bit passwords
+ * cannot be guessed, so no stretching is needed, as with agent tokens). With no account the read side
+ * stays open, as before, and the collector says so at start. Browsers ask for HTTP Basic credentials
+ * by themselves, so the console works unchanged behind it.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
-import { writeFileDurable } from '../../protocol/durable.js';
 import { sendError } from '../http/errors.js';
-import { FileBacked, readStateFile } from './state-file.js';
+import type { Migration, Sqlite, StateDb } from '../state/db.js';
+import { withStateDb } from '../state/open.js';
 
 /** One viewer account, as stored. */
 export interface ViewerRecord {
@@ -24,48 +22,62 @@ export interface ViewerRecord {
   issuedAt: string;
 }
 
-interface ViewerFile {
-  version: 1;
-  viewers: ViewerRecord[];
-}
-
 /** What a viewer name may be: no colon (HTTP Basic splits there), no spaces. */
 export const VIEWER_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
-/** Path of the viewer file under a state directory. */
-export function viewerFilePath(stateDir: string): string {
-  return join(stateDir, 'viewers.json');
+/** Schema of the `auth.viewers` module. */
+export const VIEWER_MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: 'viewer accounts', up: 'CREATE TABLE viewers (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, issued_at TEXT NOT NULL)' },
+];
+
+/** Creates or upgrades the viewer table. */
+export function migrateViewers(state: StateDb): void {
+  state.migrate('auth.viewers', VIEWER_MIGRATIONS);
 }
 
-function readViewers(path: string): ViewerFile {
-  return readStateFile(path, { what: 'viewer', empty: () => ({ version: 1, viewers: [] }), valid: (x): x is ViewerFile => (x as ViewerFile)?.version === 1 && Array.isArray((x as ViewerFile).viewers) });
+/** Stores accounts in the caller's transaction, replacing one of the same name. */
+export function putViewers(db: Sqlite, records: Iterable<ViewerRecord>): number {
+  const put = db.prepare('INSERT INTO viewers (name, sha256, issued_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET sha256 = excluded.sha256, issued_at = excluded.issued_at');
+  let n = 0;
+  for (const r of records) n += put.run(r.name, r.sha256, r.issuedAt).changes;
+  return n;
 }
+
+/** Where accounts are stored: an open state database, or the state directory of one. */
+export type ViewerTarget = { state: StateDb } | { stateDir: string };
 
 /** Creates a viewer, or gives an existing one a new password; returns the password (shown once, never stored). */
-export function issueViewer(opts: { stateDir: string; name: string; now?: () => number }): { password: string; record: ViewerRecord; replaced: boolean } {
+export function issueViewer(opts: ViewerTarget & { name: string; now?: () => number }): { password: string; record: ViewerRecord; replaced: boolean } {
   if (!VIEWER_NAME.test(opts.name)) throw new Error(`viewer name "${opts.name}" must be 1-64 characters of A-Z a-z 0-9 . _ @ -`);
-  const path = viewerFilePath(opts.stateDir);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const password = randomBytes(18).toString('base64url');
-  const record: ViewerRecord = { name: opts.name, sha256: sha256(password), issuedAt: new Date((opts.now ?? Date.now)()).toISOString() };
-  const file = readViewers(path);
-  const replaced = file.viewers.some((v) => v.name === opts.name);
-  file.viewers = [...file.viewers.filter((v) => v.name !== opts.name), record];
-  writeFileDurable(path, JSON.stringify(file, null, 2) + '\n');
-  return { password, record, replaced };
+  return withStateDb(opts, (state) => {
+    migrateViewers(state);
+    const password = randomBytes(18).toString('base64url');
+    const record: ViewerRecord = { name: opts.name, sha256: sha256(password), issuedAt: new Date((opts.now ?? Date.now)()).toISOString() };
+    const replaced = state.transaction((db) => {
+      const had = db.prepare('SELECT 1 FROM viewers WHERE name = ?').get(opts.name) !== undefined;
+      putViewers(db, [record]);
+      return had;
+    });
+    localChange(state);
+    return { password, record, replaced };
+  });
 }
 
 /** Removes a viewer; false when there was none of that name. */
-export function removeViewer(opts: { stateDir: string; name: string }): boolean {
-  const path = viewerFilePath(opts.stateDir);
-  const file = readViewers(path);
-  const kept = file.viewers.filter((v) => v.name !== opts.name);
-  if (kept.length === file.viewers.length) return false;
-  writeFileDurable(path, JSON.stringify({ ...file, viewers: kept }, null, 2) + '\n');
-  return true;
+export function removeViewer(opts: ViewerTarget & { name: string }): boolean {
+  return withStateDb(opts, (state) => {
+    migrateViewers(state);
+    const removed = state.transaction((db) => db.prepare('DELETE FROM viewers WHERE name = ?').run(opts.name).changes) > 0;
+    localChange(state);
+    return removed;
+  });
 }
+
+// Changes made through the same connection do not move PRAGMA data_version; they bump this instead.
+const localVersions = new WeakMap<StateDb, number>();
+const localChange = (state: StateDb): void => void localVersions.set(state, (localVersions.get(state) ?? 0) + 1);
 
 /** What the app needs to check viewers. */
 export interface ViewerVerifier {
@@ -74,22 +86,38 @@ export interface ViewerVerifier {
   verify(name: string, password: string): boolean;
 }
 
-/** Looks viewers up by name; re-reads the file when it changed, so accounts added while serving work at once. */
+/**
+ * Looks viewers up by name, from memory. The few rows are read again only when the database changed
+ * (`PRAGMA data_version`: another process, e.g. `viewer add`, committed), so accounts added or removed
+ * while serving apply at once.
+ */
 export class ViewerStore implements ViewerVerifier {
-  private readonly byName: FileBacked<Map<string, ViewerRecord>>;
+  private byName = new Map<string, ViewerRecord>();
+  private version = '';
+  private readonly dataVersion;
+  private readonly all;
 
-  constructor(stateDir: string) {
-    const path = viewerFilePath(stateDir);
-    this.byName = new FileBacked(path, () => new Map(readViewers(path).viewers.map((v) => [v.name, v])));
-    void this.byName.value;
+  constructor(private readonly state: StateDb) {
+    migrateViewers(state);
+    this.dataVersion = state.db.prepare('PRAGMA data_version').pluck();
+    this.all = state.db.prepare('SELECT name, sha256, issued_at AS issuedAt FROM viewers');
+  }
+
+  private get current(): Map<string, ViewerRecord> {
+    const v = `${this.dataVersion.get() as number}/${localVersions.get(this.state) ?? 0}`;
+    if (v !== this.version) {
+      this.byName = new Map((this.all.all() as ViewerRecord[]).map((r) => [r.name, r]));
+      this.version = v;
+    }
+    return this.byName;
   }
 
   get size(): number {
-    return this.byName.value.size;
+    return this.current.size;
   }
 
   verify(name: string, password: string): boolean {
-    const rec = this.byName.value.get(name);
+    const rec = this.current.get(name);
     // Compare digests in constant time; an unknown name costs the same hash as a known one.
     const presented = Buffer.from(sha256(password), 'hex');
     return rec !== undefined && timingSafeEqual(presented, Buffer.from(rec.sha256, 'hex'));

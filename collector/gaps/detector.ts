@@ -19,10 +19,14 @@ export interface Gap {
   missingReports: number;
 }
 
-/** Persistable per-agent state. */
+/**
+ * Persistable per-agent state, small and of fixed size: the usual interval, the open delivery hole,
+ * how far missing sequences were classified, and a few recent (seq, collectedAt) pairs — the highest
+ * sequences and the latest arrivals — which give the neighbours of a batch's first and last report.
+ */
 export interface AgentGapState {
-  /** [seq, collectedAt] of recently seen reports. */
-  times: [number, number][];
+  /** Recent pairs, flat: [seq, collectedAt, seq, collectedAt, …]; at most `maxRemembered` pairs. */
+  recent: number[];
   intervalMs?: number;
   hole?: { startMs: number; endMs: number };
   /** Highest sequence below which missing sequences were already classified. */
@@ -40,20 +44,48 @@ export interface ObserveOptions {
   lateAfterMs: number;
   /** Milliseconds of [from, to) the collector was down. */
   downWithin: (fromMs: number, toMs: number) => number;
-  /** Seqs remembered per agent. */
+  /** (seq, collectedAt) pairs remembered per agent: half the highest sequences, half the latest arrivals. Default 16. */
   maxRemembered?: number;
 }
 
 export function emptyAgentGapState(): AgentGapState {
-  return { times: [], checkedSeq: 0 };
+  return { recent: [], checkedSeq: 0 };
+}
+
+/** The collection times of the remembered pairs plus a batch, by sequence. */
+function timesOf(state: AgentGapState, sorted: readonly Report[]): Map<number, number> {
+  const times = new Map<number, number>();
+  for (let i = 0; i + 1 < state.recent.length; i += 2) times.set(state.recent[i] as number, state.recent[i + 1] as number);
+  for (const r of sorted) times.set(r.seq, r.collectedAt);
+  return times;
+}
+
+/** What to remember after a batch: the latest arrivals (a backlog's edge) and the highest sequences seen. */
+function remember(state: AgentGapState, times: Map<number, number>, sorted: readonly Report[], max: number): number[] {
+  const half = Math.ceil(max / 2);
+  const arrivals: number[] = [];
+  const kept = new Set<number>();
+  const keep = (q: number, into: number[]) => {
+    if (kept.has(q)) return;
+    kept.add(q);
+    into.push(q);
+  };
+  for (let i = sorted.length - 1; i >= 0 && arrivals.length < half; i--) keep((sorted[i] as Report).seq, arrivals);
+  for (let i = state.recent.length - 2; i >= 0 && arrivals.length < half; i -= 2) keep(state.recent[i] as number, arrivals);
+  const highest: number[] = [];
+  for (const q of [...times.keys()].sort((x, y) => y - x)) {
+    if (kept.size >= max) break;
+    keep(q, highest);
+  }
+  // The latest arrival is stored last, so the next batch reads arrivals from the end.
+  return [...highest.reverse(), ...arrivals.reverse()].flatMap((q) => [q, times.get(q) as number]);
 }
 
 /** Updates `state` with a batch and returns the gaps it reveals (or extends). */
 export function observeBatch(opts: ObserveOptions): Gap[] {
   const { state } = opts;
-  const times = new Map(state.times);
   const sorted = [...opts.reports].sort((a, b) => a.seq - b.seq);
-  for (const r of sorted) times.set(r.seq, r.collectedAt);
+  const times = timesOf(state, sorted);
   const gaps: Gap[] = [];
 
   // agent: consecutive sequences, collection times jump.
@@ -121,10 +153,7 @@ export function observeBatch(opts: ObserveOptions): Gap[] {
     state.checkedSeq = Math.max(state.checkedSeq, r.seq);
   }
 
-  const max = opts.maxRemembered ?? 5000;
-  let entries = [...times];
-  if (entries.length > max) entries = entries.sort((a, b) => a[0] - b[0]).slice(-max);
-  state.times = entries;
+  state.recent = remember(state, times, sorted, opts.maxRemembered ?? 16);
   return gaps;
 }
 

@@ -25,8 +25,8 @@ export interface TokenVerifier {
 export interface SequenceLedger {
   has(school: string, agent: string, seq: number): boolean;
   heldThrough(school: string, agent: string): number;
-  /** Durable before it returns. */
-  record(school: string, agent: string, seqs: readonly number[]): void;
+  /** Durable before it returns (or its promise resolves). */
+  record(school: string, agent: string, seqs: readonly number[]): void | Promise<void>;
 }
 
 export interface IngestOptions {
@@ -133,7 +133,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     const points = fresh.flatMap((report) => reportToPoints({ report, tags, receivedAtMs, maxClockSkewMs: opts.maxClockSkewMs }));
     try {
       if (points.length) await opts.sink.write(points);
-      opts.dedupe?.record(token.school, agent, fresh.map((r) => r.seq));
+      await opts.dedupe?.record(token.school, agent, fresh.map((r) => r.seq));
     } catch (e) {
       const err = e instanceof SinkError ? e : new SinkError(String(e), true);
       opts.log.error({ err: err.message, retryable: err.retryable, school: token.school }, 'sink write failed; nothing acknowledged');

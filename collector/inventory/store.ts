@@ -1,16 +1,18 @@
 /**
  * The collector's device lists: per school, per agent, the latest list built from the agents' device
- * events, persisted as `<stateDir>/inventory/<school>.json` (temp file, fsync, rename) and reloaded on
- * start.
+ * events, persisted per agent in the `inventory_agents` table of the state database (only the agents a
+ * batch changed are written) and reloaded on start by iterating its rows. `<stateDir>/inventory/<school>.json`
+ * files of older collectors are imported once (`loadAll`, `parseSchool`).
  *
  * Events apply in sequence order. A `full` list always applies (it is self-contained, and it is how a
  * reinstalled agent whose sequence restarted gets its list back); changes apply only when newer than
  * the last applied report of that agent, so a replayed batch cannot undo later changes.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { deviceSchema, type Device, type DeviceEvents } from '../../protocol/index.js';
+import type { Migration, Sqlite, StateDb } from '../state/db.js';
 
 /** One agent's list within a school. */
 export interface AgentDevices {
@@ -35,6 +37,51 @@ const fileSchema = z.object({
   school: z.string().regex(/^\d{10}$/),
   agents: z.record(z.string(), z.object({ lastSeq: z.number().int(), updatedAtMs: z.number(), devices: z.array(deviceSchema) })),
 });
+
+/** Schema of the `inventory` module. */
+export const INVENTORY_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'device list per school and agent',
+    up: 'CREATE TABLE inventory_agents (school TEXT NOT NULL, agent TEXT NOT NULL, last_seq INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, devices TEXT NOT NULL, PRIMARY KEY (school, agent)) WITHOUT ROWID',
+  },
+];
+
+/** Creates or upgrades the device list table. */
+export function migrateInventory(state: StateDb): void {
+  state.migrate('inventory', INVENTORY_MIGRATIONS);
+}
+
+/** Upserts the given agents of a school in the caller's transaction. */
+export function putAgentDevices(db: Sqlite, school: SchoolDevices, agents: Iterable<string>): number {
+  const put = db.prepare(
+    'INSERT INTO inventory_agents (school, agent, last_seq, updated_at_ms, devices) VALUES (?, ?, ?, ?, ?) ON CONFLICT (school, agent) DO UPDATE SET last_seq = excluded.last_seq, updated_at_ms = excluded.updated_at_ms, devices = excluded.devices',
+  );
+  let n = 0;
+  for (const id of agents) {
+    const a = school.agents.get(id);
+    if (a) n += put.run(school.school, id, a.lastSeq, a.updatedAtMs, JSON.stringify([...a.devices.values()])).changes;
+  }
+  return n;
+}
+
+/** One school's lists from the table (an indexed read), or undefined when none is stored. A damaged row is reported and skipped. */
+export function loadSchool(db: Sqlite, school: string, problems: string[] = []): SchoolDevices | undefined {
+  const rows = db.prepare('SELECT agent, last_seq AS lastSeq, updated_at_ms AS updatedAtMs, devices FROM inventory_agents WHERE school = ?').all(school) as { agent: string; lastSeq: number; updatedAtMs: number; devices: string }[];
+  if (!rows.length) return undefined;
+  const s: SchoolDevices = { school, agents: new Map() };
+  for (const r of rows) {
+    try {
+      // Rows are written by this module from validated reports: parse, check the shape, no full schema pass.
+      const devices = JSON.parse(r.devices) as Device[];
+      if (!Array.isArray(devices) || devices.some((d) => typeof d?.mac !== 'string')) throw new Error('devices is not a list of devices');
+      s.agents.set(r.agent, { lastSeq: r.lastSeq, updatedAtMs: r.updatedAtMs, devices: new Map(devices.map((d) => [d.mac, d])) });
+    } catch (e) {
+      problems.push(`inventory_agents ${school}/${r.agent}: ${(e as Error).message.slice(0, 200)}`);
+    }
+  }
+  return s;
+}
 
 /** Applies one report's events to an agent's list; returns false when they were stale and skipped. */
 export function applyEvents(school: SchoolDevices, agent: string, seq: number, events: DeviceEvents, atMs: number): boolean {
@@ -87,19 +134,27 @@ export function parseSchool(text: string): SchoolDevices {
 }
 
 
-/** Reads every `<school>.json` of `dir`. Unreadable files are reported, left in place, and skipped. */
-export async function loadAll(dir: string): Promise<{ schools: Map<string, SchoolDevices>; problems: string[] }> {
-  await mkdir(dir, { recursive: true });
+/** Reads every `<school>.json` of `dir` (the files of older collectors). Unreadable files are reported, left in place, and skipped. */
+export async function loadAll(dir: string): Promise<{ schools: Map<string, SchoolDevices>; problems: string[]; files: string[] }> {
   const schools = new Map<string, SchoolDevices>();
   const problems: string[] = [];
-  for (const name of await readdir(dir)) {
+  const files: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { schools, problems, files: [] };
+    throw e;
+  }
+  for (const name of names) {
     if (!/^\d{10}\.json$/.test(name)) continue;
     try {
       const s = parseSchool(await readFile(join(dir, name), 'utf8'));
       schools.set(s.school, s);
+      files.push(join(dir, name));
     } catch (e) {
       problems.push(`${join(dir, name)}: ${(e as Error).message}`);
     }
   }
-  return { schools, problems };
+  return { schools, problems, files };
 }

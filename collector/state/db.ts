@@ -15,7 +15,7 @@
  * handle in their SQLite implementation, so a PostgreSQL implementation can follow behind the same
  * interfaces.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -58,6 +58,12 @@ export interface StateDb {
   readonly db: Sqlite;
   /** Path of the database file. */
   readonly path: string;
+  /**
+   * True when the database could only be opened with exclusive locking (the disk was full or out of
+   * descriptors at open: no room for the WAL index file). Reads and, once space is back, writes work;
+   * other processes (`token issue`, `state backup`) wait until the collector restarts.
+   */
+  readonly exclusive: boolean;
   /** Runs a module's migrations not yet applied (recorded per module in `schema_migrations`). */
   migrate(module: string, migrations: readonly Migration[]): void;
   /**
@@ -106,20 +112,44 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** Opens (creating if needed) the state database. Throws naming the file when it cannot be opened. */
-export function openStateDb(opts: OpenStateDbOptions): StateDb {
-  const path = opts.path ?? stateDbPath(opts.stateDir);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  let db: Sqlite;
+function openHandle(path: string, opts: OpenStateDbOptions, exclusive: boolean): Sqlite {
+  const db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
   try {
-    db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+    if (exclusive) db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     // FULL in WAL mode: every commit fsyncs the WAL, so what a commit acknowledged survives a power cut.
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL, applied_at_ms INTEGER NOT NULL, PRIMARY KEY (module, version))');
+    const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+    if (!has) db.exec('CREATE TABLE schema_migrations (module TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL, applied_at_ms INTEGER NOT NULL, PRIMARY KEY (module, version))');
+    return db;
   } catch (e) {
-    throw new Error(`${path}: cannot open the collector state database: ${(e as Error).message}`);
+    db.close();
+    throw e;
+  }
+}
+
+/** Opens (creating if needed) the state database. Throws naming the file when it cannot be opened. */
+export function openStateDb(opts: OpenStateDbOptions): StateDb {
+  const path = opts.path ?? stateDbPath(opts.stateDir);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // Token hashes and device lists: readable by the collector's user only. SQLite gives the -wal and
+  // -shm files the database file's mode.
+  if (path !== ':memory:' && !existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  let db: Sqlite;
+  let exclusive = false;
+  try {
+    db = openHandle(path, opts, false);
+  } catch (e) {
+    // A full disk (or no descriptors) cannot give the WAL index its shared-memory file; exclusive
+    // locking keeps that index in memory, so the collector still starts, reads its state and serves.
+    if (!toStateDbError(e).retryable) throw new Error(`${path}: cannot open the collector state database: ${(e as Error).message}`);
+    try {
+      db = openHandle(path, opts, true);
+      exclusive = true;
+    } catch {
+      throw new Error(`${path}: cannot open the collector state database: ${(e as Error).message}`);
+    }
   }
   const groupMs = opts.groupCommitMs ?? 2;
   const maxItems = opts.maxGroupItems ?? 5000;
@@ -169,6 +199,7 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
   return {
     db,
     path,
+    exclusive,
     migrate(module, migrations) {
       const applied = new Set((db.prepare('SELECT version FROM schema_migrations WHERE module = ?').all(module) as { version: number }[]).map((r) => r.version));
       const record = db.prepare('INSERT INTO schema_migrations (module, version, description, applied_at_ms) VALUES (?, ?, ?, ?)');

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { openStateDb } from '../../collector/state/db.js';
 import { createConsoleModule } from '../../collector/console/module.js';
 import { ViewerStore, issueViewer } from '../../collector/auth/viewers.js';
 import { createApp } from '../../collector/http/app.js';
@@ -124,12 +125,13 @@ export async function startConsoleHarness(opts: { viewer?: boolean } = {}): Prom
   const nowMs = Math.floor(Date.now() / 60_000) * 60_000;
   const clock = { now: nowMs - 20 * HOUR };
   const now = () => clock.now;
-  const ctx: ModuleContext = { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(test)', initial: registry }), stateDir, sink, influx: influx.client, log, now };
+  const state = openStateDb({ stateDir });
+  const ctx: ModuleContext = { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(test)', initial: registry }), stateDir, state, sink, influx: influx.client, log, now };
   const views = createViewsModule(ctx, { settings: { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance' } });
   const inventory = createInventoryModule(ctx);
   const consoleModule = createConsoleModule(ctx, { views });
   for (const m of [views, inventory, consoleModule]) await m.start?.();
-  const viewer = opts.viewer ? { username: 'nx-edu', password: issueViewer({ stateDir, name: 'nx-edu' }).password } : undefined;
+  const viewer = opts.viewer ? { username: 'nx-edu', password: issueViewer({ state, name: 'nx-edu' }).password } : undefined;
   const app = createApp({
     sink: sink as Influx1Sink,
     tokens: { verify: (tok) => (tok.startsWith('t-') ? { id: tok, school: tok.slice(2), sha256: '', issuedAt: '' } : undefined) },
@@ -139,7 +141,7 @@ export async function startConsoleHarness(opts: { viewer?: boolean } = {}): Prom
     maxBodyBytes: 8 * 1024 * 1024,
     retryAfterS: 1,
     modules: [views, inventory, consoleModule],
-    ...(viewer && { viewers: new ViewerStore(stateDir) }),
+    ...(viewer && { viewers: new ViewerStore(state) }),
   });
   const server: Server = await new Promise((res) => {
     const s = app.listen(0, '127.0.0.1', () => res(s));
@@ -194,6 +196,7 @@ export async function startConsoleHarness(opts: { viewer?: boolean } = {}): Prom
       await new Promise<void>((res) => server.close(() => res()));
       for (const m of [consoleModule, inventory, views]) await m.stop?.().catch(() => undefined);
       await sink.close();
+      await state.close();
       await influx.cleanup();
       rmSync(dir, { recursive: true, force: true });
     },

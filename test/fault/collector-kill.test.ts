@@ -37,9 +37,11 @@ describe('fault: collector SIGKILL under load from 50 agents', function () {
       a.close();
     }
     expect(total).to.be.at.least(50 * 16);
-    const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const life = JSON.parse(readFileSync(join(collector.stateDir, 'gaps', 'lifelog.json'), 'utf8')) as { downtimes: { fromMs: number; toMs: number }[] };
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(collector.stateDir, 'state.db'), { readonly: true });
+    const life = { downtimes: db.prepare('SELECT from_ms AS fromMs, to_ms AS toMs FROM lifelog_downtimes').all() as { fromMs: number; toMs: number }[] };
+    db.close();
     expect(life.downtimes).to.have.length(1);
     expect((life.downtimes[0]?.toMs ?? 0) - (life.downtimes[0]?.fromMs ?? 0)).to.be.within(2500, 15_000);
   });

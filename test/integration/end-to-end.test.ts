@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { jsonOf } from '../helpers/http.js';
 import { SegmentSpool } from '../../agent/spool/segment-spool.js';
@@ -78,9 +79,12 @@ describe('integration: agent → collector → InfluxDB', function () {
 
   it('token issue prints the token as the last line of stdout and stores only its hash', () => {
     expect(token).to.match(/^clk1_[A-Za-z0-9_-]{40,}$/);
-    const stored = readFileSync(join(stateDir, 'tokens.json'), 'utf8');
+    const db = new Database(join(stateDir, 'state.db'), { readonly: true });
+    const stored = JSON.stringify(db.prepare('SELECT * FROM tokens').all());
+    db.close();
     expect(stored).to.contain(school);
     expect(stored).not.to.contain(token);
+    expect(readFileSync(join(stateDir, 'state.db')).toString('latin1')).not.to.contain(token);
   });
 
   it('agent once --print writes a valid report to stdout and sends and spools nothing', async () => {

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Router } from 'express';
 import { pino } from 'pino';
-import { ViewerStore, issueViewer, removeViewer, viewerFilePath } from '../../../collector/auth/viewers.js';
+import { ViewerStore, issueViewer, removeViewer } from '../../../collector/auth/viewers.js';
 import { createApp } from '../../../collector/http/app.js';
+import { openStateDb, stateDbPath, type StateDb } from '../../../collector/state/db.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
 import { makeReport } from '../../helpers/reports.js';
 
@@ -18,8 +19,8 @@ describe('collector/auth/viewers', () => {
   it('issueViewer() stores only the hash of the password, and ViewerStore.verify() accepts exactly that pair', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cl-viewers-'));
     const { password } = issueViewer({ stateDir: dir, name: 'nx-edu' });
-    expect(readFileSync(viewerFilePath(dir), 'utf8')).not.to.contain(password);
-    const store = new ViewerStore(dir);
+    expect(readFileSync(stateDbPath(dir)).toString('latin1')).to.contain('nx-edu').and.not.contain(password);
+    const store = new ViewerStore(openStateDb({ stateDir: dir }));
     expect(store.verify('nx-edu', password)).to.equal(true);
     expect(store.verify('nx-edu', `${password}x`)).to.equal(false);
     expect(store.verify('someone', password)).to.equal(false);
@@ -28,15 +29,24 @@ describe('collector/auth/viewers', () => {
   it('issueViewer() for an existing name replaces its password; removeViewer() removes it; the store sees both without a restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cl-viewers-'));
     const first = issueViewer({ stateDir: dir, name: 'ops' });
-    const store = new ViewerStore(dir);
-    await new Promise((r) => setTimeout(r, 20));
+    const store = new ViewerStore(openStateDb({ stateDir: dir }));
     const second = issueViewer({ stateDir: dir, name: 'ops' });
     expect(second.replaced).to.equal(true);
     expect([store.verify('ops', first.password), store.verify('ops', second.password), store.size]).to.deep.equal([false, true, 1]);
-    await new Promise((r) => setTimeout(r, 20));
     expect(removeViewer({ stateDir: dir, name: 'ops' })).to.equal(true);
     expect(removeViewer({ stateDir: dir, name: 'ops' })).to.equal(false);
     expect(store.size).to.equal(0);
+  });
+
+  it('a store sees accounts added and removed through its own connection too', () => {
+    const state = openStateDb({ stateDir: mkdtempSync(join(tmpdir(), 'cl-viewers-')) });
+    const store = new ViewerStore(state);
+    expect(store.size).to.equal(0);
+    const { password } = issueViewer({ state, name: 'ops' });
+    expect([store.size, store.verify('ops', password)]).to.deep.equal([1, true]);
+    removeViewer({ state, name: 'ops' });
+    expect(store.size).to.equal(0);
+    void state.close();
   });
 
   it('issueViewer() refuses a name HTTP Basic cannot carry', () => {
@@ -48,8 +58,10 @@ describe('collector/auth/viewers', () => {
     let base: string;
     let password: string;
     let dir: string;
+    let state: StateDb;
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'cl-viewers-'));
+      state = openStateDb({ stateDir: dir });
       const router = Router();
       router.get('/api/v1/schools/:id/devices', (_req, res) => void res.json({ devices: [] }));
       router.get('/', (_req, res) => void res.type('html').send('<h1>console</h1>'));
@@ -60,7 +72,7 @@ describe('collector/auth/viewers', () => {
         log: pino({ level: 'silent' }),
         maxBodyBytes: 64 * 1024,
         retryAfterS: 5,
-        viewers: new ViewerStore(dir),
+        viewers: new ViewerStore(state),
         modules: [{ name: 'read', router }],
       });
       server = await new Promise((r) => {
@@ -68,7 +80,10 @@ describe('collector/auth/viewers', () => {
       });
       base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });
-    after(() => server.close());
+    after(async () => {
+      server.close();
+      await state.close();
+    });
 
     it('with no account the read side is open, as before', async () => {
       expect((await fetch(`${base}/api/v1/schools/${SCHOOL}/devices`)).status).to.equal(200);

@@ -159,7 +159,9 @@ describe('collector/http/app', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { DedupeStore } = await import('../../../collector/ingest/dedupe.js');
-    const path = join(mkdtempSync(join(tmpdir(), 'cl-app-dedupe-')), 'dedupe.log');
+    const { openStateDb } = await import('../../../collector/state/db.js');
+    const stateDir = mkdtempSync(join(tmpdir(), 'cl-app-dedupe-'));
+    let state = openStateDb({ stateDir });
     const listen = async (dedupe: InstanceType<typeof DedupeStore>) => {
       const app = createApp({ sink, tokens: { verify: (t) => tokens[t] }, schools: { tagsFor: (id) => (id === SCHOOL ? { school: id, province: '640000', city: '640100', county: '640104', link: 'fiber' } : undefined) }, log: pino({ level: 'silent' }), now: () => T0 + 5000, maxBodyBytes: 65536, retryAfterS: 7, dedupe });
       const s: Server = await new Promise((res) => {
@@ -169,20 +171,21 @@ describe('collector/http/app', () => {
     };
     const send = (url: string, seqs: number[]) =>
       fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer good' }, body: JSON.stringify({ reports: seqs.map((seq) => makeReport({ seq, collectedAt: T0 + seq })) }) }).then((r) => r.json());
-    let d = new DedupeStore({ path });
+    let d = new DedupeStore({ state });
     let { s, url } = await listen(d);
     expect(await send(url, [1, 2])).to.deep.equal({ v: 1, accepted: [1, 2], heldThrough: 2, serverTime: T0 + 5000 });
     const written = sink.points.length;
     expect(await send(url, [2, 3, 3])).to.deep.equal({ v: 1, accepted: [2, 3], duplicates: [2], heldThrough: 3, serverTime: T0 + 5000 });
     expect(sink.points.length).to.equal(written + 2);
     s.close();
-    d.close();
-    d = new DedupeStore({ path });
+    await state.close();
+    state = openStateDb({ stateDir });
+    d = new DedupeStore({ state });
     ({ s, url } = await listen(d));
     expect(await send(url, [1, 2, 3])).to.deep.include({ accepted: [1, 2, 3], duplicates: [1, 2, 3] });
     expect(sink.points.length).to.equal(written + 2);
     s.close();
-    d.close();
+    await state.close();
   });
 
   it('answers 404 in the catalogue shape for unknown endpoints', async () => {

@@ -1,31 +1,82 @@
-import { appendFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { DedupeStore } from '../../../collector/ingest/dedupe.js';
+import fc from 'fast-check';
+import { DedupeStore, addHeld, formatRanges, holds, parseRanges, type HeldSequences } from '../../../collector/ingest/dedupe.js';
+import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 
 const S = '1640104001';
+const tempState = (): { dir: string; state: StateDb } => {
+  const dir = mkdtempSync(join(tmpdir(), 'cl-dedupe-'));
+  return { dir, state: openStateDb({ stateDir: dir }) };
+};
 
 describe('collector/ingest/dedupe', () => {
-  it('record() then has(): held sequences survive a restart, heldThrough() is the contiguous high-water mark', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'cl-dedupe-')), 'dedupe.log');
-    const d = new DedupeStore({ path });
-    d.record(S, 'gw-01', [1, 2, 3, 7]);
-    d.record(S, 'gw-02', [1]);
+  it('record() then has(): held sequences survive a restart, heldThrough() is the contiguous high-water mark', async () => {
+    const { dir, state } = tempState();
+    const d = new DedupeStore({ state });
+    await d.record(S, 'gw-01', [1, 2, 3, 7]);
+    await d.record(S, 'gw-02', [1]);
     expect(d.heldThrough(S, 'gw-01')).to.equal(3);
-    d.close();
-    appendFileSync(path, '{"s":"1640104001","a":"gw-01","q":[9'); // a line torn by a crash
-    const again = new DedupeStore({ path });
+    await state.close();
+    const state2 = openStateDb({ stateDir: dir });
+    const again = new DedupeStore({ state: state2 });
     expect([1, 2, 3, 4, 7, 9].map((q) => again.has(S, 'gw-01', q))).to.deep.equal([true, true, true, false, true, false]);
     expect(again.has(S, 'gw-02', 1)).to.equal(true);
-    again.record(S, 'gw-01', [4, 5, 6]);
+    await again.record(S, 'gw-01', [4, 5, 6]);
     expect(again.heldThrough(S, 'gw-01')).to.equal(7);
+    await state2.close();
   });
 
-  it('keeps at most maxRecentPerAgent sequences above the mark, forgetting the lowest', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'cl-dedupe-')), 'dedupe.log');
-    const d = new DedupeStore({ path, maxRecentPerAgent: 3 });
-    d.record(S, 'a', [10, 11, 12, 13]);
-    expect([10, 11, 12, 13].map((q) => d.has(S, 'a', q))).to.deep.equal([false, true, true, true]);
+  it('record()s of one tick share one commit, and two batches of one agent in it build on each other', async () => {
+    const { state } = tempState();
+    const d = new DedupeStore({ state });
+    const before = state.health().commits;
+    await Promise.all([d.record(S, 'a', [1, 2]), d.record(S, 'a', [3]), d.record(S, 'b', [1]), d.record(S, 'a', [5])]);
+    expect(state.health().commits - before).to.equal(1);
+    expect([d.heldThrough(S, 'a'), d.has(S, 'a', 5), d.has(S, 'a', 4), d.heldThrough(S, 'b')]).to.deep.equal([3, true, false, 1]);
+    expect(state.db.prepare("SELECT hwm, ranges FROM dedupe_agents WHERE agent = 'a'").get()).to.deep.equal({ hwm: 3, ranges: '5' });
+    await state.close();
+  });
+
+  it('record() rejects with the state database error and then holds nothing of it', async () => {
+    const { state } = tempState();
+    const d = new DedupeStore({ state });
+    await d.record(S, 'a', [1]);
+    await state.close();
+    const err = await d.record(S, 'a', [2]).then(() => undefined, (e: unknown) => e);
+    expect(err).to.have.property('name', 'StateDbError');
+    expect(err).to.have.property('retryable', true);
+    expect([d.has(S, 'a', 1), d.has(S, 'a', 2)]).to.deep.equal([true, false]);
+  });
+
+  it('a dropped sequence keeps memory to one range however many reports follow it, and at most maxRangesPerAgent ranges, forgetting the lowest', async () => {
+    const { state } = tempState();
+    const d = new DedupeStore({ state, maxRangesPerAgent: 3 });
+    await d.record(S, 'a', [1, 2]);
+    await d.record(S, 'a', Array.from({ length: 5000 }, (_, i) => 4 + i));
+    expect(state.db.prepare("SELECT hwm, ranges FROM dedupe_agents WHERE agent = 'a'").get()).to.deep.equal({ hwm: 2, ranges: '4-5003' });
+    await d.record(S, 'a', [6000, 6002, 6004]);
+    expect([d.has(S, 'a', 4), d.has(S, 'a', 5003), d.has(S, 'a', 6000), d.has(S, 'a', 6004), d.heldThrough(S, 'a')]).to.deep.equal([false, false, true, true, 2]);
+    await state.close();
+  });
+
+  it('addHeld()/holds() agree with a plain set of sequences (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: 1, max: 200 }), { maxLength: 20 }), { maxLength: 20 }), (batches) => {
+        const s: HeldSequences = { hwm: 0, ranges: [] };
+        const plain = new Set<number>();
+        for (const b of batches) {
+          addHeld(s, b, { maxRanges: 1000 });
+          for (const q of b) plain.add(q);
+          let hwm = 0;
+          while (plain.has(hwm + 1)) hwm++;
+          expect(s.hwm).to.equal(hwm);
+          for (let q = 1; q <= 201; q++) expect(holds(s, q), `seq ${q}`).to.equal(plain.has(q));
+          expect(parseRanges(formatRanges(s.ranges))).to.deep.equal(s.ranges);
+        }
+      }),
+    );
   });
 });

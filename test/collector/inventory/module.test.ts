@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { createApp } from '../../../collector/http/app.js';
 import { createInventoryModule, type InventoryModule } from '../../../collector/inventory/index.js';
+import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 import type { Device, DeviceEvents, Report } from '../../../protocol/index.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
 import { T0, makeReport } from '../../helpers/reports.js';
@@ -21,9 +22,11 @@ describe('collector/inventory', () => {
   let server: Server | undefined;
   let base: string;
   let mod: InventoryModule;
+  let state: StateDb;
 
   const start = async (): Promise<void> => {
-    mod = createInventoryModule({ stateDir: dir, log, now: () => T0, registry: { get: (id: string) => (id === SCHOOL || id === OTHER ? { id } : undefined) } });
+    state = openStateDb({ stateDir: dir });
+    mod = createInventoryModule({ state, log, now: () => T0, registry: { get: (id: string) => (id === SCHOOL || id === OTHER ? { id } : undefined) } });
     await mod.start?.();
     const app = createApp({
       sink: new MemorySink(),
@@ -42,6 +45,7 @@ describe('collector/inventory', () => {
   };
   const stop = async (): Promise<void> => {
     await mod.stop?.();
+    await state.close();
     await new Promise((r) => server?.close(r));
   };
   const post = (reports: Report[]) =>
@@ -112,11 +116,40 @@ describe('collector/inventory', () => {
     await post([report(1, { full: true, added: [dev('00:00:00:00:00:01', 'ap'), dev('00:00:00:00:00:02', 'display')] })]);
     const before = await list();
     await stop();
-    expect(readdirSync(join(dir, 'inventory'))).to.deep.equal([`${SCHOOL}.json`]);
+    const peek = openStateDb({ stateDir: dir });
+    const rows = peek.db.prepare('SELECT school, agent, last_seq FROM inventory_agents').all();
+    await peek.close();
+    expect(rows).to.deep.equal([{ school: SCHOOL, agent: 'gw-01', last_seq: 1 }]);
     await start();
     expect(await list()).to.deep.equal(before);
     // And it keeps applying after the restart, honouring the saved sequence.
     await post([report(1, { removed: ['00:00:00:00:00:01'] })]);
     expect((await list()).count).to.equal(2);
+  });
+});
+
+describe('collector/inventory: lists read per school', () => {
+  it('reads a school from the state database when needed, also after it left the bounded cache, and loses no change of it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'collector-inventory-'));
+    const state = openStateDb({ stateDir: dir });
+    const ctx = { state, log, now: () => T0, registry: { get: () => ({}) } };
+    const a = createInventoryModule(ctx, { maxCachedSchools: 2 });
+    const ids = ['1640104001', '1640104002', '1640104003', '1640104004'];
+    for (const [i, school] of ids.entries()) {
+      await a.onAccepted?.({ school, reports: [makeReport({ school, seq: 1, devices: { full: true, added: [dev(`00:00:00:00:00:0${i}`, 'pc')], removed: [] } })], receivedAtMs: T0 });
+    }
+    // The first school left the cache; a change to it reads it back first and keeps its earlier device.
+    await a.onAccepted?.({ school: ids[0] as string, reports: [makeReport({ school: ids[0] as string, seq: 2, devices: { full: false, added: [dev('00:00:00:00:00:09', 'ap')], removed: [] } })], receivedAtMs: T0 });
+    expect(a.devices(ids[0] as string)?.map((d) => d.mac)).to.deep.equal(['00:00:00:00:00:00', '00:00:00:00:00:09']);
+    await a.stop?.();
+    // A new module reads nothing at start and finds every list when asked.
+    state.db.prepare("INSERT INTO inventory_agents (school, agent, last_seq, updated_at_ms, devices) VALUES ('1640104005', 'gw-01', 1, 0, 'not json')").run();
+    const b = createInventoryModule(ctx);
+    await b.start?.();
+    expect(ids.map((id) => b.devices(id)?.length)).to.deep.equal([2, 1, 1, 1]);
+    expect(b.devices('1640104005')).to.deep.equal([]);
+    expect(b.devices('1640104006')).to.equal(undefined);
+    await state.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

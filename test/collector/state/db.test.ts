@@ -40,3 +40,65 @@ describe('collector/state/db', () => {
     expect(db.db.prepare("SELECT module, version FROM schema_migrations ORDER BY version").all()).to.deep.equal([{ module: 't', version: 1 }, { module: 't', version: 2 }]);
   });
 });
+
+describe('campuslink-collector state backup', function () {
+  this.timeout(60_000);
+  it('copies a live WAL database into a new file that opens with the same rows, and refuses an existing file', async () => {
+    const { runCli } = await import('../../helpers/cli.js');
+    const { existsSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'clk-statedb-'));
+    const live = openStateDb({ stateDir: dir });
+    live.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }]);
+    await live.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('a', 1)").run());
+    const to = join(dir, 'backup.db');
+    const r = await runCli('collector', ['state', 'backup', '--to', to], { CAMPUSLINK_STATE_DIR: dir });
+    expect(r.code, r.stderr).to.equal(0);
+    await live.close();
+    const copy = openStateDb({ stateDir: dir, path: to });
+    expect(copy.db.prepare('SELECT k, v FROM kv').all()).to.deep.equal([{ k: 'a', v: 1 }]);
+    await copy.close();
+    const again = await runCli('collector', ['state', 'backup', '--to', to], { CAMPUSLINK_STATE_DIR: dir });
+    expect([again.code, existsSync(to)]).to.deep.equal([1, true]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('collector/state/db on a full disk', () => {
+  it('opens an existing database on a full disk (exclusive locking), reads it, rejects commits as retryable, and commits again once space is back', async function () {
+    const { mountTmpfs } = await import('../../helpers/tmpfs.js');
+    const fs = mountTmpfs(1024);
+    if (!fs) this.skip();
+    try {
+      let db = openStateDb({ stateDir: fs.dir });
+      db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }]);
+      await db.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('a', 1)").run());
+      await db.close();
+      fs.fill();
+      db = openStateDb({ stateDir: fs.dir });
+      db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }]);
+      expect([db.exclusive, db.db.prepare('SELECT k, v FROM kv').all()]).to.deep.equal([true, [{ k: 'a', v: 1 }]]);
+      const err = await db.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('b', 2)").run()).then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(StateDbError).with.property('retryable', true);
+      expect(db.health()).to.include({ writable: false });
+      fs.free();
+      await db.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('b', 2)").run());
+      expect(db.health()).to.include({ writable: true });
+      expect(db.db.prepare('SELECT count(*) FROM kv').pluck().get()).to.equal(2);
+      await db.close();
+    } finally {
+      fs.unmount();
+    }
+  });
+});
+
+describe('collector/state/db file', () => {
+  it('creates state.db and its WAL readable by the owner only', async () => {
+    const { statSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'clk-statedb-'));
+    const db = openStateDb({ stateDir: dir });
+    db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY)' }]);
+    expect([statSync(join(dir, 'state.db')).mode & 0o777, statSync(join(dir, 'state.db-wal')).mode & 0o777]).to.deep.equal([0o600, 0o600]);
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { openStateDb } from '../../../collector/state/db.js';
 import { createApp } from '../../../collector/http/app.js';
 import { LiveRegistry } from '../../../collector/registry/index.js';
 import { createInflux1Sink, type Influx1Sink } from '../../../collector/sink/influx1.js';
@@ -123,6 +124,7 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
   const registryPath = join(dir, 'schools.csv');
   writeFileSync(registryPath, registryCsv(opts.schools));
   const log = pino({ level: 'silent' });
+  const state = openStateDb({ stateDir });
   const live = new LiveRegistry({ path: registryPath, log });
   const sink = createInflux1Sink({ url: influx.url, database: 'campuslink', flushIntervalMs: 5 });
   const clock = { now: NOW };
@@ -130,7 +132,7 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
   const settings = { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance', ...opts.settings };
   const makeViews = () =>
     createViewsModule(
-      { config: {} as never, registry: live.current(), liveRegistry: live, stateDir, sink, influx: influx.client, log, now },
+      { config: {} as never, registry: live.current(), liveRegistry: live, stateDir, state, sink, influx: influx.client, log, now },
       { liveRegistry: live, settings },
     );
   const views = makeViews();
@@ -180,6 +182,7 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
       await new Promise<void>((res) => server.close(() => res()));
       await views.stop!().catch(() => undefined);
       await sink.close();
+      await state.close();
       await influx.cleanup();
       rmSync(dir, { recursive: true, force: true });
     },

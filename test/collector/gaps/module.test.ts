@@ -1,0 +1,84 @@
+/** The gaps module's state in the state database: compact, written per changed agent, continued after a restart. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { pino } from 'pino';
+import { emptyAgentGapState, observeBatch } from '../../../collector/gaps/detector.js';
+import { createGapsModule, type GapsModule } from '../../../collector/gaps/module.js';
+import { openStateDb, type StateDb } from '../../../collector/state/db.js';
+import type { Report } from '../../../protocol/index.js';
+import { MemorySink } from '../../helpers/memory-sink.js';
+import { T0, makeReport } from '../../helpers/reports.js';
+
+const MIN = 60_000;
+const S = '1640104001';
+const tags = { school: S, province: '640000', city: '640100', county: '640104', link: 'fiber' as const };
+const rep = (seq: number, at: number, agent = 'gw-01'): Report => makeReport({ seq, collectedAt: at, agent });
+
+describe('collector/gaps/module', () => {
+  let dir: string;
+  let state: StateDb;
+  let sink: MemorySink;
+  let now: number;
+  const held = new Set<string>();
+  const make = (): GapsModule =>
+    createGapsModule({ state, sink, tagsFor: (id) => (id === S ? tags : undefined), held: (s, a, q) => held.has(`${s}/${a}/${q}`), log: pino({ level: 'silent' }), now: () => now, heartbeatMs: 60_000 });
+  const accept = async (m: GapsModule, reports: Report[]) => {
+    for (const r of reports) held.add(`${S}/${r.agent}/${r.seq}`);
+    await m.onAccepted?.({ school: S, reports, receivedAtMs: now });
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cl-gaps-'));
+    state = openStateDb({ stateDir: dir });
+    sink = new MemorySink();
+    now = T0;
+    held.clear();
+  });
+  afterEach(() => state.close());
+
+  it('writes only the agents a batch changed, and a module started again on the same database continues their state', async () => {
+    let m = make();
+    await m.start?.();
+    await accept(m, [rep(1, T0, 'gw-01'), rep(2, T0 + MIN, 'gw-01')]);
+    await accept(m, [rep(1, T0, 'sw-01')]);
+    const written = state.db.prepare('SELECT agent FROM gap_agents ORDER BY agent').pluck().all();
+    expect(written).to.deep.equal(['gw-01', 'sw-01']);
+    const sw = state.db.prepare("SELECT state FROM gap_agents WHERE agent = 'sw-01'").pluck().get();
+    await accept(m, [rep(3, T0 + 2 * MIN, 'gw-01')]);
+    expect(state.db.prepare("SELECT state FROM gap_agents WHERE agent = 'sw-01'").pluck().get()).to.equal(sw);
+    await m.stop?.();
+    m = make();
+    await m.start?.();
+    expect(m.agents).to.equal(0); // nothing read at start
+    // The usual interval and the last report come back from the row on the agent's first batch: a jump after seq 3 is an agent gap.
+    now = T0 + 13 * MIN;
+    await accept(m, [rep(4, T0 + 13 * MIN, 'gw-01')]);
+    expect(m.agents).to.equal(1);
+    expect(sink.points.map((p) => [p.tags.cause, p.timestampMs, p.fields.missing_reports])).to.deep.equal([['agent', T0 + 3 * MIN, 10]]);
+    await m.stop?.();
+  });
+
+  it('keeps at most 16 (seq, time) pairs per agent however many reports it saw', () => {
+    const st = emptyAgentGapState();
+    for (let i = 0; i < 200; i++) {
+      const reports = Array.from({ length: 50 }, (_, k) => rep(i * 50 + k + 1, T0 + (i * 50 + k) * MIN));
+      observeBatch({ state: st, reports, receivedAtMs: T0 + (i * 50 + 50) * MIN, held: () => true, lateAfterMs: 5 * MIN, downWithin: () => 0 });
+    }
+    expect(st.recent.length).to.be.at.most(32);
+    expect(JSON.stringify(st).length).to.be.below(1000);
+    expect(st.recent.slice(-2)).to.deep.equal([10_000, T0 + 9999 * MIN]);
+  });
+
+  it('a backlog drained oldest first while live reports keep coming still finds an agent gap at a batch boundary', () => {
+    const st = emptyAgentGapState();
+    const obs = (reports: Report[], at: number) => observeBatch({ state: st, reports, receivedAtMs: at, held: () => true, lateAfterMs: 5 * MIN, downWithin: () => 0 });
+    obs([rep(1, T0), rep(2, T0 + MIN)], T0 + MIN);
+    // Link down for 100 min; the agent stopped collecting between seq 30 and 31 for 20 minutes.
+    const at = (q: number) => T0 + (q - 1) * MIN + (q > 30 ? 20 * MIN : 0);
+    for (let q = 81; q <= 100; q++) obs([rep(q, at(q))], at(q)); // live reports after the link came back
+    obs(Array.from({ length: 28 }, (_, i) => rep(3 + i, at(3 + i))), at(100) + 1000);
+    const gaps = obs(Array.from({ length: 50 }, (_, i) => rep(31 + i, at(31 + i))), at(100) + 2000);
+    expect(gaps.filter((g) => g.cause === 'agent')).to.deep.equal([{ cause: 'agent', startMs: at(30) + MIN, durationS: 20 * 60, missingReports: 20 }]);
+  });
+});
