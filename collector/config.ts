@@ -1,11 +1,42 @@
 /** Collector configuration: YAML file + `CAMPUSLINK_*` environment overrides, validated once and frozen. */
 import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
+import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 import { viewsSettingsSchema } from './views/index.js';
 
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** host:port with a port of 1-65535, or 0 (any free port: tests and the demo use it). */
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8470 or 0.0.0.0:8470');
+  .regex(HOST_PORT, 'must be host:port, e.g. 127.0.0.1:8470 or 0.0.0.0:8470')
+  .refine((s) => Number(HOST_PORT.exec(s)?.[2] ?? 0) <= 65535, { error: 'port must be 1-65535 (or 0 for any free port)' });
+
+/** Limits of the collector's port (see collector/http/limits.ts); defaults fit 60,000 schools with one HTTP/2 session each. */
+const httpSchema = z.strictObject({
+  /** Open connections of both HTTP versions; one over it is accepted and closed at once. Also capped at the fd limit minus `reservedFds`. */
+  maxConnections: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIMITS.maxConnections),
+  /** Open HTTP/2 sessions (agents hold one each). */
+  maxHttp2Sessions: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIMITS.maxHttp2Sessions),
+  /** Concurrent streams per HTTP/2 session. */
+  maxConcurrentStreams: z.number().int().min(1).max(1000).default(DEFAULT_LIMITS.maxConcurrentStreams),
+  /** Request-body bytes held by all requests together; over it → 503 COL_ERR_OVERLOADED with Retry-After. */
+  maxInflightBodyBytes: z.number().int().min(64 * 1024).max(16 * 1024 ** 3).default(DEFAULT_LIMITS.maxInflightBodyBytes),
+  /** HTTP/1.1: time to receive a request's headers, in ms. */
+  headersTimeoutMs: z.number().int().min(1000).max(600_000).default(DEFAULT_LIMITS.headersTimeoutMs),
+  /** HTTP/1.1: time to receive a whole request, in ms. */
+  requestTimeoutMs: z.number().int().min(1000).max(3_600_000).default(DEFAULT_LIMITS.requestTimeoutMs),
+  /** HTTP/1.1: an idle kept-alive connection is closed after this, in ms. */
+  keepAliveTimeoutMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_LIMITS.keepAliveTimeoutMs),
+  /** A connection that sends nothing for this long after connecting is closed, in ms. */
+  firstByteTimeoutMs: z.number().int().min(100).max(600_000).default(DEFAULT_LIMITS.firstByteTimeoutMs),
+  /** An HTTP/2 session without any stream for this long is closed, in ms (longer than any upload interval). */
+  sessionIdleTimeoutMs: z.number().int().min(1000).max(86_400_000).default(DEFAULT_LIMITS.sessionIdleTimeoutMs),
+  /** An HTTP/2 session with no request answered other than 401 within this is closed, in ms. */
+  unauthenticatedTimeoutMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_LIMITS.unauthenticatedTimeoutMs),
+  /** Descriptors kept free for InfluxDB writes, the state database and logs: connections stop at RLIMIT_NOFILE minus this; 0 = no such cap. */
+  reservedFds: z.number().int().min(0).max(100_000).default(256),
+});
 
 /** The collector config schema; every key has a default except where noted. */
 export const collectorConfigSchema = z.strictObject({
@@ -39,6 +70,8 @@ export const collectorConfigSchema = z.strictObject({
       timeoutMs: z.number().int().min(100).max(600000).default(10000),
       /** How long the embedded influxd may take to become ready, in ms. */
       startTimeoutMs: z.number().int().min(1000).max(600000).default(30000),
+      /** HTTP port of the embedded influxd on 127.0.0.1 (fixed, so Grafana can be pointed at it); 0 = a free port at every start. */
+      embeddedPort: z.number().int().min(0, 'must be 1-65535, or 0 for a free port').max(65535, 'must be 1-65535, or 0 for a free port').default(8471),
     })
     .superRefine((influx, ctx) => {
       if (influx.version !== 2) return;
@@ -57,6 +90,8 @@ export const collectorConfigSchema = z.strictObject({
       maxClockSkewMs: z.number().int().min(1000).max(7 * 86_400_000).default(600_000),
     })
     .prefault({}),
+  /** Limits of the HTTP port: connections, sessions, streams, bodies in flight, timeouts. */
+  http: httpSchema.prefault({}),
   gaps: z
     .strictObject({
       /** A report delivered later than this after its collection marks a delivery hole (`gap`, cause link), in ms. */
@@ -67,6 +102,11 @@ export const collectorConfigSchema = z.strictObject({
   views: viewsSettingsSchema.prefault({}),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).superRefine((c, ctx) => {
+  // A body the budget can never hold would be refused as "overloaded" forever.
+  if (c.http.maxInflightBodyBytes < c.ingest.maxBodyBytes) {
+    ctx.addIssue({ code: 'custom', path: ['http', 'maxInflightBodyBytes'], message: `must be at least ingest.maxBodyBytes (${c.ingest.maxBodyBytes})` });
+  }
 });
 
 export type CollectorConfig = z.output<typeof collectorConfigSchema>;
@@ -84,8 +124,14 @@ export function loadCollectorConfig(file?: string, env: NodeJS.ProcessEnv = proc
   return loadConfig({ schema: collectorConfigSchema, file, env, aliases: COLLECTOR_ENV_ALIASES, errorCode: 'COL_ERR_CONFIG_INVALID' });
 }
 
-/** Splits `host:port` (IPv6 in brackets) into its parts. */
+/** Splits `host:port` (IPv6 in brackets) into its parts. The config has validated the port already. */
 export function parseHostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
+}
+
+/** The listener's limits and descriptor reserve from the `http` section (and ingest's Retry-After and body cap). */
+export function listenerSettings(config: Readonly<CollectorConfig>): { limits: ListenerLimits; reservedFds: number; maxBodyBytes: number } {
+  const { reservedFds, ...limits } = config.http;
+  return { limits: { ...DEFAULT_LIMITS, ...limits, retryAfterS: config.ingest.retryAfterS }, reservedFds, maxBodyBytes: config.ingest.maxBodyBytes };
 }

@@ -8,9 +8,10 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { TokenStore } from './auth/tokens.js';
 import { ViewerStore } from './auth/viewers.js';
-import { parseHostPort, type CollectorConfig } from './config.js';
+import { listenerSettings, parseHostPort, type CollectorConfig } from './config.js';
 import { createGapsModule } from './gaps/module.js';
 import { createApp, type AppOptions } from './http/app.js';
+import { createHealth } from './http/health.js';
 import { createIngest } from './http/ingest.js';
 import { listen, type Listener } from './http/listener.js';
 import { DedupeStore } from './ingest/dedupe.js';
@@ -120,7 +121,9 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
+  const health = createHealth();
   const appOptions: AppOptions = {
+    health,
     sink,
     tokens,
     viewers,
@@ -137,13 +140,15 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   const { host, port } = parseHostPort(config.listen);
   let server: Listener;
   try {
-    server = await listen({ host, port, app, ingest: createIngest(appOptions), log });
+    server = await listen({ host, port, app, ingest: createIngest(appOptions), log, ...listenerSettings(config) });
   } catch (e) {
+    health.close();
     for (const m of modules) await m.stop?.();
     watched.close();
     await influxd?.stop();
     throw e;
   }
+  health.attachListener(() => server.stats());
   const boundPort = server.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   log.info({ url, influx: influxUrl, database: config.influx.database, tokens: tokens.size }, 'collector listening');
@@ -159,6 +164,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
       if (stopped) return;
       stopped = true;
       await server.close();
+      health.close();
       for (const m of [...modules].reverse()) await m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed'));
       await sink.close();
       watched.close();

@@ -6,13 +6,23 @@
  * Why HTTP/2 for agents: a satellite school uploads every few minutes over a metered link, and
  * HTTP/1.1 repeats about 450 bytes of headers with every batch. Over one long-lived HTTP/2 connection
  * HPACK sends the same headers in about 30 bytes (measured in bench/bandwidth.bench.ts).
+ *
+ * The port is bounded (limits.ts): connections, sessions, streams per session, request-body bytes in
+ * flight, and idle time. Running out of descriptors never ends the process: the accept loop logs
+ * COL_ERR_RESOURCE_EXHAUSTED (rate-limited) and keeps listening, and idle connections time out.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { errorAnswer } from './errors.js';
+import type { ListenerStats } from './health.js';
 import type { IngestRequest, IngestResponse } from './ingest.js';
+import { BodyBudget, DEFAULT_LIMITS, ResourceAlarm, isResourceError, type ListenerLimits } from './limits.js';
+
+export type { ListenerLimits } from './limits.js';
+export { DEFAULT_LIMITS } from './limits.js';
 
 const PREFACE_START = Buffer.from('PRI ');
 
@@ -24,9 +34,18 @@ export interface ListenOptions {
   /** The ingest handler HTTP/2 streams to `POST /api/v1/reports` go to. */
   ingest: (req: IngestRequest, res: IngestResponse) => void;
   log: Logger;
-  /** An HTTP/2 connection without any stream for this long is closed, in ms. Longer than any upload interval. */
+  /** Limits over the defaults (DEFAULT_LIMITS). */
+  limits?: Partial<ListenerLimits>;
+  /** Largest body ingest buffers, in bytes: a request reserves at most this much of the body budget. */
+  maxBodyBytes?: number;
+  /**
+   * Descriptors kept free for everything but connections (InfluxDB writes, the state database, logs):
+   * connections are capped at the process's RLIMIT_NOFILE minus this as well. Default 256; 0 = no such cap.
+   */
+  reservedFds?: number;
+  /** @deprecated use limits.sessionIdleTimeoutMs */
   h2IdleMs?: number;
-  /** A connection that sends nothing for this long after connecting is closed, in ms. */
+  /** @deprecated use limits.firstByteTimeoutMs */
   firstByteTimeoutMs?: number;
 }
 
@@ -35,39 +54,160 @@ export interface Listener {
   readonly port: number;
   /** Connections taken so far, by HTTP version. */
   readonly connections: { http1: number; http2: number };
+  /** The limits in force (maxConnections lowered to the descriptor limit when that is smaller). */
+  readonly limits: Readonly<ListenerLimits>;
+  /** Open connections, sessions, refusals, the body budget and resource errors, for /healthz. */
+  stats(): ListenerStats;
   /** Stops accepting, closes every connection of both versions. */
   close(): Promise<void>;
 }
 
-/** Listens on host:port and serves both HTTP versions; rejects when the port cannot be bound. */
-export async function listen(opts: ListenOptions): Promise<Listener> {
-  const h1 = http.createServer(opts.app);
-  const h2 = http2.createServer({}, (req, res) => {
-    if (req.method === 'POST' && req.url === '/api/v1/reports') return opts.ingest(req as unknown as IngestRequest, res as unknown as IngestResponse);
+/** The soft RLIMIT_NOFILE of this process (Linux), or undefined when it cannot be read. */
+export function openFileLimit(): number | undefined {
+  try {
+    const line = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    const n = Number(line);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Mutable state shared by the pieces of one listener. */
+interface Ctx {
+  opts: ListenOptions;
+  limits: ListenerLimits;
+  budget: BodyBudget;
+  alarm: ResourceAlarm;
+  sockets: Set<net.Socket>;
+  sessions: Set<http2.ServerHttp2Session>;
+  /** RLIMIT_NOFILE minus reservedFds, re-read every FD_LIMIT_CHECK_MS (prlimit on a running collector counts). */
+  fdCap: number;
+  counts: { http1: number; http2: number; refused: number; overloaded: number };
+}
+
+type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/**
+ * Reserves a request's body in the global budget: its Content-Length, or the most ingest would buffer when it
+ * has none (chunked). Answers 503 COL_ERR_OVERLOADED and returns false when the budget cannot hold it.
+ */
+function admitBody(ctx: Ctx, req: AnyRequest, res: AnyResponse, hasBody: boolean): boolean {
+  if (!hasBody) return true;
+  const cap = ctx.opts.maxBodyBytes ?? ctx.budget.limitBytes;
+  const declared = Number(req.headers['content-length']);
+  const bytes = Math.min(Number.isFinite(declared) && declared >= 0 ? declared : cap, cap);
+  if (ctx.budget.tryTake(bytes)) {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      ctx.budget.release(bytes);
+    };
+    res.once('finish', release);
+    res.once('close', release);
+    return true;
+  }
+  ctx.budget.rejected++;
+  ctx.counts.overloaded++;
+  const { status, body } = errorAnswer('COL_ERR_OVERLOADED', `the collector holds ${ctx.budget.limitBytes} bytes of request bodies in flight already; retry later`);
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'retry-after': String(ctx.limits.retryAfterS) });
+  res.end(text);
+  return false;
+}
+
+function createH1(ctx: Ctx): http.Server {
+  const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = ctx.limits;
+  const h1 = http.createServer(
+    {
+      headersTimeout: Math.min(headersTimeoutMs, requestTimeoutMs),
+      requestTimeout: requestTimeoutMs,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      // Node checks both timeouts only this often (default 30 s): a slow-headers client holds its socket until then.
+      connectionsCheckingInterval: Math.max(100, Math.min(5000, Math.floor(headersTimeoutMs / 2))),
+    },
+    (req, res) => {
+      const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+      if (admitBody(ctx, req, res, hasBody)) ctx.opts.app(req, res);
+      else req.resume();
+    },
+  );
+  h1.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+    if (isResourceError(e)) ctx.alarm.raise('http1', e);
+    socket.destroy();
+  });
+  return h1;
+}
+
+/** Closes a session that never had a request answered other than 401 (and has none open) after the timeout. */
+function guardUnauthenticated(ctx: Ctx, s: http2.ServerHttp2Session): { authenticated(): void } {
+  let authed = false;
+  let open = 0;
+  s.on('stream', (stream) => {
+    open++;
+    stream.once('close', () => open--);
+  });
+  const arm = (): NodeJS.Timeout =>
+    setTimeout(() => {
+      if (authed || s.destroyed) return;
+      if (open > 0) timer = arm();
+      else s.destroy();
+    }, ctx.limits.unauthenticatedTimeoutMs).unref();
+  let timer = arm();
+  s.once('close', () => clearTimeout(timer));
+  return {
+    authenticated() {
+      authed = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function createH2(ctx: Ctx): http2.Http2Server {
+  const auth = new WeakMap<http2.ServerHttp2Session, { authenticated(): void }>();
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: ctx.limits.maxConcurrentStreams } }, (req, res) => {
+    // The stream leaves its session when it ends: look the session up now.
+    const guard = req.stream.session ? auth.get(req.stream.session as http2.ServerHttp2Session) : undefined;
+    res.once('finish', () => {
+      if (res.statusCode !== 401) guard?.authenticated();
+    });
+    if (!admitBody(ctx, req, res, !req.stream.endAfterHeaders)) return;
+    if (req.method === 'POST' && req.url === '/api/v1/reports') return ctx.opts.ingest(req as unknown as IngestRequest, res as unknown as IngestResponse);
     const { status, body } = errorAnswer('COL_ERR_NOT_FOUND', 'over HTTP/2 this collector serves only POST /api/v1/reports; use HTTP/1.1 for the rest');
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const idleMs = opts.h2IdleMs ?? 15 * 60_000;
   h2.on('session', (s) => {
-    sessions.add(s);
-    s.setTimeout(idleMs, () => s.close());
-    s.on('close', () => sessions.delete(s));
-    s.on('error', (e) => opts.log.debug({ err: e.message }, 'HTTP/2 session error'));
+    ctx.sessions.add(s);
+    auth.set(s, guardUnauthenticated(ctx, s));
+    s.setTimeout(ctx.limits.sessionIdleTimeoutMs, () => s.close());
+    s.on('close', () => ctx.sessions.delete(s));
+    s.on('error', (e) => (isResourceError(e) ? ctx.alarm.raise('http2', e) : ctx.opts.log.debug({ err: e.message }, 'HTTP/2 session error')));
   });
-  h2.on('sessionError', (e) => opts.log.debug({ err: e.message }, 'HTTP/2 session error'));
+  h2.on('sessionError', (e) => ctx.opts.log.debug({ err: e.message }, 'HTTP/2 session error'));
+  return h2;
+}
 
-  const firstByteMs = opts.firstByteTimeoutMs ?? 60_000;
-  const sockets = new Set<net.Socket>();
-  const connections = { http1: 0, http2: 0 };
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+/** Reads a connection's first bytes and hands it to the HTTP/1.1 or the HTTP/2 server. */
+function dispatcher(ctx: Ctx, h1: http.Server, h2: http2.Http2Server): (socket: net.Socket) => void {
+  return (socket) => {
+    socket.on('error', (e) => {
+      if (isResourceError(e)) ctx.alarm.raise('socket', e);
+    });
+    // Over the cap: accepted and closed at once, so the connections already held keep working.
+    const cap = Math.min(ctx.limits.maxConnections, ctx.fdCap);
+    if (ctx.sockets.size >= cap) {
+      ctx.counts.refused++;
+      ctx.alarm.refused('maxConnections', cap);
+      socket.destroy();
+      return;
+    }
+    ctx.sockets.add(socket);
+    socket.once('close', () => ctx.sockets.delete(socket));
     let head = Buffer.alloc(0);
-    const ignore = () => {};
-    socket.on('error', ignore);
-    socket.setTimeout(firstByteMs, () => socket.destroy());
+    socket.setTimeout(ctx.limits.firstByteTimeoutMs, () => socket.destroy());
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       if (head.length < PREFACE_START.length && PREFACE_START.subarray(0, head.length).equals(head)) return;
@@ -75,39 +215,125 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       socket.setTimeout(0);
       socket.pause();
       if (head.subarray(0, PREFACE_START.length).equals(PREFACE_START)) {
+        if (ctx.sessions.size >= ctx.limits.maxHttp2Sessions) {
+          ctx.counts.refused++;
+          ctx.alarm.refused('maxHttp2Sessions', ctx.limits.maxHttp2Sessions);
+          socket.destroy();
+          return;
+        }
         // The HTTP/2 session takes over what is buffered in the socket.
-        connections.http2++;
+        ctx.counts.http2++;
         socket.unshift(head);
         h2.emit('connection', socket);
       } else {
         // The HTTP/1.1 parser reads the socket's handle directly; what was read already is handed over as data.
-        connections.http1++;
+        ctx.counts.http1++;
         h1.emit('connection', socket);
         socket.emit('data', head);
         socket.resume();
       }
     };
     socket.on('data', onData);
-  });
+  };
+}
+
+const FD_LIMIT_CHECK_MS = 10_000;
+
+/** The limits in force: the defaults, then the deprecated single options, then `limits`. */
+function mergedLimits(opts: ListenOptions): ListenerLimits {
+  return {
+    ...DEFAULT_LIMITS,
+    ...(opts.h2IdleMs !== undefined ? { sessionIdleTimeoutMs: opts.h2IdleMs } : {}),
+    ...(opts.firstByteTimeoutMs !== undefined ? { firstByteTimeoutMs: opts.firstByteTimeoutMs } : {}),
+    ...opts.limits,
+  };
+}
+
+/** Connections the descriptor limit leaves room for: RLIMIT_NOFILE minus `reservedFds` (Infinity when unknown or reservedFds is 0). */
+function fdCapOf(reservedFds: number): number {
+  const nofile = reservedFds > 0 ? openFileLimit() : undefined;
+  return nofile === undefined ? Infinity : Math.max(1, nofile - reservedFds);
+}
+
+/** Follows the descriptor limit; warns when it holds connections below maxConnections. Returns the timer to clear. */
+function watchFdLimit(ctx: Ctx, reservedFds: number): NodeJS.Timeout {
+  let warned = Infinity;
+  const check = () => {
+    try {
+      ctx.fdCap = fdCapOf(reservedFds);
+    } catch {
+      return; // keep the last cap: reading /proc needs a descriptor too
+    }
+    if (ctx.fdCap < ctx.limits.maxConnections && ctx.fdCap !== warned) {
+      warned = ctx.fdCap;
+      ctx.opts.log.warn(
+        { configured: ctx.limits.maxConnections, cap: ctx.fdCap, nofile: ctx.fdCap + reservedFds, reservedFds },
+        `connections capped at ${ctx.fdCap} by the descriptor limit; raise LimitNOFILE / ulimit -n for a province (docs/deployment.md)`,
+      );
+    }
+  };
+  check();
+  return setInterval(check, FD_LIMIT_CHECK_MS).unref();
+}
+
+/** Listens on host:port and serves both HTTP versions; rejects when the port cannot be bound. */
+export async function listen(opts: ListenOptions): Promise<Listener> {
+  const limits = mergedLimits(opts);
+  const ctx: Ctx = {
+    fdCap: Infinity,
+    opts,
+    limits,
+    budget: new BodyBudget(limits.maxInflightBodyBytes),
+    alarm: new ResourceAlarm(opts.log, limits.resourceLogIntervalMs),
+    sockets: new Set(),
+    sessions: new Set(),
+    counts: { http1: 0, http2: 0, refused: 0, overloaded: 0 },
+  };
+  const fdTimer = watchFdLimit(ctx, opts.reservedFds ?? 256);
+  const h1 = createH1(ctx);
+  const h2 = createH2(ctx);
+  const server = net.createServer(dispatcher(ctx, h1, h2));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (e: Error) => {
+      clearInterval(fdTimer);
+      reject(e);
+    };
+    server.once('error', failed);
     server.listen(opts.port, opts.host, () => {
-      server.removeListener('error', reject);
+      server.removeListener('error', failed);
       resolve();
     });
   });
+  // After listening, an 'error' is a failed accept (EMFILE, ENFILE, ENOBUFS): libuv keeps the socket listening.
+  // (Where libuv holds its spare descriptor it accepts and closes such connections itself and reports nothing.)
+  server.on('error', (e) => (isResourceError(e) ? ctx.alarm.raise('accept', e) : opts.log.error({ err: e.message }, 'accept failed')));
   // Starts the HTTP/1.1 server's own connection tracking (headers and request timeouts), as listening would.
   h1.emit('listening');
   const addr = server.address();
   return {
     port: typeof addr === 'object' && addr ? addr.port : opts.port,
-    connections,
+    connections: ctx.counts,
+    get limits() {
+      return { ...limits, maxConnections: Math.min(limits.maxConnections, ctx.fdCap) };
+    },
+    stats: () => ({
+      open: ctx.sockets.size,
+      maxConnections: Math.min(limits.maxConnections, ctx.fdCap),
+      http1: ctx.sockets.size - ctx.sessions.size,
+      http2Sessions: ctx.sessions.size,
+      refused: ctx.counts.refused,
+      bodyInflightBytes: ctx.budget.inflightBytes,
+      bodyBudgetBytes: ctx.budget.limitBytes,
+      overloaded: ctx.counts.overloaded,
+      resourceErrors: { ...ctx.alarm.counts },
+    }),
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(fdTimer);
         server.close(() => resolve());
         h1.close();
-        for (const s of sessions) s.destroy();
-        for (const s of sockets) s.destroy();
+        for (const s of ctx.sessions) s.destroy();
+        for (const s of ctx.sockets) s.destroy();
       }),
   };
 }

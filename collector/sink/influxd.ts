@@ -31,8 +31,12 @@ export interface InfluxdOptions {
   dataDir: string;
   /** Address the HTTP API binds to. Default `127.0.0.1`. */
   host?: string;
-  /** HTTP API port. Default: a free port on `host`. */
+  /** HTTP API port; 0 or absent: a free port on `host`, chosen at every start. The collector passes `influx.embeddedPort`. */
   port?: number;
+  /** Series limit of the database (`max-series-per-database`). Default EMBEDDED_LIMITS.maxSeriesPerDatabase. */
+  maxSeriesPerDatabase?: number;
+  /** Distinct values one tag key may take in one measurement (`max-values-per-tag`). Default EMBEDDED_LIMITS.maxValuesPerTag. */
+  maxValuesPerTag?: number;
   /** How long to wait for `GET /ping` to answer 204. Default 20000 ms. */
   readyTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before sending SIGKILL. Default 5000 ms. */
@@ -120,6 +124,16 @@ export function findInfluxd(binary = 'influxd', pathEnv = process.env.PATH ?? ''
   throw new InfluxdError('COL_ERR_INFLUXD_MISSING', `\`${binary}\` was not found on PATH. ${INSTALL_HINT}`);
 }
 
+/**
+ * Limits of the embedded influxd, sized for a province (docs/deployment.md has the arithmetic): a school writes
+ * ~22 series with one agent (docs/schema.md: 5 ping targets, 4 interfaces, sys, 10 inventory classes, modem,
+ * agent, report), up to ~40 with every gap cause, inventory_poll, more devices and an agent upgrade (each
+ * `version` is a new series). 60,000 schools × 40 = 2.4M series; the limit leaves 4× headroom. Per tag:
+ * `school` takes 60,000 values, `agent` (host names by default) one or two per school, `target` up to a few
+ * per school; 1M values leaves room for gateway replacements over years.
+ */
+export const EMBEDDED_LIMITS = Object.freeze({ maxSeriesPerDatabase: 10_000_000, maxValuesPerTag: 1_000_000 });
+
 function tomlString(s: string): string {
   return JSON.stringify(s); // a JSON string of printable text is a valid TOML basic string
 }
@@ -128,7 +142,7 @@ function tomlString(s: string): string {
  * The influxd 1.x config (keys checked against `influxd config` of 1.6; influxd ignores keys it
  * does not know, so a typo here fails silently — keep it in sync with that output).
  */
-export function influxdConfig(o: { dataDir: string; host: string; port: number; rpcPort: number }): string {
+export function influxdConfig(o: { dataDir: string; host: string; port: number; rpcPort: number; maxSeriesPerDatabase?: number; maxValuesPerTag?: number }): string {
   const dir = (sub: string) => tomlString(path.join(o.dataDir, sub));
   const hostPort = (h: string, p: number) => tomlString(`${h.includes(':') ? `[${h}]` : h}:${p}`);
   return [
@@ -144,6 +158,17 @@ export function influxdConfig(o: { dataDir: string; host: string; port: number; 
     '[data]',
     `  dir = ${dir('data')}`,
     `  wal-dir = ${dir('wal')}`,
+    // TSI keeps the series index on disk (page cache), so 60,000 schools' millions of series do not need RAM;
+    // shards created under inmem stay inmem (convert with `influx_inspect buildtsi`, docs/deployment.md).
+    '  index-version = "tsi1"',
+    `  max-series-per-database = ${o.maxSeriesPerDatabase ?? EMBEDDED_LIMITS.maxSeriesPerDatabase}`,
+    `  max-values-per-tag = ${o.maxValuesPerTag ?? EMBEDDED_LIMITS.maxValuesPerTag}`,
+    // An acknowledged write is on disk: the collector acknowledges agents only after InfluxDB confirmed.
+    '  wal-fsync-delay = "0s"',
+    // 2 cores: one compaction at a time leaves the other core to the collector.
+    '  max-concurrent-compactions = 1',
+    '  cache-max-memory-size = 1073741824',
+    '  cache-snapshot-memory-size = 26214400',
     '  query-log-enabled = false',
     '  trace-logging-enabled = false',
     '',
@@ -244,6 +269,7 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
   const log = options.log?.child({ component: 'influxd' });
   const configPath = path.join(dataDir, 'influxd.conf');
 
+  const fixedPort = options.port !== undefined && options.port !== 0;
   let port = options.port ?? 0;
   let rpcPort = 0;
   let child: ChildProcess | undefined;
@@ -253,7 +279,7 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
   let stopping = false;
 
   const pickPorts = async () => {
-    if (options.port === undefined) {
+    if (!fixedPort) {
       const ports = await findFreePorts(host, host === '127.0.0.1' ? 2 : 1);
       port = ports[0] as number;
       rpcPort = ports[1] ?? (await findFreePort('127.0.0.1'));
@@ -267,7 +293,7 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
   /** Spawns influxd with the current ports; resolves when ready, throws COL_ERR_INFLUXD_START otherwise. */
   const launch = async (): Promise<void> => {
     for (const sub of ['meta', 'data', 'wal']) mkdirSync(path.join(dataDir, sub), { recursive: true });
-    writeFileSync(configPath, influxdConfig({ dataDir, host, port, rpcPort }));
+    writeFileSync(configPath, influxdConfig({ dataDir, host, port, rpcPort, maxSeriesPerDatabase: options.maxSeriesPerDatabase, maxValuesPerTag: options.maxValuesPerTag }));
     // INFLUXDB_* variables override the config file in influxd 1.x; keep them from leaking in.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXDB_')));
     const started = Date.now();
@@ -368,9 +394,15 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
       await launch();
       break;
     } catch (e) {
-      const retry =
-        options.port === undefined && attempt < 3 && e instanceof InfluxdError && /address already in use/i.test(e.message);
-      if (!retry) throw e;
+      const inUse = e instanceof InfluxdError && /address already in use/i.test(e.message);
+      if (inUse && fixedPort) {
+        throw new InfluxdError(
+          'COL_ERR_INFLUXD_START',
+          `port ${port} on ${host} is in use by another process; set influx.embeddedPort (CAMPUSLINK_INFLUX_EMBEDDED_PORT) to a free port, or 0 to pick one at every start. ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      if (!(inUse && !fixedPort && attempt < 3)) throw e;
       await pickPorts();
     }
   }

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { loadCollectorConfig, parseHostPort } from '../../collector/config.js';
+import { listenerSettings, loadCollectorConfig, parseHostPort } from '../../collector/config.js';
+import { DEFAULT_LIMITS } from '../../collector/http/limits.js';
 import { ConfigError } from '../../protocol/config.js';
 import { repoPath, runCli } from '../helpers/cli.js';
 
@@ -33,9 +34,60 @@ describe('collector/config', () => {
     }
   });
 
+  it('loadCollectorConfig() refuses listen ports over 65535 at validation, before anything starts (127.0.0.1:99999)', () => {
+    for (const listen of ['127.0.0.1:99999', '127.0.0.1:65536', '[::1]:70000']) {
+      try {
+        loadCollectorConfig(undefined, { CAMPUSLINK_LISTEN: listen });
+        expect.fail(`expected a ConfigError for ${listen}`);
+      } catch (e) {
+        expect(e).to.be.instanceOf(ConfigError);
+        expect((e as ConfigError).issues.map((i) => [i.path, i.message])).to.deep.equal([['listen', 'port must be 1-65535 (or 0 for any free port)']]);
+      }
+    }
+    expect(loadCollectorConfig(undefined, { CAMPUSLINK_LISTEN: '127.0.0.1:65535' }).listen).to.equal('127.0.0.1:65535');
+    expect(loadCollectorConfig(undefined, { CAMPUSLINK_LISTEN: '127.0.0.1:0' }).listen).to.equal('127.0.0.1:0');
+  });
+
+  it('influx.embeddedPort defaults to the fixed loopback port 8471, takes CAMPUSLINK_INFLUX_EMBEDDED_PORT, and refuses 65536 and -1', () => {
+    expect(loadCollectorConfig(undefined, {}).influx.embeddedPort).to.equal(8471);
+    expect(loadCollectorConfig(undefined, { CAMPUSLINK_INFLUX_EMBEDDED_PORT: '0' }).influx.embeddedPort).to.equal(0);
+    for (const v of ['65536', '-1']) {
+      try {
+        loadCollectorConfig(undefined, { CAMPUSLINK_INFLUX_EMBEDDED_PORT: v });
+        expect.fail(`expected a ConfigError for ${v}`);
+      } catch (e) {
+        expect((e as ConfigError).issues.map((i) => i.path)).to.deep.equal(['influx.embeddedPort']);
+      }
+    }
+  });
+
+  it('the http section defaults fit 60,000 HTTP/2 sessions with headroom, and CAMPUSLINK_HTTP_* override them', () => {
+    const c = loadCollectorConfig(undefined, {});
+    expect(c.http.maxHttp2Sessions).to.be.at.least(60_000);
+    expect(c.http.maxConnections).to.be.at.least(c.http.maxHttp2Sessions);
+    const s = listenerSettings(loadCollectorConfig(undefined, { CAMPUSLINK_HTTP_MAX_CONNECTIONS: '100', CAMPUSLINK_HTTP_RESERVED_FDS: '0', CAMPUSLINK_INGEST_RETRY_AFTER_S: '3' }));
+    expect(s).to.deep.equal({ limits: { ...DEFAULT_LIMITS, maxConnections: 100, retryAfterS: 3 }, reservedFds: 0, maxBodyBytes: 8 * 1024 * 1024 });
+  });
+
+  it('loadCollectorConfig() refuses a body budget smaller than one body (ingest.maxBodyBytes)', () => {
+    try {
+      loadCollectorConfig(undefined, { CAMPUSLINK_HTTP_MAX_INFLIGHT_BODY_BYTES: '1048576' });
+      expect.fail('expected a ConfigError');
+    } catch (e) {
+      expect((e as ConfigError).issues.map((i) => i.path)).to.deep.equal(['http.maxInflightBodyBytes']);
+    }
+  });
+
   it('parseHostPort() splits IPv4, names and bracketed IPv6', () => {
     expect(parseHostPort('127.0.0.1:8470')).to.deep.equal({ host: '127.0.0.1', port: 8470 });
     expect(parseHostPort('[::1]:80')).to.deep.equal({ host: '::1', port: 80 });
+  });
+
+  it('serve with CAMPUSLINK_LISTEN=127.0.0.1:99999 stops at config validation, before any influxd starts', async () => {
+    const r = await runCli('collector', ['serve'], { CAMPUSLINK_LISTEN: '127.0.0.1:99999', CAMPUSLINK_STATE_DIR: '/nonexistent/never-created' });
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr).to.match(/COL_ERR_CONFIG_INVALID/).and.match(/listen/).and.match(/1-65535/);
+    expect(r.stdout + r.stderr).to.not.match(/influxd started|ERR_SOCKET_BAD_PORT/);
   });
 
   it('serve stops start-up with the line number of a bad registry row', async () => {

@@ -38,10 +38,13 @@ export async function freePort(): Promise<number> {
 /** The collector CLI as a child process, restartable at the same address. */
 export class CollectorChild {
   proc?: CliProcess;
-  readonly stateDir = tempDir('collector');
   port = 0;
 
-  constructor(private readonly influx: TestInfluxd, private readonly extraEnv: Record<string, string> = {}) {}
+  constructor(
+    private readonly influx: TestInfluxd,
+    private readonly extraEnv: Record<string, string> = {},
+    readonly stateDir: string = tempDir('collector'),
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -158,4 +161,35 @@ export async function expectExactlyOnce(influx: TestInfluxd, o: { school: string
   const seqs = await seqsInInflux(influx, o.school, o.agent);
   expect(seqs, `${o.school}/${o.agent}: sequences in InfluxDB`).to.deep.equal(expected);
   expect(await countPoints(influx, 'ping', o.school, o.agent), `${o.school}/${o.agent}: ping points`).to.equal(expected.length * 5);
+}
+
+/** Everything a child process writes to stdout and stderr from now on (pino's JSON lines, influxd's lines). */
+export function captureOutput(child: { stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }): () => string {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  return () => out;
+}
+
+/** Descriptors a process has open now (Linux /proc). */
+export async function openFds(pid: number): Promise<number> {
+  const { readdirSync } = await import('node:fs');
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Sets a running process's RLIMIT_NOFILE (soft and hard) with util-linux `prlimit`. */
+export async function setFdLimit(pid: number, limit: number): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${limit}:${limit}`]);
+}
+
+/** GET `url`/healthz once; the status, or the error code when no answer came. */
+export async function healthz(url: string, timeoutMs = 2000): Promise<number | string> {
+  try {
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch (e) {
+    return (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+  }
 }

@@ -194,3 +194,40 @@ describe('collector/http/app', () => {
     expect((await jsonOf(res)).error.code).to.equal('COL_ERR_NOT_FOUND');
   });
 });
+
+describe('collector/http/app /healthz figures', () => {
+  it('GET /healthz reports event-loop delay, the listener\'s connections and the state database\'s health', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createHealth } = await import('../../../collector/http/health.js');
+    const { createIngest } = await import('../../../collector/http/ingest.js');
+    const { listen } = await import('../../../collector/http/listener.js');
+    const { openStateDb } = await import('../../../collector/state/db.js');
+    const state = openStateDb({ stateDir: mkdtempSync(join(tmpdir(), 'cl-healthz-')) });
+    const health = createHealth({ state });
+    const opts = { sink: new MemorySink(), tokens: { verify: () => undefined }, schools: { tagsFor: () => undefined }, log: pino({ level: 'silent' }), maxBodyBytes: 1024, retryAfterS: 1, health };
+    const l = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log: opts.log });
+    health.attachListener(() => l.stats());
+    try {
+      // Something for the monitor to measure, once it has taken its first sample: a 100 ms block of the loop.
+      await new Promise((r) => setTimeout(r, 50));
+      const end = Date.now() + 100;
+      while (Date.now() < end);
+      await new Promise((r) => setTimeout(r, 50));
+      const res = await fetch(`http://127.0.0.1:${l.port}/healthz`);
+      expect(res.status).to.equal(200);
+      const body = (await res.json()) as any;
+      expect(body.status).to.equal('ok');
+      expect(body.eventLoop.sinceStart.maxMs).to.be.at.least(50);
+      expect(body.eventLoop.sinceStart.p99Ms).to.be.a('number');
+      expect(body.eventLoop.window.windowS).to.equal(60);
+      expect(body.connections).to.include({ open: 1, http2Sessions: 0, refused: 0, bodyInflightBytes: 0 });
+      expect(body.state).to.deep.include({ writable: true, commits: 0 });
+    } finally {
+      await l.close();
+      health.close();
+      await state.close();
+    }
+  });
+});
