@@ -52,10 +52,9 @@ export function findInfluxd(pid: number): number | undefined {
 export function startCollectorProcess(opts: StartCollectorProcessOptions): Promise<CollectorProcess> {
   if (!existsSync(COLLECTOR_CLI)) throw new Error(`${COLLECTOR_CLI} is missing: run \`npm run build\` first`);
   const t0 = performance.now();
-  // SOAK_COLLECTOR_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the collector under load.
-  const nodeOptions = process.env.SOAK_COLLECTOR_NODE_OPTIONS;
-  const env = nodeOptions ? { ...process.env, NODE_OPTIONS: nodeOptions } : process.env;
-  const child = spawn(process.execPath, [COLLECTOR_CLI, 'serve', '--config', opts.configPath], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // SOAK_COLLECTOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the collector under load.
+  const nodeArgs = (process.env.SOAK_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, COLLECTOR_CLI, 'serve', '--config', opts.configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(opts.logPath, { flags: 'a' });
   let tail = '';
   let out = '';
