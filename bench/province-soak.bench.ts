@@ -246,7 +246,8 @@ export async function run(): Promise<BenchResult> {
   console.log(`province soak: ${o.schools} schools (${offeredReportsPerSec(fleet).toFixed(0)} reports/s, ${offeredBatchesPerSec(fleet).toFixed(0)} batches/s offered), ${o.minutes} min live (${o.warmupMinutes} min warm-up), seeded ${o.seedDays} days; fd limit ${fdLimit}; node ${process.version}; load average ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   // The live load is planned to start once the state is seeded (~1 µs a gap pair), the collector is up
   // and every session connected; a later start moves the schedule (seed_to_live_shift_s).
-  const liveStartMs = Date.now() + 30_000 + (o.schools / o.connectPerSec) * 1000 + o.schools * (o.gapPairs ?? DEFAULT_GAP_PAIRS) * 0.001;
+  // Whole milliseconds: every time in the collector's state is an integer (a state database column refuses 1.5 ms).
+  const liveStartMs = Math.round(Date.now() + 30_000 + (o.schools / o.connectPerSec) * 1000 + o.schools * (o.gapPairs ?? DEFAULT_GAP_PAIRS) * 0.001);
   const { w, seed } = await prepare(o, fleet, liveStartMs);
   console.log(`seeded in ${(seed.ms / 1000).toFixed(1)} s: ${Object.entries(seed.files).map(([f, s]) => `${f} ${mb(s.bytes)} MiB`).join(', ')}; gap pairs per agent ${seed.gapPairs}; dedupe tail lines ${seed.dedupeTailLines}; tokens by ${seed.tokensHow}`);
   const figures: Record<string, number | string> = { schools: o.schools, seed_days: o.seedDays, gap_pairs_per_agent: seed.gapPairs, tokens_by: seed.tokensHow, seeded_state_mib: mb(Object.values(seed.files).reduce((a, f) => a + f.bytes, 0)) };

@@ -108,10 +108,11 @@ function issueFleetTokens(stateDir: string, fleet: readonly FleetSchool[], issue
 /** Runs the seeding. */
 export function seedState(opts: SeedOptions): SeedResult {
   const t0 = performance.now();
-  const { stateDir, fleet, days, nowMs } = opts;
+  const { stateDir, fleet, days } = opts;
+  const nowMs = Math.round(opts.nowMs);
   mkdirSync(join(stateDir, 'gaps'), { recursive: true });
   mkdirSync(join(stateDir, 'liveness'), { recursive: true });
-  const startMs = nowMs - days * 86_400_000;
+  const startMs = Math.round(nowMs - days * 86_400_000);
   const reportsSeeded = Math.max(1, Math.floor((days * 86_400_000) / CYCLE_MS));
   const gapPairs = Math.min(opts.gapPairs ?? 5000, reportsSeeded);
   const lastAt = (s: FleetSchool) => seededLastCollectedAt(s, nowMs);
