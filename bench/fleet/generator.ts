@@ -1,0 +1,397 @@
+/**
+ * The load generator: every school of the fleet is one agent with its own long-lived cleartext HTTP/2
+ * session (prior knowledge, as agent/transport/h2.ts opens it), uploading on its link type's schedule
+ * with the agent's headers and `x-campuslink-cols1` bodies (templates.ts). One batch in flight per
+ * agent, as the agent's delivery does; a batch still unanswered when the next is due makes the next
+ * one count as offered and not sent. After a failed upload the agent backs off as the agent does
+ * (agent/transport/backoff.ts: 2 s doubling to 5 min, full jitter, at least Retry-After); batches due
+ * meanwhile count as offered and not sent, so a failing collector is not hammered harder than a
+ * real fleet would. Source addresses are spread over 127.2.0.0/16 so 60,000
+ * connections do not run out of ephemeral ports on one loopback address.
+ */
+import http2 from 'node:http2';
+import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Backoff } from '../../agent/transport/backoff.js';
+import { INGEST_PATH } from '../../agent/transport/exchange.js';
+import { COLS_ENCODING } from '../../protocol/index.js';
+import { CYCLE_MS, seededLastCollectedAt, UPLOAD_DELAY_MS, type FleetSchool } from './fleet.js';
+import { MinHeap } from './heap.js';
+import { TemplateBank, VARIANTS, type BatchKind } from './templates.js';
+
+export interface GeneratorOptions {
+  /** Collector base URL, http://127.0.0.1:port. */
+  url: string;
+  fleet: readonly FleetSchool[];
+  /** Token of each school, by fleet index. */
+  tokens: readonly string[];
+  /** Last sequence already held (seeded) per school, by fleet index. */
+  lastSeq: readonly number[];
+  /** The live start the seed planned for (seededLastCollectedAt); start() may move it. */
+  liveStartMs: number;
+  /** Connections per source address. */
+  schoolsPerAddress?: number;
+  /**
+   * HTTP/2 sessions to open; default one per school. Fewer (where a process may not hold one
+   * descriptor per school) spread the schools over them round-robin, several agents per connection.
+   */
+  sessions?: number;
+  /** Deadline of one upload, ms (the agent's default timeoutMs). */
+  timeoutMs?: number;
+  /** Every n-th body is checked against the agent's own encodeBatch(). */
+  verifyEvery?: number;
+  now?: () => number;
+}
+
+/** Counters since the generator started. */
+export interface GeneratorCounters {
+  batchesSent: number;
+  reportsSent: number;
+  batchesOk: number;
+  /** Reports the collector acknowledged as newly written. */
+  reportsHeld: number;
+  /** Reports it acknowledged as already held. */
+  reportsDuplicate: number;
+  /** Reports due while the agent's previous batch was still unanswered (not sent). */
+  reportsSkipped: number;
+  /** Reports due while the agent was backing off after a failure (not sent). */
+  reportsBackedOff: number;
+  /** Failed uploads by HTTP status or error code. */
+  failures: Record<string, number>;
+  inFlight: number;
+  sessionsOpen: number;
+  sessionsOpened: number;
+  sessionErrors: number;
+  templateChecks: number;
+  templateMismatches: number;
+  fullEncodes: number;
+}
+
+/** One HTTP/2 connection; normally one agent's, shared when descriptors run short (`sessions`). */
+interface Link {
+  index: number;
+  session?: http2.ClientHttp2Session;
+}
+
+interface Agent {
+  school: FleetSchool;
+  link: Link;
+  /** First sequence of the next batch. */
+  nextSeq: number;
+  busy: boolean;
+  kind: BatchKind;
+  backoff: Backoff;
+  /** No upload before this, generator clock ms. */
+  backoffUntilMs: number;
+}
+
+/** Latencies with their completion times, growing as needed. */
+class Samples {
+  at = new Float64Array(1 << 16);
+  ms = new Float64Array(1 << 16);
+  n = 0;
+
+  add(atMs: number, ms: number): void {
+    if (this.n === this.at.length) {
+      const at = new Float64Array(this.n * 2);
+      at.set(this.at);
+      const m = new Float64Array(this.n * 2);
+      m.set(this.ms);
+      this.at = at;
+      this.ms = m;
+    }
+    this.at[this.n] = atMs;
+    this.ms[this.n++] = ms;
+  }
+
+  /** Sorted latencies of the uploads answered in [fromMs, toMs). */
+  between(fromMs: number, toMs: number): Float64Array {
+    const out: number[] = [];
+    for (let i = 0; i < this.n; i++) if ((this.at[i] as number) >= fromMs && (this.at[i] as number) < toMs) out.push(this.ms[i] as number);
+    return Float64Array.from(out).sort();
+  }
+}
+
+/** Percentile of sorted values (nearest rank). */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+/** Latency summary of a time range. */
+export interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export class LoadGenerator {
+  private readonly agents: Agent[];
+  private readonly links: Link[];
+  private readonly heap: MinHeap;
+  private readonly bank = new TemplateBank();
+  private readonly samples = new Samples();
+  private readonly host: string;
+  private readonly port: number;
+  private readonly now: () => number;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private sentCount = 0;
+  /** The body of the first refusal, for the report. */
+  firstFailure: string | undefined;
+  /** The generator's own event-loop delay: when it lags, measured latencies are inflated. */
+  readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly counters: GeneratorCounters = {
+    batchesSent: 0, reportsSent: 0, batchesOk: 0, reportsHeld: 0, reportsDuplicate: 0, reportsSkipped: 0, reportsBackedOff: 0, failures: {},
+    inFlight: 0, sessionsOpen: 0, sessionsOpened: 0, sessionErrors: 0, templateChecks: 0, templateMismatches: 0, fullEncodes: 0,
+  };
+
+  constructor(private readonly opts: GeneratorOptions) {
+    const u = new URL(opts.url);
+    this.host = u.hostname;
+    this.port = Number(u.port);
+    this.now = opts.now ?? Date.now;
+    const n = Math.max(1, Math.min(opts.sessions ?? opts.fleet.length, opts.fleet.length));
+    this.links = Array.from({ length: n }, (_, index) => ({ index }));
+    this.agents = opts.fleet.map((school, i) => ({
+      school,
+      link: this.links[i % n] as Link,
+      nextSeq: (opts.lastSeq[i] as number) + 1,
+      busy: false,
+      backoff: new Backoff({ baseMs: 2000, maxMs: 300_000 }),
+      backoffUntilMs: 0,
+      kind: { reports: school.reportsPerBatch, variant: i % VARIANTS, satellite: school.linkType.startsWith('sat-') },
+    }));
+    this.heap = new MinHeap(this.agents.length);
+    this.liveStartMs = opts.liveStartMs;
+  }
+
+  private liveStartMs: number;
+
+  /** Collection time of a sequence: the agent's fixed cycle, continuing the seeded series. */
+  private collectedAt(a: Agent, seq: number): number {
+    return seededLastCollectedAt(a.school, this.liveStartMs) + (seq - (this.opts.lastSeq[a.school.index] as number)) * CYCLE_MS;
+  }
+
+  /** When the batch starting at nextSeq is due: after its last report was collected. */
+  private dueMs(a: Agent): number {
+    return this.collectedAt(a, a.nextSeq + a.kind.reports - 1) + UPLOAD_DELAY_MS;
+  }
+
+  private localAddress(i: number): string {
+    const k = 1 + Math.floor(i / (this.opts.schoolsPerAddress ?? 100));
+    return `127.2.${(k >> 8) & 255}.${k & 255}`;
+  }
+
+  private session(link: Link): http2.ClientHttp2Session {
+    const a = link;
+    if (a.session && !a.session.closed && !a.session.destroyed) return a.session;
+    const localAddress = this.localAddress(link.index);
+    const session = http2.connect(this.opts.url, {
+      createConnection: () => {
+        const s = net.connect({ host: this.host, port: this.port, localAddress });
+        s.setKeepAlive(true, 60_000);
+        s.setNoDelay(true);
+        return s;
+      },
+    });
+    this.counters.sessionsOpened++;
+    this.counters.sessionsOpen++;
+    session.on('error', () => this.counters.sessionErrors++);
+    session.once('close', () => {
+      this.counters.sessionsOpen--;
+      if (a.session === session) a.session = undefined;
+    });
+    session.once('goaway', () => {
+      if (a.session === session) a.session = undefined;
+    });
+    a.session = session;
+    return session;
+  }
+
+  /** Opens every agent's session, `perSec` a second; resolves when all have been started. */
+  async connectAll(perSec: number): Promise<void> {
+    const step = Math.max(1, Math.round(perSec / 20));
+    for (let i = 0; i < this.links.length && !this.stopped; i += step) {
+      for (let j = i; j < Math.min(i + step, this.links.length); j++) this.session(this.links[j] as Link);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * Starts uploading on schedule. A start later than the seed planned moves the whole schedule (and
+   * the collection times) by the difference, so late setup does not make every agent due at once.
+   */
+  start(liveStartMs = this.opts.liveStartMs): void {
+    this.liveStartMs = liveStartMs;
+    this.agents.forEach((a, i) => this.heap.push(i, this.dueMs(a)));
+    this.loopDelay.enable();
+    this.timer = setInterval(() => {
+      try {
+        this.tick();
+      } catch (e) {
+        this.fail(`tick: ${(e as Error).message}`);
+      }
+    }, 10);
+  }
+
+  private fail(key: string): void {
+    this.counters.failures[key] = (this.counters.failures[key] ?? 0) + 1;
+  }
+
+  private tick(): void {
+    const now = this.now();
+    while (this.heap.size > 0 && this.heap.peekKey() <= now) {
+      const i = this.heap.pop();
+      const a = this.agents[i] as Agent;
+      const seq = a.nextSeq;
+      a.nextSeq += a.kind.reports;
+      this.heap.push(i, this.dueMs(a));
+      if (a.busy) {
+        this.counters.reportsSkipped += a.kind.reports;
+        continue;
+      }
+      if (now < a.backoffUntilMs) {
+        this.counters.reportsBackedOff += a.kind.reports;
+        continue;
+      }
+      this.send(a, seq, now).catch((e: Error) => this.fail(`send: ${e.message}`));
+    }
+  }
+
+  private async send(a: Agent, seq: number, sentAt: number): Promise<void> {
+    a.busy = true;
+    let counted = false;
+    const values = { school: a.school.id, seq, collectedAt: this.collectedAt(a, seq), sentAt };
+    try {
+      // Synchronous deflate (~0.1 ms): the async form allocates a zlib context per call (~400 kB native at level 9) that only GC frees.
+      const body = this.bank.bodySync(a.kind, values);
+      if (this.sentCount++ % (this.opts.verifyEvery ?? 997) === 0) {
+        this.counters.templateChecks++;
+        if (!this.bank.verify(a.kind, values, body)) this.counters.templateMismatches++;
+      }
+      this.counters.fullEncodes = this.bank.fullEncodes;
+      if (this.stopped) return;
+      this.counters.batchesSent++;
+      this.counters.reportsSent += a.kind.reports;
+      this.counters.inFlight++;
+      counted = true;
+      const t0 = performance.now();
+      const answer = await this.exchange(a, body);
+      this.counters.inFlight--;
+      counted = false;
+      const doneAt = this.now();
+      if (answer.status !== 200) {
+        a.backoffUntilMs = this.now() + a.backoff.next(answer.retryAfterS === undefined ? undefined : answer.retryAfterS * 1000);
+        let code = '';
+        try {
+          code = (JSON.parse(answer.text) as { error?: { code?: string } }).error?.code ?? '';
+        } catch {
+          /* not JSON */
+        }
+        if (!this.firstFailure) this.firstFailure = answer.text.slice(0, 600);
+        return this.fail(`${answer.status}${code ? ` ${code}` : ''}`);
+      }
+      const ack = JSON.parse(answer.text) as { accepted?: number[]; duplicates?: number[] };
+      const dup = ack.duplicates?.length ?? 0;
+      if ((ack.accepted?.length ?? 0) !== a.kind.reports) return this.fail('ack-incomplete');
+      a.backoff.reset();
+      this.samples.add(doneAt, performance.now() - t0);
+      this.counters.batchesOk++;
+      this.counters.reportsHeld += a.kind.reports - dup;
+      this.counters.reportsDuplicate += dup;
+    } catch (e) {
+      if (counted) this.counters.inFlight--;
+      a.backoffUntilMs = this.now() + a.backoff.next();
+      this.fail((e as NodeJS.ErrnoException).code ?? (e as Error).message.slice(0, 60));
+    } finally {
+      a.busy = false;
+    }
+  }
+
+  private exchange(a: Agent, body: Buffer): Promise<{ status: number; text: string; retryAfterS?: number }> {
+    const session = this.session(a.link);
+    return new Promise((resolve, reject) => {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': INGEST_PATH,
+        'content-type': 'application/json',
+        authorization: `Bearer ${this.opts.tokens[a.school.index]}`,
+        'user-agent': 'campuslink-agent/0.1.0',
+        'content-length': body.length,
+        'content-encoding': COLS_ENCODING,
+      });
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, this.opts.timeoutMs ?? 30_000);
+      let status = 0;
+      let retryAfterS: number | undefined;
+      const chunks: Buffer[] = [];
+      stream.on('response', (h) => {
+        status = Number(h[':status'] ?? 0);
+        const ra = Number(h['retry-after']);
+        if (Number.isFinite(ra) && h['retry-after'] !== undefined) retryAfterS = ra;
+      });
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        clearTimeout(timer);
+        if (status === 0) reject(Object.assign(new Error('no answer'), { code: timedOut ? 'TIMEOUT' : 'NO_ANSWER' }));
+        else resolve({ status, text: Buffer.concat(chunks).toString('utf8'), ...(retryAfterS !== undefined && { retryAfterS }) });
+      });
+      stream.on('close', () => {
+        clearTimeout(timer);
+        if (status === 0) reject(Object.assign(new Error('stream closed'), { code: timedOut ? 'TIMEOUT' : `STREAM_CLOSED_${stream.rstCode}` }));
+      });
+      stream.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      stream.end(body);
+    });
+  }
+
+  /** Latencies of uploads answered in [fromMs, toMs). */
+  latency(fromMs: number, toMs: number): LatencySummary {
+    const s = this.samples.between(fromMs, toMs);
+    return { count: s.length, p50Ms: percentile(s, 50), p99Ms: percentile(s, 99), maxMs: s.length ? (s[s.length - 1] as number) : NaN };
+  }
+
+  /** Stops scheduling and closes every session. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.loopDelay.disable();
+    for (const l of this.links) l.session?.destroy();
+  }
+}
+
+/**
+ * Sends one batch of one school on a fresh HTTP/2 session and resolves with the answer's status
+ * (0: no answer) and body. For probes such as "first batch accepted after a restart".
+ */
+export function postOneBatch(opts: { url: string; school: FleetSchool; token: string; seq: number; collectedAt: number; timeoutMs: number }): Promise<{ status: number; text: string }> {
+  const bank = new TemplateBank();
+  const kind: BatchKind = { reports: opts.school.reportsPerBatch, variant: 0, satellite: opts.school.linkType.startsWith('sat-') };
+  const body = bank.bodySync(kind, { school: opts.school.id, seq: opts.seq, collectedAt: opts.collectedAt, sentAt: Date.now() });
+  return new Promise((resolve) => {
+    const session = http2.connect(opts.url);
+    const chunks: Buffer[] = [];
+    const done = (status: number) => {
+      clearTimeout(timer);
+      session.destroy();
+      resolve({ status, text: Buffer.concat(chunks).toString('utf8') });
+    };
+    const timer = setTimeout(() => done(0), opts.timeoutMs);
+    session.on('error', () => done(0));
+    const stream = session.request({ ':method': 'POST', ':path': INGEST_PATH, 'content-type': 'application/json', authorization: `Bearer ${opts.token}`, 'content-length': body.length, 'content-encoding': COLS_ENCODING });
+    let status = 0;
+    stream.on('response', (h) => (status = Number(h[':status'] ?? 0)));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => done(status));
+    stream.on('error', () => done(0));
+    stream.end(body);
+  });
+}

@@ -1,0 +1,196 @@
+/**
+ * The province soak's parts, small: the fleet model, the batch templates, the state seeder, and the
+ * load generator against the real collector CLI (dist/, `npm run build` first) with its embedded influxd.
+ * No timing assertions: the benchmark measures; these prove that what it measures is real.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } from '../../bench/fleet/collector-process.js';
+import { makeFleet, registryCsv, type FleetSchool } from '../../bench/fleet/fleet.js';
+import { LoadGenerator, percentile, postOneBatch } from '../../bench/fleet/generator.js';
+import { MinHeap } from '../../bench/fleet/heap.js';
+import { loopDelayFromHealthz, slopePerMin } from '../../bench/fleet/probes.js';
+import { cpuMs, rssBytes } from '../../bench/fleet/procstat.js';
+import { restartCollector } from '../../bench/fleet/restart.js';
+import { seedState } from '../../bench/fleet/seed.js';
+import { TemplateBank, VARIANTS } from '../../bench/fleet/templates.js';
+import { parseRegistry } from '../../collector/registry/index.js';
+import { createInflux1Client } from '../../collector/sink/influx1.js';
+import { decodeBatch } from '../../protocol/index.js';
+
+describe('bench/fleet (province soak, small)', () => {
+  describe('makeFleet()', () => {
+    it('gives 1, 2 and 4 reports per batch by the agent upload policy of the link type', () => {
+      const fleet = makeFleet(800);
+      const by = (t: string) => fleet.filter((s) => s.linkType === t).map((s) => s.reportsPerBatch);
+      expect(new Set(by('fiber'))).to.deep.equal(new Set([1]));
+      expect(new Set(by('cellular'))).to.deep.equal(new Set([2]));
+      expect(new Set(by('sat-leo'))).to.deep.equal(new Set([2]));
+      expect(new Set(by('sat-geo'))).to.deep.equal(new Set([4]));
+      for (const s of fleet) expect(s.phaseMs).to.be.within(0, s.uploadIntervalMs - 1);
+    });
+
+    it('writes a registry the collector parses, with every school once', () => {
+      const fleet = makeFleet(5000);
+      const reg = parseRegistry(registryCsv(fleet), { source: 'fleet.csv' });
+      expect(reg.schools.size).to.equal(5000);
+      for (const s of fleet.slice(0, 50)) expect(reg.schools.get(s.id)?.linkType).to.equal(s.linkType);
+    });
+  });
+
+  describe('TemplateBank', () => {
+    it('makes bodies byte for byte equal to encodeBatch() of the same reports, across kinds and sequence lengths', () => {
+      const bank = new TemplateBank();
+      let checked = 0;
+      for (const reports of [1, 2, 4])
+        for (let variant = 0; variant < VARIANTS; variant += 3)
+          for (const satellite of [false, true])
+            for (const seq of [1, 9, 10, 97, 998, 10081, 99_997, 123_456, 9_999_999]) {
+              const v = { school: '5301010001', seq, collectedAt: 1_795_420_800_000 + seq * 60_000, sentAt: 1_795_420_800_000 + seq * 60_000 + 1500 };
+              const kind = { reports, variant, satellite };
+              expect(bank.verify(kind, v, bank.bodySync(kind, v)), JSON.stringify({ kind, seq })).to.equal(true);
+              checked++;
+            }
+      expect(checked).to.equal(3 * 6 * 2 * 9);
+    });
+
+    it('patches school, sequences and times into what the collector decodes', () => {
+      const bank = new TemplateBank();
+      const body = bank.bodySync({ reports: 4, variant: 5, satellite: true }, { school: '5302030007', seq: 20_161, collectedAt: 1_795_420_800_000, sentAt: 1_795_420_981_000 });
+      const { reports } = decodeBatch(body, 'x-campuslink-cols1', { maxBytes: 1 << 20 }) as { reports: { school: string; seq: number; collectedAt: number; sentAt: number }[] };
+      expect(reports.map((r) => [r.school, r.seq, r.collectedAt, r.sentAt])).to.deep.equal([0, 1, 2, 3].map((j) => ['5302030007', 20_161 + j, 1_795_420_800_000 + j * 60_000, 1_795_420_981_000]));
+    });
+  });
+
+  describe('MinHeap', () => {
+    it('pops ids in key order', () => {
+      const h = new MinHeap(100);
+      const keys = Array.from({ length: 100 }, (_, i) => (i * 7919) % 101);
+      keys.forEach((k, i) => h.push(i, k));
+      const out: number[] = [];
+      while (h.size) out.push(keys[h.pop()] as number);
+      expect(out).to.deep.equal([...keys].sort((a, b) => a - b));
+    });
+  });
+
+  describe('probes', () => {
+    it('reads a loop-delay maximum from a /healthz answer, in ms', () => {
+      expect(loopDelayFromHealthz({ status: 'ok', eventLoop: { delayMaxMs: 12.5, delayP99Ms: 3 } })).to.equal(12.5);
+      expect(loopDelayFromHealthz({ eventLoop: { sinceStart: { maxMs: 900, p99Ms: 2 }, window: { maxMs: 31, windowS: 10 } } })).to.equal(31);
+      expect(loopDelayFromHealthz({ status: 'ok', loop: { maxNs: 40e6 } })).to.equal(40);
+      expect(loopDelayFromHealthz({ status: 'ok' })).to.equal(undefined);
+    });
+
+    it('fits a slope per minute and reads /proc of this process', () => {
+      expect(slopePerMin([{ atMs: 0, y: 10 }, { atMs: 60_000, y: 12 }, { atMs: 120_000, y: 14 }])).to.be.closeTo(2, 1e-9);
+      expect(rssBytes(process.pid)).to.be.greaterThan(1 << 20);
+      expect(cpuMs(process.pid)).to.be.greaterThan(0);
+      expect(percentile([1, 2, 3, 4], 50)).to.equal(2);
+    });
+  });
+
+  describe('seedState()', () => {
+    let dir: string;
+    beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'soak-seed-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('leaves a token per school, dedupe lines through the seeded sequences and gap pairs ending before the live start', () => {
+      const fleet = makeFleet(40);
+      const nowMs = Date.now();
+      const seed = seedState({ stateDir: dir, fleet, days: 0.5, nowMs, dedupeTailHours: 1 });
+      expect(new Set(seed.tokens).size).to.equal(40);
+      expect(seed.lastSeq).to.deep.equal(fleet.map(() => 720));
+      // The compacted line of each agent, then one line per batch of the last hour: together every sequence to 720.
+      const held = new Map<string, Set<number>>();
+      for (const line of readFileSync(join(dir, 'dedupe.log'), 'utf8').trim().split('\n')) {
+        const e = JSON.parse(line) as { s: string; h?: number; q: number[] };
+        const set = held.get(e.s) ?? new Set<number>();
+        for (let q = 1; q <= (e.h ?? 0); q++) set.add(q);
+        for (const q of e.q) set.add(q);
+        held.set(e.s, set);
+      }
+      for (const s of fleet) expect([...(held.get(s.id) ?? [])].sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 720 }, (_, i) => i + 1));
+      const gaps = JSON.parse(readFileSync(join(dir, 'gaps', 'agents.json'), 'utf8')) as Record<string, { times: [number, number][]; intervalMs: number }>;
+      const first = gaps[`${fleet[0]?.id}/gw-01`];
+      expect(first?.times).to.have.length(720);
+      expect(first?.times.at(-1)?.[0]).to.equal(720);
+      expect(first?.times.at(-1)?.[1]).to.be.below(nowMs);
+      expect(seed.gapPairs).to.equal(720);
+      expect(seed.dedupeTailLines).to.be.greaterThan(40);
+    });
+  });
+
+  describe('LoadGenerator against the real collector CLI', function () {
+    this.timeout(180_000);
+    let dir: string;
+    let col: CollectorProcess | undefined;
+    after(async () => {
+      col?.child.kill('SIGTERM');
+      if (col) await col.exited;
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('uploads every school once over its own HTTP/2 session, all held; a repeat counts as duplicate; a restart is timed', async () => {
+      dir = mkdtempSync(join(tmpdir(), 'soak-gen-'));
+      // Phases squeezed into the first 1.5 s, so each school's first batch comes at once.
+      const fleet: FleetSchool[] = makeFleet(16).map((s) => ({ ...s, phaseMs: s.index * 100 }));
+      const liveStartMs = Date.now() + 10_000;
+      const seed = seedState({ stateDir: join(dir, 'state'), fleet, days: 1 / 24, nowMs: liveStartMs });
+      writeFileSync(join(dir, 'schools.csv'), registryCsv(fleet));
+      const configPath = join(dir, 'collector.yaml');
+      writeFileSync(configPath, collectorConfigYaml({ port: 0, stateDir: join(dir, 'state'), registry: join(dir, 'schools.csv') }));
+      col = await startCollectorProcess({ configPath, logPath: join(dir, 'collector.log') });
+      expect(col.influxdPid).to.be.a('number');
+
+      const runOnce = async () => {
+        const gen = new LoadGenerator({ url: (col as CollectorProcess).url, fleet, tokens: seed.tokens, lastSeq: seed.lastSeq, liveStartMs, verifyEvery: 1 });
+        await gen.connectAll(1000);
+        if (Date.now() < liveStartMs) await new Promise((r) => setTimeout(r, liveStartMs - Date.now()));
+        const from = Date.now();
+        gen.start();
+        while (gen.counters.batchesOk + Object.values(gen.counters.failures).reduce((a, b) => a + b, 0) < fleet.length) await new Promise((r) => setTimeout(r, 100));
+        const c = { ...gen.counters, latency: gen.latency(from, Date.now() + 1) };
+        gen.stop();
+        return c;
+      };
+      const first = await runOnce();
+      const reports = fleet.reduce((a, s) => a + s.reportsPerBatch, 0);
+      expect(first.failures).to.deep.equal({});
+      expect(first.sessionsOpened).to.equal(16);
+      expect(first.reportsHeld).to.equal(reports);
+      expect(first.reportsDuplicate).to.equal(0);
+      expect(first.templateMismatches).to.equal(0);
+      expect(first.templateChecks).to.equal(16);
+      expect(first.latency.count).to.equal(16);
+
+      const influx = createInflux1Client({ url: `http://127.0.0.1:${/:(\d+)/.exec(readInfluxUrl(dir))?.[1]}`, database: 'campuslink' });
+      const rows = (await influx.query('SELECT count("rtt_avg_ms") FROM "ping" WHERE "role" = \'internet\'')) as unknown as { count: number }[];
+      expect(rows[0]?.count).to.equal(reports);
+
+      // A seeded sequence: the collector read the seeded dedupe marks (and the token).
+      const seeded = await postOneBatch({ url: col.url, school: fleet[0] as FleetSchool, token: seed.tokens[0] as string, seq: seed.lastSeq[0] as number, collectedAt: liveStartMs - 120_000, timeoutMs: 10_000 });
+      expect(seeded.status).to.equal(200);
+      expect((JSON.parse(seeded.text) as { duplicates?: number[] }).duplicates).to.deep.equal([seed.lastSeq[0]]);
+
+      // The same schedule again: the same sequences, which the collector already holds.
+      const again = await runOnce();
+      expect(again.reportsHeld).to.equal(0);
+      expect(again.reportsDuplicate).to.equal(reports);
+
+      const school = fleet[0] as FleetSchool;
+      const r = await restartCollector({ running: col, signal: 'SIGTERM', configPath, logPath: join(dir, 'collector.log'), probe: { school, token: seed.tokens[0] as string, seq: 1_000_000 } });
+      col = r.next;
+      expect(r.result.error).to.equal(undefined);
+      expect(r.result.readyMs).to.be.a('number').and.not.NaN;
+      expect(r.result.firstBatchMs).to.be.at.least(r.result.listenMs);
+    });
+  });
+});
+
+/** The embedded influxd's URL from the collector's log line. */
+function readInfluxUrl(dir: string): string {
+  const text = readFileSync(join(dir, 'collector.log'), 'utf8');
+  return /writing to InfluxDB (\S+)/.exec(text)?.[1] ?? '';
+}
