@@ -87,11 +87,13 @@ const dedupeReader: Reader = async (dir) => {
 export function compactLegacyGapState(old: { times?: [number, number][]; intervalMs?: number; hole?: { startMs: number; endMs: number }; checkedSeq?: number }, maxPairs = 16): AgentGapState {
   const times = (Array.isArray(old.times) ? old.times : []).filter((p) => Array.isArray(p) && typeof p[0] === 'number' && typeof p[1] === 'number');
   const top = times.sort((a, b) => a[0] - b[0]).slice(-maxPairs);
+  // Times and sequences are whole numbers in the tables; an old file written by hand or by a tool may hold
+  // fractions, which would make the whole import fail.
   return {
-    recent: top.flat(),
-    ...(typeof old.intervalMs === 'number' && { intervalMs: old.intervalMs }),
-    ...(old.hole && typeof old.hole.startMs === 'number' && { hole: { startMs: old.hole.startMs, endMs: old.hole.endMs } }),
-    checkedSeq: typeof old.checkedSeq === 'number' ? old.checkedSeq : 0,
+    recent: top.flat().map(Math.round),
+    ...(typeof old.intervalMs === 'number' && { intervalMs: Math.round(old.intervalMs) }),
+    ...(old.hole && typeof old.hole.startMs === 'number' && typeof old.hole.endMs === 'number' && { hole: { startMs: Math.round(old.hole.startMs), endMs: Math.round(old.hole.endMs) } }),
+    checkedSeq: typeof old.checkedSeq === 'number' ? Math.round(old.checkedSeq) : 0,
   };
 }
 
@@ -110,12 +112,12 @@ const gapsReader: Reader = async (dir) => {
   const lifePath = join(dir, 'gaps', 'lifelog.json');
   if (existsSync(lifePath)) {
     const f = readJson(lifePath) as { downtimes?: Downtime[]; aliveAtMs?: number; stopped?: boolean };
-    const downtimes = (Array.isArray(f.downtimes) ? f.downtimes : []).filter((d) => typeof d?.fromMs === 'number' && typeof d?.toMs === 'number');
+    const downtimes = (Array.isArray(f.downtimes) ? f.downtimes : []).filter((d) => typeof d?.fromMs === 'number' && typeof d?.toMs === 'number').map((d) => ({ fromMs: Math.round(d.fromMs), toMs: Math.round(d.toMs) }));
     out.push({
       file: join('gaps', 'lifelog.json'),
       kind: 'downtimes',
       items: downtimes.length,
-      write: (db) => putLifeLog(db, { aliveAtMs: typeof f.aliveAtMs === 'number' ? f.aliveAtMs : undefined, stopped: f.stopped === true, downtimes, maxDowntimes: 1000 }),
+      write: (db) => putLifeLog(db, { aliveAtMs: typeof f.aliveAtMs === 'number' ? Math.round(f.aliveAtMs) : undefined, stopped: f.stopped === true, downtimes, maxDowntimes: 1000 }),
     });
   }
   return out;

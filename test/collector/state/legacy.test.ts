@@ -103,6 +103,19 @@ describe('collector/state/legacy', () => {
     await state.close();
   });
 
+  it('imports gap state and downtimes with fractional times (rounded), instead of failing the whole import', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cl-legacy-frac-'));
+    mkdirSync(join(dir, 'gaps'));
+    writeFileSync(join(dir, 'gaps', 'agents.json'), JSON.stringify({ [`${S}/gw-01`]: { times: [[1, T0 + 0.4], [2, T0 + MIN + 0.6]], intervalMs: MIN + 0.5, hole: { startMs: T0 + 0.5, endMs: T0 + MIN + 0.5 }, checkedSeq: 2 } }));
+    writeFileSync(join(dir, 'gaps', 'lifelog.json'), JSON.stringify({ downtimes: [{ fromMs: T0 - 10.5, toMs: T0 - 4.5 }], aliveAtMs: T0 + 0.25, stopped: true }));
+    const state = openStateDb({ stateDir: dir });
+    const { log, lines } = captureLog();
+    await importLegacyState({ state, stateDir: dir, log });
+    expect(lines.filter((l) => l.code === 'COL_ERR_STATE_MIGRATED')).to.have.length(1);
+    expect(readdirSync(join(dir, 'gaps')).sort()).to.deep.equal(['agents.json.migrated', 'lifelog.json.migrated']);
+    await state.close();
+  });
+
   it('readObjectEntries() yields the entries of a big object one by one, across read chunks and with braces, commas and quotes in keys', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cl-legacy-'));
     const obj: Record<string, unknown> = {};
