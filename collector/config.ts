@@ -22,6 +22,8 @@ const httpSchema = z.strictObject({
   maxConcurrentStreams: z.number().int().min(1).max(1000).default(DEFAULT_LIMITS.maxConcurrentStreams),
   /** Request-body bytes held by all requests together; over it → 503 COL_ERR_OVERLOADED with Retry-After. */
   maxInflightBodyBytes: z.number().int().min(64 * 1024).max(16 * 1024 ** 3).default(DEFAULT_LIMITS.maxInflightBodyBytes),
+  /** Uploads in flight at once (headers received, not yet answered); over it → 503 COL_ERR_OVERLOADED with Retry-After. */
+  maxInflightRequests: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIMITS.maxInflightRequests),
   /** HTTP/1.1: time to receive a request's headers, in ms. */
   headersTimeoutMs: z.number().int().min(1000).max(600_000).default(DEFAULT_LIMITS.headersTimeoutMs),
   /** HTTP/1.1: time to receive a whole request, in ms. */

@@ -22,6 +22,9 @@ export interface ListenerStats {
   refused: number;
   bodyInflightBytes: number;
   bodyBudgetBytes: number;
+  /** Uploads admitted and not yet answered, and their cap (http.maxInflightRequests). */
+  inflightRequests: number;
+  maxInflightRequests: number;
   overloaded: number;
   resourceErrors: Record<string, number>;
 }

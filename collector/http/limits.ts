@@ -15,6 +15,12 @@ export interface ListenerLimits {
   maxConcurrentStreams: number;
   /** Request-body bytes all requests together may hold in flight; over it → 503 COL_ERR_OVERLOADED. */
   maxInflightBodyBytes: number;
+  /**
+   * Requests with a body (uploads) in flight at once, from their headers to their answer; over it → 503
+   * COL_ERR_OVERLOADED at once. Past capacity a queue only adds latency, memory and GC pauses until every
+   * upload times out; a quick 503 with Retry-After makes the excess agents back off instead.
+   */
+  maxInflightRequests: number;
   /** HTTP/1.1: time to receive a request's headers, in ms. */
   headersTimeoutMs: number;
   /** HTTP/1.1: time to receive a whole request, in ms. */
@@ -39,6 +45,7 @@ export const DEFAULT_LIMITS: Readonly<ListenerLimits> = Object.freeze({
   maxHttp2Sessions: 75_000,
   maxConcurrentStreams: 16,
   maxInflightBodyBytes: 256 * 1024 * 1024,
+  maxInflightRequests: 1_000,
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 5_000,

@@ -78,6 +78,8 @@ interface Ctx {
   opts: ListenOptions;
   limits: ListenerLimits;
   budget: BodyBudget;
+  /** Uploads admitted and not yet answered, and those refused over http.maxInflightRequests. */
+  inflight: { requests: number; rejected: number };
   alarm: ResourceAlarm;
   sockets: Set<net.Socket>;
   sessions: Set<http2.ServerHttp2Session>;
@@ -98,20 +100,31 @@ function admitBody(ctx: Ctx, req: AnyRequest, res: AnyResponse, hasBody: boolean
   const cap = ctx.opts.maxBodyBytes ?? ctx.budget.limitBytes;
   const declared = Number(req.headers['content-length']);
   const bytes = Math.min(Number.isFinite(declared) && declared >= 0 ? declared : cap, cap);
+  if (ctx.inflight.requests >= ctx.limits.maxInflightRequests) {
+    ctx.inflight.rejected++;
+    return overloaded(ctx, res, `the collector has ${ctx.limits.maxInflightRequests} uploads in flight already (http.maxInflightRequests); retry later`);
+  }
   if (ctx.budget.tryTake(bytes)) {
+    ctx.inflight.requests++;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       ctx.budget.release(bytes);
+      ctx.inflight.requests--;
     };
     res.once('finish', release);
     res.once('close', release);
     return true;
   }
   ctx.budget.rejected++;
+  return overloaded(ctx, res, `the collector holds ${ctx.budget.limitBytes} bytes of request bodies in flight already (http.maxInflightBodyBytes); retry later`);
+}
+
+/** Answers 503 COL_ERR_OVERLOADED with Retry-After; returns false, for admitBody(). */
+function overloaded(ctx: Ctx, res: AnyResponse, message: string): false {
   ctx.counts.overloaded++;
-  const { status, body } = errorAnswer('COL_ERR_OVERLOADED', `the collector holds ${ctx.budget.limitBytes} bytes of request bodies in flight already; retry later`);
+  const { status, body } = errorAnswer('COL_ERR_OVERLOADED', message);
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'retry-after': String(ctx.limits.retryAfterS) });
   res.end(text);
@@ -284,6 +297,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     opts,
     limits,
     budget: new BodyBudget(limits.maxInflightBodyBytes),
+    inflight: { requests: 0, rejected: 0 },
     alarm: new ResourceAlarm(opts.log, limits.resourceLogIntervalMs),
     sockets: new Set(),
     sessions: new Set(),
@@ -324,6 +338,8 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       refused: ctx.counts.refused,
       bodyInflightBytes: ctx.budget.inflightBytes,
       bodyBudgetBytes: ctx.budget.limitBytes,
+      inflightRequests: ctx.inflight.requests,
+      maxInflightRequests: limits.maxInflightRequests,
       overloaded: ctx.counts.overloaded,
       resourceErrors: { ...ctx.alarm.counts },
     }),

@@ -139,6 +139,26 @@ describe('collector/http/listener limits', () => {
     expect(again.status).to.not.equal(503);
   });
 
+  it('over maxInflightRequests an upload is answered 503 COL_ERR_OVERLOADED with Retry-After at once, naming the limit; the slot comes back when the first one ends', async () => {
+    const { l, url } = await start({ limits: { maxInflightRequests: 1, retryAfterS: 7 } });
+    // A first upload that has sent its headers but not all of its body holds the only slot.
+    const slow = await raw(l.port);
+    slow.write(`POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{"reports":[`);
+    await until(() => l.stats().inflightRequests === 1);
+    const body = JSON.stringify({ reports: [typicalReport({ seq: 1 })] });
+    const refused = await fetch(`${url}/api/v1/reports`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body });
+    expect(refused.status).to.equal(503);
+    expect(refused.headers.get('retry-after')).to.equal('7');
+    const err = ((await refused.json()) as any).error;
+    expect(err.code).to.equal('COL_ERR_OVERLOADED');
+    expect(err.message).to.include('http.maxInflightRequests');
+    expect(l.stats()).to.include({ overloaded: 1, maxInflightRequests: 1 });
+    slow.destroy();
+    await until(() => l.stats().inflightRequests === 0);
+    const again = await fetch(`${url}/api/v1/reports`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body });
+    expect(again.status).to.not.equal(503);
+  });
+
   it('over HTTP/2 too, a body the budget cannot hold is answered 503 COL_ERR_OVERLOADED with Retry-After, and the session stays usable', async () => {
     const { l, url } = await start({ limits: { maxInflightBodyBytes: 10_000, retryAfterS: 4 } });
     const agent = await connected(url);
