@@ -18,6 +18,18 @@ export interface WireAnswer {
 /** Sends one request to the ingest endpoint within `timeoutMs`; rejects when no answer came. */
 export type Exchange = (req: WireRequest, timeoutMs: number) => Promise<WireAnswer>;
 
+/**
+ * The most of an answer the agent reads. An ack for 500 reports is about 5 KB; anything far larger is not the
+ * collector (a captive portal, a proxy's error page, a misdirected download) and is cut off as "no answer",
+ * so the agent keeps its reports and backs off instead of buffering it (a 400 MB answer once took 3 GB).
+ */
+export const MAX_ANSWER_BYTES = 256 * 1024;
+
+/** The error an answer over MAX_ANSWER_BYTES ends with (treated as no answer: keep and back off). */
+export function answerTooLarge(): Error {
+  return Object.assign(new Error(`the answer exceeds ${MAX_ANSWER_BYTES} bytes: not a campuslink collector's (captive portal or proxy?)`), { code: 'EANSWERTOOLARGE' });
+}
+
 /** The path agents POST batches to. */
 export const INGEST_PATH = '/api/v1/reports';
 
@@ -31,7 +43,13 @@ export function http1Exchange(opts: { url: string; agent?: http.Agent }): Exchan
     new Promise((resolve, reject) => {
       const r = transport.request(url, { method: 'POST', headers: req.headers, agent: opts.agent, timeout: timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        if (Number(res.headers['content-length']) > MAX_ANSWER_BYTES) return r.destroy(answerTooLarge());
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) return r.destroy(answerTooLarge());
+          chunks.push(c);
+        });
         res.on('end', () => {
           clearTimeout(timer);
           resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });

@@ -9,7 +9,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { INGEST_PATH, type Exchange, type WireAnswer, type WireRequest } from './exchange.js';
+import { INGEST_PATH, MAX_ANSWER_BYTES, answerTooLarge, type Exchange, type WireAnswer, type WireRequest } from './exchange.js';
 
 /** The collector did not answer the HTTP/2 preface with HTTP/2: it only speaks HTTP/1.1. */
 export class H2UnsupportedError extends Error {
@@ -121,11 +121,17 @@ export class H2Connection {
       let status = 0;
       let headers: WireAnswer['headers'] = {};
       const chunks: Buffer[] = [];
+      let size = 0;
       stream.on('response', (h) => {
         status = Number(h[':status'] ?? 0);
         headers = h as WireAnswer['headers'];
+        if (Number(h['content-length']) > MAX_ANSWER_BYTES) finish(answerTooLarge());
       });
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_ANSWER_BYTES) return finish(answerTooLarge());
+        chunks.push(c);
+      });
       stream.on('end', () => {
         // A stream the connection's end cut short ends too, but without an answer: that is no answer at all.
         if (status === 0) return finish(Object.assign(new Error('the stream ended without an answer'), { code: 'ECONNRESET' }));
