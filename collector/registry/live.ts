@@ -165,9 +165,18 @@ export function watchRegistry(opts: WatchRegistryOptions): WatchedRegistry {
     if (cur.nlink === 0 && cur.size === 0) return; // deleted: keep the registry in force
     registry.reload();
   };
-  watchFile(opts.path, { interval: opts.pollIntervalMs ?? 2000, persistent: false }, listener);
+  const intervalMs = opts.pollIntervalMs ?? 2000;
+  watchFile(opts.path, { interval: intervalMs, persistent: false }, listener);
+  // The poller's baseline stat runs on libuv's thread pool after this returns: a change made before it
+  // (between the load above and that stat) would never be seen. One look after the first interval closes
+  // the gap; an unchanged file costs a hash (reload compares bytes first).
+  const first = setTimeout(() => registry.reload(), intervalMs);
+  first.unref();
   return {
     registry,
-    close: () => unwatchFile(opts.path, listener),
+    close: () => {
+      clearTimeout(first);
+      unwatchFile(opts.path, listener);
+    },
   };
 }
