@@ -20,7 +20,7 @@ describe('agent: spool on a full disk, collector away and back (real tmpfs, coll
   let influx: TestInfluxd | undefined;
   let collector: CollectorChild | undefined;
   before(async function () {
-    if (!canMount()) this.skip();
+    if (!canMount()) throw new Error('needs root to mount a tmpfs (CI runs as root)');
     influx = await startTestInfluxd();
     collector = new CollectorChild(influx);
     collector.port = await freePort();

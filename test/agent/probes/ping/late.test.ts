@@ -21,7 +21,7 @@ describe('agent/probes/ping: replies later than timeoutMs against a real delayed
   let responder: ChildProcess | undefined;
 
   before(function () {
-    if (process.getuid?.() !== 0 || spawnSync('python3', ['--version']).status !== 0) this.skip();
+    if (process.getuid?.() !== 0 || spawnSync('python3', ['--version']).status !== 0) throw new Error('needs root (a network namespace) and python3 (the late responder)');
     ip('netns', 'del', NS);
     expect(ip('netns', 'add', NS).status, 'ip netns add').to.equal(0);
     ip('netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up');
@@ -47,7 +47,7 @@ describe('agent/probes/ping: replies later than timeoutMs against a real delayed
   ];
   for (const c of cases) {
     it(`collect() counts the 3 replies slower than timeoutMs as lost with ${c.flavour} ping: loss_pct=60, RTTs from the 2 in time`, async function () {
-      if (!c.available()) this.skip();
+      if (!c.available()) throw new Error(`${c.flavour} ping is not installed (.ci/run installs iputils-ping and busybox)`);
       await startResponder();
       const probe = createPingProbe({
         targets: [{ host: '127.0.0.1', role: 'isp', count: 5, intervalMs: 1000, timeoutMs: 1000 }],
