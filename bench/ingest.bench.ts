@@ -3,14 +3,15 @@
  * in the same run, interleaved.
  *
  *   npx tsx bench/ingest.bench.ts [--points 110000] [--pairs 5] [--schools 120] [--ledger sqlite|none]
- *                                 [--raw-order arrival|school] [--profile DIR]
+ *                                 [--raw-order arrival|school] [--raw-points-per-request 1000] [--profile DIR]
  *
  * (a) raw: the very line protocol the collector writes for the same reports, pre-built in 1,000-point
  *     requests, POSTed to `/write` with 2 in flight (database `raw`), in the order the collector
  *     receives the points (`arrival`: every school's first batch, then every school's second, …).
  *     `--raw-order school` sends one school's points after the other: each request then touches ~22
  *     series instead of ~1,000, which costs influxd about half the CPU per point — not what a province
- *     sends, so not the default.
+ *     sends, so not the default. `--raw-points-per-request` shows what the size of a write costs
+ *     influxd (its CPU µs/point in the raw phase).
  * (b) path: typical reports (test/helpers/reports.ts, 22 points each), 1/2/4 per batch by school,
  *     encoded with the agent's own `x-campuslink-cols1`, POSTed over one HTTP/2 session per school to
  *     a collector child process that runs the server's own `createIngest` + `listen` with the
@@ -49,7 +50,7 @@ const SCHOOLS = Number(arg('schools', '120'));
 const LEDGER = arg('ledger', 'sqlite') as 'sqlite' | 'none';
 const PROFILE = arg('profile', '');
 const RAW_ORDER = arg('raw-order', 'arrival') as 'arrival' | 'school';
-const RAW_POINTS_PER_REQUEST = 1000;
+const RAW_POINTS_PER_REQUEST = Number(arg('raw-points-per-request', '1000'));
 const RAW_IN_FLIGHT = 2;
 const POINTS_PER_REPORT = 22;
 

@@ -114,17 +114,50 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** A shape compiled once per group: what `fill` walks for every report of the group. */
 type Node = { k: 'num' } | { k: 'const'; v: unknown } | { k: 'arr'; items: Node[] } | { k: 'obj'; keys: string[]; items: Node[] };
 
-/** Compiles a shape, counting its numbers (so a group's columns can be checked before anything is built). */
-function compile(v: unknown, counter: { n: number }): Node {
+/** What compiling a shape counts: its numbers, and the length of its JSON text (JSON.stringify(shape).length). */
+interface Counter {
+  n: number;
+  chars: number;
+}
+
+const NUM: Node = { k: 'num' };
+
+/** JSON.stringify(s).length, without building the string when nothing in it needs escaping. */
+function jsonStringLength(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s).length;
+  }
+  return s.length + 2;
+}
+
+/** Compiles a shape, counting its numbers (so a group's columns can be checked before anything is built) and its JSON length. */
+function compile(v: unknown, counter: Counter): Node {
   if (typeof v === 'number') {
     counter.n++;
-    return { k: 'num' };
+    // What JSON.stringify writes for a finite number (JSON.parse gives no other); shapes hold 0s.
+    counter.chars += v === 0 ? 1 : String(v).length;
+    return NUM;
   }
-  if (Array.isArray(v)) return { k: 'arr', items: v.map((x) => compile(x, counter)) };
+  if (Array.isArray(v)) {
+    const items = new Array<Node>(v.length);
+    counter.chars += v.length > 0 ? v.length + 1 : 2;
+    for (let i = 0; i < v.length; i++) items[i] = compile(v[i], counter);
+    return { k: 'arr', items };
+  }
   if (isPlainObject(v)) {
     const keys = Object.keys(v);
-    return { k: 'obj', keys, items: keys.map((key) => compile(v[key], counter)) };
+    const items = new Array<Node>(keys.length);
+    // Braces, a colon per key and the commas between them.
+    counter.chars += keys.length > 0 ? 2 * keys.length + 1 : 2;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      counter.chars += jsonStringLength(key);
+      items[i] = compile(v[key], counter);
+    }
+    return { k: 'obj', keys, items };
   }
+  counter.chars += typeof v === 'string' ? jsonStringLength(v) : JSON.stringify(v).length;
   return { k: 'const', v };
 }
 
@@ -169,28 +202,31 @@ function allNumbers(xs: unknown[], integers: boolean): xs is number[] {
   return true;
 }
 
+/** A column's values. No closure and no string is made unless it is wrong: this runs for every column of every batch. */
 function columnValues(c: unknown, n: number, gi: number, j: number): number[] {
-  // Named only when wrong: this runs for every column of every batch.
-  const where = () => `g.${gi}.v.${j}`;
   if (typeof c === 'number') return new Array<number>(n).fill(c);
   if (Array.isArray(c)) {
-    if (c.length !== n || !allNumbers(c, false)) throw new ColumnsError(`${where()}: must hold ${n} numbers`);
+    if (c.length !== n || !allNumbers(c, false)) throw new ColumnsError(`g.${gi}.v.${j}: must hold ${n} numbers`);
     return c as number[];
   }
-  if (!isPlainObject(c)) throw new ColumnsError(`${where()}: must be a number, an array of numbers or {"e", "v" | "d"}`);
+  if (!isPlainObject(c)) throw new ColumnsError(`g.${gi}.v.${j}: must be a number, an array of numbers or {"e", "v" | "d"}`);
   const e = c.e ?? 0;
-  if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > MAX_EXPONENT) throw new ColumnsError(`${where()}.e: must be an integer from 0 to ${MAX_EXPONENT}`);
+  if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > MAX_EXPONENT) throw new ColumnsError(`g.${gi}.v.${j}.e: must be an integer from 0 to ${MAX_EXPONENT}`);
   const key = Array.isArray(c.d) ? 'd' : Array.isArray(c.v) ? 'v' : undefined;
-  if (!key) throw new ColumnsError(`${where()}: must hold "v" or "d"`);
+  if (!key) throw new ColumnsError(`g.${gi}.v.${j}: must hold "v" or "d"`);
   const ints = c[key] as unknown[];
-  if (ints.length !== n || !allNumbers(ints, true)) throw new ColumnsError(`${where()}.${key}: must hold ${n} integers`);
-  let values = ints as number[];
-  if (key === 'd') {
-    values = [];
-    for (const x of ints as number[]) values.push(values.length === 0 ? x : (values[values.length - 1] as number) + x);
-  }
+  if (ints.length !== n || !allNumbers(ints, true)) throw new ColumnsError(`g.${gi}.v.${j}.${key}: must hold ${n} integers`);
+  if (key === 'v' && e === 0) return ints;
   const scale = 10 ** e;
-  return e === 0 ? values : values.map((x) => x / scale);
+  const values = new Array<number>(n);
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    const x = ints[i] as number;
+    // Sums of integers, divided once at the end: the same doubles as summing first, then scaling.
+    acc = key === 'd' ? (i === 0 ? x : acc + x) : x;
+    values[i] = e === 0 ? acc : acc / scale;
+  }
+  return values;
 }
 
 /**
@@ -206,25 +242,31 @@ export function fromColumns(body: unknown, limits: { maxReports: number; maxByte
   if (total > limits.maxReports) throw new ColumnsError(`holds ${total} reports; at most ${limits.maxReports} are allowed`);
   const reports = new Array<unknown>(total);
   let bytes = 0;
-  groups.forEach((g, gi) => {
-    const where = `g.${gi}`;
-    if (!isPlainObject(g) || !Array.isArray(g.r) || !Array.isArray(g.v) || !('s' in g)) throw new ColumnsError(`${where}: must be {"s", "r", "v"}`);
+  for (let gi = 0; gi < groups.length; gi++) {
+    const g = groups[gi];
+    if (!isPlainObject(g) || !Array.isArray(g.r) || !Array.isArray(g.v) || !('s' in g)) throw new ColumnsError(`g.${gi}: must be {"s", "r", "v"}`);
     const r = g.r as unknown[];
     const n = r.length;
-    if (n === 0) throw new ColumnsError(`${where}.r: must not be empty`);
-    const counter = { n: 0 };
+    if (n === 0) throw new ColumnsError(`g.${gi}.r: must not be empty`);
+    const counter: Counter = { n: 0, chars: 0 };
     const shape = compile(g.s, counter);
     const numbers = counter.n;
-    if (g.v.length !== numbers) throw new ColumnsError(`${where}.v: the shape has ${numbers} numbers but ${g.v.length} columns were sent`);
-    bytes += JSON.stringify(g.s).length * n;
+    if (g.v.length !== numbers) throw new ColumnsError(`g.${gi}.v: the shape has ${numbers} numbers but ${g.v.length} columns were sent`);
+    bytes += counter.chars * n;
     if (bytes > limits.maxBytes) throw new ColumnsError(`expands beyond ${limits.maxBytes} bytes`);
-    const cols = (g.v as unknown[]).map((c, j) => columnValues(c, n, gi, j));
-    r.forEach((pos, row) => {
+    const v = g.v as unknown[];
+    const cols = new Array<number[]>(v.length);
+    for (let j = 0; j < v.length; j++) cols[j] = columnValues(v[j], n, gi, j);
+    const at: Cursor = { cols, row: 0, j: 0 };
+    for (let row = 0; row < n; row++) {
+      const pos = r[row];
       if (typeof pos !== 'number' || !Number.isInteger(pos) || pos < 0 || pos >= total || reports[pos] !== undefined) {
-        throw new ColumnsError(`${where}.r.${row}: must be a position in the batch (0…${total - 1}), each once`);
+        throw new ColumnsError(`g.${gi}.r.${row}: must be a position in the batch (0…${total - 1}), each once`);
       }
-      reports[pos] = fill(shape, { cols, row, j: 0 });
-    });
-  });
+      at.row = row;
+      at.j = 0;
+      reports[pos] = fill(shape, at);
+    }
+  }
   return { reports };
 }

@@ -29,7 +29,11 @@ export interface Influx1SinkOptions {
   password?: string;
   /** Most points in one HTTP write. Default 5000. */
   maxBatchPoints?: number;
-  /** How long writes are gathered before an HTTP write that is not full, in ms. Default 20. */
+  /**
+   * How long writes are gathered, while one HTTP write is in flight, before another one that is not full
+   * goes out beside it, in ms. Default 20. With no write in flight, what one turn of the event loop
+   * queued is sent at once.
+   */
   flushIntervalMs?: number;
   /** Timeout of one HTTP request to InfluxDB, in ms. Default 10000. */
   timeoutMs?: number;
@@ -313,6 +317,9 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
   /** The flush interval has passed: send what is queued as soon as a slot is free. */
   let due = false;
   let timer: NodeJS.Timeout | undefined;
+  /** Set for one drain() at the end of an event-loop turn: with no write in flight, what is queued goes now. */
+  let eager = false;
+  let immediate: NodeJS.Immediate | undefined;
   let closed = false;
   const idleWaiters: (() => void)[] = [];
 
@@ -383,7 +390,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
   };
 
   const drain = (): void => {
-    while (inFlight < maxConcurrentWrites && queuedPoints > 0 && (queuedPoints >= maxBatchPoints || due || closed)) {
+    while (inFlight < maxConcurrentWrites && queuedPoints > 0 && (queuedPoints >= maxBatchPoints || due || closed || (eager && inFlight === 0))) {
       const parts = take();
       if (parts.length === 0) break;
       inFlight++;
@@ -406,12 +413,25 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
         timer = undefined;
       }
       if (inFlight === 0) for (const w of idleWaiters.splice(0)) w();
-    } else if (!due && !timer) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        due = true;
-        drain();
-      }, flushIntervalMs);
+    } else {
+      // Idle sink: what this turn of the event loop queued leaves at once (waiting for the timer would only
+      // add latency). Busy sink: the queue grows while the write is in flight into a larger, cheaper write
+      // (influxd spends ~9 µs of CPU per point in 1,000-point writes, ~13 in 250-point ones).
+      if (inFlight === 0 && !immediate && !closed) {
+        immediate = setImmediate(() => {
+          immediate = undefined;
+          eager = true;
+          drain();
+          eager = false;
+        });
+      }
+      if (!due && !timer) {
+        timer = setTimeout(() => {
+          timer = undefined;
+          due = true;
+          drain();
+        }, flushIntervalMs);
+      }
     }
   };
 

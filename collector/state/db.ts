@@ -3,9 +3,11 @@
  * better-sqlite3, with per-module schema migrations and group commit.
  *
  * Group commit: work queued with `commit()` during one short tick (`groupCommitMs`) runs in one
- * transaction with one fsync (WAL + `synchronous=FULL`), and each caller's promise resolves only after
- * that commit is durable. Callers acknowledge to agents after it resolves, so an acknowledged batch
- * survives a SIGKILL or a power cut.
+ * transaction, and each caller's promise resolves only after that commit is durable: the WAL is
+ * fdatasync'ed on the thread pool (the group's transaction runs with `synchronous=NORMAL`, every other
+ * write of the connection with FULL), so the event loop never waits for the disk, and the commits made
+ * while one sync is in flight share the next. Callers acknowledge to agents after it resolves, so an
+ * acknowledged batch survives a SIGKILL or a power cut.
  *
  * Failures of the disk (SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_BUSY) reject the queued
  * work with a `StateDbError` (`retryable`), mark the database unwritable for `health()`, and the next
@@ -15,7 +17,7 @@
  * handle in their SQLite implementation, so a PostgreSQL implementation can follow behind the same
  * interfaces.
  */
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -158,6 +160,60 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
   let closed = false;
   const health: StateDbHealth = { writable: true, commits: 0, items: 0 };
 
+  // --- durability: the WAL synced off the event loop -------------------------------------------
+  /** Committed groups waiting for the next WAL sync, and whether one is in flight. */
+  let unsynced: { batch: Pending[]; results: { ok: boolean; value: unknown }[] }[] = [];
+  let syncing: Promise<void> | undefined;
+  let walFd: number | undefined;
+  const inMemory = path === ':memory:';
+  const settle = (batch: Pending[], results: { ok: boolean; value: unknown }[]) =>
+    batch.forEach((p, i) => {
+      const r = results[i] as { ok: boolean; value: unknown };
+      if (r.ok) p.resolve(r.value);
+      else p.reject(r.value);
+    });
+  const failed = (batch: Pending[], e: unknown) => {
+    const err = toStateDbError(e);
+    if (err.retryable) health.writable = false;
+    health.lastError = err.message;
+    for (const p of batch) p.reject(err);
+  };
+  /** Syncs the WAL once for every group committed so far, then again for those committed meanwhile. */
+  const syncWal = (): void => {
+    if (syncing || !unsynced.length) return;
+    const groups = unsynced;
+    unsynced = [];
+    syncing = new Promise<void>((done) => {
+      const finish = (e: unknown) => {
+        syncing = undefined;
+        for (const g of groups) {
+          if (e) failed(g.batch, e);
+          else settle(g.batch, g.results);
+        }
+        if (!e) {
+          health.writable = true;
+          delete health.lastError;
+        }
+        done();
+        syncWal();
+      };
+      try {
+        // The -wal file exists once a transaction committed and stays while this connection is open.
+        walFd ??= openSync(`${path}-wal`, 'r');
+        fdatasync(walFd, (e) => {
+          if (e && walFd !== undefined) {
+            // A fresh descriptor next time: after EIO the old one may keep failing.
+            closeSync(walFd);
+            walFd = undefined;
+          }
+          finish(e);
+        });
+      } catch (e) {
+        finish(e);
+      }
+    });
+  };
+
   const flush = (): void => {
     timer = undefined;
     const batch = queue.splice(0, maxItems);
@@ -167,33 +223,36 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
     // failing disk fails the whole transaction.
     const results: { ok: boolean; value: unknown }[] = [];
     try {
-      db.transaction(() => {
-        for (const p of batch) {
-          try {
-            results.push({ ok: true, value: db.transaction(() => p.work(db))() });
-          } catch (e) {
-            const err = toStateDbError(e);
-            if (err.retryable) throw e;
-            results.push({ ok: false, value: err });
+      if (!inMemory) db.pragma('synchronous = NORMAL');
+      try {
+        db.transaction(() => {
+          for (const p of batch) {
+            try {
+              results.push({ ok: true, value: db.transaction(() => p.work(db))() });
+            } catch (e) {
+              const err = toStateDbError(e);
+              if (err.retryable) throw e;
+              results.push({ ok: false, value: err });
+            }
           }
-        }
-      })();
+        })();
+      } finally {
+        if (!inMemory) db.pragma('synchronous = FULL');
+      }
     } catch (e) {
-      const err = toStateDbError(e);
-      if (err.retryable) health.writable = false;
-      health.lastError = err.message;
-      for (const p of batch) p.reject(err);
+      failed(batch, e);
       return;
     }
-    health.writable = true;
-    delete health.lastError;
     health.commits++;
     health.items += batch.length;
-    batch.forEach((p, i) => {
-      const r = results[i] as { ok: boolean; value: unknown };
-      if (r.ok) p.resolve(r.value);
-      else p.reject(r.value);
-    });
+    if (inMemory) {
+      health.writable = true;
+      delete health.lastError;
+      settle(batch, results);
+      return;
+    }
+    unsynced.push({ batch, results });
+    syncWal();
   };
 
   return {
@@ -233,7 +292,9 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
       while (queue.length) flush();
       closed = true;
       queue = [];
+      while (syncing) await syncing;
       db.close();
+      if (walFd !== undefined) closeSync(walFd);
     },
   };
 }

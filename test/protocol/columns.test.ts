@@ -70,4 +70,19 @@ describe('protocol/columns', () => {
     expect(() => fromColumns(good, { maxReports: 1, maxBytes: LIMITS.maxBytes })).to.throw(ColumnsError, 'holds 2 reports; at most 1 are allowed');
     expect(() => fromColumns(good, { maxReports: 500, maxBytes: 1000 })).to.throw(ColumnsError, 'expands beyond 1000 bytes');
   });
+
+  it('fromColumns() bounds the expansion by exactly the JSON length of each shape times its reports, escapes and non-ASCII included', () => {
+    const shapes: unknown[] = [
+      { a: 'plain', 'k"ey': 'quo"te\\', n: [0, -0, 1.5e-7, 12, { deep: null, t: true, f: false }], u: 'école 学校 \u2028', ctl: '\u0001\n', lone: '\ud800x', e: [], o: {} },
+      JSON.parse('{"__proto__": {"x": 0}, "y": [0]}'),
+    ];
+    for (const s of shapes) {
+      const numbers: number[] = [];
+      JSON.stringify(s, (_k, v: unknown) => (typeof v === 'number' ? (numbers.push(v), v) : v));
+      const body = { c: 1, g: [{ s, r: [0, 1, 2], v: numbers.map(() => 7) }] };
+      const exact = JSON.stringify(s).length * 3;
+      expect(() => fromColumns(body, { maxReports: 10, maxBytes: exact })).not.to.throw();
+      expect(() => fromColumns(body, { maxReports: 10, maxBytes: exact - 1 })).to.throw(ColumnsError, `expands beyond ${exact - 1} bytes`);
+    }
+  });
 });

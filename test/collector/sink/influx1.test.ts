@@ -212,6 +212,24 @@ describe('createInflux1Sink against a real influxd', function () {
     expect(s.stats().httpWrites - before).to.equal(1);
   });
 
+  it('an idle sink sends at once what one event-loop turn queued, and a busy one gathers the writes made meanwhile into one HTTP write, without waiting for flushIntervalMs', async function () {
+    const s = createInflux1Sink({ url: db.url, flushIntervalMs: 60_000 });
+    try {
+      await s.write(points(1, 'eager_warm'));
+      const before = s.stats().httpWrites;
+      const first = [s.write(points(3, 'eager_a')), s.write(points(2, 'eager_a', T0 + 10_000))];
+      await new Promise((r) => setImmediate(r));
+      expect(s.stats()).to.include({ inFlight: 1, queuedPoints: 0 });
+      const meanwhile = [s.write(points(4, 'eager_b')), s.write(points(1, 'eager_b', T0 + 10_000))];
+      expect(s.stats().queuedPoints).to.equal(5);
+      await Promise.all([...first, ...meanwhile]);
+      expect(s.stats().httpWrites - before).to.equal(2);
+      expect(await db.query('SELECT count(v) FROM eager_b')).to.have.nested.property('[0].count', 5);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('close() flushes pending writes', async function () {
     const s = createInflux1Sink({ url: db.url, flushIntervalMs: 60_000 });
     const pending = s.write(points(7, 'on_close'));

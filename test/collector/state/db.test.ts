@@ -32,6 +32,45 @@ describe('collector/state/db', () => {
     expect(db.db.prepare('SELECT k, v FROM kv ORDER BY k').all()).to.deep.equal([{ k: 'a', v: 1 }, { k: 'b', v: 3 }]);
   });
 
+  it('commit() resolves only after the WAL was fdatasync\'ed off the event loop, shares one sync among the groups committed meanwhile, and rejects as retryable when the sync fails', async () => {
+    const fs = (await import('node:fs')).default;
+    const { syncBuiltinESMExports } = await import('node:module');
+    const real = fs.fdatasync;
+    const calls: ((e: NodeJS.ErrnoException | null) => void)[] = [];
+    fs.fdatasync = ((_fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => void calls.push(cb)) as typeof fs.fdatasync;
+    syncBuiltinESMExports();
+    try {
+      const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
+      let resolved = false;
+      const first = db.commit(() => ins.run('a', 1)).then(() => (resolved = true));
+      await new Promise((r) => setTimeout(r, 30));
+      // Committed in SQLite, not yet acknowledged: the sync has not answered.
+      expect([calls.length, resolved, db.db.prepare('SELECT count(*) AS n FROM kv').get()]).to.deep.equal([1, false, { n: 1 }]);
+      const second = db.commit(() => ins.run('b', 2));
+      const third = db.commit(() => ins.run('c', 3));
+      await new Promise((r) => setTimeout(r, 30));
+      expect(calls.length, 'no second sync while one is in flight').to.equal(1);
+      calls.shift()?.(null);
+      await first;
+      await new Promise((r) => setTimeout(r, 10));
+      expect(calls.length, 'one sync for both groups committed meanwhile').to.equal(1);
+      calls.shift()?.(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      const errs = await Promise.all([second, third].map((p) => p.then(() => undefined, (e: unknown) => e)));
+      for (const e of errs) expect(e).to.be.instanceOf(StateDbError).with.property('retryable', true);
+      expect(db.health().writable).to.equal(false);
+      // Other writes of the connection keep fsyncing in SQLite itself.
+      expect(db.db.pragma('synchronous', { simple: true })).to.equal(2);
+      const fourth = db.commit(() => ins.run('d', 4));
+      await new Promise((r) => setTimeout(r, 30));
+      calls.shift()?.(null);
+      await fourth;
+      expect(db.health().writable).to.equal(true);
+    } finally {
+      fs.fdatasync = real;
+      syncBuiltinESMExports();
+    }
+  });
+
   it('migrate() applies each version once per module, across reopen', async () => {
     db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }, { version: 2, description: 'index', up: 'CREATE INDEX kv_v ON kv (v)' }]);
     await db.close();
