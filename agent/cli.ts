@@ -3,11 +3,14 @@
  * `campuslink-agent`: one cycle (`once`), cycles on a schedule (`run`), or a check of the setup
  * (`doctor`). Exit codes: 0 ok, 1 not delivered or a failed check or start-up, 2 invalid config.
  */
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { EXIT, errorText, isConfigProblem } from '../protocol/cli.js';
 import { createLogger } from '../protocol/log.js';
 import { loadAgentConfig, type AgentConfig } from './config.js';
 import { formatChecks, runDoctor } from './doctor.js';
+import { enrollAgent } from './identity/enroll.js';
+import { AgentIdentity } from './identity/identity.js';
 import { previewReport } from './preview.js';
 import { AgentRuntime } from './runtime.js';
 import { AGENT_VERSION } from './version.js';
@@ -49,7 +52,7 @@ program
     if (result.delivered) {
       process.stdout.write(`report ${report.seq} (${report.measurements.length} measurements) delivered to ${config.collector.url}\n`);
     } else {
-      const why = result.flush?.stoppedBy?.message ?? (config.collector.token ? 'not acknowledged' : 'collector.token (CAMPUSLINK_TOKEN) is not set');
+      const why = result.flush?.stoppedBy?.message ?? (runtime.identity.current().token ? 'not acknowledged' : 'collector.token (CAMPUSLINK_TOKEN) is not set and the agent is not enrolled');
       process.stderr.write(`report ${report.seq} not delivered (${why}); it stays in the spool (${runtime.spool.waiting().length} waiting) and goes with the next delivery\n`);
     }
     runtime.close();
@@ -71,6 +74,24 @@ program
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+  });
+
+program
+  .command('enroll')
+  .description('Exchange an enrollment code (from campuslink-collector enroll issue) for this agent\'s own agent id and token, stored in stateDir/credential.json (0600). Run once per gateway; run/once use the credential from then on.')
+  .requiredOption('--code <code>', 'the enrollment code (clke_…)')
+  .option(...CONFIG_OPTION)
+  .action(async (opts: { code: string; config?: string }) => {
+    const { config, log } = load(opts.config);
+    try {
+      const before = new AgentIdentity(config, resolve(config.stateDir), log).current();
+      const file = await enrollAgent({ url: config.collector.url, code: opts.code, stateDir: resolve(config.stateDir), timeoutMs: config.collector.timeoutMs, before, log });
+      process.stdout.write(`enrolled as agent ${file.current.agent} of school ${file.current.school}; credential stored in ${resolve(config.stateDir, 'credential.json')}\n`);
+      process.exit(EXIT.ok);
+    } catch (e) {
+      process.stderr.write(`AGT_ERR_ENROLL_FAILED: ${(e as Error).message}\n`);
+      process.exit(EXIT.failed);
+    }
   });
 
 program

@@ -43,6 +43,15 @@ export const agentConfigSchema = z.strictObject({
   /** Device inventory from ARP/LLDP/bridge tables. */
   inventory: inventorySectionSchema,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Enrollment code (from `campuslink-collector enroll issue`), exchanged once at first start for this agent's own credential. */
+  enrollCode: z.string().regex(/^clke_[A-Za-z0-9_-]{16,64}$/, 'must be an enrollment code (clke_…)').optional(),
+  /** After a 401/403: pause before trying again, doubling from retryMinMs to retryMaxMs; never for good. */
+  auth: z
+    .strictObject({
+      retryMinMs: z.number().int().min(100).max(3_600_000).default(120_000),
+      retryMaxMs: z.number().int().min(100).max(86_400_000).default(3_600_000),
+    })
+    .prefault({}),
 }).superRefine(
   (c, ctx) => {
     for (const issue of inventoryConfigIssues(c)) ctx.addIssue({ code: 'custom', ...issue });

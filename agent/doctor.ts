@@ -5,7 +5,10 @@
  * a request the collector refuses before writing (an empty batch), or `GET /api/v1/whoami` where the
  * collector has it.
  */
+import { resolve } from 'node:path';
+import { createLogger } from '../protocol/log.js';
 import type { AgentConfig } from './config.js';
+import { AgentIdentity } from './identity/identity.js';
 import { createNetSnmpClient, deviceClientOptions, isException, varbindString } from './probes/snmp/client.js';
 import { snmpDevices } from './probes/snmp/config.js';
 import { INGEST_PATH } from './transport/exchange.js';
@@ -119,8 +122,10 @@ export async function checkSnmp(config: Readonly<AgentConfig>): Promise<Check[]>
 /** Runs every check, collectors and SNMP devices at the same time. */
 export async function runDoctor(config: Readonly<AgentConfig>): Promise<Check[]> {
   const c = config.collector;
+  // The enrolled credential when there is one, else the config token.
+  const who = new AgentIdentity(config, resolve(config.stateDir), createLogger({ name: 'agent', level: 'silent' })).current();
   const [collectors, snmp] = await Promise.all([
-    Promise.all([c.url, ...c.failoverUrls].map((url) => checkCollector({ url, token: c.token, school: config.school, timeoutMs: Math.min(c.timeoutMs, 10_000) }))),
+    Promise.all([c.url, ...c.failoverUrls].map((url) => checkCollector({ url, token: who.token, school: who.school, timeoutMs: Math.min(c.timeoutMs, 10_000) }))),
     checkSnmp(config),
   ]);
   return [checkTargets(config), ...collectors.flat(), ...snmp];

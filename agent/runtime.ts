@@ -7,6 +7,8 @@ import { collectReport } from './cycle.js';
 import { cronTask, intervalTask } from './schedule.js';
 import { DeliveryLog, HEARTBEAT_EVERY_MS } from './delivery-log.js';
 import { flushSpool, type FlushResult } from './delivery.js';
+import { EnrollError, enrollAgent } from './identity/enroll.js';
+import { AgentIdentity } from './identity/identity.js';
 import { buildProbes } from './probes/build.js';
 import type { Probe } from './probes/probe.js';
 import { SegmentSpool } from './spool/segment-spool.js';
@@ -14,7 +16,7 @@ import { ClockStore } from './state/clock.js';
 import { SequenceStore } from './state/sequence.js';
 import { AgentStats } from './state/stats.js';
 import { Backoff } from './transport/backoff.js';
-import { deliveryPolicy, type DeliveryPolicy } from './transport/policy.js';
+import { AuthPause, deliveryPolicy, type DeliveryPolicy } from './transport/policy.js';
 import { CollectorPool, type BatchSender } from './transport/pool.js';
 import { AGENT_VERSION } from './version.js';
 
@@ -65,8 +67,10 @@ export class AgentRuntime {
   private sender?: BatchSender;
   /** Reports above this sequence are live (collected since the last upload began). */
   private liveMark: number;
-  /** Set after a 401/403: sending stops until the agent is restarted with a valid token. */
-  private authFailure?: string;
+  /** Who the agent reports as, with which token (enrolled credential or config). */
+  readonly identity: AgentIdentity;
+  /** After a 401/403 or a refused enrollment: sending pauses for minutes, then up to an hour; never for good. */
+  private readonly authPause: AuthPause;
   /** The last "not sending" line: its reason and when, so it is repeated hourly, not every cycle. */
   private notSendingLogged?: { why: string; atMs: number };
   private readonly deliveryLog: DeliveryLog;
@@ -90,6 +94,8 @@ export class AgentRuntime {
     this.probes = opts.probes ?? buildProbes({ config: opts.config, stateDir });
     this.sender = opts.sender;
     this.deliveryLog = new DeliveryLog({ log: opts.log, now: this.now });
+    this.identity = new AgentIdentity(opts.config, stateDir, opts.log);
+    this.authPause = new AuthPause({ minMs: opts.config.auth.retryMinMs, maxMs: opts.config.auth.retryMaxMs });
     this.deliveryLog.started(this.spool.waiting().length);
   }
 
@@ -105,8 +111,8 @@ export class AgentRuntime {
   private async collect(seq: number): Promise<Report> {
     return collectReport({
       probes: this.probes,
-      school: this.opts.config.school,
-      agent: this.opts.config.agentId,
+      school: this.identity.current().school,
+      agent: this.identity.current().agent,
       seq,
       now: this.now,
       log: this.opts.log,
@@ -136,8 +142,9 @@ export class AgentRuntime {
   private getSender(): BatchSender | undefined {
     if (this.sender) return this.sender;
     const c = this.opts.config.collector;
-    if (!c.token) return undefined;
-    this.sender = new CollectorPool({ urls: [c.url, ...c.failoverUrls], token: c.token, timeoutMs: c.timeoutMs, gzip: c.gzip, dictionary: c.dictionary, http2: c.http2, version: AGENT_VERSION, now: this.now, log: this.opts.log });
+    const token = this.identity.current().token;
+    if (!token) return undefined;
+    this.sender = new CollectorPool({ urls: [c.url, ...c.failoverUrls], token, timeoutMs: c.timeoutMs, gzip: c.gzip, dictionary: c.dictionary, http2: c.http2, version: AGENT_VERSION, now: this.now, log: this.opts.log });
     return this.sender;
   }
 
@@ -145,17 +152,42 @@ export class AgentRuntime {
    * One upload round: live reports first, then backlog at the capped rate. `yieldTo` lets a
    * running schedule interrupt the backlog for newer live reports.
    */
-  async flush(yieldTo?: () => boolean): Promise<FlushResult> {
-    const sender = this.getSender();
-    if (!sender || this.authFailure) {
-      const why = this.authFailure ?? 'collector.token (CAMPUSLINK_TOKEN) is not set';
-      const last = this.notSendingLogged;
-      if (!last || last.why !== why || this.now() - last.atMs >= NOT_SENDING_REPEAT_MS) {
-        this.notSendingLogged = { why, atMs: this.now() };
-        this.opts.log.error({ code: 'AGT_ERR_AUTH_REJECTED', spooled: this.spool.waiting().length }, `not sending: ${why}; reports stay in the spool`);
-      }
-      return { acked: [], quarantined: [] };
+  /** Logs why nothing is sent: at once when the reason changes, else once an hour. */
+  private notSending(why: string, code = 'AGT_ERR_AUTH_REJECTED'): FlushResult {
+    const last = this.notSendingLogged;
+    if (!last || last.why !== why || this.now() - last.atMs >= NOT_SENDING_REPEAT_MS) {
+      this.notSendingLogged = { why, atMs: this.now() };
+      const retryAt = this.authPause.until > this.now() ? new Date(this.authPause.until).toISOString() : undefined;
+      this.opts.log.error({ code, spooled: this.spool.waiting().length, ...(retryAt && { retryAt }) }, `not sending: ${why}; reports stay in the spool`);
     }
+    return { acked: [], quarantined: [] };
+  }
+
+  /** Exchanges `enrollCode` for a credential when there is none yet; false when sending has to wait. */
+  private async enrollIfNeeded(): Promise<boolean> {
+    const code = this.opts.config.enrollCode;
+    if (this.identity.enrolled || !code || this.opts.sender) return true;
+    const c = this.opts.config.collector;
+    try {
+      await enrollAgent({ url: c.url, code, stateDir: resolve(this.opts.config.stateDir), timeoutMs: c.timeoutMs, before: this.identity.configIdentity(), log: this.opts.log });
+    } catch (e) {
+      if (!(e instanceof EnrollError)) throw e;
+      this.authPause.refused(`enrollment failed: ${e.message}`, this.now());
+      return false;
+    }
+    this.identity.reload();
+    // A pool made with the config token before enrollment would keep it as its default.
+    if (this.sender instanceof CollectorPool) this.sender.close();
+    this.sender = undefined;
+    return true;
+  }
+
+  async flush(yieldTo?: () => boolean): Promise<FlushResult> {
+    this.identity.reload();
+    if (this.authPause.paused(this.now())) return this.notSending(this.authPause.why ?? 'the collector refused the token');
+    if (!(await this.enrollIfNeeded())) return this.notSending(this.authPause.why ?? 'enrollment failed', 'AGT_ERR_ENROLL_FAILED');
+    const sender = this.getSender();
+    if (!sender) return this.notSending('collector.token (CAMPUSLINK_TOKEN) is not set and there is no enrolled credential (enrollCode, campuslink-agent enroll --code …)');
     const liveAfterSeq = this.liveMark;
     this.liveMark = this.spool.lastSeq();
     const result = await flushSpool({
@@ -165,15 +197,21 @@ export class AgentRuntime {
       liveAfterSeq,
       backlogBytesPerSec: this.policy.backlogBytesPerSec,
       yieldTo,
-      onAck: (up) => this.clock.observe({ serverTimeMs: up.ack.serverTime, sentAtMs: up.sentAtMs, answeredAtMs: up.answeredAtMs }),
+      onAck: (up) => {
+        this.clock.observe({ serverTimeMs: up.ack.serverTime, sentAtMs: up.sentAtMs, answeredAtMs: up.answeredAtMs });
+        if (up.ack.newToken) this.identity.rotate(up.ack.newToken);
+      },
+      route: (r) => this.identity.route(r),
       stats: this.stats,
       now: this.now,
       log: this.opts.log,
     });
     const e = result.stoppedBy;
     if (e?.action === 'stop-and-alert') {
-      this.authFailure = `collector refused the token (${e.message})`;
-      this.opts.log.error({ code: 'AGT_ERR_AUTH_REJECTED', status: e.status }, `${this.authFailure}; sending stops until the token is fixed and the agent restarted; reports stay in the spool`);
+      const pauseMs = this.authPause.refused(`collector refused the token (${e.message})`, this.now());
+      this.notSending(`${this.authPause.why}; trying again in ${Math.round(pauseMs / 1000)} s, then less often up to hourly`);
+    } else if (result.acked.length) {
+      this.authPause.clear();
     }
     this.deliveryLog.afterFlush(result, this.spool.waiting().length);
     return result;
@@ -230,7 +268,11 @@ export class AgentRuntime {
         slotFired = false;
         try {
           const r = await this.flush(liveDue);
-          if (r.stoppedBy?.action === 'keep-and-back-off') {
+          if (this.authPause.paused(this.now())) {
+            // Refused: wake when the pause ends, never stop for good.
+            blockedUntil = Date.now() + (this.authPause.until - this.now());
+            wanted = true;
+          } else if (r.stoppedBy?.action === 'keep-and-back-off') {
             blockedUntil = Date.now() + this.backoff.next(r.stoppedBy.retryAfterMs);
             wanted = true;
           } else if (!r.stoppedBy) {

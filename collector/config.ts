@@ -1,6 +1,7 @@
 /** Collector configuration: YAML file + `CAMPUSLINK_*` environment overrides, validated once and frozen. */
 import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
+import { authSettingsSchema } from './auth/settings.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 import { viewsSettingsSchema } from './views/index.js';
 
@@ -102,6 +103,8 @@ export const collectorConfigSchema = z.strictObject({
     .prefault({}),
   /** Coverage and compliance views (see docs/views.md). */
   views: viewsSettingsSchema.prefault({}),
+  /** Agents per school, token lifetime and rotation (see docs/protocol.md, Enrollment). */
+  auth: authSettingsSchema.prefault({}),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((c, ctx) => {

@@ -6,9 +6,11 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { createIdentity } from './auth/identity.js';
 import { TokenStore } from './auth/tokens.js';
 import { ViewerStore } from './auth/viewers.js';
 import { listenerSettings, parseHostPort, type CollectorConfig } from './config.js';
+import { createEnrollment } from './enroll/service.js';
 import { createGapsModule } from './gaps/module.js';
 import { createApp, type AppOptions } from './http/app.js';
 import { createHealth } from './http/health.js';
@@ -121,8 +123,13 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
+  const identity = createIdentity({ state, tokens, settings: config.auth, retryAfterS: config.ingest.retryAfterS, now: clock, log });
+  const enrollment = createEnrollment({ state, roster: identity.roster, schools: liveRegistry, ...(config.auth.tokenLifetimeMs !== undefined && { tokenLifetimeMs: config.auth.tokenLifetimeMs }), retryAfterS: config.ingest.retryAfterS, now: clock, log });
+  identity.start();
   const health = createHealth({ state });
   const appOptions: AppOptions = {
+    identity,
+    enroll: enrollment.handler,
     health,
     sink,
     tokens,
@@ -143,6 +150,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     server = await listen({ host, port, app, ingest: createIngest(appOptions), log, ...listenerSettings(config) });
   } catch (e) {
     health.close();
+    await identity.stop();
     for (const m of modules) await m.stop?.();
     watched.close();
     await influxd?.stop();
@@ -165,6 +173,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
       stopped = true;
       await server.close();
       health.close();
+      await identity.stop();
       for (const m of [...modules].reverse()) await m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed'));
       await sink.close();
       watched.close();

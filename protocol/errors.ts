@@ -38,14 +38,20 @@ export const ERRORS = {
   COL_ERR_INFLUXD_MISSING: { meaning: 'No InfluxDB URL is configured and `influxd` is not on PATH to start an embedded one.' },
   COL_ERR_GRAFANA_API: { meaning: '`grafana push` could not complete: Grafana refused a step (401 token, 403 role, 404 URL, 412 version-mismatch/name-exists) or could not be reached; the message names the step and the fix.' },
   COL_ERR_INFLUXD_START: { meaning: 'The embedded `influxd` did not become ready in time, or exited.' },
+  COL_ERR_WRONG_AGENT: { status: 403, meaning: 'The token is bound to one agent (enrolled) and the batch comes from another agent id; nothing of the batch was written.' },
+  COL_ERR_AGENT_LIMIT: { status: 403, meaning: 'The school already has `auth.maxAgentsPerSchool` agents; a new agent id is refused until one is revoked (`token revoke --school ID --agent ID`) or the limit raised.' },
+  COL_ERR_ENROLL_CODE_INVALID: { status: 403, meaning: 'The enrollment code is unknown, expired or used up (the message says which); ask the operator for a new one (`enroll issue`).' },
   AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
-  AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending, keeps its spool, and says why.' },
+  AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending for a while (minutes, then hourly), keeps its spool, logs why once an hour, and tries again by itself.' },
   AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },
   AGT_ERR_COLLECTOR_UNAVAILABLE: { meaning: 'The collector could not be reached, timed out, or answered 429/5xx: reports stay in the spool and are retried with backoff.' },
   AGT_ERR_SPOOL_IO: { meaning: "A spool read or write failed with an I/O error; the report that could not be stored is dropped and counted, and delivery of what is held goes on." },
   AGT_ERR_SPOOL_FULL: { meaning: "The spool reached maxSpoolBytes or its filesystem's minFreeBytes reserve, or the disk is full: the oldest reports, or the report that did not fit, were dropped, counted in agent.dropped_reports and logged; acknowledgements the disk refuses are held in memory." },
   AGT_ERR_SPOOL_CORRUPT: { meaning: 'A spool segment was damaged; it was moved to corrupt/, its intact reports kept, the unreadable ones counted as dropped.' },
   AGT_ERR_PROBE_FAILED: { meaning: 'A probe threw; the failure is recorded as data and the cycle goes on.' },
+  AGT_ERR_ENROLL_FAILED: { meaning: 'Enrollment with `enrollCode` (or `enroll --code`) failed: the collector refused the code or could not be reached; `run` tries again on the auth backoff, reports stay in the spool.' },
+  AGT_ERR_CREDENTIAL_IO: { meaning: 'The credential file under stateDir could not be read or written: a damaged file is moved aside (`credential.json.corrupt-*`); a rotated token that cannot be stored is not used (the old one keeps working).' },
+  AGT_ERR_MOVED_BACKLOG: { meaning: 'Reports in the spool belong to a school or agent id this agent no longer reports for: they are sent with that identity\'s own credential, or quarantined and counted when there is none or it is refused.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

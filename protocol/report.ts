@@ -207,6 +207,11 @@ export const ackSchema = z.object({
   heldThrough: z.number().int().min(0).optional(),
   /** The collector's clock, ms since the epoch, so agents can measure their offset. */
   serverTime: epochMs,
+  /**
+   * Token rotation: a new token for this agent. The agent stores it durably and uses it from the next
+   * request on; the old token stays valid for the collector's grace period after the new one is first used.
+   */
+  newToken: z.object({ token: z.string().min(1), id: z.string().min(1), expiresAtMs: z.number().int().optional() }).optional(),
 });
 
 export type Measurement = z.infer<typeof measurementSchema>;

@@ -40,3 +40,44 @@ export function deliveryPolicy(opts: { collector: Readonly<CollectorSection>; li
     backlogBytesPerSec: c.backlogBytesPerSec ?? Math.max(100, Math.floor((mbps * 1e6 * c.backlogShare) / 8)),
   };
 }
+
+/** After a 401/403 (or a refused enrollment), the first pause before sending is tried again, ms. */
+export const AUTH_RETRY_MIN_MS = 120_000;
+/** The longest pause after repeated 401/403 answers, ms: never given up, tried at least hourly. */
+export const AUTH_RETRY_MAX_MS = 3_600_000;
+
+/**
+ * Sending paused after the collector refused the credential: minutes at first, doubling to hourly,
+ * never for good (a registry edit undone, a token re-issued or rotated, a re-enrollment all heal by
+ * themselves). The spool keeps everything meanwhile.
+ */
+export class AuthPause {
+  private refusals = 0;
+  /** Until when sending waits, agent clock ms (0: not paused). */
+  until = 0;
+  /** The last refusal's reason. */
+  why?: string;
+
+  constructor(private readonly opts: { minMs: number; maxMs: number }) {}
+
+  /** Notes a refusal; returns the pause in ms. */
+  refused(why: string, nowMs: number): number {
+    const pause = Math.min(this.opts.maxMs, this.opts.minMs * 2 ** Math.min(this.refusals, 30));
+    this.refusals++;
+    this.why = why;
+    this.until = nowMs + pause;
+    return pause;
+  }
+
+  /** Whether sending waits now. */
+  paused(nowMs: number): boolean {
+    return nowMs < this.until;
+  }
+
+  /** After an accepted upload. */
+  clear(): void {
+    this.refusals = 0;
+    this.until = 0;
+    delete this.why;
+  }
+}

@@ -27,7 +27,8 @@ export interface CollectorPoolOptions {
 
 /** The sending side of delivery; tests may provide their own. */
 export interface BatchSender {
-  send(reports: readonly Report[]): Promise<UploadResult>;
+  /** `token` overrides the pool's (an agent's enrolled, rotated or older identity's token). */
+  send(reports: readonly Report[], opts?: { token?: string }): Promise<UploadResult>;
 }
 
 interface Target {
@@ -60,8 +61,8 @@ export class CollectorPool implements BatchSender {
     return (this.targets[this.current] as Target).url;
   }
 
-  private async upload(t: Target, reports: readonly Report[]): Promise<UploadResult> {
-    const base = { url: t.url, token: this.opts.token, timeoutMs: this.opts.timeoutMs, version: this.opts.version };
+  private async upload(t: Target, reports: readonly Report[], token: string): Promise<UploadResult> {
+    const base = { url: t.url, token, timeoutMs: this.opts.timeoutMs, version: this.opts.version };
     if (t.h2 && this.opts.now() >= t.h1UntilMs) {
       try {
         return await uploadBatch({ ...base, encoding: this.encoding, exchange: t.h2.exchange }, reports, this.opts.now);
@@ -78,7 +79,8 @@ export class CollectorPool implements BatchSender {
    * Sends to the current collector; on no answer or a 5xx/429 tries each other URL once, in order.
    * Throws the last error when none acknowledged. 4xx answers are final (every collector would say the same).
    */
-  async send(reports: readonly Report[]): Promise<UploadResult> {
+  async send(reports: readonly Report[], sendOpts?: { token?: string }): Promise<UploadResult> {
+    const token = sendOpts?.token ?? this.opts.token;
     let last: UploadError | undefined;
     for (let i = 0; i < this.targets.length; i++) {
       const idx = (this.current + i) % this.targets.length;
@@ -86,13 +88,13 @@ export class CollectorPool implements BatchSender {
       try {
         let r: UploadResult;
         try {
-          r = await this.upload(t, reports);
+          r = await this.upload(t, reports, token);
         } catch (e) {
           // An older collector that does not know the columnar encoding: fall back to gzip for good.
           if (!(e instanceof UploadError) || e.status !== 415 || this.encoding !== COLS_ENCODING) throw e;
           this.encoding = 'gzip';
           this.opts.log?.warn({ url: t.url }, 'collector refused the columnar encoding; sending gzip from now on');
-          r = await this.upload(t, reports);
+          r = await this.upload(t, reports, token);
         }
         if (idx !== this.current) this.opts.log?.warn({ from: this.url, to: t.url }, 'failed over to another collector');
         this.current = idx;

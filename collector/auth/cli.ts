@@ -9,6 +9,8 @@ import type { Registry } from '../registry/registry.js';
 import { openStateDb, type StateDb } from '../state/db.js';
 import { importLegacyAuth } from '../state/legacy.js';
 import { issueToken, issueTokens, schoolsWithTokens } from './tokens.js';
+import { registerEnrollCommands } from '../enroll/cli.js';
+import { registerLifecycleCommands } from './lifecycle-cli.js';
 import { issueViewer, removeViewer } from './viewers.js';
 
 export interface AuthCommandsOptions {
@@ -16,7 +18,8 @@ export interface AuthCommandsOptions {
   fail: (e: unknown) => never;
 }
 
-interface IssueOptions {
+/** Options of a bulk command over the registry. */
+export interface IssueOptions {
   school?: string;
   all?: boolean;
   region?: string;
@@ -25,10 +28,10 @@ interface IssueOptions {
   config?: string;
 }
 
-const notRegistered = (msg: string) => Object.assign(new Error(msg), { code: 'COL_ERR_SCHOOL_NOT_REGISTERED' });
+export const notRegistered = (msg: string) => Object.assign(new Error(msg), { code: 'COL_ERR_SCHOOL_NOT_REGISTERED' });
 
 /** Schools of the registry a bulk issue covers, in registry order. */
-function bulkSchools(registry: Registry, opts: IssueOptions): string[] {
+export function bulkSchools(registry: Registry, opts: IssueOptions): string[] {
   const code = opts.region;
   if (code !== undefined && !registry.region(code)) throw notRegistered(`no school of the registry is under region ${code}`);
   const out: string[] = [];
@@ -39,7 +42,7 @@ function bulkSchools(registry: Registry, opts: IssueOptions): string[] {
 }
 
 /** Writes CSV lines in chunks of about 64 KiB, so 250,000 tokens never make one string. */
-function csvWriter(fd: number): { line(s: string): void; end(): void } {
+export function csvWriter(fd: number): { line(s: string): void; end(): void } {
   let buf: string[] = [];
   let size = 0;
   const flush = () => {
@@ -96,10 +99,10 @@ async function issueCommand(opts: IssueOptions): Promise<void> {
 }
 
 /** The CLI's log for a state migration: one JSON line on stderr, as the server would log it. */
-const stderrLog = createLogger({ name: 'collector' });
+export const stderrLog = createLogger({ name: 'collector' });
 
 /** Runs `work` on the state database of `stateDir`, after importing the old auth files once. */
-function withAuthState<T>(stateDir: string, work: (state: StateDb) => T): T {
+export function withAuthState<T>(stateDir: string, work: (state: StateDb) => T): T {
   const state = openStateDb({ stateDir });
   try {
     importLegacyAuth({ state, stateDir, log: stderrLog });
@@ -162,4 +165,6 @@ export function registerAuthCommands(program: Command, { fail }: AuthCommandsOpt
         fail(e);
       }
     });
+  registerLifecycleCommands({ token, viewer, fail });
+  registerEnrollCommands(program, { fail });
 }

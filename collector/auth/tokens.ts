@@ -21,6 +21,20 @@ export interface TokenRecord {
   school: string;
   sha256: string;
   issuedAt: string;
+  /** The agent an enrolled token is bound to; absent on a legacy per-school token. */
+  agent?: string;
+  /** When the token stops being accepted, ms since the epoch; absent: never. */
+  expiresAtMs?: number;
+  /** Id of the token this one replaces (rotation). */
+  replaces?: string;
+  /** The operator asked for a new token (`token rotate`): it is handed to the agent in its next ack. */
+  rotate?: boolean;
+  /** When this token's successor was first used: the grace period has begun, no new successor is offered. */
+  rotatedAtMs?: number;
+  /** When a successor was last offered in an ack, ms. */
+  offeredAtMs?: number;
+  /** When the token was first presented (durable at once for successors, else with last seen). */
+  firstUsedMs?: number;
 }
 
 /** Prefix of every campuslink agent token, so leaked tokens are recognisable. */
@@ -33,40 +47,70 @@ export const TOKEN_MIGRATIONS: readonly Migration[] = [
     description: 'agent tokens by hash',
     up: 'CREATE TABLE tokens (n INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, id TEXT NOT NULL, school TEXT NOT NULL, issued_at TEXT NOT NULL); CREATE INDEX tokens_school ON tokens (school);',
   },
+  {
+    version: 2,
+    description: 'tokens bound to agents, expiry, revocation, rotation, last seen; change feed for running collectors',
+    up: `ALTER TABLE tokens ADD COLUMN agent TEXT;
+ALTER TABLE tokens ADD COLUMN expires_at_ms INTEGER;
+ALTER TABLE tokens ADD COLUMN revoked_at TEXT;
+ALTER TABLE tokens ADD COLUMN replaces TEXT;
+ALTER TABLE tokens ADD COLUMN rotate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN rotated_at_ms INTEGER;
+ALTER TABLE tokens ADD COLUMN offered_at_ms INTEGER;
+ALTER TABLE tokens ADD COLUMN first_used_ms INTEGER;
+ALTER TABLE tokens ADD COLUMN last_seen_ms INTEGER;
+CREATE INDEX tokens_id ON tokens (id);
+CREATE INDEX tokens_replaces ON tokens (replaces) WHERE replaces IS NOT NULL;
+CREATE TABLE token_changes (n INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, school TEXT NOT NULL, at_ms INTEGER NOT NULL);`,
+  },
 ];
+
+/** Columns of a token row as the store reads them, in TokenRow order. */
+export const TOKEN_COLUMNS = 'sha256, id, school, issued_at, agent, expires_at_ms, revoked_at, replaces, rotate, rotated_at_ms, offered_at_ms, first_used_ms';
 
 /** Creates or upgrades the token table. */
 export function migrateTokens(state: StateDb): void {
   state.migrate('auth.tokens', TOKEN_MIGRATIONS);
 }
 
-function hashToken(token: string): string {
+/** SHA-256 of a secret as stored (tokens, enrollment codes). */
+export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** A new token and its record (not stored yet). */
-function newToken(school: string, issuedAt: string): { token: string; record: TokenRecord } {
+/** A new token and its record (not stored yet); `extra` binds it to an agent, gives it an expiry or a predecessor. */
+export function newToken(school: string, issuedAt: string, extra: Pick<TokenRecord, 'agent' | 'expiresAtMs' | 'replaces'> = {}): { token: string; record: TokenRecord } {
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const sha256 = hashToken(token);
-  return { token, record: { id: sha256.slice(0, 12), school, sha256, issuedAt } };
+  const record: TokenRecord = { id: sha256.slice(0, 12), school, sha256, issuedAt };
+  if (extra.agent !== undefined) record.agent = extra.agent;
+  if (extra.expiresAtMs !== undefined) record.expiresAtMs = extra.expiresAtMs;
+  if (extra.replaces !== undefined) record.replaces = extra.replaces;
+  return { token, record };
 }
 
 /** Stores records in the caller's transaction; an existing hash is kept (import of old files). */
 export function insertTokens(db: Sqlite, records: Iterable<TokenRecord>): number {
-  const ins = db.prepare('INSERT OR IGNORE INTO tokens (sha256, id, school, issued_at) VALUES (?, ?, ?, ?)');
+  const ins = db.prepare('INSERT OR IGNORE INTO tokens (sha256, id, school, issued_at, agent, expires_at_ms, replaces) VALUES (?, ?, ?, ?, ?, ?, ?)');
   let n = 0;
-  for (const r of records) n += ins.run(r.sha256, r.id, r.school, r.issuedAt).changes;
+  for (const r of records) n += ins.run(r.sha256, r.id, r.school, r.issuedAt, r.agent ?? null, r.expiresAtMs ?? null, r.replaces ?? null).changes;
   return n;
+}
+
+/** Records in the change feed that these token rows changed, so running collectors re-read them (caller's transaction). */
+export function noteTokenChanges(db: Sqlite, rows: Iterable<{ sha256: string; school: string }>, nowMs: number): void {
+  const ins = db.prepare('INSERT INTO token_changes (sha256, school, at_ms) VALUES (?, ?, ?)');
+  for (const r of rows) ins.run(r.sha256, r.school, nowMs);
 }
 
 /** Where tokens are stored: an open state database, or the state directory of one (opened and closed here). */
 export type TokenTarget = { state: StateDb } | { stateDir: string };
 
 /** Creates a token for a school, stores its hash durably, and returns the token (shown once, never stored). */
-export function issueToken(opts: TokenTarget & { school: string; now?: () => number }): { token: string; record: TokenRecord } {
+export function issueToken(opts: TokenTarget & { school: string; now?: () => number; expiresAtMs?: number }): { token: string; record: TokenRecord } {
   return withStateDb(opts, (state) => {
     migrateTokens(state);
-    const issued = newToken(opts.school, new Date((opts.now ?? Date.now)()).toISOString());
+    const issued = newToken(opts.school, new Date((opts.now ?? Date.now)()).toISOString(), opts.expiresAtMs === undefined ? {} : { expiresAtMs: opts.expiresAtMs });
     // Durable (committed with synchronous=FULL) before the token is printed: a token shown but lost
     // in a power cut would lock its agent out.
     state.transaction((db) => insertTokens(db, [issued.record]));
@@ -103,18 +147,27 @@ export function issueTokens(opts: TokenTarget & { schools: Iterable<string>; now
 export function schoolsWithTokens(state: StateDb): Set<string> {
   migrateTokens(state);
   const out = new Set<string>();
-  for (const school of state.db.prepare('SELECT DISTINCT school FROM tokens').pluck().iterate() as IterableIterator<string>) out.add(school);
+  for (const school of state.db.prepare('SELECT DISTINCT school FROM tokens WHERE revoked_at IS NULL').pluck().iterate() as IterableIterator<string>) out.add(school);
   return out;
 }
 
-interface TokenRow {
-  sha256: string;
-  id: string;
-  school: string;
-  issued_at: string;
-}
+/** A token row in TOKEN_COLUMNS order, as `raw()` statements return it. */
+export type TokenRow = [string, string, string, string, string | null, number | null, string | null, string | null, number, number | null, number | null, number | null];
 
-const toRecord = (r: TokenRow): TokenRecord => ({ id: r.id, school: r.school, sha256: r.sha256, issuedAt: r.issued_at });
+/** The record of a row, or undefined for a revoked token. */
+export function rowToRecord(r: TokenRow): TokenRecord | undefined {
+  const [sha256, id, school, issuedAt, agent, expiresAtMs, revokedAt, replaces, rotate, rotatedAtMs, offeredAtMs, firstUsedMs] = r;
+  if (revokedAt !== null) return undefined;
+  const rec: TokenRecord = { id, school, sha256, issuedAt };
+  if (agent !== null) rec.agent = agent;
+  if (expiresAtMs !== null) rec.expiresAtMs = expiresAtMs;
+  if (replaces !== null) rec.replaces = replaces;
+  if (rotate) rec.rotate = true;
+  if (rotatedAtMs !== null) rec.rotatedAtMs = rotatedAtMs;
+  if (offeredAtMs !== null) rec.offeredAtMs = offeredAtMs;
+  if (firstUsedMs !== null) rec.firstUsedMs = firstUsedMs;
+  return rec;
+}
 
 export interface TokenStoreOptions {
   state: StateDb;
@@ -129,34 +182,62 @@ export interface TokenStoreOptions {
   now?: () => number;
 }
 
-/** Looks tokens up by hash, from memory; sees tokens issued by another process without a restart. */
+/** Change-feed rows a verify reads at most (a few ms of lookups). */
+const CHANGES_PER_VERIFY = 1000;
+
+/**
+ * Looks tokens up by hash, from memory; sees tokens issued, revoked or rotated by another process
+ * without a restart: `PRAGMA data_version` (one cheap call per verify) tells that another connection
+ * committed, and the `token_changes` feed says which rows to read again.
+ */
 export class TokenStore {
   private readonly byHash = new Map<string, TokenRecord>();
   private readonly unknown = new Map<string, number>();
   private readonly lookup;
   private readonly count;
+  private readonly dataVersion;
+  private readonly changesAfter;
+  private readonly lastChange;
+  private version: number;
+  private changeMark: number;
+  /** The last read of the change feed was a full chunk: more to read on the next verify. */
+  private behind = false;
   private readonly now: () => number;
+  private readonly listeners: ((school: string) => void)[] = [];
 
   constructor(private readonly opts: TokenStoreOptions) {
     migrateTokens(opts.state);
     this.now = opts.now ?? Date.now;
     const db = opts.state.db;
-    this.lookup = db.prepare('SELECT sha256, id, school, issued_at FROM tokens WHERE sha256 = ?');
-    this.count = db.prepare('SELECT count(*) FROM tokens').pluck();
+    this.lookup = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE sha256 = ?`).raw();
+    this.count = db.prepare('SELECT count(*) FROM tokens WHERE revoked_at IS NULL').pluck();
+    this.dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.changesAfter = db.prepare(`SELECT n, sha256, school FROM token_changes WHERE n > ? ORDER BY n LIMIT ${CHANGES_PER_VERIFY}`).raw();
+    this.lastChange = db.prepare('SELECT coalesce(max(n), 0) FROM token_changes').pluck();
+    this.version = this.dataVersion.get() as number;
+    this.changeMark = this.lastChange.get() as number;
     this.loaded = opts.background ? this.fillInChunks(opts.chunkRows ?? 5000) : Promise.resolve(this.fill(0, Infinity)).then(() => undefined);
   }
 
   /** Settles when every row stored at start is in the map (at once without `background`). Never rejects. */
   readonly loaded: Promise<void>;
 
+  /** Calls `cb` with the school of every token row another process changed (the roster follows revocations). */
+  onChange(cb: (school: string) => void): void {
+    this.listeners.push(cb);
+  }
+
   /** Adds up to `limit` rows after rowid `after` to the map; returns the last rowid read, or undefined at the end. */
   private fill(after: number, limit: number): number | undefined {
-    const rows = this.opts.state.db.prepare('SELECT n, sha256, id, school, issued_at FROM tokens WHERE n > ? ORDER BY n LIMIT ?').raw();
+    const rows = this.opts.state.db.prepare(`SELECT n, ${TOKEN_COLUMNS} FROM tokens WHERE n > ? ORDER BY n LIMIT ?`).raw();
     let last: number | undefined;
     // Arrays, not row objects: 250,000 rows load in a fraction of the time.
-    for (const [n, sha256, id, school, issuedAt] of rows.iterate(after, limit === Infinity ? -1 : limit) as IterableIterator<[number, string, string, string, string]>) {
-      if (!this.byHash.has(sha256)) this.byHash.set(sha256, { id, school, sha256, issuedAt });
-      last = n;
+    for (const row of rows.iterate(after, limit === Infinity ? -1 : limit) as IterableIterator<[number, ...TokenRow]>) {
+      last = row[0];
+      const sha256 = row[1];
+      if (this.byHash.has(sha256)) continue;
+      const rec = rowToRecord(row.slice(1) as TokenRow);
+      if (rec) this.byHash.set(sha256, rec);
     }
     return last;
   }
@@ -175,16 +256,49 @@ export class TokenStore {
     }
   }
 
-  /** Number of tokens stored (a count over the table's index; not for the request path). */
+  /** Number of tokens in force (a count over the table; not for the request path). */
   get size(): number {
     return this.count.get() as number;
   }
 
-  /** The record of a presented token, or undefined when unknown. */
+  /** The record of a presented token, or undefined when unknown, revoked or expired. */
   verify(token: string): TokenRecord | undefined {
+    this.followChanges();
     // Looking up the hash (not the token) keeps timing independent of how much of a guess matches.
     const h = hashToken(token);
-    return this.byHash.get(h) ?? this.miss(h);
+    const rec = this.byHash.get(h) ?? this.miss(h);
+    if (rec?.expiresAtMs !== undefined && rec.expiresAtMs <= this.now()) return undefined;
+    return rec;
+  }
+
+  /** The record by hash as this store holds it (rotation reads the predecessor). */
+  byId(sha256: string): TokenRecord | undefined {
+    return this.byHash.get(sha256) ?? this.miss(sha256);
+  }
+
+  /** After this connection changed a row (data_version does not move for its own commits): read it again. */
+  reread(sha256: string): void {
+    this.unknown.delete(sha256);
+    const row = this.lookup.get(sha256) as TokenRow | undefined;
+    const rec = row && rowToRecord(row);
+    if (rec) this.byHash.set(sha256, rec);
+    else this.byHash.delete(sha256);
+  }
+
+  private followChanges(): void {
+    const v = this.dataVersion.get() as number;
+    if (v === this.version && !this.behind) return;
+    this.version = v;
+    // One chunk per verify: `token rotate --all` changes 250,000 rows, which must not stall one request.
+    const rows = this.changesAfter.all(this.changeMark) as [number, string, string][];
+    this.behind = rows.length === CHANGES_PER_VERIFY;
+    const schools = new Set<string>();
+    for (const [n, sha256, school] of rows) {
+      this.changeMark = n;
+      this.reread(sha256);
+      schools.add(school);
+    }
+    for (const s of schools) for (const cb of this.listeners) cb(s);
   }
 
   private miss(h: string): TokenRecord | undefined {
@@ -192,9 +306,9 @@ export class TokenStore {
     const until = this.unknown.get(h);
     if (until !== undefined && until > now) return undefined;
     const row = this.lookup.get(h) as TokenRow | undefined;
-    if (row) {
+    const rec = row && rowToRecord(row);
+    if (rec) {
       this.unknown.delete(h);
-      const rec = toRecord(row);
       this.byHash.set(h, rec);
       return rec;
     }

@@ -13,6 +13,8 @@ export interface AppOptions extends IngestOptions {
   viewers?: ViewerVerifier;
   /** What `/healthz` reports beside its status: event-loop delay, connections, state database (health.ts). */
   health?: Health;
+  /** `POST /api/v1/enroll` (collector/enroll/service.ts); agents enroll without a viewer account. */
+  enroll?: (req: Request, res: Response) => void;
 }
 
 /** Builds the express app. It never throws on input: every failure is an answer from the catalogue. */
@@ -35,6 +37,7 @@ export function createApp(opts: AppOptions): express.Express {
   // Ingest is HTTP-version independent (ingest.ts); the HTTP/2 listener serves the same handler.
   const ingest = createIngest(opts);
   app.post('/api/v1/reports', (req: Request, res: Response) => ingest(req, res));
+  if (opts.enroll) app.post('/api/v1/enroll', opts.enroll);
 
   // Everything below (views, devices, console, and the 404 of unknown paths) is the read side.
   if (opts.viewers) app.use(requireViewer(opts.viewers));

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { parseBatch } from '../../protocol/batch-check.js';
 import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Ack, type Report } from '../../protocol/index.js';
+import type { IngestIdentity } from '../auth/identity.js';
 import type { TokenRecord } from '../auth/tokens.js';
 import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
 import type { CollectorModule } from '../module.js';
@@ -51,6 +52,8 @@ export interface IngestOptions {
   dedupe?: SequenceLedger;
   /** A report whose sentAt is further than this from the receive time (ms) gets its times corrected and flagged. */
   maxClockSkewMs?: number;
+  /** Agent binding, agents-per-school limit and token rotation (collector/auth/identity.ts). */
+  identity?: IngestIdentity;
 }
 
 /** An answer to send: status, extra headers, a JSON body, and work to do once it is sent. */
@@ -91,7 +94,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
   const check = (h: IncomingHttpHeaders): IngestAnswer | TokenRecord => {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header(h, 'authorization') ?? '');
     const rec = m?.[1] ? opts.tokens.verify(m[1]) : undefined;
-    if (!rec) return errorAnswer('COL_ERR_UNAUTHENTICATED', m ? 'unknown token' : 'missing "Authorization: Bearer <token>" header');
+    if (!rec) return errorAnswer('COL_ERR_UNAUTHENTICATED', m ? 'unknown, revoked or expired token' : 'missing "Authorization: Bearer <token>" header');
     const type = header(h, 'content-type') ?? '';
     const [media, ...params] = type.split(';').map((s) => s.trim().toLowerCase());
     if (media !== 'application/json') {
@@ -153,6 +156,8 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     }
     const tags = opts.schools.tagsFor(token.school);
     if (!tags) return errorAnswer('COL_ERR_SCHOOL_NOT_REGISTERED', `school ${token.school} is not in the registry; nothing was written`);
+    const refused = await opts.identity?.admit(token, reports[0]?.agent as string);
+    if (refused) return refused;
 
     const receivedAtMs = now();
     const agent = reports[0]?.agent as string;
@@ -192,6 +197,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       // 0 says nothing an agent can use; on a metered link it is left out.
       ...(heldThrough ? { heldThrough } : {}),
       serverTime: now(),
+      ...(await opts.identity?.ackFields(token)),
     };
     opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points }, 'batch accepted');
     const after = async () => {

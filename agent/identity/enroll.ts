@@ -1,0 +1,91 @@
+/**
+ * Exchanges an enrollment code for the agent's own credential (`POST /api/v1/enroll`). The attempt's
+ * nonce is stored durably before the request, so a retry after a lost answer gets the same agent id
+ * without using the code again.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { writeFileDurable } from '../../protocol/durable.js';
+import { ENROLL_PATH, enrollAnswerSchema } from '../../protocol/enroll.js';
+import { PROTOCOL_VERSION } from '../../protocol/index.js';
+import { CredentialStore, type Credential, type CredentialFile } from './credential.js';
+
+/** Why an enrollment did not happen; `retryable` false: this code will not work (unknown, expired, used up). */
+export class EnrollError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'EnrollError';
+  }
+}
+
+export interface EnrollOptions {
+  /** Collector base URL. */
+  url: string;
+  code: string;
+  stateDir: string;
+  timeoutMs: number;
+  /** The identity in use before (config school and agent id, maybe a legacy token): kept for its backlog. */
+  before?: Credential;
+  log: Logger;
+}
+
+function pendingNonce(stateDir: string): string {
+  const path = join(stateDir, 'enroll-nonce');
+  try {
+    const n = readFileSync(path, 'utf8').trim();
+    if (/^[A-Za-z0-9_-]{16,64}$/.test(n)) return n;
+  } catch {
+    /* none yet */
+  }
+  const n = randomBytes(18).toString('base64url');
+  writeFileDurable(path, n);
+  return n;
+}
+
+/** Enrolls and stores the credential durably; resolves with the new credential file. */
+export async function enrollAgent(opts: EnrollOptions): Promise<CredentialFile> {
+  const nonce = pendingNonce(opts.stateDir);
+  let res: Response;
+  try {
+    res = await fetch(new URL(ENROLL_PATH, opts.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ v: PROTOCOL_VERSION, code: opts.code, nonce, hostname: hostname().slice(0, 128) }),
+      signal: AbortSignal.timeout(opts.timeoutMs),
+    });
+  } catch (e) {
+    throw new EnrollError(`collector ${opts.url} unreachable: ${(e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`, undefined, true);
+  }
+  const text = await res.text();
+  if (res.status !== 200) {
+    let detail = text.slice(0, 300);
+    try {
+      const b = JSON.parse(text) as { error?: { code?: string; message?: string } };
+      if (b.error) detail = `${b.error.code}: ${b.error.message}`;
+    } catch {
+      /* raw text */
+    }
+    const permanent = res.status === 400 || res.status === 403 || res.status === 404;
+    throw new EnrollError(`collector ${opts.url} refused the enrollment (${res.status} ${detail})`, res.status, !permanent);
+  }
+  const answer = enrollAnswerSchema.safeParse((() => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  })());
+  if (!answer.success) throw new EnrollError(`collector ${opts.url} answered the enrollment without a valid credential`, res.status, true);
+  const a = answer.data;
+  const file = new CredentialStore(opts.stateDir, opts.log).adopt({ school: a.school, agent: a.agent, token: a.token, tokenId: a.tokenId, source: 'enroll', at: new Date().toISOString() }, opts.before);
+  rmSync(join(opts.stateDir, 'enroll-nonce'), { force: true });
+  opts.log.info({ school: a.school, agent: a.agent, token: a.tokenId }, 'enrolled: credential stored');
+  return file;
+}

@@ -1,0 +1,78 @@
+/** `token list|revoke|rotate` and `viewer list` of `campuslink-collector`. */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadCollectorConfig } from '../config.js';
+import { csvWriter, withAuthState } from './cli.js';
+import { listTokens, listViewers, requestRotation, revokeTokens, type TokenSelection } from './lifecycle.js';
+import { migrateViewers } from './viewers.js';
+
+interface SelectionOptions extends TokenSelection {
+  config?: string;
+}
+
+const stateDirOf = (config?: string) => resolve(loadCollectorConfig(config).stateDir);
+
+/** Adds the lifecycle commands to the `token` and `viewer` groups. */
+export function registerLifecycleCommands({ token, viewer, fail }: { token: Command; viewer: Command; fail: (e: unknown) => never }): void {
+  const guarded = <T>(work: (opts: T) => void) => (opts: T) => {
+    try {
+      work(opts);
+    } catch (e) {
+      fail(e);
+    }
+  };
+  token
+    .command('list')
+    .description('List tokens as CSV token_id,school,agent,created,expires,last_seen,state (state: active, rotating, grace, expired, revoked); no secret is shown.')
+    .option('-s, --school <id>', 'only this school')
+    .option('-a, --agent <id>', 'with --school: only this agent')
+    .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
+    .action(
+      guarded((opts: SelectionOptions) => {
+        withAuthState(stateDirOf(opts.config), (state) => {
+          const csv = csvWriter(1);
+          csv.line('token_id,school,agent,created,expires,last_seen,state\n');
+          for (const t of listTokens(state, opts, Date.now())) csv.line(`${t.id},${t.school},${t.agent},${t.created},${t.expires},${t.lastSeen},${t.state}\n`);
+          csv.end();
+        });
+      }),
+    );
+  token
+    .command('revoke')
+    .description('Revoke a token by id, or every token of a school (or of one agent of it). A running collector answers 401 to it from the next request on.')
+    .option('--id <tokenId>', 'the token id (from token list or the issue CSV)')
+    .option('-s, --school <id>', 'every token of this school')
+    .option('-a, --agent <id>', 'with --school: only this agent\'s tokens (frees its place among the school\'s agents)')
+    .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
+    .action(
+      guarded((opts: SelectionOptions) => {
+        const { revoked, agentsFreed } = withAuthState(stateDirOf(opts.config), (state) => revokeTokens(state, opts, Date.now()));
+        if (revoked === 0) throw new Error('no token in force matches');
+        process.stderr.write(`revoked ${revoked} token${revoked === 1 ? '' : 's'}${agentsFreed ? `; ${agentsFreed} agent place${agentsFreed === 1 ? '' : 's'} freed` : ''}\n`);
+      }),
+    );
+  token
+    .command('rotate')
+    .description('Give agents new tokens without a site visit: each selected token gets a successor in its agent\'s next ack; the old one stays valid for auth.rotationGraceMs after the new one is first used.')
+    .option('--id <tokenId>', 'one token')
+    .option('-s, --school <id>', 'every token of this school')
+    .option('-a, --agent <id>', 'with --school: one agent')
+    .option('--all', 'every token in force')
+    .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
+    .action(
+      guarded((opts: SelectionOptions) => {
+        const n = withAuthState(stateDirOf(opts.config), (state) => requestRotation(state, opts, Date.now()));
+        process.stderr.write(`${n} token${n === 1 ? '' : 's'} marked for rotation; each agent gets its new token in its next ack\n`);
+      }),
+    );
+  viewer
+    .command('list')
+    .description('List viewer accounts as CSV name,created; no password is shown.')
+    .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
+    .action(
+      guarded((opts: { config?: string }) => {
+        const rows = withAuthState(stateDirOf(opts.config), (state) => (migrateViewers(state), listViewers(state)));
+        process.stdout.write(['name,created', ...rows.map((r) => `${r.name},${r.created}`)].join('\n') + '\n');
+      }),
+    );
+}

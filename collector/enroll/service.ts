@@ -1,0 +1,130 @@
+/**
+ * `POST /api/v1/enroll`: an agent exchanges its enrollment code for its own credential (an agent id
+ * the collector assigns, a token bound to school and agent). One group-committed transaction checks
+ * the code, takes a place in the school's roster, uses the code once and stores the token's hash.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { PROTOCOL_VERSION, toIssues } from '../../protocol/index.js';
+import { enrollRequestSchema, type EnrollAnswer } from '../../protocol/enroll.js';
+import { insertTokens, migrateTokens, newToken, noteTokenChanges } from '../auth/tokens.js';
+import { errorAnswer } from '../http/errors.js';
+import type { SchoolDirectory } from '../http/ingest.js';
+import { StateDbError, type StateDb } from '../state/db.js';
+import { checkCode, migrateCodes, useCode } from './codes.js';
+import { insertAgent, type AgentRoster } from './roster.js';
+
+/** Largest enrollment request body, bytes. */
+const MAX_ENROLL_BODY = 4096;
+
+export interface EnrollmentOptions {
+  state: StateDb;
+  roster: AgentRoster;
+  schools: SchoolDirectory;
+  /** Lifetime of an enrolled token, ms; undefined: no expiry. */
+  tokenLifetimeMs?: number;
+  /** Seconds in Retry-After when the state database cannot record the enrollment. */
+  retryAfterS: number;
+  now: () => number;
+  log: Logger;
+}
+
+/** An answer: status and JSON body (and headers). */
+export interface EnrollReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+type Outcome = { kind: 'ok'; answer: EnrollAnswer; added: boolean } | { kind: 'refused'; reply: EnrollReply };
+
+/** A collector-assigned agent id: unique within the school, never the host name two boxes share. */
+const newAgentId = () => `ag-${randomBytes(5).toString('hex')}`;
+
+/** Builds the enrollment handler. */
+export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknown, hostname?: string): Promise<EnrollReply>; handler(req: Request, res: Response): void } {
+  migrateTokens(opts.state);
+  migrateCodes(opts.state);
+
+  /** Everything in one transaction; returns an outcome instead of throwing, so a refusal costs only itself. */
+  const work = (req: { code: string; nonce: string; hostname?: string }, nowMs: number) => (db: Parameters<Parameters<StateDb['commit']>[0]>[0]): Outcome => {
+    const checked = checkCode(db, req.code, req.nonce, nowMs);
+    if (!checked.ok) return { kind: 'refused', reply: errorAnswer('COL_ERR_ENROLL_CODE_INVALID', checked.why) };
+    const { record, repeat } = checked;
+    if (!opts.schools.tagsFor(record.school)) return { kind: 'refused', reply: errorAnswer('COL_ERR_SCHOOL_NOT_REGISTERED', `school ${record.school} of enrollment code ${record.id} is not in the registry`) };
+    let agent = repeat?.agent;
+    let added = false;
+    if (agent === undefined) {
+      agent = newAgentId();
+      const admitted = opts.roster.admit(record.school, agent);
+      if (!admitted.ok) {
+        return { kind: 'refused', reply: errorAnswer('COL_ERR_AGENT_LIMIT', `school ${record.school} already has ${admitted.count} agents (auth.maxAgentsPerSchool = ${opts.roster.limit}); revoke one (token revoke --school ${record.school} --agent ID) or raise the limit`) };
+      }
+      added = true;
+      insertAgent(db, { school: record.school, agent, atMs: nowMs, ...(req.hostname !== undefined && { hostname: req.hostname }) });
+      useCode(db, record, { nonce: req.nonce, agent, atMs: nowMs });
+    } else {
+      // The answer of the first attempt was lost: its token was never used, so it goes.
+      const unused = db.prepare('SELECT sha256, school FROM tokens WHERE school = ? AND agent = ? AND first_used_ms IS NULL AND revoked_at IS NULL').all(record.school, agent) as { sha256: string; school: string }[];
+      db.prepare('UPDATE tokens SET revoked_at = ? WHERE school = ? AND agent = ? AND first_used_ms IS NULL AND revoked_at IS NULL').run(new Date(nowMs).toISOString(), record.school, agent);
+      noteTokenChanges(db, unused, nowMs);
+    }
+    const expiresAtMs = opts.tokenLifetimeMs === undefined ? undefined : nowMs + opts.tokenLifetimeMs;
+    const issued = newToken(record.school, new Date(nowMs).toISOString(), { agent, ...(expiresAtMs !== undefined && { expiresAtMs }) });
+    insertTokens(db, [issued.record]);
+    const answer: EnrollAnswer = { v: PROTOCOL_VERSION, school: record.school, agent, token: issued.token, tokenId: issued.record.id, ...(expiresAtMs !== undefined && { expiresAtMs }) };
+    return { kind: 'ok', answer, added };
+  };
+
+  const enroll = async (body: unknown): Promise<EnrollReply> => {
+    const parsed = enrollRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      const issues = toIssues(parsed.error);
+      return errorAnswer('COL_ERR_INVALID_PAYLOAD', `invalid enrollment: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+    }
+    const nowMs = opts.now();
+    let outcome: Outcome;
+    try {
+      outcome = await opts.state.commit(work(parsed.data, nowMs));
+    } catch (e) {
+      const retryable = !(e instanceof StateDbError) || e.retryable;
+      opts.log.error({ err: String((e as Error)?.message ?? e) }, 'enrollment could not be recorded');
+      if (!retryable) return errorAnswer('COL_ERR_INTERNAL', 'the state database refused the enrollment');
+      return { ...errorAnswer('COL_ERR_STATE_UNAVAILABLE', 'the state database could not record the enrollment; nothing was used'), headers: { 'retry-after': String(opts.retryAfterS) } };
+    }
+    if (outcome.kind === 'refused') {
+      opts.log.warn({ status: outcome.reply.status, err: (outcome.reply.body as { error: { message: string } }).error.message }, 'enrollment refused');
+      return outcome.reply;
+    }
+    opts.log.info({ school: outcome.answer.school, agent: outcome.answer.agent, token: outcome.answer.tokenId, hostname: parsed.data.hostname, repeat: !outcome.added }, 'agent enrolled');
+    return { status: 200, body: outcome.answer };
+  };
+
+  const handler = (req: Request, res: Response): void => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const reply = (r: EnrollReply) => {
+      if (!res.headersSent) res.status(r.status).set(r.headers ?? {}).json(r.body);
+    };
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_ENROLL_BODY) chunks.push(c);
+    });
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      if (size > MAX_ENROLL_BODY) return reply(errorAnswer('COL_ERR_BODY_TOO_LARGE', `an enrollment body is at most ${MAX_ENROLL_BODY} bytes`));
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch (e) {
+        return reply(errorAnswer('COL_ERR_INVALID_JSON', `body is not valid JSON: ${(e as Error).message}`));
+      }
+      enroll(body).then(reply, (e: unknown) => {
+        opts.log.error({ err: String(e) }, 'unexpected error in enrollment');
+        reply(errorAnswer('COL_ERR_INTERNAL', 'internal error'));
+      });
+    });
+  };
+  return { enroll, handler };
+}
