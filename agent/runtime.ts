@@ -10,7 +10,8 @@ import { flushSpool, type FlushResult } from './delivery.js';
 import { buildProbes } from './probes/build.js';
 import type { Probe } from './probes/probe.js';
 import { SegmentSpool } from './spool/segment-spool.js';
-import { ClockStore } from './state/clock.js';
+import { AnchoredClock, ClockStore } from './state/clock.js';
+import { EpochStore } from './state/epoch.js';
 import { SequenceStore } from './state/sequence.js';
 import { AgentStats } from './state/stats.js';
 import { Backoff } from './transport/backoff.js';
@@ -24,8 +25,10 @@ export const NOT_SENDING_REPEAT_MS = 3_600_000;
 export interface AgentRuntimeOptions {
   config: Readonly<AgentConfig>;
   log: Logger;
-  /** Injected clock, ms since the epoch. */
+  /** Injected wall clock, ms since the epoch. */
   now?: () => number;
+  /** Injected monotonic clock, ms (default performance.now(); with an injected `now` and none, `now` itself). */
+  monoNow?: () => number;
   /** Probes to use instead of those the config describes (tests). */
   probes?: Probe[];
   /** Sender to use instead of the configured collector URLs (tests). */
@@ -56,6 +59,9 @@ export class AgentRuntime {
   private readonly seq: SequenceStore;
   private readonly stats: AgentStats;
   private readonly clock: ClockStore;
+  private readonly wall: AnchoredClock;
+  /** The state's epoch (undefined: legacy). */
+  readonly epoch: string | undefined;
   private readonly probes: Probe[];
   private readonly now: () => number;
   private readonly startedAtMs: number;
@@ -75,11 +81,17 @@ export class AgentRuntime {
 
   constructor(private readonly opts: AgentRuntimeOptions) {
     const stateDir = resolve(opts.config.stateDir);
-    this.now = opts.now ?? Date.now;
+    const wallNow = opts.now ?? Date.now;
+    this.wall = new AnchoredClock({ wallNow, monoNow: opts.monoNow ?? (opts.now ? opts.now : () => performance.now()) });
+    this.now = this.wall.now;
     this.startedAtMs = this.now();
-    this.seq = new SequenceStore(stateDir);
-    this.stats = new AgentStats(stateDir);
-    this.clock = new ClockStore(stateDir);
+    const stateOpts = { log: opts.log, now: wallNow };
+    this.seq = new SequenceStore(stateDir, stateOpts);
+    const epoch = new EpochStore(stateDir, { ...stateOpts, legacyState: this.seq.existed && !this.seq.damaged, renew: this.seq.damaged });
+    this.epoch = epoch.epoch;
+    if (epoch.started) opts.log.info({ epoch: this.epoch, damagedSequence: this.seq.damaged }, 'new state epoch: the collector counts this agent\'s sequences afresh');
+    this.stats = new AgentStats(stateDir, stateOpts);
+    this.clock = new ClockStore(stateDir, stateOpts);
     const sp = opts.config.spool;
     this.spool = new SegmentSpool({ dir: resolve(sp.dir), maxSpoolBytes: sp.maxSpoolBytes, segmentBytes: sp.segmentBytes, minFreeBytes: sp.minFreeBytes, committedSeq: this.seq.current(), log: opts.log });
     const lost = this.spool.recovery.lost.length;
@@ -107,6 +119,7 @@ export class AgentRuntime {
       probes: this.probes,
       school: this.opts.config.school,
       agent: this.opts.config.agentId,
+      epoch: this.epoch,
       seq,
       now: this.now,
       log: this.opts.log,
@@ -120,6 +133,7 @@ export class AgentRuntime {
 
   /** Collects one report and stores it durably in the spool (one fsync), then commits its sequence. */
   async cycle(): Promise<Report> {
+    this.checkClock();
     const report = await this.collect(this.nextSeq());
     this.lastCollectedAt = report.collectedAt - (report.clockOffsetMs ?? 0);
     const { dropped } = await this.spool.append(report);
@@ -131,6 +145,27 @@ export class AgentRuntime {
     }
     this.opts.log.debug({ seq: report.seq, measurements: report.measurements.length }, 'report collected');
     return report;
+  }
+
+  /**
+   * Notices a step of the wall clock since the last look: reports collected so far (in this epoch) are
+   * corrected by it when they are sent, and the collector offset measured before it moves with it.
+   */
+  private checkClock(): void {
+    const deltaMs = this.wall.check();
+    if (!deltaMs) return;
+    const uptoSeq = Math.max(this.seq.current(), this.spool.lastSeq());
+    this.clock.recordStep({ epoch: this.epoch ?? '', uptoSeq, deltaMs });
+    this.opts.log.warn({ code: 'AGT_ERR_CLOCK_STEP', deltaMs, uptoSeq }, 'the wall clock stepped; reports collected before the step are corrected and flagged when sent');
+  }
+
+  /** The reports as they go out: those stamped before a clock step corrected by it and flagged. */
+  private restamped(reports: readonly Report[]): Report[] {
+    return reports.map((r) => {
+      if (r.clockCorrected) return r;
+      const d = this.clock.correctionFor(r.epoch ?? '', r.seq);
+      return d ? { ...r, collectedAt: Math.max(0, r.collectedAt + d), clockCorrected: true as const, clockOffsetMs: d } : r;
+    });
   }
 
   private getSender(): BatchSender | undefined {
@@ -158,9 +193,10 @@ export class AgentRuntime {
     }
     const liveAfterSeq = this.liveMark;
     this.liveMark = this.spool.lastSeq();
+    this.checkClock();
     const result = await flushSpool({
       spool: this.spool,
-      sender,
+      sender: { send: (reports) => sender.send(this.restamped(reports)) },
       maxBatchReports: this.opts.config.collector.maxBatchReports,
       liveAfterSeq,
       backlogBytesPerSec: this.policy.backlogBytesPerSec,

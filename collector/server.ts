@@ -112,7 +112,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     state,
     sink,
     tagsFor: (id) => liveRegistry.tagsFor(id),
-    held: (school, agent, seq) => dedupe.has(school, agent, seq),
+    held: (school, agent, seq, epoch) => dedupe.has(school, agent, seq, epoch),
     log,
     now: clock,
     lateAfterMs: lateAfterMs ?? config.gaps.lateAfterMs,
@@ -135,6 +135,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     modules,
     dedupe,
     maxClockSkewMs: config.ingest.maxClockSkewMs,
+    timeWindow: { maxBacklogMs: config.ingest.maxBacklogMs, futureGraceMs: config.ingest.futureGraceMs },
   };
   const app = createApp(appOptions);
   const { host, port } = parseHostPort(config.listen);

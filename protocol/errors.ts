@@ -38,6 +38,8 @@ export const ERRORS = {
   COL_ERR_INFLUXD_MISSING: { meaning: 'No InfluxDB URL is configured and `influxd` is not on PATH to start an embedded one.' },
   COL_ERR_GRAFANA_API: { meaning: '`grafana push` could not complete: Grafana refused a step (401 token, 403 role, 404 URL, 412 version-mismatch/name-exists) or could not be reached; the message names the step and the fix.' },
   COL_ERR_INFLUXD_START: { meaning: 'The embedded `influxd` did not become ready in time, or exited.' },
+  COL_ERR_TIME_OUT_OF_WINDOW: { status: 400, meaning: "A report's collection time lies outside [now − ingest.maxBacklogMs, now + ingest.futureGraceMs] and the agent's clock offset does not explain it; `issues` names each `reports.<i>.collectedAt`; nothing of the batch was written." },
+  COL_ERR_AGENT_CLONED: { meaning: 'Two epochs of one agent id report over the same time (a cloned SD card, two boxes with one id or one credential): both streams are kept, an `agent_clone` gap marks it on the school page.' },
   AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
   AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending, keeps its spool, and says why.' },
   AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },
@@ -46,6 +48,9 @@ export const ERRORS = {
   AGT_ERR_SPOOL_FULL: { meaning: "The spool reached maxSpoolBytes or its filesystem's minFreeBytes reserve, or the disk is full: the oldest reports, or the report that did not fit, were dropped, counted in agent.dropped_reports and logged; acknowledgements the disk refuses are held in memory." },
   AGT_ERR_SPOOL_CORRUPT: { meaning: 'A spool segment was damaged; it was moved to corrupt/, its intact reports kept, the unreadable ones counted as dropped.' },
   AGT_ERR_PROBE_FAILED: { meaning: 'A probe threw; the failure is recorded as data and the cycle goes on.' },
+  AGT_ERR_STATE_CORRUPT: { meaning: 'A state file (`seq`, `epoch`, `clock.json`, `stats.json`) was unreadable: it was moved aside (`*.corrupt-<ms>`); for `seq` or `epoch` a new epoch starts; spooled reports are kept and sent; the agent goes on.' },
+  AGT_ERR_CLOCK_STEP: { meaning: 'The wall clock stepped (NTP, `date -s`) or the collector time jumped: reports collected before a step are corrected and flagged when sent; a jumped `serverTime` is trusted only once confirmed.' },
+  AGT_ERR_STATE_CLONED: { meaning: "The collector already held a report this agent had just made, in this agent's epoch: another install uses the same state (a cloned SD card). The agent starts a new epoch and sends its reports again under it, so nothing is lost." },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
