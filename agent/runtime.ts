@@ -60,8 +60,11 @@ export class AgentRuntime {
   private readonly stats: AgentStats;
   private readonly clock: ClockStore;
   private readonly wall: AnchoredClock;
-  /** The state's epoch (undefined: legacy). */
-  readonly epoch: string | undefined;
+  private readonly epochs: EpochStore;
+  /** Reports above this sequence were made by this process (a duplicate among them on first sending is a clone). */
+  private readonly bornAfterSeq: number;
+  /** Sequences this process sent at least once and not yet saw acknowledged. */
+  private readonly attempted = new Set<number>();
   private readonly probes: Probe[];
   private readonly now: () => number;
   private readonly startedAtMs: number;
@@ -88,7 +91,7 @@ export class AgentRuntime {
     const stateOpts = { log: opts.log, now: wallNow };
     this.seq = new SequenceStore(stateDir, stateOpts);
     const epoch = new EpochStore(stateDir, { ...stateOpts, legacyState: this.seq.existed && !this.seq.damaged, renew: this.seq.damaged });
-    this.epoch = epoch.epoch;
+    this.epochs = epoch;
     if (epoch.started) opts.log.info({ epoch: this.epoch, damagedSequence: this.seq.damaged }, 'new state epoch: the collector counts this agent\'s sequences afresh');
     this.stats = new AgentStats(stateDir, stateOpts);
     this.clock = new ClockStore(stateDir, stateOpts);
@@ -97,6 +100,7 @@ export class AgentRuntime {
     const lost = this.spool.recovery.lost.length;
     if (lost) this.stats.add({ droppedReports: lost });
     this.liveMark = this.spool.lastSeq();
+    this.bornAfterSeq = this.spool.lastSeq();
     this.policy = deliveryPolicy({ collector: opts.config.collector, linkType: opts.config.linkType });
     this.backoff = new Backoff({ baseMs: opts.config.collector.backoffBaseMs, maxMs: opts.config.collector.backoffMaxMs });
     this.probes = opts.probes ?? buildProbes({ config: opts.config, stateDir });
@@ -159,13 +163,47 @@ export class AgentRuntime {
     this.opts.log.warn({ code: 'AGT_ERR_CLOCK_STEP', deltaMs, uptoSeq }, 'the wall clock stepped; reports collected before the step are corrected and flagged when sent');
   }
 
-  /** The reports as they go out: those stamped before a clock step corrected by it and flagged. */
+  /** The state's epoch (undefined: legacy). */
+  get epoch(): string | undefined {
+    return this.epochs.epoch;
+  }
+
+  /**
+   * The reports as they go out: those stamped before a clock step corrected by it and flagged; those of an
+   * epoch renewed after a clone was found under the new epoch.
+   */
   private restamped(reports: readonly Report[]): Report[] {
     return reports.map((r) => {
-      if (r.clockCorrected) return r;
-      const d = this.clock.correctionFor(r.epoch ?? '', r.seq);
-      return d ? { ...r, collectedAt: Math.max(0, r.collectedAt + d), clockCorrected: true as const, clockOffsetMs: d } : r;
+      const d = r.clockCorrected ? 0 : this.clock.correctionFor(r.epoch ?? '', r.seq);
+      const epoch = this.epochs.sendAs(r.epoch);
+      if (!d && epoch === r.epoch) return r;
+      const { epoch: _old, ...rest } = r;
+      return { ...rest, ...(epoch ? { epoch } : {}), ...(d ? { collectedAt: Math.max(0, r.collectedAt + d), clockCorrected: true as const, clockOffsetMs: d } : {}) };
     });
+  }
+
+  /**
+   * Sends a batch; when the collector says it already held a report this process made and never sent
+   * before, another install shares this state (a cloned SD card): a new epoch starts and the batch goes
+   * again under it, so the clone's reports are kept, not taken for repeats.
+   */
+  private async sendChecked(sender: BatchSender, reports: readonly Report[]) {
+    const current = this.epoch;
+    const first = reports.filter((r) => r.seq > this.bornAfterSeq && !this.attempted.has(r.seq) && this.epochs.sendAs(r.epoch) === current).map((r) => r.seq);
+    // Bounded: reports that are never acknowledged (quarantined) would otherwise stay here.
+    if (this.attempted.size > 50_000) this.attempted.clear();
+    for (const r of reports) this.attempted.add(r.seq);
+    let up = await sender.send(this.restamped(reports));
+    const dups = new Set(up.ack.duplicates ?? []);
+    const cloned = first.filter((q) => dups.has(q));
+    if (cloned.length) {
+      const next = this.epochs.renew(this.opts.log);
+      this.opts.log.error({ code: 'AGT_ERR_STATE_CLONED', oldEpoch: current ?? 'legacy', epoch: next, seqs: cloned.slice(0, 5) }, 'the collector already held reports this agent just made: another install uses the same state (a cloned SD card?); a new epoch starts and they are sent again under it');
+      const again = await sender.send(this.restamped(reports));
+      up = { ...again, requestBytes: again.requestBytes + up.requestBytes };
+    }
+    for (const q of up.ack.accepted) this.attempted.delete(q);
+    return up;
   }
 
   private getSender(): BatchSender | undefined {
@@ -196,7 +234,7 @@ export class AgentRuntime {
     this.checkClock();
     const result = await flushSpool({
       spool: this.spool,
-      sender: { send: (reports) => sender.send(this.restamped(reports)) },
+      sender: { send: (reports) => this.sendChecked(sender, reports) },
       maxBatchReports: this.opts.config.collector.maxBatchReports,
       liveAfterSeq,
       backlogBytesPerSec: this.policy.backlogBytesPerSec,

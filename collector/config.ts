@@ -102,6 +102,8 @@ export const collectorConfigSchema = z.strictObject({
     .strictObject({
       /** A report delivered later than this after its collection marks a delivery hole (`gap`, cause link), in ms. */
       lateAfterMs: z.number().int().min(1000).max(86_400_000).default(300_000),
+      /** Two epochs of one agent whose collection times overlap by more than this are a clone (`agent_clone` gap), in ms. */
+      cloneOverlapMs: z.number().int().min(0).max(86_400_000).default(300_000),
     })
     .prefault({}),
   /** Coverage and compliance views (see docs/views.md). */

@@ -116,6 +116,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     log,
     now: clock,
     lateAfterMs: lateAfterMs ?? config.gaps.lateAfterMs,
+    cloneOverlapMs: config.gaps.cloneOverlapMs,
   });
   log.info({ db: state.path, exclusive: state.exclusive }, 'state database open; tokens fill in the background, per-agent state is read on each agent\'s first batch');
   const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
