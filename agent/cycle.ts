@@ -13,7 +13,9 @@ export interface CollectOptions {
   probes: readonly Probe[];
   school: string;
   agent: string;
-  /** The sequence number of this report. */
+  /** The agent state's epoch (undefined: the legacy epoch, sent without the key). */
+  epoch?: string;
+  /** The sequence number of this report, within its epoch. */
   seq: number;
   now: () => number;
   log: Logger;
@@ -156,6 +158,7 @@ export async function collectReport(opts: CollectOptions): Promise<Report> {
     v: PROTOCOL_VERSION,
     school: opts.school,
     agent: opts.agent,
+    ...(opts.epoch ? { epoch: opts.epoch } : {}),
     seq: opts.seq,
     collectedAt: started + shift,
     sentAt: end + shift,

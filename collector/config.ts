@@ -91,6 +91,10 @@ export const collectorConfigSchema = z.strictObject({
       retryAfterS: z.number().int().min(1).max(3600).default(10),
       /** Timestamps further than this from the collector's clock (agent offset unknown) are corrected and flagged, in ms. */
       maxClockSkewMs: z.number().int().min(1000).max(7 * 86_400_000).default(600_000),
+      /** Oldest collection time stored, as an age: the longest backlog an agent's spool holds, in ms (see ingest/time-window.ts). */
+      maxBacklogMs: z.number().int().min(3_600_000).max(400 * 86_400_000).default(30 * 86_400_000),
+      /** Newest collection time stored, ahead of the collector's clock, in ms. */
+      futureGraceMs: z.number().int().min(0).max(3_600_000).default(300_000),
     })
     .prefault({}),
   /** Limits of the HTTP port: connections, sessions, streams, bodies in flight, timeouts. */
@@ -99,6 +103,8 @@ export const collectorConfigSchema = z.strictObject({
     .strictObject({
       /** A report delivered later than this after its collection marks a delivery hole (`gap`, cause link), in ms. */
       lateAfterMs: z.number().int().min(1000).max(86_400_000).default(300_000),
+      /** Two epochs of one agent whose collection times overlap by more than this are a clone (`agent_clone` gap), in ms. */
+      cloneOverlapMs: z.number().int().min(0).max(86_400_000).default(300_000),
     })
     .prefault({}),
   /** Coverage and compliance views (see docs/views.md). */

@@ -114,10 +114,11 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     state,
     sink,
     tagsFor: (id) => liveRegistry.tagsFor(id),
-    held: (school, agent, seq) => dedupe.has(school, agent, seq),
+    held: (school, agent, seq, epoch) => dedupe.has(school, agent, seq, epoch),
     log,
     now: clock,
     lateAfterMs: lateAfterMs ?? config.gaps.lateAfterMs,
+    cloneOverlapMs: config.gaps.cloneOverlapMs,
   });
   log.info({ db: state.path, exclusive: state.exclusive }, 'state database open; tokens fill in the background, per-agent state is read on each agent\'s first batch');
   const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
@@ -142,6 +143,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     modules,
     dedupe,
     maxClockSkewMs: config.ingest.maxClockSkewMs,
+    timeWindow: { maxBacklogMs: config.ingest.maxBacklogMs, futureGraceMs: config.ingest.futureGraceMs },
   };
   const app = createApp(appOptions);
   const { host, port } = parseHostPort(config.listen);

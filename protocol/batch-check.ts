@@ -80,6 +80,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 const SCHOOL_ID = /^\d{10}$/;
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const EPOCH_ID = /^[0-9a-z]{8,32}$/;
 const FIELD_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 /** Exactly the keys of `allowed`, every one passing its check; none undefined. */
@@ -125,7 +126,7 @@ function checkMeasurement(m: unknown): boolean {
   return n === 3 && checkStrict(m.tags, s.tags) && checkFields(m.fields, s.fields);
 }
 
-const REPORT_KEYS = new Set(['v', 'school', 'agent', 'seq', 'collectedAt', 'sentAt', 'measurements', 'clockCorrected', 'clockOffsetMs']);
+const REPORT_KEYS = new Set(['v', 'school', 'agent', 'epoch', 'seq', 'collectedAt', 'sentAt', 'measurements', 'clockCorrected', 'clockOffsetMs']);
 
 function checkReport(r: unknown): boolean {
   if (!isObject(r)) return false;
@@ -135,6 +136,7 @@ function checkReport(r: unknown): boolean {
   if (typeof r.school !== 'string' || !SCHOOL_ID.test(r.school)) return false;
   if (typeof r.agent !== 'string' || !AGENT_ID.test(r.agent)) return false;
   if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 1) return false;
+  if ('epoch' in r && (typeof r.epoch !== 'string' || !EPOCH_ID.test(r.epoch))) return false;
   if (!epochMs(r.collectedAt) || !epochMs(r.sentAt)) return false;
   if ('clockCorrected' in r && r.clockCorrected !== true) return false;
   if ('clockOffsetMs' in r && !Number.isSafeInteger(r.clockOffsetMs)) return false;

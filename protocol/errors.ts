@@ -41,6 +41,8 @@ export const ERRORS = {
   COL_ERR_WRONG_AGENT: { status: 403, meaning: 'The token is bound to one agent (enrolled) and the batch comes from another agent id; nothing of the batch was written.' },
   COL_ERR_AGENT_LIMIT: { status: 403, meaning: 'The school already has `auth.maxAgentsPerSchool` agents; a new agent id is refused until one is revoked (`token revoke --school ID --agent ID`) or the limit raised.' },
   COL_ERR_ENROLL_CODE_INVALID: { status: 403, meaning: 'The enrollment code is unknown, expired or used up (the message says which); ask the operator for a new one (`enroll issue`).' },
+  COL_ERR_TIME_OUT_OF_WINDOW: { status: 400, meaning: "A report's collection time lies outside [now − ingest.maxBacklogMs, now + ingest.futureGraceMs] and the agent's clock offset does not explain it; `issues` names each `reports.<i>.collectedAt`; nothing of the batch was written." },
+  COL_ERR_AGENT_CLONED: { meaning: 'Two epochs of one agent id report over the same time (a cloned SD card, two boxes with one id or one credential): both streams are kept, an `agent_clone` gap marks it on the school page.' },
   AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
   AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending for a while (minutes, then hourly), keeps its spool, logs why once an hour, and tries again by itself.' },
   AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },
@@ -52,6 +54,9 @@ export const ERRORS = {
   AGT_ERR_ENROLL_FAILED: { meaning: 'Enrollment with `enrollCode` (or `enroll --code`) failed: the collector refused the code or could not be reached; `run` tries again on the auth backoff, reports stay in the spool.' },
   AGT_ERR_CREDENTIAL_IO: { meaning: 'The credential file under stateDir could not be read or written: a damaged file is moved aside (`credential.json.corrupt-*`); a rotated token that cannot be stored is not used (the old one keeps working).' },
   AGT_ERR_MOVED_BACKLOG: { meaning: 'Reports in the spool belong to a school or agent id this agent no longer reports for: they are sent with that identity\'s own credential, or quarantined and counted when there is none or it is refused.' },
+  AGT_ERR_STATE_CORRUPT: { meaning: 'A state file (`seq`, `epoch`, `clock.json`, `stats.json`) was unreadable: it was moved aside (`*.corrupt-<ms>`); for `seq` or `epoch` a new epoch starts; spooled reports are kept and sent; the agent goes on.' },
+  AGT_ERR_CLOCK_STEP: { meaning: 'The wall clock stepped (NTP, `date -s`) or the collector time jumped: reports collected before a step are corrected and flagged when sent; a jumped `serverTime` is trusted only once confirmed.' },
+  AGT_ERR_STATE_CLONED: { meaning: "The collector already held a report this agent had just made, in this agent's epoch: another install uses the same state (a cloned SD card). The agent starts a new epoch and sends its reports again under it, so nothing is lost." },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -22,6 +22,16 @@ export const agentId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit');
 
+/**
+ * A wall-clock time stamped by an agent, ms since the Unix epoch: anything from 1970 on, because a gateway
+ * without RTC boots at 1970 and must still report (the collector corrects such times, see docs/protocol.md,
+ * "Time window", and collector/ingest/time-window.ts, which refuses what it cannot explain).
+ */
+const agentMs = z.number().int('must be an integer (milliseconds since the epoch)').min(0, 'must be milliseconds since the epoch').max(1e13 - 1, 'must be milliseconds since the epoch');
+
+/** An agent state's epoch: random at the state's creation, so a reinstalled or cloned agent starts a new sequence space. */
+export const epochId = z.string().regex(/^[0-9a-z]{8,32}$/, 'must be 8-32 characters of 0-9 a-z');
+
 /** Milliseconds since the Unix epoch, between 2001-09-09 and 2286-11-20. */
 const epochMs = z.number().int('must be an integer (milliseconds since the epoch)').min(1e12, 'must be milliseconds since the epoch').max(1e13 - 1, 'must be milliseconds since the epoch');
 const tagValue = z
@@ -166,9 +176,14 @@ export const reportSchema = z.strictObject({
   v: z.literal(PROTOCOL_VERSION, { error: `unsupported protocol version; this collector speaks v${PROTOCOL_VERSION}` }),
   school: schoolId,
   agent: agentId,
+  /**
+   * The agent state's epoch; `seq` counts within it. Absent: the legacy epoch of agents older than epochs
+   * (one sequence space per agent id).
+   */
+  epoch: epochId.optional(),
   seq: z.number().int('must be an integer').min(1, 'must be >= 1').max(Number.MAX_SAFE_INTEGER),
-  collectedAt: epochMs,
-  sentAt: epochMs,
+  collectedAt: agentMs,
+  sentAt: agentMs,
   measurements: z.array(measurementSchema).max(MAX_MEASUREMENTS_PER_REPORT),
   /** Device list changes, present only when the list changed (see protocol/devices.ts). */
   devices: deviceEventsSchema.optional(),
@@ -203,8 +218,10 @@ export const ackSchema = z.object({
   accepted: z.array(z.number().int()),
   /** Of `accepted`, those it already held and did not write again. */
   duplicates: z.array(z.number().int()).optional(),
-  /** The collector holds every sequence of this agent up to and including this one. */
+  /** The collector holds every sequence of this agent (in `epoch`) up to and including this one. */
   heldThrough: z.number().int().min(0).optional(),
+  /** The epoch `heldThrough` counts in: the batch's last report's (absent: the legacy epoch). */
+  epoch: epochId.optional(),
   /** The collector's clock, ms since the epoch, so agents can measure their offset. */
   serverTime: epochMs,
   /**

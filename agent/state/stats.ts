@@ -1,7 +1,9 @@
 /** Agent counters that survive restarts: reports dropped, bytes sent. Stored in `<stateDir>/stats.json`. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { writeFileDurable } from '../../protocol/durable.js';
+import { readIfExists, setAside } from './damaged.js';
 
 export interface AgentCounters {
   /** Reports dropped since the agent was installed (quarantined after a 4xx, or spool overflow). */
@@ -14,13 +16,16 @@ export class AgentStats {
   private readonly path: string;
   private counters: AgentCounters = { droppedReports: 0, sentBytes: 0 };
 
-  constructor(stateDir: string) {
+  constructor(stateDir: string, opts: { log?: Logger; now?: () => number } = {}) {
     this.path = join(stateDir, 'stats.json');
     try {
-      const c = JSON.parse(readFileSync(this.path, 'utf8')) as Partial<AgentCounters>;
+      const text = readIfExists(() => readFileSync(this.path, 'utf8'));
+      if (text === undefined) return;
+      const c = JSON.parse(text) as Partial<AgentCounters>;
+      if (typeof c !== 'object' || c === null) throw new Error('not an object');
       this.counters = { droppedReports: Number(c.droppedReports) || 0, sentBytes: Number(c.sentBytes) || 0 };
-    } catch {
-      /* first start, or an unreadable file: counting restarts from zero */
+    } catch (e) {
+      setAside({ path: this.path, problem: String((e as Error).message ?? e), instead: 'the counters restart from zero', log: opts.log, now: opts.now });
     }
   }
 

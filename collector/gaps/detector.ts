@@ -1,13 +1,28 @@
 /**
  * Classifies holes in one agent's data from the evidence the reports carry (see docs/schema.md, `gap`):
- * - `agent`: consecutive sequences whose collection times jump (the agent collected nothing);
+ * - `agent`: consecutive sequences whose collection times jump (the agent collected nothing), judged
+ *   against the usual interval, the median of the last `MAX_DELTAS` intervals (so it follows a schedule
+ *   change both ways, and a few quick `once` runs do not make every later minute look like a hole). A jump
+ *   is confirmed by the interval after it: back to the usual one, it was a hole; about as long again, the
+ *   schedule changed and no gap is written;
+ * - `agent_reset`: a new epoch of an agent (its state was lost: reflashed, reinstalled, a damaged `seq`):
+ *   the hole between the last report of its previous epoch and the first of the new one (module.ts);
+ * - `agent_clone`: two epochs of one agent reporting over the same time (one credential on two boxes, a
+ *   cloned SD card): both streams are kept and this marks it (module.ts);
  * - `link`: reports that arrive late (collected on time, delivered afterwards), when the collector was up;
  * - `collector`: late reports whose hole lies mostly in the collector's own downtime;
  * - `unknown`: sequences missing although the agent's spool was empty (never coming: dropped, lost).
  */
 import type { Report } from '../../protocol/index.js';
 
-export const GAP_CAUSES = ['link', 'agent', 'collector', 'unknown'] as const;
+export const GAP_CAUSES = ['link', 'agent', 'collector', 'unknown', 'agent_reset', 'agent_clone'] as const;
+
+/** Intervals the usual-interval median is taken over. */
+export const MAX_DELTAS = 9;
+/** A jump longer than this many usual intervals is a suspected hole. */
+const HOLE_FACTOR = 2.5;
+/** The interval after a jump within this share of it says the schedule changed. */
+const SAME_SHARE = 0.25;
 export type GapCause = (typeof GAP_CAUSES)[number];
 
 /** One classified hole. `startMs` identifies it: re-emitting the same hole overwrites its point. */
@@ -27,7 +42,12 @@ export interface Gap {
 export interface AgentGapState {
   /** Recent pairs, flat: [seq, collectedAt, seq, collectedAt, …]; at most `maxRemembered` pairs. */
   recent: number[];
+  /** The usual interval: the median of `deltas`. */
   intervalMs?: number;
+  /** The last intervals between consecutive sequences, ms, at most MAX_DELTAS. */
+  deltas?: number[];
+  /** A jump waiting for the next interval to say whether it was a hole or a new schedule. */
+  pending?: { startMs: number; deltaMs: number; intervalMs: number };
   hole?: { startMs: number; endMs: number };
   /** Highest sequence below which missing sequences were already classified. */
   checkedSeq: number;
@@ -95,18 +115,8 @@ export function observeBatch(opts: ObserveOptions): Gap[] {
     const ta = times.get(a);
     const tb = times.get(a + 1);
     if (ta === undefined || tb === undefined) continue;
-    const delta = tb - ta;
-    if (delta <= 0) continue;
-    const interval = state.intervalMs;
-    if (interval === undefined || delta < interval / 2.5) {
-      // The first pair seeds the usual interval; a much shorter one means that seed spanned a hole
-      // (an agent that stopped between its first two reports), so it starts over from the shorter one.
-      state.intervalMs = delta;
-    } else if (delta > 2.5 * interval) {
-      gaps.push({ cause: 'agent', startMs: ta + interval, durationS: (delta - interval) / 1000, missingReports: Math.max(0, Math.round(delta / interval) - 1) });
-    } else {
-      state.intervalMs = Math.round(0.8 * interval + 0.2 * delta);
-    }
+    const gap = judgeInterval(state, ta, tb - ta);
+    if (gap) gaps.push(gap);
   }
   const interval = state.intervalMs ?? 60_000;
 
@@ -155,6 +165,58 @@ export function observeBatch(opts: ObserveOptions): Gap[] {
 
   state.recent = remember(state, times, sorted, opts.maxRemembered ?? 16);
   return gaps;
+}
+
+/** The lower median: robust to a few outliers either way. */
+function median(xs: readonly number[]): number | undefined {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+function addDelta(state: AgentGapState, deltaMs: number): void {
+  const d = state.deltas ?? (state.intervalMs !== undefined ? [state.intervalMs] : []);
+  d.push(deltaMs);
+  if (d.length > MAX_DELTAS) d.splice(0, d.length - MAX_DELTAS);
+  state.deltas = d;
+  state.intervalMs = median(d);
+}
+
+const agentGap = (p: NonNullable<AgentGapState['pending']>): Gap => ({
+  cause: 'agent',
+  startMs: p.startMs + p.intervalMs,
+  durationS: (p.deltaMs - p.intervalMs) / 1000,
+  missingReports: Math.max(0, Math.round(p.deltaMs / p.intervalMs) - 1),
+});
+
+/**
+ * One interval between consecutive sequences (collected at `startMs`, then `deltaMs` later): settles a
+ * pending jump (a hole when this interval is usual again, a new schedule when it is about as long), holds a
+ * new jump, or adds to the usual interval. Returns the hole it confirms.
+ */
+function judgeInterval(state: AgentGapState, startMs: number, deltaMs: number): Gap | undefined {
+  if (deltaMs <= 0) return undefined;
+  if (state.deltas === undefined && state.intervalMs === undefined) {
+    addDelta(state, deltaMs);
+    return undefined;
+  }
+  const interval = state.intervalMs ?? (median(state.deltas ?? []) as number);
+  let confirmed: Gap | undefined;
+  const p = state.pending;
+  if (p) {
+    state.pending = undefined;
+    if (Math.abs(deltaMs - p.deltaMs) <= SAME_SHARE * p.deltaMs) {
+      // The schedule changed: the new interval is the usual one from now on.
+      state.deltas = [p.deltaMs, deltaMs];
+      state.intervalMs = median(state.deltas);
+      return undefined;
+    }
+    confirmed = agentGap(p);
+    if (confirmed.missingReports < 1) confirmed = undefined;
+  }
+  if (deltaMs > HOLE_FACTOR * interval) state.pending = { startMs, deltaMs, intervalMs: interval };
+  else addDelta(state, deltaMs);
+  return confirmed;
 }
 
 function holeGap(h: { startMs: number; endMs: number }, downWithin: ObserveOptions['downWithin']): Gap {

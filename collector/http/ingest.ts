@@ -8,7 +8,9 @@ import { parseBatch } from '../../protocol/batch-check.js';
 import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Ack, type Report } from '../../protocol/index.js';
 import type { IngestIdentity } from '../auth/identity.js';
 import type { TokenRecord } from '../auth/tokens.js';
+import { freshReports, recordByEpoch, type RecordOptions } from '../ingest/dedupe.js';
 import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
+import { applyTimeWindow, type TimeWindowOptions } from '../ingest/time-window.js';
 import type { CollectorModule } from '../module.js';
 import { SinkError, type Sink } from '../sink/sink.js';
 import { StateDbError } from '../state/db.js';
@@ -24,15 +26,15 @@ export interface TokenVerifier {
   verify(token: string): TokenRecord | undefined;
 }
 
-/** The collector's record of the sequences it holds per agent (see ingest/dedupe.ts). */
+/** The collector's record of the sequences it holds per agent and epoch ('' legacy; see ingest/dedupe.ts). */
 export interface SequenceLedger {
-  has(school: string, agent: string, seq: number): boolean;
-  heldThrough(school: string, agent: string): number;
+  has(school: string, agent: string, seq: number, epoch?: string): boolean;
+  heldThrough(school: string, agent: string, epoch?: string): number;
   /**
    * Durable before it returns or, when it returns a promise, before that resolves (a group commit).
    * A rejection with a retryable StateDbError answers 503 COL_ERR_STATE_UNAVAILABLE.
    */
-  record(school: string, agent: string, seqs: readonly number[]): void | Promise<void>;
+  record(school: string, agent: string, seqs: readonly number[], opts?: RecordOptions): void | Promise<void>;
 }
 
 export interface IngestOptions {
@@ -54,6 +56,8 @@ export interface IngestOptions {
   maxClockSkewMs?: number;
   /** Agent binding, agents-per-school limit and token rotation (collector/auth/identity.ts). */
   identity?: IngestIdentity;
+  /** The window of collection times stored (see ingest/time-window.ts); defaults apply without it. */
+  timeWindow?: TimeWindowOptions;
 }
 
 /** An answer to send: status, extra headers, a JSON body, and work to do once it is sent. */
@@ -148,27 +152,26 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       const issues = toIssues(parsed.error);
       return errorAnswer('COL_ERR_INVALID_PAYLOAD', `invalid batch: ${issues.map((i) => `${i.path}: ${i.message}`).slice(0, 5).join('; ')}`, issues);
     }
-    const { reports } = parsed.data;
-    const foreign = reports.findIndex((r) => r.school !== token.school);
+    const { reports: parsedReports } = parsed.data;
+    const foreign = parsedReports.findIndex((r) => r.school !== token.school);
     if (foreign >= 0) {
-      opts.log.warn({ token: token.id, school: token.school, claimed: reports[foreign]?.school }, 'report for another school refused');
-      return errorAnswer('COL_ERR_WRONG_SCHOOL', `token ${token.id} belongs to school ${token.school}; reports.${foreign}.school is ${reports[foreign]?.school}; nothing was written`);
+      opts.log.warn({ token: token.id, school: token.school, claimed: parsedReports[foreign]?.school }, 'report for another school refused');
+      return errorAnswer('COL_ERR_WRONG_SCHOOL', `token ${token.id} belongs to school ${token.school}; reports.${foreign}.school is ${parsedReports[foreign]?.school}; nothing was written`);
     }
     const tags = opts.schools.tagsFor(token.school);
     if (!tags) return errorAnswer('COL_ERR_SCHOOL_NOT_REGISTERED', `school ${token.school} is not in the registry; nothing was written`);
-    const refused = await opts.identity?.admit(token, reports[0]?.agent as string);
+    const refused = await opts.identity?.admit(token, parsedReports[0]?.agent as string);
     if (refused) return refused;
 
     const receivedAtMs = now();
+    const windowed = applyTimeWindow(parsedReports, receivedAtMs, { maxClockSkewMs: opts.maxClockSkewMs, ...opts.timeWindow });
+    if (!windowed.ok) return errorAnswer('COL_ERR_TIME_OUT_OF_WINDOW', windowed.message, windowed.issues);
+    const reports = windowed.reports;
     const agent = reports[0]?.agent as string;
-    // A repeated report is acknowledged and not written again; a batch may repeat a sequence too.
-    const seen = new Set<number>();
-    const fresh = reports.filter((r) => {
-      if (seen.has(r.seq) || opts.dedupe?.has(token.school, agent, r.seq)) return false;
-      seen.add(r.seq);
-      return true;
-    });
-    const duplicates = reports.map((r) => r.seq).filter((q) => !fresh.some((r) => r.seq === q));
+    // A repeated report (per epoch) is acknowledged and not written again; a batch may repeat one too.
+    const fresh = freshReports(opts.dedupe, token.school, agent, reports);
+    const freshSet = new Set(fresh);
+    const duplicates = reports.filter((r) => !freshSet.has(r)).map((r) => r.seq);
     let points = 0;
     try {
       points = await write(fresh, tags, receivedAtMs);
@@ -185,17 +188,18 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       };
     }
     try {
-      await opts.dedupe?.record(token.school, agent, fresh.map((r) => r.seq));
+      if (opts.dedupe) await recordByEpoch(opts.dedupe, token.school, agent, fresh, receivedAtMs);
     } catch (e) {
       return unrecorded(e, token.school);
     }
-    const heldThrough = opts.dedupe?.heldThrough(token.school, agent);
+    const epoch = reports.at(-1)?.epoch;
+    const heldThrough = opts.dedupe?.heldThrough(token.school, agent, epoch ?? '');
     const ack: Ack = {
       v: PROTOCOL_VERSION,
       accepted: [...new Set(reports.map((r) => r.seq))],
       ...(duplicates.length ? { duplicates: [...new Set(duplicates)] } : {}),
       // 0 says nothing an agent can use; on a metered link it is left out.
-      ...(heldThrough ? { heldThrough } : {}),
+      ...(heldThrough ? { heldThrough, ...(epoch ? { epoch } : {}) } : {}),
       serverTime: now(),
       ...(await opts.identity?.ackFields(token)),
     };

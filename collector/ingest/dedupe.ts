@@ -1,5 +1,8 @@
 /**
- * Which sequences of each agent the collector already holds, surviving restarts: a per-agent
+ * Which sequences of each agent the collector already holds, per (agent, epoch), surviving restarts.
+ * An epoch is the agent state's random id (reports without one are the legacy epoch, `''`): a
+ * reinstalled agent, one whose state was damaged, or a second box with the same agent id counts in its
+ * own sequence space, so its reports are never taken for repeats. Per (agent, epoch): a
  * high-water mark (every sequence up to it is held) plus a bounded list of ranges of sequences above
  * it (a backlog delivered out of order, a sequence the agent dropped). Stored per agent in the
  * `dedupe_agents` table of the state database and kept in memory for `has()` and `heldThrough()` (the
@@ -25,8 +28,34 @@ export interface HeldSequences {
 
 export interface DedupeStoreOptions {
   state: StateDb;
-  /** Most ranges kept above the high-water mark per agent; the lowest are forgotten first. Default 64. */
+  /** Most ranges kept above the high-water mark per agent and epoch; the lowest are forgotten first. Default 64. */
   maxRangesPerAgent?: number;
+  /**
+   * Most epochs remembered per agent; beyond it the one seen least recently is forgotten (a late repeat of
+   * its reports is then written again, which InfluxDB overwrites). Default 8.
+   */
+  maxEpochsPerAgent?: number;
+}
+
+/** One epoch of one agent: its held sequences and when its reports were collected and last seen. */
+export interface EpochStream extends HeldSequences {
+  epoch: string;
+  /** Earliest and latest collection time of its reports, ms (undefined before the first). */
+  firstMs?: number;
+  lastMs?: number;
+  /** Receive time of its last batch, ms. */
+  seenMs: number;
+}
+
+/** What a batch of one epoch adds: sequences, and the span of their collection times. */
+export interface RecordOptions {
+  /** The epoch ('' or undefined: legacy). */
+  epoch?: string;
+  /** Collection times of the batch's reports: earliest and latest, ms. */
+  fromMs?: number;
+  toMs?: number;
+  /** Receive time, ms. */
+  atMs?: number;
 }
 
 /** Schema of the `ingest.dedupe` module. */
@@ -35,6 +64,16 @@ export const DEDUPE_MIGRATIONS: readonly Migration[] = [
     version: 1,
     description: 'held sequences per agent',
     up: "CREATE TABLE dedupe_agents (school TEXT NOT NULL, agent TEXT NOT NULL, hwm INTEGER NOT NULL, ranges TEXT NOT NULL DEFAULT '', PRIMARY KEY (school, agent)) WITHOUT ROWID",
+  },
+  {
+    version: 2,
+    description: 'held sequences per agent and epoch, with the collection-time span of each epoch',
+    up: [
+      "CREATE TABLE dedupe_epochs (school TEXT NOT NULL, agent TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', hwm INTEGER NOT NULL, ranges TEXT NOT NULL DEFAULT '', first_ms INTEGER, last_ms INTEGER, seen_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (school, agent, epoch)) WITHOUT ROWID;",
+      "INSERT INTO dedupe_epochs (school, agent, epoch, hwm, ranges) SELECT school, agent, '', hwm, ranges FROM dedupe_agents;",
+      'DROP TABLE dedupe_agents;',
+      'ALTER TABLE dedupe_epochs RENAME TO dedupe_agents;',
+    ].join(' '),
   },
 ];
 
@@ -114,28 +153,36 @@ export function parseRanges(text: string): number[] {
   return out;
 }
 
-/** Upserts agents' held sets in the caller's transaction. */
-export function putHeld(db: Sqlite, rows: Iterable<{ school: string; agent: string; held: HeldSequences }>): number {
-  const put = db.prepare('INSERT INTO dedupe_agents (school, agent, hwm, ranges) VALUES (?, ?, ?, ?) ON CONFLICT (school, agent) DO UPDATE SET hwm = excluded.hwm, ranges = excluded.ranges');
+const PUT =
+  'INSERT INTO dedupe_agents (school, agent, epoch, hwm, ranges, first_ms, last_ms, seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (school, agent, epoch) DO UPDATE SET hwm = excluded.hwm, ranges = excluded.ranges, first_ms = excluded.first_ms, last_ms = excluded.last_ms, seen_ms = excluded.seen_ms';
+
+/** Upserts agents' held sets (legacy epoch unless `epoch` is given) in the caller's transaction. */
+export function putHeld(db: Sqlite, rows: Iterable<{ school: string; agent: string; epoch?: string; held: HeldSequences }>): number {
+  const put = db.prepare(PUT);
   let n = 0;
-  for (const r of rows) n += put.run(r.school, r.agent, r.held.hwm, formatRanges(r.held.ranges)).changes;
+  for (const r of rows) n += put.run(r.school, r.agent, r.epoch ?? '', r.held.hwm, formatRanges(r.held.ranges), null, null, 0).changes;
   return n;
 }
 
 export class DedupeStore {
-  private readonly agents = new Map<string, HeldSequences>();
-  // The newest not-yet-committed state of an agent, so two batches in one group build on each other.
-  private readonly pending = new Map<string, HeldSequences>();
+  /** Per agent, its remembered epochs (at most `maxEpochs`). */
+  private readonly agents = new Map<string, EpochStream[]>();
+  // The newest not-yet-committed epochs of an agent, so two batches in one group build on each other.
+  private readonly pending = new Map<string, EpochStream[]>();
   private readonly maxRanges: number;
+  private readonly maxEpochs: number;
   private readonly put;
-  private readonly row;
+  private readonly rows;
+  private readonly forget;
 
   constructor(private readonly opts: DedupeStoreOptions) {
     this.maxRanges = opts.maxRangesPerAgent ?? 64;
+    this.maxEpochs = Math.max(1, opts.maxEpochsPerAgent ?? 8);
     migrateDedupe(opts.state);
     const db = opts.state.db;
-    this.put = db.prepare('INSERT INTO dedupe_agents (school, agent, hwm, ranges) VALUES (?, ?, ?, ?) ON CONFLICT (school, agent) DO UPDATE SET hwm = excluded.hwm, ranges = excluded.ranges');
-    this.row = db.prepare('SELECT hwm, ranges FROM dedupe_agents WHERE school = ? AND agent = ?');
+    this.put = db.prepare(PUT);
+    this.rows = db.prepare('SELECT epoch, hwm, ranges, first_ms AS firstMs, last_ms AS lastMs, seen_ms AS seenMs FROM dedupe_agents WHERE school = ? AND agent = ?');
+    this.forget = db.prepare('DELETE FROM dedupe_agents WHERE school = ? AND agent = ? AND epoch = ?');
   }
 
   /** Agents in memory (asked about since start). */
@@ -143,44 +190,68 @@ export class DedupeStore {
     return this.agents.size;
   }
 
-  /** An agent's held set, read from its row the first time (an agent without a row holds nothing yet). */
-  private held(school: string, agent: string): HeldSequences {
+  /** An agent's epochs, read from its rows the first time (one indexed range read). */
+  private streamsOf(school: string, agent: string): EpochStream[] {
     const k = key(school, agent);
     let s = this.agents.get(k);
     if (!s) {
-      const r = this.row.get(school, agent) as { hwm: number; ranges: string } | undefined;
-      this.agents.set(k, (s = { hwm: r?.hwm ?? 0, ranges: r ? parseRanges(r.ranges) : [] }));
+      const rows = this.rows.all(school, agent) as { epoch: string; hwm: number; ranges: string; firstMs: number | null; lastMs: number | null; seenMs: number }[];
+      s = rows.map((r) => ({ epoch: r.epoch, hwm: r.hwm, ranges: parseRanges(r.ranges), firstMs: r.firstMs ?? undefined, lastMs: r.lastMs ?? undefined, seenMs: r.seenMs }));
+      this.agents.set(k, s);
     }
     return s;
   }
 
-  /** Whether the collector already holds this sequence. */
-  has(school: string, agent: string, seq: number): boolean {
-    return holds(this.held(school, agent), seq);
+  /** The held set of one epoch (empty when unknown). */
+  private held(school: string, agent: string, epoch: string): HeldSequences {
+    return this.streamsOf(school, agent).find((e) => e.epoch === epoch) ?? { hwm: 0, ranges: [] };
   }
 
-  /** Every sequence up to this one is held. */
-  heldThrough(school: string, agent: string): number {
-    return this.held(school, agent).hwm;
+  /** Whether the collector already holds this sequence of this epoch (default: legacy). */
+  has(school: string, agent: string, seq: number, epoch = ''): boolean {
+    return holds(this.held(school, agent, epoch), seq);
+  }
+
+  /** Every sequence of the epoch up to this one is held. */
+  heldThrough(school: string, agent: string, epoch = ''): number {
+    return this.held(school, agent, epoch).hwm;
+  }
+
+  /** The epochs remembered for an agent, as committed. */
+  epochs(school: string, agent: string): readonly EpochStream[] {
+    return this.streamsOf(school, agent);
   }
 
   /**
-   * Records sequences as held (call after the sink confirmed them, before acknowledging). Resolves
-   * once durable; rejects with the state database's StateDbError (retryable when the disk failed),
-   * and then nothing of it is held.
+   * Records sequences of one epoch as held (call after the sink confirmed them, before acknowledging).
+   * Resolves once durable; rejects with the state database's StateDbError (retryable when the disk
+   * failed), and then nothing of it is held. A new epoch beyond `maxEpochsPerAgent` forgets the epoch seen
+   * least recently, in the same transaction.
    */
-  async record(school: string, agent: string, seqs: readonly number[]): Promise<void> {
+  async record(school: string, agent: string, seqs: readonly number[], opts: RecordOptions = {}): Promise<void> {
     if (!seqs.length) return;
     const k = key(school, agent);
-    let next: HeldSequences | undefined;
+    const epoch = opts.epoch ?? '';
+    let next: EpochStream[] | undefined;
     try {
       await this.opts.state.commit(() => {
-        const base = this.pending.get(k) ?? this.held(school, agent);
-        const s: HeldSequences = { hwm: base.hwm, ranges: [...base.ranges] };
+        const base = this.pending.get(k) ?? this.streamsOf(school, agent);
+        const old = base.find((e) => e.epoch === epoch);
+        const s: EpochStream = old ? { ...old, ranges: [...old.ranges] } : { epoch, hwm: 0, ranges: [], seenMs: 0 };
         addHeld(s, seqs, { maxRanges: this.maxRanges });
-        this.put.run(school, agent, s.hwm, formatRanges(s.ranges));
-        this.pending.set(k, s);
-        next = s;
+        if (opts.fromMs !== undefined) s.firstMs = Math.min(s.firstMs ?? opts.fromMs, opts.fromMs);
+        if (opts.toMs !== undefined) s.lastMs = Math.max(s.lastMs ?? opts.toMs, opts.toMs);
+        s.seenMs = Math.max(s.seenMs, opts.atMs ?? 0);
+        const list = base.filter((e) => e.epoch !== epoch);
+        while (list.length >= this.maxEpochs) {
+          const oldest = list.reduce((a, b) => (b.seenMs < a.seenMs ? b : a));
+          list.splice(list.indexOf(oldest), 1);
+          this.forget.run(school, agent, oldest.epoch);
+        }
+        list.push(s);
+        this.put.run(school, agent, epoch, s.hwm, formatRanges(s.ranges), s.firstMs ?? null, s.lastMs ?? null, s.seenMs);
+        this.pending.set(k, list);
+        next = list;
       });
     } catch (e) {
       if (next && this.pending.get(k) === next) this.pending.delete(k);
@@ -194,4 +265,35 @@ export class DedupeStore {
 
   /** Nothing to release: the state database is closed by its owner. Kept for callers of the file store. */
   close(): void {}
+}
+
+/** What ingest needs of a ledger to work per epoch (DedupeStore is one). */
+export interface EpochLedger {
+  has(school: string, agent: string, seq: number, epoch?: string): boolean;
+  record(school: string, agent: string, seqs: readonly number[], opts?: RecordOptions): void | Promise<void>;
+}
+
+/** The reports of a batch the ledger does not hold yet, in order; a batch that repeats a report counts it once. */
+export function freshReports<R extends { seq: number; epoch?: string }>(ledger: EpochLedger | undefined, school: string, agent: string, reports: readonly R[]): R[] {
+  const seen = new Set<string>();
+  return reports.filter((r) => {
+    const k = `${r.epoch ?? ''}/${r.seq}`;
+    if (seen.has(k) || ledger?.has(school, agent, r.seq, r.epoch ?? '')) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Records a batch's written reports, one group per epoch with its collection-time span. */
+export async function recordByEpoch(ledger: EpochLedger, school: string, agent: string, reports: readonly { seq: number; epoch?: string; collectedAt: number }[], atMs: number): Promise<void> {
+  const groups = new Map<string, { seqs: number[]; fromMs: number; toMs: number }>();
+  for (const r of reports) {
+    const e = r.epoch ?? '';
+    const g = groups.get(e) ?? { seqs: [], fromMs: r.collectedAt, toMs: r.collectedAt };
+    g.seqs.push(r.seq);
+    g.fromMs = Math.min(g.fromMs, r.collectedAt);
+    g.toMs = Math.max(g.toMs, r.collectedAt);
+    groups.set(e, g);
+  }
+  await Promise.all([...groups].map(([epoch, g]) => ledger.record(school, agent, g.seqs, { epoch, fromMs: g.fromMs, toMs: g.toMs, atMs })));
 }

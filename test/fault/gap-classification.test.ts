@@ -27,11 +27,12 @@ function feed(state: AgentGapState, held: Set<number>, reports: Report[], receiv
 }
 
 describe('collector/gaps: classifying holes', () => {
-  it('agent: consecutive sequences whose collection times jump give an agent gap with the expected missing reports', () => {
+  it('agent: consecutive sequences whose collection times jump give an agent gap with the expected missing reports, once the next interval is the usual one again', () => {
     const st = emptyAgentGapState();
     const held = new Set<number>();
     expect(feed(st, held, [rep(1, T0), rep(2, T0 + MIN)], T0 + MIN)).to.deep.equal([]);
-    const gaps = feed(st, held, [rep(3, T0 + 11 * MIN)], T0 + 11 * MIN);
+    expect(feed(st, held, [rep(3, T0 + 11 * MIN)], T0 + 11 * MIN)).to.deep.equal([]);
+    const gaps = feed(st, held, [rep(4, T0 + 12 * MIN)], T0 + 12 * MIN);
     expect(gaps).to.deep.equal([{ cause: 'agent', startMs: T0 + 2 * MIN, durationS: 540, missingReports: 9 }]);
   });
 
@@ -43,7 +44,7 @@ describe('collector/gaps: classifying holes', () => {
     expect(feed(st, held, [rep(2, T0 + 60 * MIN)], T0 + 60 * MIN)).to.deep.equal([]);
     feed(st, held, [rep(3, T0 + 61 * MIN), rep(4, T0 + 62 * MIN)], T0 + 62 * MIN);
     expect(st.intervalMs).to.equal(MIN);
-    const gaps = feed(st, held, [rep(5, T0 + 72 * MIN)], T0 + 72 * MIN);
+    const gaps = feed(st, held, [rep(5, T0 + 72 * MIN), rep(6, T0 + 73 * MIN)], T0 + 73 * MIN);
     expect(gaps).to.deep.equal([{ cause: 'agent', startMs: T0 + 63 * MIN, durationS: 540, missingReports: 9 }]);
   });
 

@@ -52,8 +52,8 @@ describe('collector/gaps/module', () => {
     await m.start?.();
     expect(m.agents).to.equal(0); // nothing read at start
     // The usual interval and the last report come back from the row on the agent's first batch: a jump after seq 3 is an agent gap.
-    now = T0 + 13 * MIN;
-    await accept(m, [rep(4, T0 + 13 * MIN, 'gw-01')]);
+    now = T0 + 14 * MIN;
+    await accept(m, [rep(4, T0 + 13 * MIN, 'gw-01'), rep(5, T0 + 14 * MIN, 'gw-01')]);
     expect(m.agents).to.equal(1);
     expect(sink.points.map((p) => [p.tags.cause, p.timestampMs, p.fields.missing_reports])).to.deep.equal([['agent', T0 + 3 * MIN, 10]]);
     await m.stop?.();

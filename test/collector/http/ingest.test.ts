@@ -124,7 +124,7 @@ describe('collector/http/ingest', () => {
     const a = await serve({ sink: lines });
     const b = await serve({ sink: points });
     try {
-      const batch = { reports: [typicalReport({ seq: 1 }), typicalReport({ seq: 2, clockCorrected: true, clockOffsetMs: -42 }), makeReport({ seq: 3, sentAt: T0 - 3600_000 })] };
+      const batch = { reports: [typicalReport({ seq: 1 }), typicalReport({ seq: 2, clockCorrected: true, clockOffsetMs: -42 }), makeReport({ seq: 3, collectedAt: T0 - 3600_000, sentAt: T0 - 3590_000 })] };
       expect((await post(a.url, batch)).status).to.equal(200);
       expect((await post(b.url, batch)).status).to.equal(200);
       expect(lines.points).to.deep.equal([]);
