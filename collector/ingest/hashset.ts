@@ -5,13 +5,21 @@
  * members per school) a collision lets one series through unnoticed, nothing worse.
  */
 
-/** FNV-1a of a string's UTF-16 code units, never 0 (0 marks an empty slot). */
+/**
+ * FNV-1a of a string's UTF-16 code units with murmur3's finaliser (FNV alone is nearly linear in the
+ * last characters, so sums of such hashes collide), never 0 (0 marks an empty slot).
+ */
 export function hash32(s: string, seed = 0x811c9dc5): number {
   let h = seed | 0;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h === 0 ? 1 : h;
 }
 
