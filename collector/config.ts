@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
 import { authSettingsSchema } from './auth/settings.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
+import { budgetsSchema } from './ingest/budgets.js';
 import { viewsSettingsSchema } from './views/index.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -99,6 +100,8 @@ export const collectorConfigSchema = z.strictObject({
     .prefault({}),
   /** Limits of the HTTP port: connections, sessions, streams, bodies in flight, timeouts. */
   http: httpSchema.prefault({}),
+  /** Per-school budgets and per-token fairness (collector/ingest/budgets.ts, README "Budgets"). */
+  budgets: budgetsSchema.prefault({}),
   gaps: z
     .strictObject({
       /** A report delivered later than this after its collection marks a delivery hole (`gap`, cause link), in ms. */

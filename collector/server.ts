@@ -16,7 +16,10 @@ import { createApp, type AppOptions } from './http/app.js';
 import { createHealth } from './http/health.js';
 import { createIngest } from './http/ingest.js';
 import { listen, type Listener } from './http/listener.js';
+import { SchoolBudgets } from './ingest/budgets.js';
+import { createBudgetsModule } from './ingest/budgets-api.js';
 import { DedupeStore } from './ingest/dedupe.js';
+import { TokenShares } from './ingest/fairness.js';
 import type { CollectorModule } from './module.js';
 import { buildModules } from './modules.js';
 import { watchRegistry } from './registry/live.js';
@@ -121,7 +124,9 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     cloneOverlapMs: config.gaps.cloneOverlapMs,
   });
   log.info({ db: state.path, exclusive: state.exclusive }, 'state database open; tokens fill in the background, per-agent state is read on each agent\'s first batch');
-  const modules: CollectorModule[] = [gaps, ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
+  const budgets = new SchoolBudgets({ settings: config.budgets, log, now: clock });
+  const shares = new TokenShares(config.budgets);
+  const modules: CollectorModule[] = [gaps, createBudgetsModule(budgets, shares), ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
   const identity = createIdentity({ state, tokens, settings: config.auth, retryAfterS: config.ingest.retryAfterS, now: clock, log });
@@ -144,6 +149,8 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     dedupe,
     maxClockSkewMs: config.ingest.maxClockSkewMs,
     timeWindow: { maxBacklogMs: config.ingest.maxBacklogMs, futureGraceMs: config.ingest.futureGraceMs },
+    budgets,
+    shares,
   };
   const app = createApp(appOptions);
   const { host, port } = parseHostPort(config.listen);

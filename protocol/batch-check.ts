@@ -13,6 +13,7 @@ import {
   MAX_REPORTS_PER_BATCH,
   PING_ROLES,
   PROTOCOL_VERSION,
+  RESERVED_FIELD_NAMES,
   batchSchema,
   type Batch,
 } from './report.js';
@@ -101,7 +102,7 @@ function checkFields(o: unknown, fields: MeasurementSpec['fields']): boolean {
   for (const k in o) {
     const v = o[k];
     if (!fields) {
-      if (!isFinite(v) || !FIELD_NAME.test(k)) return false;
+      if (!isFinite(v) || !FIELD_NAME.test(k) || RESERVED_FIELD_NAMES.has(k)) return false;
       continue;
     }
     const f = fields.get(k);

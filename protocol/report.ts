@@ -43,7 +43,11 @@ const count = z.number().int('must be an integer').min(0, 'must be >= 0');
 const nonNeg = z.number().min(0, 'must be >= 0').finite();
 const pct = z.number().min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
 const flag = z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' });
-const fieldName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be snake_case, at most 64 characters');
+const fieldName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be snake_case, at most 64 characters')
+  // Lazily: TAG_KEYS is built from the measurement schemas below; the check runs at parse time.
+  .refine((k) => !RESERVED_FIELD_NAMES.has(k), { error: (i) => `must not be a tag key or "time" (${String(i.input)} would shadow the tag of that name in every query)` });
 
 /** Kinds of school uplink, as the registry records them and the `link` tag carries them. */
 export const LINK_TYPES = ['fiber', 'dsl', 'cellular', 'microwave', 'sat-geo', 'sat-leo', 'other'] as const;
@@ -162,6 +166,21 @@ export const measurementSchema = z.discriminatedUnion('name', [
   agentMeasurement,
 ]);
 
+/** Tags the collector adds to every point: the registry's hierarchy and the agent id. */
+export const COLLECTOR_TAG_KEYS = ['school', 'province', 'city', 'county', 'link', 'agent'] as const;
+
+/** Every tag key a point can carry: the collector's and each measurement's own. */
+export const TAG_KEYS: ReadonlySet<string> = new Set<string>([
+  ...COLLECTOR_TAG_KEYS,
+  ...measurementSchema.options.flatMap((o) => Object.keys(o.shape.tags.shape)),
+]);
+
+/**
+ * Names no field may have: a tag key (a field `school` shadows the tag in InfluxQL's answers, hiding
+ * every school's data) and `time` (InfluxDB refuses it).
+ */
+export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([...TAG_KEYS, 'time']);
+
 /**
  * Field keys of each measurement in the order the schema's output holds them (a strict object's
  * output follows its shape, not the input); undefined where any snake_case key is allowed (`modem`:
@@ -229,6 +248,10 @@ export const ackSchema = z.object({
    * request on; the old token stays valid for the collector's grace period after the new one is first used.
    */
   newToken: z.object({ token: z.string().min(1), id: z.string().min(1), expiresAtMs: z.number().int().optional() }).optional(),
+  /** Points of the accepted reports left out, by reason (a budget, a tag line protocol cannot hold, a type conflict); the rest is stored. */
+  dropped_points: z.record(z.string(), z.number().int().min(0)).optional(),
+  /** Fields left out of otherwise stored points, by reason. */
+  dropped_fields: z.record(z.string(), z.number().int().min(0)).optional(),
 });
 
 export type Measurement = z.infer<typeof measurementSchema>;

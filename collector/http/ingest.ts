@@ -9,10 +9,12 @@ import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Ack, type Repo
 import type { IngestIdentity } from '../auth/identity.js';
 import type { TokenRecord } from '../auth/tokens.js';
 import { freshReports, recordByEpoch, type RecordOptions } from '../ingest/dedupe.js';
+import type { SchoolBudgets } from '../ingest/budgets.js';
+import type { TokenShares } from '../ingest/fairness.js';
 import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
 import { applyTimeWindow, type TimeWindowOptions } from '../ingest/time-window.js';
 import type { CollectorModule } from '../module.js';
-import { SinkError, type Sink } from '../sink/sink.js';
+import { SinkError, type PartialWrite, type Sink } from '../sink/sink.js';
 import { StateDbError } from '../state/db.js';
 import { errorAnswer } from './errors.js';
 
@@ -58,6 +60,10 @@ export interface IngestOptions {
   identity?: IngestIdentity;
   /** The window of collection times stored (see ingest/time-window.ts); defaults apply without it. */
   timeWindow?: TimeWindowOptions;
+  /** Per-school budgets (ingest/budgets.ts): rates refused with 429, the excess of series dropped and counted. */
+  budgets?: SchoolBudgets;
+  /** Per-token in-flight shares (ingest/fairness.ts): over its share a token gets 429. */
+  shares?: TokenShares;
 }
 
 /** An answer to send: status, extra headers, a JSON body, and work to do once it is sent. */
@@ -110,17 +116,15 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
   };
 
   const lineCache = new LineCache();
-  /** Writes the points of these reports; resolves with how many once the sink confirmed them. */
-  const write = async (reports: readonly Report[], tags: RegistryTags, receivedAtMs: number): Promise<number> => {
+  /** Writes the points of these reports; resolves with how many (and what InfluxDB dropped) once the sink confirmed them. */
+  const write = async (reports: readonly Report[], tags: RegistryTags, receivedAtMs: number): Promise<{ points: number; partial?: PartialWrite | void }> => {
     const pointOpts = { tags, receivedAtMs, maxClockSkewMs: opts.maxClockSkewMs };
     if (opts.sink.writeLines) {
       const lines = reports.length === 1 ? reportToLines({ ...pointOpts, report: reports[0] as Report, cache: lineCache }) : reports.flatMap((report) => reportToLines({ ...pointOpts, report, cache: lineCache }));
-      if (lines.length) await opts.sink.writeLines(lines);
-      return lines.length;
+      return { points: lines.length, partial: lines.length ? await opts.sink.writeLines(lines) : undefined };
     }
     const points = reports.flatMap((report) => reportToPoints({ ...pointOpts, report }));
-    if (points.length) await opts.sink.write(points);
-    return points.length;
+    return { points: points.length, partial: points.length ? await opts.sink.write(points) : undefined };
   };
 
   /**
@@ -172,9 +176,13 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     const fresh = freshReports(opts.dedupe, token.school, agent, reports);
     const freshSet = new Set(fresh);
     const duplicates = reports.filter((r) => !freshSet.has(r)).map((r) => r.seq);
+    // Budgets keep of the reports what fits (the excess of new series is dropped and counted).
+    const admitted = opts.budgets?.admit(token.school, fresh, raw.length);
+    const stored = admitted?.reports ?? fresh;
     let points = 0;
+    let partial: PartialWrite | void | undefined;
     try {
-      points = await write(fresh, tags, receivedAtMs);
+      ({ points, partial } = await write(stored, tags, receivedAtMs));
     } catch (e) {
       const err = e instanceof SinkError ? e : new SinkError(String(e), true);
       opts.log.error({ err: err.message, retryable: err.retryable, school: token.school }, 'sink write failed; nothing acknowledged');
@@ -194,6 +202,11 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     }
     const epoch = reports.at(-1)?.epoch;
     const heldThrough = opts.dedupe?.heldThrough(token.school, agent, epoch ?? '');
+    const droppedPoints = { ...admitted?.dropped_points };
+    if (partial) {
+      droppedPoints[partial.reason] = (droppedPoints[partial.reason] ?? 0) + partial.droppedPoints;
+      opts.budgets?.droppedBySink(token.school, partial.reason, partial.droppedPoints, partial.message);
+    }
     const ack: Ack = {
       v: PROTOCOL_VERSION,
       accepted: [...new Set(reports.map((r) => r.seq))],
@@ -202,6 +215,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       ...(heldThrough ? { heldThrough, ...(epoch ? { epoch } : {}) } : {}),
       serverTime: now(),
       ...(await opts.identity?.ackFields(token)),
+      ...(Object.keys(droppedPoints).length ? { dropped_points: droppedPoints } : {}),
     };
     opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points }, 'batch accepted');
     const after = async () => {
@@ -209,7 +223,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       for (const m of modules) {
         if (!m.onAccepted) continue;
         try {
-          await m.onAccepted({ school: token.school, reports: fresh, receivedAtMs });
+          await m.onAccepted({ school: token.school, reports: stored, receivedAtMs });
         } catch (e) {
           opts.log.error({ module: m.name, err: String(e) }, 'module failed on an accepted batch');
         }
@@ -237,24 +251,45 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       req.resume();
       return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
     }
+    // Fairness and rate budgets, before the body is read (ingest/fairness.ts, ingest/budgets.ts).
+    const share = opts.shares?.admit(checked.id, checked.school, declared);
+    const refused = share && !('hold' in share) ? share : opts.budgets?.gate(checked.school);
+    if (refused) {
+      if (share && 'hold' in share) share.release();
+      req.resume();
+      return send(res, refused);
+    }
+    const held = share && 'hold' in share ? share : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    let overShare = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= opts.maxBodyBytes) chunks.push(c);
+      if (held && !overShare && !held.hold(size)) overShare = true;
+      if (size <= opts.maxBodyBytes && !overShare) chunks.push(c);
     });
     req.on('error', () => {
       done = true;
+      held?.release();
     });
     req.on('aborted', () => {
       done = true;
+      held?.release();
     });
     req.on('end', () => {
       if (done) return;
       done = true;
-      if (size > opts.maxBodyBytes) return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
+      if (size > opts.maxBodyBytes) {
+        held?.release();
+        return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
+      }
+      if (overShare && held) {
+        held.release();
+        return send(res, held.refusal());
+      }
       handle(checked, req.headers, Buffer.concat(chunks))
+        .finally(() => held?.release())
         .catch((e: unknown): IngestAnswer => {
           opts.log.error({ err: String(e) }, 'unexpected error in ingest');
           return errorAnswer('COL_ERR_INTERNAL', 'internal error');

@@ -16,7 +16,7 @@ import https from 'node:https';
 import { InfluxDB, type IPoolOptions } from 'influx';
 import type { Logger } from 'pino';
 import { toLineProtocol } from './line-protocol.js';
-import { SinkError, type Point, type Sink } from './sink.js';
+import { SinkError, type PartialWrite, type Point, type Sink } from './sink.js';
 
 export { toLineProtocol } from './line-protocol.js';
 
@@ -51,6 +51,8 @@ export interface Influx1SinkStats {
   failedHttpWrites: number;
   /** Points InfluxDB confirmed. */
   pointsWritten: number;
+  /** Points InfluxDB dropped from partial writes (field type conflicts, tag-value and series limits). */
+  pointsDropped: number;
   /** Points waiting for an HTTP write. */
   queuedPoints: number;
   /** HTTP writes in flight. */
@@ -58,7 +60,7 @@ export interface Influx1SinkStats {
 }
 
 export interface Influx1Sink extends Sink {
-  writeLines(lines: readonly string[]): Promise<void>;
+  writeLines(lines: readonly string[]): Promise<void | PartialWrite>;
   readonly url: string;
   readonly database: string;
   /** Counters since creation; cheap, for metrics and tests. */
@@ -81,6 +83,27 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return Math.round(Number(v) * 1000);
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+const PARTIAL_REASONS: readonly [RegExp, string][] = [
+  [/field type conflict/i, 'type_conflict'],
+  [/max-values-per-tag/i, 'tag_values_limit'],
+  [/max-series-per-database/i, 'series_limit'],
+  [/invalid field name|invalid field format/i, 'invalid_field'],
+  [/beyond retention/i, 'beyond_retention'],
+];
+
+/**
+ * A 400 `partial write: … dropped=N` read as what it is: InfluxDB stored the batch except N points.
+ * Undefined for any other answer (a batch InfluxDB refused whole).
+ */
+export function parsePartialWrite(status: number, text: string): PartialWrite | undefined {
+  // Unparseable lines are not in InfluxDB's `dropped` count: what was lost is unknown, so it is a refusal.
+  if (status !== 400 || !/^partial write\b/i.test(text) || /unable to parse/i.test(text)) return undefined;
+  const n = /\bdropped=(\d+)\s*$/.exec(text);
+  if (!n) return undefined;
+  const reason = PARTIAL_REASONS.find(([re]) => re.test(text))?.[1] ?? 'refused';
+  return { droppedPoints: Number(n[1]), reason, message: text };
 }
 
 /** InfluxDB's error text: its JSON `error`, else the X-Influxdb-Error header, else the body. */
@@ -144,8 +167,16 @@ export function createInflux1Client(options: Influx1ClientOptions): InfluxDB {
 interface Job {
   remaining: number;
   settled: boolean;
-  resolve: () => void;
+  /** What partial writes dropped of this job's points so far. */
+  partial?: PartialWrite;
+  resolve: (partial?: PartialWrite) => void;
   reject: (e: SinkError) => void;
+}
+
+/** Two partial writes of one job as one: the counts add up, the first reason and message stay. */
+function addPartial(a: PartialWrite | undefined, b: PartialWrite | undefined): PartialWrite | undefined {
+  if (!a || !b) return a ?? b;
+  return { ...a, droppedPoints: a.droppedPoints + b.droppedPoints };
 }
 
 /** Some consecutive lines of one job. */
@@ -175,7 +206,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
   const authHeader =
     username !== undefined ? `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` : undefined;
 
-  const counters = { httpWrites: 0, failedHttpWrites: 0, pointsWritten: 0 };
+  const counters = { httpWrites: 0, failedHttpWrites: 0, pointsWritten: 0, pointsDropped: 0 };
 
   /** One HTTP request; rejects on network errors and timeouts (with `code`), resolves with any status. */
   const request = (method: 'GET' | 'POST', pathAndQuery: string, body?: string, contentType?: string, retried = false): Promise<HttpResult> =>
@@ -275,8 +306,11 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
 
   const writePath = `/write?${new URLSearchParams({ db: database, precision: 'ms' }).toString()}`;
 
-  /** Writes lines in one HTTP write; resolves with the error, or undefined once InfluxDB confirmed them. */
-  const writeLines = async (lines: string[]): Promise<SinkError | undefined> => {
+  /**
+   * Writes lines in one HTTP write; resolves with the error, undefined once InfluxDB confirmed them, or
+   * a PartialWrite when it stored all but the points it names.
+   */
+  const writeLines = async (lines: string[]): Promise<SinkError | PartialWrite | undefined> => {
     const what = `writing ${lines.length} point${lines.length === 1 ? '' : 's'}`;
     const body = lines.join('\n');
     for (let attempt = 1; ; attempt++) {
@@ -295,8 +329,14 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
         counters.pointsWritten += lines.length;
         return undefined;
       }
-      counters.failedHttpWrites++;
       const text = influxErrorText(res);
+      const partial = parsePartialWrite(res.status, text);
+      if (partial) {
+        counters.pointsWritten += Math.max(0, lines.length - partial.droppedPoints);
+        counters.pointsDropped += partial.droppedPoints;
+        return partial;
+      }
+      counters.failedHttpWrites++;
       if (res.status === 404 && /database not found/i.test(text)) {
         // Dropped, or InfluxDB restarted with empty data since we created it: create it again.
         dbReady = undefined;
@@ -323,11 +363,12 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
   let closed = false;
   const idleWaiters: (() => void)[] = [];
 
-  const settleOk = (job: Job, n: number) => {
+  const settleOk = (job: Job, n: number, partial?: PartialWrite) => {
     job.remaining -= n;
+    job.partial = addPartial(job.partial, partial);
     if (job.remaining === 0 && !job.settled) {
       job.settled = true;
-      job.resolve();
+      job.resolve(job.partial);
     }
   };
   const settleErr = (job: Job, err: SinkError) => {
@@ -373,20 +414,25 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       if (l) l.push(...p.lines);
       else jobs.set(p.job, [...p.lines]);
     }
-    if (!err.retryable && jobs.size > 1) {
-      // InfluxDB refused something in a batch of several writers (field type conflict, bad point):
-      // send each writer's points alone so only the writer at fault is rejected. Safe to repeat:
-      // a point with the same series and timestamp overwrites itself.
-      log?.warn({ err: err.message, writers: jobs.size }, 'batch rejected; retrying each writer alone');
+    const partial = !(err instanceof SinkError);
+    if (partial && jobs.size <= 1) return [...jobs].map(([job, jobLines]) => () => settleOk(job, jobLines.length, err));
+    if ((partial || !err.retryable) && jobs.size > 1) {
+      // InfluxDB refused something in a batch of several writers (field type conflict, a limit, bad
+      // point): the rest is stored, but whose points were dropped it does not say. Send each writer's
+      // points alone so only the writer at fault is told (and refused only if InfluxDB refuses it
+      // whole). Safe to repeat: a point with the same series and timestamp overwrites itself.
+      log?.warn({ err: err.message, writers: jobs.size }, partial ? 'partial write; sending each writer alone to tell whose points were dropped' : 'batch rejected; retrying each writer alone');
       return Promise.all(
         [...jobs].map(async ([job, jobLines]) => {
           const own = await writeLines(jobLines);
-          return own ? () => settleErr(job, own) : () => settleOk(job, jobLines.length);
+          if (own instanceof SinkError) return () => settleErr(job, own);
+          return () => settleOk(job, jobLines.length, own);
         }),
       );
     }
-    log?.[err.retryable ? 'warn' : 'error']({ err: err.message, points: lines.length, writers: jobs.size }, 'write failed');
-    return [...jobs.keys()].map((job) => () => settleErr(job, err));
+    const failure = err as SinkError;
+    log?.[failure.retryable ? 'warn' : 'error']({ err: failure.message, points: lines.length, writers: jobs.size }, 'write failed');
+    return [...jobs.keys()].map((job) => () => settleErr(job, failure));
   };
 
   const drain = (): void => {
@@ -435,10 +481,10 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
     }
   };
 
-  const enqueue = (lines: string[]): Promise<void> => {
+  const enqueue = (lines: string[]): Promise<void | PartialWrite> => {
     if (closed) return Promise.reject(new SinkError('the InfluxDB sink is closed', true, defaultRetryAfterMs));
     if (lines.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void | PartialWrite>((resolve, reject) => {
       queue.push({ job: { remaining: lines.length, settled: false, resolve, reject }, lines });
       queuedPoints += lines.length;
       drain();
@@ -449,7 +495,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
     url: displayUrl,
     database,
 
-    write(points: readonly Point[]): Promise<void> {
+    write(points: readonly Point[]): Promise<void | PartialWrite> {
       if (closed) return Promise.reject(new SinkError('the InfluxDB sink is closed', true, defaultRetryAfterMs));
       let lines: string[];
       try {
@@ -460,7 +506,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       return enqueue(lines);
     },
 
-    writeLines(lines: readonly string[]): Promise<void> {
+    writeLines(lines: readonly string[]): Promise<void | PartialWrite> {
       // Never changed in place: take() replaces a part's array when it splits one.
       return enqueue(lines as string[]);
     },

@@ -24,15 +24,31 @@ export class SinkError extends Error {
   }
 }
 
+/**
+ * A write the database stored except some points it named (InfluxDB 1.x's `partial write: … dropped=N`:
+ * a field type conflict with another writer, a tag-value or series limit). The rest is stored: the
+ * write is confirmed, short of these.
+ */
+export interface PartialWrite {
+  droppedPoints: number;
+  /** Why, as a short snake_case reason: `type_conflict`, `tag_values_limit`, `series_limit`, `invalid_field`, `refused`. */
+  reason: string;
+  /** The database's own words. */
+  message: string;
+}
+
 export interface Sink {
-  /** Resolves only after the database confirmed every point; rejects with a SinkError otherwise. */
-  write(points: readonly Point[]): Promise<void>;
+  /**
+   * Resolves only after the database confirmed every point, or every point but those a PartialWrite
+   * names; rejects with a SinkError otherwise.
+   */
+  write(points: readonly Point[]): Promise<void | PartialWrite>;
   /**
    * The same for points already in InfluxDB line protocol with millisecond timestamps, one point per
    * string, exactly as `toLineProtocol` (line-protocol.ts) writes them. Optional: ingest builds lines
    * itself when a sink offers it (the hot path), and Point objects otherwise.
    */
-  writeLines?(lines: readonly string[]): Promise<void>;
+  writeLines?(lines: readonly string[]): Promise<void | PartialWrite>;
   /** True when the database answers its health check. */
   ready(): Promise<boolean>;
   /** Flushes what is queued and releases connections. */

@@ -36,11 +36,11 @@ interface RawResult {
   error?: string;
 }
 
-export async function startTestInfluxd(options: { database?: string; readyTimeoutMs?: number } = {}): Promise<TestInfluxd> {
+export async function startTestInfluxd(options: { database?: string; readyTimeoutMs?: number; maxValuesPerTag?: number } = {}): Promise<TestInfluxd> {
   const dataDir = mkdtempSync(join(tmpdir(), 'campuslink-influxd-'));
   let influxd: InfluxdHandle;
   try {
-    influxd = await startInfluxd({ dataDir, readyTimeoutMs: options.readyTimeoutMs ?? 20_000 });
+    influxd = await startInfluxd({ dataDir, readyTimeoutMs: options.readyTimeoutMs ?? 20_000, ...(options.maxValuesPerTag !== undefined && { maxValuesPerTag: options.maxValuesPerTag }) });
   } catch (e) {
     rmSync(dataDir, { recursive: true, force: true });
     if (e instanceof InfluxdError && e.code === 'COL_ERR_INFLUXD_MISSING') {

@@ -4,7 +4,7 @@
  * fields present or not; keys in any order; registry tags that are empty.
  */
 import fc from 'fast-check';
-import { IFACE_ROLES, PING_ROLES, PROTOCOL_VERSION, type Measurement, type Report } from '../../protocol/index.js';
+import { IFACE_ROLES, PING_ROLES, PROTOCOL_VERSION, RESERVED_FIELD_NAMES, type Measurement, type Report } from '../../protocol/index.js';
 import type { RegistryTags } from '../../collector/ingest/points.js';
 
 /** A string of 1-12 awkward characters (never a tab or line break, which the schema refuses). */
@@ -47,7 +47,7 @@ const inventoryPoll = fc.record({
 const modem = fc.record({
   name: fc.constant('modem' as const),
   tags: fc.record({ device: awkward(), profile: awkward() }),
-  fields: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,10}$/), fc.double({ noNaN: true, noDefaultInfinity: true }), { maxKeys: 5 }),
+  fields: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,10}$/).filter((k) => !RESERVED_FIELD_NAMES.has(k)), fc.double({ noNaN: true, noDefaultInfinity: true }), { maxKeys: 5 }),
 });
 const agentM = fc.record({
   name: fc.constant('agent' as const),

@@ -37,7 +37,7 @@ const odd = fc.constantFrom<unknown>(-1, -0, 0, 0.5, 1, 3, 4, 100, 100.5, 1e12, 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   odd.map((value) => ({ kind: 'set' as const, value })),
   fc.constant({ kind: 'delete' as const }),
-  fc.record({ kind: fc.constant('add' as const), key: fc.constantFrom('extra', '__proto__', 'toString', 'devices', 'name'), value: odd }),
+  fc.record({ kind: fc.constant('add' as const), key: fc.constantFrom('extra', '__proto__', 'toString', 'devices', 'name', 'school', 'target', 'time', 'ok_field'), value: odd }),
 );
 
 describe('protocol/batch-check', () => {
@@ -83,6 +83,22 @@ describe('protocol/batch-check', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('a modem field named like a tag key (school, agent, device) or `time` is refused by the schema and by isPlainValidBatch() alike, naming the field', () => {
+    for (const key of ['school', 'agent', 'county', 'device', 'target', 'time']) {
+      const r = typicalReport({ seq: 1 });
+      const modem = r.measurements.find((m) => m.name === 'modem') as { fields: Record<string, number> };
+      modem.fields[key] = 1;
+      const batch = { reports: [r] };
+      expect(isPlainValidBatch(batch), key).to.equal(false);
+      const zod = batchSchema.safeParse(batch);
+      expect(zod.success, key).to.equal(false);
+      if (!zod.success) expect(toIssues(zod.error).map((i) => i.path).join(' '), key).to.match(new RegExp(`fields\\.${key}$`));
+    }
+    const ok = typicalReport({ seq: 1 });
+    (ok.measurements.find((m) => m.name === 'modem') as { fields: Record<string, number> }).fields.schoolish = 1;
+    expect(isPlainValidBatch({ reports: [ok] })).to.equal(true);
   });
 
   it('a batch with devices goes to the schema: parseBatch() gives its output', () => {

@@ -174,30 +174,47 @@ describe('createInflux1Sink against a real influxd', function () {
     }
   });
 
-  it('rejects with a non-retryable SinkError carrying InfluxDB\'s text on a field type conflict', async function () {
+  it('resolves with a PartialWrite (dropped 1, type_conflict) when InfluxDB stores a write except the point that conflicts with another writer\'s field type', async function () {
     const s = sink();
     await s.write([{ measurement: 'conflict', tags: {}, fields: { f: 'text' }, timestampMs: T0 }]);
-    const e = await rejection(s.write([{ measurement: 'conflict', tags: {}, fields: { f: 1.5 }, timestampMs: T0 + 1 }]));
+    const partial = await s.write([
+      { measurement: 'conflict', tags: {}, fields: { f: 1.5 }, timestampMs: T0 + 1 },
+      { measurement: 'conflict', tags: {}, fields: { g: 2 }, timestampMs: T0 + 2 },
+    ]);
+    expect(partial).to.include({ droppedPoints: 1, reason: 'type_conflict' });
+    expect(partial?.message).to.include('field type conflict');
+    expect(await db.query('SELECT g FROM conflict')).to.have.lengthOf(1);
+    expect(s.stats().pointsDropped).to.equal(1);
+  });
+
+  it('rejects with a non-retryable SinkError carrying InfluxDB\'s text when InfluxDB cannot parse a line (what it lost is not in its dropped count)', async function () {
+    const s = sink();
+    const e = await rejection(s.writeLines([`whole f=1 ${T0}`, 'whole line protocol cannot parse']));
     expect(e.retryable).to.equal(false);
     expect(e.retryAfterMs).to.equal(undefined);
-    expect(e.message).to.include('field type conflict');
+    expect(e.message).to.include('unable to parse');
     expect(e.message).to.include('400');
   });
 
-  it('rejects only the writer at fault when a batch of several writers hits a field type conflict', async function () {
+  it('a batch of several writers with a field type conflict: every writer is confirmed, only the one at fault is told its point was dropped', async function () {
     const s = sink();
     const first = s.write([{ measurement: 'mixed', tags: { w: 'a' }, fields: { f: 'text' }, timestampMs: T0 }]);
     const second = s.write([{ measurement: 'mixed', tags: { w: 'b' }, fields: { f: 2 }, timestampMs: T0 + 1 }]);
     const innocent = s.write(points(5, 'mixed_other'));
-    const [r1, r2, r3] = await Promise.allSettled([first, second, innocent]);
-    expect(r1.status).to.equal('fulfilled');
-    expect(r3.status).to.equal('fulfilled');
-    expect(r2.status).to.equal('rejected');
-    const e = (r2 as PromiseRejectedResult).reason as SinkError;
-    expect(e).to.be.instanceOf(SinkError);
-    expect(e.retryable).to.equal(false);
-    expect(e.message).to.include('field type conflict');
+    const [r1, r2, r3] = await Promise.all([first, second, innocent]);
+    expect(r1).to.equal(undefined);
+    expect(r3).to.equal(undefined);
+    expect(r2).to.include({ droppedPoints: 1, reason: 'type_conflict' });
     expect(await db.query('SELECT count(v) FROM mixed_other')).to.have.nested.property('[0].count', 5);
+  });
+
+  it('a partial write of a coalesced batch (another writer\'s type conflict) confirms the other schools\' writers instead of failing them', async function () {
+    const s = sink();
+    await s.write([{ measurement: 'coal', tags: { school: 'x' }, fields: { f: 'text' }, timestampMs: T0 }]);
+    const writers = Array.from({ length: 6 }, (_, i) => s.write([{ measurement: 'coal', tags: { school: `s${i}` }, fields: { f: i === 3 ? 1 : 'ok', n: i }, timestampMs: T0 + 10 + i }]));
+    const results = await Promise.all(writers);
+    results.forEach((r, i) => (i === 3 ? expect(r).to.include({ droppedPoints: 1, reason: 'type_conflict' }) : expect(r, `writer ${i}`).to.equal(undefined)));
+    expect(await db.query('SELECT count(n) FROM coal')).to.have.nested.property('[0].count', 5);
   });
 
   it('rejects a point it cannot write without sending anything, and without failing other writers', async function () {

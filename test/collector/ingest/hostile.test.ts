@@ -1,0 +1,167 @@
+/**
+ * Issue 13's table, collector side: one school (hostile or broken) can never hurt another, and one bad
+ * value never costs a whole report. Every case runs against the real collector path (listener, ingest,
+ * budgets, fairness, the InfluxDB 1.x sink) and a real influxd.
+ */
+import http from 'node:http';
+import { expect } from 'chai';
+import { budgetsSchema } from '../../../collector/ingest/budgets.js';
+import type { Measurement } from '../../../protocol/index.js';
+import { SCHOOLS, post, schoolReport, startHarness, until, type Harness } from '../../helpers/collector-harness.js';
+import { pingMeasurement, typicalMeasurements } from '../../helpers/reports.js';
+
+const [H, B] = SCHOOLS;
+
+const pingsTo = (prefix: string, n: number): Measurement[] => Array.from({ length: n }, (_, i) => pingMeasurement({ target: `${prefix}-${i}.flood.example` }));
+
+describe('collector ingest against hostile and broken schools (real influxd)', function () {
+  this.timeout(120_000);
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const stored = async (school: string, seq: number) => (await h.db.query(`SELECT seq FROM report WHERE school='${school}' AND seq=${seq}`)).length === 1;
+
+  it('a flood of 5,000 unique ping targets × 10 reports from one school leaves another school\'s new targets stored and acknowledged', async () => {
+    for (const batch of [0, 1]) {
+      const reports = Array.from({ length: 5 }, (_, i) => schoolReport(H, batch * 5 + i + 1, 0, pingsTo(`b${batch}r${i}`, 5000)));
+      const res = await post(h.url, H, reports);
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).to.equal(200);
+      expect(res.body.accepted).to.have.lengthOf(5);
+      expect(res.body.dropped_points.budget_tag_values).to.be.greaterThan(0);
+    }
+    const [row] = await h.db.query(`SELECT count(loss_pct) FROM ping WHERE school='${H}'`);
+    expect(row?.count, "the flooding school's targets are capped at tagValuesPerKeyPerDay").to.equal(budgetsSchema.parse({}).tagValuesPerKeyPerDay);
+    for (let seq = 1; seq <= 3; seq++) {
+      const m = [...typicalMeasurements(seq), pingMeasurement({ target: `new-target-${seq}.example.net` })];
+      const res = await post(h.url, B, [schoolReport(B, seq, 0, m)]);
+      expect(res.status).to.equal(200);
+      expect(res.body).to.not.have.property('dropped_points');
+      expect(await stored(B, seq)).to.equal(true);
+    }
+    expect(await h.db.query(`SELECT loss_pct FROM ping WHERE school='${B}' AND target='new-target-3.example.net'`)).to.have.lengthOf(1);
+    const counters = (await (await fetch(`${h.url}/api/v1/ingest/budgets/${H}`)).json()) as any;
+    expect(counters.today.dropped_points.budget_tag_values).to.equal(50_000 - 2_000);
+    const list = (await (await fetch(`${h.url}/api/v1/ingest/budgets`)).json()) as any;
+    expect(list.schools.map((s: any) => s.school)).to.deep.equal([H]);
+  });
+
+  it('a field type conflict caused by another writer costs only the conflicting points: every report of both schools is acknowledged, the rest stored, the loss counted', async () => {
+    // A Telegraf-style writer made `iface.in_bps` an integer in this shard.
+    const at = Date.now() - 3_600_000;
+    await h.sink.writeLines([`iface,host=telegraf in_bps=5i ${at}`]);
+    for (const school of [H, B]) {
+      for (let seq = 1; seq <= 3; seq++) {
+        const res = await post(h.url, school, [schoolReport(school, seq)]);
+        expect(res.status, JSON.stringify(res.body)).to.equal(200);
+        expect(res.body.accepted).to.deep.equal([seq]);
+        expect(res.body.dropped_points).to.deep.equal({ type_conflict: 4 });
+        expect(await stored(school, seq)).to.equal(true);
+      }
+      expect(await h.db.query(`SELECT loss_pct FROM ping WHERE school='${school}'`)).to.have.lengthOf(15);
+      expect(h.budgets.counters(school)?.today.dropped_points).to.deep.equal({ type_conflict: 12 });
+    }
+  });
+
+  it("a gateway interface whose ifName ends in \\ costs that interface's point only: the report is acknowledged and its ping points stored", async () => {
+    const ms = typicalMeasurements(1);
+    const bad = ms.find((m) => m.name === 'iface') as Measurement & { tags: { ifname: string } };
+    bad.tags.ifname = 'GigabitEthernet0/0/1\\';
+    const res = await post(h.url, H, [schoolReport(H, 1, 0, ms)]);
+    expect(res.status).to.equal(200);
+    expect(res.body.dropped_points).to.deep.equal({ unencodable_tag: 1 });
+    expect(await h.db.query(`SELECT loss_pct FROM ping WHERE school='${H}'`)).to.have.lengthOf(5);
+    expect(await h.db.query(`SELECT oper_up FROM iface WHERE school='${H}'`)).to.have.lengthOf(3);
+  });
+
+  it("a modem field named `school` is refused at validation, naming the field, and never shadows the other schools' modem data", async () => {
+    expect((await post(h.url, B, [schoolReport(B, 1)])).status).to.equal(200);
+    const ms = typicalMeasurements(1);
+    (ms.find((m) => m.name === 'modem') as { fields: Record<string, number> }).fields.school = 1;
+    const res = await post(h.url, H, [schoolReport(H, 1, 0, ms)]);
+    expect(res.status).to.equal(400);
+    expect(res.body.error.code).to.equal('COL_ERR_INVALID_PAYLOAD');
+    expect(res.body.error.message).to.include('fields.school');
+    const keys = await h.db.query('SHOW FIELD KEYS FROM modem');
+    expect(keys.map((k) => k.fieldKey)).to.not.include('school');
+    expect(await h.db.query(`SELECT snr_db FROM modem WHERE school='${B}'`)).to.have.lengthOf(1);
+  });
+
+  it("one token sending maximal batches 4 at a time gets 429 beyond its share while the other school's uploads all succeed", async () => {
+    // Each greedy upload declares a large body and sends it slowly, so the four overlap for sure.
+    const body = Buffer.from(JSON.stringify({ reports: Array.from({ length: 200 }, (_, i) => schoolReport(H, i + 1, 0, pingsTo(`g${i}`, 20))) }));
+    const port = h.listener.port;
+    const greedy = Array.from({ length: 4 }, () => {
+      let req!: http.ClientRequest;
+      const answer = new Promise<{ status: number; retryAfter?: string; body: string }>((resolve, reject) => {
+        req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/v1/reports', agent: false, headers: { 'content-type': 'application/json', authorization: `Bearer t-${H}`, 'content-length': body.length } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body: text }));
+        });
+        req.on('error', reject);
+      });
+      req.write(body.subarray(0, 1024));
+      return { req, answer };
+    });
+    const answered: number[] = [];
+    greedy.forEach((g, i) => void g.answer.then(() => answered.push(i), () => answered.push(i)));
+    await until(() => answered.length >= 2);
+    const refusedIdx = answered.slice(0, 2);
+    const admittedIdx = [0, 1, 2, 3].filter((i) => !refusedIdx.includes(i));
+    for (const i of refusedIdx) {
+      const r = await (greedy[i] as (typeof greedy)[number]).answer;
+      expect(r.status).to.equal(429);
+      expect(r.retryAfter).to.equal('5');
+      expect(JSON.parse(r.body).budget.name).to.equal('maxInflightRequestsPerToken');
+    }
+    // While the greedy token holds its share, the other school's uploads go through, every one.
+    for (let seq = 1; seq <= 10; seq++) {
+      const res = await post(h.url, B, [schoolReport(B, seq)]);
+      expect(res.status, `B seq ${seq}`).to.equal(200);
+    }
+    expect(answered, 'the greedy token\'s admitted uploads are still held').to.have.lengthOf(2);
+    for (const i of admittedIdx) (greedy[i] as (typeof greedy)[number]).req.end(body.subarray(1024));
+    const admitted = await Promise.all(admittedIdx.map((i) => (greedy[i] as (typeof greedy)[number]).answer));
+    expect(admitted.map((a) => a.status)).to.deep.equal([200, 200]);
+    for (let seq = 1; seq <= 10; seq++) expect(await stored(B, seq)).to.equal(true);
+  });
+});
+
+describe('collector ingest: 40 slowly-sent 8 MiB bodies from one token (real influxd)', function () {
+  this.timeout(120_000);
+
+  it('are bounded: beyond the token\'s share they are refused with 429 before their bodies are read, the collector\'s memory stays bounded, and another school is served', async () => {
+    const h = await startHarness({}, 8 * 1024 * 1024);
+    const sockets: http.ClientRequest[] = [];
+    try {
+      const size = 8 * 1024 * 1024;
+      const rssBefore = process.memoryUsage().rss;
+      const statuses: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const req = http.request({ host: '127.0.0.1', port: h.listener.port, method: 'POST', path: '/api/v1/reports', agent: false, headers: { 'content-type': 'application/json', authorization: `Bearer t-${H}`, 'content-length': size } }, (res) => {
+          res.resume();
+          statuses.push(res.statusCode ?? 0);
+        });
+        req.on('error', () => statuses.push(-1));
+        // Slowly: 256 KiB now, the rest never (a slow loris with big bodies).
+        req.write(Buffer.alloc(256 * 1024, 0x20));
+        sockets.push(req);
+      }
+      await until(() => statuses.length >= 38, 20_000);
+      expect(statuses.filter((s) => s === 429), 'the 38 beyond the share are refused at once').to.have.lengthOf(38);
+      const res = await post(h.url, B, [schoolReport(B, 1)]);
+      expect(res.status).to.equal(200);
+      const grownMiB = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
+      expect(grownMiB, 'RSS growth, MiB').to.be.below(100);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await h.close();
+    }
+  });
+});
