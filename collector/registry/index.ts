@@ -9,3 +9,4 @@ export { placeFromList, placeFromStructure, type Place, type PlaceInput, type Pl
 export { readCsv, type CsvProblem, type CsvRecordHandler } from './csv.js';
 export { LiveRegistry, logRefusedRows, watchRegistry, type LiveRegistryOptions, type ReloadOutcome, type RegistryChange, type WatchRegistryOptions, type WatchedRegistry } from './live.js';
 export { registryLoadOptions, type RegistryCodeConfig } from './options.js';
+export { regionLabel, regionPoints } from './points.js';
