@@ -7,6 +7,7 @@ import { registerAuthCommands } from './auth/cli.js';
 import { registerGrafanaCommands } from './grafana/cli.js';
 import { loadCollectorConfig } from './config.js';
 import { startCollector } from './server.js';
+import { registerRegistryCommands } from './registry/cli.js';
 import { registerStateCommands } from './state/cli.js';
 
 /** Prints why and exits: 2 for an invalid config or registry, 1 for anything else. */
@@ -57,5 +58,6 @@ program
 registerAuthCommands(program, { fail });
 registerStateCommands(program, { fail });
 registerGrafanaCommands(program);
+registerRegistryCommands(program, { fail });
 
 program.parseAsync(process.argv).catch(fail);

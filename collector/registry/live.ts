@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from 'pino';
 import { RegistryError, formatProblem } from './errors.js';
-import { loadRegistry } from './load.js';
+import { loadRegistry, type ParseRegistryOptions } from './load.js';
 import type { Registry, SchoolTags } from './registry.js';
 import type { School } from './schema.js';
 
@@ -33,6 +33,17 @@ export interface LiveRegistryOptions {
   log?: Logger;
   /** The registry already loaded from `path` (skips the first read); else it is loaded now (throws RegistryError). */
   initial?: Registry;
+  /** The code list and alias table every load uses (see ParseRegistryOptions). */
+  load?: Omit<ParseRegistryOptions, 'source'>;
+}
+
+/** Logs every refused row of a registry that loaded (one line, every problem), so none goes unseen. */
+export function logRefusedRows(log: Logger | undefined, reg: Registry): void {
+  if (!log || reg.extra.problemTotal === 0) return;
+  log.error(
+    { code: 'COL_ERR_REGISTRY_INVALID', registry: reg.source, refusedRows: reg.extra.refusedRows, problems: reg.extra.problems.map((p) => formatProblem(reg.source, p)), total: reg.extra.problemTotal },
+    `registry loaded without ${reg.extra.refusedRows} refused row${reg.extra.refusedRows === 1 ? '' : 's'}: those schools are not registered until the rows are fixed`,
+  );
 }
 
 function sameSchool(a: School, b: School): boolean {
@@ -57,13 +68,16 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
   private registry: Registry;
   private hash: string;
   private readonly log: Logger | undefined;
+  private readonly loadOpts: Omit<ParseRegistryOptions, 'source'>;
 
   constructor(opts: LiveRegistryOptions) {
     super();
     this.path = opts.path;
     this.log = opts.log;
+    this.loadOpts = opts.load ?? {};
     this.hash = this.readHash() ?? '';
-    this.registry = opts.initial ?? loadRegistry(opts.path);
+    this.registry = opts.initial ?? loadRegistry(opts.path, this.loadOpts);
+    if (!opts.initial) logRefusedRows(this.log, this.registry);
   }
 
   /** The registry in force now. Keep the reference only for one request: a reload replaces it. */
@@ -98,7 +112,7 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
     if (hash !== undefined && hash === this.hash) return { status: 'unchanged' };
     let next: Registry;
     try {
-      next = loadRegistry(this.path);
+      next = loadRegistry(this.path, this.loadOpts);
     } catch (e) {
       const error = e instanceof RegistryError ? e : new RegistryError(this.path, [{ line: null, column: null, message: String(e) }]);
       this.log?.error(
@@ -119,6 +133,7 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
     let removed = 0;
     for (const id of previous.schools.keys()) if (!next.schools.has(id)) removed++;
     this.hash = hash ?? '';
+    logRefusedRows(this.log, next);
     if (added === 0 && removed === 0 && changed === 0 && sameRegionNames(previous, next)) {
       // Only formatting changed (order, quoting, x_ columns): keep the registry object.
       return { status: 'unchanged' };

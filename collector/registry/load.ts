@@ -7,9 +7,12 @@
  * are skipped.
  */
 import { readFileSync } from 'node:fs';
+import { AliasTable, BUILT_IN_ALIASES } from './aliases.js';
 import { readCsv, type CsvProblem } from './csv.js';
+import type { DivisionList } from './divisions.js';
+import { placeFromList, placeFromStructure, type Place, type PlaceInput, type PlaceProblem } from './place.js';
 import { MAX_KEPT_PROBLEMS, RegistryError, type RegistryProblem } from './errors.js';
-import { Registry, type City, type County, type National, type Province } from './registry.js';
+import { Registry, type RegistryExtra, type City, type County, type National, type Province } from './registry.js';
 import {
   CHINA_BOUNDS,
   COLUMN_NAMES,
@@ -25,6 +28,13 @@ import {
 export interface ParseRegistryOptions {
   /** The name problems are reported against, e.g. `schools.csv`; default `<registry>`. */
   source?: string;
+  /**
+   * The official code list to validate and name regions from (`bundledDivisions()`); null or absent:
+   * only the code structure is checked and names come from the rows (synthetic registries).
+   */
+  divisions?: DivisionList | null;
+  /** Declared code changes; default the built-in table. */
+  aliases?: AliasTable;
 }
 
 /** Problems found so far: all counted, the first `MAX_KEPT_PROBLEMS` kept. */
@@ -44,6 +54,8 @@ interface RegionDraft {
   /** The line that first named this code. */
   readonly line: number;
   readonly parent: string | null;
+  /** A county directly under its province (placeholder city, or a city without counties). */
+  readonly folded: boolean;
   /** School ids, for a county; filled from `parent` links for cities and provinces. */
   readonly children: string[];
 }
@@ -138,7 +150,7 @@ export function parseRegistry(text: string, opts: ParseRegistryOptions = {}): Re
   const schools = new Map<string, School>();
   /** Valid ids of rows that had problems: still count for duplicate and hub checks. */
   const badRowIds = new Map<string, number>();
-  const hubRefs: { line: number; hub: string }[] = [];
+  const hubRefs: { line: number; id: string; hub: string }[] = [];
   const provinces = new Map<string, RegionDraft>();
   const cities = new Map<string, RegionDraft>();
   const counties = new Map<string, RegionDraft>();
@@ -186,21 +198,28 @@ export function parseRegistry(text: string, opts: ParseRegistryOptions = {}): Re
     return [value(COLUMNS.lat), value(COLUMNS.lon)];
   };
 
-  /** Finds or creates a region; reports a name that differs from the one first seen for the code. */
-  const region = (map: Map<string, RegionDraft>, code: string, name: string, parent: string | null, column: ColumnName): RegionDraft => {
+  /** Reports a name that differs from the one a loaded row gave the code (without a code list names come from rows). */
+  const sameName = (map: Map<string, RegionDraft>, code: string, name: string, column: ColumnName): void => {
     const existing = map.get(code);
-    if (existing === undefined) {
-      const draft: RegionDraft = { code: own(code), name: own(name), line, parent, children: [] };
-      map.set(draft.code, draft);
-      return draft;
-    }
-    if (existing.name !== name) {
+    if (existing !== undefined && existing.name !== name) {
       problems.add(line, column, `code ${code} is named ${JSON.stringify(existing.name)} on line ${existing.line}, ${got(name)}`);
     }
-    return existing;
   };
+  /** Finds or creates a region of a row without problems. */
+  const region = (map: Map<string, RegionDraft>, code: string, name: string, parent: string | null, folded = false): RegionDraft => {
+    const existing = map.get(code);
+    if (existing !== undefined) return existing;
+    const draft: RegionDraft = { code: own(code), name: own(name), line, parent, folded, children: [] };
+    map.set(draft.code, draft);
+    return draft;
+  };
+  const aliases = opts.aliases ?? new AliasTable(BUILT_IN_ALIASES);
+  const divisions = opts.divisions ?? null;
+  const locate = (row: PlaceInput): Place | PlaceProblem[] => (divisions ? placeFromList(row, divisions, aliases) : placeFromStructure(row, aliases));
 
+  let refusedRows = 0;
   const rememberBadId = (id: string | undefined): void => {
+    refusedRows++;
     if (id !== undefined && !schools.has(id) && !badRowIds.has(id)) badRowIds.set(id, line);
   };
   /** For a row that could not be split into columns: `school_id` is the first field, if the header is right. */
@@ -208,6 +227,7 @@ export function parseRegistry(text: string, opts: ParseRegistryOptions = {}): Re
     if (header?.pos.school_id !== 0) return;
     const id = COLUMNS.school_id.parse((fields[0] ?? '').trim());
     if (typeof id === 'string') rememberBadId(id);
+    else refusedRows++;
   };
 
   const readRow = (syntax: CsvProblem | null): void => {
@@ -250,37 +270,35 @@ export function parseRegistry(text: string, opts: ParseRegistryOptions = {}): Re
         hub = undefined;
       } else {
         hub = own(hub);
-        hubRefs.push({ line, hub });
+        if (id !== undefined) hubRefs.push({ line, id, hub });
       }
     }
 
-    let cityFits = cc !== undefined && pc !== undefined;
-    if (cityFits && !cc!.startsWith(pc!.slice(0, 2))) {
-      problems.add(line, 'city_code', `must start with the province code's 2 digits (${pc!.slice(0, 2)}), ${got(cc!)}`);
-      cityFits = false;
+    const place = pc !== undefined && pn !== undefined && cc !== undefined && cn !== undefined && kc !== undefined && kn !== undefined
+      ? locate({ pc, pn, cc, cn, kc, kn })
+      : undefined;
+    if (Array.isArray(place)) for (const p of place) problems.add(line, p.column, p.message);
+    else if (place) {
+      sameName(provinces, place.provinceCode, place.provinceName, 'province_name');
+      if (!place.folded) sameName(cities, place.cityCode, place.cityName, 'city_name');
+      sameName(counties, place.countyCode, place.countyName, 'county_name');
     }
-    // A city that does not fit its province is one mistake: do not blame the county for it too.
-    let countyFits = kc !== undefined && cc !== undefined && (cityFits || pc === undefined);
-    if (countyFits && !kc!.startsWith(cc!.slice(0, 4))) {
-      problems.add(line, 'county_code', `must start with the city code's 4 digits (${cc!.slice(0, 4)}), ${got(kc!)}`);
-      countyFits = false;
-    }
-    const province = pc !== undefined && pn !== undefined ? region(provinces, pc, pn, null, 'province_name') : undefined;
-    const city = cityFits && cn !== undefined ? region(cities, cc!, cn, pc!, 'city_name') : undefined;
-    const county = countyFits && kn !== undefined ? region(counties, kc!, kn, cc!, 'county_name') : undefined;
 
-    if (problems.total !== before || !header.complete) {
+    if (problems.total !== before || !header.complete || place === undefined || Array.isArray(place)) {
       rememberBadId(id);
       return;
     }
+    const province = region(provinces, place.provinceCode, place.provinceName, null);
+    if (!place.folded) region(cities, place.cityCode, place.cityName, place.provinceCode);
+    const county = region(counties, place.countyCode, place.countyName, place.folded ? place.provinceCode : place.cityCode, place.folded);
     // No problem in this row, so every value is defined.
     const school: School = {
       id: id!,
       name: own(name!),
       type: type!,
-      provinceCode: province!.code,
-      cityCode: city!.code,
-      countyCode: county!.code,
+      provinceCode: province.code,
+      cityCode: place.folded ? county.code : place.cityCode,
+      countyCode: county.code,
       linkType: linkType!,
       contractedMbps: mbps!,
       students: students!,
@@ -307,16 +325,28 @@ export function parseRegistry(text: string, opts: ParseRegistryOptions = {}): Re
   } else if (problems.total === 0 && schools.size === 0) {
     problems.add(null, null, 'the file has a header but no schools');
   }
-  for (const { line: l, hub } of hubRefs) {
-    if (!schools.has(hub) && !badRowIds.has(hub)) {
-      problems.add(l, 'hub_school_id', `must name a school of the registry, ${got(hub)} which is not in it`);
-    }
+  // A hub that is not loaded costs the hub link only: the school stays, without it.
+  for (const { line: l, id, hub } of hubRefs) {
+    const s = schools.get(id);
+    if (!s || schools.has(hub)) continue;
+    const refused = badRowIds.get(hub);
+    const message = refused !== undefined
+      ? `names school ${hub}, whose row on line ${refused} was refused: the school is kept without its hub`
+      : `must name a school of the registry, ${got(hub)} which is not in it: the school is kept without its hub`;
+    problems.add(l, 'hub_school_id', message);
+    schools.set(id, { ...s, hubSchoolId: null });
   }
-  if (problems.total > 0) {
-    const sorted = [...problems.kept].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-    throw new RegistryError(source, sorted, problems.total);
-  }
-  return build(source, schools, provinces, cities, counties);
+  const sorted = [...problems.kept].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  // Problems of the file itself (header, encoding, nothing loadable) stop it; a bad row costs that row.
+  const fileLevel = header === undefined || !header.complete || sorted.some((p) => p.line === null || p.line === header?.line);
+  if (fileLevel || schools.size === 0) throw new RegistryError(source, sorted, problems.total);
+  return build(source, schools, provinces, cities, counties, {
+    problems: sorted,
+    problemTotal: problems.total,
+    refusedRows,
+    aliases,
+    edition: divisions?.edition ?? null,
+  });
 }
 
 const byCode = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -328,8 +358,9 @@ function build(
   provinceDrafts: Map<string, RegionDraft>,
   cityDrafts: Map<string, RegionDraft>,
   countyDrafts: Map<string, RegionDraft>,
+  extra: RegistryExtra,
 ): Registry {
-  for (const d of countyDrafts.values()) cityDrafts.get(d.parent ?? '')?.children.push(d.code);
+  for (const d of countyDrafts.values()) (d.folded ? provinceDrafts : cityDrafts).get(d.parent ?? '')?.children.push(d.code);
   for (const d of cityDrafts.values()) provinceDrafts.get(d.parent ?? '')?.children.push(d.code);
   const counties = new Map<string, County>();
   for (const d of [...countyDrafts.values()].sort((a, b) => byCode(a.code, b.code))) {
@@ -345,7 +376,7 @@ function build(
   const provinces = new Map<string, Province>();
   for (const d of [...provinceDrafts.values()].sort((a, b) => byCode(a.code, b.code))) {
     const children = Object.freeze(d.children.sort(byCode));
-    const schoolCount = children.reduce((n, c) => n + (cities.get(c)?.schoolCount ?? 0), 0);
+    const schoolCount = children.reduce((n, c) => n + (cities.get(c)?.schoolCount ?? counties.get(c)?.schoolCount ?? 0), 0);
     provinces.set(d.code, Object.freeze({ level: 'province', code: d.code, name: d.name, parent: null, childLevel: 'city', children, schoolCount }));
   }
   const national: National = Object.freeze({
@@ -357,7 +388,7 @@ function build(
     children: Object.freeze([...provinces.keys()]),
     schoolCount: schools.size,
   });
-  return new Registry(source, schools, national, provinces, cities, counties);
+  return new Registry(source, schools, national, provinces, cities, counties, extra);
 }
 
 /** The line (1-based) of the first byte sequence that is not valid UTF-8. */
@@ -377,7 +408,7 @@ function firstBadUtf8Line(buf: Buffer): number {
  * at start-up, before the collector listens. Problems are reported against `path` as given.
  * An unreadable or non-UTF-8 file is a `RegistryError` too.
  */
-export function loadRegistry(path: string): Registry {
+export function loadRegistry(path: string, opts: Omit<ParseRegistryOptions, 'source'> = {}): Registry {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -392,5 +423,5 @@ export function loadRegistry(path: string): Registry {
       'is not valid UTF-8 (spreadsheets on Chinese Windows save "CSV" as GBK: save as "CSV UTF-8" instead)';
     throw new RegistryError(path, [{ line: firstBadUtf8Line(buf), column: null, message }], 1, { cause: e });
   }
-  return parseRegistry(text, { source: path });
+  return parseRegistry(text, { ...opts, source: path });
 }

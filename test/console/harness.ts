@@ -48,7 +48,7 @@ export interface SeedSchool {
 }
 
 /** 100 schools, 25 per county; per ten: 7 online, 1 agent silent for 6 h, 1 online-reporting but internet unreachable (GEO, modem lost lock), 1 never seen. */
-export function seedSchools(): SeedSchool[] {
+export function seedSchools(names: Readonly<Record<number, string>> = {}): SeedSchool[] {
   return Array.from({ length: 100 }, (_, i) => {
     const county = COUNTIES[i % 4] as (typeof COUNTIES)[number];
     const serial = Math.floor(i / 4) + 1;
@@ -56,7 +56,7 @@ export function seedSchools(): SeedSchool[] {
     const role: Role = k === 9 ? 'never' : k === 8 ? 'silent' : k === 7 ? 'unreachable' : 'online';
     return {
       id: `1${county.county[0]}${String(serial).padStart(3, '0')}`,
-      name: i === 4 ? SCRIPT_NAME : `${county.county[1]}第${serial}学校`,
+      name: names[i] ?? (i === 4 ? SCRIPT_NAME : `${county.county[1]}第${serial}学校`),
       county,
       link: LINKS[k] as string,
       role,
@@ -112,12 +112,12 @@ export interface ConsoleHarness {
 }
 
 /** Starts and seeds the collector. ~6 rounds × 90 schools posted through ingest. */
-export async function startConsoleHarness(opts: { viewer?: boolean } = {}): Promise<ConsoleHarness> {
+export async function startConsoleHarness(opts: { viewer?: boolean; /** School names by seed index, replacing the generated ones. */ names?: Readonly<Record<number, string>> } = {}): Promise<ConsoleHarness> {
   const influx = await startTestInfluxd();
   const dir = mkdtempSync(join(tmpdir(), 'campuslink-console-'));
   const stateDir = join(dir, 'state');
   const registryPath = join(dir, 'schools.csv');
-  const schools = seedSchools();
+  const schools = seedSchools(opts.names);
   writeFileSync(registryPath, registryCsv(schools));
   const registry = loadRegistry(registryPath);
   const log = pino({ level: 'silent' });

@@ -27,6 +27,21 @@ export interface DashboardVariable {
   name: string;
   type: string;
   query?: string;
+  /** Grafana's regex over the query's values; named groups `value` and `text` split each into both. */
+  regex?: string;
+}
+
+/** The `{ value, text }` options Grafana makes of a variable query's values with the variable's regex. */
+export function variableOptions(v: DashboardVariable, values: readonly string[]): { value: string; text: string }[] {
+  if (!v.regex) return values.map((x) => ({ value: x, text: x }));
+  const m = /^\/(.*)\/([a-z]*)$/.exec(v.regex);
+  const re = new RegExp(m ? (m[1] as string) : v.regex, m ? m[2] : '');
+  return values.flatMap((x) => {
+    const g = re.exec(x);
+    if (!g) return [];
+    const value = g.groups?.value ?? g[1] ?? x;
+    return [{ value, text: g.groups?.text ?? value }];
+  });
 }
 
 export interface DashboardJson {
@@ -65,6 +80,8 @@ export interface MacroValues {
   fromMs: number;
   /** Template variable values. */
   vars: Record<string, string>;
+  /** Multi-value (or "All") selections: in a regex Grafana writes them as `(a|b|c)`, each escaped. */
+  multi?: Record<string, readonly string[]>;
 }
 
 /**
@@ -80,6 +97,8 @@ export function substitute(query: string, m: MacroValues): string {
     .replace(/\$\{__from\}|\$__from\b/g, String(m.fromMs));
   // Variables inside regex literals first, escaped.
   q = q.replace(/\/\^\$\{?(\w+)\}?\$\//g, (whole, name: string) => {
+    const many = m.multi?.[name];
+    if (many) return `/^(${many.map(escapeRegex).join('|')})$/`;
     const v = m.vars[name];
     if (v === undefined) throw new Error(`no value for template variable $${name} in ${query}`);
     return `/^${escapeRegex(v)}$/`;

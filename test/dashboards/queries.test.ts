@@ -4,8 +4,10 @@
  * hours, with Grafana's macros and variables substituted, and asserts each returns rows.
  */
 import { expect } from 'chai';
-import { allPanels, loadDashboards, substitute, type MacroValues } from './dashboards.js';
+import { allPanels, loadDashboards, substitute, variableOptions, type MacroValues } from './dashboards.js';
 import { startTestInfluxd, type TestInfluxd } from '../helpers/influxd.js';
+import { bundledDivisions, parseRegistry, regionPoints } from '../../collector/registry/index.js';
+import { toLineProtocol } from '../../collector/sink/line-protocol.js';
 
 interface SeedSchool {
   school: string;
@@ -67,17 +69,44 @@ function seedLines(nowMs: number): string[] {
     }
   }
   // The collector's coverage roll-up, every 5 minutes, per level.
-  const regions: [string, string][] = [['national', '000000'], ['province', '640000'], ['province', '650000'], ['city', '640100'], ['city', '650100'], ['county', '640104'], ['county', '640105'], ['county', '650102']];
+  const regions: [string, string][] = [['national', '000000'], ['province', '640000'], ['province', '650000'], ['city', '640100'], ['city', '650100'], ['county', '640104'], ['county', '640105'], ['county', '650102'], ['county', '640106']];
   for (let t = start; t <= nowMs; t += 5 * STEP_MS) {
     for (const [level, region] of regions) {
+      // 640106 is registered but no school there ever reported.
+      const online = region === '640106' ? 0 : 8;
       lines.push(line('coverage', { level, region }, {
-        registered: 10, online: 8, offline: 1, never_seen: 1, online_pct: 80,
+        registered: 10, online, offline: 1, never_seen: 1, online_pct: 80,
         tier_1000: 1, tier_100: 5, tier_20: 2, tier_2: 1, tier_lt2: 1, measured_speed: 9, satellite: 2, satellite_pct: 20,
         link_fiber: 5, link_dsl: 1, link_cellular: 1, link_microwave: 0, link_sat_geo: 1, link_sat_leo: 1, link_other: 1,
       }, t));
     }
   }
+  // The collector's registry source (the region points it writes, made by its own code) and the
+  // school_status points: online schools, the silent one offline, and one school never seen.
+  const reg = parseRegistry(registryCsv(), { source: 'seed.csv', divisions: bundledDivisions() });
+  for (const t of [nowMs - 10 * STEP_MS, nowMs - STEP_MS]) for (const p of regionPoints(reg, t)) lines.push(toLineProtocol(p));
+  for (const t of [nowMs - 6 * STEP_MS, nowMs - STEP_MS]) {
+    for (const sc of [...SCHOOLS, NEVER_SEEN]) {
+      const status = sc === NEVER_SEEN ? 'never_seen' : sc.silentForMin > 0 ? 'offline' : 'online';
+      const fields: Record<string, number | string> = { status, name: reg.get(sc.school)?.name ?? sc.school };
+      if (status !== 'never_seen') fields.last_report_s = sc.silentForMin * 60;
+      lines.push(line('school_status', { school: sc.school, province: sc.province, city: sc.city, county: sc.county, link: sc.link }, fields, t));
+    }
+  }
   return lines;
+}
+
+/** Registered in 金凤区 640106, never reported. */
+const NEVER_SEEN: SeedSchool = { school: '1640106001', province: '640000', city: '640100', county: '640106', link: 'fiber', agent: '', silentForMin: 0 };
+
+/** The registry of the seeded schools (real codes, names from the code list). */
+function registryCsv(): string {
+  const names: Record<string, [string, string, string]> = { '640104': ['宁夏回族自治区', '银川市', '兴庆区'], '640105': ['宁夏回族自治区', '银川市', '西夏区'], '640106': ['宁夏回族自治区', '银川市', '金凤区'], '650102': ['新疆维吾尔自治区', '乌鲁木齐市', '天山区'] };
+  const rows = [...SCHOOLS, NEVER_SEEN].map((s) => {
+    const [pn, cn, kn] = names[s.county] as [string, string, string];
+    return [s.school, `学校${s.school}`, s.province, pn, s.city, cn, s.county, kn, s.link, 100, 100, 10, 38.5, 106.2].join(',');
+  });
+  return `school_id,school_name,province_code,province_name,city_code,city_name,county_code,county_name,link_type,contracted_mbps,students,classrooms,lat,lon\n${rows.join('\n')}\n`;
 }
 
 describe('dashboard queries against a seeded InfluxDB 1.x', function () {
@@ -117,7 +146,10 @@ describe('dashboard queries against a seeded InfluxDB 1.x', function () {
       for (const v of dashboard.templating.list.filter((x) => x.type === 'query')) {
         it(`variable $${v.name} query returns the seeded value`, async () => {
           const rows = await db.query(substitute(v.query as string, macros));
-          expect(rows.map((r) => r.value)).to.include(macros.vars[v.name]);
+          const options = variableOptions(v, rows.map((r) => String(r.value)));
+          expect(options.map((o) => o.value)).to.include(macros.vars[v.name]);
+          // Drop-downs show names: a region variable's text is not its code.
+          if (v.regex) for (const o of options) expect(o.text, v.name).to.not.match(/^\d+$/);
         });
       }
       for (const panel of allPanels(dashboard)) {
@@ -133,13 +165,48 @@ describe('dashboard queries against a seeded InfluxDB 1.x', function () {
     });
   }
 
-  it('the offline-schools query gives 0 reports in the last 10 minutes to the silent school only', async () => {
+  it('the offline-schools table lists the offline and the never-seen schools, not the online ones', async () => {
     const { dashboard } = dashboards.find((d) => d.file === 'coverage-overview.json')!;
     const panel = allPanels(dashboard).find((p) => p.title === 'Offline schools')!;
-    const rows = await db.query(substitute(panel.targets![0]!.query, { ...macros, vars: { ...macros.vars, county: '640104' } }));
-    const bySchool = Object.fromEntries(rows.map((r) => [r.school as string, r.reports_last_10m]));
-    expect(bySchool['1640104002']).to.equal(0);
-    expect(bySchool['1640104001']).to.be.greaterThan(0);
+    const rows = await db.query(substitute(panel.targets![0]!.query, { ...macros, multi: { county: ['640104', '640105', '640106'] } }));
+    const status = Object.fromEntries(rows.map((r) => [r.school as string, r.status]));
+    expect(status).to.include({ '1640104002': 'offline', '1640106001': 'never_seen', '1640104001': 'online' });
+    // The panel's transformation drops what is online.
+    const filter = (panel as unknown as { transformations: { id: string; options: { type?: string; filters?: { fieldName: string; config: { options: { value: string } } }[] } }[] }).transformations[0]!;
+    expect(filter).to.deep.include({ id: 'filterByValue' });
+    expect(filter.options).to.deep.include({ type: 'exclude' });
+    expect(filter.options.filters?.[0]).to.deep.include({ fieldName: 'status', config: { id: 'equal', options: { value: 'online' } } });
+    expect(rows.find((r) => r.school === '1640106001')?.name).to.equal('学校1640106001');
+  });
+
+  it('"All" counties come from the registry: a county where nobody reported counts in the online share', async () => {
+    const { dashboard } = dashboards.find((d) => d.file === 'coverage-overview.json')!;
+    const countyVar = dashboard.templating.list.find((v) => v.name === 'county')!;
+    const options = variableOptions(countyVar, (await db.query(substitute(countyVar.query as string, { ...macros, multi: { city: ['640100'] } }))).map((r) => String(r.value)));
+    expect(options).to.deep.include({ value: '640106', text: '金凤区' });
+    expect(options.map((o) => o.value)).to.have.members(['640104', '640105', '640106']);
+    const reported = (await db.query('SHOW TAG VALUES FROM "report" WITH KEY = "county" WHERE "city" = \'640100\'')).map((r) => r.value);
+    expect(reported).to.not.include('640106');
+    const panel = allPanels(dashboard).find((p) => p.title === 'Online share')!;
+    const [all] = await db.query(substitute(panel.targets![0]!.query, { ...macros, multi: { county: options.map((o) => o.value) } }));
+    expect(all?.online).to.be.closeTo((100 * 16) / 30, 1e-9);
+  });
+
+  it('every time bucket is a Beijing-time bucket: each GROUP BY time() has tz(\'Asia/Shanghai\'), and day buckets start at 00:00 +08:00', async () => {
+    for (const { file, dashboard } of dashboards) {
+      for (const panel of allPanels(dashboard)) {
+        for (const t of panel.targets ?? []) {
+          const groups = t.query.match(/GROUP BY time\(/g)?.length ?? 0;
+          const tz = t.query.match(/tz\('Asia\/Shanghai'\)/g)?.length ?? 0;
+          expect(tz, `${file} "${panel.title}"`).to.equal(groups);
+        }
+      }
+    }
+    const { dashboard } = dashboards.find((d) => d.file === 'satellite-links.json')!;
+    const daily = allPanels(dashboard).flatMap((p) => p.targets ?? []).find((t) => /time\(1d\)/.test(t.query))!;
+    const rows = await db.query(substitute(daily.query, { ...macros, timeFilter: 'time > now() - 3d' }));
+    expect(rows.length).to.be.greaterThan(0);
+    for (const r of rows) expect(Number(r.time) % 86_400_000, String(r.time)).to.equal(16 * 3_600_000);
   });
 
   it('the online-share query sums the selected counties\' latest coverage points', async () => {

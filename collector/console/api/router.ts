@@ -16,7 +16,7 @@ import { mapAnswer, type BBox } from './map.js';
 import { HISTORY_RANGES, SERIES_RANGES, coverageHistory, schoolDetail, schoolSeries, type HistoryRange, type SeriesRange } from './school.js';
 import { MAX_PAGE_SIZE, listOffline, listSchools } from './schools.js';
 import { NATIONAL, levelOf, trail } from './scope.js';
-import { evidenceFor } from './evidence.js';
+import { evidenceFor, type SchoolEvidence } from './evidence.js';
 
 const region = z.string().regex(/^\d{6}$/, 'must be a 6-digit GB/T 2260 code (000000: national)').default(NATIONAL);
 const page = z.coerce.number().int().min(1).max(1_000_000).default(1);
@@ -106,8 +106,14 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
       const q = parseQuery(offlineQuery, req.query, res);
       if (!q || !knownRegion(q.region, res)) return;
       const nowMs = deps.now();
-      const answer = listOffline(deps.registry(), deps.model(), q, nowMs);
-      const ev = await evidenceFor({ influx: deps.influx, schools: answer.items.map((i) => i.id), nowMs, windowMs: 7 * 86_400_000, timeoutMs: deps.queryTimeoutMs });
+      const csv = wantsCsv(req, q.format);
+      // The CSV is the whole list (an official's export), the JSON one page.
+      const answer = listOffline(deps.registry(), deps.model(), csv ? { ...q, page: 1, pageSize: Number.MAX_SAFE_INTEGER } : q, nowMs);
+      const ev = new Map<string, SchoolEvidence | null>();
+      for (let i = 0; i < answer.items.length; i += MAX_PAGE_SIZE) {
+        const ids = answer.items.slice(i, i + MAX_PAGE_SIZE).map((x) => x.id);
+        for (const [id, e] of await evidenceFor({ influx: deps.influx, schools: ids, nowMs, windowMs: 7 * 86_400_000, timeoutMs: deps.queryTimeoutMs })) ev.set(id, e);
+      }
       // Liveness keeps only the newest internet answer; for a school still reporting with every target
       // lost, InfluxDB knows when a target last answered, which is when it really went offline.
       const items = answer.items.map((i) => {
@@ -116,10 +122,10 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
         if (i.reason !== 'internet_unreachable' || !(okMs < Date.parse(i.since))) return { ...i, evidence: e };
         return { ...i, since: new Date(okMs).toISOString(), offlineForS: Math.max(0, Math.round((nowMs - okMs) / 1000)), evidence: e };
       });
-      if (wantsCsv(req, q.format)) {
+      if (csv) {
         return sendCsv(
           res,
-          `offline-${q.region}-p${q.page}.csv`,
+          `offline-${q.region}.csv`,
           ['school', 'name', 'county', 'city', 'link_type', 'since', 'offline_for_s', 'reason', 'last_gap_cause', 'last_gap_at', 'modem_unlocked_since'],
           items.map((i) => [i.id, i.name, i.county.name, i.city.name, i.linkType, i.since, i.offlineForS, i.reason, i.evidence?.lastGap?.cause ?? '', i.evidence?.lastGap?.at ?? '', i.evidence?.modemUnlockedSince ?? '']),
         );

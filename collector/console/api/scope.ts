@@ -25,7 +25,8 @@ export function* schoolsUnder(reg: Registry, code: string): Generator<School> {
   if (!r) return;
   if (r.level === 'county') counties.push(r.code);
   else if (r.level === 'city') counties.push(...r.children);
-  else for (const city of r.children) counties.push(...(reg.cities.get(city)?.children ?? []));
+  // A province's children are cities and folded counties (municipal districts, 仙桃, 东莞).
+  else for (const child of r.children) counties.push(...(reg.cities.get(child)?.children ?? (reg.counties.has(child) ? [child] : [])));
   for (const c of counties) {
     for (const id of reg.counties.get(c)?.children ?? []) {
       const s = reg.get(id);
@@ -38,7 +39,8 @@ export function* schoolsUnder(reg: Registry, code: string): Generator<School> {
 export function placeOf(reg: Registry, s: School): { county: string; city: string; province: string } {
   return {
     county: reg.counties.get(s.countyCode)?.name ?? s.countyCode,
-    city: reg.cities.get(s.cityCode)?.name ?? s.cityCode,
+    // A folded county is its own city level (cityCode = countyCode).
+    city: reg.region(s.cityCode)?.name ?? s.cityCode,
     province: reg.provinces.get(s.provinceCode)?.name ?? s.provinceCode,
   };
 }

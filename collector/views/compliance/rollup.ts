@@ -103,7 +103,8 @@ export class ComplianceTable {
   }
 
   private regionsOf(s: School): string[] {
-    return [NATIONAL, s.provinceCode, s.cityCode, s.countyCode];
+    // A folded county (municipal district, 东莞) is its own city level: count it once.
+    return s.cityCode === s.countyCode ? [NATIONAL, s.provinceCode, s.countyCode] : [NATIONAL, s.provinceCode, s.cityCode, s.countyCode];
   }
 
   private async full(reg: Registry, plans: RulePlan[], signature: string, nowMs: number): Promise<TableState> {

@@ -117,7 +117,7 @@ export class ComplianceService {
           const judged = s ? [{ school: s, judgements: judgeSchool(planRules(profile, atMs), s, this.opts.live?.()?.evidence.source(atMs) ?? (() => undefined), this.opts.live?.()?.pending(s.id)) }] : [];
           return { level: childLevel, code: c, name: s?.name ?? c, schools: judged.length, rules: rollupRules(profile, judged) };
         }
-        return { level: childLevel, code: c, name: reg.region(c)?.name ?? c, schools: table.schoolCount(c), rules: table.rollup(c) };
+        return { level: reg.region(c)?.level ?? childLevel, code: c, name: reg.region(c)?.name ?? c, schools: table.schoolCount(c), rules: table.rollup(c) };
       }),
     };
   }
@@ -161,7 +161,7 @@ export class ComplianceService {
       rules: rollupRules(profile, judged),
       children: childCodes.map((c) => {
         const g = groups.get(c) ?? [];
-        return { level: childLevel, code: c, name: childLevel === 'school' ? (reg.get(c)?.name ?? c) : (reg.region(c)?.name ?? c), schools: g.length, rules: rollupRules(profile, g) };
+        return { level: childLevel === 'school' ? childLevel : (reg.region(c)?.level ?? childLevel), code: c, name: childLevel === 'school' ? (reg.get(c)?.name ?? c) : (reg.region(c)?.name ?? c), schools: g.length, rules: rollupRules(profile, g) };
       }),
     };
   }

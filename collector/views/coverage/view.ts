@@ -54,9 +54,11 @@ export function coverageAnswer(model: CoverageModel, level: CoverageLevel, code:
     if (region.level === 'county') {
       children = region.children.map((id) => schoolRow(model, id, nowMs)).filter((r): r is SchoolCoverageRow => r !== undefined);
     } else {
-      const childLevel = region.childLevel;
-      const names = childLevel === 'city' ? reg.cities : reg.counties;
-      children = region.children.map((c) => row(childLevel, c, names.get(c)?.name ?? c));
+      // A province's children may be folded counties (municipal districts, 仙桃, 东莞): each row has its own level.
+      children = region.children.map((c) => {
+        const child = reg.region(c);
+        return row(child?.level ?? region.childLevel, c, child?.name ?? c);
+      });
     }
   }
   return {

@@ -70,7 +70,7 @@ export function coverageRouter(opts: CoverageRoutesOptions): Router {
           })
         : r.children.map((c) => {
             const child = reg.region(c);
-            return { level: r.childLevel, code: c, name: child?.name, schoolCount: child?.schoolCount };
+            return { level: child?.level ?? r.childLevel, code: c, name: child?.name, schoolCount: child?.schoolCount };
           });
     return { level: r.level, code: r.code, name: r.name, parent: r.parent ?? NATIONAL_CODE, childLevel: r.childLevel, schoolCount: r.schoolCount, children };
   };

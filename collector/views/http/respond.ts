@@ -46,12 +46,28 @@ export function wantsCsv(req: Request, format: 'json' | 'csv' | undefined): bool
   return req.accepts(['application/json', 'text/csv']) === 'text/csv' && !!req.get('accept')?.includes('text/csv');
 }
 
+/** Text that a spreadsheet would take as a formula (or a DDE command): `=`, `+`, `-`, `@`, tab or CR first. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A text cell made safe for Excel and WPS (OWASP CSV injection): a cell starting with `=`, `+`, `-`, `@`,
+ * tab or CR gets a leading single quote, so `=HYPERLINK(…)` reads as text. Numbers are not text: a
+ * negative number stays a number.
+ */
+export function neutraliseCell(text: string): string {
+  return FORMULA_START.test(text) ? `'${text}` : text;
+}
+
 /**
  * Sends rows as CSV (RFC 4180, CRLF) with a UTF-8 byte-order mark, so spreadsheet programs on Chinese
- * Windows read the names as UTF-8.
+ * Windows read the names as UTF-8. Every text cell (header included) is neutralised (`neutraliseCell`);
+ * this is the one CSV writer of the collector's answers.
  */
 export function sendCsv(res: Response, filename: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): void {
-  const body = stringify([columns as unknown[], ...(rows as unknown[][])], { record_delimiter: '\r\n', cast: { number: (n) => String(n) } });
+  const body = stringify([columns as unknown[], ...(rows as unknown[][])], {
+    record_delimiter: '\r\n',
+    cast: { number: (n) => String(n), string: (s) => neutraliseCell(s) },
+  });
   res
     .status(200)
     .type('text/csv; charset=utf-8')

@@ -80,7 +80,17 @@ export function registryError(text: string, source = 'schools.csv'): RegistryErr
   expect.fail('parseRegistry() did not throw');
 }
 
-/** The problems parsing `text` raises, as `line column: message` strings are awkward to match. */
+/**
+ * The problems parsing `text` finds: the refused rows of a registry that loads, or the problems of the
+ * RegistryError a file that cannot load throws (as `line column: message` strings are awkward to match).
+ */
 export function problemsOf(text: string): RegistryProblem[] {
-  return [...registryError(text).problems];
+  try {
+    const reg = parseRegistry(text, { source: 'schools.csv' });
+    expect(reg.extra.problems.length, 'parseRegistry() found no problem').to.be.greaterThan(0);
+    return [...reg.extra.problems];
+  } catch (e) {
+    expect(e).to.be.instanceOf(RegistryError);
+    return [...(e as RegistryError).problems];
+  }
 }

@@ -140,11 +140,10 @@ describe('collector/registry', () => {
       ['province_code', '640100', 'must be a 6-digit GB/T 2260 province code ending in 0000, got "640100"'],
       ['province_code', '000000', 'must be a 6-digit GB/T 2260 province code ending in 0000, got "000000"'],
       ['province_name', '', 'must not be empty'],
-      ['city_code', '640101', 'must be a 6-digit GB/T 2260 city code ending in 00 (and not in 0000), got "640101"'],
-      ['city_code', '640000', 'must be a 6-digit GB/T 2260 city code ending in 00 (and not in 0000), got "640000"'],
+      ['city_code', '640101', 'must be a 6-digit GB/T 2260 city code ending in 00 (or the province code, civil-affairs style), got "640101"'],
       ['city_name', '', 'must not be empty'],
-      ['county_code', '640100', 'must be a 6-digit GB/T 2260 county code not ending in 00, got "640100"'],
-      ['county_code', '６４０１０４', 'must be a 6-digit GB/T 2260 county code not ending in 00, got "６４０１０４"'],
+      ['county_code', '640000', 'must be a 6-digit GB/T 2260 county code not ending in 0000 (a city without counties: the city code), got "640000"'],
+      ['county_code', '６４０１０４', 'must be a 6-digit GB/T 2260 county code not ending in 0000 (a city without counties: the city code), got "６４０１０４"'],
       ['county_name', '', 'must not be empty'],
       ['link_type', 'adsl', 'must be one of fiber, dsl, cellular, microwave, sat-geo, sat-leo, other, got "adsl"'],
       ['link_type', '', 'must not be empty'],
@@ -219,7 +218,7 @@ describe('collector/registry', () => {
 
     it('reports hub_school_id naming a school that is not in the registry', () => {
       expect(problemsOf(withBadRow({ hub_school_id: '1640104099' }))).to.deep.equal([
-        { line: 4, column: 'hub_school_id', message: 'must name a school of the registry, got "1640104099" which is not in it' },
+        { line: 4, column: 'hub_school_id', message: 'must name a school of the registry, got "1640104099" which is not in it: the school is kept without its hub' },
       ]);
     });
 
@@ -234,8 +233,13 @@ describe('collector/registry', () => {
       expect(reg.get('1632722101')?.hubSchoolId).to.equal('1632722001');
     });
 
-    it('does not call a hub unknown when its own row is merely invalid', () => {
-      expect(problemsOf(toCsv([zaduo(101, { hub_school_id: '1632722001' }), zaduo(1, { lon: '200' })])).map((p) => p.column)).to.deep.equal(['lon']);
+    it('keeps a school whose hub row was refused, without the hub, and says so', () => {
+      const text = toCsv([zaduo(101, { hub_school_id: '1632722001' }), zaduo(1, { lon: '200' })]);
+      expect(problemsOf(text).map((p) => [p.line, p.column, p.message.replace(/,.*/, '')])).to.deep.equal([
+        [2, 'hub_school_id', 'names school 1632722001'],
+        [3, 'lon', 'must be a WGS-84 longitude in China'],
+      ]);
+      expect(parseRegistry(text).get('1632722101')?.hubSchoolId).to.equal(null);
     });
   });
 
@@ -317,7 +321,7 @@ describe('collector/registry', () => {
   });
 
   describe('RegistryError', () => {
-    it('lists every problem of several bad rows in one error, sorted by line, formatted source:line column name: message', () => {
+    it('parseRegistry() refuses only the bad rows of a file and lists each one, keeping every other school', () => {
       const text = toCsv([
         school(1),
         school(2, { contracted_mbps: 'abc', lat: '1' }),
@@ -326,16 +330,34 @@ describe('collector/registry', () => {
         school(5, { link_type: 'adsl' }),
         school(6, { county_code: '640204' }),
       ]);
+      const reg = parseRegistry(text, { source: 'schools.csv' });
+      expect([...reg.schools.keys()]).to.deep.equal(['1640104001', '1640104003', '1640104004']);
+      expect(reg.extra.refusedRows).to.equal(3);
+      expect(reg.extra.problemTotal).to.equal(5);
+      expect(reg.extra.problems.map((p) => `${p.line} ${p.column}: ${p.message}`)).to.deep.equal([
+        '3 contracted_mbps: must be a number > 0, got "abc"',
+        '3 lat: must be a WGS-84 latitude in China, between 3 and 54 degrees, got "1"',
+        '5 hub_school_id: must name a school of the registry, got "1640104099" which is not in it: the school is kept without its hub',
+        '6 link_type: must be one of fiber, dsl, cellular, microwave, sat-geo, sat-leo, other, got "adsl"',
+        '7 county_code: must start with the city code\'s 4 digits (6401), got "640204"',
+      ]);
+    });
+
+    it('lists every problem of several bad rows in one error, sorted by line, formatted source:line column name: message, when no row loads', () => {
+      const text = toCsv([
+        school(2, { contracted_mbps: 'abc', lat: '1' }),
+        school(5, { link_type: 'adsl' }),
+        school(6, { county_code: '640204' }),
+      ]);
       const err = registryError(text);
-      expect(err.total).to.equal(5);
+      expect(err.total).to.equal(4);
       expect(err.message).to.equal(
         [
-          'invalid schools registry schools.csv (5 problems):',
-          '  schools.csv:3 column contracted_mbps: must be a number > 0, got "abc"',
-          '  schools.csv:3 column lat: must be a WGS-84 latitude in China, between 3 and 54 degrees, got "1"',
-          '  schools.csv:5 column hub_school_id: must name a school of the registry, got "1640104099" which is not in it',
-          '  schools.csv:6 column link_type: must be one of fiber, dsl, cellular, microwave, sat-geo, sat-leo, other, got "adsl"',
-          '  schools.csv:7 column county_code: must start with the city code\'s 4 digits (6401), got "640204"',
+          'invalid schools registry schools.csv (4 problems):',
+          '  schools.csv:2 column contracted_mbps: must be a number > 0, got "abc"',
+          '  schools.csv:2 column lat: must be a WGS-84 latitude in China, between 3 and 54 degrees, got "1"',
+          '  schools.csv:3 column link_type: must be one of fiber, dsl, cellular, microwave, sat-geo, sat-leo, other, got "adsl"',
+          '  schools.csv:4 column county_code: must start with the city code\'s 4 digits (6401), got "640204"',
         ].join('\n'),
       );
       expect(err.name).to.equal('RegistryError');

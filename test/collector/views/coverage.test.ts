@@ -184,11 +184,18 @@ describe('collector/views coverage (real influxd, 300 seeded schools)', function
     let body = await (await h.get('/api/v1/coverage?level=national')).json();
     expect(body).to.include({ registered: 301, online: expected.online, neverSeen: expected.never_seen + 1 });
     expect(h.live.reload()).to.deep.equal({ status: 'unchanged' });
+    // A bad row costs that row: the school is refused, every other row of the new file is in force.
     writeFileSync(h.registryPath, registryCsv(more).replace('1640104099,', '164010409X,'));
+    expect(h.live.reload()).to.include({ status: 'reloaded', added: 0, removed: 1, changed: 0 });
+    expect(h.live.current().extra.refusedRows).to.equal(1);
+    body = await (await h.get('/api/v1/coverage?level=national')).json();
+    expect(body.registered).to.equal(300);
+    // A file that cannot be read as a registry (a header typo) keeps the registry in force.
+    writeFileSync(h.registryPath, registryCsv(more).replace('school_name', 'school_nam'));
     const bad = h.live.reload();
     expect(bad.status).to.equal('rejected');
     body = await (await h.get('/api/v1/coverage?level=national')).json();
-    expect(body.registered).to.equal(301);
+    expect(body.registered).to.equal(300);
   });
 
   it('a school goes offline by itself when its last internet answer leaves the online window (runs last: the clock only moves forward)', async () => {

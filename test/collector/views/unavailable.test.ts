@@ -14,6 +14,8 @@ import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 import { createViewsModule, type ViewsModule } from '../../../collector/views/index.js';
 import type { CollectorModule } from '../../../collector/module.js';
 import { NOW, registryCsv, seedSchools } from './harness.js';
+import { makeReport, pingMeasurement } from '../../helpers/reports.js';
+import type { Measurement } from '../../../protocol/index.js';
 
 interface Rig {
   base: string;
@@ -35,7 +37,8 @@ async function startRig(influxUrl: string): Promise<Rig> {
   const consoleModule = createConsoleModule(ctx, { views });
   const modules: CollectorModule[] = [views, consoleModule];
   for (const m of modules) await m.start?.();
-  const app = createApp({ sink, tokens: { verify: () => undefined }, schools: live, log, now: () => NOW, maxBodyBytes: 1 << 20, retryAfterS: 1, modules } as never);
+  const tokens = { verify: (tok: string) => (tok.startsWith('t-') ? { id: tok, school: tok.slice(2), sha256: '', issuedAt: '' } : undefined) };
+  const app = createApp({ sink, tokens, schools: live, log, now: () => NOW, maxBodyBytes: 1 << 20, retryAfterS: 1, modules } as never);
   const server: Server = await new Promise((res) => {
     const s = app.listen(0, '127.0.0.1', () => res(s));
   });
@@ -52,6 +55,14 @@ async function startRig(influxUrl: string): Promise<Rig> {
 }
 
 const SCHOOL = '1640104001';
+
+/** One accepted report of `school` whose internet target lost every probe: the school is offline, reporting. */
+async function reportUnreachable(base: string, school: string): Promise<void> {
+  const internet: Measurement = { name: 'ping', tags: { target: 'www.baidu.com', role: 'internet' }, fields: { loss_pct: 100, sent: 5, received: 0, result_code: 2 } };
+  const report = makeReport({ school, collectedAt: NOW - 60_000, sentAt: NOW - 1000, measurements: [pingMeasurement(), internet] });
+  const res = await fetch(`${base}/api/v1/reports`, { method: 'POST', headers: { authorization: `Bearer t-${school}`, 'content-type': 'application/json' }, body: JSON.stringify({ reports: [report] }) });
+  if (res.status !== 200) throw new Error(`report for ${school}: ${res.status} ${await res.text()}`);
+}
 /** Reads that need InfluxDB: a judgement at another time than now, and the console's raw-data pages. */
 const NEEDS_INFLUX = [
   '/api/v1/compliance?level=national&at=2026-06-01',
@@ -60,8 +71,10 @@ const NEEDS_INFLUX = [
   `/api/v1/console/schools/${SCHOOL}`,
   `/api/v1/console/schools/${SCHOOL}/series`,
   '/api/v1/console/history?region=640000',
+  // The offline list reads evidence for its offline schools (one is made offline before these run).
+  '/api/v1/console/offline?region=640000',
+  '/api/v1/console/offline?region=640104&format=csv',
 ];
-// (/api/v1/console/offline reads InfluxDB only for offline schools; with no liveness there are none.)
 
 for (const kind of ['dead', 'hung'] as const) {
   describe(`collector/views and console reads with InfluxDB ${kind === 'dead' ? 'refusing connections' : 'accepting but never answering'}`, function () {
@@ -84,6 +97,7 @@ for (const kind of ['dead', 'hung'] as const) {
         await new Promise<void>((res) => probe.close(() => res()));
       }
       rig = await startRig(url);
+      await reportUnreachable(rig.base, SCHOOL);
     });
     after(async () => {
       await rig?.close();
@@ -92,7 +106,7 @@ for (const kind of ['dead', 'hung'] as const) {
     });
 
     for (const path of NEEDS_INFLUX) {
-      it(`GET ${path.split('?')[0]} answers 503 COL_ERR_QUERY_UNAVAILABLE with Retry-After, never 500`, async () => {
+      it(`GET ${path} answers 503 COL_ERR_QUERY_UNAVAILABLE with Retry-After, never 500`, async () => {
         const res = await fetch(`${rig.base}${path}`);
         expect(res.status).to.equal(503);
         expect(res.headers.get('retry-after')).to.match(/^\d+$/);
