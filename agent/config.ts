@@ -8,6 +8,7 @@ import { inventoryConfigIssues, inventorySectionSchema } from './probes/inventor
 import { pingTargetsSchema } from './probes/ping/config.js';
 import { snmpSectionSchema } from './probes/snmp/config.js';
 import { spoolSectionSchema } from './spool/config.js';
+import { throughputSectionSchema } from './probes/throughput/config.js';
 import { collectorSectionSchema } from './transport/config.js';
 
 function defaultAgentId(): string {
@@ -42,6 +43,8 @@ export const agentConfigSchema = z.strictObject({
   snmp: snmpSectionSchema,
   /** Device inventory from ARP/LLDP/bridge tables. */
   inventory: inventorySectionSchema,
+  /** Measured bandwidth with iperf3 against the province's servers, within a byte budget. */
+  throughput: throughputSectionSchema,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Enrollment code (from `campuslink-collector enroll issue`), exchanged once at first start for this agent's own credential. */
   enrollCode: z.string().regex(/^clke_[A-Za-z0-9_-]{16,64}$/, 'must be an enrollment code (clke_…)').optional(),

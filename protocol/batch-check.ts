@@ -75,6 +75,10 @@ export const MEASUREMENT_SPECS: ReadonlyMap<string, MeasurementSpec> = new Map([
     spool_reports: req(count), spool_bytes: req(count), dropped_reports: req(count), sent_bytes: req(count),
     cycle_ms: req(nonNeg), rss_bytes: req(count), uptime_s: req(nonNeg), clock_offset_ms: opt(isFinite),
   })],
+  ['throughput', spec({ server: tagValue }, {
+    down_mbps: opt(nonNeg), up_mbps: opt(nonNeg), bytes_used: req(count), duration_ms: req(nonNeg), rtt_ms: opt(nonNeg),
+    retransmits: opt(count), capped: req(flag), result_code: req((v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 4),
+  })],
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

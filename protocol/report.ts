@@ -139,6 +139,36 @@ const modemMeasurement = z.strictObject({
   fields: z.record(fieldName, z.number().finite()),
 });
 
+/**
+ * `throughput.result_code`: 0 ok (both directions measured), 1 every server busy, 2 no connection
+ * (name not resolved, refused, timed out), 3 error (iperf3 missing or failed, output unreadable),
+ * 4 skipped: the test would exceed the day's byte budget.
+ */
+export const THROUGHPUT_RESULT = { ok: 0, busy: 1, unreachable: 2, error: 3, budget: 4 } as const;
+
+/** One iperf3 test (download then upload) against a server the province runs. */
+const throughputMeasurement = z.strictObject({
+  name: z.literal('throughput'),
+  tags: z.strictObject({ server: tagValue }),
+  fields: z.strictObject({
+    /** Received rate server → school, Mbit/s (absent when the download failed or was skipped). */
+    down_mbps: nonNeg.optional(),
+    /** Received rate school → server, Mbit/s. */
+    up_mbps: nonNeg.optional(),
+    /** Bytes the test moved over the link, both directions, warm-up included. */
+    bytes_used: count,
+    /** Wall time of the test, ms. */
+    duration_ms: nonNeg,
+    /** Mean TCP RTT seen by the sender during the upload, ms. */
+    rtt_ms: nonNeg.optional(),
+    /** TCP retransmissions during the upload. */
+    retransmits: count.optional(),
+    /** 1 when a rate reached the cap the byte budget sets: it is a lower bound of the link's capacity. */
+    capped: flag,
+    result_code: z.number().int().min(0).max(4),
+  }),
+});
+
 const agentMeasurement = z.strictObject({
   name: z.literal('agent'),
   tags: z.strictObject({ version: tagValue }),
@@ -164,6 +194,7 @@ export const measurementSchema = z.discriminatedUnion('name', [
   inventoryPollMeasurement,
   modemMeasurement,
   agentMeasurement,
+  throughputMeasurement,
 ]);
 
 /** Tags the collector adds to every point: the registry's hierarchy and the agent id. */

@@ -8,6 +8,7 @@ import type { Probe } from './probe.js';
 import { snmpDevices } from './snmp/config.js';
 import { createIfaceProbe } from './snmp/index.js';
 import { createLimiter } from './snmp/limit.js';
+import { createThroughputProbe, resolveThroughputConfig } from './throughput/index.js';
 
 export interface BuildProbesOptions {
   config: Readonly<AgentConfig>;
@@ -16,7 +17,7 @@ export interface BuildProbesOptions {
 }
 
 /**
- * The ping probe when targets are configured; the inventory probe when a source (default: the gateway) exists; per SNMP device (the gateway from `snmp.host`, then
+ * The ping probe when targets are configured; the throughput probe when `throughput.enabled`; the inventory probe when a source (default: the gateway) exists; per SNMP device (the gateway from `snmp.host`, then
  * `snmp.devices`) an interface probe and, with a `modemProfile`, a modem probe. All SNMP probes share
  * one limiter of `snmp.concurrency` devices in flight.
  */
@@ -40,6 +41,9 @@ export function buildProbes({ config, stateDir }: BuildProbesOptions): Probe[] {
         ...(discovery && { discovery: { ...discovery, intervalMs: discovery.intervalMin * 60_000 } }),
       }),
     );
+  }
+  if (config.throughput.enabled) {
+    probes.push(createThroughputProbe({ config: resolveThroughputConfig(config.throughput, config.linkType), seed: `${config.school}/${config.agentId}`, stateDir }));
   }
   const devices = snmpDevices(snmp);
   if (devices.length === 0) return probes;

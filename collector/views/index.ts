@@ -75,15 +75,16 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
   const registry = (): Registry => opts.liveRegistry?.current() ?? ctx.registry;
   const store = new LivenessStore();
   const windowMs = settings.onlineWindowMin * 60_000;
+  const freshMs = settings.measuredFreshDays * 86_400_000;
   const maxSkewMs = (ctx.config as { ingest?: { maxClockSkewMs?: number } } | undefined)?.ingest?.maxClockSkewMs ?? DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS;
-  let model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, nowMs: ctx.now() });
+  let model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, measuredFreshMs: freshMs, nowMs: ctx.now() });
   let live: LiveCompliance | undefined;
   const compliance = new ComplianceService({ influx: ctx.influx, registry, store, settings, log, live: () => live });
   let state: ViewsState | undefined;
   const timers: NodeJS.Timeout[] = [];
 
   opts.liveRegistry?.on('change', (change) => {
-    model = new CoverageModel({ registry: change.current, store, onlineWindowMs: windowMs, nowMs: ctx.now() });
+    model = new CoverageModel({ registry: change.current, store, onlineWindowMs: windowMs, measuredFreshMs: freshMs, nowMs: ctx.now() });
     live?.registryChanged();
     log.info({ schools: change.current.schools.size }, 'coverage model rebuilt for the new registry');
   });
@@ -115,7 +116,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
       log.error({ err: String(e) }, 'liveness JSON file not migrated; rebuilding liveness from InfluxDB');
     }
     try {
-      const n = await rebuildLiveness({ influx: ctx.influx, store, nowMs: ctx.now(), windowMs: settings.livenessRebuildWindowH * 3_600_000, timeoutMs: settings.queryTimeoutMs });
+      const n = await rebuildLiveness({ influx: ctx.influx, store, nowMs: ctx.now(), windowMs: settings.livenessRebuildWindowH * 3_600_000, throughputWindowMs: freshMs, timeoutMs: settings.queryTimeoutMs });
       log.info({ schools: n, windowH: settings.livenessRebuildWindowH }, 'liveness rebuilt from InfluxDB');
     } catch (e) {
       log.error({ err: String(e) }, 'liveness could not be rebuilt from InfluxDB; starting with none (schools show as never seen until they report)');
@@ -159,7 +160,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     async start() {
       state = new ViewsState({ state: ctx.state, log });
       await loadLiveness(state);
-      model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, nowMs: ctx.now() });
+      model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, measuredFreshMs: freshMs, nowMs: ctx.now() });
       await compliance.loadProfiles();
       live = new LiveCompliance({ profiles: compliance.loaded(), registry, influx: ctx.influx, state, log, now: ctx.now, queryTimeoutMs: settings.queryTimeoutMs, maxStaleMs: opts.complianceMaxStaleMs ?? 30_000, warmProfiles: [settings.defaultProfile] });
       await live.start();

@@ -7,6 +7,11 @@ import { z } from 'zod';
 export const viewsSettingsSchema = z.strictObject({
   /** A school is online when it reported, with an internet target answering, within this many minutes. */
   onlineWindowMin: z.number().positive().max(24 * 60).default(15),
+  /**
+   * How long a throughput test (iperf3) decides a school's bandwidth tier, in days; after that the
+   * contracted bandwidth does again until the next test. Never the WAN port speed.
+   */
+  measuredFreshDays: z.number().positive().max(365).default(7),
   /** How often the `coverage` measurement is written, in seconds; 0 turns the writer off. */
   coverageIntervalS: z.number().int().min(0).max(24 * 3600).default(300),
   /** How often the liveness and compliance evidence changed since the last save are written to the state database, in seconds. */

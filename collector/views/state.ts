@@ -34,6 +34,15 @@ export const VIEWS_MIGRATIONS: readonly Migration[] = [
       CREATE TABLE views_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    description: 'views: measured bandwidth (throughput probe) in the liveness; school-hours online bitmaps per school',
+    up: `
+      ALTER TABLE views_liveness ADD COLUMN throughput_mbps REAL;
+      ALTER TABLE views_liveness ADD COLUMN throughput_at_ms INTEGER;
+      CREATE TABLE views_availability (school TEXT PRIMARY KEY, hours BLOB NOT NULL) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export interface ViewsStateOptions {
@@ -52,6 +61,8 @@ interface LivenessRow {
   internet_loss_pct: number | null;
   wan_speed_bps: number | null;
   wan_at_ms: number | null;
+  throughput_mbps: number | null;
+  throughput_at_ms: number | null;
 }
 
 /** Reads and writes the views' tables. */
@@ -119,7 +130,7 @@ export class ViewsState {
     let n = 0;
     for await (const rows of this.pages<LivenessRow>('SELECT * FROM views_liveness WHERE school > ? ORDER BY school LIMIT ?')) {
       for (const r of rows) {
-        store.restore(r.school, { lastReportMs: r.last_report_ms, internetAtMs: r.internet_at_ms, internetLossPct: r.internet_loss_pct, wanSpeedBps: r.wan_speed_bps, wanAtMs: r.wan_at_ms });
+        store.restore(r.school, { lastReportMs: r.last_report_ms, internetAtMs: r.internet_at_ms, internetLossPct: r.internet_loss_pct, wanSpeedBps: r.wan_speed_bps, wanAtMs: r.wan_at_ms, throughputMbps: r.throughput_mbps, throughputAtMs: r.throughput_at_ms });
       }
       n += rows.length;
     }
@@ -138,13 +149,14 @@ export class ViewsState {
   /** Upserts the liveness of the schools changed since the last flush; returns how many rows. */
   async flushLiveness(store: LivenessStore): Promise<number> {
     const upsert = this.db.prepare(
-      `INSERT INTO views_liveness (school, last_report_ms, internet_at_ms, internet_loss_pct, wan_speed_bps, wan_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO views_liveness (school, last_report_ms, internet_at_ms, internet_loss_pct, wan_speed_bps, wan_at_ms, throughput_mbps, throughput_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (school) DO UPDATE SET last_report_ms = excluded.last_report_ms, internet_at_ms = excluded.internet_at_ms,
-         internet_loss_pct = excluded.internet_loss_pct, wan_speed_bps = excluded.wan_speed_bps, wan_at_ms = excluded.wan_at_ms`,
+         internet_loss_pct = excluded.internet_loss_pct, wan_speed_bps = excluded.wan_speed_bps, wan_at_ms = excluded.wan_at_ms,
+         throughput_mbps = excluded.throughput_mbps, throughput_at_ms = excluded.throughput_at_ms`,
     );
     return this.flush(store.takeDirty(), (s) => store.markDirty(s), (school) => {
       const l = store.get(school);
-      if (l) upsert.run(school, l.lastReportMs, l.internetAtMs, l.internetLossPct, l.wanSpeedBps, l.wanAtMs);
+      if (l) upsert.run(school, l.lastReportMs, l.internetAtMs, l.internetLossPct, l.wanSpeedBps, l.wanAtMs, l.throughputMbps ?? null, l.throughputAtMs ?? null);
     });
   }
 

@@ -57,9 +57,17 @@ const agentM = fc.record({
     { requiredKeys: ['spool_reports', 'spool_bytes', 'dropped_reports', 'sent_bytes', 'cycle_ms', 'rss_bytes', 'uptime_s'] },
   ),
 });
+const throughput = fc.record({
+  name: fc.constant('throughput' as const),
+  tags: fc.record({ server: awkward() }),
+  fields: fc.record(
+    { down_mbps: nonNeg, up_mbps: nonNeg, bytes_used: count, duration_ms: nonNeg, rtt_ms: nonNeg, retransmits: count, capped: flag, result_code: fc.integer({ min: 0, max: 4 }) },
+    { requiredKeys: ['bytes_used', 'duration_ms', 'capped', 'result_code'] },
+  ),
+});
 
 /** One valid measurement of any kind. */
-export const measurement: fc.Arbitrary<Measurement> = fc.oneof(ping, iface, sys, inventory, inventoryPoll, modem, agentM) as fc.Arbitrary<Measurement>;
+export const measurement: fc.Arbitrary<Measurement> = fc.oneof(ping, iface, sys, inventory, inventoryPoll, modem, agentM, throughput) as fc.Arbitrary<Measurement>;
 
 const epoch = fc.integer({ min: 1e12, max: 1e13 - 1 });
 

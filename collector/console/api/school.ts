@@ -75,6 +75,9 @@ export async function schoolDetail(opts: SchoolDetailOptions) {
       wanSpeedMbps: l?.wanSpeedBps != null ? l.wanSpeedBps / 1e6 : null,
       tier: c ? TIERS[c.tier]?.json ?? null : null,
       tierFrom: c?.tierSource ?? 'contracted',
+      tierMbps: c?.speedMbps ?? null,
+      measuredMbps: l?.throughputMbps ?? null,
+      measuredAt: iso(l?.throughputAtMs ?? undefined),
     },
     agents: [...byAgent].map(([agent, r]) => ({
       agent,

@@ -33,6 +33,11 @@ export interface Judgement {
   source: string;
   /** Why unknown or not applicable, or a note on the value. */
   reason?: string;
+  /**
+   * For a bandwidth: whether the value was measured or is the contracted bandwidth from the registry
+   * (never shown as measured).
+   */
+  basis?: 'measured' | 'contracted';
 }
 
 const CHINA_OFFSET_MS = 8 * 3_600_000;
@@ -165,7 +170,7 @@ function judge(rule: Rule, version: RuleVersion | undefined, mv: MetricValue | u
   if (!mv || mv.kind === 'unknown') return { ...base, status, value: null, threshold, reason: mv?.reason ?? 'no data' };
   if (mv.kind === 'number') {
     if (mv.value === null) return { ...base, status, value: null, threshold, ...(mv.note ? { reason: mv.note } : {}) };
-    return { ...base, status, value: mv.value, threshold };
+    return { ...base, status, value: mv.value, threshold, ...(mv.note ? { reason: mv.note } : {}), ...(mv.basis ? { basis: mv.basis } : {}) };
   }
   return { ...base, status, value: mv.values, threshold, ...(status === 'unknown' ? { reason: 'some of the values were not measured in the window' } : {}) };
 }

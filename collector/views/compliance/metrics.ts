@@ -9,6 +9,7 @@ import type { School } from '../../registry/schema.js';
 export const METRIC_NAMES = [
   'internet_reachable_pct',
   'wan_speed_mbps',
+  'bandwidth_mbps',
   'wan_peak_in_mbps',
   'inventory_count',
   'inventory_per_classroom_pct',
@@ -46,7 +47,7 @@ export type QueryData = Map<string, Map<string, Record<string, number>>>;
 /** What a metric found for one school. */
 export type MetricValue =
   | { kind: 'unknown'; reason: string }
-  | { kind: 'number'; value: number | null; note?: string }
+  | { kind: 'number'; value: number | null; note?: string; basis?: 'measured' | 'contracted' }
   | { kind: 'limits'; values: Record<string, number | null> };
 
 export interface MetricDef {
@@ -84,6 +85,14 @@ const wanSpeed: QuerySpec = {
   where: `"role" = 'wan'`,
   match: isWan,
   fold: { v: { field: 'speed_bps', agg: 'max' } },
+};
+const throughputDown: QuerySpec = {
+  key: 'throughput_down',
+  measurement: 'throughput',
+  select: { v: ['max("down_mbps")', 'max'], n: ['count("down_mbps")', 'sum'] },
+  where: '"result_code" = 0',
+  match: (m) => m.name === 'throughput' && m.fields.result_code === 0,
+  fold: { v: { field: 'down_mbps', agg: 'max' }, n: { field: 'down_mbps', agg: 'count' } },
 };
 const wanIn: QuerySpec = {
   key: 'iface_wan_in',
@@ -156,11 +165,26 @@ export const METRICS: Record<MetricName, MetricDef> = {
   },
   wan_speed_mbps: {
     unit: 'Mbit/s',
-    describes: 'highest WAN port speed (iface role=wan speed_bps: ifHighSpeed, else ifSpeed)',
+    describes: 'highest WAN port speed (iface role=wan speed_bps: ifHighSpeed, else ifSpeed); a port speed, not the bandwidth the school gets',
     queries: () => [wanSpeed],
     value: ({ data }) => {
       const v = one(data('iface_wan_speed'))?.v;
       return v === undefined ? { kind: 'unknown', reason: 'no WAN interface speed in the window' } : { kind: 'number', value: v / 1e6 };
+    },
+  },
+  bandwidth_mbps: {
+    unit: 'Mbit/s',
+    describes: 'the school\'s bandwidth: the highest measured download (throughput, iperf3) in the window; without a test in the window the contracted bandwidth from the registry, labelled contracted; never the WAN port speed',
+    queries: () => [throughputDown],
+    value: ({ data, school }) => {
+      const r = one(data('throughput_down'));
+      if (r?.v !== undefined && (r.n ?? 0) > 0) {
+        return { kind: 'number', value: r.v, basis: 'measured', note: `measured: highest download of ${r.n} throughput test${r.n === 1 ? '' : 's'} (iperf3) in the window` };
+      }
+      if (Number.isFinite(school.contractedMbps) && school.contractedMbps > 0) {
+        return { kind: 'number', value: school.contractedMbps, basis: 'contracted', note: 'contracted bandwidth from the registry (no throughput test in the window)' };
+      }
+      return { kind: 'unknown', reason: 'no throughput test in the window and no contracted bandwidth in the registry' };
     },
   },
   wan_peak_in_mbps: {

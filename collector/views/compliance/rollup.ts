@@ -120,9 +120,11 @@ export class ComplianceTable {
       let st: Status[];
       if (this.src.has(s.id) && !this.src.pending(s.id)) st = statusesOf(plans, s, data);
       else {
-        const kind = `${s.type}|${s.linkType}|${s.hubSchoolId === null ? 0 : 1}`;
+        // The contracted bandwidth and the students decide the bandwidth rules without data, so they are part of the kind.
+        const pending = this.src.pending(s.id);
+        const kind = `${s.type}|${s.linkType}|${s.hubSchoolId === null ? 0 : 1}|${s.contractedMbps}|${s.students}|${pending ? 1 : 0}`;
         let cached = noData.get(kind);
-        if (!cached) noData.set(kind, (cached = statusesOf(plans, s, () => undefined)));
+        if (!cached) noData.set(kind, (cached = statusesOf(plans, s, () => undefined, pending)));
         st = cached;
       }
       this.put(state, i, s, st, 1);

@@ -12,7 +12,7 @@ import { LINK_TYPES, type LinkType } from '../../../protocol/index.js';
 import type { Registry } from '../../registry/index.js';
 import type { School } from '../../registry/schema.js';
 import { onlineUntilMs, type Liveness, type LivenessStore } from '../liveness/store.js';
-import { LINK_FIELDS, TIERS, isSatellite, linkIndex, tierOf } from './tiers.js';
+import { LINK_FIELDS, TIERS, bandwidthOf, isSatellite, linkIndex, measuredUntilMs, tierOf, type Bandwidth, type BandwidthSource } from './tiers.js';
 
 /** Counter slots per region. */
 export const F = {
@@ -22,9 +22,17 @@ export const F = {
   tier: 3, // 5 slots, TIERS order
   measured: 8,
   satellite: 9,
-  link: 10, // 7 slots, LINK_TYPES order
+  /** Schools with neither a fresh measurement nor a contracted bandwidth: in no tier. */
+  tierUnknown: 10,
+  link: 11, // 7 slots, LINK_TYPES order
 } as const;
-export const NF = 10 + LINK_TYPES.length;
+export const NF = 11 + LINK_TYPES.length;
+
+/** slotTier of a school in no tier. */
+const NO_TIER = 255;
+
+/** Default of how long a throughput measurement decides a school's tier: 7 days, the window of CN-BB-02. */
+export const DEFAULT_MEASURED_FRESH_MS = 7 * 86_400_000;
 
 /** The levels a coverage request can name. */
 export const COVERAGE_LEVELS = ['national', 'province', 'city', 'county'] as const;
@@ -37,11 +45,13 @@ export type SchoolStatus = 'online' | 'offline' | 'never_seen';
 export interface SchoolCoverage {
   school: School;
   status: SchoolStatus;
-  /** Index into TIERS. */
+  /** Index into TIERS; -1 when the bandwidth is unknown. */
   tier: number;
-  tierSource: 'measured' | 'contracted';
-  /** The speed the tier came from, Mbit/s. */
-  speedMbps: number;
+  tierSource: BandwidthSource;
+  /** The speed the tier came from, Mbit/s; null when unknown. */
+  speedMbps: number | null;
+  /** The bandwidth decision, with its date or reason. */
+  bandwidth: Bandwidth;
   liveness: Liveness | undefined;
 }
 
@@ -50,6 +60,8 @@ export interface CoverageModelOptions {
   store: LivenessStore;
   onlineWindowMs: number;
   nowMs: number;
+  /** How long a throughput measurement decides the tier before the contracted bandwidth does again, ms. Default 7 days. */
+  measuredFreshMs?: number;
 }
 
 /** Counters of every region, from one rollup. */
@@ -66,6 +78,7 @@ export class CoverageModel {
   readonly registry: Registry;
   private readonly store: LivenessStore;
   private readonly windowMs: number;
+  private readonly freshMs: number;
   private readonly index = new Map<string, number>();
   private readonly schools: School[] = [];
   private readonly county: Int32Array;
@@ -74,7 +87,8 @@ export class CoverageModel {
   private readonly slotMeasured: Uint8Array;
   private readonly slotSeen: Uint8Array;
   private readonly slotOnline: Uint8Array;
-  private readonly scheduled: Uint8Array;
+  /** The time of the school's pending heap entry (Infinity: none); older entries in the heap are stale. */
+  private readonly scheduledAt: Float64Array;
   private readonly countyCodes: string[];
   private readonly counters: Int32Array;
   private readonly heapT: number[] = [];
@@ -87,6 +101,7 @@ export class CoverageModel {
     this.registry = opts.registry;
     this.store = opts.store;
     this.windowMs = opts.onlineWindowMs;
+    this.freshMs = opts.measuredFreshMs ?? DEFAULT_MEASURED_FRESH_MS;
     this.lastNowMs = opts.nowMs;
     this.countyCodes = [...opts.registry.counties.keys()];
     const countyIndex = new Map(this.countyCodes.map((c, i) => [c, i]));
@@ -97,7 +112,7 @@ export class CoverageModel {
     this.slotMeasured = new Uint8Array(n);
     this.slotSeen = new Uint8Array(n);
     this.slotOnline = new Uint8Array(n);
-    this.scheduled = new Uint8Array(n);
+    this.scheduledAt = new Float64Array(n).fill(Infinity);
     this.counters = new Int32Array(this.countyCodes.length * NF);
     let i = 0;
     for (const s of opts.registry.schools.values()) {
@@ -124,15 +139,21 @@ export class CoverageModel {
     const base = (this.county[i] as number) * NF;
     if (sign === 1) {
       const s = this.schools[i] as School;
-      const measured = l?.wanSpeedBps != null && l.wanSpeedBps > 0;
-      this.slotTier[i] = tierOf(measured ? (l.wanSpeedBps as number) / 1e6 : s.contractedMbps);
-      this.slotMeasured[i] = measured ? 1 : 0;
+      const facts = { throughputMbps: l?.throughputMbps, throughputAtMs: l?.throughputAtMs, contractedMbps: s.contractedMbps };
+      const bw = bandwidthOf(facts, nowMs, this.freshMs);
+      this.slotTier[i] = bw.mbps === null ? NO_TIER : tierOf(bw.mbps);
+      this.slotMeasured[i] = bw.source === 'measured' ? 1 : 0;
       this.slotSeen[i] = l ? 1 : 0;
       this.until[i] = onlineUntilMs(l, this.windowMs);
       this.slotOnline[i] = (this.until[i] as number) > nowMs ? 1 : 0;
-      if (this.slotOnline[i] && !this.scheduled[i]) this.push(this.until[i] as number, i);
+      // The next time the school's place changes by the clock alone: online ends, or its measurement ages out.
+      const until = this.until[i] as number;
+      const measuredUntil = measuredUntilMs(facts, this.freshMs);
+      const next = Math.min(until > nowMs ? until : Infinity, measuredUntil > nowMs ? measuredUntil : Infinity);
+      if (next < (this.scheduledAt[i] as number)) this.push(next, i);
     }
-    bump(this.counters, base + F.tier + (this.slotTier[i] as number), sign);
+    const tier = this.slotTier[i] as number;
+    bump(this.counters, base + (tier === NO_TIER ? F.tierUnknown : F.tier + tier), sign);
     bump(this.counters, base + F.measured, sign * (this.slotMeasured[i] as number));
     bump(this.counters, base + F.neverSeen, sign * (1 - (this.slotSeen[i] as number)));
     bump(this.counters, base + F.online, sign * (this.slotOnline[i] as number));
@@ -154,7 +175,7 @@ export class CoverageModel {
     let k = hT.length;
     hT.push(t);
     hI.push(i);
-    this.scheduled[i] = 1;
+    this.scheduledAt[i] = t;
     while (k > 0) {
       const p = (k - 1) >> 1;
       if ((hT[p] as number) <= t) break;
@@ -166,6 +187,7 @@ export class CoverageModel {
     hI[k] = i;
   }
 
+  /** Removes the earliest entry; returns its school (its time is `heapT[0]` before the call). */
   private pop(): number {
     const hT = this.heapT;
     const hI = this.heapI;
@@ -187,23 +209,19 @@ export class CoverageModel {
       hT[k] = lastT;
       hI[k] = lastI;
     }
-    this.scheduled[top] = 0;
     return top;
   }
 
-  /** Moves schools whose online time ran out to offline. */
+  /** Moves schools whose online time ran out to offline, and those whose measurement aged out to their contracted tier. */
   expire(nowMs: number): void {
     this.lastNowMs = Math.max(this.lastNowMs, nowMs);
     while (this.heapT.length > 0 && (this.heapT[0] as number) <= nowMs) {
+      const t = this.heapT[0] as number;
       const i = this.pop();
-      if (!this.slotOnline[i]) continue;
-      const until = this.until[i] as number;
-      if (until > nowMs) {
-        this.push(until, i); // a newer report moved it on
-        continue;
-      }
-      this.slotOnline[i] = 0;
-      bump(this.counters, (this.county[i] as number) * NF + F.online, -1);
+      if (t !== this.scheduledAt[i]) continue; // superseded by an earlier entry
+      this.scheduledAt[i] = Infinity;
+      this.place(i, undefined, nowMs, -1);
+      this.place(i, this.store.get((this.schools[i] as School).id), nowMs, +1);
       this.version++;
     }
   }
@@ -240,13 +258,15 @@ export class CoverageModel {
     this.expire(nowMs);
     const school = this.schools[i] as School;
     const liveness = this.store.get(id);
-    const measured = this.slotMeasured[i] === 1;
+    const bandwidth = bandwidthOf({ throughputMbps: liveness?.throughputMbps, throughputAtMs: liveness?.throughputAtMs, contractedMbps: school.contractedMbps }, nowMs, this.freshMs);
+    const tier = this.slotTier[i] as number;
     return {
       school,
       status: this.slotOnline[i] ? 'online' : this.slotSeen[i] ? 'offline' : 'never_seen',
-      tier: this.slotTier[i] as number,
-      tierSource: measured ? 'measured' : 'contracted',
-      speedMbps: measured ? (liveness?.wanSpeedBps ?? 0) / 1e6 : school.contractedMbps,
+      tier: tier === NO_TIER ? -1 : tier,
+      tierSource: bandwidth.source,
+      speedMbps: bandwidth.mbps,
+      bandwidth,
       liveness,
     };
   }
@@ -257,7 +277,7 @@ export class CoverageModel {
     out[F.registered] = 1;
     out[F.online] = c.status === 'online' ? 1 : 0;
     out[F.neverSeen] = c.status === 'never_seen' ? 1 : 0;
-    out[F.tier + c.tier] = 1;
+    out[c.tier < 0 ? F.tierUnknown : F.tier + c.tier] = 1;
     out[F.measured] = c.tierSource === 'measured' ? 1 : 0;
     out[F.satellite] = isSatellite(c.school.linkType) ? 1 : 0;
     out[F.link + linkIndex(c.school.linkType)] = 1;
@@ -275,8 +295,11 @@ export interface CoverageCounts {
   onlineShare: number;
   /** Schools per bandwidth tier, keyed by the tier's lower bound in Mbit/s (`lt2`: below 2). */
   tiers: Record<string, number>;
-  /** How many tiers came from measured WAN speed and how many from the contracted bandwidth. */
-  tierSource: { measured: number; contracted: number };
+  /**
+   * How many tiers came from a measured throughput (iperf3, fresh), how many from the contracted
+   * bandwidth in the registry, and how many schools have neither (in no tier). Never the port speed.
+   */
+  tierSource: { measured: number; contracted: number; unknown: number };
   /** Schools per link type. */
   links: Record<LinkType, number>;
   satellite: number;
@@ -288,6 +311,7 @@ export function countsOf(c: Int32Array): CoverageCounts {
   const online = c[F.online] as number;
   const neverSeen = c[F.neverSeen] as number;
   const measured = c[F.measured] as number;
+  const unknown = c[F.tierUnknown] as number;
   const satellite = c[F.satellite] as number;
   const tiers: Record<string, number> = {};
   TIERS.forEach((t, k) => (tiers[t.json] = c[F.tier + k] as number));
@@ -300,7 +324,7 @@ export function countsOf(c: Int32Array): CoverageCounts {
     neverSeen,
     onlineShare: registered ? online / registered : 0,
     tiers,
-    tierSource: { measured, contracted: registered - measured },
+    tierSource: { measured, contracted: registered - measured - unknown, unknown },
     links,
     satellite,
     satelliteShare: registered ? satellite / registered : 0,
@@ -317,6 +341,7 @@ export function coverageFields(c: Int32Array): Record<string, number> {
     never_seen: k.neverSeen,
     online_pct: 100 * k.onlineShare,
     measured_speed: k.tierSource.measured,
+    tier_unknown: k.tierSource.unknown,
     satellite: k.satellite,
     satellite_pct: 100 * k.satelliteShare,
   };

@@ -29,3 +29,43 @@ export function linkIndex(t: LinkType): number {
 export function isSatellite(t: LinkType): boolean {
   return t === 'sat-geo' || t === 'sat-leo';
 }
+
+/** Where a school's bandwidth for its tier came from. Never the WAN port speed (ifHighSpeed). */
+export type BandwidthSource = 'measured' | 'contracted' | 'unknown';
+
+/** A school's bandwidth as the tiers and capacity rules use it. */
+export interface Bandwidth {
+  source: BandwidthSource;
+  /** Mbit/s; null when unknown. */
+  mbps: number | null;
+  /** When it was measured (source `measured`), ms. */
+  atMs?: number;
+  /** Why it is not measured, for the answer. */
+  reason?: string;
+}
+
+/** Facts the decision reads: the last measured throughput and the registry's contracted bandwidth. */
+export interface BandwidthFacts {
+  throughputMbps?: number | null;
+  throughputAtMs?: number | null;
+  contractedMbps: number;
+}
+
+/**
+ * The bandwidth of a school at `nowMs`: its measured throughput (iperf3 download) when measured within
+ * `freshMs`, else its contracted bandwidth from the registry, else unknown. The port speed is no
+ * bandwidth: a 10 Mbit/s GEO contract behind a 1 Gbit/s port is 10 Mbit/s.
+ */
+export function bandwidthOf(f: BandwidthFacts, nowMs: number, freshMs: number): Bandwidth {
+  const at = f.throughputAtMs ?? null;
+  const mbps = f.throughputMbps ?? null;
+  if (mbps !== null && at !== null && at > nowMs - freshMs) return { source: 'measured', mbps, atMs: at };
+  const why = mbps === null ? 'no throughput test yet' : `last throughput test ${new Date(at ?? 0).toISOString()} is older than ${Math.round(freshMs / 86_400_000)} days`;
+  if (Number.isFinite(f.contractedMbps) && f.contractedMbps > 0) return { source: 'contracted', mbps: f.contractedMbps, reason: `${why}; contracted bandwidth from the registry` };
+  return { source: 'unknown', mbps: null, reason: `${why}, and the registry has no contracted bandwidth` };
+}
+
+/** Until when a measured bandwidth counts (then the contracted one does), ms; -Infinity if never measured. */
+export function measuredUntilMs(f: BandwidthFacts, freshMs: number): number {
+  return f.throughputMbps != null && f.throughputAtMs != null ? f.throughputAtMs + freshMs : -Infinity;
+}

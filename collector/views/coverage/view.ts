@@ -17,10 +17,18 @@ export interface SchoolCoverageRow extends CoverageRow {
   schoolType: string;
   linkType: string;
   contractedMbps: number;
-  /** WAN port speed last measured, Mbit/s; null if never. */
+  /** Download rate of the last throughput test (iperf3), Mbit/s; null if never measured. */
   measuredMbps: number | null;
-  /** Where the school's tier came from. */
-  tierFrom: 'measured' | 'contracted';
+  /** When that test ran; null if never. */
+  measuredAt: string | null;
+  /** WAN port speed (ifHighSpeed) last polled, Mbit/s, shown as "port speed" only; null if never. Decides nothing. */
+  portSpeedMbps: number | null;
+  /** Where the school's tier came from: a fresh measurement, the contracted bandwidth, or neither. */
+  tierFrom: 'measured' | 'contracted' | 'unknown';
+  /** The bandwidth the tier came from, Mbit/s; null when unknown. */
+  tierMbps: number | null;
+  /** Why the tier is not from a measurement (absent when it is). */
+  tierReason?: string;
   lastReportAt: string | null;
 }
 
@@ -83,8 +91,12 @@ function schoolRow(model: CoverageModel, id: string, nowMs: number): SchoolCover
     schoolType: c.school.type,
     linkType: c.school.linkType,
     contractedMbps: c.school.contractedMbps,
-    measuredMbps: l?.wanSpeedBps != null ? l.wanSpeedBps / 1e6 : null,
+    measuredMbps: l?.throughputMbps ?? null,
+    measuredAt: l?.throughputAtMs != null ? new Date(l.throughputAtMs).toISOString() : null,
+    portSpeedMbps: l?.wanSpeedBps != null ? l.wanSpeedBps / 1e6 : null,
     tierFrom: c.tierSource,
+    tierMbps: c.speedMbps,
+    ...(c.bandwidth.reason !== undefined && { tierReason: c.bandwidth.reason }),
     lastReportAt: l ? new Date(l.lastReportMs).toISOString() : null,
   };
 }

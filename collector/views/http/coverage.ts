@@ -34,6 +34,7 @@ export const COVERAGE_CSV_COLUMNS = [
   'level', 'code', 'name', 'registered', 'online', 'offline', 'never_seen', 'online_pct',
   ...TIERS.map((t) => t.key), 'measured_speed', 'satellite', 'satellite_pct', ...LINK_FIELDS,
   'status', 'school_type', 'link_type', 'contracted_mbps', 'measured_mbps', 'tier_from', 'last_report_at',
+  'tier_unknown', 'measured_at', 'port_speed_mbps', 'tier_mbps',
 ] as const;
 
 function csvRow(r: CoverageRow): unknown[] {
@@ -43,6 +44,7 @@ function csvRow(r: CoverageRow): unknown[] {
     ...TIERS.map((t) => r.tiers[t.json]), r.tierSource.measured, r.satellite, round(100 * r.satelliteShare),
     ...Object.values(r.links),
     s?.status ?? '', s?.schoolType ?? '', s?.linkType ?? '', s?.contractedMbps ?? '', s?.measuredMbps ?? '', s?.tierFrom ?? '', s?.lastReportAt ?? '',
+    r.tierSource.unknown, s?.measuredAt ?? '', s?.portSpeedMbps ?? '', s?.tierMbps ?? '',
   ];
 }
 

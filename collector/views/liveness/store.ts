@@ -1,6 +1,6 @@
 /**
  * Per-school liveness from accepted reports: when the school last reported, what its internet targets
- * answered last, and its WAN port speed. Kept in memory; the schools changed since the last flush are
+ * answered last, its WAN port speed and its last measured bandwidth (throughput probe). Kept in memory; the schools changed since the last flush are
  * upserted into the state database (collector/views/state.ts). The JSON file of earlier versions is
  * migrated once.
  */
@@ -18,6 +18,13 @@ export interface Liveness {
   /** Largest `speed_bps` over the WAN interfaces of the newest report that had one; null if none yet. */
   wanSpeedBps: number | null;
   wanAtMs: number | null;
+  /**
+   * Highest `down_mbps` of the `throughput` tests (result_code 0) of the newest report that had one: the
+   * measured bandwidth, Mbit/s; null or absent if never measured.
+   */
+  throughputMbps?: number | null;
+  /** Collection time of that report, ms. */
+  throughputAtMs?: number | null;
 }
 
 /** The file earlier versions saved the state in (migrated once into the state database). */
@@ -37,7 +44,9 @@ export interface SavedLivenessFile {
 export function livenessOf(report: Report): Liveness {
   let loss: number | null = null;
   let speed: number | null = null;
+  let down: number | null = null;
   for (const m of report.measurements) {
+    if (m.name === 'throughput' && m.fields.result_code === 0 && m.fields.down_mbps !== undefined) down = Math.max(down ?? 0, m.fields.down_mbps);
     if (m.name === 'ping' && m.tags.role === 'internet') loss = loss === null ? m.fields.loss_pct : Math.min(loss, m.fields.loss_pct);
     else if (m.name === 'iface' && m.tags.role === 'wan' && m.fields.speed_bps !== undefined) {
       speed = speed === null ? m.fields.speed_bps : Math.max(speed, m.fields.speed_bps);
@@ -49,20 +58,27 @@ export function livenessOf(report: Report): Liveness {
     internetLossPct: loss,
     wanSpeedBps: speed,
     wanAtMs: speed === null ? null : report.collectedAt,
+    throughputMbps: down,
+    throughputAtMs: down === null ? null : report.collectedAt,
   };
 }
 
 /** `b` folded into `a`: each fact keeps its newest value (reports from a spool may arrive out of order). */
 export function mergeLiveness(a: Liveness | undefined, b: Liveness): Liveness {
-  if (!a) return { ...b };
+  if (!a) return { ...b, throughputMbps: b.throughputMbps ?? null, throughputAtMs: b.throughputAtMs ?? null };
   const internetNewer = b.internetAtMs !== null && (a.internetAtMs === null || b.internetAtMs >= a.internetAtMs);
   const wanNewer = b.wanAtMs !== null && (a.wanAtMs === null || b.wanAtMs >= a.wanAtMs);
+  const bAt = b.throughputAtMs ?? null;
+  const aAt = a.throughputAtMs ?? null;
+  const throughputNewer = bAt !== null && (aAt === null || bAt >= aAt);
   return {
     lastReportMs: Math.max(a.lastReportMs, b.lastReportMs),
     internetAtMs: internetNewer ? b.internetAtMs : a.internetAtMs,
     internetLossPct: internetNewer ? b.internetLossPct : a.internetLossPct,
     wanSpeedBps: wanNewer ? b.wanSpeedBps : a.wanSpeedBps,
     wanAtMs: wanNewer ? b.wanAtMs : a.wanAtMs,
+    throughputMbps: throughputNewer ? (b.throughputMbps ?? null) : (a.throughputMbps ?? null),
+    throughputAtMs: throughputNewer ? bAt : aAt,
   };
 }
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Measurement } from '../../../protocol/index.js';
-import { NOW, inventory, ping, seedSchools, startHarness, wan, type Harness, type SeedSchool } from './harness.js';
+import { NOW, inventory, ping, seedSchools, startHarness, throughput, wan, type Harness, type SeedSchool } from './harness.js';
 
 const id = (serial: number) => `1640104${String(serial).padStart(3, '0')}`;
 /** Schools of 兴庆区 with a role in the scenarios (serials from seedSchools: 1 fibre hub, 2/6/10/14/18 cellular, 3/7 GEO, 4 LEO). */
@@ -15,14 +15,16 @@ const H = id(18); // 1,000 students at 30 Mbps: INT-01 scales its threshold to 5
 const TWO_HOURS = 2 * 3_600_000;
 const HISTORIC = Date.parse('2019-06-10T10:00:00+08:00');
 
+/** Measured downloads (throughput tests), Mbit/s. The WAN ports say otherwise (1 Gbit/s for B, D, E): ignored. */
+const MEASURED: Record<string, number> = { [A]: 1200, [B]: 50, [D]: 10, [E]: 1, [G]: 150, [H]: 30 };
 const DATA: Record<string, Measurement[]> = {
-  [A]: [ping('internet', 0), ping('internet', 0, { target: '2001:db8::1' }), ping('peer', 0, { rtt: 40, jitter: 5 }), wan(1.2e9, 1e7), inventory('ap', 3), inventory('display', 18), inventory('pc', 60)],
-  [B]: [ping('internet', 100), ping('internet', 100, { target: '2001:db8::1' }), ping('peer', 0, { rtt: 400, jitter: 5 }), wan(5e7, 2e6), inventory('pc', 10)],
-  [C]: [ping('gateway', 0)],
-  [D]: [ping('internet', 0), ping('peer', 0, { rtt: 650, jitter: 10 }), wan(1e7)],
-  [E]: [ping('internet', 0), ping('peer', 0, { rtt: 950, jitter: 10 }), wan(1e6)],
-  [G]: [ping('internet', 0), wan(1.5e8)],
-  [H]: [ping('internet', 0), wan(3e7)],
+  [A]: [ping('internet', 0), ping('internet', 0, { target: '2001:db8::1' }), ping('peer', 0, { rtt: 40, jitter: 5 }), wan(1.2e9, 1e7), throughput(1200), inventory('ap', 3), inventory('display', 18), inventory('pc', 60)],
+  [B]: [ping('internet', 100), ping('internet', 100, { target: '2001:db8::1' }), ping('peer', 0, { rtt: 400, jitter: 5 }), wan(1e9, 2e6), throughput(50), inventory('pc', 10)],
+  [C]: [ping('gateway', 0), throughput(0, { resultCode: 2 })],
+  [D]: [ping('internet', 0), ping('peer', 0, { rtt: 650, jitter: 10 }), wan(1e9), throughput(10)],
+  [E]: [ping('internet', 0), ping('peer', 0, { rtt: 950, jitter: 10 }), wan(1e9), throughput(1)],
+  [G]: [ping('internet', 0), wan(1.5e8), throughput(150)],
+  [H]: [ping('internet', 0), wan(3e7), throughput(30)],
 };
 
 type J = { rule: string; status: string; value: unknown; threshold: unknown; validFrom: string | null; window: { description: string; fromMs: number; toMs: number }; source: string; reason?: string };
@@ -39,7 +41,7 @@ describe('collector/views compliance (real influxd, seeded scenarios)', function
     });
     h = await startHarness({ schools });
     for (const [school, measurements] of Object.entries(DATA)) await h.post(school, [{ atMs: NOW - TWO_HOURS, measurements }]);
-    await h.post(G, [{ atMs: HISTORIC, measurements: [wan(1.5e8)] }]);
+    await h.post(G, [{ atMs: HISTORIC, measurements: [wan(1.5e8), throughput(150)] }]);
   });
   after(async () => h?.close());
 
@@ -63,12 +65,25 @@ describe('collector/views compliance (real influxd, seeded scenarios)', function
     expect((await statuses(E))['CN-BB-03']).to.equal('fail');
   });
 
-  it('every rule is unknown, never pass, without the measurement it needs', async () => {
+  it('every rule is unknown, never pass, without the measurement it needs; bandwidth rules fall back to the contracted bandwidth, labelled so', async () => {
     const s = await statuses(C);
-    for (const rule of ['CN-BB-01', 'CN-BB-02', 'CN-BB-05', 'CN-DC-01', 'CN-DC-02', 'CN-DC-03', 'CN-DC-04', 'CN-DC-05', 'C2C-01']) expect(s[rule], rule).to.equal('unknown');
-    expect((await statuses(F))['CN-BB-03']).to.equal('unknown');
+    for (const rule of ['CN-BB-01', 'CN-DC-01', 'CN-DC-02', 'CN-DC-03', 'CN-DC-04', 'CN-DC-05', 'C2C-01']) expect(s[rule], rule).to.equal('unknown');
+    // C's only throughput test failed (result_code 2): its contract (300 Mbit/s) decides, and says so.
+    const c = (await judge(C))['CN-BB-02'] as J & { basis?: string };
+    expect(c).to.include({ status: 'pass', value: 300, basis: 'contracted' });
+    expect(c.reason).to.include('contracted').and.not.include('measured:');
+    const fContract = seedSchools().find((x) => x.id === F)!.contractedMbps;
+    expect((await judge(F))['CN-BB-03']).to.include({ status: fContract >= 2 ? 'pass' : 'fail', value: fContract, basis: 'contracted' });
     // CN-DC-05 has no probe yet: unknown even for the school that passes everything else.
     expect((await judge(A))['CN-DC-05']).to.include({ status: 'unknown', reason: 'no probe measures this yet' });
+  });
+
+  it('a 10 Mbit/s GEO school behind a 1 Gbit/s port is not ≥ 100 Mbit/s: CN-BB-02 fails on the measured 10, CN-BB-03 passes', async () => {
+    const d = await judge(D);
+    expect(d['CN-BB-02']).to.include({ status: 'fail', value: 10, basis: 'measured' });
+    expect(d['CN-BB-02']?.reason).to.include('measured');
+    expect(d['CN-BB-03']).to.include({ status: 'pass', value: 10, basis: 'measured' });
+    expect((await judge(B))['CN-BB-05']).to.include({ status: 'fail', value: 50 });
   });
 
   it('a rule that does not apply to a school says not_applicable (CN-BB-03 for a fibre primary school)', async () => {
@@ -86,7 +101,7 @@ describe('collector/views compliance (real influxd, seeded scenarios)', function
 
   it('each judgement carries its evidence: value, threshold, window and source', async () => {
     const j = (await judge(A))['CN-BB-02'] as J;
-    expect(j).to.include({ status: 'pass', value: 1200, threshold: 100, validFrom: '2015-01-01' });
+    expect(j).to.include({ status: 'pass', value: 1200, threshold: 100, validFrom: '2015-01-01', basis: 'measured' });
     // Whole China-time days (the evidence's day buckets) plus today so far.
     expect(j.window.description).to.equal('the last 7 days (from midnight China time) and today so far');
     expect(j.window.fromMs).to.equal(Date.parse('2026-11-16T00:00:00+08:00'));
@@ -105,7 +120,7 @@ describe('collector/views compliance (real influxd, seeded scenarios)', function
     expect(hh['INT-01']).to.include({ status: 'fail', value: 30, threshold: 50 });
     expect((await judge(B, 'itu-2030'))['INT-04']?.status).to.equal('fail');
     const c = await statuses(C, 'itu-2030');
-    expect(c).to.deep.equal({ 'INT-01': 'unknown', 'INT-04': 'unknown' });
+    expect(c).to.deep.equal({ 'INT-01': 'pass', 'INT-04': 'unknown' });
   });
 
   it('ningxia inherits cn-moe and raises CN-BB-02 to 200 Mbps from 2020; a 2019 report is judged by the 100 Mbps then in force', async () => {
@@ -125,14 +140,20 @@ describe('collector/views compliance (real influxd, seeded scenarios)', function
     expect(body).to.include({ level: 'county', code: '640104', schools: 34 });
     expect(body.profile.id).to.equal('cn-moe');
     const bb02 = body.rules.find((r: { rule: string }) => r.rule === 'CN-BB-02');
-    expect(bb02).to.include({ pass: 2, fail: 4, unknown: 28, notApplicable: 0 });
-    expect(bb02.passShare).to.be.closeTo(2 / 34, 1e-9);
-    expect(bb02.knownShare).to.be.closeTo(6 / 34, 1e-9);
+    // Measured where tested, contracted elsewhere: every school is judged, none unknown.
+    const expected = (prefix: string) => {
+      const seeds = seedSchools().filter((x) => x.county.startsWith(prefix));
+      const pass = seeds.filter((x) => (MEASURED[x.id] ?? x.contractedMbps) >= 100).length;
+      return { pass, fail: seeds.length - pass, unknown: 0 };
+    };
+    expect(bb02).to.include({ ...expected('640104'), notApplicable: 0 });
+    expect(bb02.passShare).to.be.closeTo(expected('640104').pass / 34, 1e-9);
+    expect(bb02.knownShare).to.equal(1);
     expect(body.children).to.have.length(34);
-    for (const [level, schools] of [['national', 300], ['province&code=640000', 300], ['city&code=640100', 102]] as const) {
+    for (const [level, prefix] of [['national', ''], ['province&code=640000', '64'], ['city&code=640100', '6401']] as const) {
       const up = await (await h.get(`/api/v1/compliance?level=${level}`)).json();
       const r = up.rules.find((x: { rule: string }) => x.rule === 'CN-BB-02');
-      expect(r, level).to.include({ pass: 2, fail: 4, unknown: schools - 6 });
+      expect(r, level).to.include(expected(prefix));
       for (const k of ['pass', 'fail', 'unknown', 'notApplicable']) {
         const sum = up.children.reduce((n: number, c: { rules: ({ rule: string } & Record<string, number>)[] }) => n + (c.rules.find((x) => x.rule === 'CN-BB-02')?.[k] as number), 0);
         expect(sum, `${level} ${k}`).to.equal(r[k]);

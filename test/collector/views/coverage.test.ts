@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { expect } from 'chai';
 import { livenessFile } from '../../../collector/views/liveness/store.js';
-import { MIN, NOW, inventory, ping, registryCsv, seedSchools, startHarness, wan, type Harness, type SeedSchool } from './harness.js';
+import { MIN, NOW, inventory, ping, registryCsv, seedSchools, startHarness, throughput, wan, type Harness, type SeedSchool } from './harness.js';
 
 type Status = 'online' | 'offline' | 'never_seen';
 
@@ -29,7 +29,9 @@ describe('collector/views coverage (real influxd, 300 seeded schools)', function
         else expected.offline++;
         const at = p === 'old' ? NOW - 120 * MIN : NOW - 2 * MIN;
         const measurements = [ping('gateway', 0), ping('internet', p === 'dead-internet' ? 100 : 0), inventory('ap', 2)];
-        if (i % 3 === 0) measurements.push(wan(SPEEDS[i % 5] as number));
+        // Every reporting school's WAN port says 1 Gbit/s: a port speed, which must decide no tier.
+        measurements.push(wan(1e9));
+        if (i % 3 === 0) measurements.push(throughput((SPEEDS[i % 5] as number) / 1e6));
         await h.post(s.id, [{ atMs: at - 60 * MIN, measurements: [ping('internet', 0)] }, { atMs: at, measurements }]);
       }),
     );
@@ -52,7 +54,7 @@ describe('collector/views coverage (real influxd, 300 seeded schools)', function
     expect(body.tierRules.map((t: { source: string }) => t.source).join(' ')).to.include('CN-BB-02');
   });
 
-  it('the tier comes from measured WAN speed where known, else from the contracted bandwidth', async () => {
+  it('the tier comes from the measured throughput where tested, else from the contracted bandwidth, never from the 1 Gbit/s port speed', async () => {
     const body = await (await h.get('/api/v1/coverage?level=national')).json();
     const tiers = { '1000': 0, '100': 0, '20': 0, '2': 0, lt2: 0 } as Record<string, number>;
     let measured = 0;
@@ -63,7 +65,7 @@ describe('collector/views coverage (real influxd, 300 seeded schools)', function
       tiers[mbps >= 1000 ? '1000' : mbps >= 100 ? '100' : mbps >= 20 ? '20' : mbps >= 2 ? '2' : 'lt2']!++;
     });
     expect(body.tiers).to.deep.equal(tiers);
-    expect(body.tierSource).to.deep.equal({ measured, contracted: 300 - measured });
+    expect(body.tierSource).to.deep.equal({ measured, contracted: 300 - measured, unknown: 0 });
   });
 
   it('province, city and county levels list their children, and the children add up to the parent', async () => {
@@ -79,8 +81,16 @@ describe('collector/views coverage (real influxd, 300 seeded schools)', function
   it('a county lists its schools with status, tier source and last report', async () => {
     const body = await (await h.get('/api/v1/coverage?level=county&code=640104')).json();
     const first = body.children.find((c: { code: string }) => c.code === '1640104001');
-    expect(first).to.include({ level: 'school', status: 'online', registered: 1, online: 1, linkType: 'fiber', tierFrom: 'measured', measuredMbps: 1200 });
-    expect(first.lastReportAt).to.equal(new Date(NOW - 2 * MIN).toISOString());
+    expect(first).to.include({ level: 'school', status: 'online', registered: 1, online: 1, linkType: 'fiber', tierFrom: 'measured', measuredMbps: 1200, tierMbps: 1200, portSpeedMbps: 1000 });
+    expect(first.measuredAt).to.equal(new Date(NOW - 2 * MIN).toISOString());
+    // A 10 Mbit/s GEO school behind a 1 Gbit/s port is in the 2-20 tier, not at 100 or above.
+    const geo = body.children.find((c: { code: string }) => c.code === '1640104003');
+    expect(geo).to.include({ linkType: 'sat-geo', tierFrom: 'measured', measuredMbps: 10, portSpeedMbps: 1000 });
+    expect(geo.tiers).to.deep.include({ '2': 1, '100': 0, '1000': 0 });
+    // Not tested: the contract decides, and the row says why.
+    const untested = body.children.find((c: { code: string }) => c.code === '1640104002');
+    expect(untested).to.include({ tierFrom: 'contracted', measuredMbps: null, measuredAt: null, tierMbps: 1.5 });
+    expect(untested.tierReason).to.include('contracted bandwidth from the registry');
     const never = body.children.filter((c: { status: string }) => c.status === 'never_seen');
     expect(never.every((c: { lastReportAt: unknown }) => c.lastReportAt === null)).to.equal(true);
   });
@@ -166,7 +176,8 @@ describe('collector/views coverage (real influxd, 300 seeded schools)', function
     writeFileSync(livenessFile(h.stateDir), JSON.stringify({ v: 1, savedAtMs: NOW, schools: { '1640104001': [l.lastReportMs, l.internetAtMs, l.internetLossPct, l.wanSpeedBps, l.wanAtMs] } }));
     const migrated = await h.restartViews();
     expect(migrated.store.size).to.equal(1);
-    expect(migrated.store.get('1640104001')).to.deep.equal(l);
+    // The old file had no throughput.
+    expect(migrated.store.get('1640104001')).to.deep.equal({ ...l, throughputMbps: null, throughputAtMs: null });
     expect(existsSync(livenessFile(h.stateDir))).to.equal(false);
     expect(existsSync(`${livenessFile(h.stateDir)}.migrated`)).to.equal(true);
     expect((h.state.db.prepare('SELECT count(*) AS n FROM views_liveness').get() as { n: number }).n).to.equal(1);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { ComplianceLevel } from '../../../collector/views/compliance/service.js';
 import type { ViewsModule } from '../../../collector/views/index.js';
 import type { Measurement } from '../../../protocol/index.js';
-import { MIN, NOW, inventory, ping, seedSchools, startHarness, wan, type Harness } from './harness.js';
+import { MIN, NOW, inventory, ping, seedSchools, startHarness, throughput, wan, type Harness } from './harness.js';
 
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
@@ -27,6 +27,8 @@ function randomMeasurements(r: () => number): Measurement[] {
   if (r() < 0.6) out.push(wan(pick([1e6, 1e7, 5e7, 1.5e8, 1.2e9]), r() < 0.5 ? Math.floor(r() * 5e8) : undefined));
   if (r() < 0.1) out.push({ name: 'iface', tags: { device: 'gateway', ifname: 'wan1', role: 'wan' }, fields: { oper_up: 0 } });
   if (r() < 0.4) out.push(inventory(pick(['ap', 'display', 'pc', 'printer']), Math.floor(r() * 80)));
+  // Throughput tests: a few a day, some failed (no down_mbps) or skipped by the budget.
+  if (r() < 0.15) out.push(throughput(pick([1, 8, 10, 95, 150, 1100]), { resultCode: pick([0, 0, 0, 2, 4]) }));
   return out;
 }
 

@@ -92,6 +92,16 @@ export function wan(speedBps: number, inBps?: number): Measurement {
   return { name: 'iface', tags: { device: 'gateway', ifname: 'wan0', role: 'wan' }, fields: { speed_bps: speedBps, oper_up: 1, ...(inBps !== undefined ? { in_bps: inBps } : {}) } };
 }
 
+/** One throughput test (iperf3) that worked: `downMbps` down, a tenth of it up. */
+export function throughput(downMbps: number, over: { resultCode?: number } = {}): Measurement {
+  const resultCode = over.resultCode ?? 0;
+  return {
+    name: 'throughput',
+    tags: { server: 'iperf.example' },
+    fields: { ...(resultCode === 0 ? { down_mbps: downMbps, up_mbps: downMbps / 10 } : {}), bytes_used: 1e6, duration_ms: 22_000, capped: 0, result_code: resultCode },
+  };
+}
+
 export function inventory(cls: string, count: number): Measurement {
   return { name: 'inventory', tags: { class: cls }, fields: { count } };
 }

@@ -8,12 +8,12 @@ import { Evidence, evidenceLayout } from '../../../collector/views/compliance/ev
 import { loadProfiles } from '../../../collector/views/compliance/profile.js';
 import { LivenessStore } from '../../../collector/views/liveness/store.js';
 import { ViewsState } from '../../../collector/views/state.js';
-import { NOW, inventory, ping, wan } from './harness.js';
+import { NOW, inventory, ping, throughput, wan } from './harness.js';
 import { PROTOCOL_VERSION, type Report } from '../../../protocol/index.js';
 
 const report = (school: string, atMs: number): Report => ({
   v: PROTOCOL_VERSION, school, agent: 'gw', seq: 1, collectedAt: atMs, sentAt: atMs,
-  measurements: [ping('internet', 0), ping('peer', 0, { rtt: 50 }), wan(1e8, 2e7), inventory('pc', 12)],
+  measurements: [ping('internet', 0), ping('peer', 0, { rtt: 50 }), wan(1e9, 2e7), throughput(100), inventory('pc', 12)],
 });
 
 describe('collector/views state in the state database', () => {
@@ -32,7 +32,7 @@ describe('collector/views state in the state database', () => {
   it('flushLiveness() upserts only the schools changed since the last flush, and loadLiveness() reads them back', async () => {
     const st = new ViewsState({ state: db, log, chunkRows: 64 });
     const store = new LivenessStore();
-    for (let i = 0; i < 1000; i++) store.apply(`1640104${String(i).padStart(3, '0')}`, { lastReportMs: NOW - i, internetAtMs: NOW - i, internetLossPct: i % 3 ? 0 : 100, wanSpeedBps: i % 2 ? 1e8 : null, wanAtMs: i % 2 ? NOW - i : null });
+    for (let i = 0; i < 1000; i++) store.apply(`1640104${String(i).padStart(3, '0')}`, { lastReportMs: NOW - i, internetAtMs: NOW - i, internetLossPct: i % 3 ? 0 : 100, wanSpeedBps: i % 2 ? 1e8 : null, wanAtMs: i % 2 ? NOW - i : null, throughputMbps: i % 5 ? null : 9.5, throughputAtMs: i % 5 ? null : NOW - i });
     expect(await st.flushLiveness(store)).to.equal(1000);
     expect(await st.flushLiveness(store)).to.equal(0);
     store.apply('1640104007', { lastReportMs: NOW + 60_000, internetAtMs: NOW + 60_000, internetLossPct: 0, wanSpeedBps: 2e8, wanAtMs: NOW + 60_000 });
@@ -60,7 +60,7 @@ describe('collector/views state in the state database', () => {
       expect(b('1640104001', 'ping_peer', w)).to.deep.equal(a('1640104001', 'ping_peer', w));
       expect(b('1640104001', 'inventory', w)).to.deep.equal(a('1640104001', 'inventory', w));
     }
-    expect(a('1640104001', 'iface_wan_speed', { lastDays: 7 })?.get('')).to.deep.equal({ v: 1e8 });
+    expect(a('1640104001', 'throughput_down', { lastDays: 7 })?.get('')).to.deep.equal({ v: 100, n: 2 });
     const other = new Evidence(evidenceLayout([...profiles.values()].filter((p) => p.id === 'itu-2030')));
     expect(await st.loadEvidence(other)).to.equal(0);
     st.close();

@@ -16,7 +16,7 @@ const zh = {
   offlineFor: '离线时长', since: '离线起始', cause: '最近原因', allRegions: '全部', allLinks: '全部链路', region: '区域', filter: '筛选', apply: '应用',
   modemUnlocked: '卫星调制解调器 {t} 失锁', lastGap: '{cause}（{t}，{d}）',
   profile: '合规标准', rule: '规则', pass: '通过', fail: '未通过', unknown: '未知', notApplicable: '不适用', passShare: '通过率', knownShare: '已测比例',
-  downloadCsv: '下载 CSV', failingSchools: '规则 {rule} 未通过的学校', value: '实测值', threshold: '阈值', window: '时间窗', source: '依据', reasonCol: '说明', evidence: '证据',
+  downloadCsv: '下载 CSV', failingSchools: '规则 {rule} 未通过的学校', value: '数值', threshold: '阈值', window: '时间窗', source: '依据', reasonCol: '说明', evidence: '证据',
   showFailing: '查看未通过学校', facts: '登记信息', latest: '最新状态', students: '学生数', classrooms: '教室数', hub: '中心校', coords: '坐标', type: '类型',
   wanSpeed: 'WAN 端口速率', internet: '互联网探测', loss: '丢包', rtt: '往返时延 (ms)', jitter: '抖动 (ms)', lossPct: '丢包率 (%)', wanInOut: 'WAN 流量 (bit/s)', in: '入', out: '出',
   range24h: '24 小时', range7d: '7 天', range30d: '30 天', devices: '设备清单', devicesByClass: '按类别', deviceCount: '数量', mac: 'MAC', ip: 'IP', vendor: '厂商', lastSeen: '最近出现',
