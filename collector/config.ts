@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 import { viewsSettingsSchema } from './views/index.js';
+import { alertsSettingsSchema } from './alerts/settings.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -102,6 +103,8 @@ export const collectorConfigSchema = z.strictObject({
     .prefault({}),
   /** Coverage and compliance views (see docs/views.md). */
   views: viewsSettingsSchema.prefault({}),
+  /** Alert rules, Alertmanager and robot receivers (see docs/alerts.md). */
+  alerts: alertsSettingsSchema.prefault({}),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((c, ctx) => {

@@ -17,6 +17,7 @@ import { InfluxDB, type IPoolOptions } from 'influx';
 import type { Logger } from 'pino';
 import { toLineProtocol } from './line-protocol.js';
 import { SinkError, type Point, type Sink } from './sink.js';
+import { timedInfluxWrite } from '../metrics/registry.js';
 
 export { toLineProtocol } from './line-protocol.js';
 
@@ -272,7 +273,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
   const writePath = `/write?${new URLSearchParams({ db: database, precision: 'ms' }).toString()}`;
 
   /** Writes lines in one HTTP write; resolves with the error, or undefined once InfluxDB confirmed them. */
-  const writeLines = async (lines: string[]): Promise<SinkError | undefined> => {
+  const writeLines = timedInfluxWrite(async (lines: string[]): Promise<SinkError | undefined> => {
     const what = `writing ${lines.length} point${lines.length === 1 ? '' : 's'}`;
     const body = lines.join('\n');
     for (let attempt = 1; ; attempt++) {
@@ -303,7 +304,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       if (err.retryable) dbReady = undefined;
       return err;
     }
-  };
+  });
 
   // --- batching ----------------------------------------------------------------------------------
 
