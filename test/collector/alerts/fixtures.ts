@@ -40,8 +40,9 @@ export function modemM(fields: Record<string, number>): Measurement {
 }
 
 let seq = 0;
-export function report(school: string, atMs: number, measurements: Measurement[]): Report {
-  return { v: PROTOCOL_VERSION, school, agent: 'gw-01', seq: ++seq, collectedAt: atMs, sentAt: atMs, measurements };
+/** A report collected at `atMs` and sent at `sentAtMs` (default: at once). */
+export function report(school: string, atMs: number, measurements: Measurement[], sentAtMs = atMs): Report {
+  return { v: PROTOCOL_VERSION, school, agent: 'gw-01', seq: ++seq, collectedAt: atMs, sentAt: sentAtMs, measurements };
 }
 
 export function rules(yaml: string): AlertRule[] {
