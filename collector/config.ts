@@ -5,6 +5,7 @@ import { authSettingsSchema } from './auth/settings.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 import { budgetsSchema } from './ingest/budgets.js';
 import { viewsSettingsSchema } from './views/index.js';
+import { alertsSettingsSchema } from './alerts/settings.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -118,6 +119,8 @@ export const collectorConfigSchema = z.strictObject({
   views: viewsSettingsSchema.prefault({}),
   /** Agents per school, token lifetime and rotation (see docs/protocol.md, Enrollment). */
   auth: authSettingsSchema.prefault({}),
+  /** Alert rules, Alertmanager and robot receivers (see docs/alerts.md). */
+  alerts: alertsSettingsSchema.prefault({}),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((c, ctx) => {

@@ -1,6 +1,8 @@
 /** The collector's HTTP application: ingest, health, and the error catalogue's answers. */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { requireViewer, type ViewerVerifier } from '../auth/viewers.js';
+import { metricsHandler } from '../metrics/module.js';
+import type { CollectorMetrics } from '../metrics/registry.js';
 import { sendError } from './errors.js';
 import type { Health } from './health.js';
 import { createIngest, type IngestOptions } from './ingest.js';
@@ -15,6 +17,8 @@ export interface AppOptions extends IngestOptions {
   health?: Health;
   /** `POST /api/v1/enroll` (collector/enroll/service.ts); agents enroll without a viewer account. */
   enroll?: (req: Request, res: Response) => void;
+  /** What `/metrics` serves; default the process's (collector/metrics/registry.ts). */
+  metrics?: CollectorMetrics;
 }
 
 /** Builds the express app. It never throws on input: every failure is an answer from the catalogue. */
@@ -33,6 +37,9 @@ export function createApp(opts: AppOptions): express.Express {
     const ok = await opts.sink.ready();
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', sink: ok ? 'up' : 'down' });
   });
+
+  // Like /healthz, open to the scraper: no school data, only bounded labels (docs/alerts.md).
+  app.get('/metrics', metricsHandler(opts.metrics));
 
   // Ingest is HTTP-version independent (ingest.ts); the HTTP/2 listener serves the same handler.
   const ingest = createIngest(opts);

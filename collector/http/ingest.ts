@@ -17,6 +17,7 @@ import type { CollectorModule } from '../module.js';
 import { SinkError, type PartialWrite, type Sink } from '../sink/sink.js';
 import { StateDbError } from '../state/db.js';
 import { errorAnswer } from './errors.js';
+import { observeAcceptedBatch, observeIngestAnswer } from '../metrics/registry.js';
 
 /** What ingest needs to know about schools. */
 export interface SchoolDirectory {
@@ -218,6 +219,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       ...(Object.keys(droppedPoints).length ? { dropped_points: droppedPoints } : {}),
     };
     opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points }, 'batch accepted');
+    observeAcceptedBatch(fresh.length, duplicates.length, points);
     const after = async () => {
       if (!fresh.length) return;
       for (const m of modules) {
@@ -234,6 +236,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
 
   const send = (res: IngestResponse, a: IngestAnswer): void => {
     if (res.headersSent) return;
+    observeIngestAnswer(a.status, a.body);
     const text = JSON.stringify(a.body);
     res.writeHead(a.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...a.headers });
     res.end(text);

@@ -17,6 +17,7 @@ import { InfluxDB, type IPoolOptions } from 'influx';
 import type { Logger } from 'pino';
 import { toLineProtocol } from './line-protocol.js';
 import { SinkError, type PartialWrite, type Point, type Sink } from './sink.js';
+import { timedInfluxWrite } from '../metrics/registry.js';
 
 export { toLineProtocol } from './line-protocol.js';
 
@@ -310,7 +311,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
    * Writes lines in one HTTP write; resolves with the error, undefined once InfluxDB confirmed them, or
    * a PartialWrite when it stored all but the points it names.
    */
-  const writeLines = async (lines: string[]): Promise<SinkError | PartialWrite | undefined> => {
+  const writeLines = timedInfluxWrite(async (lines: string[]): Promise<SinkError | PartialWrite | undefined> => {
     const what = `writing ${lines.length} point${lines.length === 1 ? '' : 's'}`;
     const body = lines.join('\n');
     for (let attempt = 1; ; attempt++) {
@@ -347,7 +348,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       if (err.retryable) dbReady = undefined;
       return err;
     }
-  };
+  });
 
   // --- batching ----------------------------------------------------------------------------------
 

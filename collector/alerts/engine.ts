@@ -1,0 +1,382 @@
+/**
+ * The alert engine: folds accepted reports into per-school facts (O(1) per report), and sweeps the
+ * rules over every registered school and region on a timer, in slices of at most `sliceMs` with a
+ * yield to the event loop between them, so ingest is never held up. A sweep costs O(schools × rules)
+ * arithmetic on column arrays plus O(firing alerts); an alert the sweep no longer finds true resolves.
+ */
+import type { Logger } from 'pino';
+import type { Report } from '../../protocol/index.js';
+import type { Registry } from '../registry/index.js';
+import type { School } from '../registry/schema.js';
+import { AlertFactory, durationText, type Alert, type AlertFacts } from './alert.js';
+import { ALWAYS_SCHOOL_TIME, type SchoolTime } from './calendar.js';
+import { SchoolFacts, Streaks, figuresOf, type ReportFigures } from './facts.js';
+import { compareVersions, placementKey, resolveParams, type AlertRule, type Placement } from './rules.js';
+
+/** A compliance rollup table as the engine reads it (collector/views/compliance/rollup.ts). */
+export interface ComplianceStatuses {
+  readonly ruleIds: readonly string[];
+  statusOf(school: string, k: number): 'pass' | 'fail' | 'unknown' | 'not_applicable' | undefined;
+}
+
+export interface AlertEngineOptions {
+  rules: readonly AlertRule[];
+  registry: () => Registry;
+  now: () => number;
+  log: Logger;
+  /** School hours; default: always. */
+  schoolTime?: SchoolTime;
+  /** A school is online while its newest internet answer is younger than this (views.onlineWindowMin), ms. */
+  onlineWindowMs: number;
+  /** A streak rule's alert resolves when the school sent no sample for this long, ms. */
+  staleAfterMs: number;
+  /** Most alerts firing at once; beyond it new ones are counted in `dropped` and logged, not raised. */
+  maxActive: number;
+  /** Base URL of the console for the alerts' links. */
+  consoleUrl: string;
+  /** The compliance table of a profile, when the views module has one. */
+  compliance?: (profile: string) => ComplianceStatuses | undefined;
+  /** Longest stretch of work between two yields, ms. Default 10. */
+  sliceMs?: number;
+}
+
+/** What one sweep changed. */
+export interface SweepResult {
+  fired: Alert[];
+  resolved: Alert[];
+  /** Alerts not raised because `maxActive` was reached. */
+  dropped: number;
+  /** Sweep duration (wall, including yields) and busy time, ms. */
+  wallMs: number;
+  busyMs: number;
+}
+
+const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+type StreakKind = 'link_loss' | 'link_rtt' | 'link_jitter' | 'spool_backlog' | 'modem_snr' | 'modem_lock';
+const STREAK_KINDS = new Set<string>(['link_loss', 'link_rtt', 'link_jitter', 'spool_backlog', 'modem_snr', 'modem_lock']);
+
+/** A rule with its per-placement parameter cache and, for streak rules, its streak column. */
+interface Compiled {
+  rule: AlertRule;
+  cache: Map<string, Record<string, unknown> & { enabled: boolean }>;
+  streaks?: Streaks;
+  /** region_online: since when each region is below target. */
+  regionSince?: Map<string, number>;
+  /** compliance_failing: per registry index × watched rule, 0 none, 1 pass, 2 failing before it was watched, 3 failing (alerted). */
+  compliance?: { registry: Registry; states: Uint8Array; watched: number[]; table: ComplianceStatuses };
+}
+
+function placementOf(s: School): Placement {
+  return { link: s.linkType, province: s.provinceCode, city: s.cityCode, county: s.countyCode };
+}
+
+const fmt = (n: number, unit: string, digits = 0) => `${n.toFixed(digits)} ${unit}`;
+
+/** The engine. Feed it with `onReport`, call `sweep()` on a timer. */
+export class AlertEngine {
+  readonly facts = new SchoolFacts();
+  /** Firing alerts by key. */
+  readonly active = new Map<string, Alert>();
+  private readonly compiled: Compiled[];
+  private readonly factory: AlertFactory;
+  private sweepNo = 0;
+  private running: Promise<SweepResult> | undefined;
+  private readonly startedAtMs: number;
+  /** Keys restored from the state database: kept while the data to judge them is not back yet. */
+  private readonly restored = new Set<string>();
+
+  constructor(private readonly opts: AlertEngineOptions) {
+    this.factory = new AlertFactory(opts.consoleUrl.replace(/\/+$/, ''));
+    this.compiled = opts.rules
+      .filter((r) => r.enabled)
+      .map((rule) => ({
+        rule,
+        cache: new Map(),
+        ...(STREAK_KINDS.has(rule.kind) ? { streaks: this.facts.addStreaks() } : {}),
+        ...(rule.kind === 'region_online' ? { regionSince: new Map<string, number>() } : {}),
+      }));
+    this.startedAtMs = opts.now();
+  }
+
+  /** The rules evaluated (enabled ones). */
+  get rules(): readonly AlertRule[] {
+    return this.compiled.map((c) => c.rule);
+  }
+
+  private params(c: Compiled, at: Placement): Record<string, unknown> & { enabled: boolean } {
+    const key = placementKey(c.rule, at);
+    let p = c.cache.get(key);
+    if (!p) c.cache.set(key, (p = resolveParams(c.rule, at)));
+    return p;
+  }
+
+  /** Puts alerts saved before a restart back (they keep their start time). */
+  restore(alerts: Iterable<Alert>): void {
+    for (const a of alerts) {
+      if (this.active.size >= this.opts.maxActive) break;
+      this.active.set(a.key, a);
+      this.restored.add(a.key);
+    }
+  }
+
+  /** Seeds a school's liveness from the views' saved state (start-up). */
+  seed(school: string, lastGoodMs: number | null, lastReportMs: number): void {
+    this.facts.seed(school, lastGoodMs, lastReportMs);
+  }
+
+  /** Folds one accepted report (its points stamped `atMs`) into the facts. */
+  onReport(school: string, report: Report, atMs: number): void {
+    const f = figuresOf(report);
+    const slot = this.facts.apply(school, f, atMs);
+    const s = this.opts.registry().get(school);
+    if (!s) return;
+    const prevSpool = this.facts.spool[slot] as number;
+    if (!Number.isNaN(f.spoolReports) && !(atMs < (this.facts.lastReportMs[slot] as number) && !Number.isNaN(prevSpool))) this.facts.spool[slot] = f.spoolReports;
+    let at: Placement | undefined;
+    for (const c of this.compiled) {
+      if (!c.streaks) continue;
+      at ??= placementOf(s);
+      const p = this.params(c, at);
+      const sample = this.sample(c.rule.kind as StreakKind, p, f, prevSpool);
+      if (sample) c.streaks.update(slot, sample.over, sample.value, atMs);
+    }
+  }
+
+  /** A streak rule's sample from one report, or undefined when the report has no such figure. */
+  private sample(kind: StreakKind, p: Record<string, unknown>, f: ReportFigures, prevSpool: number): { over: boolean; value: number } | undefined {
+    const v = (value: number, over: boolean) => (Number.isNaN(value) ? undefined : { value, over });
+    switch (kind) {
+      case 'link_loss':
+        return v(f.lossPct, f.lossPct > (p.abovePct as number));
+      case 'link_rtt':
+        return v(f.rttMs, f.rttMs > (p.aboveMs as number));
+      case 'link_jitter':
+        return v(f.jitterMs, f.jitterMs > (p.aboveMs as number));
+      case 'spool_backlog':
+        return v(f.spoolReports, f.spoolReports >= (p.minReports as number) && !(f.spoolReports < prevSpool));
+      case 'modem_snr': {
+        const x = f.modem.get(p.field as string);
+        return x === undefined ? undefined : v(x, x < (p.belowDb as number));
+      }
+      case 'modem_lock': {
+        const x = f.modem.get('locked');
+        return x === undefined ? undefined : v(x, x === 0);
+      }
+    }
+  }
+
+  /** One sweep over every school and region; concurrent calls share it. */
+  sweep(): Promise<SweepResult> {
+    this.running ??= this.run().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async run(): Promise<SweepResult> {
+    const nowMs = this.opts.now();
+    const reg = this.opts.registry();
+    const sweep = ++this.sweepNo;
+    const result: SweepResult = { fired: [], resolved: [], dropped: 0, wallMs: 0, busyMs: 0 };
+    const t0 = performance.now();
+    let sliceStart = t0;
+    const sliceMs = this.opts.sliceMs ?? 10;
+    const schoolTime = this.opts.schoolTime ?? ALWAYS_SCHOOL_TIME;
+    const regionCounts = this.compiled.map((c) => (c.regionSince ? new Map<string, [number, number]>() : undefined));
+    for (const c of this.compiled) {
+      if (c.rule.kind !== 'compliance_failing') continue;
+      this.prepareCompliance(c, reg);
+      // No table (views still starting): keep what fires, decide nothing.
+      if (!c.compliance) for (const a of this.active.values()) if (a.rule === c.rule.id) a.sweep = sweep;
+    }
+
+    let i = 0;
+    for (const s of reg.schools.values()) {
+      this.judgeSchool(s, i++, reg, nowMs, sweep, schoolTime, regionCounts, result);
+      if ((i & 255) === 0 && performance.now() - sliceStart > sliceMs) {
+        result.busyMs += performance.now() - sliceStart;
+        await yieldNow();
+        sliceStart = performance.now();
+      }
+    }
+    this.compiled.forEach((c, k) => {
+      const counts = regionCounts[k];
+      if (counts) this.judgeRegions(c, counts, reg, nowMs, sweep, result);
+    });
+    for (const [key, a] of this.active) {
+      if (a.sweep === sweep) continue;
+      if (this.restored.has(key) && this.keepRestored(a, nowMs)) continue;
+      this.active.delete(key);
+      this.restored.delete(key);
+      a.endsAtMs = nowMs;
+      result.resolved.push(a);
+    }
+    result.busyMs += performance.now() - sliceStart;
+    result.wallMs = performance.now() - t0;
+    if (result.dropped > 0) this.opts.log.error({ code: 'COL_ERR_ALERTS_TRUNCATED', dropped: result.dropped, maxActive: this.opts.maxActive }, 'alerts not raised: the most alerts firing at once (alerts.maxActive) is reached');
+    return result;
+  }
+
+  /** A restored streak alert whose school sent nothing since the restart stays until the data is stale. */
+  private keepRestored(a: Alert, nowMs: number): boolean {
+    const c = this.compiled.find((x) => x.rule.id === a.rule);
+    if (!c?.streaks) return false;
+    const slot = this.facts.slotOf(a.labels.school ?? '');
+    const noSample = slot === undefined || Number.isNaN(c.streaks.last[slot]);
+    return noSample && nowMs - this.startedAtMs < this.opts.staleAfterMs;
+  }
+
+  /** Confirms or raises the alert `key`; `make` builds it when new. */
+  private confirm(key: string, sweep: number, result: SweepResult, make: () => Alert): void {
+    const a = this.active.get(key);
+    if (a) {
+      a.sweep = sweep;
+      this.restored.delete(key);
+      return;
+    }
+    if (this.active.size >= this.opts.maxActive) {
+      result.dropped++;
+      return;
+    }
+    const n = make();
+    n.sweep = sweep;
+    this.active.set(key, n);
+    result.fired.push(n);
+  }
+
+  private judgeSchool(
+    s: School,
+    index: number,
+    reg: Registry,
+    nowMs: number,
+    sweep: number,
+    schoolTime: SchoolTime,
+    regionCounts: (Map<string, [number, number]> | undefined)[],
+    result: SweepResult,
+  ): void {
+    const facts = this.facts;
+    const slot = facts.slotOf(s.id);
+    const at = placementOf(s);
+    let inHours: boolean | undefined;
+    const hours = () => (inHours ??= schoolTime.isSchoolTime(s.id, nowMs));
+    const lastGood = slot === undefined ? NaN : (facts.lastGoodMs[slot] as number);
+    const online = nowMs - lastGood < this.opts.onlineWindowMs;
+    for (let k = 0; k < this.compiled.length; k++) {
+      const c = this.compiled[k] as Compiled;
+      const rule = c.rule;
+      const p = this.params(c, at);
+      if (!p.enabled) continue;
+      const forMs = ((p.forMin as number | undefined) ?? 0) * 60_000;
+      const key = () => `${rule.id}|${s.id}`;
+      const raise = (f: AlertFacts) => this.confirm(key(), sweep, result, () => this.factory.school(rule, reg, s, f, nowMs));
+      switch (rule.kind) {
+        case 'school_offline': {
+          if (p.schoolHoursOnly && !hours()) break;
+          if (slot === undefined) {
+            if (p.includeNeverSeen) raise({ value: 'never reported', threshold: '', forMin: p.forMin as number });
+            break;
+          }
+          const since = Number.isNaN(lastGood) ? (facts.firstSeenMs[slot] as number) : lastGood;
+          if (nowMs - since >= forMs) raise({ value: durationText(nowMs - since), threshold: '', forMin: p.forMin as number });
+          break;
+        }
+        case 'agent_version': {
+          const v = slot === undefined ? undefined : facts.versions[slot];
+          if (v !== undefined && compareVersions(v, p.minVersion as string) < 0) raise({ value: v, threshold: p.minVersion as string, forMin: 0 });
+          break;
+        }
+        case 'region_online': {
+          if (p.schoolHoursOnly && !hours()) break;
+          const code = p.level === 'province' ? s.provinceCode : p.level === 'city' ? s.cityCode : s.countyCode;
+          const counts = regionCounts[k] as Map<string, [number, number]>;
+          let e = counts.get(code);
+          if (!e) counts.set(code, (e = [0, 0]));
+          e[0]++;
+          if (online) e[1]++;
+          break;
+        }
+        case 'compliance_failing':
+          this.judgeCompliance(c, s, index, reg, nowMs, sweep, result);
+          break;
+        default: {
+          const st = c.streaks as Streaks;
+          if (slot === undefined) break;
+          const since = st.since[slot] as number;
+          const last = st.last[slot] as number;
+          if (Number.isNaN(since) || last - since < forMs || nowMs - last > this.opts.staleAfterMs) break;
+          raise(this.streakFacts(rule.kind, p, st.value[slot] as number));
+        }
+      }
+    }
+  }
+
+  private streakFacts(kind: string, p: Record<string, unknown>, v: number): AlertFacts {
+    const forMin = p.forMin as number;
+    switch (kind) {
+      case 'link_loss':
+        return { value: fmt(v, '%', 1), threshold: fmt(p.abovePct as number, '%', 1), forMin };
+      case 'link_rtt':
+      case 'link_jitter':
+        return { value: fmt(v, 'ms'), threshold: fmt(p.aboveMs as number, 'ms'), forMin };
+      case 'spool_backlog':
+        return { value: String(v), threshold: String(p.minReports), forMin };
+      case 'modem_snr':
+        return { value: fmt(v, 'dB', 1), threshold: fmt(p.belowDb as number, 'dB', 1), forMin };
+      default:
+        return { value: String(v), threshold: '1', forMin };
+    }
+  }
+
+  private judgeRegions(c: Compiled, counts: Map<string, [number, number]>, reg: Registry, nowMs: number, sweep: number, result: SweepResult): void {
+    const since = c.regionSince as Map<string, number>;
+    const level = (c.rule.level as 'province' | 'city' | 'county' | undefined) ?? 'county';
+    for (const [code, [n, online]] of counts) {
+      const p = this.params(c, { link: 'other', province: `${code.slice(0, 2)}0000`, city: level === 'province' ? '' : `${code.slice(0, 4)}00`, county: level === 'county' ? code : '' });
+      const share = n > 0 ? (100 * online) / n : 100;
+      const below = p.enabled && n >= (p.minSchools as number) && share < (p.belowPct as number);
+      if (!below) {
+        since.delete(code);
+        continue;
+      }
+      const from = since.get(code) ?? nowMs;
+      since.set(code, from);
+      if (nowMs - from < (p.forMin as number) * 60_000) continue;
+      this.confirm(`${c.rule.id}|${code}`, sweep, result, () =>
+        this.factory.region(c.rule, reg, code, level, { value: `${share.toFixed(1)} % (${online}/${n})`, threshold: `${p.belowPct as number} %`, forMin: p.forMin as number }, nowMs),
+      );
+    }
+    // Regions without any school in hours this sweep are not below target.
+    for (const code of since.keys()) if (!counts.has(code)) since.delete(code);
+  }
+
+  private prepareCompliance(c: Compiled, reg: Registry): void {
+    const table = this.opts.compliance?.(c.rule.profile as string);
+    if (!table) {
+      c.compliance = undefined;
+      return;
+    }
+    const wanted = c.rule.rules as string[];
+    const watched = table.ruleIds.map((_, k) => k).filter((k) => wanted.length === 0 || wanted.includes(table.ruleIds[k] as string));
+    if (c.compliance?.registry !== reg || c.compliance.watched.length !== watched.length) {
+      // A new registry (or first sweep): statuses start over; failures seen first are a baseline, not news.
+      c.compliance = { registry: reg, states: new Uint8Array(reg.schools.size * watched.length), watched, table };
+    } else c.compliance.table = table;
+  }
+
+  private judgeCompliance(c: Compiled, s: School, index: number, reg: Registry, nowMs: number, sweep: number, result: SweepResult): void {
+    const cs = c.compliance;
+    if (!cs) return;
+    for (let j = 0; j < cs.watched.length; j++) {
+      const k = cs.watched[j] as number;
+      const ruleId = cs.table.ruleIds[k] as string;
+      const at = index * cs.watched.length + j;
+      const st = cs.table.statusOf(s.id, k);
+      const key = `${c.rule.id}|${s.id}|${ruleId}`;
+      let state = cs.states[at] as number;
+      if (state === 0 && this.active.has(key)) state = 3;
+      if (st === 'pass') state = 1;
+      else if (st === 'fail') state = state === 1 || state === 3 ? 3 : 2;
+      cs.states[at] = state;
+      if (state === 3) this.confirm(key, sweep, result, () => this.factory.school(c.rule, reg, s, { value: 'fail', threshold: '', forMin: 0, complianceRule: ruleId }, nowMs));
+    }
+  }
+}
