@@ -170,13 +170,15 @@ export function observeAcceptedBatch(fresh: number, duplicates: number, points: 
  * The sink's hook: wraps its one-HTTP-write function (resolving with an error or undefined) to time
  * it and count failures.
  */
-export function timedInfluxWrite<A extends unknown[], E extends { retryable: boolean } | undefined>(write: (...args: A) => Promise<E>): (...args: A) => Promise<E> {
+export function timedInfluxWrite<A extends unknown[], E extends object | undefined>(write: (...args: A) => Promise<E>): (...args: A) => Promise<E> {
   return async (...args) => {
     const m = collectorMetrics();
     const end = m.influxWriteSeconds.startTimer();
     const err = await write(...args);
-    end({ result: err ? 'error' : 'ok' });
-    if (err) m.influxWriteFailures.inc({ retryable: String(err.retryable) });
+    // A partial write (no `retryable`) stored the rest of the batch: neither ok nor a failed write.
+    const failed = err !== undefined && 'retryable' in err;
+    end({ result: err === undefined ? 'ok' : failed ? 'error' : 'partial' });
+    if (failed) m.influxWriteFailures.inc({ retryable: String((err as { retryable: boolean }).retryable) });
     return err;
   };
 }
