@@ -89,6 +89,8 @@ export class ViewsState {
     if (!this.conn?.open) {
       this.conn = new Database(this.opts.state.path, { timeout: 5000 });
       this.conn.pragma('synchronous = NORMAL');
+      // Checkpoints run on the state database's worker thread: none on this connection's commits.
+      if (this.opts.state.backgroundCheckpoints) this.conn.pragma('wal_autocheckpoint = 0');
     }
     return this.conn;
   }
