@@ -20,6 +20,7 @@
 import { closeSync, existsSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Checkpointer, type CheckpointerStats } from './checkpointer.js';
 
 /** A better-sqlite3 database handle. */
 export type Sqlite = Database.Database;
@@ -53,6 +54,8 @@ export interface StateDbHealth {
   /** Commits and the work items they carried, since open. */
   commits: number;
   items: number;
+  /** WAL checkpoints on the worker thread (absent when SQLite checkpoints on commit: exclusive locking, in memory). */
+  checkpointer?: CheckpointerStats;
 }
 
 export interface StateDb {
@@ -66,6 +69,11 @@ export interface StateDb {
    * other processes (`token issue`, `state backup`) wait until the collector restarts.
    */
   readonly exclusive: boolean;
+  /**
+   * True while WAL checkpoints run on a worker thread (checkpointer.ts) and this connection has automatic
+   * checkpoints off: another connection of this process should then turn them off too.
+   */
+  readonly backgroundCheckpoints: boolean;
   /** Runs a module's migrations not yet applied (recorded per module in `schema_migrations`). */
   migrate(module: string, migrations: readonly Migration[]): void;
   /**
@@ -91,6 +99,8 @@ export interface OpenStateDbOptions {
   maxGroupItems?: number;
   /** How long a statement waits for a lock held by another connection (e.g. the CLI), ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** Time between WAL checkpoints on the worker thread, ms; 0 leaves checkpoints to SQLite (on commit). Default 1000. */
+  checkpointIntervalMs?: number;
 }
 
 /** The state database file under a state directory. */
@@ -152,6 +162,19 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
     } catch {
       throw new Error(`${path}: cannot open the collector state database: ${(e as Error).message}`);
     }
+  }
+  let checkpointer: Checkpointer | undefined;
+  const checkpointMs = opts.checkpointIntervalMs ?? 1000;
+  if (path !== ':memory:' && !exclusive && checkpointMs > 0) {
+    db.pragma('wal_autocheckpoint = 0');
+    checkpointer = new Checkpointer({
+      path,
+      intervalMs: checkpointMs,
+      // Without the worker, SQLite checkpoints on commit again (on the event loop, but the WAL stays bounded).
+      onFailed: () => {
+        if (db.open) db.pragma('wal_autocheckpoint = 1000');
+      },
+    });
   }
   const groupMs = opts.groupCommitMs ?? 2;
   const maxItems = opts.maxGroupItems ?? 5000;
@@ -259,6 +282,9 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
     db,
     path,
     exclusive,
+    get backgroundCheckpoints() {
+      return checkpointer?.stats().running ?? false;
+    },
     migrate(module, migrations) {
       const applied = new Set((db.prepare('SELECT version FROM schema_migrations WHERE module = ?').all(module) as { version: number }[]).map((r) => r.version));
       const record = db.prepare('INSERT INTO schema_migrations (module, version, description, applied_at_ms) VALUES (?, ?, ?, ?)');
@@ -285,7 +311,7 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
         throw toStateDbError(e);
       }
     },
-    health: () => ({ ...health }),
+    health: () => ({ ...health, ...(checkpointer ? { checkpointer: checkpointer.stats() } : {}) }),
     async close() {
       if (closed) return;
       if (timer) clearTimeout(timer);
@@ -293,6 +319,7 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
       closed = true;
       queue = [];
       while (syncing) await syncing;
+      await checkpointer?.close();
       db.close();
       if (walFd !== undefined) closeSync(walFd);
     },

@@ -172,6 +172,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     },
     async stop() {
       for (const t of timers.splice(0)) clearInterval(t);
+      state?.hurry();
       await state?.flushLiveness(store);
       await live?.close();
       state?.close();

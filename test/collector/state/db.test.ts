@@ -71,6 +71,29 @@ describe('collector/state/db', () => {
     }
   });
 
+  it('WAL checkpoints run on a worker thread: commits checkpoint nothing themselves, and the worker copies the WAL into the database', async () => {
+    const { statSync } = await import('node:fs');
+    const { Checkpointer } = await import('../../../collector/state/checkpointer.js');
+    await db.close();
+    // The timer never fires during the test: the checkpoint is asked for below.
+    db = openStateDb({ stateDir: dir, checkpointIntervalMs: 600_000 });
+    expect([db.backgroundCheckpoints, db.db.pragma('wal_autocheckpoint', { simple: true })]).to.deep.equal([true, 0]);
+    const blob = 'x'.repeat(3000);
+    for (let g = 0; g < 30; g++) await Promise.all(Array.from({ length: 100 }, (_, i) => db.commit((d) => d.prepare('INSERT INTO kv (k, v) VALUES (?, ?)').run(`${blob}${g}-${i}`, i))));
+    // SQLite checkpointing on commit would have kept the WAL near its 1,000 pages (4 MiB).
+    expect(statSync(`${db.path}-wal`).size).to.be.greaterThan(2000 * 4096);
+    const cp = new Checkpointer({ path: db.path, intervalMs: 600_000, onFailed: (r) => expect.fail(r) });
+    const r = await cp.checkpoint();
+    await cp.close();
+    expect(r?.log).to.be.greaterThan(2000);
+    expect(r?.checkpointed).to.equal(r?.log);
+    expect(db.health().checkpointer).to.include({ running: true, failures: 0 });
+    await db.close();
+    expect(db.health().checkpointer?.running).to.equal(false);
+    db = openStateDb({ stateDir: dir, checkpointIntervalMs: 0 });
+    expect([db.backgroundCheckpoints, db.db.pragma('wal_autocheckpoint', { simple: true }), (db.db.prepare('SELECT count(*) AS n FROM kv').get() as { n: number }).n]).to.deep.equal([false, 1000, 3000]);
+  });
+
   it('migrate() applies each version once per module, across reopen', async () => {
     db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }, { version: 2, description: 'index', up: 'CREATE INDEX kv_v ON kv (v)' }]);
     await db.close();

@@ -65,4 +65,29 @@ describe('collector/views state in the state database', () => {
     expect(await st.loadEvidence(other)).to.equal(0);
     st.close();
   });
+
+  it('flushLiveness() gives the event loop back after every chunk of chunkMs, and a flush after hurry() returns only once the earlier paced one wrote everything', async () => {
+    // chunkMs 0: one row a chunk, whatever the machine's speed.
+    const st = new ViewsState({ state: db, log, chunkMs: 0, loopShare: 0.01 });
+    const store = new LivenessStore();
+    const id = (i: number) => `1640105${String(i).padStart(3, '0')}`;
+    for (let i = 0; i < 30; i++) store.apply(id(i), { lastReportMs: NOW, internetAtMs: NOW, internetLossPct: 0, wanSpeedBps: null, wanAtMs: null });
+    let turns = 0;
+    let running = true;
+    const tick = () => {
+      turns++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const paced = st.flushLiveness(store);
+    await new Promise((r) => setTimeout(r, 5));
+    store.apply(id(99), { lastReportMs: NOW, internetAtMs: NOW, internetLossPct: 0, wanSpeedBps: null, wanAtMs: null });
+    st.hurry();
+    const after = await st.flushLiveness(store);
+    running = false;
+    const count = (db.db.prepare('SELECT count(*) AS n FROM views_liveness').get() as { n: number }).n;
+    expect([await paced, after, count]).to.deep.equal([30, 1, 31]);
+    expect(turns).to.be.greaterThan(29);
+    st.close();
+  });
 });
