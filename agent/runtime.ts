@@ -231,7 +231,7 @@ export class AgentRuntime {
     if (!last || last.why !== why || this.now() - last.atMs >= NOT_SENDING_REPEAT_MS) {
       this.notSendingLogged = { why, atMs: this.now() };
       const retryAt = this.authPause.until > this.now() ? new Date(this.authPause.until).toISOString() : undefined;
-      this.opts.log.error({ code, spooled: this.spool.waiting().length, ...(retryAt && { retryAt }) }, `not sending: ${why}; reports stay in the spool`);
+      this.opts.log.error({ code, spooled: this.spool.waiting().length, ...(retryAt && { retryAt }) }, `not sending: ${why}; reports stay in the spool${retryAt ? `; trying again at ${retryAt}, then less often, at least hourly` : ''}`);
     }
     return { acked: [], quarantined: [] };
   }
@@ -282,8 +282,8 @@ export class AgentRuntime {
     });
     const e = result.stoppedBy;
     if (e?.action === 'stop-and-alert') {
-      const pauseMs = this.authPause.refused(`collector refused the token (${e.message})`, this.now());
-      this.notSending(`${this.authPause.why}; trying again in ${Math.round(pauseMs / 1000)} s, then less often up to hourly`);
+      this.authPause.refused(`collector refused the token (${e.message})`, this.now());
+      this.notSending(this.authPause.why as string);
     } else if (result.acked.length) {
       this.authPause.clear();
     }

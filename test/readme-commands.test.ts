@@ -1,9 +1,9 @@
 /**
  * The README's "Running it for real" block, run as written from a fresh copy of the repository in a
  * temp dir: the tracked files copied, node_modules linked to this checkout's (the only substitution
- * besides the token: `npm ci` is not run, it would need the registry and it empties a symlinked
+ * besides the enrollment code: `npm ci` is not run, it would need the registry and it empties a symlinked
  * node_modules through the link), then every command in order. Long-running commands (serve, sim,
- * run) start in the background and are waited for; `clk1_…` is the token `token issue` printed.
+ * run) start in the background and are waited for; `clke_…` is the enrollment code `enroll issue` printed.
  * A command in the block this test does not know fails it, so the README and the test move together.
  * Uses the ports the README's commands use (8470, 16100 on loopback) and a real embedded influxd.
  */
@@ -38,7 +38,7 @@ describe('README "Running it for real", as written, from a fresh copy', function
   // Only the machine's basics: no CAMPUSLINK_* of whoever runs the suite leaks in.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CAMPUSLINK_') && !k.startsWith('npm_')));
 
-  const line = (l: string, token: string) => l.replaceAll('clk1_…', token);
+  const line = (l: string, code: string) => l.replaceAll('clke_…', code);
 
   /** Runs a line to completion with bash in the copy. */
   const run = (l: string, timeoutMs = 120_000): Promise<Done> =>
@@ -129,9 +129,9 @@ describe('README "Running it for real", as written, from a fresh copy', function
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('every command works: token, collector with embedded influxd, simulated gateway, agent doctor, once, --print and run', async () => {
+  it('every command works: enrollment code, collector with embedded influxd, simulated gateway, agent enroll, doctor, once, --print and run', async () => {
     expect(commands.length, 'the block is found').to.be.greaterThan(5);
-    let token = '';
+    let code = '';
     let influxUrl = '';
     const left = [...commands];
     const next = (re: RegExp): string => {
@@ -147,10 +147,10 @@ describe('README "Running it for real", as written, from a fresh copy', function
       expect(execFileSync('bash', ['-c', `test -x ${bin} && echo yes`], { cwd: clone }).toString().trim(), `${bin} is executable`).to.equal('yes');
     }
 
-    const issued = await run(next(/^npx campuslink-collector token issue --school 1640104001 --config config\/collector\.example\.yaml$/));
+    const issued = await run(next(/^npx campuslink-collector enroll issue --school 1640104001 --config config\/collector\.example\.yaml$/));
     expect(issued.code, issued.err).to.equal(0);
-    token = issued.out.trim().split('\n').pop() as string;
-    expect(token).to.match(/^clk1_/);
+    code = issued.out.trim().split('\n').pop() as string;
+    expect(code).to.match(/^clke_/);
 
     const serve = await start(next(/^npx campuslink-collector serve --config config\/collector\.example\.yaml$/), /listening on (http:\/\/127\.0\.0\.1:8470)/);
     influxUrl = /writing to InfluxDB (http\S+)/.exec(serve.all())?.[1] as string;
@@ -159,24 +159,28 @@ describe('README "Running it for real", as written, from a fresh copy', function
 
     await start(next(/^npm run sim -- gateway --port 16100$/), /sim gateway listening on udp:\/\/127\.0\.0\.1:16100/);
 
-    const doctor = await run(line(next(/ npx campuslink-agent doctor --config config\/agent\.example\.yaml$/), token));
+    const enrolled = await run(line(next(/^npx campuslink-agent enroll --code clke_… --config config\/agent\.example\.yaml$/), code));
+    expect(enrolled.code, enrolled.err).to.equal(0);
+    expect(enrolled.out).to.match(/^enrolled as agent ag-[0-9a-f]{10} of school 1640104001; credential stored in \S+credential\.json\n$/);
+
+    const doctor = await run(line(next(/ npx campuslink-agent doctor --config config\/agent\.example\.yaml$/), code));
     expect(doctor.code, doctor.out + doctor.err).to.equal(1);
     const fails = doctor.out.split('\n').filter((l) => l.startsWith('FAIL'));
     expect(fails, doctor.out).to.have.length(1);
     expect(fails[0]).to.match(/^FAIL {2}internet target: /);
     expect(doctor.out).to.match(/^ok {4}token: accepted/m).and.match(/^ok {4}SNMP gateway 127\.0\.0\.1:16100: answers/m);
 
-    const once = await run(line(next(/ npx campuslink-agent once --config config\/agent\.example\.yaml$/), token));
+    const once = await run(line(next(/ npx campuslink-agent once --config config\/agent\.example\.yaml$/), code));
     expect(once.code, once.err).to.equal(0);
     expect(once.out).to.match(/^report 1 \(\d+ measurements\) delivered to http:\/\/127\.0\.0\.1:8470\n$/);
 
-    const print = await run(line(next(/ npx campuslink-agent once --config config\/agent\.example\.yaml --print$/), token));
+    const print = await run(line(next(/ npx campuslink-agent once --config config\/agent\.example\.yaml --print$/), code));
     expect(print.code, print.err).to.equal(0);
     const report = JSON.parse(print.out) as { seq: number; school: string; measurements: { name: string }[] };
     expect(report).to.include({ seq: 2, school: '1640104001' });
     expect(report.measurements.map((m) => m.name)).to.include.members(['ping', 'sys', 'iface']);
 
-    const agent = await start(line(next(/ npx campuslink-agent run --config config\/agent\.example\.yaml$/), token), /"firstSeq":2[^\n]*"msg":"reports delivered"/, 150_000);
+    const agent = await start(line(next(/ npx campuslink-agent run --config config\/agent\.example\.yaml$/), code), /"firstSeq":2[^\n]*"msg":"reports delivered"/, 150_000);
     expect(await stop(agent.child), 'agent run: exit code after SIGTERM').to.equal(0);
     expect(left, 'every line of the block was run').to.deep.equal([]);
 

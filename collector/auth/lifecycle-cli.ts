@@ -47,7 +47,7 @@ export function registerLifecycleCommands({ token, viewer, fail }: { token: Comm
     .action(
       guarded((opts: SelectionOptions) => {
         const { revoked, agentsFreed } = withAuthState(stateDirOf(opts.config), (state) => revokeTokens(state, opts, Date.now()));
-        if (revoked === 0) throw new Error('no token in force matches');
+        if (revoked === 0 && agentsFreed === 0) throw new Error('no token in force and no agent matches');
         process.stderr.write(`revoked ${revoked} token${revoked === 1 ? '' : 's'}${agentsFreed ? `; ${agentsFreed} agent place${agentsFreed === 1 ? '' : 's'} freed` : ''}\n`);
       }),
     );

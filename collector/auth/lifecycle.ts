@@ -72,6 +72,8 @@ export function revokeTokens(state: StateDb, sel: TokenSelection, nowMs: number)
     const agentsOf = (school: string): string[] => (sel.agent !== undefined ? [sel.agent] : sel.id !== undefined ? rows.filter((r) => r.agent !== null).map((r) => r.agent as string) : (db.prepare('SELECT agent FROM agents WHERE school = ?').pluck().all(school) as string[]));
     for (const school of new Set(rows.map((r) => r.school).concat(sel.school ? [sel.school] : []))) {
       for (const agent of agentsOf(school)) if (!live.get(school, agent)) agentsFreed += deleteAgent(db, school, agent);
+      // An agent of a legacy token has no row of its own: an empty hash tells running collectors to read the school's agents again.
+      if (agentsFreed) noteTokenChanges(db, [{ sha256: '', school }], nowMs);
     }
     return { revoked: rows.length, agentsFreed };
   });

@@ -286,6 +286,14 @@ export class TokenStore {
   }
 
   private followChanges(): void {
+    try {
+      this.readChanges();
+    } catch {
+      // The database is closed or failing: tokens are answered from memory meanwhile, changes read when it is back.
+    }
+  }
+
+  private readChanges(): void {
     const v = this.dataVersion.get() as number;
     if (v === this.version && !this.behind) return;
     this.version = v;

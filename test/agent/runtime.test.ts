@@ -6,6 +6,8 @@ import { expect } from 'chai';
 import { pino } from 'pino';
 import { agentConfigSchema } from '../../agent/config.js';
 import { AgentRuntime, NOT_SENDING_REPEAT_MS } from '../../agent/runtime.js';
+import { UploadError, type UploadResult } from '../../agent/transport/uploader.js';
+import type { Report } from '../../protocol/index.js';
 import { T0 } from '../helpers/reports.js';
 
 describe('agent/runtime', () => {
@@ -28,6 +30,53 @@ describe('agent/runtime', () => {
       expect(notSending()).to.have.length(2);
       expect(notSending()[1]?.spooled).to.equal(6);
       expect(agent.spool.waiting()).to.have.length(6);
+    } finally {
+      agent.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('agent/runtime after a 401/403', () => {
+  it('flush() after a 403 pauses sending for auth.retryMinMs, doubling to retryMaxMs, logs once an hour, and delivers the whole spool once accepted again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cl-runtime-auth-'));
+    const lines: { msg: string; code?: string; retryAt?: string }[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(JSON.parse(chunk.toString()) as { msg: string }), cb()) }));
+    let t = T0;
+    let refuse = true;
+    const sent: number[] = [];
+    const sender = {
+      async send(reports: readonly Report[]): Promise<UploadResult> {
+        if (refuse) throw new UploadError('collector answered 403: COL_ERR_SCHOOL_NOT_REGISTERED: school 1640104001 is not in the registry', 403, 'stop-and-alert', false);
+        sent.push(...reports.map((r) => r.seq));
+        return { ack: { v: 1, accepted: reports.map((r) => r.seq), serverTime: t }, requestBytes: 100, sentAtMs: t, answeredAtMs: t };
+      },
+    };
+    const config = agentConfigSchema.parse({ school: '1640104001', collector: { token: 'clk1_x' }, auth: { retryMinMs: 60_000, retryMaxMs: 240_000 }, spool: { dir: join(dir, 'spool') }, stateDir: dir, logLevel: 'info' });
+    const agent = new AgentRuntime({ config, log, probes: [], now: () => t, sender });
+    const calls = { n: 0 };
+    const counting = sender.send.bind(sender);
+    sender.send = async (r) => (calls.n++, counting(r));
+    try {
+      // Refused at t0; paused 1, 2, 4, 4 minutes: tries at +0, +1, +3, +7, +11 min (cycles every 30 s).
+      const triedAt: number[] = [];
+      for (let i = 0; i < 24; i++) {
+        const before = calls.n;
+        await agent.once();
+        if (calls.n > before) triedAt.push((t - T0) / 60_000);
+        t += 30_000;
+      }
+      expect(triedAt).to.deep.equal([0, 1, 3, 7, 11]);
+      const refusals = lines.filter((l) => l.code === 'AGT_ERR_AUTH_REJECTED');
+      // Logged when the reason first appears, then not again within the hour although refused 5 times.
+      expect(refusals.length).to.be.at.most(2);
+      expect(refusals[0]?.retryAt).to.be.a('string');
+      refuse = false;
+      t += 240_000;
+      const r = await agent.once();
+      expect(r.delivered).to.equal(true);
+      expect([...sent].sort((a, b) => a - b), "every report once (live ones first)").to.deep.equal(Array.from({ length: 25 }, (_, i) => i + 1));
+      expect(agent.spool.waiting()).to.deep.equal([]);
     } finally {
       agent.close();
       rmSync(dir, { recursive: true, force: true });

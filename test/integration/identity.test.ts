@@ -142,7 +142,7 @@ describe('integration: agent identity (enrollment, binding, cap, revoke, rotatio
     expect(await seqsInInflux(influx, B, 'someone-else')).to.deep.equal([]);
   });
 
-  it('one token cannot invent agent ids: past auth.maxAgentsPerSchool the school gets 403 COL_ERR_AGENT_LIMIT naming the limit; known agents keep writing', async () => {
+  it('one token cannot invent agent ids: past auth.maxAgentsPerSchool the school gets 403 COL_ERR_AGENT_LIMIT naming the limit; known agents keep writing; revoking an agent frees its place', async () => {
     const school = SCHOOLS[5] as string;
     const t = issueToken({ stateDir: collector.stateDir, school }).token;
     const statuses: number[] = [];
@@ -159,6 +159,10 @@ describe('integration: agent identity (enrollment, binding, cap, revoke, rotatio
     expect(((await again.json()) as { error: { message: string } }).error.message).to.include('auth.maxAgentsPerSchool = 3');
     // Known agents keep working.
     expect((await post(collector.url, t, [makeReport({ school, agent: 'fake-2', seq: 2 })])).status).to.equal(200);
+    const rv = await runCli('collector', ['token', 'revoke', '--school', school, '--agent', 'fake-1'], cliEnv());
+    expect(rv.code, rv.stderr).to.equal(0);
+    expect(rv.stderr).to.include('1 agent place freed');
+    expect((await post(collector.url, t, [makeReport({ school, agent: 'fake-4', seq: 1 })])).status).to.equal(200);
   });
 
   it('token revoke: the running collector answers 401 to the old token at once; token list shows it revoked', async () => {

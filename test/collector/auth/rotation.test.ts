@@ -1,0 +1,110 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { pino } from 'pino';
+import { LastSeen } from '../../../collector/auth/last-seen.js';
+import { listTokens, requestRotation, revokeTokens } from '../../../collector/auth/lifecycle.js';
+import { Rotation } from '../../../collector/auth/rotation.js';
+import { TokenStore, issueToken } from '../../../collector/auth/tokens.js';
+import { openStateDb } from '../../../collector/state/db.js';
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'cl-rotation-'));
+const log = pino({ level: 'silent' });
+const SCHOOL = '1640104001';
+
+describe('collector/auth rotation, revocation, expiry, last seen', () => {
+  it('TokenStore refuses a token revoked by another connection from the next verify on, and one past its expiry', async () => {
+    const dir = tempDir();
+    const state = openStateDb({ stateDir: dir });
+    let now = Date.parse('2026-12-01T00:00:00Z');
+    const store = new TokenStore({ state, now: () => now });
+    const a = issueToken({ stateDir: dir, school: SCHOOL });
+    const b = issueToken({ stateDir: dir, school: SCHOOL, expiresAtMs: now + 1000 });
+    expect(store.verify(a.token)?.id).to.equal(a.record.id);
+    expect(store.verify(b.token)?.id).to.equal(b.record.id);
+    // The CLI's own connection, as `token revoke` uses it.
+    const cli = openStateDb({ stateDir: dir });
+    expect(revokeTokens(cli, { id: a.record.id }, now).revoked).to.equal(1);
+    await cli.close();
+    expect(store.verify(a.token)).to.equal(undefined);
+    now += 1000;
+    expect(store.verify(b.token)).to.equal(undefined);
+    await state.close();
+  });
+
+  it('Rotation offers a successor once per reofferMs, starts the grace period on its first use, removes unused successors, and the old token then expires', async () => {
+    const dir = tempDir();
+    const state = openStateDb({ stateDir: dir });
+    let now = Date.parse('2026-12-01T00:00:00Z');
+    const store = new TokenStore({ state, now: () => now });
+    const rotation = new Rotation({ state, tokens: store, graceMs: 60_000, reofferMs: 600_000, rotateBeforeExpiryMs: 0, now: () => now, log });
+    const old = issueToken({ state, school: SCHOOL });
+    expect(await rotation.afterAccepted(store.verify(old.token)!)).to.equal(undefined);
+    expect(requestRotation(state, { school: SCHOOL }, now)).to.equal(1);
+    store.reread(old.record.sha256);
+    const first = await rotation.afterAccepted(store.verify(old.token)!);
+    expect(first?.token).to.match(/^clk1_/);
+    // The ack was lost: within reofferMs nothing new; after it a new successor replaces the unused one.
+    now += 1000;
+    expect(await rotation.afterAccepted(store.verify(old.token)!)).to.equal(undefined);
+    now += 600_000;
+    const second = await rotation.afterAccepted(store.verify(old.token)!);
+    expect(second?.token).to.match(/^clk1_/).and.not.equal(first?.token);
+    expect(store.verify(first!.token)).to.equal(undefined);
+    // The agent switches: its first batch with the new token starts the old one's grace.
+    const next = store.verify(second!.token)!;
+    expect(next.replaces).to.equal(old.record.sha256);
+    expect(await rotation.afterAccepted(next)).to.equal(undefined);
+    expect(store.verify(old.token)?.rotatedAtMs).to.equal(now);
+    expect(await rotation.afterAccepted(store.verify(old.token)!), 'no offer after the switch').to.equal(undefined);
+    const states = () => [...listTokens(state, { school: SCHOOL }, now)].map((t) => t.state);
+    expect(states()).to.deep.equal(['grace', 'active']);
+    now += 60_000;
+    expect(store.verify(old.token)).to.equal(undefined);
+    expect(store.verify(second!.token)?.id).to.equal(next.id);
+    expect(states()).to.deep.equal(['expired', 'active']);
+    await state.close();
+  });
+
+  it('a token near its expiry gets a successor by itself, with the same lifetime', async () => {
+    const dir = tempDir();
+    const state = openStateDb({ stateDir: dir });
+    let now = Date.parse('2026-12-01T00:00:00Z');
+    const store = new TokenStore({ state, now: () => now });
+    const rotation = new Rotation({ state, tokens: store, graceMs: 1000, reofferMs: 1000, rotateBeforeExpiryMs: 7 * 86_400_000, now: () => now, log });
+    const t = issueToken({ state, school: SCHOOL, now: () => now, expiresAtMs: now + 30 * 86_400_000 });
+    expect(await rotation.afterAccepted(store.verify(t.token)!)).to.equal(undefined);
+    now += 24 * 86_400_000;
+    const s = await rotation.afterAccepted(store.verify(t.token)!);
+    expect(s?.expiresAtMs).to.equal(now + 30 * 86_400_000);
+    await state.close();
+  });
+
+  it('LastSeen writes a token\'s last use at most once per resolutionMs, and in batches of maxRowsPerFlush', async () => {
+    const dir = tempDir();
+    const state = openStateDb({ stateDir: dir });
+    let now = Date.parse('2026-12-01T00:00:00Z');
+    const store = new TokenStore({ state, now: () => now });
+    const ts = Array.from({ length: 5 }, () => issueToken({ state, school: SCHOOL }));
+    const seen = new LastSeen({ state, resolutionMs: 600_000, maxRowsPerFlush: 2, now: () => now, log });
+    const lastSeen = () => [...listTokens(state, {}, now)].map((t) => t.lastSeen);
+    for (const t of ts) seen.touch(store.verify(t.token)!.sha256);
+    await seen.flush();
+    expect(lastSeen().filter(Boolean)).to.have.length(2);
+    await seen.flush();
+    await seen.flush();
+    expect(lastSeen().every((s) => s === new Date(now).toISOString())).to.equal(true);
+    const t0 = now;
+    const changes = () => (state.db.prepare('SELECT count(*) FROM tokens WHERE last_seen_ms = ?').pluck().get(t0) as number);
+    now += 60_000;
+    for (const t of ts) seen.touch(t.record.sha256);
+    await seen.flush();
+    expect(changes(), 'nothing rewritten within the resolution').to.equal(5);
+    now += 600_000;
+    seen.touch(ts[0]!.record.sha256);
+    await seen.flush();
+    expect(changes(), 'moved once the resolution passed').to.equal(4);
+    await state.close();
+  });
+});
