@@ -206,9 +206,16 @@ function judgeInterval(state: AgentGapState, startMs: number, deltaMs: number): 
   if (p) {
     state.pending = undefined;
     if (Math.abs(deltaMs - p.deltaMs) <= SAME_SHARE * p.deltaMs) {
-      // The schedule changed: the new interval is the usual one from now on.
+      // The schedule changed to the jump's length: the new interval is the usual one from now on.
       state.deltas = [p.deltaMs, deltaMs];
       state.intervalMs = median(state.deltas);
+      return undefined;
+    }
+    if (deltaMs > 2 * p.intervalMs || deltaMs < p.intervalMs / 2) {
+      // Neither the old interval nor the jump's: the schedule changed (e.g. from manual `once` runs to a
+      // cron), so what the jump spanned cannot be told from a hole. Start over from the new interval.
+      state.deltas = [deltaMs];
+      state.intervalMs = deltaMs;
       return undefined;
     }
     confirmed = agentGap(p);

@@ -56,6 +56,11 @@ export interface EpochGapStream {
   seenMs: number;
   /** Epochs it was found to overlap (each clone is written once). */
   clones?: string[];
+  /**
+   * The reset gap from the epoch before it, written at its next batch if that epoch has not reported since
+   * (else the two run at once: a clone, not a reset).
+   */
+  pendingReset?: { after: string; gap: Gap };
 }
 
 /** What `gap_agents.state` holds per agent: its epoch streams. */
@@ -176,12 +181,21 @@ function createGapStateWriter(opts: GapsModuleOptions, states: Map<string, Agent
 }
 
 /** The gap between an epoch's predecessor (the stream whose reports end before it starts) and it, if any. */
-function resetGap(others: readonly EpochGapStream[], firstMs: number): Gap | undefined {
+function resetGap(others: readonly EpochGapStream[], firstMs: number): EpochGapStream['pendingReset'] {
   const before = others.filter((o) => o.lastMs < firstMs).sort((x, y) => y.lastMs - x.lastMs)[0];
   if (!before) return undefined;
   const interval = before.state.intervalMs ?? 60_000;
   const span = Math.max(0, firstMs - before.lastMs - interval);
-  return { cause: 'agent_reset', startMs: before.lastMs + interval, durationS: span / 1000, missingReports: Math.max(0, Math.round((firstMs - before.lastMs) / interval) - 1) };
+  return { after: before.epoch, gap: { cause: 'agent_reset', startMs: before.lastMs + interval, durationS: span / 1000, missingReports: Math.max(0, Math.round((firstMs - before.lastMs) / interval) - 1) } };
+}
+
+/** The pending reset gap of a stream, once its predecessor has stayed silent since the stream began. */
+function settleReset(s: EpochGapStream, all: readonly EpochGapStream[]): Gap | undefined {
+  const p = s.pendingReset;
+  if (!p) return undefined;
+  s.pendingReset = undefined;
+  const before = all.find((o) => o.epoch === p.after);
+  return !before || before.lastMs < s.firstMs ? p.gap : undefined;
 }
 
 /** Clones: other streams whose collection times overlap this one's by more than `minMs`, each once. */
@@ -237,13 +251,14 @@ export function createGapsModule(opts: GapsModuleOptions): GapsModule {
     }
     let s = all.streams.find((x) => x.epoch === epoch);
     const others = all.streams.filter((x) => x !== s);
-    if (!s) {
-      const reset = resetGap(others, firstMs);
+    if (s) {
+      const reset = settleReset(s, all.streams);
       if (reset) gaps.push(reset);
+    } else {
       // Sequences below the first one seen in a new epoch are not "missing": the epoch began there.
       const st = emptyAgentGapState();
       if (others.length) st.checkedSeq = Math.min(...reports.map((r) => r.seq)) - 1;
-      s = { epoch, state: st, firstMs, lastMs, seenMs: receivedAtMs };
+      s = { epoch, state: st, firstMs, lastMs, seenMs: receivedAtMs, pendingReset: resetGap(others, firstMs) };
       all.streams.push(s);
       if (all.streams.length > MAX_EPOCH_STREAMS) {
         all.streams.sort((x, y) => x.seenMs - y.seenMs);

@@ -77,6 +77,7 @@ describe('fault: sequence epochs, damaged state, clocks and the time window', fu
     await until(async () => (await seqsInInflux(influx, school, 'OpenWrt')).length >= 8, 10_000, 'both boxes stored');
     expect(await seqsInInflux(influx, school, 'OpenWrt')).to.deep.equal([1, 1, 2, 2, 3, 3, 4, 4]);
     await until(async () => (await gapsOf('OpenWrt')).some((g) => g.cause === 'agent_clone'), 10_000, 'an agent_clone gap');
+    expect((await gapsOf('OpenWrt')).map((g) => g.cause)).to.deep.equal(['agent_clone']);
   });
 
   it('30 requests of empty reports with high sequences under an agent id do not make that agent\'s own reports duplicates', async () => {

@@ -1,10 +1,10 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { collectReport } from '../../../agent/cycle.js';
-import { ClockStore } from '../../../agent/state/clock.js';
+import { AnchoredClock, ClockStore } from '../../../agent/state/clock.js';
 import { SequenceStore } from '../../../agent/state/sequence.js';
 import { T0 } from '../../helpers/reports.js';
 
@@ -35,5 +35,52 @@ describe('agent/state', () => {
     s.commit(5);
     s.commit(3);
     expect(new SequenceStore(d).current()).to.equal(5);
+  });
+});
+
+describe('agent/state/clock: steps and jumps', () => {
+  it('ClockStore trusts an offset that jumps by more than 2 minutes only after 3 agreeing answers, and ignores a slow exchange', () => {
+    const c = new ClockStore(dir());
+    c.observe({ serverTimeMs: T0, sentAtMs: T0, answeredAtMs: T0 });
+    const jumped = { serverTimeMs: T0 + 3_600_000, sentAtMs: T0, answeredAtMs: T0 };
+    expect(c.observe(jumped)?.offsetMs).to.equal(0);
+    expect(c.observe(jumped)?.offsetMs).to.equal(0);
+    expect(c.observe(jumped)?.offsetMs).to.equal(3_600_000);
+    expect(c.observe({ serverTimeMs: T0 + 99_000_000, sentAtMs: T0, answeredAtMs: T0 + 60_000 })?.offsetMs).to.equal(3_600_000);
+  });
+
+  it('ClockStore sets an unreadable clock.json aside and measures again', () => {
+    const d = dir();
+    writeFileSync(join(d, 'clock.json'), 'garbage');
+    const lines: string[] = [];
+    const c = new ClockStore(d, { log: pino({ level: 'info' }, { write: (s: string) => void lines.push(s) }) });
+    expect(c.get()).to.equal(undefined);
+    expect(lines.join('')).to.contain('AGT_ERR_STATE_CORRUPT');
+    expect(readdirSync(d).some((f) => f.startsWith('clock.json.corrupt-'))).to.equal(true);
+  });
+
+  it('recordStep() corrects the reports collected before a step (per epoch), moves the offset with it, and survives a restart', () => {
+    const d = dir();
+    const c = new ClockStore(d);
+    c.observe({ serverTimeMs: T0 + 86_400_000, sentAtMs: T0, answeredAtMs: T0 });
+    c.recordStep({ epoch: 'aaaaaaaaaaaaaaaa', uptoSeq: 3, deltaMs: 86_400_000 });
+    expect(c.get()?.offsetMs).to.equal(0);
+    const again = new ClockStore(d);
+    expect([1, 3, 4].map((q) => again.correctionFor('aaaaaaaaaaaaaaaa', q))).to.deep.equal([86_400_000, 86_400_000, 0]);
+    expect(again.correctionFor('bbbbbbbbbbbbbbbb', 1)).to.equal(0);
+  });
+
+  it('AnchoredClock keeps time from the monotonic clock across a wall-clock step and check() reports the step once', () => {
+    let wall = T0;
+    let mono = 0;
+    const c = new AnchoredClock({ wallNow: () => wall, monoNow: () => mono });
+    wall += 1000;
+    mono += 1000;
+    expect([c.now(), c.check()]).to.deep.equal([T0 + 1000, 0]);
+    wall += 86_400_000 + 500;
+    mono += 500;
+    expect(c.now()).to.equal(T0 + 1500);
+    expect(c.check()).to.equal(86_400_000);
+    expect([c.now(), c.check()]).to.deep.equal([T0 + 86_401_500, 0]);
   });
 });

@@ -14,7 +14,7 @@ import { T0, makeReport } from '../../helpers/reports.js';
 const MIN = 60_000;
 const S = '1640104001';
 const tags = { school: S, province: '640000', city: '640100', county: '640104', link: 'fiber' as const };
-const rep = (seq: number, at: number, agent = 'gw-01'): Report => makeReport({ seq, collectedAt: at, agent });
+const rep = (seq: number, at: number, agent = 'gw-01', epoch?: string): Report => makeReport({ seq, collectedAt: at, agent, ...(epoch ? { epoch } : {}) });
 
 describe('collector/gaps/module', () => {
   let dir: string;
@@ -23,9 +23,9 @@ describe('collector/gaps/module', () => {
   let now: number;
   const held = new Set<string>();
   const make = (): GapsModule =>
-    createGapsModule({ state, sink, tagsFor: (id) => (id === S ? tags : undefined), held: (s, a, q) => held.has(`${s}/${a}/${q}`), log: pino({ level: 'silent' }), now: () => now, heartbeatMs: 60_000 });
+    createGapsModule({ state, sink, tagsFor: (id) => (id === S ? tags : undefined), held: (s, a, q, e) => held.has(`${s}/${a}/${e}/${q}`), log: pino({ level: 'silent' }), now: () => now, heartbeatMs: 60_000 });
   const accept = async (m: GapsModule, reports: Report[]) => {
-    for (const r of reports) held.add(`${S}/${r.agent}/${r.seq}`);
+    for (const r of reports) held.add(`${S}/${r.agent}/${r.epoch ?? ''}/${r.seq}`);
     await m.onAccepted?.({ school: S, reports, receivedAtMs: now });
   };
   beforeEach(() => {
@@ -80,5 +80,42 @@ describe('collector/gaps/module', () => {
     obs(Array.from({ length: 28 }, (_, i) => rep(3 + i, at(3 + i))), at(100) + 1000);
     const gaps = obs(Array.from({ length: 50 }, (_, i) => rep(31 + i, at(31 + i))), at(100) + 2000);
     expect(gaps.filter((g) => g.cause === 'agent')).to.deep.equal([{ cause: 'agent', startMs: at(30) + MIN, durationS: 20 * 60, missingReports: 20 }]);
+  });
+
+  it('a new epoch after the old one stopped is one agent_reset gap, and sequences below its first are not missing', async () => {
+    const m = make();
+    await m.start?.();
+    await accept(m, [1, 2, 3].map((q) => rep(q, T0 + (q - 1) * MIN, 'gw-01', 'aaaaaaaaaaaaaaaa')));
+    now = T0 + 20 * MIN;
+    const agentM = { name: 'agent' as const, tags: { version: '0.1.0' }, fields: { spool_reports: 0, spool_bytes: 0, dropped_reports: 0, sent_bytes: 0, cycle_ms: 1, rss_bytes: 1, uptime_s: 1 } };
+    await accept(m, [makeReport({ seq: 40, collectedAt: T0 + 20 * MIN, agent: 'gw-01', epoch: 'bbbbbbbbbbbbbbbb', measurements: [agentM] })]);
+    // Written once the old epoch has stayed silent while the new one goes on (else it would be a clone).
+    expect(sink.points).to.deep.equal([]);
+    now = T0 + 21 * MIN;
+    await accept(m, [makeReport({ seq: 41, collectedAt: T0 + 21 * MIN, agent: 'gw-01', epoch: 'bbbbbbbbbbbbbbbb', measurements: [agentM] })]);
+    expect(sink.points.map((p) => [p.tags.cause, p.timestampMs, p.fields.missing_reports])).to.deep.equal([['agent_reset', T0 + 3 * MIN, 17]]);
+    await m.stop?.();
+  });
+
+  it('two epochs of one agent reporting over the same time are one agent_clone gap, written once, with both streams kept', async () => {
+    const m = make();
+    await m.start?.();
+    for (let i = 0; i < 20; i++) {
+      now = T0 + i * MIN;
+      await accept(m, [rep(i + 1, now, 'OpenWrt', 'aaaaaaaaaaaaaaaa')]);
+      await accept(m, [rep(i + 1, now + 1000, 'OpenWrt', 'bbbbbbbbbbbbbbbb')]);
+    }
+    expect(sink.points.map((p) => p.tags.cause)).to.deep.equal(['agent_clone']);
+    await m.stop?.();
+  });
+
+  it('a gap state row of the collector before epochs is read as the legacy epoch and goes on', async () => {
+    const m = make();
+    state.transaction((db) => db.prepare("INSERT INTO gap_agents (school, agent, state) VALUES (?, 'gw-01', ?)").run(S, JSON.stringify({ recent: [1, T0, 2, T0 + MIN], intervalMs: MIN, checkedSeq: 2 })));
+    await m.start?.();
+    now = T0 + 12 * MIN;
+    await accept(m, [rep(3, T0 + 11 * MIN), rep(4, T0 + 12 * MIN)]);
+    expect(sink.points.map((p) => [p.tags.cause, p.fields.missing_reports])).to.deep.equal([['agent', 9]]);
+    await m.stop?.();
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { DedupeStore, addHeld, formatRanges, holds, parseRanges, type HeldSequences } from '../../../collector/ingest/dedupe.js';
+import { DEDUPE_MIGRATIONS, DedupeStore, addHeld, formatRanges, holds, parseRanges, type HeldSequences } from '../../../collector/ingest/dedupe.js';
 import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 
 const S = '1640104001';
@@ -78,5 +78,41 @@ describe('collector/ingest/dedupe', () => {
         }
       }),
     );
+  });
+
+  it('epochs are separate sequence spaces: a new epoch of an agent holds nothing of the old one, and both survive a restart', async () => {
+    const { dir, state } = tempState();
+    const d = new DedupeStore({ state });
+    await d.record(S, 'gw-01', [1, 2, 3], { epoch: 'aaaaaaaaaaaaaaaa', fromMs: 10, toMs: 30, atMs: 31 });
+    expect([d.has(S, 'gw-01', 1, 'aaaaaaaaaaaaaaaa'), d.has(S, 'gw-01', 1, 'bbbbbbbbbbbbbbbb'), d.has(S, 'gw-01', 1)]).to.deep.equal([true, false, false]);
+    await d.record(S, 'gw-01', [1], { epoch: 'bbbbbbbbbbbbbbbb', fromMs: 40, toMs: 40, atMs: 41 });
+    await state.close();
+    const state2 = openStateDb({ stateDir: dir });
+    const again = new DedupeStore({ state: state2 });
+    expect([again.heldThrough(S, 'gw-01', 'aaaaaaaaaaaaaaaa'), again.heldThrough(S, 'gw-01', 'bbbbbbbbbbbbbbbb'), again.heldThrough(S, 'gw-01')]).to.deep.equal([3, 1, 0]);
+    expect(again.epochs(S, 'gw-01').map((e) => [e.epoch, e.firstMs, e.lastMs])).to.deep.equal([
+      ['aaaaaaaaaaaaaaaa', 10, 30],
+      ['bbbbbbbbbbbbbbbb', 40, 40],
+    ]);
+    await state2.close();
+  });
+
+  it('keeps at most maxEpochsPerAgent epochs per agent, forgetting the one seen least recently, in memory and in the table', async () => {
+    const { state } = tempState();
+    const d = new DedupeStore({ state, maxEpochsPerAgent: 3 });
+    for (let i = 0; i < 10; i++) await d.record(S, 'gw-01', [1], { epoch: `epoch${String(i).padStart(4, '0')}`, atMs: i });
+    expect(d.epochs(S, 'gw-01').map((e) => e.epoch)).to.deep.equal(['epoch0007', 'epoch0008', 'epoch0009']);
+    expect(state.db.prepare("SELECT count(*) FROM dedupe_agents WHERE agent = 'gw-01'").pluck().get()).to.equal(3);
+    await state.close();
+  });
+
+  it('a state database of the collector before epochs is migrated: its agents are held in the legacy epoch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cl-dedupe-'));
+    const state = openStateDb({ stateDir: dir });
+    state.migrate('ingest.dedupe', DEDUPE_MIGRATIONS.slice(0, 1));
+    state.transaction((db) => db.prepare("INSERT INTO dedupe_agents (school, agent, hwm, ranges) VALUES (?, 'gw-01', 41, '45-46')").run(S));
+    const d = new DedupeStore({ state });
+    expect([d.heldThrough(S, 'gw-01'), d.has(S, 'gw-01', 46), d.has(S, 'gw-01', 46, 'aaaaaaaaaaaaaaaa')]).to.deep.equal([41, true, false]);
+    await state.close();
   });
 });
