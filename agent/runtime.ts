@@ -137,7 +137,7 @@ export class AgentRuntime {
     if (this.sender) return this.sender;
     const c = this.opts.config.collector;
     if (!c.token) return undefined;
-    this.sender = new CollectorPool({ urls: [c.url, ...c.failoverUrls], token: c.token, timeoutMs: c.timeoutMs, gzip: c.gzip, dictionary: c.dictionary, http2: c.http2, version: AGENT_VERSION, now: this.now, log: this.opts.log });
+    this.sender = new CollectorPool({ urls: [c.url, ...c.failoverUrls], token: c.token, timeoutMs: c.timeoutMs, gzip: c.gzip, dictionary: c.dictionary, http2: c.http2, tls: c.tls, version: AGENT_VERSION, now: this.now, log: this.opts.log });
     return this.sender;
   }
 

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
+import { tlsSectionSchema } from './http/tls.js';
 import { viewsSettingsSchema } from './views/index.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -94,6 +95,8 @@ export const collectorConfigSchema = z.strictObject({
     .prefault({}),
   /** Limits of the HTTP port: connections, sessions, streams, bodies in flight, timeouts. */
   http: httpSchema.prefault({}),
+  /** HTTPS on the same port: certificate and key files (reloaded on SIGHUP), optional client certificates (collector/http/tls.ts). */
+  tls: tlsSectionSchema.prefault({}),
   gaps: z
     .strictObject({
       /** A report delivered later than this after its collection marks a delivery hole (`gap`, cause link), in ms. */
