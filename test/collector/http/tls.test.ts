@@ -91,31 +91,14 @@ describe('collector/http/tls', () => {
     });
 
     it('a reconnecting agent resumes its TLS session with the ticket it kept (no full handshake)', async () => {
-      const p = pool(url);
       const resumedBefore = listener.tls?.stats.resumed ?? 0;
-      try {
-        await p.send([typicalReport({ seq: 1 })]);
-        // Tickets arrive after the handshake; let the first one land before the connection goes.
-        await new Promise((r) => setTimeout(r, 50));
-        p.close();
-        await p.send([typicalReport({ seq: 2 })]);
-      } finally {
-        p.close();
-      }
+      const p = await twoConnections(pool(url));
       expect(p.tlsStats).to.deep.equal({ handshakes: 2, resumed: 1 });
       expect((listener.tls?.stats.resumed ?? 0) - resumedBefore).to.equal(1);
     });
 
     it('with resumeSessions false every reconnect is a full handshake', async () => {
-      const p = pool(url, { tls: { caFile: certs.caCert, systemCa: false, resumeSessions: false } });
-      try {
-        await p.send([typicalReport({ seq: 1 })]);
-        await new Promise((r) => setTimeout(r, 50));
-        p.close();
-        await p.send([typicalReport({ seq: 2 })]);
-      } finally {
-        p.close();
-      }
+      const p = await twoConnections(pool(url, { tls: { caFile: certs.caCert, systemCa: false, resumeSessions: false } }));
       expect(p.tlsStats).to.deep.equal({ handshakes: 2, resumed: 0 });
     });
 
@@ -268,6 +251,20 @@ describe('collector/http/tls', () => {
     });
   });
 });
+
+/** One upload, the connection closed, another upload (on a new connection). */
+async function twoConnections(p: CollectorPool): Promise<CollectorPool> {
+  try {
+    await p.send([typicalReport({ seq: 1 })]);
+    // Tickets arrive after the handshake; let the first one land before the connection goes.
+    await new Promise((r) => setTimeout(r, 50));
+    p.close();
+    await p.send([typicalReport({ seq: 2 })]);
+  } finally {
+    p.close();
+  }
+  return p;
+}
 
 function readCa(path: string): string {
   return readFileSync(path, 'utf8');
