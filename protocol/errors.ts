@@ -38,6 +38,8 @@ export const ERRORS = {
   COL_ERR_INFLUXD_MISSING: { meaning: 'No InfluxDB URL is configured and `influxd` is not on PATH to start an embedded one.' },
   COL_ERR_GRAFANA_API: { meaning: '`grafana push` could not complete: Grafana refused a step (401 token, 403 role, 404 URL, 412 version-mismatch/name-exists) or could not be reached; the message names the step and the fix.' },
   COL_ERR_INFLUXD_START: { meaning: 'The embedded `influxd` did not become ready in time, or exited.' },
+  COL_ERR_TLS_RELOAD_FAILED: { meaning: 'On SIGHUP the TLS certificate or key could not be read, parsed or paired; the certificate in force stays and the log lists every problem.' },
+  COL_ERR_TLS_HANDSHAKE: { meaning: 'A TLS handshake failed (no or an untrusted client certificate, no common protocol, timeout); the connection is closed, logged at debug level and counted in /healthz.' },
   AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
   AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending, keeps its spool, and says why.' },
   AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },
@@ -46,6 +48,7 @@ export const ERRORS = {
   AGT_ERR_SPOOL_FULL: { meaning: "The spool reached maxSpoolBytes or its filesystem's minFreeBytes reserve, or the disk is full: the oldest reports, or the report that did not fit, were dropped, counted in agent.dropped_reports and logged; acknowledgements the disk refuses are held in memory." },
   AGT_ERR_SPOOL_CORRUPT: { meaning: 'A spool segment was damaged; it was moved to corrupt/, its intact reports kept, the unreadable ones counted as dropped.' },
   AGT_ERR_PROBE_FAILED: { meaning: 'A probe threw; the failure is recorded as data and the cycle goes on.' },
+  AGT_ERR_TLS_REFUSED: { meaning: "The TLS handshake with an https: collector failed (its certificate not trusted, expired or for another name, or the agent's client certificate missing or refused): reports stay in the spool, retried with backoff; logged once an hour per URL." },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -405,6 +405,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       maxInflightRequests: limits.maxInflightRequests,
       overloaded: ctx.counts.overloaded,
       resourceErrors: { ...ctx.alarm.counts },
+      ...(tlsTerm && { tls: { ...tlsTerm.stats } }),
     }),
     close: () =>
       new Promise<void>((resolve) => {

@@ -88,6 +88,9 @@ describe('collector/http/tls', () => {
       expect({ http1: listener.connections.http1 - before.http1, http2: listener.connections.http2 - before.http2 }).to.deep.equal({ http1: 0, http2: 1 });
       expect(p.tlsStats.handshakes).to.equal(1);
       expect(sink.points.filter((x) => x.measurement === 'report')).to.have.length(5);
+      // /healthz shows the TLS side of the port.
+      expect(listener.stats().tls?.handshakes).to.be.at.least(1);
+      expect(listener.stats().tls?.certValidTo).to.equal(new X509Certificate(readCa(certs.serverCert)).validTo);
     });
 
     it('a reconnecting agent resumes its TLS session with the ticket it kept (no full handshake)', async () => {
