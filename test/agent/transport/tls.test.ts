@@ -3,42 +3,23 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { pino } from 'pino';
 import { agentConfigSchema } from '../../../agent/config.js';
 import { AgentRuntime } from '../../../agent/runtime.js';
 import { CollectorPool } from '../../../agent/transport/pool.js';
 import { agentTlsSectionSchema } from '../../../agent/transport/tls.js';
-import type { TokenRecord } from '../../../collector/auth/tokens.js';
-import { createApp, type AppOptions } from '../../../collector/http/app.js';
+import { createApp } from '../../../collector/http/app.js';
 import { createIngest } from '../../../collector/http/ingest.js';
 import { listen } from '../../../collector/http/listener.js';
 import { tlsSectionSchema } from '../../../collector/http/tls.js';
 import { makeTestCerts, type TestCerts } from '../../helpers/certs.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
-import { T0, typicalReport } from '../../helpers/reports.js';
+import { TLS_SCHOOL, captureLog, tlsAppOptions } from '../../helpers/tls-app.js';
+import { typicalReport } from '../../helpers/reports.js';
 
-const SCHOOL = '1640104001';
-const token: TokenRecord = { id: 'aaa', school: SCHOOL, sha256: 'x', issuedAt: '' };
+const SCHOOL = TLS_SCHOOL;
 
-function appOptions(sink: MemorySink): AppOptions {
-  return {
-    sink,
-    tokens: { verify: (t) => (t === 'good' ? token : undefined) },
-    schools: { tagsFor: (id) => (id === SCHOOL ? { school: id, province: '640000', city: '640100', county: '640104', link: 'sat-geo' } : undefined) },
-    log: pino({ level: 'silent' }),
-    now: () => T0 + 5000,
-    maxBodyBytes: 64 * 1024,
-    retryAfterS: 7,
-  };
-}
 
-function captureLog(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) }));
-  return { log, lines };
-}
 
 describe('agent/transport/tls', () => {
   let certs: TestCerts;
@@ -47,7 +28,7 @@ describe('agent/transport/tls', () => {
 
   it('AgentRuntime with a collector whose certificate its CA did not sign keeps the report in the spool, does not throw, and logs AGT_ERR_TLS_REFUSED', async () => {
     const sink = new MemorySink();
-    const opts = appOptions(sink);
+    const opts = tlsAppOptions(sink);
     const listener = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log: opts.log, tls: tlsSectionSchema.parse({ certFile: certs.serverCert, keyFile: certs.serverKey }) });
     const dir = mkdtempSync(join(tmpdir(), 'cl-agent-tls-'));
     const { log, lines } = captureLog();
@@ -74,7 +55,7 @@ describe('agent/transport/tls', () => {
 
   it('CollectorPool falls back to HTTP/1.1 over TLS when an https: collector (or a proxy before it) does not offer h2 by ALPN', async () => {
     const sink = new MemorySink();
-    const server = https.createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, createApp(appOptions(sink)));
+    const server = https.createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, createApp(tlsAppOptions(sink)));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const { log, lines } = captureLog();
     const pool = new CollectorPool({

@@ -3,44 +3,24 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { expect } from 'chai';
-import { pino } from 'pino';
 import { CollectorPool } from '../../../agent/transport/pool.js';
 import { UploadError } from '../../../agent/transport/uploader.js';
-import type { TokenRecord } from '../../../collector/auth/tokens.js';
 import { loadCollectorConfig } from '../../../collector/config.js';
-import { createApp, type AppOptions } from '../../../collector/http/app.js';
+import { createApp } from '../../../collector/http/app.js';
 import { createIngest } from '../../../collector/http/ingest.js';
 import { listen, type Listener } from '../../../collector/http/listener.js';
 import { tlsSectionSchema, type TlsSection } from '../../../collector/http/tls.js';
 import { ConfigError } from '../../../protocol/config.js';
 import { makeTestCerts, type TestCerts } from '../../helpers/certs.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
-import { T0, typicalReport } from '../../helpers/reports.js';
+import { TLS_SCHOOL, captureLog, tlsAppOptions } from '../../helpers/tls-app.js';
+import { typicalReport } from '../../helpers/reports.js';
 
-const SCHOOL = '1640104001';
-const token: TokenRecord = { id: 'aaa', school: SCHOOL, sha256: 'x', issuedAt: '' };
+const SCHOOL = TLS_SCHOOL;
 
-function appOptions(sink: MemorySink, log = pino({ level: 'silent' })): AppOptions {
-  return {
-    sink,
-    tokens: { verify: (t) => (t === 'good' ? token : undefined) },
-    schools: { tagsFor: (id) => (id === SCHOOL ? { school: id, province: '640000', city: '640100', county: '640104', link: 'sat-geo' } : undefined) },
-    log,
-    now: () => T0 + 5000,
-    maxBodyBytes: 64 * 1024,
-    retryAfterS: 7,
-  };
-}
 
-/** Log lines as objects. */
-function captureLog(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) }));
-  return { log, lines };
-}
 
 /** The certificate a fresh TLS connection to `port` is shown. */
 function peerCert(port: number, ca: string): Promise<X509Certificate> {
@@ -69,7 +49,7 @@ describe('collector/http/tls', () => {
     let listener: Listener;
     let url: string;
     before(async () => {
-      const opts = appOptions(sink);
+      const opts = tlsAppOptions(sink);
       listener = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log: opts.log, tls: section(), limits: { firstByteTimeoutMs: 300 } });
       url = `https://127.0.0.1:${listener.port}`;
     });
@@ -159,7 +139,7 @@ describe('collector/http/tls', () => {
     let listener: Listener;
     let url: string;
     before(async () => {
-      const opts = appOptions(sink);
+      const opts = tlsAppOptions(sink);
       listener = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log: opts.log, tls: section({ caFile: certs.caCert, clientCerts: 'required' }) });
       url = `https://127.0.0.1:${listener.port}`;
     });
@@ -198,7 +178,7 @@ describe('collector/http/tls', () => {
       copyFileSync(certs.serverKey, keyFile);
       const sink = new MemorySink();
       const { log, lines } = captureLog();
-      const opts = appOptions(sink, log);
+      const opts = tlsAppOptions(sink, log);
       const listener = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log, tls: section({ certFile, keyFile }) });
       const p = pool(`https://127.0.0.1:${listener.port}`);
       try {
