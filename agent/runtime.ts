@@ -217,7 +217,7 @@ export class AgentRuntime {
     const c = this.opts.config.collector;
     const token = this.identity.current().token;
     if (!token) return undefined;
-    this.sender = new CollectorPool({ urls: [c.url, ...c.failoverUrls], token, timeoutMs: c.timeoutMs, gzip: c.gzip, dictionary: c.dictionary, http2: c.http2, version: AGENT_VERSION, now: this.now, log: this.opts.log });
+    this.sender = new CollectorPool({ urls: [c.url, ...c.failoverUrls], token, timeoutMs: c.timeoutMs, gzip: c.gzip, dictionary: c.dictionary, http2: c.http2, tls: c.tls, version: AGENT_VERSION, now: this.now, log: this.opts.log });
     return this.sender;
   }
 

@@ -4,6 +4,7 @@ import { envKeys, loadConfig } from '../protocol/config.js';
 import { authSettingsSchema } from './auth/settings.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 import { budgetsSchema } from './ingest/budgets.js';
+import { tlsSectionSchema } from './http/tls.js';
 import { viewsSettingsSchema } from './views/index.js';
 import { alertsSettingsSchema } from './alerts/settings.js';
 
@@ -107,6 +108,8 @@ export const collectorConfigSchema = z.strictObject({
   http: httpSchema.prefault({}),
   /** Per-school budgets and per-token fairness (collector/ingest/budgets.ts, README "Budgets"). */
   budgets: budgetsSchema.prefault({}),
+  /** HTTPS on the same port: certificate and key files (reloaded on SIGHUP), optional client certificates (collector/http/tls.ts). */
+  tls: tlsSectionSchema.prefault({}),
   gaps: z
     .strictObject({
       /** A report delivered later than this after its collection marks a delivery hole (`gap`, cause link), in ms. */

@@ -33,7 +33,7 @@ import { importLegacyState } from './state/legacy.js';
 
 /** A running collector. */
 export interface RunningCollector {
-  /** Base URL of the HTTP server, e.g. http://127.0.0.1:8470. */
+  /** Base URL of the HTTP server, e.g. http://127.0.0.1:8470 (https: with tls.certFile). */
   url: string;
   /** URL of the InfluxDB it writes to. */
   influxUrl: string;
@@ -157,7 +157,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   const { host, port } = parseHostPort(config.listen);
   let server: Listener;
   try {
-    server = await listen({ host, port, app, ingest: createIngest(appOptions), log, ...listenerSettings(config) });
+    server = await listen({ host, port, app, ingest: createIngest(appOptions), log, ...listenerSettings(config), tls: config.tls });
   } catch (e) {
     health.close();
     await identity.stop();
@@ -168,7 +168,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   }
   health.attachListener(() => server.stats());
   const boundPort = server.port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  const url = `${server.scheme}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   log.info({ url, influx: influxUrl, database: config.influx.database, tokens: tokens.size }, 'collector listening');
   if (viewers.size === 0) log.warn('read APIs and console are open to anyone who can reach this port: no viewer accounts (campuslink-collector viewer add)');
 

@@ -44,6 +44,8 @@ export const ERRORS = {
   COL_ERR_TIME_OUT_OF_WINDOW: { status: 400, meaning: "A report's collection time lies outside [now − ingest.maxBacklogMs, now + ingest.futureGraceMs] and the agent's clock offset does not explain it; `issues` names each `reports.<i>.collectedAt`; nothing of the batch was written." },
   COL_ERR_AGENT_CLONED: { meaning: 'Two epochs of one agent id report over the same time (a cloned SD card, two boxes with one id or one credential): both streams are kept, an `agent_clone` gap marks it on the school page.' },
   COL_ERR_BUDGET_EXCEEDED: { status: 429, meaning: "The school is over a rate budget (reportsPerMinute, measurementsPerMinute, bytesPerMinute) or its token over its in-flight share; nothing of the request was written; the body's `budget` names the budget, its value and the config key that raises it. The agent keeps the reports and backs off for `Retry-After` seconds." },
+  COL_ERR_TLS_RELOAD_FAILED: { meaning: 'On SIGHUP the TLS certificate or key could not be read, parsed or paired; the certificate in force stays and the log lists every problem.' },
+  COL_ERR_TLS_HANDSHAKE: { meaning: 'A TLS handshake failed (no or an untrusted client certificate, no common protocol, timeout); the connection is closed, logged at debug level and counted in /healthz.' },
   AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
   AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending for a while (minutes, then hourly), keeps its spool, logs why once an hour, and tries again by itself.' },
   AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },
@@ -58,6 +60,7 @@ export const ERRORS = {
   AGT_ERR_STATE_CORRUPT: { meaning: 'A state file (`seq`, `epoch`, `clock.json`, `stats.json`) was unreadable: it was moved aside (`*.corrupt-<ms>`); for `seq` or `epoch` a new epoch starts; spooled reports are kept and sent; the agent goes on.' },
   AGT_ERR_CLOCK_STEP: { meaning: 'The wall clock stepped (NTP, `date -s`) or the collector time jumped: reports collected before a step are corrected and flagged when sent; a jumped `serverTime` is trusted only once confirmed.' },
   AGT_ERR_STATE_CLONED: { meaning: "The collector already held a report this agent had just made, in this agent's epoch: another install uses the same state (a cloned SD card). The agent starts a new epoch and sends its reports again under it, so nothing is lost." },
+  AGT_ERR_TLS_REFUSED: { meaning: "The TLS handshake with an https: collector failed (its certificate not trusted, expired or for another name, or the agent's client certificate missing or refused): reports stay in the spool, retried with backoff; logged once an hour per URL." },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

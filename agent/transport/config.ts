@@ -1,5 +1,6 @@
 /** The `collector` section of the agent config: where and how reports are delivered. */
 import { z } from 'zod';
+import { agentTlsSectionSchema } from './tls.js';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
@@ -18,11 +19,13 @@ export const collectorSectionSchema = z
     /** Compress with the protocol's columnar preset-dictionary encoding (x-campuslink-cols1); falls back to gzip on a 415. */
     dictionary: z.boolean().default(true),
     /**
-     * Upload over one long-lived cleartext HTTP/2 connection (h2c) to an http: collector: its headers
-     * cost a few bytes per batch instead of about 450. Falls back to HTTP/1.1 for an hour at a time
-     * when the collector (or a proxy before it) speaks only HTTP/1.1. https: URLs always use HTTP/1.1.
+     * Upload over one long-lived HTTP/2 connection per collector: cleartext (h2c) to an http: URL, over TLS with
+     * ALPN to an https: URL. Its headers cost a few bytes per batch instead of about 450. Falls back to HTTP/1.1
+     * for an hour at a time when the collector (or a proxy before it) speaks only HTTP/1.1.
      */
     http2: z.boolean().default(true),
+    /** TLS to https: collectors: trusted CAs, client certificate, session resumption. */
+    tls: agentTlsSectionSchema,
     /** Most reports in one POST. */
     maxBatchReports: z.number().int().min(1).max(500).default(100),
     /**

@@ -4,7 +4,8 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import { COLS_ENCODING, type BatchEncoding, type Report } from '../../protocol/index.js';
 import { http1Exchange, type Exchange } from './exchange.js';
-import { H2Connection, H2UnsupportedError } from './h2.js';
+import { H2Connection, H2UnsupportedError, type H2TlsStats } from './h2.js';
+import { agentTls, isTlsRefusal, type AgentTls, type AgentTlsSection } from './tls.js';
 import { UploadError, uploadBatch, type UploadResult } from './uploader.js';
 
 /** After an HTTP/1.1-only answer, how long a collector URL is sent HTTP/1.1 before HTTP/2 is tried again, in ms. */
@@ -18,8 +19,10 @@ export interface CollectorPoolOptions {
   gzip: boolean;
   /** Try the columnar preset-dictionary encoding first; a collector that answers 415 gets plain gzip from then on. */
   dictionary?: boolean;
-  /** Upload over one long-lived HTTP/2 connection per http: collector (h2c); HTTP/1.1 where the collector does not speak it. */
+  /** Upload over one long-lived HTTP/2 connection per collector (h2c, or h2 over TLS by ALPN); HTTP/1.1 where the collector does not speak it. */
   http2?: boolean;
+  /** TLS to https: collectors (collector.tls): CAs, client certificate, resumption. Default: Node's CAs, resumption on. */
+  tls?: AgentTlsSection;
   version: string;
   now: () => number;
   log?: Logger;
@@ -38,7 +41,12 @@ interface Target {
   h2?: H2Connection;
   /** Until when HTTP/1.1 is used because the collector answered HTTP/2 with HTTP/1.1, agent clock ms. */
   h1UntilMs: number;
+  /** When AGT_ERR_TLS_REFUSED was last logged for this URL, agent clock ms. */
+  tlsLoggedAtMs?: number;
 }
+
+/** A refused TLS handshake is logged at most this often per collector URL, in ms (the delivery log says each failure anyway). */
+export const TLS_REFUSED_LOG_MS = 3_600_000;
 
 export class CollectorPool implements BatchSender {
   private current = 0;
@@ -48,12 +56,46 @@ export class CollectorPool implements BatchSender {
   constructor(private readonly opts: CollectorPoolOptions) {
     if (opts.urls.length === 0) throw new Error('CollectorPool needs at least one URL');
     this.encoding = !opts.gzip ? 'identity' : opts.dictionary ? COLS_ENCODING : 'gzip';
+    const secure = opts.urls.some((u) => u.startsWith('https:'));
+    const tlsOpts: AgentTls | undefined = secure && opts.tls ? agentTls(opts.tls) : undefined;
     this.targets = opts.urls.map((url) => {
-      const agent = url.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
-      // HTTP/2 over TLS would need ALPN against a TLS collector; only cleartext collectors are spoken to in HTTP/2.
-      const h2 = opts.http2 && url.startsWith('http:') ? new H2Connection({ url, ...(opts.log && { log: opts.log }) }) : undefined;
+      // The HTTP/1.1 agent caches TLS sessions itself (maxCachedSessions): its reconnects resume too.
+      const agent = url.startsWith('https:')
+        ? new https.Agent({ keepAlive: true, ALPNProtocols: ['http/1.1'], ...(tlsOpts && { secureContext: tlsOpts.secureContext }), ...(tlsOpts?.resumeSessions === false && { maxCachedSessions: 0 }) })
+        : new http.Agent({ keepAlive: true });
+      const h2 = opts.http2 ? new H2Connection({ url, ...(opts.log && { log: opts.log }), ...(tlsOpts && { tls: tlsOpts }) }) : undefined;
       return { url, agent, h1: http1Exchange({ url, agent }), ...(h2 && { h2 }), h1UntilMs: 0 };
     });
+  }
+
+  /** TLS handshakes of the HTTP/2 connections, and how many resumed a session. */
+  get tlsStats(): H2TlsStats {
+    const sum = { handshakes: 0, resumed: 0 };
+    for (const t of this.targets) {
+      sum.handshakes += t.h2?.tlsStats.handshakes ?? 0;
+      sum.resumed += t.h2?.tlsStats.resumed ?? 0;
+    }
+    return sum;
+  }
+
+  /** Logs AGT_ERR_TLS_REFUSED (once an hour per URL) when an exchange failed in the TLS handshake; rethrows. */
+  private tlsGuard(t: Target, exchange: Exchange): Exchange {
+    if (!t.url.startsWith('https:')) return exchange;
+    return async (req, timeoutMs) => {
+      try {
+        return await exchange(req, timeoutMs);
+      } catch (e) {
+        const now = this.opts.now();
+        if (isTlsRefusal(e) && (t.tlsLoggedAtMs === undefined || now - t.tlsLoggedAtMs >= TLS_REFUSED_LOG_MS)) {
+          t.tlsLoggedAtMs = now;
+          this.opts.log?.error(
+            { code: 'AGT_ERR_TLS_REFUSED', url: t.url, tlsError: (e as NodeJS.ErrnoException).code, err: (e as Error).message },
+            `AGT_ERR_TLS_REFUSED: TLS with ${t.url} failed (${(e as NodeJS.ErrnoException).code}); reports stay in the spool; check collector.tls.caFile, the collector's certificate and the client certificate`,
+          );
+        }
+        throw e;
+      }
+    };
   }
 
   /** The URL in use. */
@@ -65,14 +107,14 @@ export class CollectorPool implements BatchSender {
     const base = { url: t.url, token, timeoutMs: this.opts.timeoutMs, version: this.opts.version };
     if (t.h2 && this.opts.now() >= t.h1UntilMs) {
       try {
-        return await uploadBatch({ ...base, encoding: this.encoding, exchange: t.h2.exchange }, reports, this.opts.now);
+        return await uploadBatch({ ...base, encoding: this.encoding, exchange: this.tlsGuard(t, t.h2.exchange) }, reports, this.opts.now);
       } catch (e) {
         if (!(e instanceof H2UnsupportedError)) throw e;
         t.h1UntilMs = this.opts.now() + H2_RETRY_AFTER_MS;
         this.opts.log?.warn({ url: t.url }, 'collector does not speak HTTP/2; using HTTP/1.1 for the next hour');
       }
     }
-    return uploadBatch({ ...base, encoding: this.encoding, exchange: t.h1 }, reports, this.opts.now);
+    return uploadBatch({ ...base, encoding: this.encoding, exchange: this.tlsGuard(t, t.h1) }, reports, this.opts.now);
   }
 
   /**

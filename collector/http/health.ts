@@ -27,6 +27,8 @@ export interface ListenerStats {
   maxInflightRequests: number;
   overloaded: number;
   resourceErrors: Record<string, number>;
+  /** With HTTPS (tls.certFile): handshakes, resumed ones, failures, certificate reloads and the certificate's notAfter. */
+  tls?: { handshakes: number; resumed: number; failed: number; reloads: number; reloadFailures: number; certValidTo: string };
 }
 
 /** Anything with the state database's `health()`. */

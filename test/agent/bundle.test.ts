@@ -4,7 +4,8 @@
  * against a simulated gateway on loopback, and validates the printed report with the protocol schema.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { canMount, mountTmpfs } from './spool/tmpfs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -159,7 +160,7 @@ describe('agent/packaging', () => {
   });
 
   /** Runs the init script's start_service with procd's functions recording their calls, as `user` would own things. */
-  const startService = (opts: { config: string; state: string; user: string }) =>
+  const startService = (opts: { config: string; state?: string; user: string; oldState?: string }) =>
     new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
       const init = join(PKG, 'openwrt', 'campuslink-agent.init');
       const script = [
@@ -167,7 +168,9 @@ describe('agent/packaging', () => {
         'procd_set_param() { echo "PARAM $*"; }',
         'procd_close_instance() { echo CLOSE; }',
         `. '${init}'`,
-        `CONFIG='${opts.config}' STATE='${opts.state}' SERVICE_USER='${opts.user}'`,
+        `CONFIG='${opts.config}' SERVICE_USER='${opts.user}'`,
+        opts.state ? `STATE='${opts.state}'` : '',
+        opts.oldState ? `OLD_STATE='${opts.oldState}'` : '',
         'start_service',
       ].join('\n');
       const c = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -206,6 +209,54 @@ describe('agent/packaging', () => {
       const root = await startService({ config, state: join(tmp, 'state2'), user: 'no-such-user-campuslink' });
       expect(root.code, root.err).to.equal(0);
       expect(root.out).not.to.include('PARAM user');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+  it('the OpenWrt init script keeps state on persistent storage by default, not in /var (RAM on OpenWrt)', async () => {
+    const text = readFileSync(join(PKG, 'openwrt', 'campuslink-agent.init'), 'utf8');
+    const state = /^STATE=(\S+)$/m.exec(text)?.[1];
+    expect(state).to.equal('/etc/campuslink/state');
+    expect(state).not.to.match(/^\/(var|tmp)\//);
+  });
+
+  it('the OpenWrt init script warns, naming the fix, when the state directory is on a tmpfs, and not when it is on disk', async () => {
+    if (!canMount()) throw new Error('needs root to mount a tmpfs (CI runs as root)');
+    const fs = mountTmpfs(1024 * 1024);
+    const onDisk = mkdtempSync(join(process.cwd(), '.cl-openwrt-'));
+    try {
+      const config = join(onDisk, 'agent.yaml');
+      writeFileSync(config, 'school: "1640104001"\n');
+      chmodSync(config, 0o600);
+      const ram = await startService({ config, state: join(fs.dir, 'state'), user: 'no-such-user-campuslink' });
+      expect(ram.code, ram.err).to.equal(0);
+      expect(ram.err).to.include(`state directory ${join(fs.dir, 'state')} is in RAM (tmpfs)`);
+      expect(ram.err).to.include('set STATE in /etc/init.d/campuslink-agent to persistent storage');
+      expect(execFileSync('stat', ['-f', '-c', '%T', onDisk]).toString().trim(), 'the working directory must be on disk for this case').not.to.equal('tmpfs');
+      const disk = await startService({ config, state: join(onDisk, 'state'), user: 'no-such-user-campuslink' });
+      expect(disk.code, disk.err).to.equal(0);
+      expect(disk.err).not.to.include('is in RAM');
+      expect(disk.out).to.include(`CAMPUSLINK_STATE_DIR=${join(onDisk, 'state')} CAMPUSLINK_SPOOL_DIR=${join(onDisk, 'state', 'spool')}`);
+    } finally {
+      fs.unmount();
+      rmSync(onDisk, { recursive: true, force: true });
+    }
+  });
+
+  it('the OpenWrt init script moves state left in the old /var location to the new one once, keeping unsent reports', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'cl-openwrt-'));
+    try {
+      const config = join(tmp, 'agent.yaml');
+      writeFileSync(config, 'school: "1640104001"\n');
+      chmodSync(config, 0o600);
+      const oldState = join(tmp, 'var-lib');
+      mkdirSync(join(oldState, 'spool'), { recursive: true });
+      writeFileSync(join(oldState, 'spool', 'seg-1.log'), 'unsent');
+      const state = join(tmp, 'etc', 'campuslink', 'state');
+      const r = await startService({ config, state, oldState, user: 'no-such-user-campuslink' });
+      expect(r.code, r.err).to.equal(0);
+      expect(readFileSync(join(state, 'spool', 'seg-1.log'), 'utf8')).to.equal('unsent');
+      expect(existsSync(oldState)).to.equal(false);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
