@@ -193,10 +193,12 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       return unrecorded(e, token.school);
     }
     const heldThrough = opts.dedupe?.heldThrough(token.school, agent);
-    const droppedPoints = { ...admitted?.dropped_points };
+    const droppedPoints: Record<string, number> = { ...admitted?.dropped_points };
+    const droppedFields: Record<string, number> = { ...admitted?.dropped_fields };
     if (partial) {
-      droppedPoints[partial.reason] = (droppedPoints[partial.reason] ?? 0) + partial.droppedPoints;
-      opts.budgets?.droppedBySink(token.school, partial.reason, partial.droppedPoints, partial.message);
+      if (partial.droppedPoints) droppedPoints[partial.reason] = (droppedPoints[partial.reason] ?? 0) + partial.droppedPoints;
+      if (partial.droppedFields) droppedFields[partial.reason] = (droppedFields[partial.reason] ?? 0) + partial.droppedFields;
+      opts.budgets?.droppedBySink(token.school, partial);
     }
     const ack: Ack = {
       v: PROTOCOL_VERSION,
@@ -206,6 +208,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       ...(heldThrough ? { heldThrough } : {}),
       serverTime: now(),
       ...(Object.keys(droppedPoints).length ? { dropped_points: droppedPoints } : {}),
+      ...(Object.keys(droppedFields).length ? { dropped_fields: droppedFields } : {}),
     };
     opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points }, 'batch accepted');
     const after = async () => {

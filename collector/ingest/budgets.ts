@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ERRORS, type Measurement, type Report } from '../../protocol/index.js';
+import type { PartialWrite } from '../sink/sink.js';
 import { HashSet32, hash32 } from './hashset.js';
 import { unwritable } from './screen.js';
 
@@ -213,10 +214,11 @@ export class SchoolBudgets {
     return out;
   }
 
-  /** Counts points InfluxDB itself dropped from a confirmed write (a partial write). */
-  droppedBySink(school: string, reason: string, n: number, message: string): void {
+  /** Counts points and values InfluxDB itself dropped from a confirmed write (a partial write). */
+  droppedBySink(school: string, partial: PartialWrite): void {
     const s = this.state(school, this.now());
-    this.count(school, s, 'dropped_points', reason, n, message);
+    if (partial.droppedPoints) this.count(school, s, 'dropped_points', partial.reason, partial.droppedPoints, partial.message);
+    if (partial.droppedFields) this.count(school, s, 'dropped_fields', partial.reason, partial.droppedFields, partial.message);
   }
 
   /** The school's counters today and since start; undefined when it lost and was refused nothing. */

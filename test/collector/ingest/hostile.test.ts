@@ -50,7 +50,7 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     expect(list.schools.map((s: any) => s.school)).to.deep.equal([H]);
   });
 
-  it('a field type conflict caused by another writer costs only the conflicting points: every report of both schools is acknowledged, the rest stored, the loss counted', async () => {
+  it('a field type conflict caused by another writer costs only the conflicting value: every report of both schools is acknowledged, the rest stored, the loss counted', async () => {
     // A Telegraf-style writer made `iface.in_bps` an integer in this shard.
     const at = Date.now() - 3_600_000;
     await h.sink.writeLines([`iface,host=telegraf in_bps=5i ${at}`]);
@@ -59,11 +59,15 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
         const res = await post(h.url, school, [schoolReport(school, seq)]);
         expect(res.status, JSON.stringify(res.body)).to.equal(200);
         expect(res.body.accepted).to.deep.equal([seq]);
-        expect(res.body.dropped_points).to.deep.equal({ type_conflict: 4 });
+        expect(res.body).to.not.have.property('dropped_points');
+        expect(res.body.dropped_fields).to.deep.equal({ type_conflict: 4 });
         expect(await stored(school, seq)).to.equal(true);
       }
       expect(await h.db.query(`SELECT loss_pct FROM ping WHERE school='${school}'`)).to.have.lengthOf(15);
-      expect(h.budgets.counters(school)?.today.dropped_points).to.deep.equal({ type_conflict: 12 });
+      const ifaces = await h.db.query(`SELECT in_bps, out_bps FROM iface WHERE school='${school}'`);
+      expect(ifaces).to.have.lengthOf(12);
+      for (const r of ifaces) expect(r.in_bps).to.equal(null), expect(r.out_bps).to.be.a('number');
+      expect(h.budgets.counters(school)?.today.dropped_fields).to.deep.equal({ type_conflict: 12 });
     }
   });
 
