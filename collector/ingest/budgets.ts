@@ -84,7 +84,8 @@ interface SchoolState {
   day: number;
   known: HashSet32;
   series: number;
-  values: Uint32Array;
+  /** Distinct values today of each FREE_TAG_KEYS key (a plain array: a typed array costs ~200 B more). */
+  values: number[];
   levels: [number, number, number];
   refilledAt: number;
   today?: SchoolCounters;
@@ -157,7 +158,7 @@ export class SchoolBudgets {
     const day = chinaDay(t);
     let s = this.schools.get(school);
     if (!s) {
-      s = { day, known: new HashSet32(64), series: 0, values: new Uint32Array(FREE_TAG_KEYS.length), levels: [this.rates[0] as number, this.rates[1] as number, this.rates[2] as number], refilledAt: t };
+      s = { day, known: new HashSet32(64), series: 0, values: FREE_TAG_KEYS.map(() => 0), levels: [this.rates[0] as number, this.rates[1] as number, this.rates[2] as number], refilledAt: t };
       this.schools.set(school, s);
     } else if (s.day !== day) {
       s.day = day;
