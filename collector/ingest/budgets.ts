@@ -136,6 +136,8 @@ export interface SchoolBudgetsOptions {
 export class SchoolBudgets {
   private readonly schools = new Map<string, SchoolState>();
   private readonly logged = new Set<string>();
+  /** What each school lost or was refused since the last takePending(), for the `ingest_budget` measurement. */
+  private pending = new Map<string, SchoolCounters>();
   private loggedDay = -1;
   private readonly now: () => number;
   private readonly rates: readonly number[];
@@ -297,11 +299,33 @@ export class SchoolBudgets {
     return undefined;
   }
 
+  /**
+   * What each school lost or was refused since the last call (and since what was given back), and starts
+   * over. Bounded by the schools that lost anything in between.
+   */
+  takePending(): Map<string, SchoolCounters> {
+    const out = this.pending;
+    this.pending = new Map();
+    return out;
+  }
+
+  /** Gives back what takePending() returned and could not be written, to go out with the next. */
+  giveBack(pending: ReadonlyMap<string, SchoolCounters>): void {
+    for (const [school, c] of pending) {
+      const into = this.pending.get(school) ?? emptyCounters();
+      for (const kind of ['budget_refusals', 'dropped_points', 'dropped_fields'] as const) for (const [reason, n] of Object.entries(c[kind])) addCount(into[kind], reason, n);
+      this.pending.set(school, into);
+    }
+  }
+
   private count(school: string, s: SchoolState, kind: keyof SchoolCounters, reason: string, n: number, detail?: string): void {
     s.today ??= emptyCounters();
     s.total ??= emptyCounters();
     addCount(s.today[kind], reason, n);
     addCount(s.total[kind], reason, n);
+    let p = this.pending.get(school);
+    if (!p) this.pending.set(school, (p = emptyCounters()));
+    addCount(p[kind], reason, n);
     // Logged once per school, reason and day; the set is bounded by schools × reasons and cleared daily.
     const day = s.day;
     if (day !== this.loggedDay) {

@@ -38,16 +38,20 @@ export async function startHarness(over: Partial<BudgetSettings> = {}, maxBodyBy
   const budgets = new SchoolBudgets({ settings, log });
   const shares = new TokenShares(settings);
   const tokens = new Map<string, TokenRecord>(SCHOOLS.map((s) => [`t-${s}`, { id: `id-${s}`, school: s, sha256: 'x', issuedAt: '' }]));
+  const tagsFor = (id: string) => ((SCHOOLS as readonly string[]).includes(id) ? { school: id, province: '640000', city: '640100', county: '640104', link: 'fiber' } : undefined);
+  // The counters' points every 200 ms instead of every minute.
+  const counters = createBudgetsModule(budgets, shares, { sink, tagsFor, log, intervalMs: 200 });
+  await counters.start?.();
   const opts: AppOptions = {
     sink,
     tokens: { verify: (t) => tokens.get(t) },
-    schools: { tagsFor: (id) => ((SCHOOLS as readonly string[]).includes(id) ? { school: id, province: '640000', city: '640100', county: '640104', link: 'fiber' } : undefined) },
+    schools: { tagsFor },
     log,
     maxBodyBytes,
     retryAfterS: 7,
     budgets,
     shares,
-    modules: [createBudgetsModule(budgets, shares)],
+    modules: [counters],
   };
   const listener = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log, maxBodyBytes, reservedFds: 0, limits: { maxInflightBodyBytes: 1024 * 1024 * 1024 } });
   return {
@@ -58,6 +62,7 @@ export async function startHarness(over: Partial<BudgetSettings> = {}, maxBodyBy
     listener,
     async close() {
       await listener.close();
+      await counters.stop?.();
       await sink.close();
       await db.cleanup();
     },

@@ -48,6 +48,12 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     expect(counters.today.dropped_points.budget_tag_values).to.equal(50_000 - 2_000);
     const list = (await (await fetch(`${h.url}/api/v1/ingest/budgets`)).json()) as any;
     expect(list.schools.map((s: any) => s.school)).to.deep.equal([H]);
+    // The fleet dashboard's view: the `ingest_budget` points of the flooding school, and none of the other.
+    const sumOf = async (school: string) => (await h.db.query(`SELECT sum(dropped_points_budget_tag_values) AS n FROM ingest_budget WHERE school='${school}'`))[0]?.n;
+    const end = Date.now() + 5000;
+    while ((await sumOf(H)) !== 48_000 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    expect(await sumOf(H)).to.equal(48_000);
+    expect(await sumOf(B)).to.equal(undefined);
   });
 
   it('a field type conflict caused by another writer costs only the conflicting value: every report of both schools is acknowledged, the rest stored, the loss counted', async () => {
