@@ -31,15 +31,18 @@ export const budgetsSchema = z.strictObject({
   tagValuesPerKeyPerDay: z.number().int().min(10).max(1_000_000).default(2_000),
   /** Measurements kept of one report (the agent's own health is always kept); the rest are dropped and counted. */
   measurementsPerReport: z.number().int().min(10).max(5_000).default(5_000),
-  /** Reports one school may deliver per minute (a backlog drains at this pace); over it → 429 with Retry-After. */
-  reportsPerMinute: z.number().int().min(1).max(1_000_000).default(600),
+  /** Reports one school may deliver per minute (a backlog of more than a few days drains at this pace); over it → 429 with Retry-After. */
+  reportsPerMinute: z.number().int().min(1).max(1_000_000).default(6_000),
   /** Measurements one school may deliver per minute; over it → 429 with Retry-After. */
-  measurementsPerMinute: z.number().int().min(100).max(100_000_000).default(100_000),
+  measurementsPerMinute: z.number().int().min(100).max(100_000_000).default(150_000),
   /** Request-body bytes (as sent, compressed) one school may send per minute; over it → 429 with Retry-After. */
   bytesPerMinute: z.number().int().min(64 * 1024).max(64 * 1024 ** 3).default(64 * 1024 * 1024),
-  /** Uploads one token may have in flight at once; more → 429 with Retry-After (fairness between schools under load). */
-  maxInflightRequestsPerToken: z.number().int().min(1).max(1000).default(2),
-  /** Request-body bytes one token's uploads may hold in memory at once; more → 429 with Retry-After. */
+  /**
+   * Uploads one token may have in flight at once; more → 429 with Retry-After (fairness between schools under
+   * load). A school's agents share its token, and an agent may upload live reports and its backlog at once.
+   */
+  maxInflightRequestsPerToken: z.number().int().min(1).max(1000).default(4),
+  /** Request-body bytes one token's uploads may hold in memory at once (two maximal bodies); more → 429 with Retry-After. */
   maxInflightBodyBytesPerToken: z.number().int().min(64 * 1024).max(16 * 1024 ** 3).default(16 * 1024 * 1024),
   /** Seconds sent in Retry-After when a token is over its in-flight share. */
   busyRetryAfterS: z.number().int().min(1).max(3600).default(5),

@@ -30,7 +30,7 @@ export interface Harness {
 }
 
 /** A collector (listener, ingest, budgets, fairness, sink) on a fresh influxd; token `t-<school>` per school. */
-export async function startHarness(over: Partial<BudgetSettings> = {}, maxBodyBytes = 16 * 1024 * 1024): Promise<Harness> {
+export async function startHarness(over: Partial<BudgetSettings> = {}, maxBodyBytes = 8 * 1024 * 1024): Promise<Harness> {
   const db = await startTestInfluxd({ maxValuesPerTag: DB_TAG_VALUES });
   const log = pino({ level: 'silent' });
   const sink = createInflux1Sink({ url: db.url });

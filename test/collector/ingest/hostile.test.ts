@@ -102,8 +102,9 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
   });
 
   it("one token sending maximal batches 4 at a time gets 429 beyond its share while the other school's uploads all succeed", async () => {
-    // Each greedy upload declares a large body and sends it slowly, so the four overlap for sure.
-    const body = Buffer.from(JSON.stringify({ reports: Array.from({ length: 200 }, (_, i) => schoolReport(H, i + 1, 0, pingsTo(`g${i}`, 20))) }));
+    // Maximal batches: bodies of just under ingest.maxBodyBytes (8 MiB), each declared and sent slowly, so the four overlap for sure.
+    const json = JSON.stringify({ reports: Array.from({ length: 200 }, (_, i) => schoolReport(H, i + 1, 0, pingsTo(`g${i}`, 20))) });
+    const body = Buffer.from(json.padEnd(8 * 1024 * 1024 - 1024, ' '));
     const port = h.listener.port;
     const greedy = Array.from({ length: 4 }, () => {
       let req!: http.ClientRequest;
@@ -128,7 +129,7 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
       const r = await (greedy[i] as (typeof greedy)[number]).answer;
       expect(r.status).to.equal(429);
       expect(r.retryAfter).to.equal('5');
-      expect(JSON.parse(r.body).budget.name).to.equal('maxInflightRequestsPerToken');
+      expect(JSON.parse(r.body).budget).to.deep.include({ name: 'maxInflightBodyBytesPerToken', limit: 16 * 1024 * 1024 });
     }
     // While the greedy token holds its share, the other school's uploads go through, every one.
     for (let seq = 1; seq <= 10; seq++) {
