@@ -220,6 +220,11 @@ export class SchoolBudgets {
     return out;
   }
 
+  /** Counts one request refused for `budget` outside the rates (the fairness shares, ingest/fairness.ts). */
+  countRefusal(school: string, budget: keyof BudgetSettings): void {
+    this.count(school, this.state(school, this.now()), 'budget_refusals', budget, 1);
+  }
+
   /** Counts points and values InfluxDB itself dropped from a confirmed write (a partial write). */
   droppedBySink(school: string, partial: PartialWrite): void {
     const s = this.state(school, this.now());

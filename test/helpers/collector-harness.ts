@@ -36,7 +36,7 @@ export async function startHarness(over: Partial<BudgetSettings> = {}, maxBodyBy
   const sink = createInflux1Sink({ url: db.url });
   const settings = budgetsSchema.parse(over);
   const budgets = new SchoolBudgets({ settings, log });
-  const shares = new TokenShares(settings);
+  const shares = new TokenShares(settings, (school, budget) => budgets.countRefusal(school, budget));
   const tokens = new Map<string, TokenRecord>(SCHOOLS.map((s) => [`t-${s}`, { id: `id-${s}`, school: s, sha256: 'x', issuedAt: '' }]));
   const tagsFor = (id: string) => ((SCHOOLS as readonly string[]).includes(id) ? { school: id, province: '640000', city: '640100', county: '640104', link: 'fiber' } : undefined);
   // The counters' points every 200 ms instead of every minute.

@@ -141,6 +141,8 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     const admitted = await Promise.all(admittedIdx.map((i) => (greedy[i] as (typeof greedy)[number]).answer));
     expect(admitted.map((a) => a.status)).to.deep.equal([200, 200]);
     for (let seq = 1; seq <= 10; seq++) expect(await stored(B, seq)).to.equal(true);
+    expect(h.budgets.counters(H)?.today.budget_refusals).to.deep.equal({ maxInflightBodyBytesPerToken: 2 });
+    expect(h.budgets.counters(B)).to.equal(undefined);
   });
 });
 
