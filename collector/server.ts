@@ -126,8 +126,8 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   });
   log.info({ db: state.path, exclusive: state.exclusive }, 'state database open; tokens fill in the background, per-agent state is read on each agent\'s first batch');
   const budgets = new SchoolBudgets({ settings: config.budgets, log, now: clock });
-  const shares = new TokenShares(config.budgets);
-  const modules: CollectorModule[] = [gaps, createBudgetsModule(budgets, shares), ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
+  const shares = new TokenShares(config.budgets, (school, budget) => budgets.countRefusal(school, budget));
+  const modules: CollectorModule[] = [gaps, createBudgetsModule(budgets, shares, { sink, tagsFor: (id) => liveRegistry.tagsFor(id), log, now: clock }), ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
   const identity = createIdentity({ state, tokens, settings: config.auth, retryAfterS: config.ingest.retryAfterS, now: clock, log });

@@ -203,10 +203,12 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     }
     const epoch = reports.at(-1)?.epoch;
     const heldThrough = opts.dedupe?.heldThrough(token.school, agent, epoch ?? '');
-    const droppedPoints = { ...admitted?.dropped_points };
+    const droppedPoints: Record<string, number> = { ...admitted?.dropped_points };
+    const droppedFields: Record<string, number> = { ...admitted?.dropped_fields };
     if (partial) {
-      droppedPoints[partial.reason] = (droppedPoints[partial.reason] ?? 0) + partial.droppedPoints;
-      opts.budgets?.droppedBySink(token.school, partial.reason, partial.droppedPoints, partial.message);
+      if (partial.droppedPoints) droppedPoints[partial.reason] = (droppedPoints[partial.reason] ?? 0) + partial.droppedPoints;
+      if (partial.droppedFields) droppedFields[partial.reason] = (droppedFields[partial.reason] ?? 0) + partial.droppedFields;
+      opts.budgets?.droppedBySink(token.school, partial);
     }
     const ack: Ack = {
       v: PROTOCOL_VERSION,
@@ -217,6 +219,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       serverTime: now(),
       ...(await opts.identity?.ackFields(token)),
       ...(Object.keys(droppedPoints).length ? { dropped_points: droppedPoints } : {}),
+      ...(Object.keys(droppedFields).length ? { dropped_fields: droppedFields } : {}),
     };
     opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points }, 'batch accepted');
     observeAcceptedBatch(fresh.length, duplicates.length, points);

@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ERRORS, type Measurement, type Report } from '../../protocol/index.js';
+import type { PartialWrite } from '../sink/sink.js';
 import { HashSet32, hash32 } from './hashset.js';
 import { unwritable } from './screen.js';
 
@@ -30,15 +31,18 @@ export const budgetsSchema = z.strictObject({
   tagValuesPerKeyPerDay: z.number().int().min(10).max(1_000_000).default(2_000),
   /** Measurements kept of one report (the agent's own health is always kept); the rest are dropped and counted. */
   measurementsPerReport: z.number().int().min(10).max(5_000).default(5_000),
-  /** Reports one school may deliver per minute (a backlog drains at this pace); over it → 429 with Retry-After. */
-  reportsPerMinute: z.number().int().min(1).max(1_000_000).default(600),
+  /** Reports one school may deliver per minute (a backlog of more than a few days drains at this pace); over it → 429 with Retry-After. */
+  reportsPerMinute: z.number().int().min(1).max(1_000_000).default(6_000),
   /** Measurements one school may deliver per minute; over it → 429 with Retry-After. */
-  measurementsPerMinute: z.number().int().min(100).max(100_000_000).default(100_000),
+  measurementsPerMinute: z.number().int().min(100).max(100_000_000).default(150_000),
   /** Request-body bytes (as sent, compressed) one school may send per minute; over it → 429 with Retry-After. */
   bytesPerMinute: z.number().int().min(64 * 1024).max(64 * 1024 ** 3).default(64 * 1024 * 1024),
-  /** Uploads one token may have in flight at once; more → 429 with Retry-After (fairness between schools under load). */
-  maxInflightRequestsPerToken: z.number().int().min(1).max(1000).default(2),
-  /** Request-body bytes one token's uploads may hold in memory at once; more → 429 with Retry-After. */
+  /**
+   * Uploads one token may have in flight at once; more → 429 with Retry-After (fairness between schools under
+   * load). A school's agents share its token, and an agent may upload live reports and its backlog at once.
+   */
+  maxInflightRequestsPerToken: z.number().int().min(1).max(1000).default(4),
+  /** Request-body bytes one token's uploads may hold in memory at once (two maximal bodies); more → 429 with Retry-After. */
   maxInflightBodyBytesPerToken: z.number().int().min(64 * 1024).max(16 * 1024 ** 3).default(16 * 1024 * 1024),
   /** Seconds sent in Retry-After when a token is over its in-flight share. */
   busyRetryAfterS: z.number().int().min(1).max(3600).default(5),
@@ -83,7 +87,8 @@ interface SchoolState {
   day: number;
   known: HashSet32;
   series: number;
-  values: Uint32Array;
+  /** Distinct values today of each FREE_TAG_KEYS key (a plain array: a typed array costs ~200 B more). */
+  values: number[];
   levels: [number, number, number];
   refilledAt: number;
   today?: SchoolCounters;
@@ -134,6 +139,8 @@ export interface SchoolBudgetsOptions {
 export class SchoolBudgets {
   private readonly schools = new Map<string, SchoolState>();
   private readonly logged = new Set<string>();
+  /** What each school lost or was refused since the last takePending(), for the `ingest_budget` measurement. */
+  private pending = new Map<string, SchoolCounters>();
   private loggedDay = -1;
   private readonly now: () => number;
   private readonly rates: readonly number[];
@@ -156,7 +163,7 @@ export class SchoolBudgets {
     const day = chinaDay(t);
     let s = this.schools.get(school);
     if (!s) {
-      s = { day, known: new HashSet32(64), series: 0, values: new Uint32Array(FREE_TAG_KEYS.length), levels: [this.rates[0] as number, this.rates[1] as number, this.rates[2] as number], refilledAt: t };
+      s = { day, known: new HashSet32(64), series: 0, values: FREE_TAG_KEYS.map(() => 0), levels: [this.rates[0] as number, this.rates[1] as number, this.rates[2] as number], refilledAt: t };
       this.schools.set(school, s);
     } else if (s.day !== day) {
       s.day = day;
@@ -213,10 +220,16 @@ export class SchoolBudgets {
     return out;
   }
 
-  /** Counts points InfluxDB itself dropped from a confirmed write (a partial write). */
-  droppedBySink(school: string, reason: string, n: number, message: string): void {
+  /** Counts one request refused for `budget` outside the rates (the fairness shares, ingest/fairness.ts). */
+  countRefusal(school: string, budget: keyof BudgetSettings): void {
+    this.count(school, this.state(school, this.now()), 'budget_refusals', budget, 1);
+  }
+
+  /** Counts points and values InfluxDB itself dropped from a confirmed write (a partial write). */
+  droppedBySink(school: string, partial: PartialWrite): void {
     const s = this.state(school, this.now());
-    this.count(school, s, 'dropped_points', reason, n, message);
+    if (partial.droppedPoints) this.count(school, s, 'dropped_points', partial.reason, partial.droppedPoints, partial.message);
+    if (partial.droppedFields) this.count(school, s, 'dropped_fields', partial.reason, partial.droppedFields, partial.message);
   }
 
   /** The school's counters today and since start; undefined when it lost and was refused nothing. */
@@ -294,11 +307,33 @@ export class SchoolBudgets {
     return undefined;
   }
 
+  /**
+   * What each school lost or was refused since the last call (and since what was given back), and starts
+   * over. Bounded by the schools that lost anything in between.
+   */
+  takePending(): Map<string, SchoolCounters> {
+    const out = this.pending;
+    this.pending = new Map();
+    return out;
+  }
+
+  /** Gives back what takePending() returned and could not be written, to go out with the next. */
+  giveBack(pending: ReadonlyMap<string, SchoolCounters>): void {
+    for (const [school, c] of pending) {
+      const into = this.pending.get(school) ?? emptyCounters();
+      for (const kind of ['budget_refusals', 'dropped_points', 'dropped_fields'] as const) for (const [reason, n] of Object.entries(c[kind])) addCount(into[kind], reason, n);
+      this.pending.set(school, into);
+    }
+  }
+
   private count(school: string, s: SchoolState, kind: keyof SchoolCounters, reason: string, n: number, detail?: string): void {
     s.today ??= emptyCounters();
     s.total ??= emptyCounters();
     addCount(s.today[kind], reason, n);
     addCount(s.total[kind], reason, n);
+    let p = this.pending.get(school);
+    if (!p) this.pending.set(school, (p = emptyCounters()));
+    addCount(p[kind], reason, n);
     // Logged once per school, reason and day; the set is bounded by schools × reasons and cleared daily.
     const day = s.day;
     if (day !== this.loggedDay) {

@@ -25,7 +25,17 @@ export class TokenShares {
   /** Uploads refused for being over a token's share, since start. */
   refused = 0;
 
-  constructor(private readonly settings: Readonly<FairnessSettings>) {}
+  /** `onRefused` counts each refusal for the school (SchoolBudgets.countRefusal). */
+  constructor(
+    private readonly settings: Readonly<FairnessSettings>,
+    private readonly onRefused?: (school: string, budget: 'maxInflightRequestsPerToken' | 'maxInflightBodyBytesPerToken') => void,
+  ) {}
+
+  private refuse(school: string, budget: 'maxInflightRequestsPerToken' | 'maxInflightBodyBytesPerToken', limit: number, detail: string): BudgetRefusal {
+    this.refused++;
+    this.onRefused?.(school, budget);
+    return budgetRefusal(budget, limit, this.settings.busyRetryAfterS, detail);
+  }
 
   /** Tokens with uploads in flight. */
   get size(): number {
@@ -34,17 +44,11 @@ export class TokenShares {
 
   /** An upload of `token` with `declaredBytes` (Content-Length, 0 when unknown) starts: its share, or a 429. */
   admit(token: string, school: string, declaredBytes: number): Share | BudgetRefusal {
-    const { maxInflightRequestsPerToken: maxReq, maxInflightBodyBytesPerToken: maxBytes, busyRetryAfterS } = this.settings;
+    const { maxInflightRequestsPerToken: maxReq, maxInflightBodyBytesPerToken: maxBytes } = this.settings;
     const h = this.held.get(token) ?? { requests: 0, bytes: 0 };
     const bytes = Number.isFinite(declaredBytes) && declaredBytes > 0 ? declaredBytes : 0;
-    if (h.requests >= maxReq) {
-      this.refused++;
-      return budgetRefusal('maxInflightRequestsPerToken', maxReq, busyRetryAfterS, `token of school ${school} already has ${h.requests} uploads in flight`);
-    }
-    if (h.requests > 0 && h.bytes + bytes > maxBytes) {
-      this.refused++;
-      return budgetRefusal('maxInflightBodyBytesPerToken', maxBytes, busyRetryAfterS, `token of school ${school} already has ${h.bytes} body bytes in flight`);
-    }
+    if (h.requests >= maxReq) return this.refuse(school, 'maxInflightRequestsPerToken', maxReq, `token of school ${school} already has ${h.requests} uploads in flight`);
+    if (h.requests > 0 && h.bytes + bytes > maxBytes) return this.refuse(school, 'maxInflightBodyBytesPerToken', maxBytes, `token of school ${school} already has ${h.bytes} body bytes in flight`);
     h.requests++;
     h.bytes += bytes;
     this.held.set(token, h);
@@ -60,10 +64,7 @@ export class TokenShares {
         taken = total;
         return true;
       },
-      refusal: () => {
-        this.refused++;
-        return budgetRefusal('maxInflightBodyBytesPerToken', maxBytes, busyRetryAfterS, `token of school ${school} sent more body bytes than its in-flight share`);
-      },
+      refusal: () => this.refuse(school, 'maxInflightBodyBytesPerToken', maxBytes, `token of school ${school} sent more body bytes than its in-flight share`),
       release: () => {
         if (released) return;
         released = true;

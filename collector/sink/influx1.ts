@@ -16,10 +16,12 @@ import https from 'node:https';
 import { InfluxDB, type IPoolOptions } from 'influx';
 import type { Logger } from 'pino';
 import { toLineProtocol } from './line-protocol.js';
+import { conflictingField, parsePartialWrite, withoutField } from './partial.js';
 import { SinkError, type PartialWrite, type Point, type Sink } from './sink.js';
 import { timedInfluxWrite } from '../metrics/registry.js';
 
 export { toLineProtocol } from './line-protocol.js';
+export { parsePartialWrite } from './partial.js';
 
 export interface Influx1SinkOptions {
   /** Base URL of InfluxDB 1.x, e.g. `http://127.0.0.1:8086` (a path prefix is kept; `user:pass@` is used as credentials). */
@@ -84,27 +86,6 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return Math.round(Number(v) * 1000);
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-const PARTIAL_REASONS: readonly [RegExp, string][] = [
-  [/field type conflict/i, 'type_conflict'],
-  [/max-values-per-tag/i, 'tag_values_limit'],
-  [/max-series-per-database/i, 'series_limit'],
-  [/invalid field name|invalid field format/i, 'invalid_field'],
-  [/beyond retention/i, 'beyond_retention'],
-];
-
-/**
- * A 400 `partial write: … dropped=N` read as what it is: InfluxDB stored the batch except N points.
- * Undefined for any other answer (a batch InfluxDB refused whole).
- */
-export function parsePartialWrite(status: number, text: string): PartialWrite | undefined {
-  // Unparseable lines are not in InfluxDB's `dropped` count: what was lost is unknown, so it is a refusal.
-  if (status !== 400 || !/^partial write\b/i.test(text) || /unable to parse/i.test(text)) return undefined;
-  const n = /\bdropped=(\d+)\s*$/.exec(text);
-  if (!n) return undefined;
-  const reason = PARTIAL_REASONS.find(([re]) => re.test(text))?.[1] ?? 'refused';
-  return { droppedPoints: Number(n[1]), reason, message: text };
 }
 
 /** InfluxDB's error text: its JSON `error`, else the X-Influxdb-Error header, else the body. */
@@ -177,7 +158,7 @@ interface Job {
 /** Two partial writes of one job as one: the counts add up, the first reason and message stay. */
 function addPartial(a: PartialWrite | undefined, b: PartialWrite | undefined): PartialWrite | undefined {
   if (!a || !b) return a ?? b;
-  return { ...a, droppedPoints: a.droppedPoints + b.droppedPoints };
+  return { ...a, droppedPoints: a.droppedPoints + b.droppedPoints, droppedFields: a.droppedFields + b.droppedFields };
 }
 
 /** Some consecutive lines of one job. */
@@ -403,6 +384,35 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
     return parts;
   };
 
+  /**
+   * A type conflict costs the value, not the point: the points of the named measurement are written again
+   * without the conflicting field (for up to 3 conflicting fields), so their other fields are stored.
+   * Resolves with what was lost in the end; a failed second write leaves the first answer's loss.
+   */
+  const narrow = async (jobLines: readonly string[], first: PartialWrite): Promise<PartialWrite> => {
+    let lines = jobLines;
+    let partial = first;
+    let points = first.droppedPoints;
+    let fields = 0;
+    for (let round = 0; round < 3 && partial.reason === 'type_conflict'; round++) {
+      const target = conflictingField(partial.message);
+      if (!target) break;
+      const again = withoutField(lines, target);
+      if (again.lines.length === 0) break;
+      const res = await writeLines(again.lines);
+      if (res instanceof SinkError) break;
+      const lost = res?.droppedPoints ?? 0;
+      const saved = Math.max(0, Math.min(points, again.lines.length - lost));
+      points -= saved;
+      // The lines of round r are those that had all r + 1 fields removed so far.
+      fields += saved * (round + 1);
+      if (!res) break;
+      lines = again.lines;
+      partial = res;
+    }
+    return { ...first, droppedPoints: points, droppedFields: first.droppedFields + fields };
+  };
+
   /** Sends one batch; resolves with how to settle its writers (applied once the batch left the in-flight count). */
   const sendBatch = async (parts: Part[]): Promise<(() => void)[]> => {
     const lines = parts.length === 1 ? (parts[0] as Part).lines : parts.flatMap((p) => p.lines);
@@ -416,7 +426,14 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       else jobs.set(p.job, [...p.lines]);
     }
     const partial = !(err instanceof SinkError);
-    if (partial && jobs.size <= 1) return [...jobs].map(([job, jobLines]) => () => settleOk(job, jobLines.length, err));
+    if (partial && jobs.size <= 1) {
+      const settled: (() => void)[] = [];
+      for (const [job, jobLines] of jobs) {
+        const lost = await narrow(jobLines, err);
+        settled.push(() => settleOk(job, jobLines.length, lost));
+      }
+      return settled;
+    }
     if ((partial || !err.retryable) && jobs.size > 1) {
       // InfluxDB refused something in a batch of several writers (field type conflict, a limit, bad
       // point): the rest is stored, but whose points were dropped it does not say. Send each writer's
@@ -427,7 +444,8 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
         [...jobs].map(async ([job, jobLines]) => {
           const own = await writeLines(jobLines);
           if (own instanceof SinkError) return () => settleErr(job, own);
-          return () => settleOk(job, jobLines.length, own);
+          const lost = own && (await narrow(jobLines, own));
+          return () => settleOk(job, jobLines.length, lost);
         }),
       );
     }

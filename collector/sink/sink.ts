@@ -31,6 +31,8 @@ export class SinkError extends Error {
  */
 export interface PartialWrite {
   droppedPoints: number;
+  /** Values left out of points that were stored without them (a type conflict costs the value, not the point). */
+  droppedFields: number;
   /** Why, as a short snake_case reason: `type_conflict`, `tag_values_limit`, `series_limit`, `invalid_field`, `refused`. */
   reason: string;
   /** The database's own words. */

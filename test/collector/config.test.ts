@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { listenerSettings, loadCollectorConfig, parseHostPort } from '../../collector/config.js';
 import { DEFAULT_LIMITS } from '../../collector/http/limits.js';
+import { DEFAULT_BUDGETS } from '../../collector/ingest/budgets.js';
 import { ConfigError } from '../../protocol/config.js';
 import { repoPath, runCli } from '../helpers/cli.js';
 
@@ -75,6 +76,17 @@ describe('collector/config', () => {
       expect.fail('expected a ConfigError');
     } catch (e) {
       expect((e as ConfigError).issues.map((i) => i.path)).to.deep.equal(['http.maxInflightBodyBytes']);
+    }
+  });
+
+  it('the budgets section has its defaults, takes CAMPUSLINK_BUDGETS_*, and lists every bad budget at once', () => {
+    const c = loadCollectorConfig(undefined, { CAMPUSLINK_BUDGETS_REPORTS_PER_MINUTE: '120' });
+    expect(c.budgets).to.deep.equal({ ...DEFAULT_BUDGETS, reportsPerMinute: 120 });
+    try {
+      loadCollectorConfig(undefined, { CAMPUSLINK_BUDGETS_SERIES_PER_DAY: '5', CAMPUSLINK_BUDGETS_MAX_INFLIGHT_REQUESTS_PER_TOKEN: '0' });
+      expect.fail('expected a ConfigError');
+    } catch (e) {
+      expect((e as ConfigError).issues.map((i) => i.path).sort()).to.deep.equal(['budgets.maxInflightRequestsPerToken', 'budgets.seriesPerDay']);
     }
   });
 

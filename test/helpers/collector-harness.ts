@@ -30,24 +30,28 @@ export interface Harness {
 }
 
 /** A collector (listener, ingest, budgets, fairness, sink) on a fresh influxd; token `t-<school>` per school. */
-export async function startHarness(over: Partial<BudgetSettings> = {}, maxBodyBytes = 16 * 1024 * 1024): Promise<Harness> {
+export async function startHarness(over: Partial<BudgetSettings> = {}, maxBodyBytes = 8 * 1024 * 1024): Promise<Harness> {
   const db = await startTestInfluxd({ maxValuesPerTag: DB_TAG_VALUES });
   const log = pino({ level: 'silent' });
   const sink = createInflux1Sink({ url: db.url });
   const settings = budgetsSchema.parse(over);
   const budgets = new SchoolBudgets({ settings, log });
-  const shares = new TokenShares(settings);
+  const shares = new TokenShares(settings, (school, budget) => budgets.countRefusal(school, budget));
   const tokens = new Map<string, TokenRecord>(SCHOOLS.map((s) => [`t-${s}`, { id: `id-${s}`, school: s, sha256: 'x', issuedAt: '' }]));
+  const tagsFor = (id: string) => ((SCHOOLS as readonly string[]).includes(id) ? { school: id, province: '640000', city: '640100', county: '640104', link: 'fiber' } : undefined);
+  // The counters' points every 200 ms instead of every minute.
+  const counters = createBudgetsModule(budgets, shares, { sink, tagsFor, log, intervalMs: 200 });
+  await counters.start?.();
   const opts: AppOptions = {
     sink,
     tokens: { verify: (t) => tokens.get(t) },
-    schools: { tagsFor: (id) => ((SCHOOLS as readonly string[]).includes(id) ? { school: id, province: '640000', city: '640100', county: '640104', link: 'fiber' } : undefined) },
+    schools: { tagsFor },
     log,
     maxBodyBytes,
     retryAfterS: 7,
     budgets,
     shares,
-    modules: [createBudgetsModule(budgets, shares)],
+    modules: [counters],
   };
   const listener = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log, maxBodyBytes, reservedFds: 0, limits: { maxInflightBodyBytes: 1024 * 1024 * 1024 } });
   return {
@@ -58,6 +62,7 @@ export async function startHarness(over: Partial<BudgetSettings> = {}, maxBodyBy
     listener,
     async close() {
       await listener.close();
+      await counters.stop?.();
       await sink.close();
       await db.cleanup();
     },

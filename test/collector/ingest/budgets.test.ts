@@ -50,6 +50,23 @@ describe('collector/ingest/budgets', () => {
     expect(b.counters(A)).to.equal(undefined);
   });
 
+  it('defaults never bite a backlog: a day offline (1,440 typical reports) delivered at once in batches of 200 is never refused', () => {
+    const b = budgets();
+    for (let from = 1; from <= 1440; from += 200) {
+      expect(b.gate(A), `batch from ${from}`).to.equal(undefined);
+      const batch = Array.from({ length: Math.min(200, 1441 - from) }, (_, i) => typicalReport({ seq: from + i }));
+      expect(b.admit(A, batch, 60_000).dropped_points).to.deep.equal({});
+    }
+    expect(b.counters(A)).to.equal(undefined);
+  });
+
+  it('default fairness never bites a school whose 4 agents (one token) upload at the same moment', () => {
+    const shares = new TokenShares(DEFAULT_BUDGETS);
+    const held = Array.from({ length: 4 }, () => shares.admit('a', A, 40_000));
+    for (const h of held) expect(h).to.have.property('hold');
+    expect(shares.refused).to.equal(0);
+  });
+
   it('a new series over seriesPerDay is dropped and counted; points of series already known today are kept; another school is untouched', () => {
     const b = budgets({ seriesPerDay: 100 });
     const first = b.admit(A, [makeReport({ seq: 1, measurements: pings(80) })], 1000);

@@ -48,9 +48,15 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     expect(counters.today.dropped_points.budget_tag_values).to.equal(50_000 - 2_000);
     const list = (await (await fetch(`${h.url}/api/v1/ingest/budgets`)).json()) as any;
     expect(list.schools.map((s: any) => s.school)).to.deep.equal([H]);
+    // The fleet dashboard's view: the `ingest_budget` points of the flooding school, and none of the other.
+    const sumOf = async (school: string) => (await h.db.query(`SELECT sum(dropped_points_budget_tag_values) AS n FROM ingest_budget WHERE school='${school}'`))[0]?.n;
+    const end = Date.now() + 5000;
+    while ((await sumOf(H)) !== 48_000 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    expect(await sumOf(H)).to.equal(48_000);
+    expect(await sumOf(B)).to.equal(undefined);
   });
 
-  it('a field type conflict caused by another writer costs only the conflicting points: every report of both schools is acknowledged, the rest stored, the loss counted', async () => {
+  it('a field type conflict caused by another writer costs only the conflicting value: every report of both schools is acknowledged, the rest stored, the loss counted', async () => {
     // A Telegraf-style writer made `iface.in_bps` an integer in this shard.
     const at = Date.now() - 3_600_000;
     await h.sink.writeLines([`iface,host=telegraf in_bps=5i ${at}`]);
@@ -59,11 +65,15 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
         const res = await post(h.url, school, [schoolReport(school, seq)]);
         expect(res.status, JSON.stringify(res.body)).to.equal(200);
         expect(res.body.accepted).to.deep.equal([seq]);
-        expect(res.body.dropped_points).to.deep.equal({ type_conflict: 4 });
+        expect(res.body).to.not.have.property('dropped_points');
+        expect(res.body.dropped_fields).to.deep.equal({ type_conflict: 4 });
         expect(await stored(school, seq)).to.equal(true);
       }
       expect(await h.db.query(`SELECT loss_pct FROM ping WHERE school='${school}'`)).to.have.lengthOf(15);
-      expect(h.budgets.counters(school)?.today.dropped_points).to.deep.equal({ type_conflict: 12 });
+      const ifaces = await h.db.query(`SELECT in_bps, out_bps FROM iface WHERE school='${school}'`);
+      expect(ifaces).to.have.lengthOf(12);
+      for (const r of ifaces) expect(r.in_bps).to.equal(null), expect(r.out_bps).to.be.a('number');
+      expect(h.budgets.counters(school)?.today.dropped_fields).to.deep.equal({ type_conflict: 12 });
     }
   });
 
@@ -92,8 +102,9 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
   });
 
   it("one token sending maximal batches 4 at a time gets 429 beyond its share while the other school's uploads all succeed", async () => {
-    // Each greedy upload declares a large body and sends it slowly, so the four overlap for sure.
-    const body = Buffer.from(JSON.stringify({ reports: Array.from({ length: 200 }, (_, i) => schoolReport(H, i + 1, 0, pingsTo(`g${i}`, 20))) }));
+    // Maximal batches: bodies of just under ingest.maxBodyBytes (8 MiB), each declared and sent slowly, so the four overlap for sure.
+    const json = JSON.stringify({ reports: Array.from({ length: 200 }, (_, i) => schoolReport(H, i + 1, 0, pingsTo(`g${i}`, 20))) });
+    const body = Buffer.from(json.padEnd(8 * 1024 * 1024 - 1024, ' '));
     const port = h.listener.port;
     const greedy = Array.from({ length: 4 }, () => {
       let req!: http.ClientRequest;
@@ -118,7 +129,7 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
       const r = await (greedy[i] as (typeof greedy)[number]).answer;
       expect(r.status).to.equal(429);
       expect(r.retryAfter).to.equal('5');
-      expect(JSON.parse(r.body).budget.name).to.equal('maxInflightRequestsPerToken');
+      expect(JSON.parse(r.body).budget).to.deep.include({ name: 'maxInflightBodyBytesPerToken', limit: 16 * 1024 * 1024 });
     }
     // While the greedy token holds its share, the other school's uploads go through, every one.
     for (let seq = 1; seq <= 10; seq++) {
@@ -130,6 +141,8 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     const admitted = await Promise.all(admittedIdx.map((i) => (greedy[i] as (typeof greedy)[number]).answer));
     expect(admitted.map((a) => a.status)).to.deep.equal([200, 200]);
     for (let seq = 1; seq <= 10; seq++) expect(await stored(B, seq)).to.equal(true);
+    expect(h.budgets.counters(H)?.today.budget_refusals).to.deep.equal({ maxInflightBodyBytesPerToken: 2 });
+    expect(h.budgets.counters(B)).to.equal(undefined);
   });
 });
 

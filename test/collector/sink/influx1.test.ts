@@ -208,13 +208,24 @@ describe('createInflux1Sink against a real influxd', function () {
     expect(await db.query('SELECT count(v) FROM mixed_other')).to.have.nested.property('[0].count', 5);
   });
 
-  it('a partial write of a coalesced batch (another writer\'s type conflict) confirms the other schools\' writers instead of failing them', async function () {
+  it('a partial write of a coalesced batch (another writer\'s type conflict) confirms the other schools\' writers, and costs the writer at fault the conflicting value only', async function () {
     const s = sink();
     await s.write([{ measurement: 'coal', tags: { school: 'x' }, fields: { f: 'text' }, timestampMs: T0 }]);
     const writers = Array.from({ length: 6 }, (_, i) => s.write([{ measurement: 'coal', tags: { school: `s${i}` }, fields: { f: i === 3 ? 1 : 'ok', n: i }, timestampMs: T0 + 10 + i }]));
     const results = await Promise.all(writers);
-    results.forEach((r, i) => (i === 3 ? expect(r).to.include({ droppedPoints: 1, reason: 'type_conflict' }) : expect(r, `writer ${i}`).to.equal(undefined)));
-    expect(await db.query('SELECT count(n) FROM coal')).to.have.nested.property('[0].count', 5);
+    results.forEach((r, i) => (i === 3 ? expect(r).to.include({ droppedPoints: 0, droppedFields: 1, reason: 'type_conflict' }) : expect(r, `writer ${i}`).to.equal(undefined)));
+    expect(await db.query('SELECT count(n) FROM coal')).to.have.nested.property('[0].count', 6);
+    expect(await db.query(`SELECT f, n FROM coal WHERE school='s3'`)).to.deep.equal([{ measurement: 'coal', time: T0 + 13, f: null, n: 3 }]);
+  });
+
+  it('a type conflict on two fields of many points: each is written again without the conflicting fields, every other value stored', async function () {
+    const s = sink();
+    await s.writeLines([`two a=1i,b=1i ${T0}`]);
+    const partial = await s.write(Array.from({ length: 10 }, (_, i) => ({ measurement: 'two', tags: { k: `v${i}` }, fields: { a: 1.5, b: 2.5, c: i, d: 'x, y="z"' }, timestampMs: T0 + 1 + i })));
+    expect(partial).to.include({ droppedPoints: 0, droppedFields: 20, reason: 'type_conflict' });
+    const rows = await db.query('SELECT a, b, c, d FROM two WHERE time > ' + T0 + 'ms');
+    expect(rows).to.have.lengthOf(10);
+    for (const r of rows) expect([r.a, r.b, r.d]).to.deep.equal([null, null, 'x, y="z"']);
   });
 
   it('rejects a point it cannot write without sending anything, and without failing other writers', async function () {
