@@ -91,6 +91,15 @@ describe('a recoded county (偃师市 410381 → 偃师区 410307) keeps its his
     expect(body.values.length).to.be.greaterThan(40);
   });
 
+  it('the views API answers 404 for the old code naming its successor', async () => {
+    for (const path of ['/api/v1/regions/410381', '/api/v1/coverage?level=county&code=410381', '/api/v1/compliance?level=county&code=410381']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status, path).to.equal(404);
+      const body = (await res.json()) as { error: { message: string } };
+      expect(body.error.message, path).to.include('410381 (偃师市) was replaced by 410307 on 2021-03-01');
+    }
+  });
+
   it('compliance of the county at a past time is judged from the points tagged with the old code, not unknown', async () => {
     const at = new Date(NOW - 24 * HOUR).toISOString();
     const res = await fetch(`${base}/api/v1/compliance?level=county&code=410307&profile=cn-moe&at=${encodeURIComponent(at)}`);

@@ -72,9 +72,7 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
   const knownRegion = (code: string, res: Response): boolean => {
     const reg = deps.registry();
     if (levelOf(reg, code)) return true;
-    const change = reg.extra.aliases.change(code);
-    const why = change ? `; ${code} (${change.fromName}) was replaced by ${reg.resolve(code)} on ${change.date}` : '';
-    sendError(res, 'COL_ERR_NOT_FOUND', `no region with code ${code} in the registry${why}`);
+    sendError(res, 'COL_ERR_NOT_FOUND', `no region with code ${code} in the registry${reg.replacedNote(code)}`);
     return false;
   };
 
