@@ -7,7 +7,7 @@ import type { Point } from '../sink/sink.js';
 import type { CoverageModel } from './coverage/model.js';
 
 /** Schools looked at per event-loop turn. */
-const SLICE = 5000;
+const SLICE = 2000;
 
 /**
  * `school_status` points at `timestampMs`, one per registered school, with its status at `nowMs`.
@@ -24,11 +24,12 @@ export async function schoolStatusPoints(model: CoverageModel, nowMs: number, ti
     if (++n % SLICE === 0) await new Promise((r) => setImmediate(r));
     const c = model.school(s.id, nowMs);
     if (!c) continue;
-    const tags = reg.tagsFor(s.id);
+    // A fresh object per call: used as the point's tags as it is (250,000 copies cost scavenges).
+    const tags = reg.tagsFor(s.id) as Record<string, string> | undefined;
     if (!tags) continue;
     const fields: Record<string, number | string> = { status: c.status, name: s.name };
     if (c.liveness) fields.last_report_s = Math.max(0, Math.round((nowMs - c.liveness.lastReportMs) / 1000));
-    points.push({ measurement: 'school_status', tags: { ...tags }, fields, timestampMs });
+    points.push({ measurement: 'school_status', tags, fields, timestampMs });
   }
   return points;
 }
