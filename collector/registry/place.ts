@@ -61,7 +61,7 @@ export function placeFromList(row: PlaceInput, list: DivisionList, aliases: Alia
   if (NOT_COVERED[pc]) return [{ column: 'province_code', message: `${NOT_COVERED[pc]}: schools there cannot be registered (${list.edition})` }];
   const province = list.provinces.get(pc);
   if (province === undefined) return [{ column: 'province_code', message: `${pc} is not a province code of ${list.edition}` }];
-  const county = list.counties.get(kc);
+  const county = list.counties.get(kc) ?? list.soleCounty(kc);
   if (county === undefined) {
     const why = retired(aliases, kc, 'county') ?? retired(aliases, cc, 'city');
     if (why) return [{ column: 'county_code', message: why }];
@@ -73,7 +73,7 @@ export function placeFromList(row: PlaceInput, list: DivisionList, aliases: Alia
     problems.push({ column: 'province_code', message: `county ${kc} (${county.name}) is in province ${county.provinceCode} (${list.provinces.get(county.provinceCode)}), got ${JSON.stringify(pc)}` });
   }
   // Statistics style names the list's city (placeholder included); civil-affairs style the province.
-  const cityOk = cc === county.cityCode || (county.folded && (cc === pc || cc === kc));
+  const cityOk = cc === county.cityCode || (county.folded && (cc === pc || cc === kc || cc === county.code));
   if (!cityOk) {
     const alt = county.folded ? ` or the province code ${county.provinceCode}` : '';
     problems.push({ column: 'city_code', message: `county ${kc} (${county.name}) is in city ${county.cityCode} (${list.cities.get(county.cityCode)})${alt}, got ${JSON.stringify(cc)}` });
@@ -84,7 +84,9 @@ export function placeFromList(row: PlaceInput, list: DivisionList, aliases: Alia
   }
   if (problems.length) return problems;
   const cityName = county.folded ? county.name : (list.cities.get(county.cityCode) ?? county.name);
-  return { provinceCode: pc, provinceName: province, cityCode: county.folded ? kc : county.cityCode, cityName, countyCode: kc, countyName: county.name, folded: county.folded };
+  // The list's county code, also when the row gave the city code of a city without counties (620200 → 620201).
+  const code = county.code;
+  return { provinceCode: pc, provinceName: province, cityCode: county.folded ? code : county.cityCode, cityName, countyCode: code, countyName: county.name, folded: county.folded };
 }
 
 /** Checks the code structure only (no list): the codes nest, placeholders and civil-affairs style fold. */

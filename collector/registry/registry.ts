@@ -113,6 +113,12 @@ export class Registry {
     return this.extra.aliases.current(code);
   }
 
+  /** For a 404 about `code`: `; 410381 (偃师市) was replaced by 410307 on 2021-03-01`, or '' when it was not recoded. */
+  replacedNote(code: string): string {
+    const change = this.extra.aliases.change(code);
+    return change ? `; ${code} (${change.fromName}) was replaced by ${this.resolve(code)} on ${change.date}` : '';
+  }
+
   /** `code` and every older code whose points now count for it (the history of a recoded region). */
   historyCodes(code: string): readonly string[] {
     return [code, ...this.extra.aliases.predecessors(code)];

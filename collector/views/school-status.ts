@@ -7,11 +7,11 @@ import type { Point } from '../sink/sink.js';
 import type { CoverageModel } from './coverage/model.js';
 
 /** Schools looked at per event-loop turn. */
-const SLICE = 5000;
+const SLICE = 2000;
 
 /**
  * `school_status` points at `timestampMs`, one per registered school, with its status at `nowMs`.
- * Tags: the school's point tags (school, province, city, county, link). Fields: `status` (`online` |
+ * Tags: the school's point tags (school, province, city, county, link) and `label` (`id name`). Fields: `status` (`online` |
  * `offline` | `never_seen`), `name`, and for a school seen at least once `last_report_s` (seconds since
  * its last report).
  */
@@ -24,11 +24,14 @@ export async function schoolStatusPoints(model: CoverageModel, nowMs: number, ti
     if (++n % SLICE === 0) await new Promise((r) => setImmediate(r));
     const c = model.school(s.id, nowMs);
     if (!c) continue;
-    const tags = reg.tagsFor(s.id);
+    // A fresh object per call: used as the point's tags as it is (250,000 copies cost scavenges).
+    const tags = reg.tagsFor(s.id) as Record<string, string> | undefined;
     if (!tags) continue;
     const fields: Record<string, number | string> = { status: c.status, name: s.name };
     if (c.liveness) fields.last_report_s = Math.max(0, Math.round((nowMs - c.liveness.lastReportMs) / 1000));
-    points.push({ measurement: 'school_status', tags: { ...tags }, fields, timestampMs });
+    // `id name`: Grafana's school drop-down shows the name and keeps the id as the value.
+    tags.label = `${s.id} ${s.name}`;
+    points.push({ measurement: 'school_status', tags, fields, timestampMs });
   }
   return points;
 }

@@ -72,7 +72,7 @@ export async function schoolsByRule(reg: Registry, influx: InfluxDB, q: RuleScho
   if (k < 0 || (q.region !== NATIONAL && !region)) return undefined;
   const answer = live && (await fromTable(reg, live, q, k));
   if (answer) return answer;
-  const scope: Scope = region ? { tag: region.level, value: region.code } : { tag: null };
+  const scope: Scope = region ? { tag: region.level, value: region.code, values: reg.historyCodes(region.code) } : { tag: null };
   const schools = [...schoolsUnder(reg, q.region)];
   const judged = await judgeSchools({ influx, profile: q.profile, schools, scope, atMs: q.atMs, timeoutMs });
   const hits = judged.filter((j) => j.judgements[k]?.status === q.status);

@@ -70,8 +70,9 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
     };
 
   const knownRegion = (code: string, res: Response): boolean => {
-    if (levelOf(deps.registry(), code)) return true;
-    sendError(res, 'COL_ERR_NOT_FOUND', `no region with code ${code} in the registry`);
+    const reg = deps.registry();
+    if (levelOf(reg, code)) return true;
+    sendError(res, 'COL_ERR_NOT_FOUND', `no region with code ${code} in the registry${reg.replacedNote(code)}`);
     return false;
   };
 
@@ -161,9 +162,14 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
     '/api/v1/console/history',
     guard(async (req, res) => {
       const q = parseQuery(historyQuery, req.query, res);
-      if (!q || !knownRegion(q.region, res)) return;
-      const level = levelOf(deps.registry(), q.region) as string;
-      res.json(await coverageHistory({ influx: deps.influx, level, code: q.region, range: q.range, nowMs: deps.now(), timeoutMs: deps.queryTimeoutMs }));
+      if (!q) return;
+      // A recoded region's old code leads to the code in force; its history includes the old code's points.
+      const reg = deps.registry();
+      const code = q.region === NATIONAL ? q.region : reg.resolve(q.region);
+      if (!knownRegion(code, res)) return;
+      const level = levelOf(reg, code) as string;
+      const history = await coverageHistory({ influx: deps.influx, level, code, codes: reg.historyCodes(code), range: q.range, nowMs: deps.now(), timeoutMs: deps.queryTimeoutMs });
+      res.json({ ...history, historyCodes: reg.historyCodes(code), ...(code !== q.region ? { replaced: q.region } : {}) });
     }),
   );
 

@@ -142,16 +142,25 @@ export async function schoolSeries(opts: { influx: InfluxDB; id: string; range: 
 export const HISTORY_RANGES = { '24h': { spanMs: DAY_MS, bucketMs: 15 * 60_000 }, '7d': { spanMs: 7 * DAY_MS, bucketMs: 3_600_000 }, '30d': { spanMs: 30 * DAY_MS, bucketMs: 6 * 3_600_000 }, '365d': { spanMs: 365 * DAY_MS, bucketMs: DAY_MS } } as const;
 export type HistoryRange = keyof typeof HISTORY_RANGES;
 
-/** A region's coverage history from the `coverage` measurement (one series, ≤ 365 buckets). */
-export async function coverageHistory(opts: { influx: InfluxDB; level: string; code: string; range: HistoryRange; nowMs: number; timeoutMs: number }) {
+/** Beijing time is UTC+8 all year: buckets of a day (or 6 h) start at 00:00 China time, not 08:00. */
+const CHINA_OFFSET_MS = 8 * 3_600_000;
+
+/**
+ * A region's coverage history from the `coverage` measurement (one series, ≤ 365 buckets), buckets
+ * aligned to China time. `codes` (default `[code]`): the region's code and the older codes of a
+ * recoded region (Registry.historyCodes), whose points count for it.
+ */
+export async function coverageHistory(opts: { influx: InfluxDB; level: string; code: string; codes?: readonly string[]; range: HistoryRange; nowMs: number; timeoutMs: number }) {
   const { spanMs, bucketMs } = HISTORY_RANGES[opts.range];
   // The bucket holding now is the last one (a point stamped exactly now is in it).
-  const toMs = (Math.floor(opts.nowMs / bucketMs) + 1) * bucketMs;
+  const toMs = (Math.floor((opts.nowMs + CHINA_OFFSET_MS) / bucketMs) + 1) * bucketMs - CHINA_OFFSET_MS;
   const fromMs = toMs - spanMs;
+  const codes = (opts.codes ?? [opts.code]).filter((c) => /^\d{6}$/.test(c));
+  const region = codes.length > 1 ? `"region" =~ /^(${codes.join('|')})$/` : `"region" = ${lit(opts.code)}`;
   const [series = []] = await runStatements(
     opts.influx,
     [
-      `SELECT mean("online_pct") AS "online_pct", mean("online") AS "online", mean("offline") AS "offline", mean("never_seen") AS "never_seen", mean("registered") AS "registered" FROM "coverage" WHERE "level" = ${lit(opts.level)} AND "region" = ${lit(opts.code)} AND time >= ${ms(fromMs)} AND time < ${ms(toMs)} GROUP BY time(${bucketMs}ms) fill(none)`,
+      `SELECT mean("online_pct") AS "online_pct", mean("online") AS "online", mean("offline") AS "offline", mean("never_seen") AS "never_seen", mean("registered") AS "registered" FROM "coverage" WHERE "level" = ${lit(opts.level)} AND ${region} AND time >= ${ms(fromMs)} AND time < ${ms(toMs)} GROUP BY time(${bucketMs}ms) fill(none) tz('Asia/Shanghai')`,
     ],
     opts.timeoutMs,
   );

@@ -91,11 +91,20 @@ export function describeWindow(w: RuleWindow): string {
 export interface Scope {
   tag: 'province' | 'city' | 'county' | 'school' | null;
   value?: string;
+  /** A recoded region: its code and the older codes its points were written under (Registry.historyCodes). */
+  values?: readonly string[];
+}
+
+/** The scope's condition: `"county" = '410307'`, or for a recoded region `"county" =~ /^(410307|410381)$/`. */
+function scopeCondition(scope: Scope): string {
+  if (!scope.tag) return '';
+  const codes = scope.values?.filter((v) => /^\d{6}$/.test(v)) ?? [];
+  return codes.length > 1 ? `"${scope.tag}" =~ /^(${codes.join('|')})$/` : `"${scope.tag}" = ${lit(scope.value ?? '')}`;
 }
 
 function statement(q: QuerySpec, scope: Scope, piece: Interval): string {
   const sel = Object.entries(q.select).map(([alias, [expr]]) => `${expr} AS "${alias}"`).join(', ');
-  const cond = [q.where, scope.tag ? `"${scope.tag}" = ${lit(scope.value ?? '')}` : '', `time >= ${ms(piece.fromMs)}`, `time < ${ms(piece.toMs)}`].filter(Boolean).join(' AND ');
+  const cond = [q.where, scopeCondition(scope), `time >= ${ms(piece.fromMs)}`, `time < ${ms(piece.toMs)}`].filter(Boolean).join(' AND ');
   return `SELECT ${sel} FROM "${q.measurement}" WHERE ${cond} GROUP BY "school"${q.groupBy ? `, "${q.groupBy}"` : ''}`;
 }
 

@@ -53,7 +53,8 @@ export async function rebuildCounties(opts: EvidenceRebuildOptions, counties: re
   const plan: { c: Channel; dayNo: number | null }[] = [];
   const statements: string[] = [];
   for (const c of evidence.layout.channels) {
-    for (const s of statementsFor(c, counties, ring, opts.fromLiveMs)) {
+    // A recoded county's older points were written under its old codes.
+    for (const s of statementsFor(c, counties.flatMap((k) => opts.registry().historyCodes(k)), ring, opts.fromLiveMs)) {
       plan.push({ c, dayNo: s.dayNo });
       statements.push(s.sql);
     }

@@ -136,7 +136,7 @@ export class ComplianceService {
     } else {
       const r = code === undefined ? undefined : reg.region(code);
       if (!r || r.level !== level) return undefined;
-      scope = { tag: level, value: r.code };
+      scope = { tag: level, value: r.code, values: reg.historyCodes(r.code) };
       name = r.name;
       childCodes = r.children;
       childLevel = r.childLevel;

@@ -60,7 +60,7 @@ export function complianceRouter(opts: ComplianceRoutesOptions): Router {
       if (!p) return;
       const { atMs, source } = when(q.at);
       const answer = await compliance.region(p, q.level, q.code, atMs, source);
-      if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `no ${q.level} with code ${q.code} in the registry`);
+      if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `no ${q.level} with code ${q.code} in the registry${q.code ? opts.registry().replacedNote(q.code) : ''}`);
       if (wantsCsv(req, q.format)) {
         const rows: unknown[][] = [];
         for (const [level, code, name, schools, rules] of [[answer.level, answer.code, answer.name, answer.schools, answer.rules] as const, ...answer.children.map((c) => [c.level, c.code, c.name, c.schools, c.rules] as const)]) {

@@ -86,7 +86,7 @@ export function coverageRouter(opts: CoverageRoutesOptions): Router {
     if (!p) return;
     if (Object.keys(req.query).length > 0) return parseQuery(z.strictObject({}), req.query, res);
     const answer = regionAnswer(opts.registry(), p.code);
-    if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `no region with code ${p.code} in the registry`);
+    if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `no region with code ${p.code} in the registry${opts.registry().replacedNote(p.code)}`);
     res.json(answer);
   });
 
@@ -95,7 +95,7 @@ export function coverageRouter(opts: CoverageRoutesOptions): Router {
     if (!q) return;
     const nowMs = opts.now();
     const answer = coverageAnswer(opts.model(), q.level, q.code, nowMs);
-    if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `no ${q.level} with code ${q.code} in the registry`);
+    if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `no ${q.level} with code ${q.code} in the registry${q.code ? opts.model().registry.replacedNote(q.code) : ''}`);
     if (wantsCsv(req, q.format)) {
       const { children, ...head } = answer;
       return sendCsv(res, `coverage-${q.level}-${answer.code}.csv`, COVERAGE_CSV_COLUMNS, [csvRow(head), ...children.map(csvRow)]);

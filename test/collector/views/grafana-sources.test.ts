@@ -37,6 +37,6 @@ describe('collector/views writeCoverage() Grafana sources (real influxd)', funct
     expect(at(0)).to.include({ status: 'online', name: h.live.current().get(schools[0]!.id)?.name, last_report_s: 120 });
     expect(at(10)).to.include({ status: 'offline', last_report_s: 7200 });
     expect(at(25)).to.include({ status: 'never_seen', last_report_s: null });
-    expect(at(25)).to.include({ county: schools[25]!.county, link: schools[25]!.link });
+    expect(at(25)).to.include({ county: schools[25]!.county, link: schools[25]!.link, label: `${schools[25]!.id} ${h.live.current().get(schools[25]!.id)?.name}` });
   });
 });
