@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { envKeys, loadConfig } from '../protocol/config.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 import { viewsSettingsSchema } from './views/index.js';
+import { calendarSectionSchema } from './calendar/config.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -102,6 +103,8 @@ export const collectorConfigSchema = z.strictObject({
     .prefault({}),
   /** Coverage and compliance views (see docs/views.md). */
   views: viewsSettingsSchema.prefault({}),
+  /** School days and hours: public holidays from chinese-days, term breaks per province (docs/views.md#school-calendar). */
+  calendar: calendarSectionSchema.prefault({}),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((c, ctx) => {
