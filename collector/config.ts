@@ -7,6 +7,7 @@ import { budgetsSchema } from './ingest/budgets.js';
 import { tlsSectionSchema } from './http/tls.js';
 import { viewsSettingsSchema } from './views/index.js';
 import { alertsSettingsSchema } from './alerts/settings.js';
+import { calendarSectionSchema } from './calendar/config.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -124,6 +125,8 @@ export const collectorConfigSchema = z.strictObject({
   auth: authSettingsSchema.prefault({}),
   /** Alert rules, Alertmanager and robot receivers (see docs/alerts.md). */
   alerts: alertsSettingsSchema.prefault({}),
+  /** School days and hours: public holidays from chinese-days, term breaks per province (docs/views.md#school-calendar). */
+  calendar: calendarSectionSchema.prefault({}),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((c, ctx) => {

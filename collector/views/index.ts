@@ -20,6 +20,10 @@ import { rebuildLiveness } from './liveness/rebuild.js';
 import { LivenessStore, livenessOf } from './liveness/store.js';
 import { viewsSettingsFrom, viewsSettingsSchema, type ViewsSettings } from './settings.js';
 import { ViewsState } from './state.js';
+import { SchoolCalendar, calendarSectionSchema } from '../calendar/index.js';
+import { Availability, availabilitySnapshot, type AvailabilitySnapshot } from './coverage/availability.js';
+import type { SchoolHoursSource } from './coverage/view.js';
+import { chinaDayNumber } from './compliance/engine.js';
 
 export { viewsSettingsSchema, type ViewsSettings } from './settings.js';
 export { CoverageModel } from './coverage/model.js';
@@ -53,10 +57,17 @@ export interface ViewsModule extends CollectorModule {
   writeCoverage(): Promise<number>;
   /** Saves the liveness and evidence changed since the last save, now. */
   saveState(): Promise<void>;
+  /** Recomputes the region sums of the school-hours online rate now. */
+  refreshSchoolHours(): Promise<void>;
+  /** The school-hours online state, once started. */
+  schoolHours(): SchoolHoursSource | undefined;
 }
 
 /** How often the compliance rollup tables take in changed schools, ms. */
 const TABLE_REFRESH_MS = 2000;
+/** How often the region sums of the school-hours online rate are recomputed, ms. */
+const SCHOOL_HOURS_REFRESH_MS = 60_000;
+const META_HOURS_SINCE = 'availability.since';
 
 /**
  * The time InfluxDB stamps a report's points with: `collectedAt`, shifted like ingest shifts it when
@@ -82,6 +93,8 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
   const compliance = new ComplianceService({ influx: ctx.influx, registry, store, settings, log, live: () => live });
   let state: ViewsState | undefined;
   const timers: NodeJS.Timeout[] = [];
+  const calendar = new SchoolCalendar(calendarSectionSchema.parse((ctx.config as { calendar?: unknown } | undefined)?.calendar ?? {}));
+  let hours: { availability: Availability; snapshot: AvailabilitySnapshot | undefined } | undefined;
 
   opts.liveRegistry?.on('change', (change) => {
     model = new CoverageModel({ registry: change.current, store, onlineWindowMs: windowMs, measuredFreshMs: freshMs, nowMs: ctx.now() });
@@ -92,7 +105,29 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
   const saveState = async (): Promise<void> => {
     if (!state) return;
     await state.flushLiveness(store);
+    if (hours) await state.flushAvailability(hours.availability);
     await live?.flush();
+  };
+
+  const refreshSchoolHours = async (): Promise<void> => {
+    if (!hours) return;
+    hours.snapshot = await availabilitySnapshot(registry(), hours.availability, ctx.now());
+  };
+
+  /** Loads the school-hours rings, and the day counting started (today on a first start). */
+  const startSchoolHours = async (st: ViewsState): Promise<void> => {
+    let since = Number(st.meta(META_HOURS_SINCE));
+    if (!Number.isInteger(since)) {
+      since = chinaDayNumber(ctx.now());
+      await st.setMeta(META_HOURS_SINCE, String(since));
+    }
+    const availability = new Availability(calendar, since);
+    const n = await st.loadAvailability(availability);
+    hours = { availability, snapshot: undefined };
+    if (calendar.coveredThroughYear < new Date(ctx.now() + 8 * 3_600_000).getUTCFullYear()) {
+      log.warn({ coveredThroughYear: calendar.coveredThroughYear }, 'the holiday package does not know this year\'s public holidays; add them to calendar.extraHolidays / extraWorkdays or update chinese-days (weekends only until then)');
+    }
+    log.info({ schools: n, since }, 'school-hours online state loaded');
   };
 
   const writeCoverage = async (): Promise<number> => {
@@ -137,7 +172,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
   };
 
   const router = Router();
-  router.use(coverageRouter({ registry, model: () => model, now: ctx.now }));
+  router.use(coverageRouter({ registry, model: () => model, now: ctx.now, schoolHours: () => hours }));
   router.use(complianceRouter({ registry, compliance, now: ctx.now, log }));
 
   return {
@@ -150,9 +185,13 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     model: () => model,
     writeCoverage,
     saveState,
+    refreshSchoolHours,
+    schoolHours: () => hours,
     onAccepted(batch) {
       for (const report of batch.reports) {
-        store.apply(batch.school, livenessOf(report));
+        const facts = livenessOf(report);
+        store.apply(batch.school, facts);
+        if (hours && facts.internetLossPct !== null && facts.internetLossPct < 100) hours.availability.markOnline(batch.school, report.collectedAt, ctx.now());
         live?.onReport(batch.school, report, pointTimeMs(report, batch.receivedAtMs, maxSkewMs));
       }
       model.update(batch.school, ctx.now());
@@ -160,6 +199,8 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     async start() {
       state = new ViewsState({ state: ctx.state, log });
       await loadLiveness(state);
+      await startSchoolHours(state);
+      void refreshSchoolHours().catch((e: unknown) => log.error({ err: String(e) }, 'school-hours online rate not computed; the next round tries again'));
       model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, measuredFreshMs: freshMs, nowMs: ctx.now() });
       await compliance.loadProfiles();
       live = new LiveCompliance({ profiles: compliance.loaded(), registry, influx: ctx.influx, state, log, now: ctx.now, queryTimeoutMs: settings.queryTimeoutMs, maxStaleMs: opts.complianceMaxStaleMs ?? 30_000, warmProfiles: [settings.defaultProfile] });
@@ -168,12 +209,14 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
       void current.refreshActive().catch((e: unknown) => log.error({ err: String(e) }, 'compliance rollups not built; the next refresh tries again'));
       every(settings.livenessSaveIntervalS * 1000, 'liveness or compliance evidence not saved; the next round tries again', saveState);
       every(TABLE_REFRESH_MS, 'compliance rollups not refreshed; the next round tries again', () => current.refreshActive());
+      every(SCHOOL_HOURS_REFRESH_MS, 'school-hours online rate not computed; the next round tries again', refreshSchoolHours);
       if (settings.coverageIntervalS > 0) every(settings.coverageIntervalS * 1000, 'coverage points not written; next interval tries again', writeCoverage);
     },
     async stop() {
       for (const t of timers.splice(0)) clearInterval(t);
       state?.hurry();
       await state?.flushLiveness(store);
+      if (hours) await state?.flushAvailability(hours.availability);
       await live?.close();
       state?.close();
     },

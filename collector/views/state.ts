@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { toStateDbError, type Migration, type Sqlite, type StateDb } from '../state/db.js';
 import type { Evidence } from './compliance/evidence.js';
+import type { Availability } from './coverage/availability.js';
 import { livenessFile, type Liveness, type LivenessStore, type SavedLivenessFile } from './liveness/store.js';
 
 export const VIEWS_MIGRATIONS: readonly Migration[] = [
@@ -192,6 +193,24 @@ export class ViewsState {
       const blob = evidence.serialize(school);
       if (blob) upsert.run(school, blob);
       else del.run(school);
+    });
+  }
+
+  /** Loads the saved school-hours rings; returns how many. */
+  async loadAvailability(a: Availability): Promise<number> {
+    let n = 0;
+    for await (const rows of this.pages<{ school: string; hours: Buffer }>('SELECT school, hours FROM views_availability WHERE school > ? ORDER BY school LIMIT ?')) {
+      for (const r of rows) if (a.restore(r.school, r.hours)) n++;
+    }
+    return n;
+  }
+
+  /** Upserts the school-hours rings changed since the last flush; returns how many rows. */
+  async flushAvailability(a: Availability): Promise<number> {
+    const upsert = this.db.prepare('INSERT INTO views_availability (school, hours) VALUES (?, ?) ON CONFLICT (school) DO UPDATE SET hours = excluded.hours');
+    return this.flush(a.changed.take(), (s) => a.changed.again(s), (school) => {
+      const blob = a.serialize(school);
+      if (blob) upsert.run(school, blob);
     });
   }
 

@@ -5,7 +5,7 @@ import { sendError } from '../../http/errors.js';
 import type { Registry } from '../../registry/index.js';
 import { COVERAGE_LEVELS, type CoverageModel } from '../coverage/model.js';
 import { LINK_FIELDS, TIERS } from '../coverage/tiers.js';
-import { NATIONAL_CODE, coverageAnswer, type CoverageRow, type SchoolCoverageRow } from '../coverage/view.js';
+import { NATIONAL_CODE, coverageAnswer, type CoverageRow, type SchoolCoverageRow, type SchoolHoursSource } from '../coverage/view.js';
 import { parseQuery, sendCsv, wantsCsv } from './respond.js';
 
 const code6 = z.string().regex(/^\d{6}$/, 'must be a 6-digit GB/T 2260 code');
@@ -27,6 +27,8 @@ export interface CoverageRoutesOptions {
   registry: () => Registry;
   model: () => CoverageModel;
   now: () => number;
+  /** The school-hours online rate (absent before the module started). */
+  schoolHours?: () => SchoolHoursSource | undefined;
 }
 
 /** CSV columns of a coverage answer: the `coverage` measurement's field names, plus the school's own. */
@@ -34,7 +36,7 @@ export const COVERAGE_CSV_COLUMNS = [
   'level', 'code', 'name', 'registered', 'online', 'offline', 'never_seen', 'online_pct',
   ...TIERS.map((t) => t.key), 'measured_speed', 'satellite', 'satellite_pct', ...LINK_FIELDS,
   'status', 'school_type', 'link_type', 'contracted_mbps', 'measured_mbps', 'tier_from', 'last_report_at',
-  'tier_unknown', 'measured_at', 'port_speed_mbps', 'tier_mbps',
+  'tier_unknown', 'measured_at', 'port_speed_mbps', 'tier_mbps', 'school_hours_online_7d_pct', 'school_hours_online_30d_pct',
 ] as const;
 
 function csvRow(r: CoverageRow): unknown[] {
@@ -45,6 +47,10 @@ function csvRow(r: CoverageRow): unknown[] {
     ...Object.values(r.links),
     s?.status ?? '', s?.schoolType ?? '', s?.linkType ?? '', s?.contractedMbps ?? '', s?.measuredMbps ?? '', s?.tierFrom ?? '', s?.lastReportAt ?? '',
     r.tierSource.unknown, s?.measuredAt ?? '', s?.portSpeedMbps ?? '', s?.tierMbps ?? '',
+    ...[0, 1].map((k) => {
+      const pct = r.schoolHoursOnline?.[k]?.onlinePct;
+      return pct == null ? '' : round(pct);
+    }),
   ];
 }
 
@@ -94,7 +100,7 @@ export function coverageRouter(opts: CoverageRoutesOptions): Router {
     const q = parseQuery(coverageQuery, req.query, res);
     if (!q) return;
     const nowMs = opts.now();
-    const answer = coverageAnswer(opts.model(), q.level, q.code, nowMs);
+    const answer = coverageAnswer(opts.model(), q.level, q.code, nowMs, opts.schoolHours?.());
     if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `no ${q.level} with code ${q.code} in the registry${q.code ? opts.model().registry.replacedNote(q.code) : ''}`);
     if (wantsCsv(req, q.format)) {
       const { children, ...head } = answer;
