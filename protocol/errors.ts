@@ -38,6 +38,8 @@ export const ERRORS = {
   COL_ERR_INFLUXD_MISSING: { meaning: 'No InfluxDB URL is configured and `influxd` is not on PATH to start an embedded one.' },
   COL_ERR_GRAFANA_API: { meaning: '`grafana push` could not complete: Grafana refused a step (401 token, 403 role, 404 URL, 412 version-mismatch/name-exists) or could not be reached; the message names the step and the fix.' },
   COL_ERR_INFLUXD_START: { meaning: 'The embedded `influxd` did not become ready in time, or exited.' },
+  COL_ERR_ALERT_DELIVERY: { meaning: 'Alertmanager or a robot receiver was unreachable or refused a message (rate limit, signature, keyword); logged, the alerts are kept and sent again.' },
+  COL_ERR_ALERTS_TRUNCATED: { meaning: 'More alerts would fire than `alerts.maxActive`; the excess are not raised, counted and logged at every sweep.' },
   AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
   AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending, keeps its spool, and says why.' },
   AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },
