@@ -46,6 +46,8 @@ export const ERRORS = {
   COL_ERR_BUDGET_EXCEEDED: { status: 429, meaning: "The school is over a rate budget (reportsPerMinute, measurementsPerMinute, bytesPerMinute) or its token over its in-flight share; nothing of the request was written; the body's `budget` names the budget, its value and the config key that raises it. The agent keeps the reports and backs off for `Retry-After` seconds." },
   COL_ERR_TLS_RELOAD_FAILED: { meaning: 'On SIGHUP the TLS certificate or key could not be read, parsed or paired; the certificate in force stays and the log lists every problem.' },
   COL_ERR_TLS_HANDSHAKE: { meaning: 'A TLS handshake failed (no or an untrusted client certificate, no common protocol, timeout); the connection is closed, logged at debug level and counted in /healthz.' },
+  COL_ERR_ALERT_DELIVERY: { meaning: 'Alertmanager or a robot receiver was unreachable or refused a message (rate limit, signature, keyword); logged, the alerts are kept and sent again.' },
+  COL_ERR_ALERTS_TRUNCATED: { meaning: 'More alerts would fire than `alerts.maxActive`; the excess are not raised, counted and logged at every sweep.' },
   AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
   AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending for a while (minutes, then hourly), keeps its spool, logs why once an hour, and tries again by itself.' },
   AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },

@@ -82,7 +82,10 @@ export type Severity = (typeof SEVERITIES)[number];
 
 function ruleSchema<K extends RuleKind>(kind: K) {
   const params = PARAMS[kind];
-  const partial = (params as unknown as z.ZodObject).partial().extend({ enabled: z.boolean().optional() }).strict();
+  // Overrides name only what they change: the kind's defaults must not fill them in.
+  const shape = (params as unknown as z.ZodObject).shape as Record<string, z.ZodType>;
+  const optional = Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, (v instanceof z.ZodDefault ? (v.unwrap() as z.ZodType) : v).optional()]));
+  const partial = z.strictObject({ ...optional, enabled: z.boolean().optional() });
   return z
     .strictObject({
       id,
