@@ -208,7 +208,7 @@ export class ViewsState {
   /** Upserts the school-hours rings changed since the last flush; returns how many rows. */
   async flushAvailability(a: Availability): Promise<number> {
     const upsert = this.db.prepare('INSERT INTO views_availability (school, hours) VALUES (?, ?) ON CONFLICT (school) DO UPDATE SET hours = excluded.hours');
-    return this.flush(a.changed.take(), (s) => a.changed.again(s), (school) => {
+    return this.flush(() => a.changed.take(), (s) => a.changed.again(s), (school) => {
       const blob = a.serialize(school);
       if (blob) upsert.run(school, blob);
     });
