@@ -4,7 +4,7 @@
  *
  * Why terminate TLS here and not in a proxy before it: agents hold one long-lived HTTP/2 session each, and a
  * proxy would have to carry 60,000 of them too; and a school's upload costs the fewest bytes when TLS session
- * tickets from this process let a reconnecting agent resume with about 600 bytes instead of a full handshake.
+ * tickets from this process let a reconnecting agent resume with about 800 bytes instead of a full handshake.
  *
  * The TLS server here never listens itself: the listener's accept loop (listener.ts) applies the connection cap,
  * then hands each socket over, and routes the secured socket by its ALPN protocol.
