@@ -162,6 +162,13 @@ export function createTlsTerminator(opts: TlsTerminatorOptions): TlsTerminator {
     ticketKeys: randomBytes(48),
   });
   server.on('secureConnection', (socket: tls.TLSSocket) => {
+    // "optional" asks without insisting (rejectUnauthorized off), but a certificate that is shown must be good.
+    if (section.clientCerts === 'optional' && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+      stats.failed++;
+      log.debug({ code: 'COL_ERR_TLS_HANDSHAKE', err: String(socket.authorizationError), remote: socket.remoteAddress }, 'client certificate refused');
+      socket.destroy();
+      return;
+    }
     stats.handshakes++;
     if (socket.isSessionReused()) stats.resumed++;
     opts.secured(socket);
