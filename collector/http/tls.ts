@@ -4,7 +4,7 @@
  *
  * Why terminate TLS here and not in a proxy before it: agents hold one long-lived HTTP/2 session each, and a
  * proxy would have to carry 60,000 of them too; and a school's upload costs the fewest bytes when TLS session
- * tickets from this process let a reconnecting agent resume with about 600 bytes instead of a full handshake.
+ * tickets from this process let a reconnecting agent resume with about 800 bytes instead of a full handshake.
  *
  * The TLS server here never listens itself: the listener's accept loop (listener.ts) applies the connection cap,
  * then hands each socket over, and routes the secured socket by its ALPN protocol.
@@ -162,6 +162,13 @@ export function createTlsTerminator(opts: TlsTerminatorOptions): TlsTerminator {
     ticketKeys: randomBytes(48),
   });
   server.on('secureConnection', (socket: tls.TLSSocket) => {
+    // "optional" asks without insisting (rejectUnauthorized off), but a certificate that is shown must be good.
+    if (section.clientCerts === 'optional' && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+      stats.failed++;
+      log.debug({ code: 'COL_ERR_TLS_HANDSHAKE', err: String(socket.authorizationError), remote: socket.remoteAddress }, 'client certificate refused');
+      socket.destroy();
+      return;
+    }
     stats.handshakes++;
     if (socket.isSessionReused()) stats.resumed++;
     opts.secured(socket);

@@ -169,6 +169,31 @@ describe('collector/http/tls', () => {
     });
   });
 
+  describe('client certificates optional', () => {
+    it('accepts an agent without a client certificate, and refuses one whose certificate no trusted CA signed', async () => {
+      const sink = new MemorySink();
+      const opts = tlsAppOptions(sink);
+      const listener = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log: opts.log, tls: section({ caFile: certs.caCert, clientCerts: 'optional' }) });
+      const url = `https://127.0.0.1:${listener.port}`;
+      const without = pool(url);
+      const foreign = pool(url, { tls: { caFile: certs.caCert, systemCa: false, certFile: certs.otherCaCert, keyFile: join(certs.dir, 'other-ca.key'), resumeSessions: true } });
+      try {
+        expect((await without.send([typicalReport({ seq: 1 })])).ack.accepted).to.deep.equal([1]);
+        const err = await foreign.send([typicalReport({ seq: 2 })]).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).to.be.instanceOf(UploadError);
+        expect(sink.points.filter((p) => p.measurement === 'report')).to.have.length(1);
+        expect(listener.tls?.stats.failed).to.equal(1);
+      } finally {
+        without.close();
+        foreign.close();
+        await listener.close();
+      }
+    });
+  });
+
   describe('SIGHUP', () => {
     it('reloads a renewed certificate for new connections; the open HTTP/2 connection keeps working', async () => {
       const dir = certs.dir;
