@@ -3,7 +3,6 @@ import { expect } from 'chai';
 import { AliasTable, BUILT_IN_ALIASES, bundledDivisions, parseRegistry, type Registry } from '../../../collector/registry/index.js';
 import { school, toCsv, type Row } from './fixtures.js';
 
-
 const list = bundledDivisions();
 const parse = (rows: Row[]): Registry => parseRegistry(toCsv(rows), { source: 'schools.csv', divisions: list });
 
