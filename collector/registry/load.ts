@@ -282,6 +282,12 @@ export function parseRegistry(text: string, opts: ParseRegistryOptions = {}): Re
       sameName(provinces, place.provinceCode, place.provinceName, 'province_name');
       if (!place.folded) sameName(cities, place.cityCode, place.cityName, 'city_name');
       sameName(counties, place.countyCode, place.countyName, 'county_name');
+      // One county, one parent: a row must not put it under a city when another folded it (structure mode).
+      const prev = counties.get(place.countyCode);
+      const parent = place.folded ? place.provinceCode : place.cityCode;
+      if (prev !== undefined && prev.parent !== parent) {
+        problems.add(line, 'city_code', `county ${place.countyCode} is under ${prev.parent} on line ${prev.line}, this row puts it under ${parent}`);
+      }
     }
 
     if (problems.total !== before || !header.complete || place === undefined || Array.isArray(place)) {

@@ -6,9 +6,14 @@
 import type { Point } from '../sink/sink.js';
 import type { Registry } from './registry.js';
 
-/** `code name`: the drop-down entry; dashboards split it with `/^(?<value>\d{6}) (?<text>.+)$/`. */
-export function regionLabel(code: string, name: string): string {
-  return `${code} ${name}`;
+/**
+ * `codes name`: the drop-down entry, `codes` the region's code and the older codes its points were
+ * written under (`410307|410381 偃师区`). Dashboards split it with
+ * `/^(?<value>\d{6}(?:\|\d{6})*) (?<text>.+)$/` and put the value in regexes as `${county:pipe}`, so a
+ * recoded county's panels take the points of its old codes too.
+ */
+export function regionLabel(codes: readonly string[], name: string): string {
+  return `${codes.join('|')} ${name}`;
 }
 
 /**
@@ -21,7 +26,7 @@ export function regionPoints(reg: Registry, timestampMs: number): Point[] {
   const add = (level: string, code: string, name: string, province: string, city: string | null, schools: number): void => {
     points.push({
       measurement: 'region',
-      tags: { level, code, province, ...(city === null ? {} : { city }), label: regionLabel(code, name) },
+      tags: { level, code, province, ...(city === null ? {} : { city }), label: regionLabel(reg.historyCodes(code), name) },
       fields: { schools },
       timestampMs,
     });

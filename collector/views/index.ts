@@ -9,7 +9,7 @@ import type { LiveRegistry, Registry } from '../registry/index.js';
 import { ComplianceService } from './compliance/service.js';
 import { coveragePoints } from './coverage/history.js';
 import { regionPoints } from '../registry/points.js';
-import { schoolStatusPoints } from './school-status.js';
+import { writeSchoolStatus } from './school-status.js';
 import { CoverageModel } from './coverage/model.js';
 import { complianceRouter } from './http/compliance.js';
 import { coverageRouter } from './http/coverage.js';
@@ -136,9 +136,8 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     // Stamped on the interval boundary: a restart mid-interval overwrites instead of adding a point.
     const ts = Math.floor(nowMs / stepMs) * stepMs;
     const points = coveragePoints(model, nowMs, ts);
-    // Grafana's sources: the registry's regions (drop-downs) and the schools not online (offline table).
-    const grafana = [...regionPoints(model.registry, ts), ...(await schoolStatusPoints(model, nowMs, ts))];
-    await ctx.sink.write([...points, ...grafana]);
+    // Grafana's sources: the registry's regions (drop-downs) and every school's status (offline table, school drop-down).
+    await Promise.all([ctx.sink.write([...points, ...regionPoints(model.registry, ts)]), writeSchoolStatus(ctx.sink, model, nowMs, ts)]);
     return points.length;
   };
 

@@ -3,35 +3,64 @@
  * report ever) included, written with the coverage history. Online schools get a point too, so the
  * newest point of a school is its status now (a table filters `online` out).
  */
-import type { Point } from '../sink/sink.js';
+import type { Point, Sink } from '../sink/sink.js';
 import type { CoverageModel } from './coverage/model.js';
 
-/** Schools looked at per event-loop turn. */
+/** Schools per slice: one slice is built (and turned into line protocol) per event-loop turn. */
 const SLICE = 2000;
 
 /**
- * `school_status` points at `timestampMs`, one per registered school, with its status at `nowMs`.
- * Tags: the school's point tags (school, province, city, county, link) and `label` (`id name`). Fields: `status` (`online` |
- * `offline` | `never_seen`), `name`, and for a school seen at least once `last_report_s` (seconds since
- * its last report).
+ * `school_status` points at `timestampMs`, one per registered school, with its status at `nowMs`, in
+ * slices of SLICE. Tags: the school's point tags (school, province, city, county, link) and `label`
+ * (`id name`). Fields: `status` (`online` | `offline` | `never_seen`), `name`, and for a school seen at
+ * least once `last_report_s` (seconds since its last report).
  */
-export async function schoolStatusPoints(model: CoverageModel, nowMs: number, timestampMs: number): Promise<Point[]> {
-  const points: Point[] = [];
+export function* schoolStatusSlices(model: CoverageModel, nowMs: number, timestampMs: number): Generator<Point[]> {
   const reg = model.registry;
-  let n = 0;
+  let points: Point[] = [];
   for (const s of reg.schools.values()) {
-    // 250,000 schools take longer than one turn of the event loop may: let other work in between.
-    if (++n % SLICE === 0) await new Promise((r) => setImmediate(r));
     const c = model.school(s.id, nowMs);
-    if (!c) continue;
     // A fresh object per call: used as the point's tags as it is (250,000 copies cost scavenges).
     const tags = reg.tagsFor(s.id) as Record<string, string> | undefined;
-    if (!tags) continue;
-    const fields: Record<string, number | string> = { status: c.status, name: s.name };
-    if (c.liveness) fields.last_report_s = Math.max(0, Math.round((nowMs - c.liveness.lastReportMs) / 1000));
+    if (!c || !tags) continue;
     // `id name`: Grafana's school drop-down shows the name and keeps the id as the value.
     tags.label = `${s.id} ${s.name}`;
+    const fields: Record<string, number | string> = { status: c.status, name: s.name };
+    if (c.liveness) fields.last_report_s = Math.max(0, Math.round((nowMs - c.liveness.lastReportMs) / 1000));
     points.push({ measurement: 'school_status', tags, fields, timestampMs });
+    if (points.length === SLICE) {
+      yield points;
+      points = [];
+    }
   }
-  return points;
+  if (points.length) yield points;
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Every school's status point (the slices joined, one event-loop turn between slices). */
+export async function schoolStatusPoints(model: CoverageModel, nowMs: number, timestampMs: number): Promise<Point[]> {
+  const out: Point[] = [];
+  for (const slice of schoolStatusSlices(model, nowMs, timestampMs)) {
+    out.push(...slice);
+    await turn();
+  }
+  return out;
+}
+
+/**
+ * Writes the status points slice by slice: each slice goes to the sink (which turns it into line
+ * protocol at once) before the next is built, so 250,000 schools never block the event loop in one go
+ * nor stay alive as objects. Resolves when every slice is written; rejects with the first failure.
+ */
+export async function writeSchoolStatus(sink: Pick<Sink, 'write'>, model: CoverageModel, nowMs: number, timestampMs: number): Promise<number> {
+  const writes: Promise<void>[] = [];
+  let n = 0;
+  for (const slice of schoolStatusSlices(model, nowMs, timestampMs)) {
+    writes.push(sink.write(slice));
+    n += slice.length;
+    await turn();
+  }
+  await Promise.all(writes);
+  return n;
 }

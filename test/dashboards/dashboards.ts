@@ -95,7 +95,13 @@ export function substitute(query: string, m: MacroValues): string {
     .replace(/\$\{__interval\}|\$__interval\b|\$\{interval\}|\$interval\b/g, m.interval)
     .replace(/\$\{__to\}|\$__to\b/g, String(m.toMs))
     .replace(/\$\{__from\}|\$__from\b/g, String(m.fromMs));
-  // Variables inside regex literals first, escaped.
+  // `/^(${var:pipe})$/`: the values joined by `|`, not escaped (a value may itself be `410307|410381`).
+  q = q.replace(/\/\^\(\$\{(\w+):pipe\}\)\$\//g, (whole, name: string) => {
+    const many = m.multi?.[name] ?? (m.vars[name] === undefined ? undefined : [m.vars[name] as string]);
+    if (many === undefined) throw new Error(`no value for template variable $${name} in ${query}`);
+    return `/^(${many.join('|')})$/`;
+  });
+  // Variables inside regex literals, escaped.
   q = q.replace(/\/\^\$\{?(\w+)\}?\$\//g, (whole, name: string) => {
     const many = m.multi?.[name];
     if (many) return `/^(${many.map(escapeRegex).join('|')})$/`;

