@@ -54,7 +54,7 @@ export async function schoolStatusPoints(model: CoverageModel, nowMs: number, ti
  * nor stay alive as objects. Resolves when every slice is written; rejects with the first failure.
  */
 export async function writeSchoolStatus(sink: Pick<Sink, 'write'>, model: CoverageModel, nowMs: number, timestampMs: number): Promise<number> {
-  const writes: Promise<void>[] = [];
+  const writes: Promise<unknown>[] = [];
   let n = 0;
   for (const slice of schoolStatusSlices(model, nowMs, timestampMs)) {
     writes.push(sink.write(slice));
