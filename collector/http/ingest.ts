@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import { parseBatch } from '../../protocol/batch-check.js';
 import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Ack, type Report } from '../../protocol/index.js';
 import type { TokenRecord } from '../auth/tokens.js';
-import type { SchoolBudgets } from '../ingest/budgets.js';
-import type { TokenShares } from '../ingest/fairness.js';
+import { droppedOf, type SchoolBudgets } from '../ingest/budgets.js';
+import { admitUpload, type TokenShares } from '../ingest/fairness.js';
 import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
 import type { CollectorModule } from '../module.js';
 import { SinkError, type PartialWrite, type Sink } from '../sink/sink.js';
@@ -168,7 +168,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       return true;
     });
     const duplicates = reports.map((r) => r.seq).filter((q) => !fresh.some((r) => r.seq === q));
-    // Budgets keep of the reports what fits (the excess of new series is dropped and counted).
+    // Budgets keep of the reports what fits and what line protocol can hold; the rest is dropped and counted.
     const admitted = opts.budgets?.admit(token.school, fresh, raw.length);
     const stored = admitted?.reports ?? fresh;
     let points = 0;
@@ -193,13 +193,6 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       return unrecorded(e, token.school);
     }
     const heldThrough = opts.dedupe?.heldThrough(token.school, agent);
-    const droppedPoints: Record<string, number> = { ...admitted?.dropped_points };
-    const droppedFields: Record<string, number> = { ...admitted?.dropped_fields };
-    if (partial) {
-      if (partial.droppedPoints) droppedPoints[partial.reason] = (droppedPoints[partial.reason] ?? 0) + partial.droppedPoints;
-      if (partial.droppedFields) droppedFields[partial.reason] = (droppedFields[partial.reason] ?? 0) + partial.droppedFields;
-      opts.budgets?.droppedBySink(token.school, partial);
-    }
     const ack: Ack = {
       v: PROTOCOL_VERSION,
       accepted: [...new Set(reports.map((r) => r.seq))],
@@ -207,8 +200,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       // 0 says nothing an agent can use; on a metered link it is left out.
       ...(heldThrough ? { heldThrough } : {}),
       serverTime: now(),
-      ...(Object.keys(droppedPoints).length ? { dropped_points: droppedPoints } : {}),
-      ...(Object.keys(droppedFields).length ? { dropped_fields: droppedFields } : {}),
+      ...droppedOf(admitted, partial, (p) => opts.budgets?.droppedBySink(token.school, p)),
     };
     opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points }, 'batch accepted');
     const after = async () => {
@@ -232,57 +224,43 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     res.end(text);
   };
 
-  return (req, res) => {
+  return (req, answer) => {
     const checked = check(req.headers);
     if (!('id' in checked)) {
       // Drain what the client already sent, so a kept-alive connection stays usable.
       req.resume();
-      return send(res, checked);
+      return send(answer, checked);
     }
+    // Per-token share and rate budgets, before the body is read; `res` gives the share back once answered.
+    const admitted = admitUpload({ shares: opts.shares, budgets: opts.budgets, token: checked, headers: req.headers, maxBodyBytes: opts.maxBodyBytes, req, res: answer });
+    if ('refused' in admitted) {
+      req.resume();
+      return send(answer, admitted.refused);
+    }
+    const { res } = admitted;
     const declared = Number(header(req.headers, 'content-length') ?? NaN);
     if (declared > opts.maxBodyBytes) {
       req.resume();
       return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
     }
-    // Fairness and rate budgets, before the body is read (ingest/fairness.ts, ingest/budgets.ts).
-    const share = opts.shares?.admit(checked.id, checked.school, declared);
-    const refused = share && !('hold' in share) ? share : opts.budgets?.gate(checked.school);
-    if (refused) {
-      if (share && 'hold' in share) share.release();
-      req.resume();
-      return send(res, refused);
-    }
-    const held = share && 'hold' in share ? share : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    let overShare = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (held && !overShare && !held.hold(size)) overShare = true;
-      if (size <= opts.maxBodyBytes && !overShare) chunks.push(c);
+      if (size <= opts.maxBodyBytes) chunks.push(c);
     });
     req.on('error', () => {
       done = true;
-      held?.release();
     });
     req.on('aborted', () => {
       done = true;
-      held?.release();
     });
     req.on('end', () => {
       if (done) return;
       done = true;
-      if (size > opts.maxBodyBytes) {
-        held?.release();
-        return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
-      }
-      if (overShare && held) {
-        held.release();
-        return send(res, held.refusal());
-      }
+      if (size > opts.maxBodyBytes) return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
       handle(checked, req.headers, Buffer.concat(chunks))
-        .finally(() => held?.release())
         .catch((e: unknown): IngestAnswer => {
           opts.log.error({ err: String(e) }, 'unexpected error in ingest');
           return errorAnswer('COL_ERR_INTERNAL', 'internal error');

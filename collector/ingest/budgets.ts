@@ -129,6 +129,21 @@ export function budgetRefusal(name: keyof BudgetSettings, limit: number, retryAf
   };
 }
 
+/**
+ * The ack's `dropped_points` / `dropped_fields`: what admit() left out plus what InfluxDB dropped in a
+ * partial write (handed to `onPartial` to be counted); nothing when nothing was lost.
+ */
+export function droppedOf(admitted: Admitted | undefined, partial: PartialWrite | void | undefined, onPartial?: (p: PartialWrite) => void): { dropped_points?: Counts; dropped_fields?: Counts } {
+  const points: Counts = { ...admitted?.dropped_points };
+  const fields: Counts = { ...admitted?.dropped_fields };
+  if (partial) {
+    if (partial.droppedPoints) addCount(points, partial.reason, partial.droppedPoints);
+    if (partial.droppedFields) addCount(fields, partial.reason, partial.droppedFields);
+    onPartial?.(partial);
+  }
+  return { ...(Object.keys(points).length ? { dropped_points: points } : {}), ...(Object.keys(fields).length ? { dropped_fields: fields } : {}) };
+}
+
 export interface SchoolBudgetsOptions {
   settings: Readonly<BudgetSettings>;
   log: Logger;
