@@ -182,7 +182,8 @@ export class SchoolBudgets {
       this.schools.set(school, s);
     } else if (s.day !== day) {
       s.day = day;
-      s.known = new HashSet32(Math.min(1 << 16, Math.max(64, s.known.size * 2)));
+      // Small again: yesterday's flood must not hold its table today.
+      s.known = new HashSet32(64);
       s.series = 0;
       s.values.fill(0);
       s.today = undefined;
