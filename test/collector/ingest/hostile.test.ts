@@ -5,6 +5,8 @@
  */
 import http from 'node:http';
 import { expect } from 'chai';
+import { http1Exchange } from '../../../agent/transport/exchange.js';
+import { UploadError, uploadBatch } from '../../../agent/transport/uploader.js';
 import { budgetsSchema } from '../../../collector/ingest/budgets.js';
 import type { Measurement } from '../../../protocol/index.js';
 import { SCHOOLS, post, schoolReport, startHarness, until, type Harness } from '../../helpers/collector-harness.js';
@@ -143,6 +145,32 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     for (let seq = 1; seq <= 10; seq++) expect(await stored(B, seq)).to.equal(true);
     expect(h.budgets.counters(H)?.today.budget_refusals).to.deep.equal({ maxInflightBodyBytesPerToken: 2 });
     expect(h.budgets.counters(B)).to.equal(undefined);
+  });
+});
+
+describe('collector ingest: a school over a rate budget (real influxd)', function () {
+  this.timeout(60_000);
+
+  it("is answered 429 COL_ERR_BUDGET_EXCEEDED naming the budget; the agent's uploader reads it as keep and back off with the collector's Retry-After; other schools go on", async () => {
+    const h = await startHarness({ reportsPerMinute: 10 });
+    try {
+      const upload = (school: string, reports: Parameters<typeof uploadBatch>[1]) =>
+        uploadBatch({ url: h.url, token: `t-${school}`, timeoutMs: 10_000, encoding: 'gzip', version: 'test', exchange: http1Exchange({ url: h.url }) }, reports);
+      const first = await upload(H, Array.from({ length: 15 }, (_, i) => schoolReport(H, i + 1)));
+      expect(first.ack.accepted).to.have.lengthOf(15);
+      const refused = await upload(H, [schoolReport(H, 16)]).then(
+        () => expect.fail('expected a 429'),
+        (e: unknown) => e as UploadError,
+      );
+      expect(refused).to.be.instanceOf(UploadError);
+      expect(refused).to.include({ status: 429, action: 'keep-and-back-off', retryable: true, retryAfterMs: 30_000 });
+      expect(refused.message).to.include('COL_ERR_BUDGET_EXCEEDED').and.include('reportsPerMinute = 10');
+      expect(await h.db.query(`SELECT seq FROM report WHERE school='${H}' AND seq=16`)).to.have.lengthOf(0);
+      expect((await upload(B, [schoolReport(B, 1)])).ack.accepted).to.deep.equal([1]);
+      expect(h.budgets.counters(H)?.today.budget_refusals).to.deep.equal({ reportsPerMinute: 1 });
+    } finally {
+      await h.close();
+    }
   });
 });
 
