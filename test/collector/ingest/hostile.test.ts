@@ -58,6 +58,20 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     expect(await sumOf(B)).to.equal(undefined);
   });
 
+  it('the same flood with the budgets raised out of the way fills the database\'s tag-value limit for everybody: the other school\'s new targets are dropped, counted, and its report still acknowledged (per-point failure)', async () => {
+    await h.close();
+    h = await startHarness({ tagValuesPerKeyPerDay: 1_000_000, seriesPerDay: 10_000_000 });
+    for (const batch of [0, 1]) {
+      const reports = Array.from({ length: 5 }, (_, i) => schoolReport(H, batch * 5 + i + 1, 0, pingsTo(`b${batch}r${i}`, 5000)));
+      expect((await post(h.url, H, reports)).status).to.equal(200);
+    }
+    const res = await post(h.url, B, [schoolReport(B, 1, 0, [...typicalMeasurements(1), pingMeasurement({ target: 'new-target-1.example.net' })])]);
+    expect(res.status).to.equal(200);
+    expect(res.body.dropped_points.tag_values_limit).to.be.greaterThan(0);
+    expect(await stored(B, 1)).to.equal(true);
+    expect(h.budgets.counters(B)?.today.dropped_points.tag_values_limit).to.be.greaterThan(0);
+  });
+
   it('a field type conflict caused by another writer costs only the conflicting value: every report of both schools is acknowledged, the rest stored, the loss counted', async () => {
     // A Telegraf-style writer made `iface.in_bps` an integer in this shard.
     const at = Date.now() - 3_600_000;
