@@ -4,6 +4,7 @@
  * budgets, fairness, the InfluxDB 1.x sink) and a real influxd.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import { expect } from 'chai';
 import { http1Exchange } from '../../../agent/transport/exchange.js';
 import { UploadError, uploadBatch } from '../../../agent/transport/uploader.js';
@@ -159,6 +160,51 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     for (let seq = 1; seq <= 10; seq++) expect(await stored(B, seq)).to.equal(true);
     expect(h.budgets.counters(H)?.today.budget_refusals).to.deep.equal({ maxInflightBodyBytesPerToken: 2 });
     expect(h.budgets.counters(B)).to.equal(undefined);
+  });
+});
+
+describe('collector ingest: fairness over HTTP/2 (real influxd)', function () {
+  this.timeout(60_000);
+
+  it("a token's streams beyond its share in one HTTP/2 session get 429 at once; the session and another school's session go on", async () => {
+    const h = await startHarness();
+    const sessions: http2.ClientHttp2Session[] = [];
+    try {
+      const connect = () => {
+        const s = http2.connect(h.url);
+        sessions.push(s);
+        return s;
+      };
+      const greedy = connect();
+      const body = Buffer.from(JSON.stringify({ reports: [schoolReport(H, 1)] }));
+      const statuses: number[] = [];
+      const streams = Array.from({ length: 6 }, () => {
+        const st = greedy.request({ ':method': 'POST', ':path': '/api/v1/reports', 'content-type': 'application/json', authorization: `Bearer t-${H}`, 'content-length': body.length });
+        st.on('response', (hd) => statuses.push(Number(hd[':status'])));
+        st.on('error', () => undefined);
+        st.resume();
+        st.write(body.subarray(0, 10));
+        return st;
+      });
+      await until(() => statuses.length >= 2);
+      expect(statuses).to.deep.equal([429, 429]);
+      const other = connect();
+      const answer = await new Promise<number>((resolve, reject) => {
+        const b = Buffer.from(JSON.stringify({ reports: [schoolReport(B, 1)] }));
+        const st = other.request({ ':method': 'POST', ':path': '/api/v1/reports', 'content-type': 'application/json', authorization: `Bearer t-${B}`, 'content-length': b.length });
+        st.on('response', (hd) => resolve(Number(hd[':status'])));
+        st.on('error', reject);
+        st.resume();
+        st.end(b);
+      });
+      expect(answer).to.equal(200);
+      for (const st of streams) if (!st.destroyed) st.end(body.subarray(10));
+      await until(() => statuses.length >= 6);
+      expect(statuses.filter((x) => x === 200)).to.have.lengthOf(4);
+    } finally {
+      for (const s of sessions) s.destroy();
+      await h.close();
+    }
   });
 });
 
