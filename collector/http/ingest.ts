@@ -178,6 +178,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     } catch (e) {
       const err = e instanceof SinkError ? e : new SinkError(String(e), true);
       opts.log.error({ err: err.message, retryable: err.retryable, school: token.school }, 'sink write failed; nothing acknowledged');
+      opts.budgets?.refund(token.school, admitted);
       if (!err.retryable) {
         // The database refused the data itself (e.g. a field type conflict): retrying cannot help.
         return errorAnswer('COL_ERR_INVALID_PAYLOAD', `the database refused the points: ${err.message}`);

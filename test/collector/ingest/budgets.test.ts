@@ -152,6 +152,14 @@ describe('collector/ingest/budgets', () => {
     expect(b.counters(A)?.today.budget_refusals).to.deep.equal({ reportsPerMinute: 1 });
   });
 
+  it('refund() gives back what a batch the sink did not store was charged: retries through an outage cost nothing', () => {
+    const b = budgets({ reportsPerMinute: 60 });
+    const out = b.admit(A, Array.from({ length: 90 }, (_, i) => makeReport({ seq: i + 1 })), 1000);
+    expect(b.gate(A)).to.have.property('status', 429);
+    b.refund(A, out);
+    expect(b.gate(A)).to.equal(undefined);
+  });
+
   it('bytesPerMinute and measurementsPerMinute refuse the same way', () => {
     const b = budgets({ bytesPerMinute: 1024 * 1024, measurementsPerMinute: 1000 });
     b.admit(A, [makeReport({ seq: 1 })], 3 * 1024 * 1024);
