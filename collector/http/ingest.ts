@@ -9,8 +9,8 @@ import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Ack, type Repo
 import type { IngestIdentity } from '../auth/identity.js';
 import type { TokenRecord } from '../auth/tokens.js';
 import { freshReports, recordByEpoch, type RecordOptions } from '../ingest/dedupe.js';
-import type { SchoolBudgets } from '../ingest/budgets.js';
-import type { TokenShares } from '../ingest/fairness.js';
+import { droppedOf, type SchoolBudgets } from '../ingest/budgets.js';
+import { admitUpload, type TokenShares } from '../ingest/fairness.js';
 import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
 import { applyTimeWindow, type TimeWindowOptions } from '../ingest/time-window.js';
 import type { CollectorModule } from '../module.js';
@@ -177,7 +177,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     const fresh = freshReports(opts.dedupe, token.school, agent, reports);
     const freshSet = new Set(fresh);
     const duplicates = reports.filter((r) => !freshSet.has(r)).map((r) => r.seq);
-    // Budgets keep of the reports what fits (the excess of new series is dropped and counted).
+    // Budgets keep of the reports what fits and what line protocol can hold; the rest is dropped and counted.
     const admitted = opts.budgets?.admit(token.school, fresh, raw.length);
     const stored = admitted?.reports ?? fresh;
     let points = 0;
@@ -187,6 +187,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     } catch (e) {
       const err = e instanceof SinkError ? e : new SinkError(String(e), true);
       opts.log.error({ err: err.message, retryable: err.retryable, school: token.school }, 'sink write failed; nothing acknowledged');
+      opts.budgets?.refund(token.school, admitted);
       if (!err.retryable) {
         // The database refused the data itself (e.g. a field type conflict): retrying cannot help.
         return errorAnswer('COL_ERR_INVALID_PAYLOAD', `the database refused the points: ${err.message}`);
@@ -203,13 +204,6 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     }
     const epoch = reports.at(-1)?.epoch;
     const heldThrough = opts.dedupe?.heldThrough(token.school, agent, epoch ?? '');
-    const droppedPoints: Record<string, number> = { ...admitted?.dropped_points };
-    const droppedFields: Record<string, number> = { ...admitted?.dropped_fields };
-    if (partial) {
-      if (partial.droppedPoints) droppedPoints[partial.reason] = (droppedPoints[partial.reason] ?? 0) + partial.droppedPoints;
-      if (partial.droppedFields) droppedFields[partial.reason] = (droppedFields[partial.reason] ?? 0) + partial.droppedFields;
-      opts.budgets?.droppedBySink(token.school, partial);
-    }
     const ack: Ack = {
       v: PROTOCOL_VERSION,
       accepted: [...new Set(reports.map((r) => r.seq))],
@@ -218,8 +212,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       ...(heldThrough ? { heldThrough, ...(epoch ? { epoch } : {}) } : {}),
       serverTime: now(),
       ...(await opts.identity?.ackFields(token)),
-      ...(Object.keys(droppedPoints).length ? { dropped_points: droppedPoints } : {}),
-      ...(Object.keys(droppedFields).length ? { dropped_fields: droppedFields } : {}),
+      ...droppedOf(admitted, partial, (p) => opts.budgets?.droppedBySink(token.school, p)),
     };
     opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points }, 'batch accepted');
     observeAcceptedBatch(fresh.length, duplicates.length, points);
@@ -245,57 +238,43 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     res.end(text);
   };
 
-  return (req, res) => {
+  return (req, answer) => {
     const checked = check(req.headers);
     if (!('id' in checked)) {
       // Drain what the client already sent, so a kept-alive connection stays usable.
       req.resume();
-      return send(res, checked);
+      return send(answer, checked);
     }
+    // Per-token share and rate budgets, before the body is read; `res` gives the share back once answered.
+    const admitted = admitUpload({ shares: opts.shares, budgets: opts.budgets, token: checked, headers: req.headers, maxBodyBytes: opts.maxBodyBytes, req, res: answer });
+    if ('refused' in admitted) {
+      req.resume();
+      return send(answer, admitted.refused);
+    }
+    const { res } = admitted;
     const declared = Number(header(req.headers, 'content-length') ?? NaN);
     if (declared > opts.maxBodyBytes) {
       req.resume();
       return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
     }
-    // Fairness and rate budgets, before the body is read (ingest/fairness.ts, ingest/budgets.ts).
-    const share = opts.shares?.admit(checked.id, checked.school, declared);
-    const refused = share && !('hold' in share) ? share : opts.budgets?.gate(checked.school);
-    if (refused) {
-      if (share && 'hold' in share) share.release();
-      req.resume();
-      return send(res, refused);
-    }
-    const held = share && 'hold' in share ? share : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    let overShare = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (held && !overShare && !held.hold(size)) overShare = true;
-      if (size <= opts.maxBodyBytes && !overShare) chunks.push(c);
+      if (size <= opts.maxBodyBytes) chunks.push(c);
     });
     req.on('error', () => {
       done = true;
-      held?.release();
     });
     req.on('aborted', () => {
       done = true;
-      held?.release();
     });
     req.on('end', () => {
       if (done) return;
       done = true;
-      if (size > opts.maxBodyBytes) {
-        held?.release();
-        return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
-      }
-      if (overShare && held) {
-        held.release();
-        return send(res, held.refusal());
-      }
+      if (size > opts.maxBodyBytes) return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
       handle(checked, req.headers, Buffer.concat(chunks))
-        .finally(() => held?.release())
         .catch((e: unknown): IngestAnswer => {
           opts.log.error({ err: String(e) }, 'unexpected error in ingest');
           return errorAnswer('COL_ERR_INTERNAL', 'internal error');

@@ -105,6 +105,8 @@ export interface BudgetRefusal {
 /** What admit() kept of a batch, and what it left out. */
 export interface Admitted {
   reports: Report[];
+  /** What was charged to the rates: reports, measurements, body bytes (given back by refund()). */
+  charged: [number, number, number];
   dropped_points: Counts;
   dropped_fields: Counts;
 }
@@ -127,6 +129,21 @@ export function budgetRefusal(name: keyof BudgetSettings, limit: number, retryAf
       budget: { name, limit, retryAfterS, change },
     },
   };
+}
+
+/**
+ * The ack's `dropped_points` / `dropped_fields`: what admit() left out plus what InfluxDB dropped in a
+ * partial write (handed to `onPartial` to be counted); nothing when nothing was lost.
+ */
+export function droppedOf(admitted: Admitted | undefined, partial: PartialWrite | void | undefined, onPartial?: (p: PartialWrite) => void): { dropped_points?: Counts; dropped_fields?: Counts } {
+  const points: Counts = { ...admitted?.dropped_points };
+  const fields: Counts = { ...admitted?.dropped_fields };
+  if (partial) {
+    if (partial.droppedPoints) addCount(points, partial.reason, partial.droppedPoints);
+    if (partial.droppedFields) addCount(fields, partial.reason, partial.droppedFields);
+    onPartial?.(partial);
+  }
+  return { ...(Object.keys(points).length ? { dropped_points: points } : {}), ...(Object.keys(fields).length ? { dropped_fields: fields } : {}) };
 }
 
 export interface SchoolBudgetsOptions {
@@ -167,7 +184,8 @@ export class SchoolBudgets {
       this.schools.set(school, s);
     } else if (s.day !== day) {
       s.day = day;
-      s.known = new HashSet32(Math.min(1 << 16, Math.max(64, s.known.size * 2)));
+      // Small again: yesterday's flood must not hold its table today.
+      s.known = new HashSet32(64);
       s.series = 0;
       s.values.fill(0);
       s.today = undefined;
@@ -207,17 +225,23 @@ export class SchoolBudgets {
    */
   admit(school: string, reports: readonly Report[], bodyBytes: number): Admitted {
     const s = this.state(school, this.now());
-    const out: Admitted = { reports: [], dropped_points: {}, dropped_fields: {} };
+    const out: Admitted = { reports: [], charged: [0, 0, 0], dropped_points: {}, dropped_fields: {} };
     let measurements = 0;
     for (const r of reports) {
       measurements += r.measurements.length;
       out.reports.push(this.keep(s, r, out.dropped_points));
     }
-    s.levels[0] -= reports.length;
-    s.levels[1] -= measurements;
-    s.levels[2] -= bodyBytes;
+    out.charged = [reports.length, measurements, bodyBytes];
+    for (let i = 0; i < 3; i++) s.levels[i] = (s.levels[i] as number) - (out.charged[i] as number);
     for (const [reason, n] of Object.entries(out.dropped_points)) this.count(school, s, 'dropped_points', reason, n);
     return out;
+  }
+
+  /** Gives back what admit() charged to the rates, when nothing of it was stored (the sink failed): a school does not pay for retries of an outage. */
+  refund(school: string, admitted: Admitted | undefined): void {
+    const s = this.schools.get(school);
+    if (!s || !admitted) return;
+    for (let i = 0; i < 3; i++) s.levels[i] = Math.min(this.rates[i] as number, (s.levels[i] as number) + (admitted.charged[i] as number));
   }
 
   /** Counts one request refused for `budget` outside the rates (the fairness shares, ingest/fairness.ts). */

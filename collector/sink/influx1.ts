@@ -413,6 +413,22 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
     return { ...first, droppedPoints: points, droppedFields: first.droppedFields + fields };
   };
 
+  /**
+   * A type conflict in a batch of several writers, settled without asking each alone: when the points of
+   * the named measurement with the named field are exactly the ones dropped, they are each writer's loss;
+   * they are written again without that field in one write. Undefined when that does not account for
+   * everything (another field, another cause): then each writer is asked alone.
+   */
+  const settleConflict = async (jobs: ReadonlyMap<Job, string[]>, err: PartialWrite): Promise<(() => void)[] | undefined> => {
+    const target = err.reason === 'type_conflict' ? conflictingField(err.message) : undefined;
+    if (!target) return undefined;
+    const per = [...jobs].map(([job, lines]) => ({ job, lines, cut: withoutField(lines, target) }));
+    if (per.reduce((n, p) => n + p.cut.stripped + p.cut.emptied, 0) !== err.droppedPoints) return undefined;
+    const again = per.flatMap((p) => p.cut.lines);
+    if (again.length && (await writeLines(again)) !== undefined) return undefined;
+    return per.map(({ job, lines, cut }) => () => settleOk(job, lines.length, cut.stripped + cut.emptied ? { ...err, droppedPoints: cut.emptied, droppedFields: cut.stripped } : undefined));
+  };
+
   /** Sends one batch; resolves with how to settle its writers (applied once the batch left the in-flight count). */
   const sendBatch = async (parts: Part[]): Promise<(() => void)[]> => {
     const lines = parts.length === 1 ? (parts[0] as Part).lines : parts.flatMap((p) => p.lines);
@@ -434,6 +450,8 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       }
       return settled;
     }
+    const shared = partial && jobs.size > 1 ? await settleConflict(jobs, err) : undefined;
+    if (shared) return shared;
     if ((partial || !err.retryable) && jobs.size > 1) {
       // InfluxDB refused something in a batch of several writers (field type conflict, a limit, bad
       // point): the rest is stored, but whose points were dropped it does not say. Send each writer's

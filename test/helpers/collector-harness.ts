@@ -15,7 +15,10 @@ import type { Measurement, Report } from '../../protocol/index.js';
 import { startTestInfluxd, type TestInfluxd } from './influxd.js';
 import { makeReport, typicalMeasurements } from './reports.js';
 
-/** Stands in for a stock influxd's database-wide `max-values-per-tag` (100,000), scaled down so the flood stays quick. */
+/**
+ * A stock InfluxDB 1.x (inmem index) whose database-wide `max-values-per-tag` (100,000 by default) is scaled
+ * down to 20,000 so the flood that fills it for everybody stays quick.
+ */
 const DB_TAG_VALUES = 20_000;
 
 export const SCHOOLS = ['1640104001', '1640104002', '1640104003', '1640104004'] as const;
@@ -31,7 +34,7 @@ export interface Harness {
 
 /** A collector (listener, ingest, budgets, fairness, sink) on a fresh influxd; token `t-<school>` per school. */
 export async function startHarness(over: Partial<BudgetSettings> = {}, maxBodyBytes = 8 * 1024 * 1024): Promise<Harness> {
-  const db = await startTestInfluxd({ maxValuesPerTag: DB_TAG_VALUES });
+  const db = await startTestInfluxd({ maxValuesPerTag: DB_TAG_VALUES, stockIndex: true });
   const log = pino({ level: 'silent' });
   const sink = createInflux1Sink({ url: db.url });
   const settings = budgetsSchema.parse(over);

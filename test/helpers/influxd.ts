@@ -3,12 +3,12 @@
  * cleanup that stops it and removes the dir. Never skips: a missing influxd fails loudly with the
  * Debian package to install.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InfluxDB } from 'influx';
 import { createInflux1Client } from '../../collector/sink/influx1.js';
-import { InfluxdError, startInfluxd, type InfluxdHandle } from '../../collector/sink/influxd.js';
+import { InfluxdError, findInfluxd, startInfluxd, type InfluxdHandle } from '../../collector/sink/influxd.js';
 
 /** One row of a query result: the series' measurement and tags, then its columns (`time` in epoch ms). */
 export interface Row {
@@ -36,11 +36,22 @@ interface RawResult {
   error?: string;
 }
 
-export async function startTestInfluxd(options: { database?: string; readyTimeoutMs?: number; maxValuesPerTag?: number } = {}): Promise<TestInfluxd> {
+/** A wrapper of the installed influxd that runs it with the inmem index. */
+function stockWrapper(dir: string): string {
+  const file = join(dir, 'influxd-inmem.sh');
+  writeFileSync(file, `#!/bin/sh\nINFLUXDB_DATA_INDEX_VERSION=inmem exec ${JSON.stringify(findInfluxd())} "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+export async function startTestInfluxd(options: { database?: string; readyTimeoutMs?: number; maxValuesPerTag?: number; maxSeriesPerDatabase?: number; stockIndex?: boolean } = {}): Promise<TestInfluxd> {
   const dataDir = mkdtempSync(join(tmpdir(), 'campuslink-influxd-'));
   let influxd: InfluxdHandle;
   try {
-    influxd = await startInfluxd({ dataDir, readyTimeoutMs: options.readyTimeoutMs ?? 20_000, ...(options.maxValuesPerTag !== undefined && { maxValuesPerTag: options.maxValuesPerTag }) });
+    // `stockIndex`: the inmem index of a stock InfluxDB 1.x (an external server's default; it enforces
+    // max-values-per-tag, which the embedded server's tsi1 does not), through the variable influxd prefers to its config.
+    const binary = options.stockIndex ? stockWrapper(dataDir) : undefined;
+    influxd = await startInfluxd({
+      ...(binary && { binary }), dataDir, readyTimeoutMs: options.readyTimeoutMs ?? 20_000, ...(options.maxValuesPerTag !== undefined && { maxValuesPerTag: options.maxValuesPerTag }), ...(options.maxSeriesPerDatabase !== undefined && { maxSeriesPerDatabase: options.maxSeriesPerDatabase }) });
   } catch (e) {
     rmSync(dataDir, { recursive: true, force: true });
     if (e instanceof InfluxdError && e.code === 'COL_ERR_INFLUXD_MISSING') {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { MEASUREMENT_SPECS, isPlainValidBatch, parseBatch } from '../../protocol/batch-check.js';
-import { MEASUREMENT_FIELD_ORDER, batchSchema, measurementSchema, toIssues } from '../../protocol/index.js';
+import { MEASUREMENT_FIELD_ORDER, RESERVED_FIELD_NAMES, TAG_KEYS, batchSchema, measurementSchema, toIssues } from '../../protocol/index.js';
 import { typicalReport } from '../helpers/reports.js';
 import { reorderKeys, report } from '../helpers/report-arbitraries.js';
 
@@ -96,6 +96,11 @@ describe('protocol/batch-check', () => {
       expect(zod.success, key).to.equal(false);
       if (!zod.success) expect(toIssues(zod.error).map((i) => i.path).join(' '), key).to.match(new RegExp(`fields\\.${key}$`));
     }
+    // No fixed field of any measurement is named like a tag key either.
+    for (const o of measurementSchema.options) {
+      if ('shape' in o.shape.fields) for (const f of Object.keys(o.shape.fields.shape)) expect(RESERVED_FIELD_NAMES.has(f), `${o.shape.name.value}.${f}`).to.equal(false);
+    }
+    expect([...TAG_KEYS].sort()).to.include.members(['agent', 'class', 'city', 'county', 'device', 'ifname', 'link', 'profile', 'province', 'role', 'school', 'target', 'version']);
     const ok = typicalReport({ seq: 1 });
     (ok.measurements.find((m) => m.name === 'modem') as { fields: Record<string, number> }).fields.schoolish = 1;
     expect(isPlainValidBatch({ reports: [ok] })).to.equal(true);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { DEFAULT_BUDGETS, SchoolBudgets, budgetsSchema, type BudgetSettings } from '../../../collector/ingest/budgets.js';
-import { TokenShares } from '../../../collector/ingest/fairness.js';
+import { TokenShares, admitUpload } from '../../../collector/ingest/fairness.js';
 import { hasBadBackslash } from '../../../collector/ingest/screen.js';
 import { toLineProtocol } from '../../../collector/sink/line-protocol.js';
 import type { Measurement, Report } from '../../../protocol/index.js';
@@ -63,7 +63,7 @@ describe('collector/ingest/budgets', () => {
   it('default fairness never bites a school whose 4 agents (one token) upload at the same moment', () => {
     const shares = new TokenShares(DEFAULT_BUDGETS);
     const held = Array.from({ length: 4 }, () => shares.admit('a', A, 40_000));
-    for (const h of held) expect(h).to.have.property('hold');
+    for (const h of held) expect(h).to.have.property('release');
     expect(shares.refused).to.equal(0);
   });
 
@@ -152,6 +152,14 @@ describe('collector/ingest/budgets', () => {
     expect(b.counters(A)?.today.budget_refusals).to.deep.equal({ reportsPerMinute: 1 });
   });
 
+  it('refund() gives back what a batch the sink did not store was charged: retries through an outage cost nothing', () => {
+    const b = budgets({ reportsPerMinute: 60 });
+    const out = b.admit(A, Array.from({ length: 90 }, (_, i) => makeReport({ seq: i + 1 })), 1000);
+    expect(b.gate(A)).to.have.property('status', 429);
+    b.refund(A, out);
+    expect(b.gate(A)).to.equal(undefined);
+  });
+
   it('bytesPerMinute and measurementsPerMinute refuse the same way', () => {
     const b = budgets({ bytesPerMinute: 1024 * 1024, measurementsPerMinute: 1000 });
     b.admit(A, [makeReport({ seq: 1 })], 3 * 1024 * 1024);
@@ -191,25 +199,41 @@ describe('collector/ingest/fairness', () => {
     expect(a3.status).to.equal(429);
     expect(a3.headers['retry-after']).to.equal('5');
     expect(a3.body.budget.name).to.equal('maxInflightRequestsPerToken');
-    expect('hold' in (shares.admit('b', B, 100) as object)).to.equal(true);
+    expect('release' in (shares.admit('b', B, 100) as object)).to.equal(true);
     a1.release();
     a1.release();
-    expect('hold' in (shares.admit('a', A, 100) as object)).to.equal(true);
+    expect('release' in (shares.admit('a', A, 100) as object)).to.equal(true);
     a2.release();
     expect(shares.refused).to.equal(1);
   });
 
-  it('body bytes: one upload alone may grow to its own cap, a second one over the byte share is refused; tokens without uploads hold no state', () => {
+  it('body bytes: the first upload of a token is always admitted, a second one over the byte share is refused; tokens without uploads hold no state', () => {
     const shares = new TokenShares({ maxInflightRequestsPerToken: 4, maxInflightBodyBytesPerToken: 1000, busyRetryAfterS: 5 });
-    const one = shares.admit('a', A, 0) as any;
-    expect(one.hold(5000)).to.equal(true);
+    const one = shares.admit('a', A, 5000) as any;
+    expect(one).to.have.property('release');
     expect((shares.admit('a', A, 10) as any).body.budget.name).to.equal('maxInflightBodyBytesPerToken');
     one.release();
     const two = shares.admit('a', A, 600) as any;
-    const three = shares.admit('a', A, 300) as any;
-    expect(three.hold(500)).to.equal(false);
+    const three = shares.admit('a', A, 400) as any;
+    expect((shares.admit('a', A, 1) as any).status).to.equal(429);
     two.release();
     three.release();
     expect(shares.size).to.equal(0);
+  });
+
+  it('admitUpload() counts an upload without Content-Length as a whole body (ingest.maxBodyBytes), and its answer gives the share back', () => {
+    const shares = new TokenShares({ maxInflightRequestsPerToken: 4, maxInflightBodyBytesPerToken: 1500, busyRetryAfterS: 5 });
+    const req = { on: () => req };
+    const sent: number[] = [];
+    const res = { writeHead: (s: number) => sent.push(s), end: () => undefined, headersSent: false };
+    const token = { id: 'a', school: A };
+    const first = (admitUpload({ shares, token, headers: {}, maxBodyBytes: 1000, req, res }) as any).res;
+    expect(first).to.have.property('end');
+    expect((admitUpload({ shares, token, headers: { 'content-length': '600' }, maxBodyBytes: 1000, req, res }) as any).refused.status).to.equal(429);
+    first.writeHead(200, {});
+    first.end('{}');
+    expect(sent).to.deep.equal([200]);
+    expect(shares.size).to.equal(0);
+    expect(admitUpload({ shares, token, headers: { 'content-length': '600' }, maxBodyBytes: 1000, req, res })).to.have.property('res');
   });
 });

@@ -4,7 +4,10 @@
  * budgets, fairness, the InfluxDB 1.x sink) and a real influxd.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import { expect } from 'chai';
+import { http1Exchange } from '../../../agent/transport/exchange.js';
+import { UploadError, uploadBatch } from '../../../agent/transport/uploader.js';
 import { budgetsSchema } from '../../../collector/ingest/budgets.js';
 import type { Measurement } from '../../../protocol/index.js';
 import { SCHOOLS, post, schoolReport, startHarness, until, type Harness } from '../../helpers/collector-harness.js';
@@ -54,6 +57,20 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     while ((await sumOf(H)) !== 48_000 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     expect(await sumOf(H)).to.equal(48_000);
     expect(await sumOf(B)).to.equal(undefined);
+  });
+
+  it('the same flood with the budgets raised out of the way fills the database\'s tag-value limit for everybody: the other school\'s new targets are dropped, counted, and its report still acknowledged (per-point failure)', async () => {
+    await h.close();
+    h = await startHarness({ tagValuesPerKeyPerDay: 1_000_000, seriesPerDay: 10_000_000 });
+    for (const batch of [0, 1]) {
+      const reports = Array.from({ length: 5 }, (_, i) => schoolReport(H, batch * 5 + i + 1, 0, pingsTo(`b${batch}r${i}`, 5000)));
+      expect((await post(h.url, H, reports)).status).to.equal(200);
+    }
+    const res = await post(h.url, B, [schoolReport(B, 1, 0, [...typicalMeasurements(1), pingMeasurement({ target: 'new-target-1.example.net' })])]);
+    expect(res.status).to.equal(200);
+    expect(res.body.dropped_points.tag_values_limit).to.be.greaterThan(0);
+    expect(await stored(B, 1)).to.equal(true);
+    expect(h.budgets.counters(B)?.today.dropped_points.tag_values_limit).to.be.greaterThan(0);
   });
 
   it('a field type conflict caused by another writer costs only the conflicting value: every report of both schools is acknowledged, the rest stored, the loss counted', async () => {
@@ -143,6 +160,77 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     for (let seq = 1; seq <= 10; seq++) expect(await stored(B, seq)).to.equal(true);
     expect(h.budgets.counters(H)?.today.budget_refusals).to.deep.equal({ maxInflightBodyBytesPerToken: 2 });
     expect(h.budgets.counters(B)).to.equal(undefined);
+  });
+});
+
+describe('collector ingest: fairness over HTTP/2 (real influxd)', function () {
+  this.timeout(60_000);
+
+  it("a token's streams beyond its share in one HTTP/2 session get 429 at once; the session and another school's session go on", async () => {
+    const h = await startHarness();
+    const sessions: http2.ClientHttp2Session[] = [];
+    try {
+      const connect = () => {
+        const s = http2.connect(h.url);
+        sessions.push(s);
+        return s;
+      };
+      const greedy = connect();
+      const body = Buffer.from(JSON.stringify({ reports: [schoolReport(H, 1)] }));
+      const statuses: number[] = [];
+      const streams = Array.from({ length: 6 }, () => {
+        const st = greedy.request({ ':method': 'POST', ':path': '/api/v1/reports', 'content-type': 'application/json', authorization: `Bearer t-${H}`, 'content-length': body.length });
+        st.on('response', (hd) => statuses.push(Number(hd[':status'])));
+        st.on('error', () => undefined);
+        st.resume();
+        st.write(body.subarray(0, 10));
+        return st;
+      });
+      await until(() => statuses.length >= 2);
+      expect(statuses).to.deep.equal([429, 429]);
+      const other = connect();
+      const answer = await new Promise<number>((resolve, reject) => {
+        const b = Buffer.from(JSON.stringify({ reports: [schoolReport(B, 1)] }));
+        const st = other.request({ ':method': 'POST', ':path': '/api/v1/reports', 'content-type': 'application/json', authorization: `Bearer t-${B}`, 'content-length': b.length });
+        st.on('response', (hd) => resolve(Number(hd[':status'])));
+        st.on('error', reject);
+        st.resume();
+        st.end(b);
+      });
+      expect(answer).to.equal(200);
+      for (const st of streams) if (!st.destroyed) st.end(body.subarray(10));
+      await until(() => statuses.length >= 6);
+      expect(statuses.filter((x) => x === 200)).to.have.lengthOf(4);
+    } finally {
+      for (const s of sessions) s.destroy();
+      await h.close();
+    }
+  });
+});
+
+describe('collector ingest: a school over a rate budget (real influxd)', function () {
+  this.timeout(60_000);
+
+  it("is answered 429 COL_ERR_BUDGET_EXCEEDED naming the budget; the agent's uploader reads it as keep and back off with the collector's Retry-After; other schools go on", async () => {
+    const h = await startHarness({ reportsPerMinute: 10 });
+    try {
+      const upload = (school: string, reports: Parameters<typeof uploadBatch>[1]) =>
+        uploadBatch({ url: h.url, token: `t-${school}`, timeoutMs: 10_000, encoding: 'gzip', version: 'test', exchange: http1Exchange({ url: h.url }) }, reports);
+      const first = await upload(H, Array.from({ length: 15 }, (_, i) => schoolReport(H, i + 1)));
+      expect(first.ack.accepted).to.have.lengthOf(15);
+      const refused = await upload(H, [schoolReport(H, 16)]).then(
+        () => expect.fail('expected a 429'),
+        (e: unknown) => e as UploadError,
+      );
+      expect(refused).to.be.instanceOf(UploadError);
+      expect(refused).to.include({ status: 429, action: 'keep-and-back-off', retryable: true, retryAfterMs: 30_000 });
+      expect(refused.message).to.include('COL_ERR_BUDGET_EXCEEDED').and.include('reportsPerMinute = 10');
+      expect(await h.db.query(`SELECT seq FROM report WHERE school='${H}' AND seq=16`)).to.have.lengthOf(0);
+      expect((await upload(B, [schoolReport(B, 1)])).ack.accepted).to.deep.equal([1]);
+      expect(h.budgets.counters(H)?.today.budget_refusals).to.deep.equal({ reportsPerMinute: 1 });
+    } finally {
+      await h.close();
+    }
   });
 });
 

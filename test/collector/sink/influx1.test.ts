@@ -218,6 +218,22 @@ describe('createInflux1Sink against a real influxd', function () {
     expect(await db.query(`SELECT f, n FROM coal WHERE school='s3'`)).to.deep.equal([{ measurement: 'coal', time: T0 + 13, f: null, n: 3 }]);
   });
 
+  it('a type conflict in a batch of several writers costs one more write, not one per writer', async function () {
+    const proxy = await countingProxy(db.url);
+    try {
+      const s = sink({ url: proxy.url });
+      await s.writeLines([`fan in_bps=1i ${T0}`]);
+      const before = proxy.writes();
+      const writers = Array.from({ length: 8 }, (_, i) => s.write([{ measurement: 'fan', tags: { school: `s${i}` }, fields: i % 2 ? { in_bps: 1.5, out_bps: i } : { out_bps: i }, timestampMs: T0 + 1 + i }]));
+      const results = await Promise.all(writers);
+      results.forEach((r, i) => (i % 2 ? expect(r, `writer ${i}`).to.include({ droppedPoints: 0, droppedFields: 1, reason: 'type_conflict' }) : expect(r, `writer ${i}`).to.equal(undefined)));
+      expect(proxy.writes() - before, 'HTTP writes').to.equal(2);
+      expect(await db.query('SELECT count(out_bps) FROM fan')).to.have.nested.property('[0].count', 8);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a type conflict on two fields of many points: each is written again without the conflicting fields, every other value stored', async function () {
     const s = sink();
     await s.writeLines([`two a=1i,b=1i ${T0}`]);
