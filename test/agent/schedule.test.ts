@@ -82,7 +82,7 @@ describe('agent/schedule', () => {
     expect(most).to.equal(1);
     // Every second matches, but a 1.5 s run makes the next match or two pass by.
     expect(starts.length).to.be.within(2, 3);
-    for (const s of starts) expect(s % 1000, 'starts on the second').to.be.below(150);
+    for (const s of starts) expect(s % 1000, 'starts on the second (late timers on a loaded box allowed)').to.be.below(350);
   });
 
   it('cronTask() delays each run by its random delay, and stop() cancels a run still waiting for it', async function () {
@@ -92,7 +92,7 @@ describe('agent/schedule', () => {
     await sleep(2300);
     delayed.stop();
     expect(starts.length).to.be.within(1, 2);
-    for (const s of starts) expect(s % 1000, 'starts 400 ms after the second').to.be.within(390, 550);
+    for (const s of starts) expect(s % 1000, 'starts 400 ms after the second (late timers on a loaded box allowed)').to.be.within(390, 800);
     let ran = false;
     const cancelled = cronTask({ expression: '* * * * * *', maxRandomDelayMs: 10_000, random: () => 0.99, run: async () => void (ran = true) });
     await sleep(1200);
