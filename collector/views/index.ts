@@ -132,7 +132,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     const nowMs = ctx.now();
     const stepMs = Math.max(1, settings.coverageIntervalS) * 1000;
     // Stamped on the interval boundary: a restart mid-interval overwrites instead of adding a point.
-    const points = coveragePoints(model, nowMs, Math.floor(nowMs / stepMs) * stepMs);
+    const points = coveragePoints(model, nowMs, Math.floor(nowMs / stepMs) * stepMs, hours?.snapshot);
     await ctx.sink.write(points);
     return points.length;
   };
