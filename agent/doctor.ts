@@ -8,6 +8,7 @@
 import type { AgentConfig } from './config.js';
 import { createNetSnmpClient, deviceClientOptions, isException, varbindString } from './probes/snmp/client.js';
 import { snmpDevices } from './probes/snmp/config.js';
+import { checkThroughput } from './probes/throughput/doctor.js';
 import { INGEST_PATH } from './transport/exchange.js';
 
 /** `ok` passes, `warn` is worth knowing but not needed for the console, `fail` is needed. */
@@ -119,11 +120,12 @@ export async function checkSnmp(config: Readonly<AgentConfig>): Promise<Check[]>
 /** Runs every check, collectors and SNMP devices at the same time. */
 export async function runDoctor(config: Readonly<AgentConfig>): Promise<Check[]> {
   const c = config.collector;
-  const [collectors, snmp] = await Promise.all([
+  const [collectors, snmp, throughput] = await Promise.all([
     Promise.all([c.url, ...c.failoverUrls].map((url) => checkCollector({ url, token: c.token, school: config.school, timeoutMs: Math.min(c.timeoutMs, 10_000) }))),
     checkSnmp(config),
+    checkThroughput(config),
   ]);
-  return [checkTargets(config), ...collectors.flat(), ...snmp];
+  return [checkTargets(config), ...collectors.flat(), ...snmp, ...throughput];
 }
 
 /** The answer as plain lines, one per check, and whether everything needed passed. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parse } from 'yaml';
 import { agentConfigSchema } from '../../../../agent/config.js';
+import { buildProbes } from '../../../../agent/probes/build.js';
 import {
   chinaDay,
   classifyIperfError,
@@ -69,6 +70,14 @@ describe('agent/probes/throughput: schedule, budget and parsing', () => {
     expect(r.success ? [] : r.error.issues).to.deep.equal([]);
     const cfg = resolveThroughputConfig(r.data!.throughput, r.data!.linkType);
     expect(cfg.servers.map((s) => s.tag)).to.deep.equal(['iperf.edu.example.cn:5201', 'backup-xining']);
+  });
+
+  it('buildProbes() adds the throughput probe only when throughput.enabled', () => {
+    const base = { school: '5300000001', collector: { url: 'http://127.0.0.1:1', token: 'x'.repeat(32) }, targets: [{ host: '127.0.0.1', role: 'gateway' }] };
+    const on = agentConfigSchema.parse({ ...base, throughput: { enabled: true, servers: [{ host: '10.0.0.1' }] } });
+    expect(buildProbes({ config: on, stateDir: '/nonexistent' }).map((p) => p.name)).to.include('throughput');
+    const off = agentConfigSchema.parse(base);
+    expect(buildProbes({ config: off, stateDir: '/nonexistent' }).map((p) => p.name)).to.not.include('throughput');
   });
 
   it('classifyIperfError() tells a busy server (1) and no connection (2) from other errors (3)', () => {
