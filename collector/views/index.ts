@@ -117,7 +117,12 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     let since = Number(st.meta(META_HOURS_SINCE));
     if (!Number.isInteger(since)) {
       since = chinaDayNumber(ctx.now());
-      await st.setMeta(META_HOURS_SINCE, String(since));
+      try {
+        await st.setMeta(META_HOURS_SINCE, String(since));
+      } catch (e) {
+        // A full disk: counting starts today all the same; the next start tries to save the day again.
+        log.error({ code: 'COL_ERR_RESOURCE_EXHAUSTED', err: String(e) }, 'school-hours start day not saved');
+      }
     }
     const availability = new Availability(calendar, since);
     const n = await st.loadAvailability(availability);
