@@ -11,6 +11,7 @@ import type { AgentConfig } from './config.js';
 import { AgentIdentity } from './identity/identity.js';
 import { createNetSnmpClient, deviceClientOptions, isException, varbindString } from './probes/snmp/client.js';
 import { snmpDevices } from './probes/snmp/config.js';
+import { checkThroughput } from './probes/throughput/doctor.js';
 import { INGEST_PATH } from './transport/exchange.js';
 
 /** `ok` passes, `warn` is worth knowing but not needed for the console, `fail` is needed. */
@@ -124,11 +125,12 @@ export async function runDoctor(config: Readonly<AgentConfig>): Promise<Check[]>
   const c = config.collector;
   // The enrolled credential when there is one, else the config token.
   const who = new AgentIdentity(config, resolve(config.stateDir), createLogger({ name: 'agent', level: 'silent' })).current();
-  const [collectors, snmp] = await Promise.all([
+  const [collectors, snmp, throughput] = await Promise.all([
     Promise.all([c.url, ...c.failoverUrls].map((url) => checkCollector({ url, token: who.token, school: who.school, timeoutMs: Math.min(c.timeoutMs, 10_000) }))),
     checkSnmp(config),
+    checkThroughput(config),
   ]);
-  return [checkTargets(config), ...collectors.flat(), ...snmp];
+  return [checkTargets(config), ...collectors.flat(), ...snmp, ...throughput];
 }
 
 /** The answer as plain lines, one per check, and whether everything needed passed. */

@@ -22,7 +22,7 @@ import { LiveRegistry, parseRegistry, type Registry } from '../collector/registr
 import { createInflux1Client } from '../collector/sink/influx1.js';
 import { openStateDb } from '../collector/state/db.js';
 import { NF, F } from '../collector/views/coverage/model.js';
-import { isSatellite, linkIndex, tierOf } from '../collector/views/coverage/tiers.js';
+import { bandwidthOf, isSatellite, linkIndex, tierOf } from '../collector/views/coverage/tiers.js';
 import { createViewsModule } from '../collector/views/index.js';
 import { onlineUntilMs } from '../collector/views/liveness/store.js';
 import { PROTOCOL_VERSION, type Report } from '../protocol/index.js';
@@ -74,9 +74,10 @@ function naiveRollup(reg: Registry, live: (id: string) => Parameters<typeof onli
     c[F.registered]!++;
     if (!l) c[F.neverSeen]!++;
     else if (onlineUntilMs(l, 15 * 60_000) > now) c[F.online]!++;
-    const measured = l?.wanSpeedBps != null && l.wanSpeedBps > 0;
-    c[F.tier + tierOf(measured ? (l!.wanSpeedBps as number) / 1e6 : s.contractedMbps)]!++;
-    if (measured) c[F.measured]!++;
+    const bw = bandwidthOf({ throughputMbps: l?.throughputMbps, throughputAtMs: l?.throughputAtMs, contractedMbps: s.contractedMbps }, now, 7 * 86_400_000);
+    if (bw.mbps === null) c[F.tierUnknown]!++;
+    else c[F.tier + tierOf(bw.mbps)]!++;
+    if (bw.source === 'measured') c[F.measured]!++;
     if (isSatellite(s.linkType)) c[F.satellite]!++;
     c[F.link + linkIndex(s.linkType)]!++;
   }
@@ -106,6 +107,7 @@ export async function run(): Promise<BenchResult> {
     measurements: [
       { name: 'ping', tags: { target: '1.1.1.1', role: 'internet' }, fields: { loss_pct: i % 10 === 0 ? 100 : 0, sent: 5, received: i % 10 === 0 ? 0 : 5, result_code: 0 } },
       { name: 'iface', tags: { device: 'gw', ifname: 'wan0', role: 'wan' }, fields: { speed_bps: [1e9, 1e8, 1e7][i % 3] as number, oper_up: 1 } },
+      ...(i % 4 === 0 ? [{ name: 'throughput' as const, tags: { server: 'iperf' }, fields: { down_mbps: [950, 95, 9.5][i % 3] as number, bytes_used: 1e7, duration_ms: 22_000, capped: 0 as const, result_code: 0 } }] : []),
     ],
   });
   t = performance.now();

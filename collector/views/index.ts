@@ -119,7 +119,12 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     let since = Number(st.meta(META_HOURS_SINCE));
     if (!Number.isInteger(since)) {
       since = chinaDayNumber(ctx.now());
-      await st.setMeta(META_HOURS_SINCE, String(since));
+      try {
+        await st.setMeta(META_HOURS_SINCE, String(since));
+      } catch (e) {
+        // A full disk: counting starts today all the same; the next start tries to save the day again.
+        log.error({ code: 'COL_ERR_RESOURCE_EXHAUSTED', err: String(e) }, 'school-hours start day not saved');
+      }
     }
     const availability = new Availability(calendar, since);
     const n = await st.loadAvailability(availability);
@@ -135,7 +140,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     const stepMs = Math.max(1, settings.coverageIntervalS) * 1000;
     // Stamped on the interval boundary: a restart mid-interval overwrites instead of adding a point.
     const ts = Math.floor(nowMs / stepMs) * stepMs;
-    const points = coveragePoints(model, nowMs, ts);
+    const points = coveragePoints(model, nowMs, ts, hours?.snapshot);
     // Grafana's sources: the registry's regions (drop-downs) and every school's status (offline table, school drop-down).
     await Promise.all([ctx.sink.write([...points, ...regionPoints(model.registry, ts)]), writeSchoolStatus(ctx.sink, model, nowMs, ts)]);
     return points.length;

@@ -103,11 +103,30 @@ export function createThroughputProbe(opts: ThroughputProbeOptions): ThroughputP
     return { ...found, r: { ...found.r, bytes } };
   }
 
+  async function save(log: Logger): Promise<boolean> {
+    try {
+      if (state) await saveThroughputState(file, state);
+      return true;
+    } catch (e) {
+      log.warn({ file, err: String(e) }, 'throughput state not saved');
+      return false;
+    }
+  }
+
   async function test(slot: number, ctx: ProbeContext): Promise<void> {
     const started = ctx.now();
     const s = await load(started, ctx.log);
+    const skip = s.bytesUsed + cfg.maxBytesPerTest > cfg.maxBytesPerDay;
+    // The slot and the worst case of its bytes are saved before the test runs: an agent killed mid-test (or
+    // a `once` run that exits) must not test again in the same slot, nor forget what the test may have used.
+    state = { ...s, done: [...s.done, slot], bytesUsed: s.bytesUsed + (skip ? 0 : cfg.maxBytesPerTest) };
+    if (!skip && !(await save(ctx.log))) {
+      ctx.log.warn('throughput test not run: its budget could not be saved first');
+      finished.push({ name: 'throughput', tags: { server: cfg.servers[0]?.tag ?? 'none' }, fields: { bytes_used: 0, duration_ms: 0, capped: 0, result_code: THROUGHPUT_RESULT.error } });
+      return;
+    }
     let m: ThroughputMeasurement;
-    if (s.bytesUsed + cfg.maxBytesPerTest > cfg.maxBytesPerDay) {
+    if (skip) {
       m = { name: 'throughput', tags: { server: cfg.servers[0]?.tag ?? 'none' }, fields: { bytes_used: 0, duration_ms: 0, capped: 0, result_code: THROUGHPUT_RESULT.budget } };
       ctx.log.info({ bytesUsed: s.bytesUsed, maxBytesPerDay: cfg.maxBytesPerDay }, 'throughput test skipped: it could exceed the day\'s byte budget');
     } else {
@@ -120,14 +139,10 @@ export function createThroughputProbe(opts: ThroughputProbeOptions): ThroughputP
       if (f.result_code !== THROUGHPUT_RESULT.ok) ctx.log.warn({ server: down.server, result_code: f.result_code, reason: up?.r.reason ?? down.r.reason }, 'throughput test failed');
       else ctx.log.info({ server: down.server, down_mbps: f.down_mbps, up_mbps: f.up_mbps, bytes_used: f.bytes_used }, 'throughput test done');
     }
-    const after = stateForDay(s, started);
-    state = { ...after, done: [...after.done, slot], bytesUsed: after.bytesUsed + m.fields.bytes_used };
+    // The reservation becomes what the test used.
+    if (!skip) state = { ...state, bytesUsed: state.bytesUsed - cfg.maxBytesPerTest + m.fields.bytes_used };
     finished.push(m);
-    try {
-      await saveThroughputState(file, state);
-    } catch (e) {
-      ctx.log.warn({ file, err: String(e) }, 'throughput state not saved; a restart today may test again');
-    }
+    await save(ctx.log);
   }
 
   return {

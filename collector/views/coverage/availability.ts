@@ -103,12 +103,6 @@ export class Availability {
     return i * RING_DAYS + (day % RING_DAYS);
   }
 
-  /** Whether the ring of slot `i` holds `day`. */
-  private holds(i: number, day: number): boolean {
-    const latest = this.latest[i] as number;
-    return day <= latest && day > latest - RING_DAYS;
-  }
-
   /** A report of `school` collected at `atMs` had an internet target answering. Returns whether a new hour was marked. */
   markOnline(school: string, atMs: number, nowMs: number): boolean {
     const day = chinaDay(atMs);
@@ -125,19 +119,37 @@ export class Availability {
     return true;
   }
 
-  /** The school-hour mask of `day` for a province, with today's hours not yet begun left out. */
-  private mask(day: number, province: string, today: number, nowHour: number): number {
-    if (day < this.sinceDay) return 0;
-    const m = this.calendar.hoursMask(day, province);
-    return day === today ? (m & (nowHour >= 23 ? 0xffffff : (1 << (nowHour + 1)) - 1)) >>> 0 : m;
+  /** Per province, the school-hour masks of the ring's 30 days up to now, and the hour they were made for. */
+  private readonly maskCache = new Map<string, { at: number; masks: Uint32Array }>();
+
+  /**
+   * The school-hour masks of the 30 days up to today (index 0: 29 days ago, 29: today, with today's hours
+   * not yet begun left out; 0 before `sinceDay`). Cached per province for the current hour: the calendar
+   * is asked 30 times a province an hour, not per school.
+   */
+  private masks(province: string, nowMs: number): Uint32Array {
+    const hourNo = Math.floor(nowMs / HOUR_MS);
+    const hit = this.maskCache.get(province);
+    if (hit?.at === hourNo) return hit.masks;
+    const today = chinaDay(nowMs);
+    const h = chinaHour(nowMs);
+    const masks = new Uint32Array(RING_DAYS);
+    for (let k = 0; k < RING_DAYS; k++) {
+      const day = today - RING_DAYS + 1 + k;
+      if (day < this.sinceDay) continue;
+      const m = this.calendar.hoursMask(day, province);
+      masks[k] = day === today ? (m & (h >= 23 ? 0xffffff : (1 << (h + 1)) - 1)) >>> 0 : m;
+    }
+    if (this.maskCache.size > 64) this.maskCache.clear();
+    this.maskCache.set(province, { at: hourNo, masks });
+    return masks;
   }
 
   /** School hours of the last `windowDays` days in a province (the same for every school of it). */
   schoolHours(province: string, nowMs: number, windowDays: number): number {
-    const today = chinaDay(nowMs);
-    const h = chinaHour(nowMs);
+    const masks = this.masks(province, nowMs);
     let n = 0;
-    for (let d = today - windowDays + 1; d <= today; d++) n += popcount(this.mask(d, province, today, h));
+    for (let k = RING_DAYS - windowDays; k < RING_DAYS; k++) n += popcount(masks[k] as number);
     return n;
   }
 
@@ -145,13 +157,36 @@ export class Availability {
   onlineHours(school: string, province: string, nowMs: number, windowDays: number): number {
     const i = this.index.get(school);
     if (i === undefined) return 0;
+    const masks = this.masks(province, nowMs);
     const today = chinaDay(nowMs);
-    const h = chinaHour(nowMs);
+    const latest = this.latest[i] as number;
     let n = 0;
-    for (let d = today - windowDays + 1; d <= today; d++) {
-      if (this.holds(i, d)) n += popcount(((this.bits[i * RING_DAYS + (d % RING_DAYS)] as number) & this.mask(d, province, today, h)) >>> 0);
+    for (let k = RING_DAYS - windowDays; k < RING_DAYS; k++) {
+      const d = today - RING_DAYS + 1 + k;
+      if (d <= latest && d > latest - RING_DAYS) n += popcount(((this.bits[i * RING_DAYS + (d % RING_DAYS)] as number) & (masks[k] as number)) >>> 0);
     }
     return n;
+  }
+
+  /**
+   * Online school hours of one school over every window of RATE_WINDOWS at once, into `out` (one pass over
+   * the ring; the region sums call it per school).
+   */
+  onlineHoursAll(school: string, province: string, nowMs: number, out: number[]): void {
+    out.fill(0);
+    const i = this.index.get(school);
+    if (i === undefined) return;
+    const masks = this.masks(province, nowMs);
+    const today = chinaDay(nowMs);
+    const latest = this.latest[i] as number;
+    if (latest <= today - RING_DAYS) return;
+    for (let k = 0; k < RING_DAYS; k++) {
+      const d = today - RING_DAYS + 1 + k;
+      if (d > latest || d <= latest - RING_DAYS) continue;
+      const n = popcount(((this.bits[i * RING_DAYS + (d % RING_DAYS)] as number) & (masks[k] as number)) >>> 0);
+      if (n === 0) continue;
+      for (let w = 0; w < RATE_WINDOWS.length; w++) if (k >= RING_DAYS - (RATE_WINDOWS[w] as number)) out[w] = (out[w] as number) + n;
+    }
   }
 
   /** The school's own rate over each window. */
@@ -202,29 +237,37 @@ const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
  * counts its school hours with none online.
  */
 export async function availabilitySnapshot(registry: Registry, a: Availability, nowMs: number, national = '000000'): Promise<AvailabilitySnapshot> {
-  const byCode = new Map<string, HoursCount[]>();
+  const W = RATE_WINDOWS.length;
+  // Counties first (one map lookup a school), then rolled up: a few thousand additions.
+  const byCounty = new Map<string, { county: string; city: string; province: string; sums: Float64Array }>();
   const hoursByProvince = new Map<string, number[]>();
-  const add = (code: string, k: number, online: number, school: number): void => {
-    let e = byCode.get(code);
-    if (!e) byCode.set(code, (e = RATE_WINDOWS.map(() => ({ online: 0, school: 0 }))));
-    const c = e[k] as HoursCount;
-    c.online += online;
-    c.school += school;
-  };
+  const online = new Array<number>(W).fill(0);
   let slice = performance.now();
   let n = 0;
   for (const s of registry.schools.values()) {
     let hours = hoursByProvince.get(s.provinceCode);
     if (!hours) hoursByProvince.set(s.provinceCode, (hours = RATE_WINDOWS.map((d) => a.schoolHours(s.provinceCode, nowMs, d))));
-    RATE_WINDOWS.forEach((d, k) => {
-      const online = a.onlineHours(s.id, s.provinceCode, nowMs, d);
-      const school = hours[k] as number;
-      for (const code of [national, s.provinceCode, s.cityCode, s.countyCode]) add(code, k, online, school);
-    });
-    if ((++n & 1023) === 0 && performance.now() - slice > 15) {
+    let c = byCounty.get(s.countyCode);
+    if (!c) byCounty.set(s.countyCode, (c = { county: s.countyCode, city: s.cityCode, province: s.provinceCode, sums: new Float64Array(2 * W) }));
+    a.onlineHoursAll(s.id, s.provinceCode, nowMs, online);
+    for (let w = 0; w < W; w++) {
+      c.sums[2 * w] = (c.sums[2 * w] as number) + (online[w] as number);
+      c.sums[2 * w + 1] = (c.sums[2 * w + 1] as number) + (hours[w] as number);
+    }
+    if ((++n & 255) === 0 && performance.now() - slice > 15) {
       await yieldNow();
       slice = performance.now();
     }
   }
+  const byCode = new Map<string, HoursCount[]>();
+  const add = (code: string, sums: Float64Array): void => {
+    let e = byCode.get(code);
+    if (!e) byCode.set(code, (e = RATE_WINDOWS.map(() => ({ online: 0, school: 0 }))));
+    e.forEach((x, w) => {
+      x.online += sums[2 * w] as number;
+      x.school += sums[2 * w + 1] as number;
+    });
+  };
+  for (const c of byCounty.values()) for (const code of [national, c.province, c.city, c.county]) add(code, c.sums);
   return { atMs: nowMs, byCode };
 }

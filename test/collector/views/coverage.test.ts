@@ -144,13 +144,18 @@ describe('collector/views coverage (real influxd, 300 seeded schools)', function
     expect(county.children[0]).to.include({ level: 'school', code: '1640221001', linkType: 'fiber' });
   });
 
-  it('writes a coverage point per region that reads back from InfluxDB', async () => {
+  it('writes a coverage point per region that reads back from InfluxDB, with the school-hours online rate', async () => {
+    await h.views.refreshSchoolHours();
     const n = await h.views.writeCoverage();
     expect(n).to.equal(1 + 1 + 3 + 9);
     const rows = await h.influx.query(`SELECT * FROM "coverage" WHERE "level" = 'national'`);
     expect(rows).to.have.length(1);
     expect(rows[0]).to.include({ region: '000000', registered: 300, online: expected.online, never_seen: expected.never_seen });
-    for (const f of ['tier_1000', 'tier_100', 'tier_20', 'tier_2', 'tier_lt2', 'measured_speed', 'satellite_pct', 'link_sat_geo', 'link_other', 'online_pct']) expect(rows[0]).to.have.property(f);
+    for (const f of ['tier_1000', 'tier_100', 'tier_20', 'tier_2', 'tier_lt2', 'measured_speed', 'satellite_pct', 'link_sat_geo', 'link_other', 'online_pct', 'tier_unknown']) expect(rows[0]).to.have.property(f);
+    // Monday 16:00, counted from today: 9 school hours; every school that reported reported at 14:58 or 13:58.
+    const national = (await (await h.get('/api/v1/coverage?level=national')).json()).schoolHoursOnline[0];
+    expect(rows[0]?.school_hours_online_7d_pct).to.be.closeTo(national.onlinePct, 1e-9);
+    expect(national.schoolHours).to.equal(300 * 9);
     const counties = await h.influx.query(`SELECT sum("registered") FROM "coverage" WHERE "level" = 'county'`);
     expect(counties[0]?.sum).to.equal(300);
   });

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
@@ -19,7 +20,8 @@ import { measurementSchema, toIssues, type Measurement } from '../../../../proto
 const NS = `clt-bw-${process.pid}`;
 const HOST_IF = `cbw${process.pid % 100000}a`;
 const NS_IF = `cbw${process.pid % 100000}b`;
-const SERVER = '10.214.7.2';
+const NET = `10.214.${process.pid % 250}`;
+const SERVER = `${NET}.2`;
 const PORT = 5201 + (process.pid % 500);
 const LIMIT_MBIT = 10;
 const log = pino({ level: 'silent' });
@@ -56,7 +58,7 @@ describe('agent/probes/throughput: iperf3 through a 10 Mbit/s link the test make
       ['ip', 'netns', 'add', NS],
       ['ip', 'link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF],
       ['ip', 'link', 'set', NS_IF, 'netns', NS],
-      ['ip', 'addr', 'add', '10.214.7.1/30', 'dev', HOST_IF],
+      ['ip', 'addr', 'add', `${NET}.1/30`, 'dev', HOST_IF],
       ['ip', 'link', 'set', HOST_IF, 'up'],
       ['ip', 'netns', 'exec', NS, 'ip', 'addr', 'add', `${SERVER}/30`, 'dev', NS_IF],
       ['ip', 'netns', 'exec', NS, 'ip', 'link', 'set', NS_IF, 'up'],
@@ -69,7 +71,18 @@ describe('agent/probes/throughput: iperf3 through a 10 Mbit/s link the test make
       expect(r.status, `${cmd} ${args.join(' ')}: ${r.stderr}`).to.equal(0);
     }
     server = spawn('ip', ['netns', 'exec', NS, 'iperf3', '-s', '-p', String(PORT)], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 500));
+    // Wait until it listens (a loaded machine can take seconds to start it).
+    for (let i = 0; ; i++) {
+      const ok = await new Promise<boolean>((res) => {
+        const sock = connect({ host: SERVER, port: PORT }, () => (sock.destroy(), res(true)));
+        sock.on('error', () => res(false));
+      });
+      if (ok) break;
+      if (i > 100) throw new Error(`iperf3 -s did not listen on ${SERVER}:${PORT} within 10 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The probe connection above counts as a test start for iperf3; give it a moment to reset.
+    await new Promise((r) => setTimeout(r, 300));
   });
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'clt-bw-'));
@@ -77,6 +90,8 @@ describe('agent/probes/throughput: iperf3 through a 10 Mbit/s link the test make
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   after(() => {
     server?.kill('SIGKILL');
+    // `ip netns exec` may leave iperf3 running inside the namespace (which keeps it and the veth alive).
+    for (const pid of ip('netns', 'pids', NS).stdout.split('\n').filter(Boolean)) spawnSync('kill', ['-9', pid]);
     ip('link', 'del', HOST_IF);
     ip('netns', 'del', NS);
   });

@@ -1,10 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { expect } from 'chai';
 import { parse } from 'yaml';
 import { agentConfigSchema } from '../../../../agent/config.js';
+import { buildProbes } from '../../../../agent/probes/build.js';
 import {
   chinaDay,
   classifyIperfError,
+  createThroughputProbe,
+  throughputStateFile,
+  type IperfRunResult,
   dueSlot,
   parseIperfRun,
   rateCapBps,
@@ -69,6 +76,47 @@ describe('agent/probes/throughput: schedule, budget and parsing', () => {
     expect(r.success ? [] : r.error.issues).to.deep.equal([]);
     const cfg = resolveThroughputConfig(r.data!.throughput, r.data!.linkType);
     expect(cfg.servers.map((s) => s.tag)).to.deep.equal(['iperf.edu.example.cn:5201', 'backup-xining']);
+  });
+
+  it('buildProbes() adds the throughput probe only when throughput.enabled', () => {
+    const base = { school: '5300000001', collector: { url: 'http://127.0.0.1:1', token: 'x'.repeat(32) }, targets: [{ host: '127.0.0.1', role: 'gateway' }] };
+    const on = agentConfigSchema.parse({ ...base, throughput: { enabled: true, servers: [{ host: '10.0.0.1' }] } });
+    expect(buildProbes({ config: on, stateDir: '/nonexistent' }).map((p) => p.name)).to.include('throughput');
+    const off = agentConfigSchema.parse(base);
+    expect(buildProbes({ config: off, stateDir: '/nonexistent' }).map((p) => p.name)).to.not.include('throughput');
+  });
+
+  it('a test in flight has its slot and its worst-case bytes saved first: an agent killed mid-test does not test again in that slot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clt-bw-'));
+    try {
+      const cfg = resolveThroughputConfig(throughputSectionSchema.parse({ enabled: true, servers: [{ host: '10.0.0.1' }], testsPerDay: 1, maxBytesPerTest: 2e6, maxBytesPerDay: 5e6 }), 'sat-geo');
+      let release: (r: IperfRunResult) => void = () => undefined;
+      let runs = 0;
+      const runner = { run: () => (runs++, new Promise<IperfRunResult>((r) => (release = r))) };
+      const now = slotStartMs('a/b', day, 0, 1) + 1000;
+      const log = pino({ level: 'silent' });
+      const probe = createThroughputProbe({ config: cfg, seed: 'a/b', stateDir: dir, runner });
+      await probe.collect({ now: () => now, log });
+      for (let i = 0; i < 250 && runs === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(runs).to.equal(1);
+      expect(JSON.parse(readFileSync(throughputStateFile(dir), 'utf8'))).to.deep.include({ done: [0], bytesUsed: 2e6 });
+      // "Killed": a new probe on the same state directory, same slot.
+      const restarted = createThroughputProbe({ config: cfg, seed: 'a/b', stateDir: dir, runner });
+      await restarted.collect({ now: () => now + 60_000, log });
+      await restarted.idle();
+      expect(runs).to.equal(1);
+      // The first one's test ends: the reservation becomes the bytes used.
+      const json = JSON.stringify({ intervals: [{ sum: { bytes: 500_000 } }], end: { sum_received: { bits_per_second: 8e6 } } });
+      release({ stdout: json, stderr: '', exitCode: 0, wallMs: 1 });
+      for (let i = 0; i < 250 && runs === 1; i++) await new Promise((r) => setTimeout(r, 20));
+      release({ stdout: json, stderr: '', exitCode: 0, wallMs: 1 });
+      await probe.idle();
+      const [m] = await probe.collect({ now: () => now + 120_000, log });
+      expect(m?.fields).to.include({ result_code: 0, bytes_used: 1e6, down_mbps: 8 });
+      expect(JSON.parse(readFileSync(throughputStateFile(dir), 'utf8')).bytesUsed).to.equal(1e6);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('classifyIperfError() tells a busy server (1) and no connection (2) from other errors (3)', () => {
