@@ -5,7 +5,10 @@
  * a request the collector refuses before writing (an empty batch), or `GET /api/v1/whoami` where the
  * collector has it.
  */
+import http from 'node:http';
+import https from 'node:https';
 import { resolve } from 'node:path';
+import type { SecureContext } from 'node:tls';
 import { createLogger } from '../protocol/log.js';
 import type { AgentConfig } from './config.js';
 import { AgentIdentity } from './identity/identity.js';
@@ -13,6 +16,7 @@ import { createNetSnmpClient, deviceClientOptions, isException, varbindString } 
 import { snmpDevices } from './probes/snmp/config.js';
 import { checkThroughput } from './probes/throughput/doctor.js';
 import { INGEST_PATH } from './transport/exchange.js';
+import { agentTls } from './transport/tls.js';
 
 /** `ok` passes, `warn` is worth knowing but not needed for the console, `fail` is needed. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -42,17 +46,44 @@ export function checkTargets(config: Readonly<AgentConfig>): Check {
   };
 }
 
+/** An answer as the doctor reads it. */
+interface Answer {
+  status: number;
+  text(): Promise<string>;
+}
+
+/**
+ * One request over HTTP/1.1, trusting what the agent trusts (`collector.tls`: its CA file and client
+ * certificate): a private-CA collector must pass here as it does for uploads.
+ */
+function request(url: URL, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number; secureContext?: SecureContext }): Promise<Answer> {
+  return new Promise((done, fail) => {
+    const lib = url.protocol === 'https:' ? https : http;
+    // No pooled socket: one made with another trust setting must not answer for this one.
+    const req = lib.request(url, { method: init.method, headers: init.headers, timeout: init.timeoutMs, agent: false, ...(url.protocol === 'https:' && init.secureContext && { secureContext: init.secureContext }) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', fail);
+      res.on('end', () => done({ status: res.statusCode ?? 0, text: async () => Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer in ${init.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.on('error', fail);
+    req.end(init.body);
+  });
+}
+
 /** Whether one collector answers and accepts the token, without writing anything. */
-export async function checkCollector(opts: { url: string; token: string | undefined; school: string; timeoutMs: number }): Promise<Check[]> {
+export async function checkCollector(opts: { url: string; token: string | undefined; school: string; timeoutMs: number; secureContext?: SecureContext }): Promise<Check[]> {
   const what = `collector ${opts.url}`;
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(opts.token && { authorization: `Bearer ${opts.token}` }) };
-  const ask = async (path: string, init: RequestInit) => fetch(new URL(path, opts.url), { ...init, headers, signal: AbortSignal.timeout(opts.timeoutMs) });
-  let health: Response;
+  const ask = (path: string, init: { method: string; body?: string }) => request(new URL(path, opts.url), { ...init, headers, timeoutMs: opts.timeoutMs, ...(opts.secureContext && { secureContext: opts.secureContext }) });
+  let health: Answer;
   try {
     health = await ask('/healthz', { method: 'GET' });
-    await health.arrayBuffer();
   } catch (e) {
-    return [{ status: 'fail', what, detail: `does not answer (${(e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).message}): check collector.url (CAMPUSLINK_COLLECTOR_URL), the network path and that the collector runs` }];
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    const tlsHint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_SSL|ERR_TLS/.test(String(code)) ? ", and collector.tls.caFile (the CA that signed the collector's certificate)" : '';
+    return [{ status: 'fail', what, detail: `does not answer (${code}): check collector.url (CAMPUSLINK_COLLECTOR_URL), the network path and that the collector runs${tlsHint}` }];
   }
   const reach: Check = { status: 'ok', what, detail: `answers (GET /healthz: ${health.status})` };
   if (!opts.token) return [reach, { status: 'fail', what: 'token', detail: 'collector.token is not set: give it with CAMPUSLINK_TOKEN (from `campuslink-collector token issue --school …`)' }];
@@ -125,8 +156,9 @@ export async function runDoctor(config: Readonly<AgentConfig>): Promise<Check[]>
   const c = config.collector;
   // The enrolled credential when there is one, else the config token.
   const who = new AgentIdentity(config, resolve(config.stateDir), createLogger({ name: 'agent', level: 'silent' })).current();
+  const secureContext = [c.url, ...c.failoverUrls].some((u) => u.startsWith('https:')) ? agentTls(c.tls).secureContext : undefined;
   const [collectors, snmp, throughput] = await Promise.all([
-    Promise.all([c.url, ...c.failoverUrls].map((url) => checkCollector({ url, token: who.token, school: who.school, timeoutMs: Math.min(c.timeoutMs, 10_000) }))),
+    Promise.all([c.url, ...c.failoverUrls].map((url) => checkCollector({ url, token: who.token, school: who.school, timeoutMs: Math.min(c.timeoutMs, 10_000), ...(secureContext && { secureContext }) }))),
     checkSnmp(config),
     checkThroughput(config),
   ]);
