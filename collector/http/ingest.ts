@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { parseBatch } from '../../protocol/batch-check.js';
 import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Ack, type Report } from '../../protocol/index.js';
 import type { TokenRecord } from '../auth/tokens.js';
-import { freshReports, recordByEpoch, type RecordOptions } from '../ingest/dedupe.js';
+import { freshReports, recordByEpoch, streamSeq, type RecordOptions } from '../ingest/dedupe.js';
 import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
 import { applyTimeWindow, type TimeWindowOptions } from '../ingest/time-window.js';
 import type { CollectorModule } from '../module.js';
@@ -165,8 +165,8 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     const agent = reports[0]?.agent as string;
     // A repeated report (per epoch) is acknowledged and not written again; a batch may repeat one too.
     const fresh = freshReports(opts.dedupe, token.school, agent, reports);
-    const freshSet = new Set(fresh);
-    const duplicates = reports.filter((r) => !freshSet.has(r)).map((r) => r.seq);
+    const freshKeys = new Set(fresh.map(streamSeq));
+    const duplicates = reports.filter((r) => !freshKeys.has(streamSeq(r))).map((r) => r.seq);
     let points = 0;
     try {
       points = await write(fresh, tags, receivedAtMs);
