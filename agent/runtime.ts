@@ -10,7 +10,7 @@ import { flushSpool, type FlushResult } from './delivery.js';
 import { buildProbes } from './probes/build.js';
 import type { Probe } from './probes/probe.js';
 import { SegmentSpool } from './spool/segment-spool.js';
-import { AnchoredClock, ClockStore } from './state/clock.js';
+import { AnchoredClock, ClockStore, procUptimeMs } from './state/clock.js';
 import { EpochStore } from './state/epoch.js';
 import { OutgoingReports } from './state/outgoing.js';
 import { SequenceStore } from './state/sequence.js';
@@ -83,7 +83,8 @@ export class AgentRuntime {
   constructor(private readonly opts: AgentRuntimeOptions) {
     const stateDir = resolve(opts.config.stateDir);
     const wallNow = opts.now ?? Date.now;
-    const wall = new AnchoredClock({ wallNow, monoNow: opts.monoNow ?? (opts.now ? opts.now : () => performance.now()) });
+    const real = !opts.now && !opts.monoNow;
+    const wall = new AnchoredClock({ wallNow, monoNow: opts.monoNow ?? (opts.now ? opts.now : () => performance.now()), bootNow: real ? procUptimeMs : undefined });
     this.now = wall.now;
     this.startedAtMs = this.now();
     const stateOpts = { log: opts.log, now: wallNow };
