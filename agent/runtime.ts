@@ -12,8 +12,9 @@ import { AgentIdentity } from './identity/identity.js';
 import { buildProbes } from './probes/build.js';
 import type { Probe } from './probes/probe.js';
 import { SegmentSpool } from './spool/segment-spool.js';
-import { AnchoredClock, ClockStore } from './state/clock.js';
+import { AnchoredClock, ClockStore, procUptimeMs } from './state/clock.js';
 import { EpochStore } from './state/epoch.js';
+import { OutgoingReports } from './state/outgoing.js';
 import { SequenceStore } from './state/sequence.js';
 import { AgentStats } from './state/stats.js';
 import { Backoff } from './transport/backoff.js';
@@ -61,12 +62,9 @@ export class AgentRuntime {
   private readonly seq: SequenceStore;
   private readonly stats: AgentStats;
   private readonly clock: ClockStore;
-  private readonly wall: AnchoredClock;
   private readonly epochs: EpochStore;
-  /** Reports above this sequence were made by this process (a duplicate among them on first sending is a clone). */
-  private readonly bornAfterSeq: number;
-  /** Sequences this process sent at least once and not yet saw acknowledged. */
-  private readonly attempted = new Set<number>();
+  /** Clock-step corrections, epoch aliases and clone detection on the way out. */
+  private readonly outgoing: OutgoingReports;
   private readonly probes: Probe[];
   private readonly now: () => number;
   private readonly startedAtMs: number;
@@ -89,14 +87,14 @@ export class AgentRuntime {
   constructor(private readonly opts: AgentRuntimeOptions) {
     const stateDir = resolve(opts.config.stateDir);
     const wallNow = opts.now ?? Date.now;
-    this.wall = new AnchoredClock({ wallNow, monoNow: opts.monoNow ?? (opts.now ? opts.now : () => performance.now()) });
-    this.now = this.wall.now;
+    const real = !opts.now && !opts.monoNow;
+    const wall = new AnchoredClock({ wallNow, monoNow: opts.monoNow ?? (opts.now ? opts.now : () => performance.now()), bootNow: real ? procUptimeMs : undefined });
+    this.now = wall.now;
     this.startedAtMs = this.now();
     const stateOpts = { log: opts.log, now: wallNow };
     this.seq = new SequenceStore(stateDir, stateOpts);
-    const epoch = new EpochStore(stateDir, { ...stateOpts, legacyState: this.seq.existed && !this.seq.damaged, renew: this.seq.damaged });
-    this.epochs = epoch;
-    if (epoch.started) opts.log.info({ epoch: this.epoch, damagedSequence: this.seq.damaged }, 'new state epoch: the collector counts this agent\'s sequences afresh');
+    this.epochs = new EpochStore(stateDir, { ...stateOpts, legacyState: this.seq.existed && !this.seq.damaged, renew: this.seq.damaged });
+    if (this.epochs.started) opts.log.info({ epoch: this.epoch, damagedSequence: this.seq.damaged }, 'new state epoch: the collector counts this agent\'s sequences afresh');
     this.stats = new AgentStats(stateDir, stateOpts);
     this.clock = new ClockStore(stateDir, stateOpts);
     const sp = opts.config.spool;
@@ -104,7 +102,7 @@ export class AgentRuntime {
     const lost = this.spool.recovery.lost.length;
     if (lost) this.stats.add({ droppedReports: lost });
     this.liveMark = this.spool.lastSeq();
-    this.bornAfterSeq = this.spool.lastSeq();
+    this.outgoing = new OutgoingReports({ clock: this.clock, wall, epochs: this.epochs, bornAfterSeq: this.spool.lastSeq(), log: opts.log });
     this.policy = deliveryPolicy({ collector: opts.config.collector, linkType: opts.config.linkType });
     this.backoff = new Backoff({ baseMs: opts.config.collector.backoffBaseMs, maxMs: opts.config.collector.backoffMaxMs });
     this.probes = opts.probes ?? buildProbes({ config: opts.config, stateDir });
@@ -157,59 +155,13 @@ export class AgentRuntime {
     return report;
   }
 
-  /**
-   * Notices a step of the wall clock since the last look: reports collected so far (in this epoch) are
-   * corrected by it when they are sent, and the collector offset measured before it moves with it.
-   */
-  private checkClock(): void {
-    const deltaMs = this.wall.check();
-    if (!deltaMs) return;
-    const uptoSeq = Math.max(this.seq.current(), this.spool.lastSeq());
-    this.clock.recordStep({ epoch: this.epoch ?? '', uptoSeq, deltaMs });
-    this.opts.log.warn({ code: 'AGT_ERR_CLOCK_STEP', deltaMs, uptoSeq }, 'the wall clock stepped; reports collected before the step are corrected and flagged when sent');
-  }
-
   /** The state's epoch (undefined: legacy). */
   get epoch(): string | undefined {
     return this.epochs.epoch;
   }
 
-  /**
-   * The reports as they go out: those stamped before a clock step corrected by it and flagged; those of an
-   * epoch renewed after a clone was found under the new epoch.
-   */
-  private restamped(reports: readonly Report[]): Report[] {
-    return reports.map((r) => {
-      const d = r.clockCorrected ? 0 : this.clock.correctionFor(r.epoch ?? '', r.seq);
-      const epoch = this.epochs.sendAs(r.epoch);
-      if (!d && epoch === r.epoch) return r;
-      const { epoch: _old, ...rest } = r;
-      return { ...rest, ...(epoch ? { epoch } : {}), ...(d ? { collectedAt: Math.max(0, r.collectedAt + d), clockCorrected: true as const, clockOffsetMs: d } : {}) };
-    });
-  }
-
-  /**
-   * Sends a batch; when the collector says it already held a report this process made and never sent
-   * before, another install shares this state (a cloned SD card): a new epoch starts and the batch goes
-   * again under it, so the clone's reports are kept, not taken for repeats.
-   */
-  private async sendChecked(sender: BatchSender, reports: readonly Report[]) {
-    const current = this.epoch;
-    const first = reports.filter((r) => r.seq > this.bornAfterSeq && !this.attempted.has(r.seq) && this.epochs.sendAs(r.epoch) === current).map((r) => r.seq);
-    // Bounded: reports that are never acknowledged (quarantined) would otherwise stay here.
-    if (this.attempted.size > 50_000) this.attempted.clear();
-    for (const r of reports) this.attempted.add(r.seq);
-    let up = await sender.send(this.restamped(reports));
-    const dups = new Set(up.ack.duplicates ?? []);
-    const cloned = first.filter((q) => dups.has(q));
-    if (cloned.length) {
-      const next = this.epochs.renew(this.opts.log);
-      this.opts.log.error({ code: 'AGT_ERR_STATE_CLONED', oldEpoch: current ?? 'legacy', epoch: next, seqs: cloned.slice(0, 5) }, 'the collector already held reports this agent just made: another install uses the same state (a cloned SD card?); a new epoch starts and they are sent again under it');
-      const again = await sender.send(this.restamped(reports));
-      up = { ...again, requestBytes: again.requestBytes + up.requestBytes };
-    }
-    for (const q of up.ack.accepted) this.attempted.delete(q);
-    return up;
+  private checkClock(): void {
+    this.outgoing.checkClock(Math.max(this.seq.current(), this.spool.lastSeq()));
   }
 
   private getSender(): BatchSender | undefined {
@@ -266,7 +218,7 @@ export class AgentRuntime {
     this.checkClock();
     const result = await flushSpool({
       spool: this.spool,
-      sender: { send: (reports) => this.sendChecked(sender, reports) },
+      sender: { send: (reports) => this.outgoing.send(sender, reports) },
       maxBatchReports: this.opts.config.collector.maxBatchReports,
       liveAfterSeq,
       backlogBytesPerSec: this.policy.backlogBytesPerSec,

@@ -137,18 +137,36 @@ export interface AnchoredClockOptions {
   monoNow: () => number;
   /** A difference between the two larger than this is a step, ms. Default 5000. */
   stepThresholdMs?: number;
+  /**
+   * Time since boot including suspension, ms (Linux `/proc/uptime`), or undefined where unknown. The
+   * monotonic clock stops while a machine or VM is suspended; when this clock agrees with the wall clock,
+   * the difference was a suspension, not a step.
+   */
+  bootNow?: () => number | undefined;
+}
+
+/** `/proc/uptime` in ms (time since boot, suspension included); undefined where there is none. */
+export function procUptimeMs(): number | undefined {
+  try {
+    const s = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(s) ? s * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Wall time from a monotonic clock, anchored to the wall clock at start and at each step `check()` finds. */
 export class AnchoredClock {
   private anchorWall: number;
   private anchorMono: number;
+  private anchorBoot: number | undefined;
   private readonly threshold: number;
 
   constructor(private readonly opts: AnchoredClockOptions) {
     this.threshold = opts.stepThresholdMs ?? 5000;
     this.anchorWall = opts.wallNow();
     this.anchorMono = opts.monoNow();
+    this.anchorBoot = opts.bootNow?.();
   }
 
   /** Now, ms since the epoch, unaffected by wall-clock steps since the last `check()`. */
@@ -162,9 +180,12 @@ export class AnchoredClock {
   check(): number {
     const wall = this.opts.wallNow();
     const mono = this.opts.monoNow();
+    const boot = this.opts.bootNow?.();
     const step = wall - (this.anchorWall + (mono - this.anchorMono));
+    const suspended = boot !== undefined && this.anchorBoot !== undefined && Math.abs(wall - this.anchorWall - (boot - this.anchorBoot)) <= this.threshold;
     this.anchorWall = wall;
     this.anchorMono = mono;
-    return Math.abs(step) > this.threshold ? Math.round(step) : 0;
+    this.anchorBoot = boot;
+    return Math.abs(step) > this.threshold && !suspended ? Math.round(step) : 0;
   }
 }

@@ -8,7 +8,7 @@ import { parseBatch } from '../../protocol/batch-check.js';
 import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Ack, type Report } from '../../protocol/index.js';
 import type { IngestIdentity } from '../auth/identity.js';
 import type { TokenRecord } from '../auth/tokens.js';
-import { freshReports, recordByEpoch, type RecordOptions } from '../ingest/dedupe.js';
+import { freshReports, recordByEpoch, streamSeq, type RecordOptions } from '../ingest/dedupe.js';
 import { droppedOf, type SchoolBudgets } from '../ingest/budgets.js';
 import { admitUpload, type TokenShares } from '../ingest/fairness.js';
 import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
@@ -175,8 +175,8 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     const agent = reports[0]?.agent as string;
     // A repeated report (per epoch) is acknowledged and not written again; a batch may repeat one too.
     const fresh = freshReports(opts.dedupe, token.school, agent, reports);
-    const freshSet = new Set(fresh);
-    const duplicates = reports.filter((r) => !freshSet.has(r)).map((r) => r.seq);
+    const freshKeys = new Set(fresh.map(streamSeq));
+    const duplicates = reports.filter((r) => !freshKeys.has(streamSeq(r))).map((r) => r.seq);
     // Budgets keep of the reports what fits and what line protocol can hold; the rest is dropped and counted.
     const admitted = opts.budgets?.admit(token.school, fresh, raw.length);
     const stored = admitted?.reports ?? fresh;

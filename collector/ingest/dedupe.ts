@@ -273,11 +273,14 @@ export interface EpochLedger {
   record(school: string, agent: string, seqs: readonly number[], opts?: RecordOptions): void | Promise<void>;
 }
 
+/** A report's place in its agent's sequence spaces: `<epoch>/<seq>`. */
+export const streamSeq = (r: { seq: number; epoch?: string }): string => `${r.epoch ?? ''}/${r.seq}`;
+
 /** The reports of a batch the ledger does not hold yet, in order; a batch that repeats a report counts it once. */
 export function freshReports<R extends { seq: number; epoch?: string }>(ledger: EpochLedger | undefined, school: string, agent: string, reports: readonly R[]): R[] {
   const seen = new Set<string>();
   return reports.filter((r) => {
-    const k = `${r.epoch ?? ''}/${r.seq}`;
+    const k = streamSeq(r);
     if (seen.has(k) || ledger?.has(school, agent, r.seq, r.epoch ?? '')) return false;
     seen.add(k);
     return true;

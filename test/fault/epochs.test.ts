@@ -96,6 +96,26 @@ describe('fault: sequence epochs, damaged state, clocks and the time window', fu
     expect((await reportsOf('gw-victim')).filter((r) => Number(r.points) > 0).map((r) => Number(r.seq))).to.deep.equal([1, 2, 3]);
   });
 
+  it('an agent upgraded from before epochs (legacy epoch) whose id another token pre-empted with high sequences finds its report taken for a repeat, starts an epoch and is stored', async () => {
+    const dir = tempDir('legacy');
+    writeFileSync(join(dir, 'seq'), '5\n');
+    const t = Date.now();
+    for (let i = 0; i < 3; i++) {
+      const reports = Array.from({ length: 500 }, (_, k) => makeReport({ school, agent: 'gw-legacy', seq: i * 500 + k + 1, collectedAt: t - 1_000_000 + i * 500 + k, sentAt: t, measurements: [] }));
+      expect((await post({ reports })).status).to.equal(200);
+    }
+    const agent = loggedAgent({ school, url: collector.url, token, dir, agentId: 'gw-legacy' });
+    expect(agent.runtime.epoch).to.equal(undefined);
+    const r = await agent.runtime.once();
+    expect(r.report.seq).to.equal(6);
+    expect(r.delivered).to.equal(true);
+    agent.runtime.close();
+    await until(async () => (await reportsOf('gw-legacy')).some((x) => Number(x.points) > 0), 10_000, "the agent's report stored");
+    expect((await reportsOf('gw-legacy')).filter((x) => Number(x.points) > 0).map((x) => Number(x.seq))).to.deep.equal([6]);
+    expect(agent.codes()).to.include('AGT_ERR_STATE_CLONED');
+    expect(agent.runtime.epoch).to.be.a('string');
+  });
+
   it('garbage in the seq file: the agent logs AGT_ERR_STATE_CORRUPT, sets the file aside, starts a new epoch, keeps and sends every spooled report, and does not crash', async () => {
     const dir = tempDir('damaged');
     const offline = await freePort();

@@ -83,4 +83,18 @@ describe('agent/state/clock: steps and jumps', () => {
     expect(c.check()).to.equal(86_400_000);
     expect([c.now(), c.check()]).to.deep.equal([T0 + 86_401_500, 0]);
   });
+
+  it('AnchoredClock.check() takes a suspension (the monotonic clock stopped, time since boot did not) for no step', () => {
+    let wall = T0;
+    let mono = 0;
+    let boot = 10_000;
+    const c = new AnchoredClock({ wallNow: () => wall, monoNow: () => mono, bootNow: () => boot });
+    wall += 3_600_000;
+    boot += 3_600_000;
+    mono += 50;
+    expect(c.check()).to.equal(0);
+    expect(c.now()).to.equal(T0 + 3_600_000);
+    wall += 86_400_000;
+    expect(c.check()).to.equal(86_400_000);
+  });
 });

@@ -161,6 +161,8 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
     maxBodyBytes: 8 * 1024 * 1024,
     retryAfterS: 1,
     modules: [views],
+    // Scenarios seed years-old history (a 2019 report) through ingest: the stored window is widened for them.
+    timeWindow: { maxBacklogMs: 20 * 365 * 86_400_000 },
   });
   const server: Server = await new Promise((res) => {
     const s = app.listen(0, '127.0.0.1', () => res(s));
