@@ -3,7 +3,7 @@
  * in the same run, interleaved.
  *
  *   npx tsx bench/ingest.bench.ts [--points 110000] [--pairs 5] [--schools 120] [--ledger sqlite|none]
- *                                 [--raw-order arrival|school] [--raw-points-per-request 1000] [--profile DIR]
+ *                                 [--raw-order arrival|school] [--raw-points-per-request 1000] [--profile DIR] [--compiled]
  *
  * (a) raw: the very line protocol the collector writes for the same reports, pre-built in 1,000-point
  *     requests, POSTed to `/write` with 2 in flight (database `raw`), in the order the collector
@@ -23,14 +23,16 @@
  * pairs alternate which side runs first), and CPU µs per point of the collector (process.cpuUsage of
  * the child over the path phase), of influxd (/proc) in each phase and of the load generator. Goal ≥ 0.8×.
  * `--ledger none` (no dedupe) is a diagnostic only.
- * `--profile DIR` runs the collector child with `--cpu-prof` into DIR.
+ * `--profile DIR` runs the collector child with `--cpu-prof` into DIR. `--compiled` runs the child from
+ * `dist/` (run `npm run build` first) with plain node, as the collector runs in production: under tsx
+ * every closure the code creates is also wrapped by esbuild's `__name` helper, which costs the child CPU.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { COLS_ENCODING, encodeBatch, type Report } from '../protocol/index.js';
@@ -49,6 +51,7 @@ const PAIRS = Number(arg('pairs', '5'));
 const SCHOOLS = Number(arg('schools', '120'));
 const LEDGER = arg('ledger', 'sqlite') as 'sqlite' | 'none';
 const PROFILE = arg('profile', '');
+const COMPILED = process.argv.includes('--compiled');
 const RAW_ORDER = arg('raw-order', 'arrival') as 'arrival' | 'school';
 const RAW_POINTS_PER_REQUEST = Number(arg('raw-points-per-request', '1000'));
 const RAW_IN_FLIGHT = 2;
@@ -227,8 +230,12 @@ export async function run(): Promise<BenchResult> {
     const cfg: ChildConfig = { influxUrl: influx.url, stateDir, ledger: LEDGER, schools };
     const cfgPath = join(stateDir, 'bench-child.json');
     writeFileSync(cfgPath, JSON.stringify(cfg));
-    const execArgv = ['--import', 'tsx', ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [])];
-    const c = fork(fileURLToPath(import.meta.url), [], { execArgv, env: { ...process.env, CAMPUSLINK_INGEST_BENCH_CHILD: cfgPath }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const profile = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
+    const here = fileURLToPath(import.meta.url);
+    const compiledChild = join(dirname(here), '..', 'dist', 'bench', 'ingest.bench.js');
+    if (COMPILED && !existsSync(compiledChild)) throw new Error(`--compiled needs ${compiledChild}: run npm run build first`);
+    const execArgv = COMPILED ? profile : ['--import', 'tsx', ...profile];
+    const c = fork(COMPILED ? compiledChild : here, [], { execArgv, env: { ...process.env, CAMPUSLINK_INGEST_BENCH_CHILD: cfgPath }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     proc = c;
     const ask = <T extends FromChild['op']>(op: T, msg?: ToChild) =>
       new Promise<Extract<FromChild, { op: T }>>((resolve, reject) => {
@@ -297,7 +304,7 @@ export async function run(): Promise<BenchResult> {
     const ratios = pairs.map((p) => p.pathPps / p.rawPps);
     const ratio = median(ratios);
     const us = pairs.map((p) => p.usPerPoint);
-    console.log(`ingest bench: ${SCHOOLS} schools over HTTP/2, 1/2/4 reports per batch, ${LEDGER} ledger, raw in ${RAW_ORDER} order, ${PAIRS} pairs, node ${process.version}`);
+    console.log(`ingest bench: ${SCHOOLS} schools over HTTP/2, 1/2/4 reports per batch, ${LEDGER} ledger, raw in ${RAW_ORDER} order, ${PAIRS} pairs, collector child ${COMPILED ? 'from dist/ (plain node)' : 'under tsx'}, node ${process.version}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     console.log(`ratio path/raw: median ${ratio.toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)}); collector CPU median ${median(us).toFixed(1)} µs/point (min ${Math.min(...us).toFixed(1)}, max ${Math.max(...us).toFixed(1)})`);
     return {
       name: `ingest: whole path (${LEDGER} ledger) vs raw line protocol into the same influxd`,
