@@ -48,7 +48,7 @@ export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknow
   migrateCodes(opts.state);
 
   /** Everything in one transaction; returns an outcome instead of throwing, so a refusal costs only itself. */
-  const work = (req: { code: string; nonce: string; hostname?: string }, nowMs: number) => (db: Parameters<Parameters<StateDb['commit']>[0]>[0]): Outcome => {
+  const work = (req: { code: string; nonce: string; hostname?: string }, nowMs: number, taken: { school?: string; agent?: string }) => (db: Parameters<Parameters<StateDb['commit']>[0]>[0]): Outcome => {
     const checked = checkCode(db, req.code, req.nonce, nowMs);
     if (!checked.ok) return { kind: 'refused', reply: errorAnswer('COL_ERR_ENROLL_CODE_INVALID', checked.why) };
     const { record, repeat } = checked;
@@ -62,6 +62,8 @@ export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknow
         return { kind: 'refused', reply: errorAnswer('COL_ERR_AGENT_LIMIT', `school ${record.school} already has ${admitted.count} agents (auth.maxAgentsPerSchool = ${opts.roster.limit}); revoke one (token revoke --school ${record.school} --agent ID) or raise the limit`) };
       }
       added = true;
+      taken.school = record.school;
+      taken.agent = agent;
       insertAgent(db, { school: record.school, agent, atMs: nowMs, ...(req.hostname !== undefined && { hostname: req.hostname }) });
       useCode(db, record, { nonce: req.nonce, agent, atMs: nowMs });
     } else {
@@ -85,9 +87,12 @@ export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknow
     }
     const nowMs = opts.now();
     let outcome: Outcome;
+    const taken: { school?: string; agent?: string } = {};
     try {
-      outcome = await opts.state.commit(work(parsed.data, nowMs));
+      outcome = await opts.state.commit(work(parsed.data, nowMs, taken));
     } catch (e) {
+      // The place the transaction took in the roster was not stored: give it back.
+      if (taken.school !== undefined && taken.agent !== undefined) opts.roster.release(taken.school, taken.agent);
       const retryable = !(e instanceof StateDbError) || e.retryable;
       opts.log.error({ err: String((e as Error)?.message ?? e) }, 'enrollment could not be recorded');
       if (!retryable) return errorAnswer('COL_ERR_INTERNAL', 'the state database refused the enrollment');

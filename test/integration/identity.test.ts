@@ -178,31 +178,33 @@ describe('integration: agent identity (enrollment, binding, cap, revoke, rotatio
     expect(list.stdout).to.match(new RegExp(`^${record.id},${B},,[^,]+,,[^,]*,revoked$`, 'm'));
   });
 
-  it('rotation under load: the agent takes its new token from an ack and switches, the old one dies after the grace period, no report lost or doubled', async () => {
-    const school = SCHOOLS[6] as string;
-    const dir = tempDir('rotate');
-    const c = config({ url: collector.url, school, dir, enrollCode: code(collector.stateDir, school) });
-    const rt = runtime(c, 50);
-    const handle = rt.run();
-    await until(() => rt.identity.enrolled && rt.spool.waiting().length === 0 && rt.identity.current().token !== undefined, 20_000, 'enrolled and delivering');
-    const oldToken = rt.identity.current().token as string;
-    const agent = rt.identity.current().agent;
-    const r = await runCli('collector', ['token', 'rotate', '--school', school], cliEnv());
+  it('rotation under load: token rotate --all while 3 enrolled agents deliver every 40 ms; each takes its new token from an ack and switches, the old ones die after the grace period, no report lost or doubled', async () => {
+    const schools = [SCHOOLS[6], SCHOOLS[11], SCHOOLS[12]] as string[];
+    const agents = schools.map((school) => {
+      const dir = tempDir('rotate');
+      const c = config({ url: collector.url, school, dir, enrollCode: code(collector.stateDir, school) });
+      const rt = runtime(c, 40);
+      return { school, dir, c, rt, handle: rt.run() };
+    });
+    const delivering = (a: (typeof agents)[number]) => a.rt.identity.enrolled && a.rt.spool.lastSeq() >= 3 && a.rt.spool.waiting().length <= 1;
+    await until(() => agents.every(delivering), 20_000, 'enrolled and delivering');
+    const old = agents.map((a) => ({ token: a.rt.identity.current().token as string, agent: a.rt.identity.current().agent }));
+    const r = await runCli('collector', ['token', 'rotate', '--all'], cliEnv());
     expect(r.code, r.stderr).to.equal(0);
-    await until(() => rt.identity.current().token !== oldToken, 20_000, 'the agent to switch to its rotated token');
+    await until(() => agents.every((a, i) => a.rt.identity.current().token !== old[i]?.token), 20_000, 'every agent to switch to its rotated token');
+    // Delivering on with the new tokens past the grace period.
     await new Promise((res) => setTimeout(res, 2500));
-    await handle.stop();
-    const collected = Math.max(...(await seqsInInflux(influx, school, agent)), rt.spool.lastSeq());
-    await until(async () => (await seqsInInflux(influx, school, agent)).length >= collected - rt.spool.waiting().length, 10_000, 'the last reports');
-    const rt2 = runtime(c);
-    await rt2.flush();
-    rt2.close();
-    rt.close();
-    await expectExactlyOnce(influx, { school, agent, collected });
-    // After the grace period the old token is refused.
-    expect((await post(collector.url, oldToken, [makeReport({ school, agent, seq: 10_000 })])).status).to.equal(401);
-    const cred = JSON.parse(readFileSync(join(dir, 'credential.json'), 'utf8')) as { current: { token: string } };
-    expect(cred.current.token).to.equal(rt.identity.current().token);
+    for (const a of agents) await a.handle.stop();
+    for (const [i, a] of agents.entries()) {
+      const { agent, token } = old[i] as { agent: string; token: string };
+      await a.rt.flush();
+      expect(a.rt.spool.waiting(), `${a.school}: spool empty`).to.deep.equal([]);
+      a.rt.close();
+      await expectExactlyOnce(influx, { school: a.school, agent, collected: a.rt.spool.lastSeq() });
+      expect((await post(collector.url, token, [makeReport({ school: a.school, agent, seq: 10_000 })])).status, 'old token after the grace period').to.equal(401);
+      const cred = JSON.parse(readFileSync(join(a.dir, 'credential.json'), 'utf8')) as { current: { token: string } };
+      expect(cred.current.token).to.equal(a.rt.identity.current().token);
+    }
   });
 
   it('a registry blip during run (the school gone for a few seconds) pauses sending with a 403 and the agent recovers by itself, without a restart', async () => {
