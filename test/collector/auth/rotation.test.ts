@@ -8,6 +8,7 @@ import { listTokens, requestRotation, revokeTokens } from '../../../collector/au
 import { Rotation } from '../../../collector/auth/rotation.js';
 import { TokenStore, issueToken } from '../../../collector/auth/tokens.js';
 import { openStateDb } from '../../../collector/state/db.js';
+import { repoPath, runCli } from '../../helpers/cli.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'cl-rotation-'));
 const log = pino({ level: 'silent' });
@@ -106,5 +107,24 @@ describe('collector/auth rotation, revocation, expiry, last seen', () => {
     await seen.flush();
     expect(changes(), 'moved once the resolution passed').to.equal(4);
     await state.close();
+  });
+});
+
+describe('campuslink-collector viewer list and token list', () => {
+  it('viewer list prints name,created for every account and no password; token list prints no secret', async () => {
+    const dir = tempDir();
+    const env = { CAMPUSLINK_STATE_DIR: dir, CAMPUSLINK_REGISTRY: repoPath('config/schools.example.csv') };
+    const { issueViewer } = await import('../../../collector/auth/viewers.js');
+    const a = issueViewer({ stateDir: dir, name: 'ops@county' });
+    issueViewer({ stateDir: dir, name: 'auditor' });
+    const t = issueToken({ stateDir: dir, school: SCHOOL });
+    const v = await runCli('collector', ['viewer', 'list'], env);
+    expect(v.code, v.stderr).to.equal(0);
+    expect(v.stdout.trim().split('\n').map((l) => l.split(',')[0])).to.deep.equal(['name', 'auditor', 'ops@county']);
+    expect(v.stdout).not.to.include(a.password);
+    const l = await runCli('collector', ['token', 'list'], env);
+    expect(l.code, l.stderr).to.equal(0);
+    expect(l.stdout).to.match(new RegExp(`^${t.record.id},${SCHOOL},,\\S+,,,active$`, 'm'));
+    expect(l.stdout).not.to.include(t.token);
   });
 });
