@@ -6,13 +6,21 @@ import { pino } from 'pino';
 import { LastSeen } from '../../../collector/auth/last-seen.js';
 import { listTokens, requestRotation, revokeTokens } from '../../../collector/auth/lifecycle.js';
 import { Rotation } from '../../../collector/auth/rotation.js';
-import { TokenStore, issueToken } from '../../../collector/auth/tokens.js';
+import { TokenStore, insertTokens, issueToken, newToken } from '../../../collector/auth/tokens.js';
+import type { StateDb } from '../../../collector/state/db.js';
 import { openStateDb } from '../../../collector/state/db.js';
 import { repoPath, runCli } from '../../helpers/cli.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'cl-rotation-'));
 const log = pino({ level: 'silent' });
 const SCHOOL = '1640104001';
+
+/** A token bound to an agent, as enrollment issues it. */
+function boundToken(state: StateDb, agent: string, nowMs: number, expiresAtMs?: number) {
+  const t = newToken(SCHOOL, new Date(nowMs).toISOString(), { agent, ...(expiresAtMs !== undefined && { expiresAtMs }) });
+  state.transaction((db) => insertTokens(db, [t.record]));
+  return t;
+}
 
 describe('collector/auth rotation, revocation, expiry, last seen', () => {
   it('TokenStore refuses a token revoked by another connection from the next verify on, and one past its expiry', async () => {
@@ -40,25 +48,25 @@ describe('collector/auth rotation, revocation, expiry, last seen', () => {
     let now = Date.parse('2026-12-01T00:00:00Z');
     const store = new TokenStore({ state, now: () => now });
     const rotation = new Rotation({ state, tokens: store, graceMs: 60_000, reofferMs: 600_000, rotateBeforeExpiryMs: 0, now: () => now, log });
-    const old = issueToken({ state, school: SCHOOL });
-    expect(await rotation.afterAccepted(store.verify(old.token)!)).to.equal(undefined);
+    const old = boundToken(state, 'ag-1', now);
+    expect(await rotation.afterAccepted(store.verify(old.token)!, 'ag-1')).to.equal(undefined);
     expect(requestRotation(state, { school: SCHOOL }, now)).to.equal(1);
     store.reread(old.record.sha256);
-    const first = await rotation.afterAccepted(store.verify(old.token)!);
+    const first = await rotation.afterAccepted(store.verify(old.token)!, 'ag-1');
     expect(first?.token).to.match(/^clk1_/);
     // The ack was lost: within reofferMs nothing new; after it a new successor replaces the unused one.
     now += 1000;
-    expect(await rotation.afterAccepted(store.verify(old.token)!)).to.equal(undefined);
+    expect(await rotation.afterAccepted(store.verify(old.token)!, 'ag-1')).to.equal(undefined);
     now += 600_000;
-    const second = await rotation.afterAccepted(store.verify(old.token)!);
+    const second = await rotation.afterAccepted(store.verify(old.token)!, 'ag-1');
     expect(second?.token).to.match(/^clk1_/).and.not.equal(first?.token);
     expect(store.verify(first!.token)).to.equal(undefined);
     // The agent switches: its first batch with the new token starts the old one's grace.
     const next = store.verify(second!.token)!;
     expect(next.replaces).to.equal(old.record.sha256);
-    expect(await rotation.afterAccepted(next)).to.equal(undefined);
+    expect(await rotation.afterAccepted(next, 'ag-1')).to.equal(undefined);
     expect(store.verify(old.token)?.rotatedAtMs).to.equal(now);
-    expect(await rotation.afterAccepted(store.verify(old.token)!), 'no offer after the switch').to.equal(undefined);
+    expect(await rotation.afterAccepted(store.verify(old.token)!, 'ag-1'), 'no offer after the switch').to.equal(undefined);
     const states = () => [...listTokens(state, { school: SCHOOL }, now)].map((t) => t.state);
     expect(states()).to.deep.equal(['grace', 'active']);
     now += 60_000;
@@ -68,16 +76,37 @@ describe('collector/auth rotation, revocation, expiry, last seen', () => {
     await state.close();
   });
 
+  it('a shared legacy school token gives each agent its own successor and stays valid after they switched (no grace starts)', async () => {
+    const dir = tempDir();
+    const state = openStateDb({ stateDir: dir });
+    let now = Date.parse('2026-12-01T00:00:00Z');
+    const store = new TokenStore({ state, now: () => now });
+    const rotation = new Rotation({ state, tokens: store, graceMs: 1000, reofferMs: 600_000, rotateBeforeExpiryMs: 0, now: () => now, log });
+    const shared = issueToken({ state, school: SCHOOL });
+    requestRotation(state, { id: shared.record.id }, now);
+    store.reread(shared.record.sha256);
+    const a = await rotation.afterAccepted(store.verify(shared.token)!, 'gw-a');
+    const b = await rotation.afterAccepted(store.verify(shared.token)!, 'gw-b');
+    expect(store.verify(a!.token)?.agent).to.equal('gw-a');
+    expect(store.verify(b!.token)?.agent).to.equal('gw-b');
+    await rotation.afterAccepted(store.verify(a!.token)!, 'gw-a');
+    now += 5000;
+    // gw-b has not switched yet: the shared token still works for it, and its own successor too.
+    expect(store.verify(shared.token)?.id).to.equal(shared.record.id);
+    expect(store.verify(b!.token)?.agent).to.equal('gw-b');
+    await state.close();
+  });
+
   it('a token near its expiry gets a successor by itself, with the same lifetime', async () => {
     const dir = tempDir();
     const state = openStateDb({ stateDir: dir });
     let now = Date.parse('2026-12-01T00:00:00Z');
     const store = new TokenStore({ state, now: () => now });
     const rotation = new Rotation({ state, tokens: store, graceMs: 1000, reofferMs: 1000, rotateBeforeExpiryMs: 7 * 86_400_000, now: () => now, log });
-    const t = issueToken({ state, school: SCHOOL, now: () => now, expiresAtMs: now + 30 * 86_400_000 });
-    expect(await rotation.afterAccepted(store.verify(t.token)!)).to.equal(undefined);
+    const t = boundToken(state, 'ag-1', now, now + 30 * 86_400_000);
+    expect(await rotation.afterAccepted(store.verify(t.token)!, 'ag-1')).to.equal(undefined);
     now += 24 * 86_400_000;
-    const s = await rotation.afterAccepted(store.verify(t.token)!);
+    const s = await rotation.afterAccepted(store.verify(t.token)!, 'ag-1');
     expect(s?.expiresAtMs).to.equal(now + 30 * 86_400_000);
     await state.close();
   });
