@@ -95,6 +95,7 @@ export class AgentRuntime {
     this.sender = opts.sender;
     this.deliveryLog = new DeliveryLog({ log: opts.log, now: this.now });
     this.identity = new AgentIdentity(opts.config, stateDir, opts.log);
+    this.identity.persistConfigIdentity();
     this.authPause = new AuthPause({ minMs: opts.config.auth.retryMinMs, maxMs: opts.config.auth.retryMaxMs });
     this.deliveryLog.started(this.spool.waiting().length);
   }

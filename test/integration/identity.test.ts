@@ -224,6 +224,21 @@ describe('integration: agent identity (enrollment, binding, cap, revoke, rotatio
     await expectExactlyOnce(influx, { school, agent: 'gw-blip', collected: rt.spool.lastSeq() });
   });
 
+  it('a moved agent with legacy tokens (config school and token changed) delivers the old school\'s backlog with the old token and reports for the new school at once', async () => {
+    const [from, to] = [SCHOOLS[13], SCHOOLS[14]] as [string, string];
+    const dir = tempDir('moved-legacy');
+    const rt = runtime(config({ url: collector.url, school: from, dir, token: issueToken({ stateDir: collector.stateDir, school: from }).token, agentId: 'gw-legacy' }));
+    for (let i = 0; i < 3; i++) await rt.cycle();
+    rt.close();
+    const moved = runtime(config({ url: collector.url, school: to, dir, token: issueToken({ stateDir: collector.stateDir, school: to }).token, agentId: 'gw-legacy' }));
+    const once = await moved.once();
+    moved.close();
+    expect(once.delivered, once.flush?.stoppedBy?.message).to.equal(true);
+    expect(once.flush?.quarantined).to.deep.equal([]);
+    expect(await seqsInInflux(influx, from, 'gw-legacy')).to.deep.equal([1, 2, 3]);
+    expect(await seqsInInflux(influx, to, 'gw-legacy')).to.deep.equal([4]);
+  });
+
   it('a moved agent delivers the old school\'s backlog with its old credential and reports for the new school at once; a refused old credential quarantines the backlog with a count', async () => {
     const [from, to, third] = [SCHOOLS[8], SCHOOLS[9], SCHOOLS[10]] as [string, string, string];
     const dir = tempDir('moved');
