@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, toIssues } from '../../protocol/index.js';
 import { enrollRequestSchema, type EnrollAnswer } from '../../protocol/enroll.js';
-import { insertTokens, migrateTokens, newToken, noteTokenChanges } from '../auth/tokens.js';
+import { hashToken, insertTokens, migrateTokens, newToken, noteTokenChanges } from '../auth/tokens.js';
 import { errorAnswer } from '../http/errors.js';
 import type { SchoolDirectory } from '../http/ingest.js';
 import { StateDbError, type StateDb } from '../state/db.js';
@@ -46,6 +46,7 @@ const newAgentId = () => `ag-${randomBytes(5).toString('hex')}`;
 export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknown, hostname?: string): Promise<EnrollReply>; handler(req: Request, res: Response): void } {
   migrateTokens(opts.state);
   migrateCodes(opts.state);
+  const known = opts.state.db.prepare('SELECT 1 FROM enroll_codes WHERE sha256 = ?').pluck();
 
   /** Everything in one transaction; returns an outcome instead of throwing, so a refusal costs only itself. */
   const work = (req: { code: string; nonce: string; hostname?: string }, nowMs: number, taken: { school?: string; agent?: string }) => (db: Parameters<Parameters<StateDb['commit']>[0]>[0]): Outcome => {
@@ -85,6 +86,14 @@ export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknow
       const issues = toIssues(parsed.error);
       return errorAnswer('COL_ERR_INVALID_PAYLOAD', `invalid enrollment: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
     }
+    // Guessed or mistyped codes are refused by one indexed read, without a place in the group commit.
+    let unknown = false;
+    try {
+      unknown = known.get(hashToken(parsed.data.code)) === undefined;
+    } catch {
+      // The database cannot be read: the commit below answers 503.
+    }
+    if (unknown) return errorAnswer('COL_ERR_ENROLL_CODE_INVALID', 'unknown enrollment code');
     const nowMs = opts.now();
     let outcome: Outcome;
     const taken: { school?: string; agent?: string } = {};
