@@ -87,9 +87,9 @@ export class AgentIdentity {
     return c;
   }
 
-  /** True once an enrolled (or rotated) credential is in use. */
+  /** True once the agent has a credential of its own from enrollment. */
   get enrolled(): boolean {
-    return this.file !== undefined;
+    return this.file?.current.source === 'enroll';
   }
 
   /** How this report is delivered. */
