@@ -4,6 +4,8 @@
  * rotation under load, a registry blip during `run`, and a moved agent.
  */
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
@@ -114,6 +116,43 @@ describe('integration: agent identity (enrollment, binding, cap, revoke, rotatio
     const expired = code(collector.stateDir, A, { expiresAtMs: Date.now() - 1000 });
     const err = await enrollAgent({ url: collector.url, code: expired, stateDir: tempDir('enroll-expired'), timeoutMs: 5000, log }).catch((e: Error) => e);
     expect(String(err)).to.match(/403 COL_ERR_ENROLL_CODE_INVALID: enrollment code \w+ expired at/);
+  });
+
+  it('enrollCode at first start with the collector away: reports pile up, the agent enrolls once it answers, and delivers them all as its enrolled agent, exactly once', async () => {
+    let down = true;
+    // A stand-in for the path to the collector: 503 while "down", then every request passed through.
+    const proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (down) return void res.writeHead(503, { 'retry-after': '0' }).end();
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
+        fetch(`${collector.url}${req.url}`, { method: req.method, headers, body: Buffer.concat(chunks) }).then(
+          async (r) => res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await r.arrayBuffer())),
+          () => res.writeHead(502).end(),
+        );
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const school = SCHOOLS[15] as string;
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const rt = runtime(config({ url, school, dir: tempDir('enroll-later'), enrollCode: code(collector.stateDir, school) }), 50);
+      const handle = rt.run();
+      await until(() => rt.spool.waiting().length >= 5, 20_000, 'reports collected before enrollment');
+      expect(rt.identity.enrolled).to.equal(false);
+      down = false;
+      await until(() => rt.identity.enrolled && rt.spool.waiting().length === 0, 30_000, 'enrolled and the spool drained');
+      await handle.stop();
+      await rt.flush();
+      rt.close();
+      const agent = rt.identity.current().agent;
+      expect(agent).to.match(/^ag-/);
+      await expectExactlyOnce(influx, { school, agent, collected: rt.spool.lastSeq() });
+      expect(await seqsInInflux(influx, school, 'OpenWrt')).to.deep.equal([]);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('enroll issue --region --out writes one code per school of the region as CSV (0600), each enrolls once', async () => {
