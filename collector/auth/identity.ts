@@ -50,7 +50,7 @@ export function createIdentity(opts: IdentityOptions): Identity {
   const roster = new AgentRoster({ state: opts.state, maxAgentsPerSchool: s.maxAgentsPerSchool });
   // Revoking an agent's tokens elsewhere (the CLI) frees its place: read the school again.
   opts.tokens.onChange((school) => roster.invalidate(school));
-  const lastSeen = new LastSeen({ state: opts.state, resolutionMs: s.lastSeenResolutionMs, now: opts.now, log: opts.log });
+  const lastSeen = new LastSeen({ state: opts.state, resolutionMs: s.lastSeenResolutionMs, now: opts.now, log: opts.log, onPruned: (gone) => gone.forEach((sha) => opts.tokens.reread(sha)) });
   const rotation = new Rotation({
     state: opts.state,
     tokens: opts.tokens,

@@ -157,3 +157,26 @@ describe('campuslink-collector viewer list and token list', () => {
     expect(l.stdout).not.to.include(t.token);
   });
 });
+
+describe('collector/auth token pruning', () => {
+  it('LastSeen prunes tokens revoked or expired longer than tokensKeepMs ago and tells the store; recent ones stay for token list', async () => {
+    const dir = tempDir();
+    const state = openStateDb({ stateDir: dir });
+    let now = Date.parse('2026-12-01T00:00:00Z');
+    const store = new TokenStore({ state, now: () => now });
+    const old = issueToken({ state, school: SCHOOL, expiresAtMs: now + 1000 });
+    const revoked = issueToken({ state, school: SCHOOL });
+    const live = issueToken({ state, school: SCHOOL });
+    revokeTokens(state, { id: revoked.record.id }, now);
+    const forgotten: string[] = [];
+    const seen = new LastSeen({ state, tokensKeepMs: 86_400_000, now: () => now, log, onPruned: (g) => forgotten.push(...g) });
+    await seen.flush();
+    expect([...listTokens(state, {}, now)]).to.have.length(3);
+    now += 2 * 86_400_000;
+    for (let i = 0; i < 12; i++) await seen.flush();
+    expect([...listTokens(state, {}, now)].map((t) => t.id)).to.deep.equal([live.record.id]);
+    expect(forgotten.sort()).to.deep.equal([old.record.sha256, revoked.record.sha256].sort());
+    expect(store.verify(live.token)?.id).to.equal(live.record.id);
+    await state.close();
+  });
+});
