@@ -20,6 +20,7 @@ import { AgentStats } from './state/stats.js';
 import { Backoff } from './transport/backoff.js';
 import { AuthPause, deliveryPolicy, type DeliveryPolicy } from './transport/policy.js';
 import { CollectorPool, type BatchSender } from './transport/pool.js';
+import { UploadError } from './transport/uploader.js';
 import { AGENT_VERSION } from './version.js';
 
 /** While the agent cannot send (no token, token refused), the reason is logged once and then hourly. */
@@ -109,6 +110,7 @@ export class AgentRuntime {
     this.sender = opts.sender;
     this.deliveryLog = new DeliveryLog({ log: opts.log, now: this.now });
     this.identity = new AgentIdentity(opts.config, stateDir, opts.log);
+    this.identity.persistConfigIdentity();
     this.authPause = new AuthPause({ minMs: opts.config.auth.retryMinMs, maxMs: opts.config.auth.retryMaxMs });
     this.deliveryLog.started(this.spool.waiting().length);
   }
@@ -188,29 +190,38 @@ export class AgentRuntime {
     return { acked: [], quarantined: [] };
   }
 
-  /** Exchanges `enrollCode` for a credential when there is none yet; false when sending has to wait. */
-  private async enrollIfNeeded(): Promise<boolean> {
+  /**
+   * Exchanges `enrollCode` for a credential when the agent has none of its own yet; undefined when
+   * done (or nothing to do), else why sending waits: a refused code pauses like a 401, an unreachable
+   * collector backs off like a failed upload.
+   */
+  private async enrollIfNeeded(): Promise<FlushResult | undefined> {
     const code = this.opts.config.enrollCode;
-    if (this.identity.enrolled || !code || this.opts.sender) return true;
+    if (this.identity.enrolled || !code || this.opts.sender) return undefined;
     const c = this.opts.config.collector;
     try {
       await enrollAgent({ url: c.url, code, stateDir: resolve(this.opts.config.stateDir), timeoutMs: c.timeoutMs, before: this.identity.configIdentity(), log: this.opts.log });
     } catch (e) {
       if (!(e instanceof EnrollError)) throw e;
+      if (e.retryable) {
+        this.opts.log.error({ code: 'AGT_ERR_ENROLL_FAILED', err: e.message }, 'enrollment failed; trying again with backoff, reports stay in the spool');
+        return { acked: [], quarantined: [], stoppedBy: new UploadError(e.message, e.status, 'keep-and-back-off', true) };
+      }
       this.authPause.refused(`enrollment failed: ${e.message}`, this.now());
-      return false;
+      return this.notSending(this.authPause.why as string, 'AGT_ERR_ENROLL_FAILED');
     }
     this.identity.reload();
     // A pool made with the config token before enrollment would keep it as its default.
     if (this.sender instanceof CollectorPool) this.sender.close();
     this.sender = undefined;
-    return true;
+    return undefined;
   }
 
   async flush(yieldTo?: () => boolean): Promise<FlushResult> {
     this.identity.reload();
     if (this.authPause.paused(this.now())) return this.notSending(this.authPause.why ?? 'the collector refused the token');
-    if (!(await this.enrollIfNeeded())) return this.notSending(this.authPause.why ?? 'enrollment failed', 'AGT_ERR_ENROLL_FAILED');
+    const waiting = await this.enrollIfNeeded();
+    if (waiting) return waiting;
     const sender = this.getSender();
     if (!sender) return this.notSending('collector.token (CAMPUSLINK_TOKEN) is not set and there is no enrolled credential (enrollCode, campuslink-agent enroll --code …)');
     const liveAfterSeq = this.liveMark;

@@ -21,6 +21,8 @@ const credentialSchema = z.object({
   tokenId: z.string().optional(),
   /** Where it came from: enroll (the collector assigned it) or config (a legacy token, maybe rotated since). */
   source: z.enum(['enroll', 'config']),
+  /** For source config: SHA-256 of the config token it came from; a different config token (re-issued by the operator) wins. */
+  configTokenSha: z.string().optional(),
   at: z.string(),
 });
 

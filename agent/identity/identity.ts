@@ -4,6 +4,7 @@
  * keep the identity they were collected under; `route()` says how each is delivered: with the current
  * token, with an older identity's own token (a moved agent's backlog), or not at all (quarantine).
  */
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Ack, Report } from '../../protocol/index.js';
@@ -16,6 +17,7 @@ export type Route =
   | { kind: 'quarantine'; reason: string };
 
 const key = (school: string, agent: string) => `${school}/${agent}`;
+const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 export class AgentIdentity {
   private readonly store: CredentialStore;
@@ -34,7 +36,28 @@ export class AgentIdentity {
   /** The config's own identity (legacy token or none). */
   configIdentity(): Credential {
     const t = this.config.collector.token;
-    return { school: this.config.school, agent: this.config.agentId, ...(t && { token: t }), source: 'config', at: '' };
+    return { school: this.config.school, agent: this.config.agentId, ...(t && { token: t, configTokenSha: sha(t) }), source: 'config', at: '' };
+  }
+
+  /**
+   * Keeps the config's legacy identity in the credential file, so that a later config naming another
+   * school (a moved agent) still has the old token for the old backlog, and a rotated token survives
+   * restarts. Does nothing for an enrolled agent or without a config token. Never throws.
+   */
+  persistConfigIdentity(): void {
+    const cfg = this.configIdentity();
+    const c = this.file?.current;
+    if (!cfg.token || (c && c.source !== 'config')) return;
+    if (c && key(c.school, c.agent) === key(cfg.school, cfg.agent) && c.configTokenSha === cfg.configTokenSha) return;
+    try {
+      const kept = c && key(c.school, c.agent) !== key(cfg.school, cfg.agent) ? [c, ...(this.file?.previous ?? [])] : (this.file?.previous ?? []);
+      const file: CredentialFile = { v: 1, current: { ...cfg, at: new Date().toISOString() }, previous: kept.slice(0, MAX_PREVIOUS_IDENTITIES) };
+      this.store.save(file);
+      this.file = file;
+      this.mtimeMs = statSync(this.store.path).mtimeMs;
+    } catch (e) {
+      this.log.error({ code: 'AGT_ERR_CREDENTIAL_IO', path: this.store.path, err: String(e) }, 'credential file could not be written; reporting with the config token');
+    }
   }
 
   /** Reads the credential file again when it changed (e.g. `enroll` run beside a running agent). */
@@ -58,14 +81,15 @@ export class AgentIdentity {
   current(): Credential {
     const c = this.file?.current;
     const cfg = this.configIdentity();
-    // A rotated legacy token belongs to the config's identity: a config that names another school moves the agent.
-    if (!c || (c.source === 'config' && key(c.school, c.agent) !== key(cfg.school, cfg.agent))) return cfg;
+    // A rotated legacy token belongs to the config's identity: a config that names another school moves
+    // the agent, and a config token the operator re-issued replaces the rotated one.
+    if (!c || (c.source === 'config' && (key(c.school, c.agent) !== key(cfg.school, cfg.agent) || (cfg.configTokenSha !== undefined && c.configTokenSha !== cfg.configTokenSha)))) return cfg;
     return c;
   }
 
-  /** True once an enrolled (or rotated) credential is in use. */
+  /** True once the agent has a credential of its own from enrollment. */
   get enrolled(): boolean {
-    return this.file !== undefined;
+    return this.file?.current.source === 'enroll';
   }
 
   /** How this report is delivered. */

@@ -24,8 +24,8 @@ export interface IdentityRefusal {
 export interface IngestIdentity {
   /** May this token write this agent's batch? An answer refuses it (nothing written). */
   admit(token: TokenRecord, agent: string): Promise<IdentityRefusal | undefined>;
-  /** Fields for the ack of an accepted batch (a rotated token). Never rejects. */
-  ackFields(token: TokenRecord): Promise<Pick<Ack, 'newToken'>>;
+  /** Fields for the ack of an accepted batch of `agent` (a rotated token). Never rejects. */
+  ackFields(token: TokenRecord, agent: string): Promise<Pick<Ack, 'newToken'>>;
 }
 
 export interface IdentityOptions {
@@ -50,7 +50,7 @@ export function createIdentity(opts: IdentityOptions): Identity {
   const roster = new AgentRoster({ state: opts.state, maxAgentsPerSchool: s.maxAgentsPerSchool });
   // Revoking an agent's tokens elsewhere (the CLI) frees its place: read the school again.
   opts.tokens.onChange((school) => roster.invalidate(school));
-  const lastSeen = new LastSeen({ state: opts.state, resolutionMs: s.lastSeenResolutionMs, now: opts.now, log: opts.log });
+  const lastSeen = new LastSeen({ state: opts.state, resolutionMs: s.lastSeenResolutionMs, now: opts.now, log: opts.log, onPruned: (gone) => gone.forEach((sha) => opts.tokens.reread(sha)) });
   const rotation = new Rotation({
     state: opts.state,
     tokens: opts.tokens,
@@ -84,8 +84,8 @@ export function createIdentity(opts: IdentityOptions): Identity {
     return undefined;
   };
 
-  const ackFields = async (token: TokenRecord): Promise<Pick<Ack, 'newToken'>> => {
-    const newToken = await rotation.afterAccepted(token);
+  const ackFields = async (token: TokenRecord, agent: string): Promise<Pick<Ack, 'newToken'>> => {
+    const newToken = await rotation.afterAccepted(token, agent);
     return newToken ? { newToken } : {};
   };
 

@@ -1,10 +1,12 @@
 /**
- * When each token was last used, for `token list`. Kept in memory per request and written in small
+ * When each token was last used, for `token list`; and the pruning of old revoked
+ * and expired tokens and of the change feed (once a minute). Kept in memory per request and written in small
  * batches on a timer, and only when the stored value is older than `resolutionMs`: 60,000 agents at
  * one batch a minute cost about 100 row updates a second, not one write per request.
  */
 import type { Logger } from 'pino';
 import type { StateDb } from '../state/db.js';
+import { pruneTokens } from './tokens.js';
 
 export interface LastSeenOptions {
   state: StateDb;
@@ -16,6 +18,10 @@ export interface LastSeenOptions {
   maxRowsPerFlush?: number;
   /** Change-feed rows older than this are pruned, ms. Default one day. */
   changesKeepMs?: number;
+  /** Revoked and expired tokens are deleted this long after, ms (`token list` shows them until then). Default 30 days. */
+  tokensKeepMs?: number;
+  /** Told the hashes of pruned tokens (the token store forgets them). */
+  onPruned?: (sha256s: readonly string[]) => void;
   now: () => number;
   log: Logger;
 }
@@ -25,6 +31,7 @@ export class LastSeen {
   private readonly written = new Map<string, number>();
   private readonly pending = new Map<string, number>();
   private timer?: NodeJS.Timeout;
+  private flushes = 0;
   private readonly resolutionMs: number;
 
   constructor(private readonly opts: LastSeenOptions) {
@@ -41,6 +48,8 @@ export class LastSeen {
 
   /** Writes up to maxRowsPerFlush pending times. */
   async flush(): Promise<void> {
+    // Housekeeping every 12th flush (once a minute at the default interval), busy or not.
+    if (++this.flushes % 12 === 1) await this.prune();
     if (!this.pending.size) return;
     const batch: [string, number][] = [];
     for (const e of this.pending) {
@@ -48,18 +57,27 @@ export class LastSeen {
       if (batch.length >= (this.opts.maxRowsPerFlush ?? 2000)) break;
     }
     for (const [sha] of batch) this.pending.delete(sha);
-    const nowMs = this.opts.now();
     try {
       await this.opts.state.commit((db) => {
         const upd = db.prepare('UPDATE tokens SET last_seen_ms = ? WHERE sha256 = ?');
         for (const [sha, at] of batch) upd.run(at, sha);
-        db.prepare('DELETE FROM token_changes WHERE at_ms < ?').run(nowMs - (this.opts.changesKeepMs ?? 86_400_000));
       });
     } catch (e) {
       for (const [sha, at] of batch) if (!this.pending.has(sha)) this.pending.set(sha, at);
       throw e;
     }
     for (const [sha, at] of batch) this.written.set(sha, at);
+  }
+
+  /** Old revoked and expired tokens (2,000 at most per run) and change-feed rows. */
+  private async prune(): Promise<void> {
+    const nowMs = this.opts.now();
+    const gone = await this.opts.state.commit((db) => {
+      db.prepare('DELETE FROM token_changes WHERE at_ms < ?').run(nowMs - (this.opts.changesKeepMs ?? 86_400_000));
+      return pruneTokens(db, nowMs - (this.opts.tokensKeepMs ?? 30 * 86_400_000));
+    });
+    for (const sha of gone) this.written.delete(sha);
+    if (gone.length) this.opts.onPruned?.(gone);
   }
 
   start(): void {

@@ -1,7 +1,19 @@
 /** Token lifecycle for the CLI: list, revoke, ask for rotation; each change goes into the change feed at once. */
 import { deleteAgent, migrateRoster } from '../enroll/roster.js';
-import type { Sqlite, StateDb } from '../state/db.js';
+import { toStateDbError, type Sqlite, type StateDb } from '../state/db.js';
 import { migrateTokens, noteTokenChanges } from './tokens.js';
+
+/**
+ * Runs `work` in an IMMEDIATE transaction: it reads, then writes, and a deferred one would fail at
+ * once with "database is locked" when a serving collector commits in between (no busy wait applies).
+ */
+function immediate<T>(state: StateDb, work: (db: Sqlite) => T): T {
+  try {
+    return state.db.transaction(() => work(state.db)).immediate();
+  } catch (e) {
+    throw toStateDbError(e);
+  }
+}
 
 /** Which tokens a command is about: one by id, a school's (optionally one agent's), or all. */
 export interface TokenSelection {
@@ -62,7 +74,7 @@ export function revokeTokens(state: StateDb, sel: TokenSelection, nowMs: number)
   if (sel.all) throw new Error('token revoke needs --id ID or --school ID [--agent ID]; revoking every token is not offered');
   migrateTokens(state);
   migrateRoster(state);
-  return state.transaction((db) => {
+  return immediate(state, (db) => {
     const rows = selected(db, sel);
     const w = where(sel);
     db.prepare(`UPDATE tokens SET revoked_at = ? WHERE ${w.sql} AND revoked_at IS NULL`).run(new Date(nowMs).toISOString(), ...w.args);
@@ -86,7 +98,7 @@ export function requestRotation(state: StateDb, sel: TokenSelection, nowMs: numb
   let n = 0;
   // Chunks of 10,000 rows: a serving collector waits for this process's lock synchronously.
   for (;;) {
-    const done = state.transaction((db) => {
+    const done = immediate(state, (db) => {
       const rows = db.prepare(`SELECT sha256, school FROM tokens WHERE ${w.sql} AND revoked_at IS NULL AND rotate = 0 AND rotated_at_ms IS NULL LIMIT 10000`).all(...w.args) as { sha256: string; school: string }[];
       const upd = db.prepare('UPDATE tokens SET rotate = 1, offered_at_ms = NULL WHERE sha256 = ?');
       for (const r of rows) upd.run(r.sha256);

@@ -143,6 +143,17 @@ export function issueTokens(opts: TokenTarget & { schools: Iterable<string>; now
   });
 }
 
+/**
+ * Deletes up to `limit` tokens revoked or expired before `beforeMs` (rotation leaves one expired row
+ * per rotation behind) in the caller's transaction; returns their hashes.
+ */
+export function pruneTokens(db: Sqlite, beforeMs: number, limit = 2000): string[] {
+  const gone = db.prepare('SELECT sha256 FROM tokens WHERE expires_at_ms < ? OR revoked_at < ? LIMIT ?').pluck().all(beforeMs, new Date(beforeMs).toISOString(), limit) as string[];
+  const del = db.prepare('DELETE FROM tokens WHERE sha256 = ?');
+  for (const sha of gone) del.run(sha);
+  return gone;
+}
+
 /** Schools that have at least one token. */
 export function schoolsWithTokens(state: StateDb): Set<string> {
   migrateTokens(state);
@@ -237,7 +248,8 @@ export class TokenStore {
       const sha256 = row[1];
       if (this.byHash.has(sha256)) continue;
       const rec = rowToRecord(row.slice(1) as TokenRow);
-      if (rec) this.byHash.set(sha256, rec);
+      // Expired tokens stay on disk for `token list` (until pruned) but cost no memory.
+      if (rec && !(rec.expiresAtMs !== undefined && rec.expiresAtMs <= this.now())) this.byHash.set(sha256, rec);
     }
     return last;
   }

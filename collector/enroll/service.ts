@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, toIssues } from '../../protocol/index.js';
 import { enrollRequestSchema, type EnrollAnswer } from '../../protocol/enroll.js';
-import { insertTokens, migrateTokens, newToken, noteTokenChanges } from '../auth/tokens.js';
+import { hashToken, insertTokens, migrateTokens, newToken, noteTokenChanges } from '../auth/tokens.js';
 import { errorAnswer } from '../http/errors.js';
 import type { SchoolDirectory } from '../http/ingest.js';
 import { StateDbError, type StateDb } from '../state/db.js';
@@ -46,9 +46,10 @@ const newAgentId = () => `ag-${randomBytes(5).toString('hex')}`;
 export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknown, hostname?: string): Promise<EnrollReply>; handler(req: Request, res: Response): void } {
   migrateTokens(opts.state);
   migrateCodes(opts.state);
+  const known = opts.state.db.prepare('SELECT 1 FROM enroll_codes WHERE sha256 = ?').pluck();
 
   /** Everything in one transaction; returns an outcome instead of throwing, so a refusal costs only itself. */
-  const work = (req: { code: string; nonce: string; hostname?: string }, nowMs: number) => (db: Parameters<Parameters<StateDb['commit']>[0]>[0]): Outcome => {
+  const work = (req: { code: string; nonce: string; hostname?: string }, nowMs: number, taken: { school?: string; agent?: string }) => (db: Parameters<Parameters<StateDb['commit']>[0]>[0]): Outcome => {
     const checked = checkCode(db, req.code, req.nonce, nowMs);
     if (!checked.ok) return { kind: 'refused', reply: errorAnswer('COL_ERR_ENROLL_CODE_INVALID', checked.why) };
     const { record, repeat } = checked;
@@ -62,6 +63,8 @@ export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknow
         return { kind: 'refused', reply: errorAnswer('COL_ERR_AGENT_LIMIT', `school ${record.school} already has ${admitted.count} agents (auth.maxAgentsPerSchool = ${opts.roster.limit}); revoke one (token revoke --school ${record.school} --agent ID) or raise the limit`) };
       }
       added = true;
+      taken.school = record.school;
+      taken.agent = agent;
       insertAgent(db, { school: record.school, agent, atMs: nowMs, ...(req.hostname !== undefined && { hostname: req.hostname }) });
       useCode(db, record, { nonce: req.nonce, agent, atMs: nowMs });
     } else {
@@ -83,11 +86,22 @@ export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknow
       const issues = toIssues(parsed.error);
       return errorAnswer('COL_ERR_INVALID_PAYLOAD', `invalid enrollment: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
     }
+    // Guessed or mistyped codes are refused by one indexed read, without a place in the group commit.
+    let unknown = false;
+    try {
+      unknown = known.get(hashToken(parsed.data.code)) === undefined;
+    } catch {
+      // The database cannot be read: the commit below answers 503.
+    }
+    if (unknown) return errorAnswer('COL_ERR_ENROLL_CODE_INVALID', 'unknown enrollment code');
     const nowMs = opts.now();
     let outcome: Outcome;
+    const taken: { school?: string; agent?: string } = {};
     try {
-      outcome = await opts.state.commit(work(parsed.data, nowMs));
+      outcome = await opts.state.commit(work(parsed.data, nowMs, taken));
     } catch (e) {
+      // The place the transaction took in the roster was not stored: give it back.
+      if (taken.school !== undefined && taken.agent !== undefined) opts.roster.release(taken.school, taken.agent);
       const retryable = !(e instanceof StateDbError) || e.retryable;
       opts.log.error({ err: String((e as Error)?.message ?? e) }, 'enrollment could not be recorded');
       if (!retryable) return errorAnswer('COL_ERR_INTERNAL', 'the state database refused the enrollment');

@@ -211,7 +211,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       // 0 says nothing an agent can use; on a metered link it is left out.
       ...(heldThrough ? { heldThrough, ...(epoch ? { epoch } : {}) } : {}),
       serverTime: now(),
-      ...(await opts.identity?.ackFields(token)),
+      ...(await opts.identity?.ackFields(token, agent)),
       ...droppedOf(admitted, partial, (p) => opts.budgets?.droppedBySink(token.school, p)),
     };
     opts.log.debug({ school: token.school, reports: reports.length, duplicates: duplicates.length, points }, 'batch accepted');

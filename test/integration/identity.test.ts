@@ -4,6 +4,8 @@
  * rotation under load, a registry blip during `run`, and a moved agent.
  */
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
@@ -116,6 +118,43 @@ describe('integration: agent identity (enrollment, binding, cap, revoke, rotatio
     expect(String(err)).to.match(/403 COL_ERR_ENROLL_CODE_INVALID: enrollment code \w+ expired at/);
   });
 
+  it('enrollCode at first start with the collector away: reports pile up, the agent enrolls once it answers, and delivers them all as its enrolled agent, exactly once', async () => {
+    let down = true;
+    // A stand-in for the path to the collector: 503 while "down", then every request passed through.
+    const proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (down) return void res.writeHead(503, { 'retry-after': '0' }).end();
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
+        fetch(`${collector.url}${req.url}`, { method: req.method, headers, body: Buffer.concat(chunks) }).then(
+          async (r) => res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await r.arrayBuffer())),
+          () => res.writeHead(502).end(),
+        );
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const school = SCHOOLS[15] as string;
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const rt = runtime(config({ url, school, dir: tempDir('enroll-later'), enrollCode: code(collector.stateDir, school) }), 50);
+      const handle = rt.run();
+      await until(() => rt.spool.waiting().length >= 5, 20_000, 'reports collected before enrollment');
+      expect(rt.identity.enrolled).to.equal(false);
+      down = false;
+      await until(() => rt.identity.enrolled && rt.spool.waiting().length === 0, 30_000, 'enrolled and the spool drained');
+      await handle.stop();
+      await rt.flush();
+      rt.close();
+      const agent = rt.identity.current().agent;
+      expect(agent).to.match(/^ag-/);
+      await expectExactlyOnce(influx, { school, agent, collected: rt.spool.lastSeq() });
+      expect(await seqsInInflux(influx, school, 'OpenWrt')).to.deep.equal([]);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
   it('enroll issue --region --out writes one code per school of the region as CSV (0600), each enrolls once', async () => {
     const region = loadRegistry(REGISTRY).get(B)?.provinceCode as string;
     const inRegion = [...loadRegistry(REGISTRY).schools.values()].filter((s) => s.provinceCode === region).map((s) => s.id);
@@ -178,31 +217,33 @@ describe('integration: agent identity (enrollment, binding, cap, revoke, rotatio
     expect(list.stdout).to.match(new RegExp(`^${record.id},${B},,[^,]+,,[^,]*,revoked$`, 'm'));
   });
 
-  it('rotation under load: the agent takes its new token from an ack and switches, the old one dies after the grace period, no report lost or doubled', async () => {
-    const school = SCHOOLS[6] as string;
-    const dir = tempDir('rotate');
-    const c = config({ url: collector.url, school, dir, enrollCode: code(collector.stateDir, school) });
-    const rt = runtime(c, 50);
-    const handle = rt.run();
-    await until(() => rt.identity.enrolled && rt.spool.waiting().length === 0 && rt.identity.current().token !== undefined, 20_000, 'enrolled and delivering');
-    const oldToken = rt.identity.current().token as string;
-    const agent = rt.identity.current().agent;
-    const r = await runCli('collector', ['token', 'rotate', '--school', school], cliEnv());
+  it('rotation under load: token rotate --all while 3 enrolled agents deliver every 40 ms; each takes its new token from an ack and switches, the old ones die after the grace period, no report lost or doubled', async () => {
+    const schools = [SCHOOLS[6], SCHOOLS[11], SCHOOLS[12]] as string[];
+    const agents = schools.map((school) => {
+      const dir = tempDir('rotate');
+      const c = config({ url: collector.url, school, dir, enrollCode: code(collector.stateDir, school) });
+      const rt = runtime(c, 40);
+      return { school, dir, c, rt, handle: rt.run() };
+    });
+    const delivering = (a: (typeof agents)[number]) => a.rt.identity.enrolled && a.rt.spool.lastSeq() >= 3 && a.rt.spool.waiting().length <= 1;
+    await until(() => agents.every(delivering), 20_000, 'enrolled and delivering');
+    const old = agents.map((a) => ({ token: a.rt.identity.current().token as string, agent: a.rt.identity.current().agent }));
+    const r = await runCli('collector', ['token', 'rotate', '--all'], cliEnv());
     expect(r.code, r.stderr).to.equal(0);
-    await until(() => rt.identity.current().token !== oldToken, 20_000, 'the agent to switch to its rotated token');
+    await until(() => agents.every((a, i) => a.rt.identity.current().token !== old[i]?.token), 20_000, 'every agent to switch to its rotated token');
+    // Delivering on with the new tokens past the grace period.
     await new Promise((res) => setTimeout(res, 2500));
-    await handle.stop();
-    const collected = Math.max(...(await seqsInInflux(influx, school, agent)), rt.spool.lastSeq());
-    await until(async () => (await seqsInInflux(influx, school, agent)).length >= collected - rt.spool.waiting().length, 10_000, 'the last reports');
-    const rt2 = runtime(c);
-    await rt2.flush();
-    rt2.close();
-    rt.close();
-    await expectExactlyOnce(influx, { school, agent, collected });
-    // After the grace period the old token is refused.
-    expect((await post(collector.url, oldToken, [makeReport({ school, agent, seq: 10_000 })])).status).to.equal(401);
-    const cred = JSON.parse(readFileSync(join(dir, 'credential.json'), 'utf8')) as { current: { token: string } };
-    expect(cred.current.token).to.equal(rt.identity.current().token);
+    for (const a of agents) await a.handle.stop();
+    for (const [i, a] of agents.entries()) {
+      const { agent, token } = old[i] as { agent: string; token: string };
+      await a.rt.flush();
+      expect(a.rt.spool.waiting(), `${a.school}: spool empty`).to.deep.equal([]);
+      a.rt.close();
+      await expectExactlyOnce(influx, { school: a.school, agent, collected: a.rt.spool.lastSeq() });
+      expect((await post(collector.url, token, [makeReport({ school: a.school, agent, seq: 10_000 })])).status, 'old token after the grace period').to.equal(401);
+      const cred = JSON.parse(readFileSync(join(a.dir, 'credential.json'), 'utf8')) as { current: { token: string } };
+      expect(cred.current.token).to.equal(a.rt.identity.current().token);
+    }
   });
 
   it('a registry blip during run (the school gone for a few seconds) pauses sending with a 403 and the agent recovers by itself, without a restart', async () => {
@@ -220,6 +261,21 @@ describe('integration: agent identity (enrollment, binding, cap, revoke, rotatio
     await rt.flush();
     rt.close();
     await expectExactlyOnce(influx, { school, agent: 'gw-blip', collected: rt.spool.lastSeq() });
+  });
+
+  it('a moved agent with legacy tokens (config school and token changed) delivers the old school\'s backlog with the old token and reports for the new school at once', async () => {
+    const [from, to] = [SCHOOLS[13], SCHOOLS[14]] as [string, string];
+    const dir = tempDir('moved-legacy');
+    const rt = runtime(config({ url: collector.url, school: from, dir, token: issueToken({ stateDir: collector.stateDir, school: from }).token, agentId: 'gw-legacy' }));
+    for (let i = 0; i < 3; i++) await rt.cycle();
+    rt.close();
+    const moved = runtime(config({ url: collector.url, school: to, dir, token: issueToken({ stateDir: collector.stateDir, school: to }).token, agentId: 'gw-legacy' }));
+    const once = await moved.once();
+    moved.close();
+    expect(once.delivered, once.flush?.stoppedBy?.message).to.equal(true);
+    expect(once.flush?.quarantined).to.deep.equal([]);
+    expect(await seqsInInflux(influx, from, 'gw-legacy')).to.deep.equal([1, 2, 3]);
+    expect(await seqsInInflux(influx, to, 'gw-legacy')).to.deep.equal([4]);
   });
 
   it('a moved agent delivers the old school\'s backlog with its old credential and reports for the new school at once; a refused old credential quarantines the backlog with a count', async () => {

@@ -43,6 +43,21 @@ describe('agent/identity', () => {
     expect(m.route({ school: B, agent: 'OpenWrt' })).to.include({ kind: 'send', token: 'clk1_b', current: true });
   });
 
+  it('persistConfigIdentity() keeps a rotated legacy token across restarts, and a config token the operator re-issued replaces it', () => {
+    const { dir, log, config } = setup({ collector: { token: 'clk1_legacy' } });
+    const id = new AgentIdentity(config, dir, log);
+    id.persistConfigIdentity();
+    id.rotate({ token: 'clk1_rotated', id: 'r1' });
+    const again = new AgentIdentity(config, dir, log);
+    again.persistConfigIdentity();
+    expect(again.current().token).to.equal('clk1_rotated');
+    const reissued = agentConfigSchema.parse({ ...config, collector: { ...config.collector, token: 'clk1_reissued' } });
+    const r = new AgentIdentity(reissued, dir, log);
+    r.persistConfigIdentity();
+    expect(r.current().token).to.equal('clk1_reissued');
+    expect(new AgentIdentity(reissued, dir, log).current().token).to.equal('clk1_reissued');
+  });
+
   it('route(): reports collected before enrollment go as the enrolled agent; an identity without a token is quarantined', () => {
     const { dir, log, config } = setup();
     new CredentialStore(dir, log).adopt({ school: A, agent: 'ag-0123456789', token: 'clk1_enrolled', source: 'enroll', at: '' }, undefined);

@@ -6,12 +6,21 @@ import { pino } from 'pino';
 import { LastSeen } from '../../../collector/auth/last-seen.js';
 import { listTokens, requestRotation, revokeTokens } from '../../../collector/auth/lifecycle.js';
 import { Rotation } from '../../../collector/auth/rotation.js';
-import { TokenStore, issueToken } from '../../../collector/auth/tokens.js';
+import { TokenStore, insertTokens, issueToken, newToken } from '../../../collector/auth/tokens.js';
+import type { StateDb } from '../../../collector/state/db.js';
 import { openStateDb } from '../../../collector/state/db.js';
+import { repoPath, runCli } from '../../helpers/cli.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'cl-rotation-'));
 const log = pino({ level: 'silent' });
 const SCHOOL = '1640104001';
+
+/** A token bound to an agent, as enrollment issues it. */
+function boundToken(state: StateDb, agent: string, nowMs: number, expiresAtMs?: number) {
+  const t = newToken(SCHOOL, new Date(nowMs).toISOString(), { agent, ...(expiresAtMs !== undefined && { expiresAtMs }) });
+  state.transaction((db) => insertTokens(db, [t.record]));
+  return t;
+}
 
 describe('collector/auth rotation, revocation, expiry, last seen', () => {
   it('TokenStore refuses a token revoked by another connection from the next verify on, and one past its expiry', async () => {
@@ -39,25 +48,25 @@ describe('collector/auth rotation, revocation, expiry, last seen', () => {
     let now = Date.parse('2026-12-01T00:00:00Z');
     const store = new TokenStore({ state, now: () => now });
     const rotation = new Rotation({ state, tokens: store, graceMs: 60_000, reofferMs: 600_000, rotateBeforeExpiryMs: 0, now: () => now, log });
-    const old = issueToken({ state, school: SCHOOL });
-    expect(await rotation.afterAccepted(store.verify(old.token)!)).to.equal(undefined);
+    const old = boundToken(state, 'ag-1', now);
+    expect(await rotation.afterAccepted(store.verify(old.token)!, 'ag-1')).to.equal(undefined);
     expect(requestRotation(state, { school: SCHOOL }, now)).to.equal(1);
     store.reread(old.record.sha256);
-    const first = await rotation.afterAccepted(store.verify(old.token)!);
+    const first = await rotation.afterAccepted(store.verify(old.token)!, 'ag-1');
     expect(first?.token).to.match(/^clk1_/);
     // The ack was lost: within reofferMs nothing new; after it a new successor replaces the unused one.
     now += 1000;
-    expect(await rotation.afterAccepted(store.verify(old.token)!)).to.equal(undefined);
+    expect(await rotation.afterAccepted(store.verify(old.token)!, 'ag-1')).to.equal(undefined);
     now += 600_000;
-    const second = await rotation.afterAccepted(store.verify(old.token)!);
+    const second = await rotation.afterAccepted(store.verify(old.token)!, 'ag-1');
     expect(second?.token).to.match(/^clk1_/).and.not.equal(first?.token);
     expect(store.verify(first!.token)).to.equal(undefined);
     // The agent switches: its first batch with the new token starts the old one's grace.
     const next = store.verify(second!.token)!;
     expect(next.replaces).to.equal(old.record.sha256);
-    expect(await rotation.afterAccepted(next)).to.equal(undefined);
+    expect(await rotation.afterAccepted(next, 'ag-1')).to.equal(undefined);
     expect(store.verify(old.token)?.rotatedAtMs).to.equal(now);
-    expect(await rotation.afterAccepted(store.verify(old.token)!), 'no offer after the switch').to.equal(undefined);
+    expect(await rotation.afterAccepted(store.verify(old.token)!, 'ag-1'), 'no offer after the switch').to.equal(undefined);
     const states = () => [...listTokens(state, { school: SCHOOL }, now)].map((t) => t.state);
     expect(states()).to.deep.equal(['grace', 'active']);
     now += 60_000;
@@ -67,16 +76,37 @@ describe('collector/auth rotation, revocation, expiry, last seen', () => {
     await state.close();
   });
 
+  it('a shared legacy school token gives each agent its own successor and stays valid after they switched (no grace starts)', async () => {
+    const dir = tempDir();
+    const state = openStateDb({ stateDir: dir });
+    let now = Date.parse('2026-12-01T00:00:00Z');
+    const store = new TokenStore({ state, now: () => now });
+    const rotation = new Rotation({ state, tokens: store, graceMs: 1000, reofferMs: 600_000, rotateBeforeExpiryMs: 0, now: () => now, log });
+    const shared = issueToken({ state, school: SCHOOL });
+    requestRotation(state, { id: shared.record.id }, now);
+    store.reread(shared.record.sha256);
+    const a = await rotation.afterAccepted(store.verify(shared.token)!, 'gw-a');
+    const b = await rotation.afterAccepted(store.verify(shared.token)!, 'gw-b');
+    expect(store.verify(a!.token)?.agent).to.equal('gw-a');
+    expect(store.verify(b!.token)?.agent).to.equal('gw-b');
+    await rotation.afterAccepted(store.verify(a!.token)!, 'gw-a');
+    now += 5000;
+    // gw-b has not switched yet: the shared token still works for it, and its own successor too.
+    expect(store.verify(shared.token)?.id).to.equal(shared.record.id);
+    expect(store.verify(b!.token)?.agent).to.equal('gw-b');
+    await state.close();
+  });
+
   it('a token near its expiry gets a successor by itself, with the same lifetime', async () => {
     const dir = tempDir();
     const state = openStateDb({ stateDir: dir });
     let now = Date.parse('2026-12-01T00:00:00Z');
     const store = new TokenStore({ state, now: () => now });
     const rotation = new Rotation({ state, tokens: store, graceMs: 1000, reofferMs: 1000, rotateBeforeExpiryMs: 7 * 86_400_000, now: () => now, log });
-    const t = issueToken({ state, school: SCHOOL, now: () => now, expiresAtMs: now + 30 * 86_400_000 });
-    expect(await rotation.afterAccepted(store.verify(t.token)!)).to.equal(undefined);
+    const t = boundToken(state, 'ag-1', now, now + 30 * 86_400_000);
+    expect(await rotation.afterAccepted(store.verify(t.token)!, 'ag-1')).to.equal(undefined);
     now += 24 * 86_400_000;
-    const s = await rotation.afterAccepted(store.verify(t.token)!);
+    const s = await rotation.afterAccepted(store.verify(t.token)!, 'ag-1');
     expect(s?.expiresAtMs).to.equal(now + 30 * 86_400_000);
     await state.close();
   });
@@ -105,6 +135,48 @@ describe('collector/auth rotation, revocation, expiry, last seen', () => {
     seen.touch(ts[0]!.record.sha256);
     await seen.flush();
     expect(changes(), 'moved once the resolution passed').to.equal(4);
+    await state.close();
+  });
+});
+
+describe('campuslink-collector viewer list and token list', () => {
+  it('viewer list prints name,created for every account and no password; token list prints no secret', async () => {
+    const dir = tempDir();
+    const env = { CAMPUSLINK_STATE_DIR: dir, CAMPUSLINK_REGISTRY: repoPath('config/schools.example.csv') };
+    const { issueViewer } = await import('../../../collector/auth/viewers.js');
+    const a = issueViewer({ stateDir: dir, name: 'ops@county' });
+    issueViewer({ stateDir: dir, name: 'auditor' });
+    const t = issueToken({ stateDir: dir, school: SCHOOL });
+    const v = await runCli('collector', ['viewer', 'list'], env);
+    expect(v.code, v.stderr).to.equal(0);
+    expect(v.stdout.trim().split('\n').map((l) => l.split(',')[0])).to.deep.equal(['name', 'auditor', 'ops@county']);
+    expect(v.stdout).not.to.include(a.password);
+    const l = await runCli('collector', ['token', 'list'], env);
+    expect(l.code, l.stderr).to.equal(0);
+    expect(l.stdout).to.match(new RegExp(`^${t.record.id},${SCHOOL},,\\S+,,,active$`, 'm'));
+    expect(l.stdout).not.to.include(t.token);
+  });
+});
+
+describe('collector/auth token pruning', () => {
+  it('LastSeen prunes tokens revoked or expired longer than tokensKeepMs ago and tells the store; recent ones stay for token list', async () => {
+    const dir = tempDir();
+    const state = openStateDb({ stateDir: dir });
+    let now = Date.parse('2026-12-01T00:00:00Z');
+    const store = new TokenStore({ state, now: () => now });
+    const old = issueToken({ state, school: SCHOOL, expiresAtMs: now + 1000 });
+    const revoked = issueToken({ state, school: SCHOOL });
+    const live = issueToken({ state, school: SCHOOL });
+    revokeTokens(state, { id: revoked.record.id }, now);
+    const forgotten: string[] = [];
+    const seen = new LastSeen({ state, tokensKeepMs: 86_400_000, now: () => now, log, onPruned: (g) => forgotten.push(...g) });
+    await seen.flush();
+    expect([...listTokens(state, {}, now)]).to.have.length(3);
+    now += 2 * 86_400_000;
+    for (let i = 0; i < 12; i++) await seen.flush();
+    expect([...listTokens(state, {}, now)].map((t) => t.id)).to.deep.equal([live.record.id]);
+    expect(forgotten.sort()).to.deep.equal([old.record.sha256, revoked.record.sha256].sort());
+    expect(store.verify(live.token)?.id).to.equal(live.record.id);
     await state.close();
   });
 });
