@@ -67,6 +67,13 @@ interface Compiled {
   compliance?: { registry: Registry; states: Uint8Array; watched: number[]; table: ComplianceStatuses };
 }
 
+type Params = Record<string, unknown> & { enabled: boolean };
+
+/** A streak sample, or undefined when the report has no such figure. */
+function sampleOf(value: number, over: boolean): { over: boolean; value: number } | undefined {
+  return Number.isNaN(value) ? undefined : { value, over };
+}
+
 function placementOf(s: School): Placement {
   return { link: s.linkType, province: s.provinceCode, city: s.cityCode, county: s.countyCode };
 }
@@ -104,7 +111,20 @@ export class AlertEngine {
     return this.compiled.map((c) => c.rule);
   }
 
-  private params(c: Compiled, at: Placement): Record<string, unknown> & { enabled: boolean } {
+  /** Every compiled rule's parameters for a school (cached per School object: a new registry, new objects). */
+  private readonly bySchool = new WeakMap<School, Params[]>();
+
+  private paramsOf(s: School): Params[] {
+    let ps = this.bySchool.get(s);
+    if (!ps) {
+      const at = placementOf(s);
+      ps = this.compiled.map((c) => this.params(c, at));
+      this.bySchool.set(s, ps);
+    }
+    return ps;
+  }
+
+  private params(c: Compiled, at: Placement): Params {
     const key = placementKey(c.rule, at);
     let p = c.cache.get(key);
     if (!p) c.cache.set(key, (p = resolveParams(c.rule, at)));
@@ -133,11 +153,11 @@ export class AlertEngine {
     if (!s) return;
     const prevSpool = this.facts.spool[slot] as number;
     if (!Number.isNaN(f.spoolReports) && !(atMs < (this.facts.lastReportMs[slot] as number) && !Number.isNaN(prevSpool))) this.facts.spool[slot] = f.spoolReports;
-    let at: Placement | undefined;
-    for (const c of this.compiled) {
+    const ps = this.paramsOf(s);
+    for (let k = 0; k < this.compiled.length; k++) {
+      const c = this.compiled[k] as Compiled;
       if (!c.streaks) continue;
-      at ??= placementOf(s);
-      const p = this.params(c, at);
+      const p = ps[k] as Params;
       const sample = this.sample(c.rule.kind as StreakKind, p, f, prevSpool);
       if (sample) c.streaks.update(slot, sample.over, sample.value, atMs);
     }
@@ -145,10 +165,11 @@ export class AlertEngine {
 
   /** A streak rule's sample from one report, or undefined when the report has no such figure. */
   private sample(kind: StreakKind, p: Record<string, unknown>, f: ReportFigures, prevSpool: number): { over: boolean; value: number } | undefined {
-    const v = (value: number, over: boolean) => (Number.isNaN(value) ? undefined : { value, over });
+    const v = sampleOf;
     switch (kind) {
       case 'link_loss':
-        return v(f.lossPct, f.lossPct > (p.abovePct as number));
+        // 100 % is no link at all: the offline rule's, not a lossy link.
+        return v(f.lossPct, f.lossPct > (p.abovePct as number) && f.lossPct < 100);
       case 'link_rtt':
         return v(f.rttMs, f.rttMs > (p.aboveMs as number));
       case 'link_jitter':
@@ -255,37 +276,31 @@ export class AlertEngine {
   ): void {
     const facts = this.facts;
     const slot = facts.slotOf(s.id);
-    const at = placementOf(s);
+    const ps = this.paramsOf(s);
     let inHours: boolean | undefined;
-    const hours = () => (inHours ??= schoolTime.isSchoolTime(s.id, nowMs));
     const lastGood = slot === undefined ? NaN : (facts.lastGoodMs[slot] as number);
     const online = nowMs - lastGood < this.opts.onlineWindowMs;
     for (let k = 0; k < this.compiled.length; k++) {
       const c = this.compiled[k] as Compiled;
-      const rule = c.rule;
-      const p = this.params(c, at);
+      const p = ps[k] as Params;
       if (!p.enabled) continue;
       const forMs = ((p.forMin as number | undefined) ?? 0) * 60_000;
-      const key = () => `${rule.id}|${s.id}`;
-      const raise = (f: AlertFacts) => this.confirm(key(), sweep, result, () => this.factory.school(rule, reg, s, f, nowMs));
-      switch (rule.kind) {
-        case 'school_offline': {
-          if (p.schoolHoursOnly && !hours()) break;
-          if (slot === undefined) {
-            if (p.includeNeverSeen) raise({ value: 'never reported', threshold: '', forMin: p.forMin as number });
-            break;
-          }
-          const since = Number.isNaN(lastGood) ? (facts.firstSeenMs[slot] as number) : lastGood;
-          if (nowMs - since >= forMs) raise({ value: durationText(nowMs - since), threshold: '', forMin: p.forMin as number });
+      if (p.schoolHoursOnly) inHours ??= schoolTime.isSchoolTime(s.id, nowMs);
+      // No closures or strings here: this runs schools × rules times a sweep; what holds is rare.
+      let holds = false;
+      switch (c.rule.kind) {
+        case 'school_offline':
+          if (p.schoolHoursOnly && !inHours) break;
+          if (slot === undefined) holds = p.includeNeverSeen === true;
+          else holds = nowMs - (Number.isNaN(lastGood) ? (facts.firstSeenMs[slot] as number) : lastGood) >= forMs;
           break;
-        }
         case 'agent_version': {
           const v = slot === undefined ? undefined : facts.versions[slot];
-          if (v !== undefined && compareVersions(v, p.minVersion as string) < 0) raise({ value: v, threshold: p.minVersion as string, forMin: 0 });
+          holds = v !== undefined && compareVersions(v, p.minVersion as string) < 0;
           break;
         }
         case 'region_online': {
-          if (p.schoolHoursOnly && !hours()) break;
+          if (p.schoolHoursOnly && !inHours) break;
           const code = p.level === 'province' ? s.provinceCode : p.level === 'city' ? s.cityCode : s.countyCode;
           const counts = regionCounts[k] as Map<string, [number, number]>;
           let e = counts.get(code);
@@ -302,10 +317,24 @@ export class AlertEngine {
           if (slot === undefined) break;
           const since = st.since[slot] as number;
           const last = st.last[slot] as number;
-          if (Number.isNaN(since) || last - since < forMs || nowMs - last > this.opts.staleAfterMs) break;
-          raise(this.streakFacts(rule.kind, p, st.value[slot] as number));
+          holds = !Number.isNaN(since) && last - since >= forMs && nowMs - last <= this.opts.staleAfterMs;
         }
       }
+      if (holds) this.confirm(`${c.rule.id}|${s.id}`, sweep, result, () => this.factory.school(c.rule, reg, s, this.schoolFacts(c, p, slot, lastGood, nowMs), nowMs));
+    }
+  }
+
+  /** The figures a new school alert's summaries show. */
+  private schoolFacts(c: Compiled, p: Params, slot: number | undefined, lastGood: number, nowMs: number): AlertFacts {
+    const forMin = (p.forMin as number | undefined) ?? 0;
+    if (slot === undefined) return { value: 'never reported', threshold: '', forMin };
+    switch (c.rule.kind) {
+      case 'school_offline':
+        return { value: durationText(nowMs - (Number.isNaN(lastGood) ? (this.facts.firstSeenMs[slot] as number) : lastGood)), threshold: '', forMin };
+      case 'agent_version':
+        return { value: this.facts.versions[slot] ?? '?', threshold: p.minVersion as string, forMin };
+      default:
+        return this.streakFacts(c.rule.kind, p, (c.streaks as Streaks).value[slot] as number);
     }
   }
 
@@ -370,13 +399,12 @@ export class AlertEngine {
       const ruleId = cs.table.ruleIds[k] as string;
       const at = index * cs.watched.length + j;
       const st = cs.table.statusOf(s.id, k);
-      const key = `${c.rule.id}|${s.id}|${ruleId}`;
       let state = cs.states[at] as number;
-      if (state === 0 && this.active.has(key)) state = 3;
+      if (state === 0 && this.restored.size > 0 && this.active.has(`${c.rule.id}|${s.id}|${ruleId}`)) state = 3;
       if (st === 'pass') state = 1;
       else if (st === 'fail') state = state === 1 || state === 3 ? 3 : 2;
       cs.states[at] = state;
-      if (state === 3) this.confirm(key, sweep, result, () => this.factory.school(c.rule, reg, s, { value: 'fail', threshold: '', forMin: 0, complianceRule: ruleId }, nowMs));
+      if (state === 3) this.confirm(`${c.rule.id}|${s.id}|${ruleId}`, sweep, result, () => this.factory.school(c.rule, reg, s, { value: 'fail', threshold: '', forMin: 0, complianceRule: ruleId }, nowMs));
     }
   }
 }

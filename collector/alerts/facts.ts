@@ -58,6 +58,11 @@ export interface ReportFigures {
   modem: Map<string, number>;
 }
 
+/** The lower of a running minimum (NaN: none yet) and a value that may be absent. */
+function min(a: number, b: number | undefined): number {
+  return b === undefined ? a : Number.isNaN(a) ? b : Math.min(a, b);
+}
+
 /** Extracts the figures of one report. */
 export function figuresOf(report: Report): ReportFigures {
   let loss = NaN;
@@ -66,7 +71,6 @@ export function figuresOf(report: Report): ReportFigures {
   let spool = NaN;
   let version: string | undefined;
   const modem = new Map<string, number>();
-  const min = (a: number, b: number | undefined) => (b === undefined ? a : Number.isNaN(a) ? b : Math.min(a, b));
   for (const m of report.measurements) {
     if (m.name === 'ping') {
       if (m.tags.role !== 'internet') continue;
