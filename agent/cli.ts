@@ -14,6 +14,7 @@ import { AgentIdentity } from './identity/identity.js';
 import { previewReport } from './preview.js';
 import { AgentRuntime } from './runtime.js';
 import { AGENT_VERSION } from './version.js';
+import { errandSecureContext } from './transport/once.js';
 
 function fail(e: unknown): never {
   process.stderr.write(`${errorText(e, { stack: !isConfigProblem(e) })}\n`);
@@ -85,7 +86,8 @@ program
     const { config, log } = load(opts.config);
     try {
       const before = new AgentIdentity(config, resolve(config.stateDir), log).current();
-      const file = await enrollAgent({ url: config.collector.url, code: opts.code, stateDir: resolve(config.stateDir), timeoutMs: config.collector.timeoutMs, before, log });
+      const secureContext = errandSecureContext(config.collector);
+      const file = await enrollAgent({ url: config.collector.url, code: opts.code, stateDir: resolve(config.stateDir), timeoutMs: config.collector.timeoutMs, ...(secureContext && { secureContext }), before, log });
       process.stdout.write(`enrolled as agent ${file.current.agent} of school ${file.current.school}; credential stored in ${resolve(config.stateDir, 'credential.json')}\n`);
       process.exit(EXIT.ok);
     } catch (e) {

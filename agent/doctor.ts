@@ -5,8 +5,6 @@
  * a request the collector refuses before writing (an empty batch), or `GET /api/v1/whoami` where the
  * collector has it.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { resolve } from 'node:path';
 import type { SecureContext } from 'node:tls';
 import { createLogger } from '../protocol/log.js';
@@ -16,7 +14,7 @@ import { createNetSnmpClient, deviceClientOptions, isException, varbindString } 
 import { snmpDevices } from './probes/snmp/config.js';
 import { checkThroughput } from './probes/throughput/doctor.js';
 import { INGEST_PATH } from './transport/exchange.js';
-import { agentTls } from './transport/tls.js';
+import { errandSecureContext, isCertificateError, requestOnce, type OnceAnswer } from './transport/once.js';
 
 /** `ok` passes, `warn` is worth knowing but not needed for the console, `fail` is needed. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -46,50 +44,24 @@ export function checkTargets(config: Readonly<AgentConfig>): Check {
   };
 }
 
-/** An answer as the doctor reads it. */
-interface Answer {
-  status: number;
-  text(): Promise<string>;
-}
-
-/**
- * One request over HTTP/1.1, trusting what the agent trusts (`collector.tls`: its CA file and client
- * certificate): a private-CA collector must pass here as it does for uploads.
- */
-function request(url: URL, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number; secureContext?: SecureContext }): Promise<Answer> {
-  return new Promise((done, fail) => {
-    const lib = url.protocol === 'https:' ? https : http;
-    // No pooled socket: one made with another trust setting must not answer for this one.
-    const req = lib.request(url, { method: init.method, headers: init.headers, timeout: init.timeoutMs, agent: false, ...(url.protocol === 'https:' && init.secureContext && { secureContext: init.secureContext }) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', fail);
-      res.on('end', () => done({ status: res.statusCode ?? 0, text: async () => Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer in ${init.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    req.on('error', fail);
-    req.end(init.body);
-  });
-}
-
 /** Whether one collector answers and accepts the token, without writing anything. */
 export async function checkCollector(opts: { url: string; token: string | undefined; school: string; timeoutMs: number; secureContext?: SecureContext }): Promise<Check[]> {
   const what = `collector ${opts.url}`;
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(opts.token && { authorization: `Bearer ${opts.token}` }) };
-  const ask = (path: string, init: { method: string; body?: string }) => request(new URL(path, opts.url), { ...init, headers, timeoutMs: opts.timeoutMs, ...(opts.secureContext && { secureContext: opts.secureContext }) });
-  let health: Answer;
+  const ask = (path: string, init: { method: string; body?: string }) => requestOnce(new URL(path, opts.url), { ...init, headers, timeoutMs: opts.timeoutMs, ...(opts.secureContext && { secureContext: opts.secureContext }) });
+  let health: OnceAnswer;
   try {
     health = await ask('/healthz', { method: 'GET' });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    const tlsHint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_SSL|ERR_TLS/.test(String(code)) ? ", and collector.tls.caFile (the CA that signed the collector's certificate)" : '';
+    const tlsHint = isCertificateError(e) ? ", and collector.tls.caFile (the CA that signed the collector's certificate)" : '';
     return [{ status: 'fail', what, detail: `does not answer (${code}): check collector.url (CAMPUSLINK_COLLECTOR_URL), the network path and that the collector runs${tlsHint}` }];
   }
   const reach: Check = { status: 'ok', what, detail: `answers (GET /healthz: ${health.status})` };
   if (!opts.token) return [reach, { status: 'fail', what: 'token', detail: 'collector.token is not set: give it with CAMPUSLINK_TOKEN (from `campuslink-collector token issue --school …`)' }];
   try {
     const who = await ask('/api/v1/whoami', { method: 'GET' });
-    const text = await who.text();
+    const text = who.text;
     const school = who.status === 200 ? whoamiSchool(text) : undefined;
     if (school !== undefined) {
       if (school !== opts.school) return [reach, { status: 'fail', what: 'token', detail: `belongs to school ${school}, but this agent is configured for school ${opts.school}: issue a token for ${opts.school}` }];
@@ -98,7 +70,7 @@ export async function checkCollector(opts: { url: string; token: string | undefi
     // Anything else (404 where there is no whoami, or the viewers' Basic challenge in front of the
     // read side): an empty batch is refused as invalid (400) only after the token passed.
     const probe = await ask(INGEST_PATH, { method: 'POST', body: '{"reports":[]}' });
-    const answer = await probe.text();
+    const answer = probe.text;
     if (probe.status === 401 || probe.status === 403) return [reach, refused(probe.status, answer)];
     if (probe.status === 400) return [reach, { status: 'ok', what: 'token', detail: 'accepted (an empty batch was refused as invalid, not as unauthenticated; nothing was written)' }];
     return [reach, { status: 'fail', what: 'token', detail: `could not be checked: POST ${INGEST_PATH} answered ${probe.status} ${answer.slice(0, 200)}` }];
@@ -156,7 +128,7 @@ export async function runDoctor(config: Readonly<AgentConfig>): Promise<Check[]>
   const c = config.collector;
   // The enrolled credential when there is one, else the config token.
   const who = new AgentIdentity(config, resolve(config.stateDir), createLogger({ name: 'agent', level: 'silent' })).current();
-  const secureContext = [c.url, ...c.failoverUrls].some((u) => u.startsWith('https:')) ? agentTls(c.tls).secureContext : undefined;
+  const secureContext = errandSecureContext(c);
   const [collectors, snmp, throughput] = await Promise.all([
     Promise.all([c.url, ...c.failoverUrls].map((url) => checkCollector({ url, token: who.token, school: who.school, timeoutMs: Math.min(c.timeoutMs, 10_000), ...(secureContext && { secureContext }) }))),
     checkSnmp(config),

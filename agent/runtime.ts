@@ -19,6 +19,7 @@ import { SequenceStore } from './state/sequence.js';
 import { AgentStats } from './state/stats.js';
 import { Backoff } from './transport/backoff.js';
 import { AuthPause, deliveryPolicy, type DeliveryPolicy } from './transport/policy.js';
+import { errandSecureContext } from './transport/once.js';
 import { CollectorPool, type BatchSender } from './transport/pool.js';
 import { UploadError } from './transport/uploader.js';
 import { AGENT_VERSION } from './version.js';
@@ -200,7 +201,8 @@ export class AgentRuntime {
     if (this.identity.enrolled || !code || this.opts.sender) return undefined;
     const c = this.opts.config.collector;
     try {
-      await enrollAgent({ url: c.url, code, stateDir: resolve(this.opts.config.stateDir), timeoutMs: c.timeoutMs, before: this.identity.configIdentity(), log: this.opts.log });
+      const secureContext = errandSecureContext(c);
+      await enrollAgent({ url: c.url, code, stateDir: resolve(this.opts.config.stateDir), timeoutMs: c.timeoutMs, ...(secureContext && { secureContext }), before: this.identity.configIdentity(), log: this.opts.log });
     } catch (e) {
       if (!(e instanceof EnrollError)) throw e;
       if (e.retryable) {

@@ -12,6 +12,8 @@ import { writeFileDurable } from '../../protocol/durable.js';
 import { ENROLL_PATH, enrollAnswerSchema } from '../../protocol/enroll.js';
 import { PROTOCOL_VERSION } from '../../protocol/index.js';
 import { CredentialStore, type Credential, type CredentialFile } from './credential.js';
+import type { SecureContext } from 'node:tls';
+import { isCertificateError, requestOnce, type OnceAnswer } from '../transport/once.js';
 
 /** Why an enrollment did not happen; `retryable` false: this code will not work (unknown, expired, used up). */
 export class EnrollError extends Error {
@@ -31,6 +33,8 @@ export interface EnrollOptions {
   code: string;
   stateDir: string;
   timeoutMs: number;
+  /** For an https: collector, the agent's secure context (`agentTls(config.collector.tls)`), as uploads use it. */
+  secureContext?: SecureContext;
   /** The identity in use before (config school and agent id, maybe a legacy token): kept for its backlog. */
   before?: Credential;
   log: Logger;
@@ -52,18 +56,20 @@ function pendingNonce(stateDir: string): string {
 /** Enrolls and stores the credential durably; resolves with the new credential file. */
 export async function enrollAgent(opts: EnrollOptions): Promise<CredentialFile> {
   const nonce = pendingNonce(opts.stateDir);
-  let res: Response;
+  let res: OnceAnswer;
   try {
-    res = await fetch(new URL(ENROLL_PATH, opts.url), {
+    res = await requestOnce(new URL(ENROLL_PATH, opts.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ v: PROTOCOL_VERSION, code: opts.code, nonce, hostname: hostname().slice(0, 128) }),
-      signal: AbortSignal.timeout(opts.timeoutMs),
+      timeoutMs: opts.timeoutMs,
+      ...(opts.secureContext && { secureContext: opts.secureContext }),
     });
   } catch (e) {
-    throw new EnrollError(`collector ${opts.url} unreachable: ${(e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`, undefined, true);
+    const hint = isCertificateError(e) ? "; set collector.tls.caFile to the CA that signed the collector's certificate" : '';
+    throw new EnrollError(`collector ${opts.url} unreachable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}${hint}`, undefined, true);
   }
-  const text = await res.text();
+  const text = res.text;
   if (res.status !== 200) {
     let detail = text.slice(0, 300);
     try {
