@@ -79,6 +79,11 @@ export function timeChart({ title, series, yLabel, width = 520, height = 220, fo
     data.push(col);
   }
   const single = times.length === 1;
+  // What the axes show, on the figure (data-x-ticks, data-y-ticks, data-y-axis-px): the canvas has no text to read.
+  const record = (key, v) => {
+    fig.dataset[key] = typeof v === 'number' ? String(v) : JSON.stringify(v);
+    return v;
+  };
   let step = 0;
   let other = 0;
   const opts = {
@@ -99,15 +104,15 @@ export function timeChart({ title, series, yLabel, width = 520, height = 220, fo
           step = single ? 0 : r.step;
           return single ? [data[0][0]] : r.ticks;
         },
-        values: (_u, ticks) => timeLabels(ticks, step),
+        values: (_u, ticks) => record('xTicks', timeLabels(ticks, step)),
       },
       {
         font: CHART_FONT,
         label: yLabel,
         labelFont: CHART_FONT,
-        values: (_u, ticks) => ticks.map((v) => format(v)),
+        values: (_u, ticks) => record('yTicks', ticks.map((v) => format(v))),
         // As wide as the longest label plus the tick and gap: "100 Mbit/s" is never cut to "00 Mbit/s".
-        size: (_u, values) => Math.ceil(labelWidth(values ?? []) + 22),
+        size: (_u, values) => record('yAxisPx', Math.ceil(labelWidth(values ?? []) + 22)),
       },
     ],
     scales: {
