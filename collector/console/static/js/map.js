@@ -4,7 +4,7 @@
 // are points at their registry latitude/longitude on a canvas, with a hover card.
 import { api, el, fmt, header, href, lang, levelOfTrail, mainArea, param, regionPicker, setState, showError, t } from './common.js';
 import { countyPoints } from './points.js';
-import { BINS, binOf, columnsFor, layout, NATIONAL_COLUMNS, shortName } from './tilegrid.js';
+import { BINS, binOf, columnsFor, layout, NATIONAL_COLUMNS, PROVINCE_TILES, shortName } from './tilegrid.js';
 
 const state = { region: param('region', '000000'), shade: param('shade', 'online'), profile: param('profile', '') };
 const query = (over = {}) => {
@@ -82,6 +82,14 @@ async function cartogram(main, level, meta, texts) {
   const byCode = new Map(children.map((c) => [c.code, c]));
   const grid = el('div', { class: `tilegrid ${level === 'national' ? 'national' : 'ordered'}`, id: 'tilegrid', role: 'list', 'aria-label': `${t('mapTitle')}: ${shadeLabel(state.shade)}`, style: `--cols:${columns}` },
     layout(children.map((c) => c.code), level, columns).map((pos) => el('div', { role: 'listitem', class: 'tile-cell', style: `grid-column:${pos.col + 1};grid-row:${pos.row + 1}` }, tile(byCode.get(pos.code), measure(byCode.get(pos.code), state.shade, rules), level))));
+  // At national level the units without a registered school keep their place, so the country stays recognisable.
+  if (level === 'national') {
+    for (const [code, [col, row, zh, en]] of Object.entries(PROVINCE_TILES)) {
+      if (byCode.has(code)) continue;
+      grid.append(el('div', { role: 'listitem', class: 'tile-cell', style: `grid-column:${col + 1};grid-row:${row + 1}` },
+        el('span', { class: 'tile nodata', 'data-code': code, 'data-bin': 'nodata', title: t('noSchools') }, el('span', { class: 'tile-name' }, lang === 'en' ? en : zh), el('span', { class: 'tile-count' }, t('noSchools')))));
+    }
+  }
   main.append(shadePicker(profile), legend(state.shade), grid,
     el('p', { class: 'note', id: 'cartogram-note' }, level === 'national' ? t('cartogramNational') : t('cartogramOrdered')));
 }

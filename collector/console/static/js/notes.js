@@ -41,7 +41,7 @@ export function windowText(spec, fallback) {
   if (!spec) return fallback ?? '';
   const zh = lang === 'zh-CN';
   if (!zh && fallback) return fallback;
-  if (spec.lastDays !== undefined) return zh ? `最近 ${spec.lastDays} 天（全天）` : `last ${spec.lastDays} day${spec.lastDays === 1 ? '' : 's'}, around the clock`;
+  if (spec.lastDays !== undefined) return zh ? `此前 ${spec.lastDays} 个整天（自北京时间零点起）及今天至今` : `last ${spec.lastDays} day${spec.lastDays === 1 ? '' : 's'}, around the clock`;
   if (spec.schoolDays !== undefined) return zh ? `最近 ${spec.schoolDays} 个上学日的 ${spec.from}–${spec.to}（北京时间）` : `last ${spec.schoolDays} school day${spec.schoolDays === 1 ? '' : 's'}, ${spec.from}–${spec.to} China time`;
   return fallback ?? '';
 }
