@@ -5,14 +5,14 @@
  * no label overlapping another or leaving its tile (bounding boxes), shaded by share with a legend (a
  * region with one offline school is not red), a click zooms in, and schools are points only at county level.
  */
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { realRegistryCsv } from '../../bench/registry-divisions.bench.js';
 import { createConsoleModule } from '../../collector/console/module.js';
 import { createApp } from '../../collector/http/app.js';
@@ -23,11 +23,11 @@ import { openStateDb } from '../../collector/state/db.js';
 import { createViewsModule, type ViewsModule } from '../../collector/views/index.js';
 import { PROTOCOL_VERSION, type Report } from '../../protocol/index.js';
 import { startTestInfluxd, type TestInfluxd } from '../helpers/influxd.js';
+import { launchConsoleBrowser } from './browser.js';
 
 // The page's globals, for the callbacks that run in the browser (the test project has no DOM lib).
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join('test-artifacts', 'console');
 const SCHOOLS = 250_000;
 /** 宁夏: every school online but one. */
@@ -49,7 +49,8 @@ describe('collector/console map with 250,000 schools in headless Chromium (real 
   const pageErrors: string[] = [];
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`These tests need Chromium at ${CHROMIUM}. Install it: apt-get install chromium`);
+    const browser = await launchConsoleBrowser();
+    context = browser.context;
     const t0 = performance.now();
     influx = await startTestInfluxd();
     dir = mkdtempSync(join(tmpdir(), 'campuslink-map-'));
@@ -99,22 +100,13 @@ describe('collector/console map with 250,000 schools in headless Chromium (real 
       const s = app.listen(0, '127.0.0.1', () => res(s));
     });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const profileDir = mkdtempSync(join(tmpdir(), 'campuslink-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-      viewport: { width: 1280, height: 900 },
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-    });
     closeAll = async () => {
-      await context.close().catch(() => undefined);
+      await browser.close();
       await new Promise<void>((res) => server.close(() => res()));
       for (const m of [consoleModule, views]) await m.stop?.().catch(() => undefined);
       await sink.close();
       await state.close();
       await influx.cleanup();
-      rmSync(profileDir, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });
     };
   });

@@ -5,11 +5,11 @@
  * beside the school-hours online rate; the NOC wall (kiosk auto-refresh, favicon, the offline list on a
  * 390 px phone). One browser for the file.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchConsoleBrowser } from './browser.js';
 import { startConsoleHarness, type ConsoleHarness } from './harness.js';
 
 // The page's globals, for the callbacks that run in the browser (the test project has no DOM lib).
@@ -19,7 +19,6 @@ declare function getComputedStyle(e: unknown, pseudo?: string): any;
 type HTMLElement = any;
 type Element = any;
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join('test-artifacts', 'console');
 const EXT_A_NAME = '湖㳇镇中心小学';
 const CJK = /[\u3400-\u9fff]/;
@@ -28,26 +27,18 @@ describe('collector/console readable by officials in headless Chromium (seeded p
   this.timeout(120_000);
   let h: ConsoleHarness;
   let context: BrowserContext;
-  let profileDir: string;
+  let browser: Awaited<ReturnType<typeof launchConsoleBrowser>>;
   const pageErrors: string[] = [];
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`These tests need Chromium at ${CHROMIUM}. Install it: apt-get install chromium`);
     mkdirSync(ARTIFACTS, { recursive: true });
-    profileDir = mkdtempSync(join(tmpdir(), 'campuslink-chromium-'));
+    browser = await launchConsoleBrowser();
+    context = browser.context;
     h = await startConsoleHarness({ names: { 0: EXT_A_NAME } });
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-      viewport: { width: 1280, height: 900 },
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-    });
   });
   after(async () => {
-    await context?.close().catch(() => undefined);
+    await browser?.close();
     await h?.close();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   });
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
