@@ -194,6 +194,7 @@ describe('collector/console readable by officials in headless Chromium (seeded p
     for (const d of [7, 30]) {
       const rate = cov.schoolHoursOnline.find((r: { days: number }) => r.days === d);
       expect(await page.locator(`#kpi-hours${d} dt`).innerText()).to.contain(`上学时段在线率（${d} 天）`);
+      expect(await page.locator(`#kpi-hours${d}`).getAttribute('title'), 'the tooltip, also when there is no rate yet, in Chinese').to.match(CJK).and.not.to.match(/school hours/);
       const shown = await page.locator(`#kpi-hours${d} dd`).innerText();
       if (rate.onlinePct === null) expect(shown).to.equal('无数据');
       else expect(shown).to.equal(new Intl.NumberFormat('zh-CN', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(rate.onlinePct / 100));

@@ -83,7 +83,10 @@ describe('collector/console/api/texts', () => {
     }
     expect(written.size).to.be.greaterThan(10);
     expect([...written].filter((w) => !known.has(w))).to.deep.equal([]);
-    // The one with a variable part is matched by a pattern.
+    // Those with a variable part are matched by a pattern, written as the code writes them.
     expect(notesJs).to.contain('the rule is not in force yet at this time');
+    const availability = readFileSync('collector/views/coverage/availability.ts', 'utf8');
+    expect(availability).to.contain('reason: `no school hours in the last ${days} days since ${isoDateOf(sinceDay)} (weekends, holidays, term breaks, or counting started only today)`');
+    expect(notesJs).to.contain('^no school hours in the last (\\d+) days since (\\d{4}-\\d{2}-\\d{2}) \\(weekends, holidays, term breaks, or counting started only today\\)$');
   });
 });

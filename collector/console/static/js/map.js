@@ -3,6 +3,7 @@
 // share — with its name and value as text; a click zooms into the region. At county level the schools
 // are points at their registry latitude/longitude on a canvas, with a hover card.
 import { api, el, fmt, header, href, lang, levelOfTrail, mainArea, param, regionPicker, setState, showError, t } from './common.js';
+import { noteText } from './notes.js';
 import { countyPoints } from './points.js';
 import { BINS, binOf, columnsFor, layout, NATIONAL_COLUMNS, PROVINCE_TILES, shortName } from './tilegrid.js';
 
@@ -20,7 +21,7 @@ function measure(child, shade, rules) {
   }
   if (shade === 'hours7' || shade === 'hours30') {
     const rate = child.schoolHoursOnline?.find((r) => r.days === (shade === 'hours7' ? 7 : 30));
-    if (!rate || rate.onlinePct == null) return { share: null, text: t('none'), note: rate?.reason };
+    if (!rate || rate.onlinePct == null) return { share: null, text: t('none'), note: noteText(rate?.reason) };
     return { share: rate.onlinePct / 100, text: fmt.pct(rate.onlinePct / 100) };
   }
   const r = rules?.get(child.code)?.find((x) => x.rule === shade);

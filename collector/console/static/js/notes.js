@@ -26,7 +26,11 @@ export const NOTES_ZH = {
 };
 
 /** Notes with a variable part: [pattern, Chinese with $1…]. */
-const PATTERNS_ZH = [[/^the rule is not in force yet at this time \(first version (\d{4}-\d{2}-\d{2})\)$/, '该规则此时尚未生效（首个版本 $1）']];
+const PATTERNS_ZH = [
+  [/^the rule is not in force yet at this time \(first version (\d{4}-\d{2}-\d{2})\)$/, '该规则此时尚未生效（首个版本 $1）'],
+  // The school-hours online rate without school hours (collector/views/coverage/availability.ts).
+  [/^no school hours in the last (\d+) days since (\d{4}-\d{2}-\d{2}) \(weekends, holidays, term breaks, or counting started only today\)$/, '自 $2 起的最近 $1 天没有上学时段（周末、节假日、寒暑假，或今天才开始统计）'],
+];
 
 /** A judgement's note in the page's language. */
 export function noteText(note) {

@@ -2,6 +2,7 @@
 // table; every name drills down (province → city → county → schools → school page).
 import { api, bars, breadcrumbs, el, fmt, header, href, levelOfTrail, mainArea, pager, param, setState, shareCell, showError, sortableTable, statusBadge, t, td } from './common.js';
 import { timeChart } from './chart.js';
+import { noteText } from './notes.js';
 
 const TIER_KEYS = ['1000', '100', '20', '2', 'lt2'];
 const state = { region: param('region', '000000'), sort: param('sort', ''), dir: param('dir', 'asc'), range: param('range', '7d'), q: param('q', ''), page: Number(param('page', '1')) || 1 };
@@ -42,7 +43,7 @@ function kpis(cov) {
   const grade = cov.onlineShare >= 0.95 ? 'good' : cov.onlineShare >= 0.8 ? 'warn' : 'bad';
   const hours = (d) => {
     const r = cov.schoolHoursOnline?.find((x) => x.days === d);
-    return item(`kpi-hours${d}`, t('hoursRate', { d }), r?.onlinePct == null ? t('none') : fmt.pct(r.onlinePct / 100), null, r?.onlinePct == null ? (r?.reason ?? t('hoursTip')) : t('hoursTip'));
+    return item(`kpi-hours${d}`, t('hoursRate', { d }), r?.onlinePct == null ? t('none') : fmt.pct(r.onlinePct / 100), null, r?.onlinePct == null ? (noteText(r?.reason) || t('hoursTip')) : t('hoursTip'));
   };
   return el('dl', { class: 'kpis' },
     item('kpi-share', t('onlineShare'), el('span', { class: `share-${grade}` }, fmt.pct(cov.onlineShare)), el('span', { class: 'sr-only' }, ` (${t(grade)})`), t('onlineNowTip', { m: cov.onlineWindowMin ?? 15 })),
