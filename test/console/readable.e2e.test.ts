@@ -203,6 +203,26 @@ describe('collector/console readable by officials in headless Chromium (seeded p
     await page.close();
   });
 
+  it('a cell of schools on the county map is shaded by its online share (one offline of 100 is green), and count labels never overlap', async () => {
+    const page = await open('/');
+    const r = (await page.evaluate(`(async () => {
+      const m = await import('/console/js/points.js');
+      const c = document.createElement('canvas');
+      c.width = 200;
+      c.height = 100;
+      const ctx = c.getContext('2d');
+      const at = { 1: [50, 50], 2: [150, 50], 3: [152, 52] };
+      const labels = m.drawClusters(ctx, [[1, 0, 100, 99, 1, 0], [2, 0, 100, 10, 90, 0], [3, 0, 50, 50, 0, 0]], (lon) => at[lon], []);
+      const px = (x, y) => Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3)).join(',');
+      return { mostlyOnline: px(50, 50), mostlyOffline: px(138, 50), labels };
+    })()`)) as { mostlyOnline: string; mostlyOffline: string; labels: number };
+    expect(r.mostlyOnline).to.equal('26,127,55');
+    expect(r.mostlyOffline).to.equal('207,34,46');
+    // Three cells, two of them on top of each other: two labels.
+    expect(r.labels).to.equal(2);
+    await page.close();
+  });
+
   it('kiosk mode hides the navigation, carries kiosk and refresh on its links, and reloads the page by itself', async () => {
     const page = await context.newPage();
     await page.clock.install();

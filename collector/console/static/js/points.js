@@ -22,7 +22,8 @@ function mark(ctx, status, x, y, r = 5) {
   else ctx.fill();
 }
 
-function drawClusters(ctx, clusters, proj, hits) {
+/** Draws grid cells `[lon, lat, n, online, offline, never]`; returns how many count labels it drew (no two overlap). */
+export function drawClusters(ctx, clusters, proj, hits) {
   const taken = [];
   const free = (b) => !taken.some((o) => b[0] < o[2] && b[2] > o[0] && b[1] < o[3] && b[3] > o[1]);
   ctx.font = CANVAS_FONT;
@@ -43,6 +44,7 @@ function drawClusters(ctx, clusters, proj, hits) {
     }
     hits.push({ x, y, cluster: { n, on, off, never } });
   }
+  return taken.length;
 }
 
 /** Draws the schools of county `code` into `main`. */
