@@ -39,14 +39,15 @@ async function main() {
 }
 
 function kpis(cov) {
-  const item = (id, label, value, extra, tip) => el('div', { class: 'kpi', id, title: tip }, el('dt', {}, label, tip ? el('span', { class: 'tip', 'aria-hidden': 'true' }, ' ⓘ') : null), el('dd', {}, value, extra ?? ''), tip ? el('p', { class: 'kpi-note note' }, tip) : null);
+  // `tip`: the full explanation as tooltip; `short`: a few words under the number, so nobody needs to hover to read it right.
+  const item = (id, label, value, extra, tip, short) => el('div', { class: 'kpi', id, title: tip }, el('dt', {}, label, tip ? el('span', { class: 'tip', 'aria-hidden': 'true' }, ' ⓘ') : null), el('dd', {}, value, extra ?? ''), short ? el('p', { class: 'kpi-note note' }, short) : null);
   const grade = cov.onlineShare >= 0.95 ? 'good' : cov.onlineShare >= 0.8 ? 'warn' : 'bad';
   const hours = (d) => {
     const r = cov.schoolHoursOnline?.find((x) => x.days === d);
-    return item(`kpi-hours${d}`, t('hoursRate', { d }), r?.onlinePct == null ? t('none') : fmt.pct(r.onlinePct / 100), null, r?.onlinePct == null ? (noteText(r?.reason) || t('hoursTip')) : t('hoursTip'));
+    return item(`kpi-hours${d}`, t('hoursRate', { d }), r?.onlinePct == null ? t('none') : fmt.pct(r.onlinePct / 100), null, r?.onlinePct == null ? (noteText(r?.reason) || t('hoursTip')) : t('hoursTip'), t('hoursShort'));
   };
   return el('dl', { class: 'kpis' },
-    item('kpi-share', t('onlineShare'), el('span', { class: `share-${grade}` }, fmt.pct(cov.onlineShare)), el('span', { class: 'sr-only' }, ` (${t(grade)})`), t('onlineNowTip', { m: cov.onlineWindowMin ?? 15 })),
+    item('kpi-share', t('onlineShare'), el('span', { class: `share-${grade}` }, fmt.pct(cov.onlineShare)), el('span', { class: 'sr-only' }, ` (${t(grade)})`), t('onlineNowTip', { m: cov.onlineWindowMin ?? 15 }), t('onlineNowShort', { m: cov.onlineWindowMin ?? 15 })),
     hours(7),
     hours(30),
     item('kpi-registered', t('registered'), fmt.n(cov.registered)),
