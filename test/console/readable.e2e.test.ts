@@ -103,6 +103,7 @@ describe('collector/console readable by officials in headless Chromium (seeded p
       return getComputedStyle(e).color;
     }, sel);
     expect(counts.legend.map((l) => l.label)).to.deep.equal(['当前在线', '离线']);
+    expect(await page.locator('#history .u-legend .u-series').first().innerText(), 'the time column of the legend in Chinese too').to.contain('时间');
     expect(counts.legend[0]!.color).to.equal('rgb(26, 127, 55)');
     expect(counts.legend[1]!.color).to.equal('rgb(207, 34, 46)');
     // Same hue family as the badges: green for online, red for offline.

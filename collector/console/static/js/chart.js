@@ -90,7 +90,7 @@ export function timeChart({ title, series, yLabel, width = 520, height = 220, fo
     width,
     height,
     series: [
-      { label: '', value: (_u, v) => (v == null ? '—' : fmt.date(new Date(v * 1000).toISOString())) },
+      { label: t('time'), value: (_u, v) => (v == null ? '—' : fmt.date(new Date(v * 1000).toISOString())) },
       ...series.map((s) => {
         const stroke = KIND_COLORS[s.kind] ?? PALETTE[other++ % PALETTE.length];
         return { label: s.label, stroke, dash: s.kind ? [] : DASHES[(other - 1) % DASHES.length], width: 1.5, spanGaps: false, points: { show: times.length < 3, size: 7, fill: stroke }, value: (_u, v) => (v == null ? '—' : format(v)) };
