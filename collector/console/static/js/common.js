@@ -227,7 +227,7 @@ export function levelOfTrail(trail) {
 export function val(v, unit) {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'number') return `${fmt.n(v, 2)} ${unit}`;
-  return Object.entries(v).map(([k, x]) => `${k} ${x == null ? '—' : fmt.n(x, 1)}`).join(', ');
+  return Object.entries(v).map(([k, x]) => `${DICT[lang][`field.${k}`] ?? k} ${x == null ? '—' : fmt.n(x, 1)}`).join(lang === 'zh-CN' ? '，' : ', ');
 }
 
 /**

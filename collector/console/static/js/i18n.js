@@ -30,6 +30,7 @@ const zh = {
   onlineNowTip: '最近 {m} 分钟内有上报且互联网探测有应答的学校所占比例。夜间、周末和假期会下降，不是接入率，也不是可用率。',
   hoursRate: '上学时段在线率（{d} 天）', hoursTip: '最近若干天上学时段（按校历，节假日和寒暑假除外）中学校在线的小时数所占比例：即通常所说的可用率。',
   onlineNowShort: '最近 {m} 分钟内上报；不是接入率', hoursShort: '按校历的上学时段，即可用率',
+  'field.loss_pct': '丢包 %', 'field.jitter_ms': '抖动 ms', 'field.rtt_ms': '往返时延 ms',
   time: '时间', schoolUnit: '所', nSchools: '{n} 所', shadeBy: '着色依据', noSchools: '无登记学校', ruleText: '规则内容',
   ruleKnown: '已测 {k}', ruleNothingKnown: '没有已测学校', rulePassShare: '{rule} 通过率（已测学校中）',
   cartogramNational: '方格示意图：每个省级单位一格，位置大致对应地理方位，不表示边界、面积或形状（未使用边界数据：公开地图须经审图）。点击一格进入该地区。',
