@@ -37,6 +37,8 @@ for cmd in "${!pkg_of[@]}"; do
 done
 # Chinese names in the console's screenshots (a test) need a CJK font.
 if [ "$purpose" = test ] && [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then missing+=(fonts-wqy-microhei); fi
+# Place names with CJK Extension A characters (湖㳇镇) need a font that has them: WenQuanYi Zen Hei does, Micro Hei does not.
+if [ "$purpose" = test ] && [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then missing+=(fonts-wqy-zenhei); fi
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ -n "${CAMPUSLINK_SETUP_DRY_RUN:-}" ]; then

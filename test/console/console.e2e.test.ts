@@ -200,9 +200,9 @@ describe('collector/console in headless Chromium (seeded province, real influxd)
     await page.close();
   });
 
-  it('the map draws every school of the province and shows a hover card with the name as text', async () => {
-    const page = await open('/console/map.html?region=640000');
-    const m = await api('/api/v1/console/map?region=640000&maxPoints=3000');
+  it('the map draws every school of a county as a point and shows a hover card with the name as text', async () => {
+    const page = await open('/console/map.html?region=640104');
+    const m = await api('/api/v1/console/map?region=640104&maxPoints=3000');
     expect(m.mode).to.equal('points');
     const target = m.points.find((p: unknown[]) => p[1] === SCRIPT_NAME);
     // Hover where the page's own projection puts the school.
@@ -216,7 +216,10 @@ describe('collector/console in headless Chromium (seeded province, real influxd)
     await page.locator('#hovercard').waitFor({ state: 'visible' });
     const found = (await page.locator('#hovercard .hc-name').innerText()) === SCRIPT_NAME;
     expect(found, 'hover card of the <script> school').to.equal(true);
-    await shot(page, 'map');
+    await shot(page, 'map-county');
+    await page.goto(`${h.base}/console/map.html?region=640000`);
+    await page.waitForSelector('main[aria-busy="false"]');
+    await shot(page, 'map-province');
     await page.close();
   });
 

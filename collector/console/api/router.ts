@@ -17,6 +17,7 @@ import { HISTORY_RANGES, SERIES_RANGES, coverageHistory, schoolDetail, schoolSer
 import { MAX_PAGE_SIZE, listOffline, listSchools } from './schools.js';
 import { NATIONAL, levelOf, trail } from './scope.js';
 import { evidenceFor, type SchoolEvidence } from './evidence.js';
+import { profileTextsRouter } from './texts.js';
 
 const region = z.string().regex(/^\d{6}$/, 'must be a 6-digit GB/T 2260 code (000000: national)').default(NATIONAL);
 const page = z.coerce.number().int().min(1).max(1_000_000).default(1);
@@ -53,6 +54,7 @@ const idParams = z.strictObject({ id: schoolId });
 /** The console API router. */
 export function consoleApiRouter(deps: ConsoleDeps): Router {
   const router = Router();
+  router.use(profileTextsRouter(deps));
 
   // An InfluxDB read that failed or timed out: retryable, never a 500 that reads like a bug.
   const guard =

@@ -52,6 +52,9 @@ const appliesToSchema = z.strictObject({
   match: z.enum(['all', 'any']).default('all'),
 });
 
+/** A rule's texts in Chinese (the page language zh-CN); `description` and `source` above are the English ones. */
+const ruleZhSchema = z.strictObject({ description: z.string().min(1), source: z.string().min(1) });
+
 const ruleSchema = z.strictObject({
   /** Rule id from shared/reference/standards.md, e.g. CN-BB-02. */
   id: z.string().regex(/^[A-Z0-9]+(-[A-Z0-9]+)+$/, 'must look like CN-BB-02'),
@@ -62,6 +65,7 @@ const ruleSchema = z.strictObject({
   comparison: z.enum(['>=', '>', '<=']),
   window: windowSchema,
   source: z.string().min(1),
+  zh: ruleZhSchema.optional(),
   appliesTo: appliesToSchema.optional(),
   versions: z.array(versionSchema).min(1),
 });
@@ -74,6 +78,8 @@ const overrideSchema = z.strictObject({
   as: z.string().optional(),
   source: z.string().min(1),
   description: z.string().optional(),
+  /** The override's source (and description) in Chinese. */
+  zh: z.strictObject({ source: z.string().min(1), description: z.string().min(1).optional() }).optional(),
   versions: z.array(versionSchema).min(1),
 });
 
@@ -81,6 +87,8 @@ export const profileFileSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and -'),
   name: z.string().min(1),
   description: z.string().optional(),
+  /** Name and description in Chinese; `name` and `description` above are shown on English pages. */
+  zh: z.strictObject({ name: z.string().min(1), description: z.string().min(1).optional() }).optional(),
   extends: z.string().optional(),
   /** GB/T 2260 code of the region the profile is meant for (informational). */
   region: z.string().regex(/^\d{6}$/).optional(),
@@ -92,7 +100,7 @@ export type ProfileFile = z.output<typeof profileFileSchema>;
 /** A rule after inheritance: versions sorted by validFrom, with who set each. */
 export interface Rule extends RuleSpec {
   /** Overrides applied (e.g. `CN-BB-04` with its source). */
-  overriddenBy: { as: string | undefined; source: string; from: string }[];
+  overriddenBy: { as: string | undefined; source: string; from: string; zh?: { source: string } }[];
 }
 
 /** A profile after `extends` and `overrides` are resolved. */
@@ -100,6 +108,8 @@ export interface Profile {
   id: string;
   name: string;
   description?: string;
+  /** Name and description in Chinese. */
+  zh?: { name: string; description?: string };
   region?: string;
   /** The chain of profiles it was built from, itself first. */
   lineage: string[];
@@ -193,10 +203,11 @@ export function resolveProfiles(files: readonly { file: string; data: unknown }[
       }
       const days = new Set(o.versions.map((v) => v.validFrom));
       target.versions = sortVersions([...target.versions.filter((v) => !days.has(v.validFrom)), ...o.versions]);
-      target.overriddenBy.push({ as: o.as, source: o.source, from: sortVersions(o.versions)[0]?.validFrom ?? '' });
+      target.overriddenBy.push({ as: o.as, source: o.source, from: sortVersions(o.versions)[0]?.validFrom ?? '', ...(o.zh && { zh: { source: o.zh.source } }) });
       if (o.description) target.description = o.description;
+      if (o.zh?.description && target.zh) target.zh = { ...target.zh, description: o.zh.description };
     }
-    const profile: Profile = { id: p.id, name: p.name, description: p.description, region: p.region, lineage, rules };
+    const profile: Profile = { id: p.id, name: p.name, description: p.description, ...(p.zh && { zh: p.zh }), region: p.region, lineage, rules };
     resolved.set(id, profile);
     return profile;
   };

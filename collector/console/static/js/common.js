@@ -13,6 +13,16 @@ export const lang = (() => {
 })();
 document.documentElement.lang = lang;
 
+/**
+ * A NOC wall: `?kiosk=1` hides the navigation and reloads the page every `refresh` seconds (default 60;
+ * `?refresh=N` alone refreshes an ordinary page). 10 s to 1 h; links carry both on.
+ */
+export const kiosk = params.get('kiosk') === '1';
+export const refreshS = (() => {
+  const n = Number(params.get('refresh') ?? (kiosk ? 60 : 0));
+  return Number.isFinite(n) && n > 0 ? Math.min(3600, Math.max(10, Math.round(n))) : 0;
+})();
+
 /** A text of the chosen language with {name} placeholders filled. */
 export function t(key, vars = {}) {
   const s = DICT[lang][key] ?? DICT.en[key] ?? key;
@@ -56,6 +66,8 @@ export function href(path, query = {}) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
   if (lang !== 'zh-CN') q.set('lang', lang);
+  if (kiosk) q.set('kiosk', '1');
+  if (refreshS) q.set('refresh', String(refreshS));
   const s = q.toString();
   return s ? `${path}?${s}` : path;
 }
@@ -127,6 +139,16 @@ export function header(active, regionCode) {
   );
   document.body.prepend(h);
   document.title = `${t(active)} · ${t('appName')}`;
+  if (kiosk) document.body.classList.add('kiosk');
+  if (refreshS) autoRefresh(h);
+}
+
+/** Reloads the page every `refreshS` seconds (a whole reload: nothing piles up on a wall left on for weeks), saying when. */
+function autoRefresh(h) {
+  const at = new Date(Date.now() + refreshS * 1000);
+  const stamp = new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(at);
+  h.append(el('span', { class: 'kiosk-stamp', id: 'refresh-stamp', 'data-refresh-s': refreshS }, `${t('kioskRefresh', { s: refreshS })} · ${t('kioskNext', { t: stamp })}`));
+  setTimeout(() => location.reload(), refreshS * 1000);
 }
 
 /** Breadcrumbs from a trail [{level, code, name}], every step a link to `page` at that region. */
@@ -205,7 +227,7 @@ export function levelOfTrail(trail) {
 export function val(v, unit) {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'number') return `${fmt.n(v, 2)} ${unit}`;
-  return Object.entries(v).map(([k, x]) => `${k} ${x == null ? '—' : fmt.n(x, 1)}`).join(', ');
+  return Object.entries(v).map(([k, x]) => `${DICT[lang][`field.${k}`] ?? k} ${x == null ? '—' : fmt.n(x, 1)}`).join(lang === 'zh-CN' ? '，' : ', ');
 }
 
 /**

@@ -1,6 +1,10 @@
 // Compliance: pick a profile; per-rule pass/fail/unknown for the region and each child; the schools
 // with a given result on one rule, with their evidence; CSV download of the region's table.
-import { api, breadcrumbs, el, fmt, header, href, levelOfTrail, mainArea, pager, param, setState, showError, t, td, val } from './common.js';
+import { api, breadcrumbs, el, fmt, header, href, lang, levelOfTrail, mainArea, pager, param, setState, showError, t, td, val } from './common.js';
+import { noteText, unitText, windowText } from './notes.js';
+
+/** The profile's texts in the page's language (rule descriptions, sources, name). */
+export const profileTexts = (id) => api(`/api/v1/console/profile-texts?profile=${encodeURIComponent(id)}&lang=${lang}`);
 
 const state = { region: param('region', '000000'), profile: param('profile', ''), rule: param('rule', ''), status: param('status', 'fail'), page: Number(param('page', '1')) || 1 };
 const q = (over = {}) => {
@@ -19,7 +23,9 @@ async function main() {
     const codeQ = level === 'national' ? '' : `&code=${state.region}`;
     const apiPath = `/api/v1/compliance?profile=${encodeURIComponent(state.profile)}&level=${level}${codeQ}`;
     main.append(breadcrumbs(trail, '/console/compliance.html', { profile: state.profile }));
-    const select = el('select', { id: 'profile', name: 'profile' }, meta.profiles.map((p) => el('option', { value: p.id, selected: p.id === state.profile }, `${p.name} (${p.id})`)));
+    const allTexts = new Map((await Promise.all(meta.profiles.map((p) => profileTexts(p.id)))).map((x) => [x.profile.id, x]));
+    const texts = allTexts.get(state.profile);
+    const select = el('select', { id: 'profile', name: 'profile' }, meta.profiles.map((p) => el('option', { value: p.id, selected: p.id === state.profile }, `${allTexts.get(p.id)?.profile.name ?? p.name} (${p.id})`)));
     main.append(el('form', { class: 'filters', method: 'get', action: '/console/compliance.html' },
       el('label', {}, t('profile'), select),
       state.region !== '000000' ? el('input', { type: 'hidden', name: 'region', value: state.region }) : null,
@@ -28,10 +34,10 @@ async function main() {
     const c = await api(apiPath);
     main.append(el('h1', { id: 'region-name' }, `${level === 'national' ? t('national') : c.name} · ${t('compliance')}`),
       el('p', {}, el('a', { id: 'csv', href: `${apiPath}&format=csv`, download: `compliance-${c.profile.id}-${c.level}-${c.code}.csv` }, t('downloadCsv')), ' ', el('span', { class: 'note' }, t('csvNote'))));
-    main.append(el('section', { class: 'card', id: 'rules' }, el('table', { class: 'grid' }, el('caption', {}, `${c.profile.name} · ${t('schools')}: ${fmt.n(c.schools)}`),
-      el('thead', {}, el('tr', {}, [t('rule'), '', t('pass'), t('fail'), t('unknown'), t('notApplicable'), t('passShare'), t('knownShare'), ''].map((h) => el('th', { scope: 'col' }, h)))),
+    main.append(el('section', { class: 'card', id: 'rules' }, el('table', { class: 'grid' }, el('caption', {}, `${texts?.profile.name ?? c.profile.name} · ${t('schools')}: ${fmt.n(c.schools)}`),
+      el('thead', {}, el('tr', {}, [t('rule'), t('ruleText'), t('pass'), t('fail'), t('unknown'), t('notApplicable'), t('passShare'), t('knownShare'), ''].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, c.rules.map((r) => el('tr', { 'data-rule': r.rule },
-        el('th', { scope: 'row' }, r.rule), td(r.description), td(fmt.n(r.pass), 'num pass'), td(fmt.n(r.fail), 'num fail'), td(fmt.n(r.unknown), 'num unknown'), td(fmt.n(r.notApplicable), 'num'),
+        el('th', { scope: 'row' }, r.rule), el('td', { class: 'rule-text' }, texts?.rules[r.rule]?.description ?? r.description, el('div', { class: 'note rule-source' }, `${t('source')}: ${texts?.rules[r.rule]?.source ?? ''}`)), td(fmt.n(r.pass), 'num pass'), td(fmt.n(r.fail), 'num fail'), td(fmt.n(r.unknown), 'num unknown'), td(fmt.n(r.notApplicable), 'num'),
         td(fmt.pct(r.passShare), 'num'), td(fmt.pct(r.knownShare), 'num'),
         el('td', {}, r.fail > 0 ? el('a', { class: 'show-failing', href: href('/console/compliance.html', q({ rule: r.rule, status: 'fail', page: 1 })) }, t('showFailing')) : '')))))));
     if (c.children.length && c.children[0].level !== 'school') {
@@ -55,7 +61,7 @@ async function ruleSchools() {
     el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, [t('name'), t('region'), t('linkType'), t('value'), t('threshold'), t('window'), t('reasonCol')].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, r.items.map((s) => el('tr', {},
         el('td', {}, el('a', { href: href('/console/school.html', { id: s.id, profile: state.profile }) }, s.name)), td(s.county.name), td(t(`link.${s.linkType}`)),
-        td(val(s.judgement.value, s.judgement.unit)), td(`${s.judgement.comparison} ${val(s.judgement.threshold, s.judgement.unit)}`), td(s.judgement.window.description), td(s.judgement.reason ?? ''))))),
+        td(val(s.judgement.value, unitText(s.judgement.unit))), td(`${s.judgement.comparison} ${val(s.judgement.threshold, unitText(s.judgement.unit))}`), td(windowText(s.judgement.window.spec, s.judgement.window.description), 'window'), td(noteText(s.judgement.reason), 'reason'))))),
     pager(r, (p) => href('/console/compliance.html', q({ page: p }))));
 }
 

@@ -4,7 +4,7 @@ export const LANGS = ['zh-CN', 'en'];
 const zh = {
   appName: '校校通链路监测', overview: '概览', map: '地图', compliance: '合规', offline: '离线学校', school: '学校',
   language: '语言', switchTo: 'English', national: '全国', breadcrumb: '位置', loading: '加载中…', failed: '加载失败',
-  onlineShare: '在线率', registered: '登记学校', online: '在线', offline_: '离线', neverSeen: '从未上报', satelliteShare: '卫星链路占比',
+  onlineShare: '当前在线率', registered: '登记学校', online: '在线', offline_: '离线', neverSeen: '从未上报', satelliteShare: '卫星链路占比',
   tiers: '带宽分档', tierSource: '来源：实测 {measured} 所，合同带宽 {contracted} 所', links: '链路类型', history: '覆盖历史', children: '下级区域',
   schools: '学校', name: '名称', code: '代码', status: '状态', linkType: '链路', contracted: '合同带宽 (Mbps)', lastReport: '最近上报',
   sortBy: '按{col}排序', search: '搜索学校', searchPlaceholder: '学校名称或标识码', results: '共 {n} 条', page: '第 {p} / {n} 页', prev: '上一页', next: '下一页',
@@ -25,12 +25,23 @@ const zh = {
   mapTitle: '学校分布', legend: '图例', clusters: '学校过多，已按网格聚合（{n} 所）', openSchool: '打开学校页面', shownSchools: '显示 {n} 所学校', asOf: '数据时间 {t}',
   'type.primary': '小学', 'type.secondary': '中学', 'type.nine-year': '九年一贯制', 'type.teaching-point': '教学点', 'type.other': '其他',
   tierRules: '分档依据', tierLabel: '≥ {n} Mbps', tierLt2: '< 2 Mbps', satellite: '卫星', skip: '跳到正文', csvNote: 'CSV 为 UTF-8（带 BOM），可直接用 Excel 打开',
+
+  onlineNow: '当前在线', onlineNowShare: '当前在线率（15 分钟内上报）',
+  onlineNowTip: '最近 {m} 分钟内有上报且互联网探测有应答的学校所占比例。夜间、周末和假期会下降，不是接入率，也不是可用率。',
+  hoursRate: '上学时段在线率（{d} 天）', hoursTip: '最近若干天上学时段（按校历，节假日和寒暑假除外）中学校在线的小时数所占比例：即通常所说的可用率。',
+  onlineNowShort: '最近 {m} 分钟内上报；不是接入率', hoursShort: '按校历的上学时段，即可用率',
+  'field.loss_pct': '丢包 %', 'field.jitter_ms': '抖动 ms', 'field.rtt_ms': '往返时延 ms',
+  time: '时间', schoolUnit: '所', nSchools: '{n} 所', shadeBy: '着色依据', noSchools: '无登记学校', ruleText: '规则内容',
+  ruleKnown: '已测 {k}', ruleNothingKnown: '没有已测学校', rulePassShare: '{rule} 通过率（已测学校中）',
+  cartogramNational: '方格示意图：每个省级单位一格，位置大致对应地理方位，不表示边界、面积或形状（未使用边界数据：公开地图须经审图）。点击一格进入该地区。',
+  cartogramOrdered: '方格示意图：下级区域按区划代码排列，不表示位置、边界或面积。点击一格进入该地区；到区县一级显示各学校的位置。',
+  kioskRefresh: '每 {s} 秒自动刷新', kioskNext: '下次刷新 {t}',
 };
 
 const en = {
   appName: 'School broadband monitor', overview: 'Overview', map: 'Map', compliance: 'Compliance', offline: 'Offline schools', school: 'School',
   language: 'Language', switchTo: '中文', national: 'National', breadcrumb: 'Breadcrumb', loading: 'Loading…', failed: 'Could not load',
-  onlineShare: 'Online share', registered: 'Registered', online: 'Online', offline_: 'Offline', neverSeen: 'Never seen', satelliteShare: 'Satellite share',
+  onlineShare: 'Online now', registered: 'Registered', online: 'Online', offline_: 'Offline', neverSeen: 'Never seen', satelliteShare: 'Satellite share',
   tiers: 'Bandwidth tiers', tierSource: 'source: measured for {measured}, contracted for {contracted}', links: 'Link types', history: 'Coverage history', children: 'Regions below',
   schools: 'Schools', name: 'Name', code: 'Code', status: 'Status', linkType: 'Link', contracted: 'Contracted (Mbps)', lastReport: 'Last report',
   sortBy: 'Sort by {col}', search: 'Find a school', searchPlaceholder: 'School name or id', results: '{n} results', page: 'Page {p} of {n}', prev: 'Previous', next: 'Next',
@@ -51,6 +62,16 @@ const en = {
   mapTitle: 'Schools on the map', legend: 'Legend', clusters: 'Too many schools to draw one by one: grouped on a grid ({n} schools)', openSchool: 'Open the school page', shownSchools: '{n} schools shown', asOf: 'as of {t}',
   'type.primary': 'primary', 'type.secondary': 'secondary', 'type.nine-year': 'nine-year', 'type.teaching-point': 'teaching point', 'type.other': 'other',
   tierRules: 'Tier rules', tierLabel: '≥ {n} Mbps', tierLt2: '< 2 Mbps', satellite: 'satellite', skip: 'Skip to content', csvNote: 'CSV is UTF-8 with a BOM; spreadsheets open it directly',
+
+  onlineNow: 'Online now', onlineNowShare: 'Online now (reported in the last 15 minutes)',
+  onlineNowTip: 'Share of schools that reported, with an internet target answering, in the last {m} minutes. It drops every night, weekend and holiday: it is neither the access rate nor availability.',
+  hoursRate: 'School-hours online rate ({d} days)', hoursTip: 'Share of the school hours (school calendar: no holidays, no term breaks) of the last days in which the school was online: what availability means.',
+  onlineNowShort: 'reported in the last {m} minutes; not the access rate', hoursShort: 'school hours by the calendar: availability',
+  time: 'Time', schoolUnit: 'schools', nSchools: '{n} schools', shadeBy: 'Shade by', noSchools: 'no schools registered', ruleText: 'Rule',
+  ruleKnown: '{k} measured', ruleNothingKnown: 'no school measured', rulePassShare: '{rule} pass share (of the schools measured)',
+  cartogramNational: 'Tile-grid cartogram: one tile per provincial unit, placed roughly where it lies; no borders, areas or shapes (no boundary data is used: published maps of China need review approval). Click a tile to go into the region.',
+  cartogramOrdered: 'Tile-grid cartogram: the regions below in order of their division codes; no positions, borders or areas. Click a tile to go into the region; at county level the map shows each school where it is.',
+  kioskRefresh: 'refreshes every {s} s', kioskNext: 'next refresh {t}',
 };
 
 export const DICT = { 'zh-CN': zh, en };

@@ -1,100 +1,112 @@
-// Map: schools placed by latitude/longitude on a plain canvas (no tile server), coloured and shaped by
-// status, with a hover card; the server thins to grid clusters when a region has too many schools.
-import { api, el, fmt, header, href, mainArea, param, regionPicker, setState, showError, statusBadge, t, td } from './common.js';
-import { H, W, projection } from './projection.js';
+// Map: above county level a tile-grid cartogram of the child regions (tilegrid.js says why no borders),
+// each tile shaded by a share — online now, the school-hours online rate, or a compliance rule's pass
+// share — with its name and value as text; a click zooms into the region. At county level the schools
+// are points at their registry latitude/longitude on a canvas, with a hover card.
+import { api, el, fmt, header, href, lang, levelOfTrail, mainArea, param, regionPicker, setState, showError, t } from './common.js';
+import { noteText } from './notes.js';
+import { countyPoints } from './points.js';
+import { BINS, binOf, columnsFor, layout, NATIONAL_COLUMNS, PROVINCE_TILES, shortName } from './tilegrid.js';
 
-const state = { region: param('region', '000000') };
-const COLORS = { online: '#1a7f37', offline: '#cf222e', never_seen: '#6e7781' };
+const state = { region: param('region', '000000'), shade: param('shade', 'online'), profile: param('profile', '') };
+const query = (over = {}) => {
+  const s = { ...state, ...over };
+  return { region: s.region === '000000' ? undefined : s.region, shade: s.shade === 'online' ? undefined : s.shade, profile: s.profile || undefined };
+};
 
+/** The share a tile is shaded by, its text, and a note for the tooltip. */
+function measure(child, shade, rules) {
+  if (shade === 'online') {
+    if (!child.registered) return { share: null, text: t('none') };
+    return { share: child.onlineShare, text: fmt.pct(child.onlineShare) };
+  }
+  if (shade === 'hours7' || shade === 'hours30') {
+    const rate = child.schoolHoursOnline?.find((r) => r.days === (shade === 'hours7' ? 7 : 30));
+    if (!rate || rate.onlinePct == null) return { share: null, text: t('none'), note: noteText(rate?.reason) };
+    return { share: rate.onlinePct / 100, text: fmt.pct(rate.onlinePct / 100) };
+  }
+  const r = rules?.get(child.code)?.find((x) => x.rule === shade);
+  const known = r ? r.pass + r.fail : 0;
+  if (!r || !known) return { share: null, text: t('unknown'), note: r ? t('ruleNothingKnown') : undefined };
+  const applicable = r.pass + r.fail + r.unknown;
+  return { share: r.pass / known, text: fmt.pct(r.pass / known), note: t('ruleKnown', { k: fmt.pct(applicable ? known / applicable : 0) }) };
+}
 
-function mark(ctx, status, x, y, r = 5) {
-  ctx.fillStyle = COLORS[status];
-  ctx.strokeStyle = COLORS[status];
-  ctx.lineWidth = 2;
-  ctx.beginPath();
-  if (status === 'offline') ctx.rect(x - r, y - r, 2 * r, 2 * r);
-  else ctx.arc(x, y, r, 0, 2 * Math.PI);
-  if (status === 'never_seen') ctx.stroke();
-  else ctx.fill();
+const SYMBOL = { b4: '✓', b3: '✓', b2: '!', b1: '✗', b0: '✗', nodata: '–' };
+
+function tile(child, m, level) {
+  const bin = binOf(m.share);
+  const name = level === 'national' ? shortName(child.code, child.name, lang) : child.name;
+  const tip = [child.name, `${t('registered')} ${fmt.n(child.registered)} · ${t('onlineNow')} ${fmt.n(child.online)} · ${t('offline_')} ${fmt.n(child.offline)} · ${t('neverSeen')} ${fmt.n(child.neverSeen)}`, m.note].filter(Boolean).join('\n');
+  return el('a', { class: `tile ${bin}`, href: href('/console/map.html', query({ region: child.code })), 'data-code': child.code, 'data-bin': bin, title: tip },
+    el('span', { class: 'tile-name' }, name),
+    el('span', { class: 'tile-value' }, m.text, ' ', el('span', { 'aria-hidden': 'true' }, SYMBOL[bin])),
+    el('span', { class: 'tile-count' }, t('nSchools', { n: fmt.n(child.registered) })));
+}
+
+function legend(shade) {
+  const label = (i) => (i === 0 ? `≥ ${fmt.pct(BINS[0].min)}` : i === BINS.length - 1 ? `< ${fmt.pct(BINS[i - 1].min)}` : `${fmt.pct(BINS[i].min)} – ${fmt.pct(BINS[i - 1].min)}`);
+  return el('div', { class: 'legend-box', id: 'map-legend' }, el('strong', {}, `${t('legend')}: ${shadeLabel(shade)}`),
+    el('ul', { class: 'legend' }, BINS.map((b, i) => el('li', {}, el('span', { class: `swatch ${b.cls}`, 'aria-hidden': 'true' }), ` ${label(i)}`)),
+      el('li', {}, el('span', { class: 'swatch nodata', 'aria-hidden': 'true' }), ` ${shade === 'online' ? t('noSchools') : t('unknown')}`)));
+}
+
+let ruleNames = new Map();
+function shadeLabel(shade) {
+  if (shade === 'online') return t('onlineNowShare');
+  if (shade === 'hours7') return t('hoursRate', { d: 7 });
+  if (shade === 'hours30') return t('hoursRate', { d: 30 });
+  return t('rulePassShare', { rule: `${shade} ${ruleNames.get(shade) ?? ''}`.trim() });
+}
+
+function shadePicker(profile) {
+  const options = ['online', 'hours7', 'hours30', ...(profile?.rules ?? []).map((r) => r.id)];
+  const sel = el('select', { id: 'shade', name: 'shade' }, options.map((o) => el('option', { value: o, selected: o === state.shade }, shadeLabel(o))));
+  return el('form', { class: 'filters', onsubmit: (ev) => {
+    ev.preventDefault();
+    location.assign(href('/console/map.html', query({ shade: sel.value })));
+  } }, el('label', {}, t('shadeBy'), sel), el('button', { type: 'submit' }, t('apply')));
+}
+
+async function cartogram(main, level, meta, texts) {
+  const profileId = state.profile || meta.defaultProfile;
+  const profile = meta.profiles.find((p) => p.id === profileId);
+  ruleNames = new Map((profile?.rules ?? []).map((r) => [r.id, texts?.rules?.[r.id]?.description ?? r.description]));
+  const codeQ = level === 'national' ? '' : `&code=${state.region}`;
+  const isRule = !['online', 'hours7', 'hours30'].includes(state.shade);
+  const [cov, comp] = await Promise.all([
+    api(`/api/v1/coverage?level=${level}${codeQ}`),
+    isRule ? api(`/api/v1/compliance?profile=${encodeURIComponent(profileId)}&level=${level}${codeQ}`) : null,
+  ]);
+  const rules = comp ? new Map(comp.children.map((c) => [c.code, c.rules])) : null;
+  const children = cov.children;
+  const columns = level === 'national' ? NATIONAL_COLUMNS : columnsFor(children.length);
+  const byCode = new Map(children.map((c) => [c.code, c]));
+  const grid = el('div', { class: `tilegrid ${level === 'national' ? 'national' : 'ordered'}`, id: 'tilegrid', role: 'list', 'aria-label': `${t('mapTitle')}: ${shadeLabel(state.shade)}`, style: `--cols:${columns}` },
+    layout(children.map((c) => c.code), level, columns).map((pos) => el('div', { role: 'listitem', class: 'tile-cell', style: `grid-column:${pos.col + 1};grid-row:${pos.row + 1}` }, tile(byCode.get(pos.code), measure(byCode.get(pos.code), state.shade, rules), level))));
+  // At national level the units without a registered school keep their place, so the country stays recognisable.
+  if (level === 'national') {
+    for (const [code, [col, row, zh, en]] of Object.entries(PROVINCE_TILES)) {
+      if (byCode.has(code)) continue;
+      grid.append(el('div', { role: 'listitem', class: 'tile-cell', style: `grid-column:${col + 1};grid-row:${row + 1}` },
+        el('span', { class: 'tile nodata', 'data-code': code, 'data-bin': 'nodata', title: t('noSchools') }, el('span', { class: 'tile-name' }, lang === 'en' ? en : zh), el('span', { class: 'tile-count' }, t('noSchools')))));
+    }
+  }
+  main.append(shadePicker(profile), legend(state.shade), grid,
+    el('p', { class: 'note', id: 'cartogram-note' }, level === 'national' ? t('cartogramNational') : t('cartogramOrdered')));
 }
 
 async function main() {
   header('map', state.region);
   const main = mainArea();
   try {
-    setState({ region: state.region === '000000' ? undefined : state.region });
-    const { trail } = await api(`/api/v1/console/trail/${state.region}`);
-    main.append(el('h1', {}, t('mapTitle')), await regionPicker(trail, '/console/map.html'));
-    const m = await api(`/api/v1/console/map?region=${state.region}&maxPoints=3000`);
-    const legend = el('ul', { class: 'legend', 'aria-label': t('legend') }, ['online', 'offline', 'never_seen'].map((s) => {
-      const c = el('canvas', { width: 14, height: 14, 'aria-hidden': 'true' });
-      mark(c.getContext('2d'), s, 7, 7, 5);
-      return el('li', {}, c, ' ', t(`status.${s}`));
-    }));
-    const canvas = el('canvas', { id: 'map-canvas', width: W, height: H, role: 'img', 'aria-label': `${t('mapTitle')}: ${t('shownSchools', { n: fmt.n(m.total) })}` });
-    const card = el('div', { class: 'hovercard', id: 'hovercard', hidden: true, role: 'status' });
-    main.append(legend, el('div', { class: 'map-wrap' }, canvas, card));
-    if (!m.bounds) {
-      main.append(el('p', { class: 'note' }, t('noData')));
-      return;
-    }
-    const proj = projection(m.bounds);
-    const ctx = canvas.getContext('2d');
-    const hits = [];
-    if (m.mode === 'points') {
-      for (const [id, name, lon, lat, status, link] of m.points) {
-        const [x, y] = proj(lon, lat);
-        mark(ctx, status, x, y);
-        hits.push({ x, y, id, name, status, link });
-      }
-    } else {
-      main.append(el('p', { class: 'note', id: 'clustered' }, t('clusters', { n: fmt.n(m.total) })));
-      for (const [lon, lat, n, on, off, never] of m.clusters) {
-        const [x, y] = proj(lon, lat);
-        const status = off > 0 ? 'offline' : never === n ? 'never_seen' : 'online';
-        mark(ctx, status, x, y, 4 + Math.min(14, Math.sqrt(n)));
-        ctx.fillStyle = '#000';
-        ctx.fillText(fmt.n(n), x + 8, y - 8);
-        hits.push({ x, y, cluster: { n, on, off, never } });
-      }
-    }
-    const nearest = (ev) => {
-      const r = canvas.getBoundingClientRect();
-      const x = ((ev.clientX - r.left) * W) / r.width;
-      const y = ((ev.clientY - r.top) * H) / r.height;
-      let best;
-      let bd = 100;
-      for (const h of hits) {
-        const d = (h.x - x) ** 2 + (h.y - y) ** 2;
-        if (d < bd) (bd = d), (best = h);
-      }
-      return { best, x, y };
-    };
-    canvas.addEventListener('mousemove', (ev) => {
-      const { best } = nearest(ev);
-      if (!best) {
-        card.hidden = true;
-        canvas.style.cursor = '';
-        return;
-      }
-      card.replaceChildren(...(best.cluster
-        ? [el('strong', {}, t('shownSchools', { n: fmt.n(best.cluster.n) })), el('div', {}, `${t('online')} ${fmt.n(best.cluster.on)} · ${t('offline_')} ${fmt.n(best.cluster.off)} · ${t('neverSeen')} ${fmt.n(best.cluster.never)}`)]
-        : [el('strong', { class: 'hc-name' }, best.name), el('div', {}, best.id, ' · ', t(`link.${best.link}`)), el('div', {}, statusBadge(best.status)), el('div', { class: 'note' }, t('openSchool'))]));
-      card.style.left = `${(best.x * canvas.clientWidth) / W + 12}px`;
-      card.style.top = `${(best.y * canvas.clientHeight) / H + 12}px`;
-      card.hidden = false;
-      canvas.style.cursor = best.id ? 'pointer' : '';
-    });
-    canvas.addEventListener('mouseleave', () => (card.hidden = true));
-    canvas.addEventListener('click', (ev) => {
-      const { best } = nearest(ev);
-      if (best?.id) location.assign(href('/console/school.html', { id: best.id }));
-    });
-    // The same schools as a list: reachable by keyboard and screen readers (first 200).
-    if (m.mode === 'points') {
-      main.append(el('details', { class: 'card' }, el('summary', {}, t('shownSchools', { n: fmt.n(m.points.length) })),
-        el('table', { class: 'grid' }, el('tbody', {}, m.points.slice(0, 200).map(([id, name, lon, lat, status]) => el('tr', {},
-          el('td', {}, el('a', { href: href('/console/school.html', { id }) }, name)), el('td', {}, statusBadge(status)), td(`${fmt.n(lat, 3)}, ${fmt.n(lon, 3)}`)))))));
+    setState(query());
+    const [{ trail }, meta] = await Promise.all([api(`/api/v1/console/trail/${state.region}`), api('/api/v1/console/meta')]);
+    const level = levelOfTrail(trail);
+    main.append(el('h1', {}, t('mapTitle')), await regionPicker(trail, '/console/map.html', { shade: query().shade, profile: query().profile }));
+    if (level === 'county') await countyPoints(main, state.region);
+    else {
+      const texts = await api(`/api/v1/console/profile-texts?profile=${encodeURIComponent(state.profile || meta.defaultProfile)}&lang=${lang}`).catch(() => null);
+      await cartogram(main, level, meta, texts);
     }
   } catch (e) {
     showError(main, e);

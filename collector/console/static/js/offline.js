@@ -1,6 +1,6 @@
 // Offline schools: offline now, longest first, filterable by region and link type, with how long and
 // the last known cause (the views' liveness, gaps and modem lock from InfluxDB).
-import { api, el, fmt, header, href, mainArea, pager, param, regionPicker, setState, showError, t, td } from './common.js';
+import { api, el, fmt, header, href, mainArea, pager, param, regionPicker, setState, showError, t } from './common.js';
 
 const state = { region: param('region', '000000'), link: param('link', ''), page: Number(param('page', '1')) || 1 };
 const q = (over = {}) => {
@@ -30,12 +30,15 @@ async function main() {
     } }, el('label', {}, t('linkType'), sel), el('button', { type: 'submit' }, t('filter'))));
     const r = await api(`/api/v1/console/offline?region=${state.region}${state.link ? `&link=${state.link}` : ''}&page=${state.page}&pageSize=50`);
     main.append(el('p', { class: 'note' }, t('asOf', { t: fmt.date(r.asOf) })));
-    main.append(el('section', { class: 'card' }, el('table', { class: 'grid', id: 'offline-table' },
+    const heads = [t('name'), t('region'), t('linkType'), t('offlineFor'), t('since'), t('lastReport'), t('cause')];
+    // data-label: on a phone each row is a card and each cell says what it is.
+    const cell = (k, text, cls) => el('td', { class: cls, 'data-label': heads[k] }, text ?? '—');
+    main.append(el('section', { class: 'card' }, el('table', { class: 'grid stack', id: 'offline-table' },
       el('caption', {}, t('results', { n: fmt.n(r.total) })),
-      el('thead', {}, el('tr', {}, [t('name'), t('region'), t('linkType'), t('offlineFor'), t('since'), t('lastReport'), t('cause')].map((h) => el('th', { scope: 'col' }, h)))),
+      el('thead', {}, el('tr', {}, heads.map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, r.items.map((i) => el('tr', { 'data-school': i.id },
-        el('td', {}, el('a', { href: href('/console/school.html', { id: i.id }) }, i.name)), td(`${i.city.name} ${i.county.name}`), td(t(`link.${i.linkType}`)),
-        td(fmt.duration(i.offlineForS), 'num'), td(fmt.date(i.since)), td(fmt.date(i.lastReportAt)), td(causeText(i), 'cause'))))),
+        el('td', { class: 'school-name' }, el('a', { href: href('/console/school.html', { id: i.id }) }, i.name)), cell(1, `${i.city.name} ${i.county.name}`), cell(2, t(`link.${i.linkType}`)),
+        cell(3, fmt.duration(i.offlineForS), 'num'), cell(4, fmt.date(i.since)), cell(5, fmt.date(i.lastReportAt)), cell(6, causeText(i), 'cause'))))),
       pager(r, (p) => href('/console/offline.html', q({ page: p })))));
   } catch (e) {
     showError(main, e);

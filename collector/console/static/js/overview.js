@@ -2,6 +2,7 @@
 // table; every name drills down (province → city → county → schools → school page).
 import { api, bars, breadcrumbs, el, fmt, header, href, levelOfTrail, mainArea, pager, param, setState, shareCell, showError, sortableTable, statusBadge, t, td } from './common.js';
 import { timeChart } from './chart.js';
+import { noteText } from './notes.js';
 
 const TIER_KEYS = ['1000', '100', '20', '2', 'lt2'];
 const state = { region: param('region', '000000'), sort: param('sort', ''), dir: param('dir', 'asc'), range: param('range', '7d'), q: param('q', ''), page: Number(param('page', '1')) || 1 };
@@ -38,12 +39,19 @@ async function main() {
 }
 
 function kpis(cov) {
-  const item = (id, label, value, extra) => el('div', { class: 'kpi', id }, el('dt', {}, label), el('dd', {}, value, extra ?? ''));
+  // `tip`: the full explanation as tooltip; `short`: a few words under the number, so nobody needs to hover to read it right.
+  const item = (id, label, value, extra, tip, short) => el('div', { class: 'kpi', id, title: tip }, el('dt', {}, label, tip ? el('span', { class: 'tip', 'aria-hidden': 'true' }, ' ⓘ') : null), el('dd', {}, value, extra ?? ''), short ? el('p', { class: 'kpi-note note' }, short) : null);
   const grade = cov.onlineShare >= 0.95 ? 'good' : cov.onlineShare >= 0.8 ? 'warn' : 'bad';
+  const hours = (d) => {
+    const r = cov.schoolHoursOnline?.find((x) => x.days === d);
+    return item(`kpi-hours${d}`, t('hoursRate', { d }), r?.onlinePct == null ? t('none') : fmt.pct(r.onlinePct / 100), null, r?.onlinePct == null ? (noteText(r?.reason) || t('hoursTip')) : t('hoursTip'), t('hoursShort'));
+  };
   return el('dl', { class: 'kpis' },
-    item('kpi-share', t('onlineShare'), el('span', { class: `share-${grade}` }, fmt.pct(cov.onlineShare)), el('span', { class: 'sr-only' }, ` (${t(grade)})`)),
+    item('kpi-share', t('onlineShare'), el('span', { class: `share-${grade}` }, fmt.pct(cov.onlineShare)), el('span', { class: 'sr-only' }, ` (${t(grade)})`), t('onlineNowTip', { m: cov.onlineWindowMin ?? 15 }), t('onlineNowShort', { m: cov.onlineWindowMin ?? 15 })),
+    hours(7),
+    hours(30),
     item('kpi-registered', t('registered'), fmt.n(cov.registered)),
-    item('kpi-online', t('online'), fmt.n(cov.online)),
+    item('kpi-online', t('onlineNow'), fmt.n(cov.online)),
     item('kpi-offline', t('offline_'), fmt.n(cov.offline)),
     item('kpi-never', t('neverSeen'), fmt.n(cov.neverSeen)),
     item('kpi-satellite', t('satelliteShare'), `${fmt.pct(cov.satelliteShare)} (${fmt.n(cov.satellite)})`));
@@ -57,15 +65,14 @@ async function historySection(level) {
   try {
     const h = await api(`/api/v1/console/history?region=${state.region}&range=${encodeURIComponent(state.range)}`);
     const col = (name) => h.columns.indexOf(name);
-    sec.append(timeChart({
-      title: `${t('onlineShare')} (%) · ${t('online')} / ${t('offline_')}`,
-      series: [
-        { label: `${t('onlineShare')} (%)`, values: h.values.map((v) => [v[0], v[col('online_pct')]]) },
-        { label: t('online'), values: h.values.map((v) => [v[0], v[col('online')]]) },
-        { label: t('offline_'), values: h.values.map((v) => [v[0], v[col('offline')]]) },
-      ],
-      width: 900,
-    }));
+    const series = (name) => h.values.map((v) => [v[0], v[col(name)]]);
+    // A share and counts are two charts: one axis never mixes per-cent and schools.
+    sec.append(el('div', { class: 'charts' },
+      timeChart({ title: `${t('onlineShare')} (%)`, series: [{ label: t('onlineShare'), kind: 'share', values: series('online_pct') }], range: [0, 100], format: (v) => `${fmt.n(v, 1)} %`, width: 600 }),
+      timeChart({ title: `${t('onlineNow')} / ${t('offline_')} (${t('schoolUnit')})`, series: [
+        { label: t('onlineNow'), kind: 'online', values: series('online') },
+        { label: t('offline_'), kind: 'offline', values: series('offline') },
+      ], format: (v) => fmt.n(v, 0), width: 600 })));
   } catch (e) {
     showError(sec, e);
   }
@@ -89,6 +96,8 @@ async function searchResults() {
     pager(r, (p) => href('/', { region: state.region === '000000' ? undefined : state.region, q: state.q, page: p })));
 }
 
+const hoursPct = (r, d) => r.schoolHoursOnline?.find((x) => x.days === d)?.onlinePct ?? null;
+
 function childrenTable(cov, level) {
   const schools = level === 'county';
   const onSort = (key, dir) => {
@@ -111,10 +120,11 @@ function childrenTable(cov, level) {
     : [
         { key: 'name', label: t('name'), value: (r) => r.name, cell: nameCell },
         { key: 'registered', label: t('registered'), num: true, value: (r) => r.registered, cell: (r) => td(fmt.n(r.registered), 'num') },
-        { key: 'online', label: t('online'), num: true, value: (r) => r.online, cell: (r) => td(fmt.n(r.online), 'num') },
+        { key: 'online', label: t('onlineNow'), num: true, value: (r) => r.online, cell: (r) => td(fmt.n(r.online), 'num') },
         { key: 'offline', label: t('offline_'), num: true, value: (r) => r.offline, cell: (r) => td(fmt.n(r.offline), 'num') },
         { key: 'never', label: t('neverSeen'), num: true, value: (r) => r.neverSeen, cell: (r) => td(fmt.n(r.neverSeen), 'num') },
         { key: 'share', label: t('onlineShare'), num: true, value: (r) => r.onlineShare, cell: (r) => shareCell(r.onlineShare, r.registered) },
+        { key: 'hours7', label: t('hoursRate', { d: 7 }), num: true, value: (r) => hoursPct(r, 7), cell: (r) => td(hoursPct(r, 7) == null ? t('none') : fmt.pct(hoursPct(r, 7) / 100), 'num') },
         { key: 'satellite', label: t('satelliteShare'), num: true, value: (r) => r.satelliteShare, cell: (r) => td(fmt.pct(r.satelliteShare), 'num') },
       ];
   const table = sortableTable({ id: 'children-table', caption: schools ? t('schools') : t('children'), cols, rows: cov.children, sort: state.sort, dir: state.dir, onSort });

@@ -1,7 +1,8 @@
 // School page: registry facts, latest status, charts for 24 h / 7 days, devices, modem, compliance with
 // evidence, gaps with their causes, and agent health.
-import { api, breadcrumbs, el, fmt, header, href, mainArea, param, setState, showError, statusBadge, t, td, val } from './common.js';
+import { api, breadcrumbs, el, fmt, header, href, lang, mainArea, param, setState, showError, statusBadge, t, td, val } from './common.js';
 import { timeChart } from './chart.js';
+import { noteText, unitText, windowText } from './notes.js';
 
 const state = { id: param('id', ''), range: param('range', '24h'), profile: param('profile', '') };
 
@@ -62,11 +63,12 @@ async function charts() {
     sec.append(el('div', { class: 'charts' },
       timeChart({ title: t('rtt'), series: per('rtt_ms') }),
       timeChart({ title: t('jitter'), series: per('jitter_ms') }),
-      timeChart({ title: t('lossPct'), series: per('loss_pct') }),
+      timeChart({ title: t('lossPct'), series: per('loss_pct'), range: [0, 100], format: (v) => `${fmt.n(v, 1)} %` }),
       timeChart({ title: t('wanInOut'), format: fmt.bps, series: ser.wan.flatMap((w) => [
         { label: `${w.ifname} ${t('in')}`, values: w.values.map((v) => [v[0], v[w.columns.indexOf('in_bps')]]) },
         { label: `${w.ifname} ${t('out')}`, values: w.values.map((v) => [v[0], v[w.columns.indexOf('out_bps')]]) }]) }),
-      ...ser.modem.map((m) => timeChart({ title: `${t('modem')} ${m.device}`, series: m.columns.slice(1).map((c, i) => ({ label: c, values: m.values.map((v) => [v[0], v[i + 1]]) })) }))));
+      // One chart per modem field: a lock flag and an SNR in dB are different units.
+      ...ser.modem.flatMap((m) => m.columns.slice(1).map((c, i) => timeChart({ title: `${t('modem')} ${m.device} · ${c}`, series: [{ label: c, values: m.values.map((v) => [v[0], v[i + 1]]) }] })))));
   } catch (e) {
     showError(sec, e);
   }
@@ -98,10 +100,11 @@ async function compliance() {
   const sec = el('section', { class: 'card', id: 'compliance' }, el('h2', {}, t('complianceResults')));
   try {
     const c = await api(`/api/v1/schools/${state.id}/compliance${state.profile ? `?profile=${encodeURIComponent(state.profile)}` : ''}`);
-    sec.append(el('p', { class: 'note' }, `${t('profile')}: ${c.profile.name}`),
-      table(c.profile.id, [t('rule'), t('status'), t('value'), t('threshold'), t('window'), t('source'), t('reasonCol')], c.judgements.map((j) => el('tr', {},
-        td(j.rule), el('td', {}, el('span', { class: `badge st-${j.status}` }, t(j.status === 'not_applicable' ? 'notApplicable' : j.status))),
-        td(val(j.value, j.unit)), td(`${j.comparison} ${val(j.threshold, j.unit)}`), td(j.window.description), td(j.source), td(j.reason ?? '')))));
+    const texts = await api(`/api/v1/console/profile-texts?profile=${encodeURIComponent(c.profile.id)}&lang=${lang}`);
+    sec.append(el('p', { class: 'note' }, `${t('profile')}: ${texts.profile.name}`),
+      table(c.profile.id, [t('rule'), t('status'), t('value'), t('threshold'), t('window'), t('source'), t('reasonCol')], c.judgements.map((j) => el('tr', { 'data-rule': j.rule },
+        el('td', {}, el('strong', {}, j.rule), ' ', texts.rules[j.rule]?.description ?? ''), el('td', {}, el('span', { class: `badge st-${j.status}` }, t(j.status === 'not_applicable' ? 'notApplicable' : j.status))),
+        td(val(j.value, unitText(j.unit))), td(`${j.comparison} ${val(j.threshold, unitText(j.unit))}`), td(windowText(j.window.spec, j.window.description), 'window'), td(texts.rules[j.rule]?.source ?? j.source, 'source'), td(noteText(j.reason), 'reason')))));
   } catch (e) {
     showError(sec, e);
   }
