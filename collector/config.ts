@@ -90,6 +90,8 @@ export const collectorConfigSchema = z.strictObject({
       retryAfterS: z.number().int().min(1).max(3600).default(10),
       /** Timestamps further than this from the collector's clock (agent offset unknown) are corrected and flagged, in ms. */
       maxClockSkewMs: z.number().int().min(1000).max(7 * 86_400_000).default(600_000),
+      /** Uploads get 503 COL_ERR_OVERLOADED before their body is read while the event loop lags more than this, ms; 0: never. */
+      maxEventLoopLagMs: z.number().int().min(0).max(60_000).default(1000),
     })
     .prefault({}),
   /** Limits of the HTTP port: connections, sessions, streams, bodies in flight, timeouts. */

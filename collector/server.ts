@@ -135,6 +135,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     modules,
     dedupe,
     maxClockSkewMs: config.ingest.maxClockSkewMs,
+    maxEventLoopLagMs: config.ingest.maxEventLoopLagMs,
   };
   const app = createApp(appOptions);
   const { host, port } = parseHostPort(config.listen);

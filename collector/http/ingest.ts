@@ -12,6 +12,7 @@ import type { CollectorModule } from '../module.js';
 import { SinkError, type Sink } from '../sink/sink.js';
 import { StateDbError } from '../state/db.js';
 import { errorAnswer } from './errors.js';
+import { createLagGuard, type LagGuard } from './lag-guard.js';
 
 /** What ingest needs to know about schools. */
 export interface SchoolDirectory {
@@ -51,6 +52,10 @@ export interface IngestOptions {
   dedupe?: SequenceLedger;
   /** A report whose sentAt is further than this from the receive time (ms) gets its times corrected and flagged. */
   maxClockSkewMs?: number;
+  /** Uploads are answered 503 COL_ERR_OVERLOADED before their body is read while the event loop lags more than this, ms (lag-guard.ts); 0 or absent: never. */
+  maxEventLoopLagMs?: number;
+  /** The lag guard itself (tests); default one built from maxEventLoopLagMs. */
+  lagGuard?: LagGuard;
 }
 
 /** An answer to send: status, extra headers, a JSON body, and work to do once it is sent. */
@@ -86,6 +91,7 @@ const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
 export function createIngest(opts: IngestOptions): (req: IngestRequest, res: IngestResponse) => void {
   const now = opts.now ?? Date.now;
   const modules = opts.modules ?? [];
+  const lagGuard = opts.lagGuard ?? createLagGuard({ maxLagMs: opts.maxEventLoopLagMs ?? 0 });
 
   /** Authentication and media type, answered before a body is read. */
   const check = (h: IncomingHttpHeaders): IngestAnswer | TokenRecord => {
@@ -221,6 +227,14 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       // Drain what the client already sent, so a kept-alive connection stays usable.
       req.resume();
       return send(res, checked);
+    }
+    const lag = lagGuard.over();
+    if (lag !== undefined) {
+      req.resume();
+      return send(res, {
+        ...errorAnswer('COL_ERR_OVERLOADED', `the collector's event loop lags ${lag} ms (more than ingest.maxEventLoopLagMs, ${opts.maxEventLoopLagMs ?? 0} ms); retry later`),
+        headers: { 'retry-after': String(opts.retryAfterS) },
+      });
     }
     const declared = Number(header(req.headers, 'content-length') ?? NaN);
     if (declared > opts.maxBodyBytes) {
