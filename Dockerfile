@@ -29,7 +29,8 @@ ENV CAMPUSLINK_LISTEN=0.0.0.0:8470 \
     CAMPUSLINK_STATE_DIR=/var/lib/campuslink
 EXPOSE 8470
 VOLUME ["/var/lib/campuslink"]
-ENTRYPOINT ["node", "dist/collector/cli.js"]
+# A 64 MiB semi-space: the garbage of every upload dies young (docs/deployment.md, "Node flags").
+ENTRYPOINT ["node", "--max-semi-space-size=64", "dist/collector/cli.js"]
 CMD ["serve"]
 
 FROM collector AS sim

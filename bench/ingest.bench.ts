@@ -4,6 +4,7 @@
  *
  *   npx tsx bench/ingest.bench.ts [--points 110000] [--pairs 5] [--schools 120] [--ledger sqlite|none]
  *                                 [--raw-order arrival|school] [--raw-points-per-request 1000] [--profile DIR] [--compiled]
+ *                                 [--node-args "--max-semi-space-size=64"]
  *
  * (a) raw: the very line protocol the collector writes for the same reports, pre-built in 1,000-point
  *     requests, POSTed to `/write` with 2 in flight (database `raw`), in the order the collector
@@ -41,6 +42,7 @@ import { toLineProtocol } from '../collector/sink/influx1.js';
 import { startTestInfluxd } from '../test/helpers/influxd.js';
 import { typicalMeasurements } from '../test/helpers/reports.js';
 import type { BenchResult } from './snmp-poll.bench.js';
+import { COLLECTOR_NODE_FLAGS } from './fleet/collector-process.js';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,6 +54,8 @@ const SCHOOLS = Number(arg('schools', '120'));
 const LEDGER = arg('ledger', 'sqlite') as 'sqlite' | 'none';
 const PROFILE = arg('profile', '');
 const COMPILED = process.argv.includes('--compiled');
+/** Node flags of the collector child: by default those docs/deployment.md gives the collector. */
+const NODE_ARGS = arg('node-args', COLLECTOR_NODE_FLAGS.join(' ')).split(' ').filter(Boolean);
 const RAW_ORDER = arg('raw-order', 'arrival') as 'arrival' | 'school';
 const RAW_POINTS_PER_REQUEST = Number(arg('raw-points-per-request', '1000'));
 const RAW_IN_FLIGHT = 2;
@@ -234,7 +238,7 @@ export async function run(): Promise<BenchResult> {
     const here = fileURLToPath(import.meta.url);
     const compiledChild = join(dirname(here), '..', 'dist', 'bench', 'ingest.bench.js');
     if (COMPILED && !existsSync(compiledChild)) throw new Error(`--compiled needs ${compiledChild}: run npm run build first`);
-    const execArgv = COMPILED ? profile : ['--import', 'tsx', ...profile];
+    const execArgv = [...(COMPILED ? profile : ['--import', 'tsx', ...profile]), ...NODE_ARGS];
     const c = fork(COMPILED ? compiledChild : here, [], { execArgv, env: { ...process.env, CAMPUSLINK_INGEST_BENCH_CHILD: cfgPath }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     proc = c;
     const ask = <T extends FromChild['op']>(op: T, msg?: ToChild) =>
@@ -304,7 +308,7 @@ export async function run(): Promise<BenchResult> {
     const ratios = pairs.map((p) => p.pathPps / p.rawPps);
     const ratio = median(ratios);
     const us = pairs.map((p) => p.usPerPoint);
-    console.log(`ingest bench: ${SCHOOLS} schools over HTTP/2, 1/2/4 reports per batch, ${LEDGER} ledger, raw in ${RAW_ORDER} order, ${PAIRS} pairs, collector child ${COMPILED ? 'from dist/ (plain node)' : 'under tsx'}, node ${process.version}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    console.log(`ingest bench: ${SCHOOLS} schools over HTTP/2, 1/2/4 reports per batch, ${LEDGER} ledger, raw in ${RAW_ORDER} order, ${PAIRS} pairs, collector child ${COMPILED ? 'from dist/ (plain node)' : 'under tsx'} with [${NODE_ARGS.join(' ')}], node ${process.version}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     console.log(`ratio path/raw: median ${ratio.toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)}); collector CPU median ${median(us).toFixed(1)} µs/point (min ${Math.min(...us).toFixed(1)}, max ${Math.max(...us).toFixed(1)})`);
     return {
       name: `ingest: whole path (${LEDGER} ledger) vs raw line protocol into the same influxd`,

@@ -103,6 +103,8 @@ export const collectorConfigSchema = z.strictObject({
       maxBacklogMs: z.number().int().min(3_600_000).max(400 * 86_400_000).default(30 * 86_400_000),
       /** Newest collection time stored, ahead of the collector's clock, in ms. */
       futureGraceMs: z.number().int().min(0).max(3_600_000).default(300_000),
+      /** Uploads get 503 COL_ERR_OVERLOADED before their body is read while the event loop lags more than this, ms; 0: never. */
+      maxEventLoopLagMs: z.number().int().min(0).max(60_000).default(1000),
     })
     .prefault({}),
   /** Limits of the HTTP port: connections, sessions, streams, bodies in flight, timeouts. */

@@ -152,6 +152,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     timeWindow: { maxBacklogMs: config.ingest.maxBacklogMs, futureGraceMs: config.ingest.futureGraceMs },
     budgets,
     shares,
+    maxEventLoopLagMs: config.ingest.maxEventLoopLagMs,
   };
   const app = createApp(appOptions);
   const { host, port } = parseHostPort(config.listen);

@@ -28,7 +28,7 @@ export const ERRORS = {
   COL_ERR_INVALID_QUERY: { status: 400, meaning: 'A query parameter of a read endpoint is missing, malformed or unknown, or names an unknown profile; `issues` names each.' },
   COL_ERR_QUERY_UNAVAILABLE: { status: 503, meaning: 'InfluxDB failed or timed out on a read query of the views or console; retry after `Retry-After` seconds.' },
   COL_ERR_STATE_UNAVAILABLE: { status: 503, meaning: "The collector's state database could not record the batch (disk full, I/O error, database locked); nothing was acknowledged. Retry after `Retry-After` seconds." },
-  COL_ERR_OVERLOADED: { status: 503, meaning: 'The collector is at a connection, session or in-flight limit; nothing was acknowledged. Retry after `Retry-After` seconds.' },
+  COL_ERR_OVERLOADED: { status: 503, meaning: 'The collector is at a connection, session or in-flight limit, or its event loop lags (ingest.maxEventLoopLagMs); nothing was acknowledged. Retry after `Retry-After` seconds.' },
   COL_ERR_RESOURCE_EXHAUSTED: { meaning: 'A timer or background write hit ENOSPC, EMFILE, ENFILE or EIO; logged, the collector keeps serving reads, answers 503 for what it cannot record, and recovers by itself.' },
   COL_ERR_STATE_MIGRATED: { meaning: 'At start, the JSON state files of an older collector were migrated into the state database once; the old files are kept, renamed `*.migrated`.' },
   COL_ERR_NOT_FOUND: { status: 404, meaning: 'No such endpoint, or no such school or region.' },

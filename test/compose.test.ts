@@ -111,12 +111,12 @@ describe('docker-compose.yml', () => {
 describe('Dockerfile', () => {
   const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 
-  it('builds on node:20-slim with npm ci and runs the collector as an unprivileged user', () => {
+  it('builds on node:20-slim with npm ci and runs the collector as an unprivileged user, with a 64 MiB semi-space', () => {
     expect(text).to.match(/^FROM node:20-slim AS build$/m);
     expect(text).to.match(/^RUN npm ci$/m);
     expect(text).to.match(/npm run build/);
     expect(text).to.match(/^USER node$/m);
-    expect(text).to.match(/^ENTRYPOINT \["node", "dist\/collector\/cli\.js"\]$/m);
+    expect(text).to.match(/^ENTRYPOINT \["node", "--max-semi-space-size=64", "dist\/collector\/cli\.js"\]$/m);
   });
 
   it('copies every directory tsconfig compiles that exists in the context', () => {

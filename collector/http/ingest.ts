@@ -18,6 +18,7 @@ import { SinkError, type PartialWrite, type Sink } from '../sink/sink.js';
 import { StateDbError } from '../state/db.js';
 import { errorAnswer } from './errors.js';
 import { observeAcceptedBatch, observeIngestAnswer } from '../metrics/registry.js';
+import { createLagGuard, type LagGuard } from './lag-guard.js';
 
 /** What ingest needs to know about schools. */
 export interface SchoolDirectory {
@@ -65,6 +66,10 @@ export interface IngestOptions {
   budgets?: SchoolBudgets;
   /** Per-token in-flight shares (ingest/fairness.ts): over its share a token gets 429. */
   shares?: TokenShares;
+  /** Uploads are answered 503 COL_ERR_OVERLOADED before their body is read while the event loop lags more than this, ms (lag-guard.ts); 0 or absent: never. */
+  maxEventLoopLagMs?: number;
+  /** The lag guard itself (tests); default one built from maxEventLoopLagMs. */
+  lagGuard?: LagGuard;
 }
 
 /** An answer to send: status, extra headers, a JSON body, and work to do once it is sent. */
@@ -100,6 +105,7 @@ const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
 export function createIngest(opts: IngestOptions): (req: IngestRequest, res: IngestResponse) => void {
   const now = opts.now ?? Date.now;
   const modules = opts.modules ?? [];
+  const lagGuard = opts.lagGuard ?? createLagGuard({ maxLagMs: opts.maxEventLoopLagMs ?? 0 });
 
   /** Authentication and media type, answered before a body is read. */
   const check = (h: IncomingHttpHeaders): IngestAnswer | TokenRecord => {
@@ -244,6 +250,14 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       // Drain what the client already sent, so a kept-alive connection stays usable.
       req.resume();
       return send(answer, checked);
+    }
+    const lag = lagGuard.over();
+    if (lag !== undefined) {
+      req.resume();
+      return send(answer, {
+        ...errorAnswer('COL_ERR_OVERLOADED', `the collector's event loop lags ${lag} ms (more than ingest.maxEventLoopLagMs, ${opts.maxEventLoopLagMs ?? 0} ms); retry later`),
+        headers: { 'retry-after': String(opts.retryAfterS) },
+      });
     }
     // Per-token share and rate budgets, before the body is read; `res` gives the share back once answered.
     const admitted = admitUpload({ shares: opts.shares, budgets: opts.budgets, token: checked, headers: req.headers, maxBodyBytes: opts.maxBodyBytes, req, res: answer });

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import type { TokenRecord } from '../../../collector/auth/tokens.js';
 import { createApp } from '../../../collector/http/app.js';
 import type { SequenceLedger } from '../../../collector/http/ingest.js';
+import { LagMonitor, createLagGuard, type LagGuard } from '../../../collector/http/lag-guard.js';
 import { toLineProtocol } from '../../../collector/sink/line-protocol.js';
 import type { Point, Sink } from '../../../collector/sink/sink.js';
 import { StateDbError } from '../../../collector/state/db.js';
@@ -34,7 +35,7 @@ class LinesSink implements Sink {
 /** A ledger that holds nothing and whose record() does what the test says. */
 const ledger = (record: SequenceLedger['record']): SequenceLedger => ({ has: () => false, heldThrough: () => 0, record });
 
-async function serve(opts: { sink: Sink; dedupe?: SequenceLedger; logs?: string[] }): Promise<{ url: string; close: () => void }> {
+async function serve(opts: { sink: Sink; dedupe?: SequenceLedger; logs?: string[]; lagGuard?: LagGuard }): Promise<{ url: string; close: () => void }> {
   const log = pino({ level: 'info' }, { write: (s: string) => void opts.logs?.push(s) });
   const app = createApp({
     sink: opts.sink,
@@ -45,6 +46,7 @@ async function serve(opts: { sink: Sink; dedupe?: SequenceLedger; logs?: string[
     maxBodyBytes: 1 << 20,
     retryAfterS: 7,
     ...(opts.dedupe && { dedupe: opts.dedupe }),
+    ...(opts.lagGuard && { lagGuard: opts.lagGuard, maxEventLoopLagMs: 100 }),
   });
   const server: Server = await new Promise((res) => {
     const s = app.listen(0, '127.0.0.1', () => res(s));
@@ -167,5 +169,53 @@ describe('collector/http/ingest', () => {
     } finally {
       s.close();
     }
+  });
+
+  it('while the event loop lags past maxEventLoopLagMs an upload is answered 503 COL_ERR_OVERLOADED with Retry-After and nothing is written; an unknown token still gets 401', async () => {
+    let lag: number | undefined = 340;
+    const sink = new LinesSink();
+    const s = await serve({ sink, lagGuard: { over: () => lag } });
+    try {
+      const res = await post(s.url, { reports: [makeReport({ seq: 3 })] });
+      expect([res.status, res.headers.get('retry-after')]).to.deep.equal([503, '7']);
+      const body = await jsonOf(res);
+      expect(body.error.code).to.equal('COL_ERR_OVERLOADED');
+      expect(body.error.message).to.equal("the collector's event loop lags 340 ms (more than ingest.maxEventLoopLagMs, 100 ms); retry later");
+      const stranger = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer nobody' }, body: '{}' });
+      expect(stranger.status).to.equal(401);
+      expect(sink.lines).to.deep.equal([]);
+      lag = undefined;
+      expect((await post(s.url, { reports: [makeReport({ seq: 3 })] })).status).to.equal(200);
+      expect(sink.lines.length).to.be.greaterThan(0);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe('collector/http/lag-guard', () => {
+  it('LagMonitor reports a held loop while its tick is overdue and for the next second, then forgets it', () => {
+    let t = 10_000;
+    const m = new LagMonitor(() => t);
+    m.observe(t);
+    expect(m.recentMaxMs()).to.equal(0);
+    t += 1500; // the loop was held: the tick due at +50 ms has not run
+    expect(m.recentMaxMs()).to.equal(1450);
+    m.observe(t);
+    for (let end = t + 900; t < end; t += 50) m.observe(t);
+    expect(m.recentMaxMs(), 'the second after the held one still counts').to.equal(1450);
+    for (let end = t + 1000; t < end; t += 50) m.observe(t);
+    expect(m.recentMaxMs()).to.equal(0);
+  });
+
+  it('createLagGuard() says nothing with maxLagMs 0, and the lag when it is over the bound', () => {
+    let t = 0;
+    const monitor = new LagMonitor(() => t);
+    monitor.observe(0);
+    const guard = createLagGuard({ maxLagMs: 200, monitor });
+    expect(guard.over()).to.equal(undefined);
+    t = 300;
+    expect(guard.over()).to.equal(250);
+    expect(createLagGuard({ maxLagMs: 0, monitor }).over()).to.equal(undefined);
   });
 });
