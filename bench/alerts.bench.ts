@@ -74,7 +74,7 @@ class StatelessPeer {
       const win = list.filter((x) => nowMs - x.atMs <= 10 * MIN);
       const rttMax = s.linkType === 'sat-geo' ? 1500 : 300;
       if (win.length && win.every((x) => x.rtt > rttMax)) firing += labels() ? 1 : 0;
-      if (win.length && win.every((x) => x.loss > 5)) firing += labels() ? 1 : 0;
+      if (win.length && win.every((x) => x.loss > 5 && x.loss < 100)) firing += labels() ? 1 : 0;
       if (win.length && win.every((x) => x.jitter > 30)) firing += labels() ? 1 : 0;
       const c = counties.get(s.countyCode) ?? [0, 0];
       c[0]++;
