@@ -9,6 +9,7 @@ import { createApp } from '../../../collector/http/app.js';
 import { createCollectorMetrics } from '../../../collector/metrics/registry.js';
 import { LiveRegistry } from '../../../collector/registry/index.js';
 import { openStateDb } from '../../../collector/state/db.js';
+import { jsonOf } from '../../helpers/http.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
 import { internet, MIN, quiet, report, rules, seededRegistry } from './fixtures.js';
 
@@ -29,14 +30,14 @@ describe('alerts module', () => {
     await new Promise((r) => server.once('listening', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const all = await (await fetch(`${base}/api/v1/alerts`)).json();
+      const all = await jsonOf(await fetch(`${base}/api/v1/alerts`));
       expect(all.firing).to.equal(2);
       expect(all.alerts[0]).to.include.keys('key', 'rule', 'labels', 'summary', 'summaryZh', 'consoleUrl', 'startsAt');
-      const inCounty = await (await fetch(`${base}/api/v1/alerts?region=${dark[0]!.county}`)).json();
+      const inCounty = await jsonOf(await fetch(`${base}/api/v1/alerts?region=${dark[0]!.county}`));
       expect(inCounty.alerts.map((a: { labels: { school: string } }) => a.labels.school)).to.deep.equal([dark[0]!.id]);
-      expect((await (await fetch(`${base}/api/v1/alerts?region=640000&rule=off`)).json()).firing).to.equal(2);
-      expect((await (await fetch(`${base}/api/v1/alerts?rule=other`)).json()).firing).to.equal(0);
-      expect((await (await fetch(`${base}/api/v1/alerts/rules`)).json()).rules.map((r: { id: string }) => r.id)).to.deep.equal(['off']);
+      expect((await jsonOf(await fetch(`${base}/api/v1/alerts?region=640000&rule=off`))).firing).to.equal(2);
+      expect((await jsonOf(await fetch(`${base}/api/v1/alerts?rule=other`))).firing).to.equal(0);
+      expect((await jsonOf(await fetch(`${base}/api/v1/alerts/rules`))).rules.map((r: { id: string }) => r.id)).to.deep.equal(['off']);
     } finally {
       await new Promise((r) => server.close(r));
       await mod.stop!();
