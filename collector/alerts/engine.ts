@@ -213,7 +213,7 @@ export class AlertEngine {
     let i = 0;
     for (const s of reg.schools.values()) {
       this.judgeSchool(s, i++, reg, nowMs, sweep, schoolTime, regionCounts, result);
-      if ((i & 255) === 0 && performance.now() - sliceStart > sliceMs) {
+      if ((i & 63) === 0 && performance.now() - sliceStart > sliceMs) {
         result.busyMs += performance.now() - sliceStart;
         await yieldNow();
         sliceStart = performance.now();
