@@ -138,17 +138,24 @@ export class AlertBoard {
       if (out.length < opts.limit) out.push(item);
     };
     const wantFiring = opts.state !== 'resolved';
-    const firingRows: BoardItem[] = [];
+    // Rows are built for the page only; a storm of 60,000 firing alerts is sorted as references by number.
+    const shown: { a: Alert; ack: Ack | undefined }[] = [];
     for (const a of this.active().values()) {
       if (!matchesRegion(a.labels, opts.region) || !opts.inScope(a.labels)) continue;
       const ack = this.acks.get(ackKey(a.key, a.startsAtMs));
       firing++;
       if (ack) acknowledged++;
       if (!wantFiring || (opts.state === 'acknowledged' && !ack)) continue;
-      firingRows.push(row(a, 'firing', ack));
+      shown.push({ a, ack });
     }
-    firingRows.sort((x, y) => (x.startsAt < y.startsAt ? 1 : -1));
-    for (const r of firingRows) take(r);
+    shown.sort((x, y) => y.a.startsAtMs - x.a.startsAtMs);
+    for (const { a, ack } of shown) {
+      if (out.length >= opts.limit) {
+        total += shown.length - out.length;
+        break;
+      }
+      take(row(a, 'firing', ack));
+    }
     if (opts.state !== 'firing') {
       const rows = this.state.db.prepare('SELECT alert, acked_by AS by, acked_at_ms AS atMs FROM alert_resolved ORDER BY ends_ms DESC, id DESC LIMIT ?').all(MAX_RESOLVED) as { alert: string; by: string | null; atMs: number | null }[];
       for (const r of rows) {

@@ -88,6 +88,18 @@ describe('collector/console alerts page in headless Chromium (scoped operator, r
     expect(pageErrors).to.deep.equal([]);
   });
 
+  it('the console overview of a county account shows its county only, whatever level the page asks for', async () => {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${h.base}/`);
+    await page.waitForSelector('main[aria-busy="false"]');
+    const body = await page.locator('main').innerText();
+    expect(body).to.contain('兴庆区');
+    expect(body).to.not.contain('吴忠市').and.not.contain('西夏区');
+    await page.screenshot({ path: join(ARTIFACTS, 'overview-county-account.png'), fullPage: true });
+    expect(pageErrors).to.deep.equal([]);
+  });
+
   it('a viewer of another county sees none of these alerts, and may not acknowledge', async () => {
     const other = h.account('xixia', '640105');
     const board = (await (await fetch(`${h.base}/api/v1/alerts/board`, { headers: { authorization: other } })).json()) as { scope: string; items: unknown[]; firing: number };
