@@ -11,7 +11,7 @@
  */
 import express, { Router, type Response } from 'express';
 import { z } from 'zod';
-import { NATION, placeRegion, principalOf, schoolInScope } from '../auth/scope.js';
+import { NATION, principalOf } from '../auth/scope.js';
 import { sendError } from '../http/errors.js';
 import type { CollectorModule, ModuleContext } from '../module.js';
 import type { Registry } from '../registry/index.js';
@@ -22,6 +22,8 @@ import { badJsonBody } from './maintenance.js';
 export const MAX_RESOLVED = 5000;
 export const KEEP_RESOLVED_MS = 7 * 86_400_000;
 const CHUNK = 500;
+/** Longest stretch of work between two yields while building a page, ms. */
+const SLICE_MS = 8;
 const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export const BOARD_MIGRATIONS: readonly Migration[] = [
@@ -32,6 +34,8 @@ export const BOARD_MIGRATIONS: readonly Migration[] = [
 CREATE TABLE alert_resolved (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, starts_ms INTEGER NOT NULL, ends_ms INTEGER NOT NULL, alert TEXT NOT NULL, acked_by TEXT, acked_at_ms INTEGER);
 CREATE INDEX alert_resolved_ends ON alert_resolved (ends_ms);`,
   },
+  // The codes an alert lies under, so the history is filtered by region and scope in SQL, not by parsing every row.
+  { version: 2, description: 'alerts page: the places of a resolved alert', up: `ALTER TABLE alert_resolved ADD COLUMN place TEXT NOT NULL DEFAULT '';` },
 ];
 
 /** One row of the alerts page. */
@@ -49,62 +53,106 @@ export interface BoardItem {
   ack: { by: string; at: string } | null;
 }
 
-type Ack = { by: string; atMs: number };
-const ackKey = (key: string, startsMs: number) => `${key}@${startsMs}`;
+type Ack = { startsMs: number; by: string; atMs: number };
+type Labels = Readonly<Record<string, string>>;
 
-/** True when an alert's labels lie inside the scope. */
-export function alertInScope(reg: Registry, scope: string, labels: Readonly<Record<string, string>>): boolean {
-  if (scope === NATION) return true;
-  if (labels.school) return schoolInScope(reg, scope, labels.school) === true;
-  const code = labels.region ?? labels.county ?? labels.city ?? labels.province;
-  return code !== undefined && placeRegion(reg, scope, code) === 'inside';
+/** True when the labels name `code` as the school or one of the regions the alert lies under (any code for the nation). */
+export function labelsUnder(labels: Labels, code: string): boolean {
+  return code === NATION || labels.school === code || labels.county === code || labels.city === code || labels.province === code || labels.region === code;
 }
 
-function matchesRegion(labels: Readonly<Record<string, string>>, region: string): boolean {
-  return region === NATION || [labels.school, labels.region, labels.county, labels.city, labels.province].includes(region);
+/** `labelsUnder` for an account's scope, resolved once (a recoded scope leads to its code in force). */
+export function scopeFilter(reg: Registry, scope: string): (labels: Labels) => boolean {
+  if (scope === NATION) return () => true;
+  const code = reg.region(scope) ? scope : reg.resolve(scope);
+  return (labels) => labelsUnder(labels, code);
+}
+
+/** The codes an alert lies under, as stored in `alert_resolved.place`: ` school county city province region `. */
+const placeOf = (l: Labels) => ` ${[l.school, l.county, l.city, l.province, l.region].filter(Boolean).join(' ')} `;
+
+/** The `limit` alerts of latest start, kept in a min-heap as they stream by. */
+class Newest {
+  readonly heap: { a: Alert; ack: Ack | undefined }[] = [];
+  constructor(private readonly limit: number) {}
+  offer(a: Alert, ack: Ack | undefined): void {
+    const h = this.heap;
+    if (h.length < this.limit) {
+      h.push({ a, ack });
+      for (let i = h.length - 1; i > 0; ) {
+        const p = (i - 1) >> 1;
+        if ((h[p] as { a: Alert }).a.startsAtMs <= (h[i] as { a: Alert }).a.startsAtMs) break;
+        [h[p], h[i]] = [h[i] as (typeof h)[number], h[p] as (typeof h)[number]];
+        i = p;
+      }
+      return;
+    }
+    if (this.limit === 0 || a.startsAtMs <= (h[0] as { a: Alert }).a.startsAtMs) return;
+    h[0] = { a, ack };
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && (h[l] as { a: Alert }).a.startsAtMs < (h[m] as { a: Alert }).a.startsAtMs) m = l;
+      if (r < h.length && (h[r] as { a: Alert }).a.startsAtMs < (h[m] as { a: Alert }).a.startsAtMs) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i] as (typeof h)[number], h[m] as (typeof h)[number]];
+      i = m;
+    }
+  }
 }
 
 /** Acknowledgements and the resolved history. */
 export class AlertBoard {
+  /** Acknowledgements of firing alerts by alert key (with the start of the alert they were given to). */
   private acks = new Map<string, Ack>();
-  private pending: (() => void)[] = [];
   private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly state: StateDb, private readonly active: () => ReadonlyMap<string, Alert>, private readonly now: () => number) {
     state.migrate('alerts.board', BOARD_MIGRATIONS);
-    for (const r of state.db.prepare('SELECT key, starts_ms AS startsMs, by, at_ms AS atMs FROM alert_acks').all() as { key: string; startsMs: number; by: string; atMs: number }[]) {
-      this.acks.set(ackKey(r.key, r.startsMs), { by: r.by, atMs: r.atMs });
+    for (const r of state.db.prepare('SELECT key, starts_ms AS startsMs, by, at_ms AS atMs FROM alert_acks').all() as ({ key: string } & Ack)[]) {
+      this.acks.set(r.key, { startsMs: r.startsMs, by: r.by, atMs: r.atMs });
     }
   }
 
-  /** The alerts module's journal hook: resolved alerts move to the history with their acknowledgement. */
+  private ackOf(a: Alert): Ack | undefined {
+    const ack = this.acks.get(a.key);
+    return ack && ack.startsMs === a.startsAtMs ? ack : undefined;
+  }
+
+  /**
+   * The alerts module's journal hook: resolved alerts move to the history with their acknowledgement.
+   * Of a storm, only the newest MAX_RESOLVED are written (the history keeps no more), in chunks.
+   */
   note(_fired: readonly Alert[], resolved: readonly Alert[]): void {
     if (resolved.length === 0) return;
-    const rows = resolved.map((a) => {
-      const k = ackKey(a.key, a.startsAtMs);
-      const ack = this.acks.get(k);
-      this.acks.delete(k);
-      return { a, ack };
-    });
+    const firstKept = Math.max(0, resolved.length - MAX_RESOLVED);
     const nowMs = this.now();
-    this.writing = this.writing.then(async () => {
-      for (let i = 0; i < rows.length; i += CHUNK) {
-        const part = rows.slice(i, i + CHUNK);
-        await this.state.commit((db) => {
-          const ins = db.prepare('INSERT INTO alert_resolved (key, starts_ms, ends_ms, alert, acked_by, acked_at_ms) VALUES (?, ?, ?, ?, ?, ?)');
-          const del = db.prepare('DELETE FROM alert_acks WHERE key = ? AND starts_ms = ?');
-          for (const { a, ack } of part) {
-            ins.run(a.key, a.startsAtMs, a.endsAtMs ?? nowMs, JSON.stringify({ ...a, sweep: undefined }), ack?.by ?? null, ack?.atMs ?? null);
-            if (ack) del.run(a.key, a.startsAtMs);
-          }
-        });
-        await yieldNow();
-      }
-      await this.state.commit((db) => {
-        db.prepare('DELETE FROM alert_resolved WHERE ends_ms < ?').run(nowMs - KEEP_RESOLVED_MS);
-        db.prepare('DELETE FROM alert_resolved WHERE id <= (SELECT max(id) FROM alert_resolved) - ?').run(MAX_RESOLVED);
-      });
-    }).catch(() => undefined);
+    this.writing = this.writing
+      .then(async () => {
+        for (let i = 0; i < resolved.length; i += CHUNK) {
+          const part = resolved.slice(i, i + CHUNK);
+          const acks = part.map((a) => {
+            const ack = this.ackOf(a);
+            if (ack) this.acks.delete(a.key);
+            return ack;
+          });
+          await this.state.commit((db) => {
+            const ins = db.prepare('INSERT INTO alert_resolved (key, starts_ms, ends_ms, alert, acked_by, acked_at_ms, place) VALUES (?, ?, ?, ?, ?, ?, ?)');
+            const del = db.prepare('DELETE FROM alert_acks WHERE key = ? AND starts_ms = ?');
+            for (let j = 0; j < part.length; j++) {
+              const a = part[j] as Alert;
+              const ack = acks[j];
+              if (ack) del.run(a.key, a.startsAtMs);
+              if (i + j >= firstKept) ins.run(a.key, a.startsAtMs, a.endsAtMs ?? nowMs, JSON.stringify({ ...a, sweep: undefined }), ack?.by ?? null, ack?.atMs ?? null, placeOf(a.labels));
+            }
+            db.prepare('DELETE FROM alert_resolved WHERE ends_ms < ?').run(nowMs - KEEP_RESOLVED_MS);
+            db.prepare('DELETE FROM alert_resolved WHERE id <= (SELECT max(id) FROM alert_resolved) - ?').run(MAX_RESOLVED);
+          });
+          await yieldNow();
+        }
+      })
+      .catch(() => undefined);
   }
 
   /** Settles the writes queued so far (tests, shutdown). */
@@ -123,49 +171,51 @@ export class AlertBoard {
     if (!a) return undefined;
     const atMs = this.now();
     await this.state.commit((db) => db.prepare('INSERT INTO alert_acks (key, starts_ms, by, at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (key, starts_ms) DO UPDATE SET by = excluded.by, at_ms = excluded.at_ms').run(key, a.startsAtMs, by, atMs));
-    this.acks.set(ackKey(key, a.startsAtMs), { by, atMs });
+    this.acks.set(key, { startsMs: a.startsAtMs, by, atMs });
     return a;
   }
 
-  /** The page's rows, newest first: firing (acknowledged or not) then resolved. */
-  items(opts: { region: string; state: 'firing' | 'resolved' | 'acknowledged' | 'all'; limit: number; inScope: (labels: Readonly<Record<string, string>>) => boolean }): { firing: number; acknowledged: number; items: BoardItem[]; truncated: boolean } {
-    const out: BoardItem[] = [];
+  /**
+   * The page's rows: firing (acknowledged or not) with the latest start first, then resolved with the
+   * latest end first. One pass over the firing alerts in slices with yields between, so a storm of
+   * 60,000 never holds the event loop; only the page's rows are built.
+   */
+  async items(opts: { region: string; state: 'firing' | 'resolved' | 'acknowledged' | 'all'; limit: number; /** The caller's scope (code in force). */ scope: string }): Promise<{ firing: number; acknowledged: number; items: BoardItem[]; truncated: boolean }> {
     let firing = 0;
     let acknowledged = 0;
-    let total = 0;
-    const take = (item: BoardItem) => {
-      total++;
-      if (out.length < opts.limit) out.push(item);
-    };
-    const wantFiring = opts.state !== 'resolved';
-    // Rows are built for the page only; a storm of 60,000 firing alerts is sorted as references by number.
-    const shown: { a: Alert; ack: Ack | undefined }[] = [];
+    let matched = 0;
+    const newest = new Newest(opts.state === 'resolved' ? 0 : opts.limit);
+    let t0 = performance.now();
+    let n = 0;
     for (const a of this.active().values()) {
-      if (!matchesRegion(a.labels, opts.region) || !opts.inScope(a.labels)) continue;
-      const ack = this.acks.get(ackKey(a.key, a.startsAtMs));
+      if (++n % 256 === 0 && performance.now() - t0 > SLICE_MS) {
+        await yieldNow();
+        t0 = performance.now();
+      }
+      if (!labelsUnder(a.labels, opts.region) || !labelsUnder(a.labels, opts.scope)) continue;
+      const ack = this.acks.size ? this.ackOf(a) : undefined;
       firing++;
       if (ack) acknowledged++;
-      if (!wantFiring || (opts.state === 'acknowledged' && !ack)) continue;
-      shown.push({ a, ack });
+      if (opts.state === 'resolved' || (opts.state === 'acknowledged' && !ack)) continue;
+      matched++;
+      newest.offer(a, ack);
     }
-    shown.sort((x, y) => y.a.startsAtMs - x.a.startsAtMs);
-    for (const { a, ack } of shown) {
-      if (out.length >= opts.limit) {
-        total += shown.length - out.length;
-        break;
-      }
-      take(row(a, 'firing', ack));
-    }
-    if (opts.state !== 'firing') {
-      const rows = this.state.db.prepare('SELECT alert, acked_by AS by, acked_at_ms AS atMs FROM alert_resolved ORDER BY ends_ms DESC, id DESC LIMIT ?').all(MAX_RESOLVED) as { alert: string; by: string | null; atMs: number | null }[];
-      for (const r of rows) {
+    const items = newest.heap.sort((x, y) => y.a.startsAtMs - x.a.startsAtMs).map(({ a, ack }) => row(a, 'firing', ack));
+    let truncated = matched > items.length;
+    if (opts.state !== 'firing' && items.length < opts.limit) {
+      const codes = [opts.region, opts.scope].filter((c) => c !== NATION);
+      const where = [...codes.map(() => `instr(place, ' ' || ? || ' ') > 0`), ...(opts.state === 'acknowledged' ? ['acked_by IS NOT NULL'] : []), '1'];
+      const args = codes;
+      const rows = this.state.db
+        .prepare(`SELECT alert, acked_by AS by, acked_at_ms AS atMs FROM alert_resolved WHERE ${where.join(' AND ')} ORDER BY ends_ms DESC, id DESC LIMIT ?`)
+        .all(...args, opts.limit - items.length + 1) as { alert: string; by: string | null; atMs: number | null }[];
+      truncated ||= rows.length > opts.limit - items.length;
+      for (const r of rows.slice(0, opts.limit - items.length)) {
         const a = JSON.parse(r.alert) as Alert;
-        if (!matchesRegion(a.labels, opts.region) || !opts.inScope(a.labels)) continue;
-        if (opts.state === 'acknowledged' && r.by === null) continue;
-        take(row(a, 'resolved', r.by !== null ? { by: r.by, atMs: r.atMs as number } : undefined));
+        items.push(row(a, 'resolved', r.by !== null ? { startsMs: a.startsAtMs, by: r.by, atMs: r.atMs as number } : undefined));
       }
     }
-    return { firing, acknowledged, items: out, truncated: total > out.length };
+    return { firing, acknowledged, items, truncated };
   }
 }
 
@@ -189,15 +239,17 @@ export function boardRouter(board: AlertBoard, registry: () => Registry, now: ()
   const router = Router();
   const scopeOf = (res: Response) => principalOf(res)?.scope ?? NATION;
 
-  router.get('/api/v1/alerts/board', (req, res) => {
+  router.get('/api/v1/alerts/board', async (req, res) => {
     const q = boardQuery.safeParse(req.query);
     if (!q.success) {
       const issues = q.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
       return sendError(res, 'COL_ERR_INVALID_QUERY', `invalid query: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
     }
-    const reg = registry();
     const scope = scopeOf(res);
-    res.json({ asOf: new Date(now()).toISOString(), scope, region: q.data.region, ...board.items({ ...q.data, inScope: (l) => alertInScope(reg, scope, l) }) });
+    const reg = registry();
+    const region = q.data.region === NATION || reg.region(q.data.region) ? q.data.region : reg.resolve(q.data.region);
+    const answer = await board.items({ ...q.data, region, scope: scope === NATION || reg.region(scope) ? scope : reg.resolve(scope) });
+    res.json({ asOf: new Date(now()).toISOString(), scope, region, ...answer });
   });
 
   router.post('/api/v1/alerts/ack', express.json({ limit: '4kb' }), async (req, res, next) => {
@@ -206,7 +258,7 @@ export function boardRouter(board: AlertBoard, registry: () => Registry, now: ()
       if (!b.success) return sendError(res, 'COL_ERR_INVALID_PAYLOAD', 'the body must be {"key": "<alert key>"}', [{ path: 'key', message: 'required' }]);
       const p = principalOf(res);
       const a = board.firing(b.data.key);
-      if (!a || (p && !alertInScope(registry(), p.scope, a.labels))) return sendError(res, 'COL_ERR_NOT_FOUND', `no firing alert ${b.data.key} in your scope`);
+      if (!a || (p && !scopeFilter(registry(), p.scope)(a.labels))) return sendError(res, 'COL_ERR_NOT_FOUND', `no firing alert ${b.data.key} in your scope`);
       const by = p ? p.name : 'anonymous';
       await board.acknowledge(b.data.key, by);
       res.json({ key: a.key, ack: { by, at: new Date(now()).toISOString() } });

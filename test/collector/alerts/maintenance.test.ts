@@ -63,14 +63,14 @@ describe('alerts/maintenance', () => {
     await e.sweep();
     const key = [...e.active.keys()].find((k) => k.includes(a!.id))!;
     expect(await board.acknowledge(key, 'xingqing-noc')).to.not.equal(undefined);
-    const firing = board.items({ region: '000000', state: 'acknowledged', limit: 100, inScope: () => true });
+    const firing = await board.items({ region: '000000', state: 'acknowledged', limit: 100, scope: '000000' });
     expect(firing.items.map((i) => [i.key, i.state, i.ack?.by])).to.deep.equal([[key, 'firing', 'xingqing-noc']]);
     e.onReport(a!.id, report(a!.id, T + 32 * MIN, [internet(0)]), T + 32 * MIN);
     clock.now = T + 33 * MIN;
     const r = await e.sweep();
     board.note(r.fired, r.resolved);
     await board.flushed();
-    const resolved = new AlertBoard(state, () => e.active, () => clock.now).items({ region: a!.county, state: 'resolved', limit: 100, inScope: () => true });
+    const resolved = await new AlertBoard(state, () => e.active, () => clock.now).items({ region: a!.county, state: 'resolved', limit: 100, scope: '000000' });
     expect(resolved.items.map((i) => [i.key, i.state, i.ack?.by, i.endsAt])).to.deep.equal([[key, 'resolved', 'xingqing-noc', new Date(T + 33 * MIN).toISOString()]]);
   });
 });
