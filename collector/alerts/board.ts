@@ -21,7 +21,8 @@ import { badJsonBody } from './maintenance.js';
 
 export const MAX_RESOLVED = 5000;
 export const KEEP_RESOLVED_MS = 7 * 86_400_000;
-const CHUNK = 500;
+// Rows of the history per group commit: each is an alert's JSON, so 100 keep a commit's work to a few ms.
+const CHUNK = 100;
 /** Longest stretch of work between two yields while building a page, ms. */
 const SLICE_MS = 8;
 const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -130,6 +131,7 @@ export class AlertBoard {
     const nowMs = this.now();
     this.writing = this.writing
       .then(async () => {
+        let t0 = performance.now();
         for (let i = 0; i < resolved.length; i += CHUNK) {
           const part = resolved.slice(i, i + CHUNK);
           const acks = part.map((a) => {
@@ -137,6 +139,13 @@ export class AlertBoard {
             if (ack) this.acks.delete(a.key);
             return ack;
           });
+          if (i + part.length <= firstKept && !acks.some(Boolean)) {
+            if (performance.now() - t0 > SLICE_MS) {
+              await yieldNow();
+              t0 = performance.now();
+            }
+            continue;
+          }
           await this.state.commit((db) => {
             const ins = db.prepare('INSERT INTO alert_resolved (key, starts_ms, ends_ms, alert, acked_by, acked_at_ms, place) VALUES (?, ?, ?, ?, ?, ?, ?)');
             const del = db.prepare('DELETE FROM alert_acks WHERE key = ? AND starts_ms = ?');
@@ -150,6 +159,7 @@ export class AlertBoard {
             db.prepare('DELETE FROM alert_resolved WHERE id <= (SELECT max(id) FROM alert_resolved) - ?').run(MAX_RESOLVED);
           });
           await yieldNow();
+          t0 = performance.now();
         }
       })
       .catch(() => undefined);
