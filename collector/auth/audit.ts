@@ -64,3 +64,16 @@ export function listAudit(state: StateDb, opts: { limit?: number; subject?: stri
   const args = opts.subject ? [opts.subject, limit] : [limit];
   return state.db.prepare(sql).all(...args) as AuditEntry[];
 }
+
+/** Appends an entry in a transaction of its own (a change made elsewhere, e.g. agent tokens by the CLI). */
+export function recordAudit(state: StateDb, e: Omit<AuditEntry, 'at'> & { at?: string }): void {
+  migrateAudit(state);
+  state.transaction((db) => writeAudit(db, { at: e.at ?? new Date().toISOString(), actor: e.actor, action: e.action, subject: e.subject, detail: e.detail }));
+}
+
+/** What an agent-token selection on the CLI names, for the audit subject: `--id`, `--school[/--agent]`, `--region`, `--all`. */
+export function selectionSubject(o: { id?: string; school?: string; agent?: string; region?: string; all?: boolean }): string {
+  if (o.id) return o.id;
+  if (o.school) return o.agent ? `${o.school}/${o.agent}` : o.school;
+  return o.region ?? (o.all ? 'all' : '');
+}

@@ -12,7 +12,7 @@ import { importLegacyAuth } from '../state/legacy.js';
 import { issueToken, issueTokens, schoolsWithTokens } from './tokens.js';
 import { registerEnrollCommands } from '../enroll/cli.js';
 import { registerLifecycleCommands } from './lifecycle-cli.js';
-import { cliActor } from './audit.js';
+import { cliActor, recordAudit, selectionSubject } from './audit.js';
 import { checkScope, parseRole, registerScopeCommands } from './scope-cli.js';
 import { issueViewer, removeViewer } from './viewers.js';
 
@@ -76,6 +76,7 @@ async function issueCommand(opts: IssueOptions): Promise<void> {
     if (opts.school !== undefined) {
       if (!registry.get(opts.school)) throw notRegistered(`school ${opts.school} is not in the registry ${config.registry}`);
       const { token: t, record } = issueToken({ state, school: opts.school });
+      recordAudit(state, { actor: cliActor(), action: 'token.issue', subject: opts.school, detail: `token ${record.id}` });
       process.stderr.write(`issued token ${record.id} for school ${record.school}; store it now, it is not shown again\n`);
       process.stdout.write(`${t}\n`);
       return;
@@ -90,6 +91,7 @@ async function issueCommand(opts: IssueOptions): Promise<void> {
     const csv = csvWriter(fd);
     csv.line('school,token_id,token\n');
     const n = issueTokens({ state, schools, onIssued: (t, r) => csv.line(`${r.school},${r.id},${t}\n`) });
+    recordAudit(state, { actor: cliActor(), action: 'token.issue', subject: selectionSubject(opts), detail: `${n} tokens${opts.missing ? ' (schools without one)' : ''}` });
     csv.end();
     if (opts.out) {
       fsyncSync(fd);

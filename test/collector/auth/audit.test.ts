@@ -37,7 +37,7 @@ describe('collector/auth/audit and scoped accounts', () => {
     this.timeout(60_000);
     const env = (dir: string) => ({ CAMPUSLINK_STATE_DIR: dir, CAMPUSLINK_REGISTRY: repoPath('config/schools.example.csv'), CAMPUSLINK_LOG_LEVEL: 'warn' });
 
-    it('scopes an account to a county of the registry, refuses an unknown code or role, issues and revokes a read token, and lists who did each in the audit log', async () => {
+    it('scopes an account to a county of the registry, refuses an unknown code or role, issues and revokes a read token, and lists who did each (and agent token changes) in the audit log', async () => {
       const dir = tempDir();
       const add = await runCli('collector', ['viewer', 'add', '--name', 'xingqing', '--scope', '640104', '--role', 'operator', '--by', 'alice'], env(dir));
       expect(add.code, add.stderr).to.equal(0);
@@ -61,9 +61,18 @@ describe('collector/auth/audit and scoped accounts', () => {
       const revoke = await runCli('collector', ['viewer', 'token', 'revoke', '--id', id, '--by', 'carol'], env(dir));
       expect(revoke.code, revoke.stderr).to.equal(0);
 
+      expect((await runCli('collector', ['token', 'issue', '--school', '1640104001'], { ...env(dir), USER: 'dave', SUDO_USER: '' })).code).to.equal(0);
+      expect((await runCli('collector', ['token', 'revoke', '--school', '1640104001'], { ...env(dir), USER: 'dave', SUDO_USER: '' })).code).to.equal(0);
+
       const audit = await runCli('collector', ['audit', 'list'], env(dir));
       const lines = audit.stdout.trim().split('\n').map((l) => l.split('\t').slice(1, 4).join(' '));
-      expect(lines).to.deep.equal([`cli:carol read_token.revoke ${id}`, `cli:bob read_token.issue ${id}`, 'cli:alice viewer.add xingqing']);
+      expect(lines).to.deep.equal([
+        'cli:dave token.revoke 1640104001',
+        'cli:dave token.issue 1640104001',
+        `cli:carol read_token.revoke ${id}`,
+        `cli:bob read_token.issue ${id}`,
+        'cli:alice viewer.add xingqing',
+      ]);
     });
   });
 });
