@@ -134,11 +134,18 @@ function rewriteQuery(req: Request, set: Record<string, string>): void {
 
 /** Checks one read request of a scoped principal; true when it may go on (possibly narrowed). */
 function checkRead(reg: Registry, p: Principal, req: Request, res: Response): boolean {
-  const path = req.path;
+  // Express routes ignore case and decode parameters: match the same way, or /API/… and %31… would slip by.
+  let path: string;
+  try {
+    path = decodeURIComponent(req.path).toLowerCase();
+  } catch {
+    forbid(res, p, `${req.path} (not a valid path)`);
+    return false;
+  }
   const route = ROUTES.find((r) => r.re.test(path));
   if (!route) {
-    if (!path.startsWith('/api/')) return true; // the console's static pages: their data comes through the API
-    forbid(res, p, `${path} (not filtered by region)`);
+    if (!path.includes('/api')) return true; // the console's static pages: their data comes through the API
+    forbid(res, p, `${req.path} (not filtered by region)`);
     return false;
   }
   const m = route.re.exec(path) as RegExpExecArray;
@@ -164,7 +171,7 @@ function checkRead(reg: Registry, p: Principal, req: Request, res: Response): bo
       req.url = `/api/v1/regions/${current(reg, p.scope) ?? p.scope}`;
       return narrowed();
     case 'region-param':
-      return region(m[1] as string, () => void (req.url = req.url.replace(m[1] as string, current(reg, p.scope) ?? p.scope)));
+      return region(m[1] as string, () => void (req.url = `${req.path.replace(/[^/]+$/, current(reg, p.scope) ?? p.scope)}${req.url.slice(req.path.length)}`));
     case 'region-query': {
       const key = route.loc.key;
       const code = typeof q[key] === 'string' ? (q[key] as string) : NATION;

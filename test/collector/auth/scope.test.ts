@@ -46,6 +46,10 @@ describe('collector/auth/scope: roles by region on the read side (real influxd)'
       '/api/v1/console/trail/640105',
       '/api/v1/alerts?region=640105',
       '/api/v1/ingest/budgets',
+      // Express matches routes without case and decodes parameters; the scope check does too.
+      `/API/V1/console/schools/${other}`,
+      `/api/v1/console/schools/%3${other.slice(0, 1)}${other.slice(1)}`,
+      '/api/v1/regions/%3640105'.replace('%3640105', '%36%34%30%31%30%35'),
     ]) {
       await refused(path, county, '640104');
     }
@@ -82,6 +86,8 @@ describe('collector/auth/scope: roles by region on the read side (real influxd)'
     const cov = (await (await get('/api/v1/coverage?level=national', city)).json()) as { level: string; code: string; registered: number };
     expect(cov).to.include({ level: 'city', code: '640100', registered: 50 });
     const nation = h.account('nx-all', '000000');
+    // The paths the county account is refused above do reach the school page for an account allowed to see it.
+    for (const path of [`/API/V1/console/schools/${other}`, `/api/v1/console/schools/%31${other.slice(1)}`]) expect((await get(path, nation)).status, path).to.equal(200);
     const all = (await (await get('/api/v1/coverage?level=national', nation)).json()) as { registered: number };
     expect(all.registered).to.equal(100);
     const me = (await (await get('/api/v1/me', city)).json()) as { name: string; scope: string; role: string };
