@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createIdentity } from './auth/identity.js';
 import { TokenStore } from './auth/tokens.js';
+import { ReadTokenStore } from './auth/scope-tokens.js';
 import { ViewerStore } from './auth/viewers.js';
 import { listenerSettings, parseHostPort, type CollectorConfig } from './config.js';
 import { createEnrollment } from './enroll/service.js';
@@ -95,6 +96,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   // Fills its map in the background: a token not loaded yet is found by an indexed lookup meanwhile.
   const tokens = new TokenStore({ state, background: true });
   const viewers = new ViewerStore(state);
+  const readTokens = new ReadTokenStore(state, now ?? Date.now);
 
   let influxd: InfluxdHandle | undefined;
   let influxUrl = config.influx.url;
@@ -141,6 +143,8 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
     sink,
     tokens,
     viewers,
+    readTokens,
+    scopeRegistry: () => liveRegistry.current(),
     schools: liveRegistry,
     log,
     now,
@@ -171,7 +175,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   const boundPort = server.port;
   const url = `${server.scheme}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   log.info({ url, influx: influxUrl, database: config.influx.database, tokens: tokens.size }, 'collector listening');
-  if (viewers.size === 0) log.warn('read APIs and console are open to anyone who can reach this port: no viewer accounts (campuslink-collector viewer add)');
+  if (viewers.size === 0 && readTokens.size === 0) log.warn('read APIs and console are open to anyone who can reach this port: no viewer accounts (campuslink-collector viewer add)');
 
   let stopped = false;
   return {

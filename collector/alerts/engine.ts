@@ -4,6 +4,7 @@
  * yield to the event loop between them, so ingest is never held up. A sweep costs O(schools × rules)
  * arithmetic on column arrays plus O(firing alerts); an alert the sweep no longer finds true resolves.
  */
+import type { MaintenanceCheck } from './maintenance.js';
 import type { Logger } from 'pino';
 import type { Report } from '../../protocol/index.js';
 import type { Registry } from '../registry/index.js';
@@ -38,6 +39,8 @@ export interface AlertEngineOptions {
   compliance?: (profile: string) => ComplianceStatuses | undefined;
   /** Longest stretch of work between two yields, ms. Default 10. */
   sliceMs?: number;
+  /** Maintenance windows (maintenance.ts): no new alert is raised for a school or region inside one. */
+  maintenance?: MaintenanceCheck;
 }
 
 /** What one sweep changed. */
@@ -259,6 +262,7 @@ export class AlertEngine {
       return;
     }
     const n = make();
+    if (this.opts.maintenance?.isInMaintenance(n.labels, n.startsAtMs)) return;
     n.sweep = sweep;
     this.active.set(key, n);
     result.fired.push(n);

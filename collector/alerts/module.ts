@@ -11,6 +11,7 @@ import type { Registry } from '../registry/index.js';
 import type { ViewsModule } from '../views/index.js';
 import type { Alert } from './alert.js';
 import { AlertmanagerClient } from './alertmanager.js';
+import type { MaintenanceCheck } from './maintenance.js';
 import type { SchoolTime } from './calendar.js';
 import { AlertEngine, type ComplianceStatuses, type SweepResult } from './engine.js';
 import { RobotReceiver } from './robots.js';
@@ -30,6 +31,10 @@ export interface AlertsModuleOptions {
   /** Rules over the rules file (tests). */
   rules?: readonly AlertRule[];
   metrics?: CollectorMetrics;
+  /** Maintenance windows (maintenance.ts); alerts inside one are not raised. */
+  maintenance?: MaintenanceCheck;
+  /** Told what each sweep changed (the alerts page's history, board.ts). */
+  journal?: { note(fired: readonly Alert[], resolved: readonly Alert[]): void };
 }
 
 /** The module plus handles for tests and benchmarks. */
@@ -82,6 +87,7 @@ export function createAlertsModule(ctx: ModuleContext, opts: AlertsModuleOptions
     maxActive: settings.maxActive,
     consoleUrl: settings.consoleUrl || `http://${listen}`,
     compliance: complianceAdapter(opts.views),
+    maintenance: opts.maintenance,
   });
   const am = new AlertmanagerClient({
     ...settings.alertmanager,
@@ -108,6 +114,7 @@ export function createAlertsModule(ctx: ModuleContext, opts: AlertsModuleOptions
     }
     if (r.fired.length || r.resolved.length) log.info({ fired: r.fired.length, resolved: r.resolved.length, firing: engine.active.size, busyMs: Math.round(r.busyMs) }, 'alerts changed');
     store?.note(r.fired, r.resolved);
+    opts.journal?.note(r.fired, r.resolved);
     for (const rx of receivers) rx.add(r.fired, r.resolved);
     await am.changed(r.fired, r.resolved);
     await store?.flush();

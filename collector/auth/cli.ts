@@ -12,6 +12,8 @@ import { importLegacyAuth } from '../state/legacy.js';
 import { issueToken, issueTokens, schoolsWithTokens } from './tokens.js';
 import { registerEnrollCommands } from '../enroll/cli.js';
 import { registerLifecycleCommands } from './lifecycle-cli.js';
+import { cliActor, recordAudit, selectionSubject } from './audit.js';
+import { checkScope, parseRole, registerScopeCommands } from './scope-cli.js';
 import { issueViewer, removeViewer } from './viewers.js';
 
 export interface AuthCommandsOptions {
@@ -74,6 +76,7 @@ async function issueCommand(opts: IssueOptions): Promise<void> {
     if (opts.school !== undefined) {
       if (!registry.get(opts.school)) throw notRegistered(`school ${opts.school} is not in the registry ${config.registry}`);
       const { token: t, record } = issueToken({ state, school: opts.school });
+      recordAudit(state, { actor: cliActor(), action: 'token.issue', subject: opts.school, detail: `token ${record.id}` });
       process.stderr.write(`issued token ${record.id} for school ${record.school}; store it now, it is not shown again\n`);
       process.stdout.write(`${t}\n`);
       return;
@@ -88,6 +91,7 @@ async function issueCommand(opts: IssueOptions): Promise<void> {
     const csv = csvWriter(fd);
     csv.line('school,token_id,token\n');
     const n = issueTokens({ state, schools, onIssued: (t, r) => csv.line(`${r.school},${r.id},${t}\n`) });
+    recordAudit(state, { actor: cliActor(), action: 'token.issue', subject: selectionSubject(opts), detail: `${n} tokens${opts.missing ? ' (schools without one)' : ''}` });
     csv.end();
     if (opts.out) {
       fsyncSync(fd);
@@ -140,12 +144,17 @@ export function registerAuthCommands(program: Command, { fail }: AuthCommandsOpt
     .command('add')
     .description('Add a viewer, or give an existing one a new password. Prints the password as the last line of stdout; only its hash is stored.')
     .requiredOption('-n, --name <name>', 'account name (A-Z a-z 0-9 . _ @ -)')
+    .option('--scope <code>', 'region the account sees: a province, city or county code of the registry, 000000 the nation (default; an existing account keeps its own)')
+    .option('--role <role>', 'viewer (reads), operator (also acknowledges alerts, edits maintenance windows) or admin (default viewer; an existing account keeps its own)')
+    .option('--by <who>', 'who makes the change, for the audit log (default: the OS user)')
     .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
-    .action((opts: { name: string; config?: string }) => {
+    .action((opts: { name: string; scope?: string; role?: string; by?: string; config?: string }) => {
       try {
         const config = loadCollectorConfig(opts.config);
         const stateDir = resolve(config.stateDir);
-        const { password, replaced } = withAuthState(stateDir, (state) => issueViewer({ state, name: opts.name }));
+        const role = parseRole(opts.role);
+        checkScope(opts.config, opts.scope);
+        const { password, replaced } = withAuthState(stateDir, (state) => issueViewer({ state, name: opts.name, ...(opts.scope !== undefined && { scope: opts.scope }), ...(role && { role }), by: cliActor(opts.by) }));
         process.stderr.write(`${replaced ? 'new password for' : 'added'} viewer ${opts.name}; from now on the read APIs and the console need a viewer account; store the password now, it is not shown again\n`);
         process.stdout.write(`${password}\n`);
       } catch (e) {
@@ -156,16 +165,18 @@ export function registerAuthCommands(program: Command, { fail }: AuthCommandsOpt
     .command('remove')
     .description('Remove a viewer. With none left, the read APIs and the console are open again.')
     .requiredOption('-n, --name <name>', 'account name')
+    .option('--by <who>', 'who makes the change, for the audit log (default: the OS user)')
     .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
-    .action((opts: { name: string; config?: string }) => {
+    .action((opts: { name: string; by?: string; config?: string }) => {
       try {
         const config = loadCollectorConfig(opts.config);
-        if (!withAuthState(resolve(config.stateDir), (state) => removeViewer({ state, name: opts.name }))) throw new Error(`no viewer named ${opts.name}`);
+        if (!withAuthState(resolve(config.stateDir), (state) => removeViewer({ state, name: opts.name, by: cliActor(opts.by) }))) throw new Error(`no viewer named ${opts.name}`);
         process.stderr.write(`removed viewer ${opts.name}\n`);
       } catch (e) {
         fail(e);
       }
     });
   registerLifecycleCommands({ token, viewer, fail });
+  registerScopeCommands(program, viewer, { fail, withState: withAuthState });
   registerEnrollCommands(program, { fail });
 }

@@ -1,4 +1,5 @@
 /** `token list|revoke|rotate` and `viewer list` of `campuslink-collector`. */
+import { cliActor, recordAudit, selectionSubject } from './audit.js';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadCollectorConfig } from '../config.js';
@@ -46,7 +47,11 @@ export function registerLifecycleCommands({ token, viewer, fail }: { token: Comm
     .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
     .action(
       guarded((opts: SelectionOptions) => {
-        const { revoked, agentsFreed } = withAuthState(stateDirOf(opts.config), (state) => revokeTokens(state, opts, Date.now()));
+        const { revoked, agentsFreed } = withAuthState(stateDirOf(opts.config), (state) => {
+          const r = revokeTokens(state, opts, Date.now());
+          if (r.revoked || r.agentsFreed) recordAudit(state, { actor: cliActor(), action: 'token.revoke', subject: selectionSubject(opts), detail: `${r.revoked} revoked, ${r.agentsFreed} agent places freed` });
+          return r;
+        });
         if (revoked === 0 && agentsFreed === 0) throw new Error('no token in force and no agent matches');
         process.stderr.write(`revoked ${revoked} token${revoked === 1 ? '' : 's'}${agentsFreed ? `; ${agentsFreed} agent place${agentsFreed === 1 ? '' : 's'} freed` : ''}\n`);
       }),
@@ -61,7 +66,11 @@ export function registerLifecycleCommands({ token, viewer, fail }: { token: Comm
     .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
     .action(
       guarded((opts: SelectionOptions) => {
-        const n = withAuthState(stateDirOf(opts.config), (state) => requestRotation(state, opts, Date.now()));
+        const n = withAuthState(stateDirOf(opts.config), (state) => {
+          const k = requestRotation(state, opts, Date.now());
+          if (k) recordAudit(state, { actor: cliActor(), action: 'token.rotate', subject: selectionSubject(opts), detail: `${k} marked for rotation` });
+          return k;
+        });
         process.stderr.write(`${n} token${n === 1 ? '' : 's'} marked for rotation; each agent gets its new token in its next ack\n`);
       }),
     );

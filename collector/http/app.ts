@@ -1,6 +1,9 @@
 /** The collector's HTTP application: ingest, health, and the error catalogue's answers. */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { scopeGuard, whoAmI } from '../auth/scope.js';
+import type { ReadTokenVerifier } from '../auth/scope-tokens.js';
 import { requireViewer, type ViewerVerifier } from '../auth/viewers.js';
+import type { Registry } from '../registry/index.js';
 import { metricsHandler } from '../metrics/module.js';
 import type { CollectorMetrics } from '../metrics/registry.js';
 import { sendError } from './errors.js';
@@ -13,12 +16,21 @@ export type { SchoolDirectory, TokenVerifier, SequenceLedger } from './ingest.js
 export interface AppOptions extends IngestOptions {
   /** Viewer accounts; when there is any, everything but ingest and health needs one (HTTP Basic). */
   viewers?: ViewerVerifier;
+  /** Read-only API tokens (Bearer clr1_…), scoped like accounts (auth/scope-tokens.ts). */
+  readTokens?: ReadTokenVerifier;
+  /** The registry scopes are checked against; default `schools` when it is a (live) registry. */
+  scopeRegistry?: () => Registry;
   /** What `/healthz` reports beside its status: event-loop delay, connections, state database (health.ts). */
   health?: Health;
   /** `POST /api/v1/enroll` (collector/enroll/service.ts); agents enroll without a viewer account. */
   enroll?: (req: Request, res: Response) => void;
   /** What `/metrics` serves; default the process's (collector/metrics/registry.ts). */
   metrics?: CollectorMetrics;
+}
+
+function registryOf(dir: unknown): () => Registry {
+  const d = dir as { current?: () => Registry };
+  return typeof d.current === 'function' ? () => (d.current as () => Registry).call(dir) : () => dir as Registry;
 }
 
 /** Builds the express app. It never throws on input: every failure is an answer from the catalogue. */
@@ -47,7 +59,10 @@ export function createApp(opts: AppOptions): express.Express {
   if (opts.enroll) app.post('/api/v1/enroll', opts.enroll);
 
   // Everything below (views, devices, console, and the 404 of unknown paths) is the read side.
-  if (opts.viewers) app.use(requireViewer(opts.viewers));
+  // Then every read and write is kept inside the principal's scope and role (auth/scope.ts).
+  if (opts.viewers) app.use(requireViewer(opts.viewers, opts.readTokens));
+  app.use(scopeGuard(opts.scopeRegistry ?? registryOf(opts.schools)));
+  app.get('/api/v1/me', whoAmI);
 
   for (const m of opts.modules ?? []) if (m.router) app.use(m.router);
 

@@ -119,6 +119,7 @@ export function header(active, regionCode) {
     ['map', '/console/map.html'],
     ['compliance', '/console/compliance.html'],
     ['offline', '/console/offline.html'],
+    ['alerts', '/console/alerts.html'],
   ];
   const other = lang === 'zh-CN' ? 'en' : 'zh-CN';
   const switchLang = () => {

@@ -24,6 +24,7 @@ const zh = {
   lag: '上报延迟 (秒)', maxLag: '24 小时最大延迟 (秒)', agent: '探针', noData: '暂无数据', noDevices: '未收到设备清单', complianceResults: '合规结果',
   mapTitle: '学校分布', legend: '图例', clusters: '学校过多，已按网格聚合（{n} 所）', openSchool: '打开学校页面', shownSchools: '显示 {n} 所学校', asOf: '数据时间 {t}',
   'type.primary': '小学', 'type.secondary': '中学', 'type.nine-year': '九年一贯制', 'type.teaching-point': '教学点', 'type.other': '其他',
+  alerts: '告警',
   tierRules: '分档依据', tierLabel: '≥ {n} Mbps', tierLt2: '< 2 Mbps', satellite: '卫星', skip: '跳到正文', csvNote: 'CSV 为 UTF-8（带 BOM），可直接用 Excel 打开',
 
   onlineNow: '当前在线', onlineNowShare: '当前在线率（15 分钟内上报）',
@@ -61,6 +62,7 @@ const en = {
   lag: 'Report lag (s)', maxLag: 'Max lag, 24 h (s)', agent: 'Agent', noData: 'No data yet', noDevices: 'No device list received', complianceResults: 'Compliance',
   mapTitle: 'Schools on the map', legend: 'Legend', clusters: 'Too many schools to draw one by one: grouped on a grid ({n} schools)', openSchool: 'Open the school page', shownSchools: '{n} schools shown', asOf: 'as of {t}',
   'type.primary': 'primary', 'type.secondary': 'secondary', 'type.nine-year': 'nine-year', 'type.teaching-point': 'teaching point', 'type.other': 'other',
+  alerts: 'Alerts',
   tierRules: 'Tier rules', tierLabel: '≥ {n} Mbps', tierLt2: '< 2 Mbps', satellite: 'satellite', skip: 'Skip to content', csvNote: 'CSV is UTF-8 with a BOM; spreadsheets open it directly',
 
   onlineNow: 'Online now', onlineNowShare: 'Online now (reported in the last 15 minutes)',
