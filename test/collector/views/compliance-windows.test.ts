@@ -7,7 +7,7 @@ import { Evidence, evidenceLayout } from '../../../collector/views/compliance/ev
 import { resolveProfiles, type Profile } from '../../../collector/views/compliance/profile.js';
 import { SchoolWindows } from '../../../collector/views/compliance/windows.js';
 import { PROTOCOL_VERSION, type Report } from '../../../protocol/index.js';
-import { ping, registryCsv, seedSchools } from './harness.js';
+import { ping, registryCsv, seedSchools, startHarness, type Harness } from './harness.js';
 
 const at = (iso: string): number => Date.parse(`${iso}+08:00`);
 
@@ -106,5 +106,71 @@ describe('collector/views compliance windows on the school calendar (injected cl
     const b = evidenceLayout([PROFILE], windowsWith({ '640000': [{ from: '2026-07-11', to: '2026-08-31', name: '暑假' }] }));
     expect(a.fingerprint).to.not.equal(b.fingerprint);
     expect(evidenceLayout([PROFILE], new SchoolWindows()).fingerprint).to.equal(a.fingerprint);
+  });
+});
+
+describe('collector/views compliance windows on the school calendar: evidence and InfluxQL agree (real influxd)', function () {
+  this.timeout(120_000);
+  const schools = seedSchools(27);
+  let h: Harness;
+  const BREAK = { '640000': [{ from: '2026-01-24', to: '2026-03-01', name: '寒假' }] };
+
+  before(async () => {
+    h = await startHarness({ schools, config: { calendar: { breaks: BREAK } } });
+  });
+  after(async () => h?.close());
+
+  /** Posts reports of every school at 10:00 and 20:00 of each day from `from` to `to` (the clock at each day's end). */
+  const postDays = async (from: string, to: string): Promise<void> => {
+    for (let d = dayOfIso(from); d <= dayOfIso(to); d++) {
+      const day = new Date(d * 86_400_000).toISOString().slice(0, 10);
+      h.clock.now = at(`${day}T21:00:00`);
+      for (const [i, s] of schools.entries()) {
+        const loss = (i + d) % 4 === 0 ? 100 : 0;
+        await h.post(s.id, [
+          { atMs: at(`${day}T10:00:00`), measurements: [ping('internet', loss), ping('peer', loss, { rtt: 100 + i, jitter: i % 40 })] },
+          { atMs: at(`${day}T20:00:00`), measurements: [ping('internet', 100 - loss)] },
+        ]);
+      }
+    }
+  };
+
+  const compare = async (views: typeof h.views, nowMs: number): Promise<Judgement[]> => {
+    const p = views.compliance.profile('cn-moe')!;
+    const out: Judgement[] = [];
+    for (const s of schools) {
+      const live = await views.compliance.school(p, s.id, nowMs, 'live');
+      const raw = await views.compliance.school(p, s.id, nowMs, 'raw');
+      expect(live, s.id).to.deep.equal(raw);
+      out.push(...(live?.judgements ?? []));
+    }
+    return out;
+  };
+
+  it('inside 寒假, after a restart that rebuilds the evidence from InfluxDB, live and raw judge the same school days', async () => {
+    await postDays('2026-01-19', '2026-01-28');
+    const now = at('2026-02-10T10:00:00');
+    h.clock.now = now;
+    h.state.db.prepare("DELETE FROM views_meta WHERE key = 'evidence.complete'").run();
+    const views = await h.restartViews();
+    const js = await compare(views, now);
+    const bb01 = js.filter((j) => j.rule === 'CN-BB-01');
+    expect(bb01.every((j) => JSON.stringify(j.window.days) === '["2026-01-23"]')).to.equal(true);
+    expect(new Set(bb01.map((j) => j.status))).to.include('pass').and.include('fail');
+    const c2c = js.find((j) => j.rule === 'C2C-01' && j.status !== 'not_applicable')!;
+    // The 7 school days before the break, 2 of them before the first report.
+    expect(c2c.window.days).to.deep.equal(['2026-01-15', '2026-01-16', '2026-01-19', '2026-01-20', '2026-01-21', '2026-01-22', '2026-01-23']);
+    expect(['pass', 'fail']).to.include(c2c.status);
+  });
+
+  it('across National Day and the make-up Saturday, the evidence fed by ingest judges as InfluxQL over raw data does', async () => {
+    await postDays('2026-09-28', '2026-10-13');
+    const now = at('2026-10-13T16:00:00');
+    h.clock.now = now;
+    await h.views.live()!.refreshAll();
+    const js = await compare(h.views, now);
+    const c2c = js.find((j) => j.rule === 'C2C-01' && j.status !== 'not_applicable')!;
+    expect(c2c.window.days).to.deep.equal(['2026-09-29', '2026-09-30', '2026-10-08', '2026-10-09', '2026-10-10', '2026-10-12', '2026-10-13']);
+    expect(js.filter((j) => j.rule === 'CN-BB-01').every((j) => JSON.stringify(j.window.days) === '["2026-10-13"]')).to.equal(true);
   });
 });
