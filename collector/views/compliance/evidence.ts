@@ -226,7 +226,10 @@ export class Evidence {
     let b = this.bySchool.get(school);
     if (!b) {
       const { days, slots, schoolDays, schoolSlots } = this.layout;
-      b = { days: new Int32Array(days + schoolDays).fill(-1), vals: new Float64Array(days * slots + schoolDays * schoolSlots).fill(NaN) };
+      // One buffer for both (as restore() makes them): a backing store less per school.
+      const nVals = days * slots + schoolDays * schoolSlots;
+      const buf = new ArrayBuffer(nVals * 8 + (days + schoolDays) * 4);
+      b = { vals: new Float64Array(buf, 0, nVals).fill(NaN), days: new Int32Array(buf, nVals * 8, days + schoolDays).fill(-1) };
       this.bySchool.set(school, b);
     }
     return b;

@@ -111,6 +111,7 @@ export class ComplianceService {
     const regionCode = r?.code ?? NATIONAL;
     const childLevel = r ? r.childLevel : 'province';
     const childCodes = r ? r.children : reg.national.children;
+    const plans = new RulePlans(profile, atMs, this.windows);
     return {
       profile: { id: profile.id, name: profile.name, lineage: profile.lineage },
       level,
@@ -122,7 +123,7 @@ export class ComplianceService {
       children: childCodes.map((c) => {
         if (childLevel === 'school') {
           const s = reg.get(c);
-          const judged = s ? [{ school: s, judgements: judgeSchool(new RulePlans(profile, atMs, this.windows), s, this.opts.live?.()?.evidence.source(atMs) ?? (() => undefined), this.opts.live?.()?.pending(s.id)) }] : [];
+          const judged = s ? [{ school: s, judgements: judgeSchool(plans, s, this.opts.live?.()?.evidence.source(atMs) ?? (() => undefined), this.opts.live?.()?.pending(s.id)) }] : [];
           return { level: childLevel, code: c, name: s?.name ?? c, schools: judged.length, rules: rollupRules(profile, judged) };
         }
         return { level: reg.region(c)?.level ?? childLevel, code: c, name: reg.region(c)?.name ?? c, schools: table.schoolCount(c), rules: table.rollup(c) };
