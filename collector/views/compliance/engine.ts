@@ -176,6 +176,21 @@ export interface RulePlan {
 }
 
 /**
+ * A judgement's window whose description (and dates) are only written when a judgement is built:
+ * rollups plan every calendar group on each refresh and never read them.
+ */
+function lazyWindow(spec: RuleWindow, span: WindowSpan, atMs: number, describe: () => string): Judgement['window'] {
+  let description: string | undefined;
+  const w = { spec, fromMs: span.pieces[0]?.fromMs ?? atMs, toMs: span.pieces[span.pieces.length - 1]?.toMs ?? atMs, pieces: span.pieces.length } as Judgement['window'];
+  Object.defineProperty(w, 'description', { enumerable: true, get: () => (description ??= describe()) });
+  if ('schoolDays' in spec) {
+    let days: string[] | undefined;
+    Object.defineProperty(w, 'days', { enumerable: true, get: () => (days ??= span.days.map(isoDateOf)) });
+  }
+  return w;
+}
+
+/**
  * Prepares every rule of `profile` for judging at `atMs`, for schools of `provinceCode` (windows on
  * its school calendar); shared by all schools of one calendar group.
  */
@@ -195,14 +210,7 @@ export function planRules(profile: Profile, atMs: number, windows: SchoolWindows
         unit: METRICS[rule.metric].unit,
         comparison: rule.comparison,
         validFrom: version?.validFrom ?? null,
-        window: {
-          spec: rule.window,
-          description: windows.describe(rule.window, span, provinceCode),
-          fromMs: pieces[0]?.fromMs ?? atMs,
-          toMs: pieces[pieces.length - 1]?.toMs ?? atMs,
-          pieces: pieces.length,
-          ...('schoolDays' in rule.window ? { days: span.days.map(isoDateOf) } : {}),
-        },
+        window: lazyWindow(rule.window, span, atMs, () => windows.describe(rule.window, span, provinceCode)),
         source: sources,
       },
     };
