@@ -157,8 +157,8 @@ export async function run(options: { schools?: number; share?: number; rounds?: 
     };
     const provinceSchools = registry.provinces.get(PROVINCE)?.schoolCount ?? 0;
     const cases: { name: string; clients: number; requests: number; path: () => string; schools: number }[] = [
-      { name: 'national, 1 client', clients: 1, requests: REQUESTS, path: () => '/api/v1/compliance?level=national', schools: SCHOOLS },
-      { name: 'national, 8 clients', clients: 8, requests: REQUESTS, path: () => '/api/v1/compliance?level=national', schools: SCHOOLS },
+      { name: 'national, 1 client', clients: 1, requests: REQUESTS, path: () => '/api/v1/compliance?level=national', schools: registry.schools.size },
+      { name: 'national, 8 clients', clients: 8, requests: REQUESTS, path: () => '/api/v1/compliance?level=national', schools: registry.schools.size },
       { name: 'province, 1 client', clients: 1, requests: REQUESTS, path: () => `/api/v1/compliance?level=province&code=${PROVINCE}`, schools: provinceSchools },
       { name: 'province, 8 clients', clients: 8, requests: REQUESTS, path: () => `/api/v1/compliance?level=province&code=${PROVINCE}`, schools: provinceSchools },
       {

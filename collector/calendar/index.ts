@@ -6,6 +6,7 @@
  *
  * Days are China-time day numbers: days since 1970-01-01 in UTC+8 (collector/views/compliance/engine.ts).
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { calendarSectionSchema, type CalendarSection } from './config.js';
 
@@ -65,6 +66,11 @@ export class SchoolCalendar {
   private readonly holidays = new Map<number, string>();
   private readonly workdays = new Map<number, string>();
   private readonly breaks = new Map<string, { from: number; to: number; name: string }[]>();
+  /**
+   * Identifies what the calendar says about every day (holidays, make-up workdays, breaks): equal
+   * fingerprints, equal school days. Evidence kept per school day is only valid for its fingerprint.
+   */
+  readonly fingerprint: string;
 
   constructor(section: CalendarSection = calendarSectionSchema.parse({}), data: HolidayData = chineseDaysData()) {
     this.fromHour = Number(section.schoolHours.from.slice(0, 2));
@@ -87,6 +93,22 @@ export class SchoolCalendar {
     for (const [province, list] of Object.entries(section.breaks)) {
       this.breaks.set(province, list.map((b) => ({ from: dayOfIso(b.from), to: dayOfIso(b.to), name: b.name })));
     }
+    const sorted = (m: Map<number, string>): number[] => [...m.keys()].sort((a, b) => a - b);
+    const breaks = [...this.breaks].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, l]) => [k, l.map((b) => [b.from, b.to])]);
+    this.fingerprint = createHash('sha256').update(JSON.stringify([sorted(this.holidays), sorted(this.workdays), breaks])).digest('hex').slice(0, 16);
+  }
+
+  /**
+   * The calendar group of a province: its own code when it has its own breaks, else `default`.
+   * Provinces of one group have the same school days.
+   */
+  group(provinceCode: string): string {
+    return this.breaks.has(provinceCode) ? provinceCode : 'default';
+  }
+
+  /** Every calendar group: `default` and each province with its own breaks. */
+  groups(): string[] {
+    return ['default', ...[...this.breaks.keys()].filter((k) => k !== 'default').sort()];
   }
 
   /** What day `day` is for schools of `provinceCode` (a 6-digit code; unknown provinces use the default breaks). */

@@ -24,6 +24,7 @@ import { SchoolCalendar, calendarSectionSchema } from '../calendar/index.js';
 import { Availability, availabilitySnapshot, type AvailabilitySnapshot } from './coverage/availability.js';
 import type { SchoolHoursSource } from './coverage/view.js';
 import { chinaDayNumber } from './compliance/engine.js';
+import { SchoolWindows } from './compliance/windows.js';
 
 export { viewsSettingsSchema, type ViewsSettings } from './settings.js';
 export { CoverageModel } from './coverage/model.js';
@@ -90,10 +91,11 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
   const maxSkewMs = (ctx.config as { ingest?: { maxClockSkewMs?: number } } | undefined)?.ingest?.maxClockSkewMs ?? DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS;
   let model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, measuredFreshMs: freshMs, nowMs: ctx.now() });
   let live: LiveCompliance | undefined;
-  const compliance = new ComplianceService({ influx: ctx.influx, registry, store, settings, log, live: () => live });
+  const calendar = new SchoolCalendar(calendarSectionSchema.parse((ctx.config as { calendar?: unknown } | undefined)?.calendar ?? {}));
+  const windows = new SchoolWindows(calendar, settings.complianceLookbackDays);
+  const compliance = new ComplianceService({ influx: ctx.influx, registry, store, settings, log, live: () => live, windows });
   let state: ViewsState | undefined;
   const timers: NodeJS.Timeout[] = [];
-  const calendar = new SchoolCalendar(calendarSectionSchema.parse((ctx.config as { calendar?: unknown } | undefined)?.calendar ?? {}));
   let hours: { availability: Availability; snapshot: AvailabilitySnapshot | undefined } | undefined;
 
   opts.liveRegistry?.on('change', (change) => {
@@ -207,7 +209,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
       void refreshSchoolHours().catch((e: unknown) => log.error({ err: String(e) }, 'school-hours online rate not computed; the next round tries again'));
       model = new CoverageModel({ registry: registry(), store, onlineWindowMs: windowMs, measuredFreshMs: freshMs, nowMs: ctx.now() });
       await compliance.loadProfiles();
-      live = new LiveCompliance({ profiles: compliance.loaded(), registry, influx: ctx.influx, state, log, now: ctx.now, queryTimeoutMs: settings.queryTimeoutMs, maxStaleMs: opts.complianceMaxStaleMs ?? 30_000, warmProfiles: [settings.defaultProfile] });
+      live = new LiveCompliance({ profiles: compliance.loaded(), registry, influx: ctx.influx, state, log, now: ctx.now, queryTimeoutMs: settings.queryTimeoutMs, maxStaleMs: opts.complianceMaxStaleMs ?? 30_000, warmProfiles: [settings.defaultProfile], windows });
       await live.start();
       const current = live;
       void current.refreshActive().catch((e: unknown) => log.error({ err: String(e) }, 'compliance rollups not built; the next refresh tries again'));

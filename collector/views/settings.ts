@@ -3,6 +3,7 @@
  * module works before the collector config knows the section).
  */
 import { z } from 'zod';
+import { DEFAULT_LOOKBACK_DAYS } from './compliance/windows.js';
 
 export const viewsSettingsSchema = z.strictObject({
   /** A school is online when it reported, with an internet target answering, within this many minutes. */
@@ -24,6 +25,11 @@ export const viewsSettingsSchema = z.strictObject({
   defaultProfile: z.string().min(1).default('cn-moe'),
   /** Timeout of one compliance query to InfluxDB, in ms. */
   queryTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  /**
+   * How far back (calendar days, today included) a `schoolDays` window looks for its school days;
+   * a window with fewer school days in that span is judged unknown ("window incomplete").
+   */
+  complianceLookbackDays: z.number().int().min(14).max(366).default(DEFAULT_LOOKBACK_DAYS),
 });
 
 export type ViewsSettings = z.output<typeof viewsSettingsSchema>;

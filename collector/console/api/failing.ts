@@ -6,7 +6,7 @@
 import type { InfluxDB } from 'influx';
 import type { Registry } from '../../registry/index.js';
 import type { School } from '../../registry/schema.js';
-import { judgeSchool, judgeSchools, planRules, type Judgement, type Scope, type Status } from '../../views/compliance/engine.js';
+import { judgeSchool, judgeSchools, type Judgement, type Scope, type Status } from '../../views/compliance/engine.js';
 import type { LiveCompliance } from '../../views/compliance/live.js';
 import type { Profile } from '../../views/compliance/profile.js';
 import { NATIONAL, placeOf, schoolsUnder } from './scope.js';
@@ -54,7 +54,7 @@ async function fromTable(reg: Registry, live: LiveCompliance, q: RuleSchoolsQuer
       sliceStart = performance.now();
     }
   }
-  const plans = planRules(table.profile, q.atMs);
+  const plans = live.plans(table.profile, q.atMs);
   const data = live.evidence.source(q.atMs);
   return {
     total,
@@ -74,7 +74,7 @@ export async function schoolsByRule(reg: Registry, influx: InfluxDB, q: RuleScho
   if (answer) return answer;
   const scope: Scope = region ? { tag: region.level, value: region.code, values: reg.historyCodes(region.code) } : { tag: null };
   const schools = [...schoolsUnder(reg, q.region)];
-  const judged = await judgeSchools({ influx, profile: q.profile, schools, scope, atMs: q.atMs, timeoutMs });
+  const judged = await judgeSchools({ influx, profile: q.profile, schools, scope, atMs: q.atMs, timeoutMs, windows: live?.windows });
   const hits = judged.filter((j) => j.judgements[k]?.status === q.status);
   const from = (q.page - 1) * q.pageSize;
   return {

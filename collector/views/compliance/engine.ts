@@ -8,14 +8,12 @@ import type { School } from '../../registry/schema.js';
 import { lit, ms, runStatements } from '../influxql.js';
 import { METRICS, type MetricValue, type QueryData, type QuerySpec } from './metrics.js';
 import { versionAt, type Profile, type Rule, type RuleVersion, type RuleWindow } from './profile.js';
+import { isoDateOf } from '../../calendar/index.js';
+import { SchoolWindows, defaultWindows, type Interval, type WindowSpan } from './windows.js';
+
+export type { Interval, WindowSpan } from './windows.js';
 
 export type Status = 'pass' | 'fail' | 'unknown' | 'not_applicable';
-
-/** A time range [fromMs, toMs). */
-export interface Interval {
-  fromMs: number;
-  toMs: number;
-}
 
 /** The evidence of one judgement. */
 export interface Judgement {
@@ -29,7 +27,8 @@ export interface Judgement {
   threshold: number | Record<string, number> | null;
   /** The rule version used: the one in force at the judgement time. */
   validFrom: string | null;
-  window: { spec: RuleWindow; description: string; fromMs: number; toMs: number; pieces: number };
+  /** `days`: the ISO dates of the school days a `schoolDays` window covers (school calendar). */
+  window: { spec: RuleWindow; description: string; fromMs: number; toMs: number; pieces: number; days?: string[] };
   source: string;
   /** Why unknown or not applicable, or a note on the value. */
   reason?: string;
@@ -43,11 +42,6 @@ export interface Judgement {
 const CHINA_OFFSET_MS = 8 * 3_600_000;
 const DAY_MS = 86_400_000;
 
-function minutes(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number);
-  return (h ?? 0) * 60 + (m ?? 0);
-}
-
 /** China-time midnight at or before `t`, ms. */
 export function chinaDayStartMs(t: number): number {
   return Math.floor((t + CHINA_OFFSET_MS) / DAY_MS) * DAY_MS - CHINA_OFFSET_MS;
@@ -59,32 +53,11 @@ export function chinaDayNumber(t: number): number {
 }
 
 /**
- * The pieces of a window ending at `atMs` (school days are Monday-Friday, China time; no holiday
- * calendar). `lastDays: N` starts at a China-time midnight: the N whole days before today plus today
- * so far, so that day buckets of the incremental evidence cover it exactly (N rounds up).
+ * The pieces of a window ending at `atMs` for schools of `provinceCode`, on the school calendar of
+ * `windows` (collector/views/compliance/windows.ts).
  */
-export function windowPieces(w: RuleWindow, atMs: number): Interval[] {
-  if ('lastDays' in w) return [{ fromMs: chinaDayStartMs(atMs) - Math.ceil(w.lastDays) * DAY_MS, toMs: atMs }];
-  const pieces: Interval[] = [];
-  const from = minutes(w.from) * 60_000;
-  const to = minutes(w.to) * 60_000;
-  let dayStart = chinaDayStartMs(atMs);
-  for (let guard = 0; pieces.length < w.schoolDays && guard < w.schoolDays * 3 + 7; guard++, dayStart -= DAY_MS) {
-    const weekday = new Date(dayStart + CHINA_OFFSET_MS).getUTCDay();
-    if (weekday === 0 || weekday === 6) continue;
-    const a = dayStart + from;
-    const b = Math.min(dayStart + to, atMs);
-    if (b > a) pieces.unshift({ fromMs: a, toMs: b });
-  }
-  return pieces;
-}
-
-export function describeWindow(w: RuleWindow): string {
-  if ('lastDays' in w) {
-    const n = Math.ceil(w.lastDays);
-    return `the last ${n} day${n === 1 ? '' : 's'} (from midnight China time) and today so far`;
-  }
-  return `${w.from}-${w.to} China time on the last ${w.schoolDays} school day${w.schoolDays === 1 ? '' : 's'} (Monday-Friday)`;
+export function windowPieces(w: RuleWindow, atMs: number, windows: SchoolWindows = defaultWindows(), provinceCode = ''): Interval[] {
+  return windows.span(w, atMs, provinceCode).pieces;
 }
 
 /** Which schools a judgement covers: a region by its tag, or one school. */
@@ -115,6 +88,8 @@ export interface JudgeOptions {
   scope: Scope;
   atMs: number;
   timeoutMs: number;
+  /** The school calendar the windows are on (default: chinese-days without term breaks). */
+  windows?: SchoolWindows;
 }
 
 /** A school's judgements, in profile rule order. */
@@ -186,66 +161,124 @@ function judge(rule: Rule, version: RuleVersion | undefined, mv: MetricValue | u
 
 /**
  * Where a judgement's aggregates come from: for one school, the combined aggregates of one query
- * (by its key) over one rule window: group value ('' without groupBy) → alias → number.
+ * (by its key) over one rule window as expanded for the school (`span`): group value ('' without
+ * groupBy) → alias → number.
  */
-export type DataSource = (school: string, queryKey: string, window: RuleWindow) => Map<string, Record<string, number>> | undefined;
+export type DataSource = (school: string, queryKey: string, window: RuleWindow, span: WindowSpan) => Map<string, Record<string, number>> | undefined;
 
 /** One rule prepared for judging at one time: its window pieces, version and the evidence frame. */
 export interface RulePlan {
   rule: Rule;
   version: RuleVersion | undefined;
   pieces: Interval[];
+  span: WindowSpan;
   base: Omit<Judgement, 'status' | 'value' | 'threshold'>;
 }
 
-/** Prepares every rule of `profile` for judging at `atMs` (shared by all schools of one answer). */
-export function planRules(profile: Profile, atMs: number): RulePlan[] {
+/**
+ * A judgement's window whose description (and dates) are only written when a judgement is built:
+ * rollups plan every calendar group on each refresh and never read them.
+ */
+function lazyWindow(spec: RuleWindow, span: WindowSpan, atMs: number, describe: () => string): Judgement['window'] {
+  let description: string | undefined;
+  const w = { spec, fromMs: span.pieces[0]?.fromMs ?? atMs, toMs: span.pieces[span.pieces.length - 1]?.toMs ?? atMs, pieces: span.pieces.length } as Judgement['window'];
+  Object.defineProperty(w, 'description', { enumerable: true, get: () => (description ??= describe()) });
+  if ('schoolDays' in spec) {
+    let days: string[] | undefined;
+    Object.defineProperty(w, 'days', { enumerable: true, get: () => (days ??= span.days.map(isoDateOf)) });
+  }
+  return w;
+}
+
+/**
+ * Prepares every rule of `profile` for judging at `atMs`, for schools of `provinceCode` (windows on
+ * its school calendar); shared by all schools of one calendar group.
+ */
+export function planRules(profile: Profile, atMs: number, windows: SchoolWindows = defaultWindows(), provinceCode = ''): RulePlan[] {
   return profile.rules.map((rule) => {
-    const pieces = windowPieces(rule.window, atMs);
+    const span = windows.span(rule.window, atMs, provinceCode);
+    const pieces = span.pieces;
     const version = versionAt(rule, atMs);
     const sources = [rule.source, ...rule.overriddenBy.map((o) => `${o.as ? `${o.as}: ` : ''}${o.source} (from ${o.from})`)].join('; ');
     return {
       rule,
       version,
       pieces,
+      span,
       base: {
         rule: rule.id,
         unit: METRICS[rule.metric].unit,
         comparison: rule.comparison,
         validFrom: version?.validFrom ?? null,
-        window: {
-          spec: rule.window,
-          description: describeWindow(rule.window),
-          fromMs: pieces[0]?.fromMs ?? atMs,
-          toMs: pieces[pieces.length - 1]?.toMs ?? atMs,
-          pieces: pieces.length,
-        },
+        window: lazyWindow(rule.window, span, atMs, () => windows.describe(rule.window, span, provinceCode)),
         source: sources,
       },
     };
   });
 }
 
+/** Which day buckets, rule versions and short windows a plan uses: equal signatures, equal statuses. */
+export function planSignature(plans: readonly RulePlan[]): string {
+  return plans.map((p) => `${p.version?.validFrom ?? '-'}:${p.span.short ? 's' : ''}${p.pieces.map((x) => `${chinaDayNumber(x.fromMs)}-${chinaDayNumber(x.toMs - 1)}`).join(',')}`).join('|');
+}
+
+/** A profile's rules planned at one time for every calendar group (provinces with their own term breaks). */
+export class RulePlans {
+  private readonly byGroup = new Map<string, RulePlan[]>();
+
+  constructor(
+    readonly profile: Profile,
+    readonly atMs: number,
+    readonly windows: SchoolWindows = defaultWindows(),
+  ) {}
+
+  /** The plans for schools of a province. */
+  for(provinceCode: string): RulePlan[] {
+    const group = this.windows.group(provinceCode);
+    let plans = this.byGroup.get(group);
+    if (!plans) this.byGroup.set(group, (plans = planRules(this.profile, this.atMs, this.windows, group)));
+    return plans;
+  }
+
+  /** The signature over every calendar group. */
+  signature(): string {
+    return this.windows.calendar.groups().map((g) => `${g}=${planSignature(this.for(g))}`).join(';');
+  }
+}
+
 /** What a judgement says while the evidence of a school is still being rebuilt from InfluxDB. */
 export const REBUILDING: MetricValue = { kind: 'unknown', reason: 'evidence being rebuilt from InfluxDB; judged once this school is done' };
 
+const plansOf = (plans: readonly RulePlan[] | RulePlans, school: School): readonly RulePlan[] => (plans instanceof RulePlans ? plans.for(school.provinceCode) : plans);
+
+/** The metric value of one planned rule for a school: unknown while rebuilding or when the window is short. */
+function valueOf(plan: RulePlan, school: School, data: DataSource, pending: boolean): MetricValue {
+  if (pending) return REBUILDING;
+  if (plan.span.short) return { kind: 'unknown', reason: SchoolWindows.shortReason(plan.span) };
+  const { rule, span } = plan;
+  return METRICS[rule.metric].value({ school, class: rule.class, data: (key) => data(school.id, key, rule.window, span) });
+}
+
 /**
- * Judges one school against prepared rules. `pending`: its evidence is not there yet (being rebuilt),
- * so every applicable rule is unknown with that reason (never a pass or fail made up from nothing).
+ * Judges one school against prepared rules (a list for its calendar group, or every group's).
+ * `pending`: its evidence is not there yet (being rebuilt), so every applicable rule is unknown with
+ * that reason (never a pass or fail made up from nothing).
  */
-export function judgeSchool(plans: readonly RulePlan[], school: School, data: DataSource, pending = false): Judgement[] {
-  return plans.map(({ rule, version, base }) => {
-    const mv = pending ? REBUILDING : METRICS[rule.metric].value({ school, class: rule.class, data: (key) => data(school.id, key, rule.window) });
-    return judge(rule, version, mv, school, { ...base, window: { ...base.window } });
-  });
+export function judgeSchool(plans: readonly RulePlan[] | RulePlans, school: School, data: DataSource, pending = false): Judgement[] {
+  return plansOf(plans, school).map((plan) => judge(plan.rule, plan.version, valueOf(plan, school, data, pending), school, { ...plan.base, window: { ...plan.base.window } }));
 }
 
 /** The status of one school for each rule, without building the evidence (for rollups). */
-export function statusesOf(plans: readonly RulePlan[], school: School, data: DataSource, pending = false): Status[] {
-  return plans.map(({ rule, version }) => {
-    const mv = pending ? REBUILDING : METRICS[rule.metric].value({ school, class: rule.class, data: (key) => data(school.id, key, rule.window) });
-    return statusFrom(rule, version, mv, school);
-  });
+export function statusesOf(plans: readonly RulePlan[] | RulePlans, school: School, data: DataSource, pending = false): Status[] {
+  return plansOf(plans, school).map((plan) => statusFrom(plan.rule, plan.version, valueOf(plan, school, data, pending), school));
+}
+
+/** Combines two aggregates of one query: counts and sums add, maxima take the max. */
+function combineInto(acc: Record<string, number>, q: QuerySpec, values: Record<string, number>): void {
+  for (const [alias, v] of Object.entries(values)) {
+    const prev = acc[alias];
+    acc[alias] = prev === undefined ? v : q.select[alias]?.[1] === 'max' ? Math.max(prev, v) : prev + v;
+  }
 }
 
 /**
@@ -254,45 +287,61 @@ export function statusesOf(plans: readonly RulePlan[], school: School, data: Dat
  */
 export async function judgeSchools(opts: JudgeOptions): Promise<SchoolJudgements[]> {
   const { profile, atMs } = opts;
-  // One statement per distinct (query, window piece); rules sharing both share the result.
+  const plans = new RulePlans(profile, atMs, opts.windows);
+  // One statement per distinct (query, window piece) over the schools' calendar groups; rules and
+  // provinces sharing both share the result.
   const statements: string[] = [];
-  const plan: { dataKey: string; q: QuerySpec }[] = [];
+  const plan: { pieceKey: string; q: QuerySpec }[] = [];
   const planned = new Set<string>();
-  const plans = planRules(profile, atMs);
-  for (const { rule, pieces } of plans) {
-    for (const q of METRICS[rule.metric].queries({ class: rule.class })) {
-      const dataKey = `${q.key}@${JSON.stringify(rule.window)}`;
-      if (planned.has(dataKey)) continue;
-      planned.add(dataKey);
-      for (const piece of pieces) {
-        statements.push(statement(q, opts.scope, piece));
-        plan.push({ dataKey, q });
+  const specs = new Map<string, QuerySpec>();
+  const groups = new Map<string, string>();
+  for (const s of opts.schools) groups.set(plans.windows.group(s.provinceCode), s.provinceCode);
+  for (const province of groups.values()) {
+    for (const { rule, pieces } of plans.for(province)) {
+      for (const q of METRICS[rule.metric].queries({ class: rule.class })) {
+        specs.set(q.key, q);
+        for (const piece of pieces) {
+          const pieceKey = `${q.key}@${piece.fromMs}-${piece.toMs}`;
+          if (planned.has(pieceKey)) continue;
+          planned.add(pieceKey);
+          statements.push(statement(q, opts.scope, piece));
+          plan.push({ pieceKey, q });
+        }
       }
     }
   }
   const results = await runStatements(opts.influx, statements, opts.timeoutMs);
   const data = new Map<string, QueryData>();
   results.forEach((series, k) => {
-    const { dataKey, q } = plan[k] as { dataKey: string; q: QuerySpec };
-    let d = data.get(dataKey);
-    if (!d) data.set(dataKey, (d = new Map()));
+    const { pieceKey, q } = plan[k] as { pieceKey: string; q: QuerySpec };
+    const d = new Map() as QueryData;
+    data.set(pieceKey, d);
     for (const s of series) {
       const school = s.tags.school ?? '';
       const group = q.groupBy ? (s.tags[q.groupBy] ?? '') : '';
       let bySchool = d.get(school);
       if (!bySchool) d.set(school, (bySchool = new Map()));
-      let acc = bySchool.get(group);
-      if (!acc) bySchool.set(group, (acc = {}));
+      const values: Record<string, number> = {};
       s.columns.forEach((c, i) => {
-        const spec = q.select[c];
         const v = s.values[0]?.[i];
-        if (!spec || typeof v !== 'number') return;
-        const prev = acc[c];
-        acc[c] = prev === undefined ? v : spec[1] === 'sum' ? prev + v : Math.max(prev, v);
+        if (q.select[c] && typeof v === 'number') values[c] = v;
       });
+      combineInto((bySchool.get(group) ?? bySchool.set(group, {}).get(group)) as Record<string, number>, q, values);
     }
   });
-  const source: DataSource = (school, key, window) => data.get(`${key}@${JSON.stringify(window)}`)?.get(school);
+  const source: DataSource = (school, key, _window, span) => {
+    const q = specs.get(key);
+    let out: Map<string, Record<string, number>> | undefined;
+    for (const piece of span.pieces) {
+      const bySchool = data.get(`${key}@${piece.fromMs}-${piece.toMs}`)?.get(school);
+      if (!q || !bySchool) continue;
+      for (const [group, values] of bySchool) {
+        out ??= new Map();
+        combineInto((out.get(group) ?? out.set(group, {}).get(group)) as Record<string, number>, q, values);
+      }
+    }
+    return out;
+  };
   return opts.schools.map((school) => ({ school, judgements: judgeSchool(plans, school, source) }));
 }
 

@@ -11,6 +11,8 @@ import type { ViewsState } from '../state.js';
 import { Evidence, evidenceLayout } from './evidence.js';
 import type { Profile } from './profile.js';
 import { rebuildEvidence } from './rebuild.js';
+import { RulePlans } from './engine.js';
+import { defaultWindows, type SchoolWindows } from './windows.js';
 import { ComplianceTable } from './rollup.js';
 
 const META_LAYOUT = 'evidence.layout';
@@ -30,6 +32,8 @@ export interface LiveComplianceOptions {
   maxStaleMs?: number;
   /** Profiles whose tables the timer keeps fresh even when nobody asked (the default profile). */
   warmProfiles?: readonly string[];
+  /** The school calendar the windows are on (default: chinese-days without term breaks). */
+  windows?: SchoolWindows;
 }
 
 /** A table nobody asked for in this long is no longer refreshed by the timer (its changes wait), ms. */
@@ -38,6 +42,7 @@ const IDLE_TABLE_MS = 10 * 60_000;
 /** Evidence, rollup tables and the rebuild, for the loaded profiles. */
 export class LiveCompliance {
   readonly evidence: Evidence;
+  readonly windows: SchoolWindows;
   private readonly tables = new Map<string, ComplianceTable>();
   /** When each table was last asked for (wall clock, ms). */
   private readonly usedAtMs = new Map<string, number>();
@@ -49,8 +54,10 @@ export class LiveCompliance {
   private stopped = false;
 
   constructor(private readonly opts: LiveComplianceOptions) {
-    this.evidence = new Evidence(evidenceLayout(opts.profiles.values()));
+    this.windows = opts.windows ?? defaultWindows();
+    this.evidence = new Evidence(evidenceLayout(opts.profiles.values(), this.windows), this.windows);
     const src = {
+      windows: this.windows,
       registry: opts.registry,
       source: (atMs: number) => this.evidence.source(atMs),
       has: (school: string) => this.evidence.has(school),
@@ -84,7 +91,12 @@ export class LiveCompliance {
   onReport(school: string, report: Report, timeMs: number): void {
     // During a rebuild, the school's points before the rebuild's start come from InfluxDB.
     if (this.rebuild && timeMs < this.rebuild.fromLiveMs && this.pending(school)) return;
-    this.evidence.apply(school, report, timeMs, this.opts.now());
+    this.evidence.apply(school, report, timeMs, this.opts.now(), this.opts.registry().get(school)?.provinceCode ?? '');
+  }
+
+  /** A profile's rules planned at `atMs` on this calendar, for every province. */
+  plans(profile: Profile, atMs: number): RulePlans {
+    return new RulePlans(profile, atMs, this.windows);
   }
 
   /**

@@ -21,7 +21,10 @@ export const windowSchema = z.union([
     lastDays: z.number().positive().max(366),
   }),
   z.strictObject({
-    /** The last N school days (Monday to Friday, China time), each only between `from` and `to`. */
+    /**
+     * The last N school days of the school's province on the school calendar (collector/calendar:
+     * holidays, make-up workdays, term breaks), each only between `from` and `to` China time.
+     */
     schoolDays: z.number().int().min(1).max(60),
     from: hhmm,
     to: hhmm,

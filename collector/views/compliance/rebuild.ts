@@ -2,7 +2,7 @@
  * Rebuilds the compliance evidence from InfluxDB when the state database has none (first start after
  * an upgrade, a lost state, a changed profile layout): counties in groups of about 1,000 schools, one
  * request per group, yielding to the event loop between groups. Whole-day channels read `GROUP BY time(1d, 16h)` (China
- * midnight), school-hours channels one statement per day. Only points before the rebuild's start time
+ * midnight), school-hours channels one statement per school day the ring holds (each county's province calendar). Only points before the rebuild's start time
  * are read; live reports from then on go into the evidence directly, so nothing is counted twice.
  */
 import type { InfluxDB } from 'influx';
@@ -28,33 +28,55 @@ export interface EvidenceRebuildOptions {
   stopped?: () => boolean;
 }
 
-function statementsFor(c: Channel, counties: readonly string[], ringDays: number[], beforeMs: number): { sql: string; dayNo: number | null }[] {
+/** The China day numbers of the ring a channel fills, each with the counties (codes as written) to read it for. */
+type DayCounties = { dayNo: number; counties: string[] }[];
+
+function statementsFor(c: Channel, counties: readonly string[], ringDays: number[], schoolDays: DayCounties, beforeMs: number): { sql: string; dayNo: number | null }[] {
   const sel = Object.entries(c.q.select).map(([alias, [expr]]) => `${expr} AS "${alias}"`).join(', ');
   const group = `"school"${c.q.groupBy ? `, "${c.q.groupBy}"` : ''}`;
-  const region = `(${counties.map((k) => `"county" = ${lit(k)}`).join(' OR ')})`;
-  const where = (from: number, to: number): string => [c.q.where ? `(${c.q.where})` : '', region, `time >= ${ms(from)}`, `time < ${ms(to)}`].filter(Boolean).join(' AND ');
+  const region = (list: readonly string[]): string => `(${list.map((k) => `"county" = ${lit(k)}`).join(' OR ')})`;
+  const where = (list: readonly string[], from: number, to: number): string => [c.q.where ? `(${c.q.where})` : '', region(list), `time >= ${ms(from)}`, `time < ${ms(to)}`].filter(Boolean).join(' AND ');
   const first = ringDays[0] as number;
   if (!c.hours) {
-    return [{ sql: `SELECT ${sel} FROM "${c.q.measurement}" WHERE ${where(dayNumberStartMs(first), beforeMs)} GROUP BY time(1d, 16h), ${group} fill(none)`, dayNo: null }];
+    return [{ sql: `SELECT ${sel} FROM "${c.q.measurement}" WHERE ${where(counties, dayNumberStartMs(first), beforeMs)} GROUP BY time(1d, 16h), ${group} fill(none)`, dayNo: null }];
   }
   const out: { sql: string; dayNo: number }[] = [];
-  for (const d of ringDays) {
+  for (const { dayNo: d, counties: list } of schoolDays) {
     const from = dayNumberStartMs(d) + c.hours.fromMs;
     const to = Math.min(dayNumberStartMs(d) + c.hours.toMs, beforeMs);
-    if (to > from) out.push({ sql: `SELECT ${sel} FROM "${c.q.measurement}" WHERE ${where(from, to)} GROUP BY ${group}`, dayNo: d });
+    if (to > from && list.length) out.push({ sql: `SELECT ${sel} FROM "${c.q.measurement}" WHERE ${where(list, from, to)} GROUP BY ${group}`, dayNo: d });
   }
   return out;
+}
+
+/**
+ * The school days the school-day ring holds for each county's province (the school calendar), as
+ * days with the counties to read them for: counties with other term breaks read other days.
+ */
+function schoolDaysOf(opts: EvidenceRebuildOptions, counties: readonly string[]): DayCounties {
+  const byDay = new Map<number, string[]>();
+  const byGroup = new Map<string, number[]>();
+  for (const county of counties) {
+    const province = `${county.slice(0, 2)}0000`;
+    const g = opts.evidence.windows.group(province);
+    let days = byGroup.get(g);
+    if (!days) byGroup.set(g, (days = opts.evidence.schoolRingDays(opts.fromLiveMs, province)));
+    // A recoded county's older points were written under its old codes.
+    for (const d of days) byDay.set(d, [...(byDay.get(d) ?? []), ...opts.registry().historyCodes(county)]);
+  }
+  return [...byDay].sort(([a], [b]) => a - b).map(([dayNo, list]) => ({ dayNo, counties: list }));
 }
 
 /** Reads some counties' evidence into `evidence` in one request. Rejects when InfluxDB fails. */
 export async function rebuildCounties(opts: EvidenceRebuildOptions, counties: readonly string[]): Promise<void> {
   const { evidence } = opts;
   const ring = Evidence.ringDays(opts.fromLiveMs, evidence.layout.days);
+  const schoolDays = schoolDaysOf(opts, counties);
   const plan: { c: Channel; dayNo: number | null }[] = [];
   const statements: string[] = [];
   for (const c of evidence.layout.channels) {
     // A recoded county's older points were written under its old codes.
-    for (const s of statementsFor(c, counties.flatMap((k) => opts.registry().historyCodes(k)), ring, opts.fromLiveMs)) {
+    for (const s of statementsFor(c, counties.flatMap((k) => opts.registry().historyCodes(k)), ring, schoolDays, opts.fromLiveMs)) {
       plan.push({ c, dayNo: s.dayNo });
       statements.push(s.sql);
     }

@@ -8,8 +8,9 @@
  */
 import type { Registry } from '../../registry/index.js';
 import type { School } from '../../registry/schema.js';
-import { chinaDayNumber, planRules, statusesOf, type DataSource, type RulePlan, type RuleRollup, type Status } from './engine.js';
+import { RulePlans, planSignature, statusesOf, type DataSource, type RulePlan, type RuleRollup, type Status } from './engine.js';
 import type { Profile } from './profile.js';
+import type { SchoolWindows } from './windows.js';
 
 const STATUSES: readonly Status[] = ['pass', 'fail', 'unknown', 'not_applicable'];
 const CODE: Record<Status, number> = { pass: 0, fail: 1, unknown: 2, not_applicable: 3 };
@@ -20,6 +21,8 @@ export const NATIONAL = '000000';
 
 /** What a table reads: the registry, the evidence and which schools are still being rebuilt. */
 export interface RollupSource {
+  /** The school calendar the windows are on. */
+  windows: SchoolWindows;
   registry: () => Registry;
   /** The evidence as a data source at `atMs`. */
   source: (atMs: number) => DataSource;
@@ -32,8 +35,8 @@ export interface RollupSource {
 const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Which day buckets and rule versions the profile's windows use at `atMs`: equal signatures, equal statuses. */
-export function windowSignature(plans: readonly RulePlan[]): string {
-  return plans.map((p) => `${p.version?.validFrom ?? '-'}:${p.pieces.map((x) => `${chinaDayNumber(x.fromMs)}-${chinaDayNumber(x.toMs - 1)}`).join(',')}`).join('|');
+export function windowSignature(plans: readonly RulePlan[] | RulePlans): string {
+  return plans instanceof RulePlans ? plans.signature() : planSignature(plans);
 }
 
 interface TableState {
@@ -82,7 +85,7 @@ export class ComplianceTable {
    * change known before the call is in the counts.
    */
   async refresh(nowMs: number, maxStaleMs = this.maxStaleMs): Promise<void> {
-    const current = (): boolean => this.state !== undefined && this.state.registry === this.src.registry() && this.state.signature === windowSignature(planRules(this.profile, nowMs));
+    const current = (): boolean => this.state !== undefined && this.state.registry === this.src.registry() && this.state.signature === windowSignature(new RulePlans(this.profile, nowMs, this.src.windows));
     if (maxStaleMs > 0 && nowMs - this.refreshedAtMs <= maxStaleMs && current()) return;
     while (this.running) await this.running;
     if (this.dirty.size === 0 && current()) return;
@@ -91,7 +94,7 @@ export class ComplianceTable {
   }
 
   private async pass(nowMs: number): Promise<void> {
-    const plans = planRules(this.profile, nowMs);
+    const plans = new RulePlans(this.profile, nowMs, this.src.windows);
     const signature = windowSignature(plans);
     const reg = this.src.registry();
     if (!this.state || this.state.registry !== reg || this.state.signature !== signature) {
@@ -107,7 +110,7 @@ export class ComplianceTable {
     return s.cityCode === s.countyCode ? [NATIONAL, s.provinceCode, s.countyCode] : [NATIONAL, s.provinceCode, s.cityCode, s.countyCode];
   }
 
-  private async full(reg: Registry, plans: RulePlan[], signature: string, nowMs: number): Promise<TableState> {
+  private async full(reg: Registry, plans: RulePlans, signature: string, nowMs: number): Promise<TableState> {
     const schools = [...reg.schools.values()];
     const state: TableState = { registry: reg, schools, index: new Map(), statuses: new Uint8Array(schools.length * this.rules), counts: new Map(), signature };
     const data = this.src.source(nowMs);
@@ -122,7 +125,7 @@ export class ComplianceTable {
       else {
         // The contracted bandwidth and the students decide the bandwidth rules without data, so they are part of the kind.
         const pending = this.src.pending(s.id);
-        const kind = `${s.type}|${s.linkType}|${s.hubSchoolId === null ? 0 : 1}|${s.contractedMbps}|${s.students}|${pending ? 1 : 0}`;
+        const kind = `${s.type}|${s.linkType}|${s.hubSchoolId === null ? 0 : 1}|${s.contractedMbps}|${s.students}|${pending ? 1 : 0}|${this.src.windows.group(s.provinceCode)}`;
         let cached = noData.get(kind);
         if (!cached) noData.set(kind, (cached = statusesOf(plans, s, () => undefined, pending)));
         st = cached;
@@ -151,7 +154,7 @@ export class ComplianceTable {
     if (sign === 1) for (let k = 0; k < this.rules; k++) state.statuses[base + k] = CODE[st[k] as Status];
   }
 
-  private async judgeDirty(state: TableState, plans: RulePlan[], nowMs: number): Promise<void> {
+  private async judgeDirty(state: TableState, plans: RulePlans, nowMs: number): Promise<void> {
     if (this.dirty.size === 0) return;
     const todo = this.dirty;
     this.dirty = new Set();

@@ -6,10 +6,11 @@ import type { Registry } from '../../registry/index.js';
 import type { School } from '../../registry/schema.js';
 import type { LivenessStore } from '../liveness/store.js';
 import type { ViewsSettings } from '../settings.js';
-import { judgeSchool, judgeSchools, planRules, rollupRules, type Judgement, type RuleRollup, type Scope } from './engine.js';
+import { RulePlans, judgeSchool, judgeSchools, rollupRules, type Judgement, type RuleRollup, type Scope } from './engine.js';
 import type { LiveCompliance } from './live.js';
 import { loadProfiles, type Profile } from './profile.js';
 import { NATIONAL } from './rollup.js';
+import { defaultWindows, type SchoolWindows } from './windows.js';
 
 export interface ComplianceServiceOptions {
   influx: InfluxDB;
@@ -19,6 +20,8 @@ export interface ComplianceServiceOptions {
   log: Logger;
   /** The live evidence and rollups (set once the module started); without it every answer reads raw data. */
   live?: () => LiveCompliance | undefined;
+  /** The school calendar the windows are on (default: chinese-days without term breaks). */
+  windows?: SchoolWindows;
 }
 
 /** How an answer is computed: `live` from the evidence (a judgement now), `raw` from InfluxDB (any time). */
@@ -50,6 +53,11 @@ export class ComplianceService {
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: ComplianceServiceOptions) {}
+
+  /** The school calendar the rule windows are on. */
+  get windows(): SchoolWindows {
+    return this.opts.windows ?? defaultWindows();
+  }
 
   /** Loads the profiles directory; throws ProfileError listing every problem. */
   async loadProfiles(): Promise<void> {
@@ -103,6 +111,7 @@ export class ComplianceService {
     const regionCode = r?.code ?? NATIONAL;
     const childLevel = r ? r.childLevel : 'province';
     const childCodes = r ? r.children : reg.national.children;
+    const plans = new RulePlans(profile, atMs, this.windows);
     return {
       profile: { id: profile.id, name: profile.name, lineage: profile.lineage },
       level,
@@ -114,7 +123,7 @@ export class ComplianceService {
       children: childCodes.map((c) => {
         if (childLevel === 'school') {
           const s = reg.get(c);
-          const judged = s ? [{ school: s, judgements: judgeSchool(planRules(profile, atMs), s, this.opts.live?.()?.evidence.source(atMs) ?? (() => undefined), this.opts.live?.()?.pending(s.id)) }] : [];
+          const judged = s ? [{ school: s, judgements: judgeSchool(plans, s, this.opts.live?.()?.evidence.source(atMs) ?? (() => undefined), this.opts.live?.()?.pending(s.id)) }] : [];
           return { level: childLevel, code: c, name: s?.name ?? c, schools: judged.length, rules: rollupRules(profile, judged) };
         }
         return { level: reg.region(c)?.level ?? childLevel, code: c, name: reg.region(c)?.name ?? c, schools: table.schoolCount(c), rules: table.rollup(c) };
@@ -147,7 +156,7 @@ export class ComplianceService {
         schools.push(s);
       }
     }
-    const judged = await judgeSchools({ influx: this.opts.influx, profile, schools, scope, atMs, timeoutMs: this.opts.settings.queryTimeoutMs });
+    const judged = await judgeSchools({ influx: this.opts.influx, profile, schools, scope, atMs, timeoutMs: this.opts.settings.queryTimeoutMs, windows: this.windows });
     const childOf = (s: School): string => (childLevel === 'province' ? s.provinceCode : childLevel === 'city' ? s.cityCode : childLevel === 'county' ? s.countyCode : s.id);
     const groups = new Map<string, typeof judged>(childCodes.map((c) => [c, []]));
     for (const j of judged) groups.get(childOf(j.school))?.push(j);
@@ -172,8 +181,8 @@ export class ComplianceService {
     if (!s) return undefined;
     const live = this.liveFor(source);
     const judged = live
-      ? { school: s, judgements: judgeSchool(planRules(profile, atMs), s, live.evidence.source(atMs), live.pending(id)) }
-      : (await this.shared(`school|${profile.id}|${id}|${atMs}`, () => judgeSchools({ influx: this.opts.influx, profile, schools: [s], scope: { tag: 'school', value: id }, atMs, timeoutMs: this.opts.settings.queryTimeoutMs })))[0];
+      ? { school: s, judgements: judgeSchool(new RulePlans(profile, atMs, this.windows), s, live.evidence.source(atMs), live.pending(id)) }
+      : (await this.shared(`school|${profile.id}|${id}|${atMs}`, () => judgeSchools({ influx: this.opts.influx, profile, schools: [s], scope: { tag: 'school', value: id }, atMs, timeoutMs: this.opts.settings.queryTimeoutMs, windows: this.windows })))[0];
     return {
       profile: { id: profile.id, name: profile.name, lineage: profile.lineage },
       school: { id: s.id, name: s.name, type: s.type, linkType: s.linkType, county: s.countyCode, hubSchoolId: s.hubSchoolId },

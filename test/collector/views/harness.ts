@@ -129,7 +129,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { schools: readonly SeedSchool[]; settings?: Partial<ViewsSettings> }): Promise<Harness> {
+export async function startHarness(opts: { schools: readonly SeedSchool[]; settings?: Partial<ViewsSettings>; config?: Record<string, unknown> }): Promise<Harness> {
   const influx = await startTestInfluxd();
   const dir = mkdtempSync(join(tmpdir(), 'campuslink-views-'));
   const stateDir = join(dir, 'state');
@@ -144,7 +144,7 @@ export async function startHarness(opts: { schools: readonly SeedSchool[]; setti
   const state = openStateDb({ stateDir });
   const makeViews = () =>
     createViewsModule(
-      { config: {} as never, registry: live.current(), liveRegistry: live, stateDir, state, sink, influx: influx.client, log, now },
+      { config: (opts.config ?? {}) as never, registry: live.current(), liveRegistry: live, stateDir, state, sink, influx: influx.client, log, now },
       { liveRegistry: live, settings, complianceMaxStaleMs: 0 },
     );
   const views = makeViews();

@@ -48,7 +48,7 @@ describe('collector/views state in the state database', () => {
     const profiles = loadProfiles('config/compliance');
     const st = new ViewsState({ state: db, log });
     const ev = new Evidence(evidenceLayout(profiles.values()));
-    for (let i = 0; i < 300; i++) ev.apply(`1640104${String(i).padStart(3, '0')}`, report('x', NOW - i * 3_600_000), NOW - i * 3_600_000, NOW);
+    for (let i = 0; i < 300; i++) ev.apply(`1640104${String(i).padStart(3, '0')}`, report('x', NOW - i * 1_800_000), NOW - i * 1_800_000, NOW, '640000');
     expect(await st.flushEvidence(ev)).to.equal(300);
     ev.apply('1640104001', report('x', NOW), NOW, NOW);
     expect(await st.flushEvidence(ev)).to.equal(1);
@@ -57,10 +57,12 @@ describe('collector/views state in the state database', () => {
     const a = ev.source(NOW);
     const b = back.source(NOW);
     for (const w of [{ lastDays: 7 }, { schoolDays: 7, from: '08:00', to: '17:00' }]) {
-      expect(b('1640104001', 'ping_peer', w)).to.deep.equal(a('1640104001', 'ping_peer', w));
-      expect(b('1640104001', 'inventory', w)).to.deep.equal(a('1640104001', 'inventory', w));
+      const span = ev.windows.span(w, NOW, '640000');
+      expect(b('1640104001', 'ping_peer', w, span)).to.deep.equal(a('1640104001', 'ping_peer', w, span));
+      expect(b('1640104001', 'inventory', w, span)).to.deep.equal(a('1640104001', 'inventory', w, span));
     }
-    expect(a('1640104001', 'throughput_down', { lastDays: 7 })?.get('')).to.deep.equal({ v: 100 });
+    const week = { lastDays: 7 };
+    expect(a('1640104001', 'throughput_down', week, ev.windows.span(week, NOW, '640000'))?.get('')).to.deep.equal({ v: 100 });
     const other = new Evidence(evidenceLayout([...profiles.values()].filter((p) => p.id === 'itu-2030')));
     expect(await st.loadEvidence(other)).to.equal(0);
     st.close();
