@@ -37,10 +37,13 @@ const NUMBERS = 6;
 export interface CompactRegistry {
   readonly source: string;
   readonly count: number;
-  /** Every school id in file order, concatenated; `idEnds[i]` is where the i-th ends. */
-  readonly ids: string;
+  /**
+   * Every school id in file order, concatenated as UTF-16 code units; `idEnds[i]` is where the i-th
+   * ends. Text travels as a buffer too: a string would be copied in one piece on arrival.
+   */
+  readonly ids: Uint16Array;
   readonly idEnds: Uint32Array;
-  readonly names: string;
+  readonly names: Uint16Array;
   readonly nameEnds: Uint32Array;
   /** Index into SCHOOL_TYPES and LINK_TYPES. */
   readonly types: Uint8Array;
@@ -62,6 +65,20 @@ export interface CompactRegistry {
   readonly problemTotal: number;
   readonly refusedRows: number;
   readonly edition: string | null;
+}
+
+function utf16(text: string): Uint16Array {
+  const out = new Uint16Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/** The text of schools `from` to `to` (exclusive) as one string, and where it starts in `chars`. */
+function textOf(chars: Uint16Array, ends: Uint32Array, from: number, to: number): { text: string; base: number } {
+  const base = from === 0 ? 0 : (ends[from - 1] as number);
+  const end = to === 0 ? 0 : (ends[to - 1] as number);
+  const bytes = Buffer.from(chars.buffer, chars.byteOffset + base * 2, (end - base) * 2);
+  return { text: bytes.toString('utf16le'), base };
 }
 
 /** The compact form and the buffers to transfer with it (postMessage's transfer list). */
@@ -120,9 +137,9 @@ export function encodeRegistry(reg: Registry): { compact: CompactRegistry; trans
   const compact: CompactRegistry = {
     source: reg.source,
     count,
-    ids: ids.join(''),
+    ids: utf16(ids.join('')),
     idEnds,
-    names: names.join(''),
+    names: utf16(names.join('')),
     nameEnds,
     types,
     links,
@@ -139,51 +156,88 @@ export function encodeRegistry(reg: Registry): { compact: CompactRegistry; trans
     refusedRows: reg.extra.refusedRows,
     edition: reg.extra.edition,
   };
-  const transfer = [idEnds, nameEnds, types, links, place, numbers, hubs, countySchools].map((a) => a.buffer as ArrayBuffer);
+  const transfer = [compact.ids, idEnds, compact.names, nameEnds, types, links, place, numbers, hubs, countySchools].map((a) => a.buffer as ArrayBuffer);
   return { compact, transfer };
 }
 
 /** Schools rebuilt between two yields of `decodeRegistry`. */
 const SCHOOLS_PER_STEP = 2_000;
 
+/** Whether two versions of a school are the same registration (the row's line may differ). */
+export function sameSchool(a: School, b: School): boolean {
+  return (
+    a.name === b.name && a.type === b.type && a.provinceCode === b.provinceCode && a.cityCode === b.cityCode &&
+    a.countyCode === b.countyCode && a.linkType === b.linkType && a.contractedMbps === b.contractedMbps &&
+    a.students === b.students && a.classrooms === b.classrooms && a.lat === b.lat && a.lon === b.lon &&
+    a.hubSchoolId === b.hubSchoolId
+  );
+}
+
+/** What changed from one registry to the next, in schools. */
+export interface RegistryDiff {
+  added: number;
+  removed: number;
+  changed: number;
+}
+
+/** A decoded registry and how it differs from the one it replaces. */
+export interface Decoded {
+  readonly registry: Registry;
+  readonly diff: RegistryDiff;
+}
+
 /**
  * Rebuilds the registry from its compact form, yielding every few thousand schools so the caller can
- * give the event loop a turn; the generator's return value is the registry. `aliases` is the table
- * the worker parsed with (the main thread's own object: it is not sent).
+ * give the event loop a turn; the generator's return value is the registry and its difference from
+ * `previous`. `aliases` is the table the worker parsed with (the main thread's own object: it is
+ * not sent). A school identical to its version in `previous` (line included) is that same object:
+ * a reload that changes a few rows allocates a few schools, not 250,000 (less garbage to collect).
  */
-export function* decodeRegistry(c: CompactRegistry, aliases: AliasTable): Generator<void, Registry> {
+export function* decodeRegistry(c: CompactRegistry, aliases: AliasTable, previous?: Registry): Generator<void, Decoded> {
+  const diff: RegistryDiff = { added: 0, removed: 0, changed: 0 };
+  let matched = 0;
   const ids: string[] = new Array<string>(c.count);
-  for (let i = 0; i < c.count; i++) {
-    ids[i] = c.ids.slice(i === 0 ? 0 : c.idEnds[i - 1], c.idEnds[i]);
-    if (i % (SCHOOLS_PER_STEP * 5) === SCHOOLS_PER_STEP * 5 - 1) yield;
-  }
-  const built: School[] = new Array<School>(c.count);
-  for (let i = 0; i < c.count; i++) {
-    const p = (c.place[i] as number) * 3;
-    const n = i * NUMBERS;
-    const hub = c.hubs[i] as number;
-    built[i] = {
-      id: ids[i] as string,
-      name: c.names.slice(i === 0 ? 0 : c.nameEnds[i - 1], c.nameEnds[i]),
-      type: SCHOOL_TYPES[c.types[i] as number] as School['type'],
-      provinceCode: c.places[p] as string,
-      cityCode: c.places[p + 1] as string,
-      countyCode: c.places[p + 2] as string,
-      linkType: LINK_TYPES[c.links[i] as number] as School['linkType'],
-      contractedMbps: c.numbers[n] as number,
-      students: c.numbers[n + 1] as number,
-      classrooms: c.numbers[n + 2] as number,
-      lat: c.numbers[n + 3] as number,
-      lon: c.numbers[n + 4] as number,
-      hubSchoolId: hub < 0 ? null : (ids[hub] as string),
-      line: c.numbers[n + 5] as number,
-    };
-    if (i % SCHOOLS_PER_STEP === SCHOOLS_PER_STEP - 1) yield;
+  for (let from = 0; from < c.count; from += SCHOOLS_PER_STEP) {
+    const to = Math.min(c.count, from + SCHOOLS_PER_STEP);
+    const { text, base } = textOf(c.ids, c.idEnds, from, to);
+    for (let i = from; i < to; i++) ids[i] = text.slice((i === 0 ? 0 : (c.idEnds[i - 1] as number)) - base, (c.idEnds[i] as number) - base);
+    yield;
   }
   const schools = new Map<string, School>();
-  for (let i = 0; i < c.count; i++) {
-    schools.set(ids[i] as string, built[i] as School);
-    if (i % (SCHOOLS_PER_STEP * 5) === SCHOOLS_PER_STEP * 5 - 1) yield;
+  for (let from = 0; from < c.count; from += SCHOOLS_PER_STEP) {
+    const to = Math.min(c.count, from + SCHOOLS_PER_STEP);
+    const { text, base } = textOf(c.names, c.nameEnds, from, to);
+    for (let i = from; i < to; i++) {
+      const p = (c.place[i] as number) * 3;
+      const n = i * NUMBERS;
+      const hub = c.hubs[i] as number;
+      const old = previous?.get(ids[i] as string);
+      const id = old?.id ?? (ids[i] as string);
+      ids[i] = id;
+      const school: School = {
+        id,
+        name: text.slice((i === 0 ? 0 : (c.nameEnds[i - 1] as number)) - base, (c.nameEnds[i] as number) - base),
+        type: SCHOOL_TYPES[c.types[i] as number] as School['type'],
+        provinceCode: c.places[p] as string,
+        cityCode: c.places[p + 1] as string,
+        countyCode: c.places[p + 2] as string,
+        linkType: LINK_TYPES[c.links[i] as number] as School['linkType'],
+        contractedMbps: c.numbers[n] as number,
+        students: c.numbers[n + 1] as number,
+        classrooms: c.numbers[n + 2] as number,
+        lat: c.numbers[n + 3] as number,
+        lon: c.numbers[n + 4] as number,
+        hubSchoolId: hub < 0 ? null : (ids[hub] as string),
+        line: c.numbers[n + 5] as number,
+      };
+      if (old === undefined) diff.added++;
+      else {
+        matched++;
+        if (!sameSchool(old, school)) diff.changed++;
+      }
+      schools.set(id, old !== undefined && old.line === school.line && sameSchool(old, school) ? old : school);
+    }
+    yield;
   }
   const counties = new Map<string, County>();
   let at = 0;
@@ -201,11 +255,13 @@ export function* decodeRegistry(c: CompactRegistry, aliases: AliasTable): Genera
   for (const r of c.provinces) {
     provinces.set(r.code, Object.freeze({ level: 'province', code: r.code, name: r.name, parent: null, childLevel: 'city', children: Object.freeze([...r.children]), schoolCount: r.schoolCount }));
   }
-  return new Registry(c.source, schools, nationalLevel(provinces, schools.size), provinces, cities, counties, {
+  diff.removed = (previous?.schools.size ?? 0) - matched;
+  const registry = new Registry(c.source, schools, nationalLevel(provinces, schools.size), provinces, cities, counties, {
     problems: c.problems,
     problemTotal: c.problemTotal,
     refusedRows: c.refusedRows,
     aliases,
     edition: c.edition,
   });
+  return { registry, diff };
 }

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from 'pino';
 import { AliasTable } from './aliases.js';
-import { decodeRegistry } from './compact.js';
+import { decodeRegistry, sameSchool, type RegistryDiff } from './compact.js';
 import { RegistryError, formatProblem } from './errors.js';
 import { loadRegistry, parseRegistryBytes, readRegistryFile, type ParseRegistryOptions } from './load.js';
 import { divisionsToWire, registryDigest, reloadInWorker, reloadRequest, type DivisionsWire, type WorkerReload } from './reload.js';
@@ -50,27 +50,12 @@ export function logRefusedRows(log: Logger | undefined, reg: Registry): void {
   );
 }
 
-function sameSchool(a: School, b: School): boolean {
-  return (
-    a.name === b.name && a.type === b.type && a.provinceCode === b.provinceCode && a.cityCode === b.cityCode &&
-    a.countyCode === b.countyCode && a.linkType === b.linkType && a.contractedMbps === b.contractedMbps &&
-    a.students === b.students && a.classrooms === b.classrooms && a.lat === b.lat && a.lon === b.lon &&
-    a.hubSchoolId === b.hubSchoolId
-  );
-}
-
-interface Diff {
-  added: number;
-  removed: number;
-  changed: number;
-}
-
 /** Schools compared between two yields of `diffSteps`. */
 const DIFF_STEP = 5_000;
 
 /** What changed from `previous` to `next`, in steps (see slices.ts). */
-function* diffSteps(previous: Registry, next: Registry): Generator<void, Diff> {
-  const d: Diff = { added: 0, removed: 0, changed: 0 };
+function* diffSteps(previous: Registry, next: Registry): Generator<void, RegistryDiff> {
+  const d: RegistryDiff = { added: 0, removed: 0, changed: 0 };
   let i = 0;
   for (const s of next.schools.values()) {
     const old = previous.get(s.id);
@@ -190,12 +175,12 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
     this.worker = null;
     if (this.closed || answer.status === 'unchanged') return { status: 'unchanged' };
     if (answer.status === 'rejected') return this.reject(new RegistryError(answer.source, answer.problems, answer.total));
-    const next = await runSliced(decodeRegistry(answer.compact, this.loadOpts.aliases ?? new AliasTable([])));
     let previous = this.registry;
-    let diff = await runSliced(diffSteps(previous, next));
+    const decoded = await runSliced(decodeRegistry(answer.compact, this.loadOpts.aliases ?? new AliasTable([]), previous));
+    let diff = decoded.diff;
     // A synchronous reload() swapped meanwhile: compare with what is in force now.
-    if (this.registry !== previous) diff = runAll(diffSteps((previous = this.registry), next));
-    return this.accept(next, answer.hash, previous, diff);
+    if (this.registry !== previous) diff = runAll(diffSteps((previous = this.registry), decoded.registry));
+    return this.accept(decoded.registry, answer.hash, previous, diff);
   }
 
   /** Stops a reload in progress (its outcome is `unchanged`) and refuses new ones. */
@@ -214,7 +199,7 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
   }
 
   /** Puts `next` in force (one assignment), unless only formatting changed. */
-  private accept(next: Registry, hash: string, previous: Registry, { added, removed, changed }: Diff): ReloadOutcome {
+  private accept(next: Registry, hash: string, previous: Registry, { added, removed, changed }: RegistryDiff): ReloadOutcome {
     this.hash = hash;
     logRefusedRows(this.log, next);
     if (added === 0 && removed === 0 && changed === 0 && sameRegionNames(previous, next)) {

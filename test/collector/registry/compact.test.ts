@@ -6,7 +6,7 @@ import { school, toCsv, zaduo } from './fixtures.js';
 /** The registry after a trip through the compact form, as the main thread receives it from the worker. */
 function roundTrip(reg: Registry): Registry {
   const { compact } = encodeRegistry(reg);
-  return runAll(decodeRegistry(structuredClone(compact), reg.extra.aliases));
+  return runAll(decodeRegistry(structuredClone(compact), reg.extra.aliases)).registry;
 }
 
 describe('collector/registry/compact', () => {
@@ -48,5 +48,18 @@ describe('collector/registry/compact', () => {
     let n = 0;
     while (!steps.next().done) n++;
     expect(n).to.be.greaterThan(20);
+  });
+
+  it('decodeRegistry() against the registry in force counts what changed and reuses the schools that did not', () => {
+    const before = parseRegistry(toCsv([school(1), school(2), school(3), zaduo(1)]), { source: 'schools.csv', aliases });
+    const after = parseRegistry(toCsv([school(1), school(2, { students: '7' }), zaduo(1), school(4)]), { source: 'schools.csv', aliases });
+    const { registry, diff } = runAll(decodeRegistry(encodeRegistry(after).compact, aliases, before));
+    expect(diff).to.deep.equal({ added: 1, removed: 1, changed: 1 });
+    expect(registry).to.deep.equal(after);
+    expect(registry.get('1640104001')).to.equal(before.get('1640104001'));
+    expect(registry.get('1640104002')).to.not.equal(before.get('1640104002'));
+    // Same school on another line: a new object (its line is new), not a change.
+    expect(registry.get('1632722001')).to.not.equal(before.get('1632722001'));
+    expect(registry.get('1632722001')?.line).to.equal(4);
   });
 });
