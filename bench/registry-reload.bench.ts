@@ -11,6 +11,8 @@
  *   - new: `LiveRegistry.refresh()`, the parse in a worker thread, the registry rebuilt in slices;
  *   for each the longest event-loop stall (perf_hooks.monitorEventLoopDelay, 1 ms resolution) and the
  *   time until the new registry is in force.
+ * A third peer measures the floor of the box: the same process idle for as long as a refresh takes (on a
+ * box shared by many processes an idle event loop also waits for a core now and then).
  * Beside them, what receiving the parsed registry costs the main thread: the structured clone of the
  * school objects (deserialized in one piece when the message arrives) against the compact form
  * (compact.ts: deserialize, then rebuild in 8 ms slices; its longest slice).
@@ -99,12 +101,20 @@ export async function run(options: { schools?: number; repetitions?: number } = 
     };
     const old = { stall: [] as number[], ms: [] as number[] };
     const neu = { stall: [] as number[], ms: [] as number[] };
+    const idle = { stall: [] as number[], ms: [] as number[] };
     const check = (out: ReloadOutcome): void => {
       if (out.status !== 'reloaded' || out.changed !== 1 || out.schools !== schools) throw new Error(`reload did not swap the changed registry in: ${JSON.stringify(out)}`);
     };
     for (let r = 0; r < reps; r++) {
-      const order = r % 2 === 0 ? ['old', 'new'] : ['new', 'old'];
+      const order = [['old', 'new', 'idle'], ['new', 'idle', 'old'], ['idle', 'old', 'new']][r % 3] as string[];
       for (const which of order) {
+        if (which === 'idle') {
+          // The floor of this box: the same process, the same heap, doing nothing for as long as a refresh takes.
+          const m = await monitored(() => new Promise((res) => setTimeout(res, median(neu.ms.length ? neu.ms : [3000]))));
+          idle.stall.push(m.stallMs);
+          idle.ms.push(m.ms);
+          continue;
+        }
         flip();
         let out: ReloadOutcome | undefined;
         const m = await monitored(async () => {
@@ -138,6 +148,7 @@ export async function run(options: { schools?: number; repetitions?: number } = 
         'old reload(): until swapped ms': fmt(old.ms),
         'new refresh(): longest loop stall ms (median, min-max)': fmt(neu.stall, 1),
         'new refresh(): until swapped ms': fmt(neu.ms),
+        'peer: idle for as long, longest loop stall ms (the box floor)': fmt(idle.stall, 1),
         'receive as structured clone of the schools: one block ms': fmt(receive.clone, 1),
         'receive as compact form: total ms': fmt(receive.compact, 1),
         'receive as compact form: longest slice ms': fmt(receive.slice, 1),

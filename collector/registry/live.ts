@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from 'pino';
-import { AliasTable } from './aliases.js';
+import { AliasTable, BUILT_IN_ALIASES } from './aliases.js';
 import { decodeRegistry, sameSchool, type RegistryDiff } from './compact.js';
 import { RegistryError, formatProblem } from './errors.js';
 import { loadRegistry, parseRegistryBytes, readRegistryFile, type ParseRegistryOptions } from './load.js';
@@ -92,7 +92,8 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
     super();
     this.path = opts.path;
     this.log = opts.log;
-    this.loadOpts = opts.load ?? {};
+    // The table parseRegistry would default to, made explicit: the worker and the decode use the same one.
+    this.loadOpts = { ...opts.load, aliases: opts.load?.aliases ?? new AliasTable(BUILT_IN_ALIASES) };
     if (opts.initial) {
       this.hash = this.readHash() ?? '';
       this.registry = opts.initial;
@@ -176,7 +177,7 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
     if (this.closed || answer.status === 'unchanged') return { status: 'unchanged' };
     if (answer.status === 'rejected') return this.reject(new RegistryError(answer.source, answer.problems, answer.total));
     let previous = this.registry;
-    const decoded = await runSliced(decodeRegistry(answer.compact, this.loadOpts.aliases ?? new AliasTable([]), previous));
+    const decoded = await runSliced(decodeRegistry(answer.compact, this.loadOpts.aliases ?? new AliasTable(BUILT_IN_ALIASES), previous));
     let diff = decoded.diff;
     // A synchronous reload() swapped meanwhile: compare with what is in force now.
     if (this.registry !== previous) diff = runAll(diffSteps((previous = this.registry), decoded.registry));

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { AliasTable, type CodeAlias } from './aliases.js';
+import { AliasTable, BUILT_IN_ALIASES, type CodeAlias } from './aliases.js';
 import { encodeRegistry, type CompactRegistry } from './compact.js';
 import { DivisionList, type DivisionCounty } from './divisions.js';
 import { RegistryError, type RegistryProblem } from './errors.js';
@@ -56,7 +56,7 @@ export type ReloadAnswer =
 
 /** The request for `path` with these load options. */
 export function reloadRequest(path: string, hash: string, opts: Omit<ParseRegistryOptions, 'source'>, divisions: DivisionsWire | null): ReloadRequest {
-  return { path, hash, divisions, aliases: (opts.aliases ?? new AliasTable([])).all() };
+  return { path, hash, divisions, aliases: (opts.aliases ?? new AliasTable(BUILT_IN_ALIASES)).all() };
 }
 
 /** The worker's work (also callable in-thread): read, compare, parse, encode. */

@@ -172,4 +172,16 @@ describe('collector/registry/live', () => {
     expect(live.current()).to.equal(before);
     expect(await live.refresh()).to.deep.equal({ status: 'unchanged' });
   });
+
+  it('refresh() gives the registry reload() gives: the built-in code changes refuse a retired county in both', async () => {
+    const a = new LiveRegistry({ path });
+    const b = new LiveRegistry({ path });
+    const retired = school(9, { province_code: '410000', province_name: '河南省', city_code: '410300', city_name: '洛阳市', county_code: '410381', county_name: '偃师市', school_id: '1410381009' });
+    writeFileSync(path, toCsv([school(1), school(3, { hub_school_id: '1640104001' }), retired]));
+    expect(a.reload()).to.include({ status: 'reloaded' });
+    expect(await b.refresh()).to.include({ status: 'reloaded' });
+    expect(b.current().extra.refusedRows).to.equal(1);
+    expect(b.current().extra.problems[0]?.message).to.match(/410381 \(偃师市\) was abolished on 2021-03-01/);
+    expect(b.current()).to.deep.equal(a.current());
+  });
 });
