@@ -161,7 +161,55 @@ export function encodeRegistry(reg: Registry): { compact: CompactRegistry; trans
 }
 
 /** Schools rebuilt between two yields of `decodeRegistry`. */
-const SCHOOLS_PER_STEP = 2_000;
+const SCHOOLS_PER_STEP = 1_000;
+
+/** The name of school `i`, straight from the UTF-16 buffer. */
+function nameAt(c: CompactRegistry, i: number): string {
+  return textOf(c.names, c.nameEnds, i, i + 1).text;
+}
+
+/** School `i` as an object. */
+function schoolAt(c: CompactRegistry, i: number, ids: readonly string[]): School {
+  const p = (c.place[i] as number) * 3;
+  const n = i * NUMBERS;
+  const hub = c.hubs[i] as number;
+  return {
+    id: ids[i] as string,
+    name: nameAt(c, i),
+    type: SCHOOL_TYPES[c.types[i] as number] as School['type'],
+    provinceCode: c.places[p] as string,
+    cityCode: c.places[p + 1] as string,
+    countyCode: c.places[p + 2] as string,
+    linkType: LINK_TYPES[c.links[i] as number] as School['linkType'],
+    contractedMbps: c.numbers[n] as number,
+    students: c.numbers[n + 1] as number,
+    classrooms: c.numbers[n + 2] as number,
+    lat: c.numbers[n + 3] as number,
+    lon: c.numbers[n + 4] as number,
+    hubSchoolId: hub < 0 ? null : (ids[hub] as string),
+    line: c.numbers[n + 5] as number,
+  };
+}
+
+/** Whether school `i` is `s` exactly (line included), compared in place: nothing is allocated. */
+function unchanged(s: School, c: CompactRegistry, i: number, ids: readonly string[]): boolean {
+  const p = (c.place[i] as number) * 3;
+  const n = i * NUMBERS;
+  const hub = c.hubs[i] as number;
+  if (
+    s.type !== SCHOOL_TYPES[c.types[i] as number] || s.linkType !== LINK_TYPES[c.links[i] as number] ||
+    s.provinceCode !== c.places[p] || s.cityCode !== c.places[p + 1] || s.countyCode !== c.places[p + 2] ||
+    s.contractedMbps !== c.numbers[n] || s.students !== c.numbers[n + 1] || s.classrooms !== c.numbers[n + 2] ||
+    s.lat !== c.numbers[n + 3] || s.lon !== c.numbers[n + 4] || s.line !== c.numbers[n + 5] ||
+    s.hubSchoolId !== (hub < 0 ? null : ids[hub])
+  ) {
+    return false;
+  }
+  const start = i === 0 ? 0 : (c.nameEnds[i - 1] as number);
+  if (s.name.length !== (c.nameEnds[i] as number) - start) return false;
+  for (let k = 0; k < s.name.length; k++) if (s.name.charCodeAt(k) !== c.names[start + k]) return false;
+  return true;
+}
 
 /** Whether two versions of a school are the same registration (the row's line may differ). */
 export function sameSchool(a: School, b: School): boolean {
@@ -196,49 +244,39 @@ export interface Decoded {
 export function* decodeRegistry(c: CompactRegistry, aliases: AliasTable, previous?: Registry): Generator<void, Decoded> {
   const diff: RegistryDiff = { added: 0, removed: 0, changed: 0 };
   let matched = 0;
+  // Ids first (hubs may name a later school), each the string of the registry in force when the
+  // school is in it: the freshly decoded one then dies young instead of surviving the whole decode.
   const ids: string[] = new Array<string>(c.count);
+  const old: (School | undefined)[] = new Array<School | undefined>(c.count);
   for (let from = 0; from < c.count; from += SCHOOLS_PER_STEP) {
     const to = Math.min(c.count, from + SCHOOLS_PER_STEP);
     const { text, base } = textOf(c.ids, c.idEnds, from, to);
-    for (let i = from; i < to; i++) ids[i] = text.slice((i === 0 ? 0 : (c.idEnds[i - 1] as number)) - base, (c.idEnds[i] as number) - base);
+    for (let i = from; i < to; i++) {
+      const fresh = text.slice((i === 0 ? 0 : (c.idEnds[i - 1] as number)) - base, (c.idEnds[i] as number) - base);
+      const before = previous?.get(fresh);
+      old[i] = before;
+      ids[i] = before?.id ?? fresh;
+    }
     yield;
   }
   const schools = new Map<string, School>();
   for (let from = 0; from < c.count; from += SCHOOLS_PER_STEP) {
     const to = Math.min(c.count, from + SCHOOLS_PER_STEP);
-    const { text, base } = textOf(c.names, c.nameEnds, from, to);
     for (let i = from; i < to; i++) {
-      const p = (c.place[i] as number) * 3;
-      const n = i * NUMBERS;
-      const hub = c.hubs[i] as number;
-      const old = previous?.get(ids[i] as string);
-      const id = old?.id ?? (ids[i] as string);
-      ids[i] = id;
-      const school: School = {
-        id,
-        name: text.slice((i === 0 ? 0 : (c.nameEnds[i - 1] as number)) - base, (c.nameEnds[i] as number) - base),
-        type: SCHOOL_TYPES[c.types[i] as number] as School['type'],
-        provinceCode: c.places[p] as string,
-        cityCode: c.places[p + 1] as string,
-        countyCode: c.places[p + 2] as string,
-        linkType: LINK_TYPES[c.links[i] as number] as School['linkType'],
-        contractedMbps: c.numbers[n] as number,
-        students: c.numbers[n + 1] as number,
-        classrooms: c.numbers[n + 2] as number,
-        lat: c.numbers[n + 3] as number,
-        lon: c.numbers[n + 4] as number,
-        hubSchoolId: hub < 0 ? null : (ids[hub] as string),
-        line: c.numbers[n + 5] as number,
-      };
-      if (old === undefined) diff.added++;
-      else {
-        matched++;
-        if (!sameSchool(old, school)) diff.changed++;
+      const before = old[i];
+      if (before === undefined) diff.added++;
+      else matched++;
+      if (before !== undefined && unchanged(before, c, i, ids)) {
+        schools.set(before.id, before);
+        continue;
       }
-      schools.set(id, old !== undefined && old.line === school.line && sameSchool(old, school) ? old : school);
+      const school = schoolAt(c, i, ids);
+      if (before !== undefined && !sameSchool(before, school)) diff.changed++;
+      schools.set(school.id, school);
     }
     yield;
   }
+  old.length = 0;
   const counties = new Map<string, County>();
   let at = 0;
   for (const k of c.counties) {
