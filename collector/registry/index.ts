@@ -2,7 +2,9 @@
 export * from './schema.js';
 export * from './errors.js';
 export * from './registry.js';
-export { parseRegistry, loadRegistry, type ParseRegistryOptions } from './load.js';
+export { parseRegistry, parseRegistryBytes, loadRegistry, readRegistryFile, type ParseRegistryOptions } from './load.js';
+export { decodeRegistry, encodeRegistry, type CompactRegistry } from './compact.js';
+export { runAll, runSliced } from './slices.js';
 export * from './aliases.js';
 export * from './divisions.js';
 export { placeFromList, placeFromStructure, type Place, type PlaceInput, type PlaceProblem } from './place.js';

@@ -1,14 +1,18 @@
 /**
  * A registry that can be replaced while the collector runs: `current()` is always a complete, valid
- * registry. `reload()` re-reads the file; an identical file (same bytes) changes nothing, a bad file
- * keeps the old registry and logs every problem. `watchRegistry()` polls the file and reloads on change.
+ * registry. `refresh()` re-reads the file in a worker thread (`reload()` does it on this thread); an
+ * identical file (same bytes) changes nothing, a bad file keeps the old registry and logs every problem.
+ * `watchRegistry()` polls the file and refreshes on change.
  */
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from 'pino';
+import { AliasTable, BUILT_IN_ALIASES } from './aliases.js';
+import { decodeRegistry, sameSchool, type RegistryDiff } from './compact.js';
 import { RegistryError, formatProblem } from './errors.js';
-import { loadRegistry, type ParseRegistryOptions } from './load.js';
+import { loadRegistry, parseRegistryBytes, readRegistryFile, type ParseRegistryOptions } from './load.js';
+import { divisionsToWire, registryDigest, reloadInWorker, reloadRequest, type DivisionsWire, type WorkerReload } from './reload.js';
+import { runAll, runSliced } from './slices.js';
 import type { Registry, SchoolTags } from './registry.js';
 import type { School } from './schema.js';
 
@@ -46,22 +50,31 @@ export function logRefusedRows(log: Logger | undefined, reg: Registry): void {
   );
 }
 
-function sameSchool(a: School, b: School): boolean {
-  return (
-    a.name === b.name && a.type === b.type && a.provinceCode === b.provinceCode && a.cityCode === b.cityCode &&
-    a.countyCode === b.countyCode && a.linkType === b.linkType && a.contractedMbps === b.contractedMbps &&
-    a.students === b.students && a.classrooms === b.classrooms && a.lat === b.lat && a.lon === b.lon &&
-    a.hubSchoolId === b.hubSchoolId
-  );
-}
+/** Schools compared between two yields of `diffSteps`. */
+const DIFF_STEP = 5_000;
 
-function digest(buf: Buffer): string {
-  return createHash('sha256').update(buf).digest('hex');
+/** What changed from `previous` to `next`, in steps (see slices.ts). */
+function* diffSteps(previous: Registry, next: Registry): Generator<void, RegistryDiff> {
+  const d: RegistryDiff = { added: 0, removed: 0, changed: 0 };
+  let i = 0;
+  for (const s of next.schools.values()) {
+    const old = previous.get(s.id);
+    if (!old) d.added++;
+    else if (!sameSchool(old, s)) d.changed++;
+    if (++i % DIFF_STEP === 0) yield;
+  }
+  for (const id of previous.schools.keys()) {
+    if (!next.schools.has(id)) d.removed++;
+    if (++i % DIFF_STEP === 0) yield;
+  }
+  return d;
 }
 
 /**
- * Holds the current registry and replaces it on `reload()`. Usable wherever a `Registry`'s
- * `tagsFor`/`get` is needed (the app's `schools`): lookups always go to the current one.
+ * Holds the current registry and replaces it on `reload()` (synchronous) or `refresh()` (in a worker
+ * thread, never blocking the event loop for long). Usable wherever a `Registry`'s `tagsFor`/`get` is
+ * needed (the app's `schools`): lookups always go to the current one. A new registry is swapped in
+ * whole, by one assignment, after it is completely built: a reader sees the old or the new one.
  */
 export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejected: [RegistryError] }> {
   readonly path: string;
@@ -69,15 +82,28 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
   private hash: string;
   private readonly log: Logger | undefined;
   private readonly loadOpts: Omit<ParseRegistryOptions, 'source'>;
+  private divisionsWire: DivisionsWire | null | undefined;
+  private inFlight: Promise<ReloadOutcome> | null = null;
+  private queued: Promise<ReloadOutcome> | null = null;
+  private worker: WorkerReload | null = null;
+  private closed = false;
 
   constructor(opts: LiveRegistryOptions) {
     super();
     this.path = opts.path;
     this.log = opts.log;
-    this.loadOpts = opts.load ?? {};
-    this.hash = this.readHash() ?? '';
-    this.registry = opts.initial ?? loadRegistry(opts.path, this.loadOpts);
-    if (!opts.initial) logRefusedRows(this.log, this.registry);
+    // The table parseRegistry would default to, made explicit: the worker and the decode use the same one.
+    this.loadOpts = { ...opts.load, aliases: opts.load?.aliases ?? new AliasTable(BUILT_IN_ALIASES) };
+    if (opts.initial) {
+      this.hash = this.readHash() ?? '';
+      this.registry = opts.initial;
+    } else {
+      // One read: the hash is of the bytes the registry was parsed from.
+      const buf = readRegistryFile(opts.path);
+      this.hash = registryDigest(buf);
+      this.registry = parseRegistryBytes(buf, opts.path, this.loadOpts);
+      logRefusedRows(this.log, this.registry);
+    }
   }
 
   /** The registry in force now. Keep the reference only for one request: a reload replaces it. */
@@ -97,15 +123,17 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
 
   private readHash(): string | undefined {
     try {
-      return digest(readFileSync(this.path));
+      return registryDigest(readFileSync(this.path));
     } catch {
       return undefined;
     }
   }
 
   /**
-   * Re-reads the file. Same bytes as the registry in force: nothing happens. A file with problems
-   * is logged (every problem) and the old registry stays. Never throws.
+   * Re-reads the file on this thread, blocking the event loop for the whole parse (seconds at
+   * 250,000 rows): for tools and tests; a running collector uses `refresh()`. Same bytes as the
+   * registry in force: nothing happens. A file with problems is logged (every problem) and the old
+   * registry stays. Never throws.
    */
   reload(): ReloadOutcome {
     const hash = this.readHash();
@@ -114,25 +142,66 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
     try {
       next = loadRegistry(this.path, this.loadOpts);
     } catch (e) {
-      const error = e instanceof RegistryError ? e : new RegistryError(this.path, [{ line: null, column: null, message: String(e) }]);
-      this.log?.error(
-        { code: error.code, registry: this.path, problems: error.problems.map((p) => formatProblem(error.source, p)), total: error.total },
-        'registry file changed but is invalid; keeping the registry in force',
-      );
-      this.emit('rejected', error);
-      return { status: 'rejected', error };
+      return this.reject(e instanceof RegistryError ? e : new RegistryError(this.path, [{ line: null, column: null, message: String(e) }]));
     }
-    const previous = this.registry;
-    let added = 0;
-    let changed = 0;
-    for (const s of next.schools.values()) {
-      const old = previous.get(s.id);
-      if (!old) added++;
-      else if (!sameSchool(old, s)) changed++;
+    return this.accept(next, hash ?? '', this.registry, runAll(diffSteps(this.registry, next)));
+  }
+
+  /**
+   * Re-reads the file in a worker thread and swaps the new registry in when it is completely built;
+   * the event loop is only held for short slices (receiving and rebuilding, comparing with the old
+   * one). Outcomes, logs and events are those of `reload()`. A call while one runs is coalesced
+   * into one more run after it (the file may have changed again). Never rejects.
+   */
+  refresh(): Promise<ReloadOutcome> {
+    if (this.inFlight) {
+      this.queued ??= this.inFlight.then(() => {
+        this.queued = null;
+        return this.refresh();
+      });
+      return this.queued;
     }
-    let removed = 0;
-    for (const id of previous.schools.keys()) if (!next.schools.has(id)) removed++;
-    this.hash = hash ?? '';
+    const run = this.refreshOnce().catch((e: unknown) => this.reject(new RegistryError(this.path, [{ line: null, column: null, message: String(e) }])));
+    this.inFlight = run.finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  private async refreshOnce(): Promise<ReloadOutcome> {
+    if (this.closed) return { status: 'unchanged' };
+    this.divisionsWire ??= this.loadOpts.divisions ? divisionsToWire(this.loadOpts.divisions) : null;
+    this.worker = reloadInWorker(reloadRequest(this.path, this.hash, this.loadOpts, this.divisionsWire));
+    const answer = await this.worker.answer;
+    this.worker = null;
+    if (this.closed || answer.status === 'unchanged') return { status: 'unchanged' };
+    if (answer.status === 'rejected') return this.reject(new RegistryError(answer.source, answer.problems, answer.total));
+    let previous = this.registry;
+    const decoded = await runSliced(decodeRegistry(answer.compact, this.loadOpts.aliases ?? new AliasTable(BUILT_IN_ALIASES), previous));
+    let diff = decoded.diff;
+    // A synchronous reload() swapped meanwhile: compare with what is in force now.
+    if (this.registry !== previous) diff = runAll(diffSteps((previous = this.registry), decoded.registry));
+    return this.accept(decoded.registry, answer.hash, previous, diff);
+  }
+
+  /** Stops a reload in progress (its outcome is `unchanged`) and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    this.worker?.cancel();
+  }
+
+  private reject(error: RegistryError): ReloadOutcome {
+    this.log?.error(
+      { code: error.code, registry: this.path, problems: error.problems.map((p) => formatProblem(error.source, p)), total: error.total },
+      'registry file changed but is invalid; keeping the registry in force',
+    );
+    this.emit('rejected', error);
+    return { status: 'rejected', error };
+  }
+
+  /** Puts `next` in force (one assignment), unless only formatting changed. */
+  private accept(next: Registry, hash: string, previous: Registry, { added, removed, changed }: RegistryDiff): ReloadOutcome {
+    this.hash = hash;
     logRefusedRows(this.log, next);
     if (added === 0 && removed === 0 && changed === 0 && sameRegionNames(previous, next)) {
       // Only formatting changed (order, quoting, x_ columns): keep the registry object.
@@ -178,20 +247,21 @@ export function watchRegistry(opts: WatchRegistryOptions): WatchedRegistry {
   const listener = (cur: Stats, prev: Stats): void => {
     if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
     if (cur.nlink === 0 && cur.size === 0) return; // deleted: keep the registry in force
-    registry.reload();
+    void registry.refresh();
   };
   const intervalMs = opts.pollIntervalMs ?? 2000;
   watchFile(opts.path, { interval: intervalMs, persistent: false }, listener);
   // The poller's baseline stat runs on libuv's thread pool after this returns: a change made before it
   // (between the load above and that stat) would never be seen. One look after the first interval closes
   // the gap; an unchanged file costs a hash (reload compares bytes first).
-  const first = setTimeout(() => registry.reload(), intervalMs);
+  const first = setTimeout(() => void registry.refresh(), intervalMs);
   first.unref();
   return {
     registry,
     close: () => {
       clearTimeout(first);
       unwatchFile(opts.path, listener);
+      registry.close();
     },
   };
 }

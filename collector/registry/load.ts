@@ -12,7 +12,7 @@ import { readCsv, type CsvProblem } from './csv.js';
 import type { DivisionList } from './divisions.js';
 import { placeFromList, placeFromStructure, type Place, type PlaceInput, type PlaceProblem } from './place.js';
 import { MAX_KEPT_PROBLEMS, RegistryError, type RegistryProblem } from './errors.js';
-import { Registry, type RegistryExtra, type City, type County, type National, type Province } from './registry.js';
+import { Registry, nationalLevel, type RegistryExtra, type City, type County, type Province } from './registry.js';
 import {
   CHINA_BOUNDS,
   COLUMN_NAMES,
@@ -385,16 +385,7 @@ function build(
     const schoolCount = children.reduce((n, c) => n + (cities.get(c)?.schoolCount ?? counties.get(c)?.schoolCount ?? 0), 0);
     provinces.set(d.code, Object.freeze({ level: 'province', code: d.code, name: d.name, parent: null, childLevel: 'city', children, schoolCount }));
   }
-  const national: National = Object.freeze({
-    level: 'national',
-    code: null,
-    name: '全国',
-    parent: null,
-    childLevel: 'province',
-    children: Object.freeze([...provinces.keys()]),
-    schoolCount: schools.size,
-  });
-  return new Registry(source, schools, national, provinces, cities, counties, extra);
+  return new Registry(source, schools, nationalLevel(provinces, schools.size), provinces, cities, counties, extra);
 }
 
 /** The line (1-based) of the first byte sequence that is not valid UTF-8. */
@@ -409,25 +400,37 @@ function firstBadUtf8Line(buf: Buffer): number {
   return line;
 }
 
-/**
- * Reads and parses the registry file at `path` (UTF-8, BOM optional). Synchronous: it runs once
- * at start-up, before the collector listens. Problems are reported against `path` as given.
- * An unreadable or non-UTF-8 file is a `RegistryError` too.
- */
-export function loadRegistry(path: string, opts: Omit<ParseRegistryOptions, 'source'> = {}): Registry {
-  let buf: Buffer;
+/** Reads the registry file's bytes; an unreadable file is a `RegistryError` naming `path`. */
+export function readRegistryFile(path: string): Buffer {
   try {
-    buf = readFileSync(path);
+    return readFileSync(path);
   } catch (e) {
     throw new RegistryError(path, [{ line: null, column: null, message: `cannot read the file: ${(e as Error).message}` }], 1, { cause: e });
   }
+}
+
+/**
+ * Parses the bytes of a registry file (UTF-8, BOM optional), reporting problems against `source`.
+ * A file that is not UTF-8 is a `RegistryError` naming the line of the first bad byte.
+ */
+export function parseRegistryBytes(buf: Buffer, source: string, opts: Omit<ParseRegistryOptions, 'source'> = {}): Registry {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(buf);
   } catch (e) {
     const message =
       'is not valid UTF-8 (spreadsheets on Chinese Windows save "CSV" as GBK: save as "CSV UTF-8" instead)';
-    throw new RegistryError(path, [{ line: firstBadUtf8Line(buf), column: null, message }], 1, { cause: e });
+    throw new RegistryError(source, [{ line: firstBadUtf8Line(buf), column: null, message }], 1, { cause: e });
   }
-  return parseRegistry(text, { ...opts, source: path });
+  return parseRegistry(text, { ...opts, source });
+}
+
+/**
+ * Reads and parses the registry file at `path` (UTF-8, BOM optional). Synchronous: it runs once
+ * at start-up, before the collector listens (a running collector reloads in a worker thread:
+ * `LiveRegistry.refresh()`). Problems are reported against `path` as given.
+ * An unreadable or non-UTF-8 file is a `RegistryError` too.
+ */
+export function loadRegistry(path: string, opts: Omit<ParseRegistryOptions, 'source'> = {}): Registry {
+  return parseRegistryBytes(readRegistryFile(path), path, opts);
 }

@@ -88,6 +88,11 @@ export interface RegistryExtra {
   readonly edition: string | null;
 }
 
+/** The national level over these provinces (in code order). */
+export function nationalLevel(provinces: ReadonlyMap<string, Province>, schoolCount: number): National {
+  return Object.freeze({ level: 'national', code: null, name: '全国', parent: null, childLevel: 'province', children: Object.freeze([...provinces.keys()]), schoolCount });
+}
+
 const NO_EXTRA: RegistryExtra = { problems: [], problemTotal: 0, refusedRows: 0, aliases: new AliasTable([]), edition: null };
 
 /** The registry. Construct it through `parseRegistry` or `loadRegistry`, which validate first. */
