@@ -101,6 +101,28 @@ describe('collector/views compliance windows on the school calendar (injected cl
     expect(j['T-07']!.window.days).to.deep.equal(['2026-01-12', '2026-01-13', '2026-01-14', '2026-01-15', '2026-01-16']);
   });
 
+  it('every 3 h 17 min over 2026, a school-day window holds exactly N school days, newest first back from now, and never a holiday, weekend or break day', () => {
+    const windows = windowsWith({ '640000': [{ from: '2026-01-24', to: '2026-03-01', name: '寒假' }, { from: '2026-07-11', to: '2026-08-31', name: '暑假' }] });
+    const cal = windows.calendar;
+    for (let t = at('2026-01-01T00:30:00'); t < at('2027-01-01T00:00:00'); t += 3 * 3_600_000 + 17 * 60_000) {
+      for (const province of ['640000', '630000']) {
+        for (const w of [{ schoolDays: 1, from: '08:00', to: '17:00' }, { schoolDays: 7, from: '08:00', to: '17:00' }]) {
+          const span = windows.span(w, t, province);
+          const today = Math.floor((t + 8 * 3_600_000) / 86_400_000);
+          expect(span.days, `${new Date(t).toISOString()} ${province}`).to.have.length(w.schoolDays);
+          expect(span.short).to.equal(undefined);
+          for (const d of span.days) expect(cal.isSchoolDay(d, province), `${new Date(t).toISOString()} ${province} day ${d}`).to.equal(true);
+          // No school day is skipped between the oldest day and now.
+          const first = span.days[0] as number;
+          const inToday = t > at(`${new Date(today * 86_400_000).toISOString().slice(0, 10)}T08:00:00`);
+          let between = 0;
+          for (let d = first; d <= today; d++) if (cal.isSchoolDay(d, province) && (d < today || inToday)) between++;
+          expect(between, `${new Date(t).toISOString()} ${province} ${JSON.stringify(span.days)}`).to.equal(w.schoolDays);
+        }
+      }
+    }
+  });
+
   it('the evidence layout changes with the calendar, so evidence kept on other school days is rebuilt, not reused', () => {
     const a = evidenceLayout([PROFILE], new SchoolWindows());
     const b = evidenceLayout([PROFILE], windowsWith({ '640000': [{ from: '2026-07-11', to: '2026-08-31', name: '暑假' }] }));
