@@ -80,7 +80,8 @@ async function render() {
     api(`/api/v1/alerts/board?region=${state.region}&state=${state.state}&limit=500`),
     api('/api/v1/maintenance').catch(() => ({ windows: [] })),
   ]);
-  const canAck = me.role === 'operator' || me.role === 'admin' || !me.authenticated;
+  // An open collector (no accounts) takes no changes: acknowledging needs an operator account.
+  const canAck = me.authenticated && (me.role === 'operator' || me.role === 'admin');
   const stateLinks = el('nav', { class: 'seg', 'aria-label': t('stateCol') }, STATES.map((s) =>
     el('a', { href: href('/console/alerts.html', { region: state.region === '000000' ? undefined : state.region, state: s === 'all' ? undefined : s }), 'aria-current': s === state.state ? 'true' : undefined }, t(`alertState.${s}`))));
   main.replaceChildren(
