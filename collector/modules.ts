@@ -1,5 +1,6 @@
 /** The modules `campuslink-collector serve` runs, in order. */
 import { createAlertBoardModule } from './alerts/board.js';
+import { createAdminModule } from './auth/scope-admin.js';
 import { createMaintenanceModule } from './alerts/maintenance.js';
 import { createAlertsModule, type AlertsModule } from './alerts/module.js';
 import { createConsoleModule } from './console/module.js';
@@ -15,5 +16,5 @@ export function buildModules(ctx: ModuleContext): CollectorModule[] {
   const maintenance = createMaintenanceModule(ctx);
   const board = createAlertBoardModule(ctx, { active: () => alerts.engine.active });
   const alerts: AlertsModule = createAlertsModule(ctx, { views, maintenance, journal: board });
-  return [views, createInventoryModule(ctx), createConsoleModule(ctx, { views }), maintenance, board, alerts, createMetricsModule(ctx)];
+  return [views, createInventoryModule(ctx), createConsoleModule(ctx, { views }), maintenance, board, alerts, createAdminModule(ctx), createMetricsModule(ctx)];
 }

@@ -112,8 +112,11 @@ const ROUTES: readonly { re: RegExp; loc: Locator }[] = [
   { re: /^\/api\/v1\/console\/(schools|offline|history|map|compliance\/schools)$/, loc: { kind: 'region-query', key: 'region' } },
   { re: /^\/api\/v1\/alerts(\/board)?$/, loc: { kind: 'region-query', key: 'region' } },
   // These answer per principal themselves (maintenance windows, acknowledgements, who am I) or hold no school data.
-  { re: /^\/api\/v1\/(me|console\/meta|alerts\/rules|alerts\/ack|maintenance(\/[^/]+)?)$/, loc: { kind: 'open' } },
+  { re: /^\/api\/v1\/(me|console\/meta|alerts\/rules|alerts\/ack|maintenance(\/[^/]+)?|read-tokens(\/[^/]+)?)$/, loc: { kind: 'open' } },
 ];
+
+/** Reads only admins may make (the admin API, scope-admin.ts). */
+const ADMIN_READS = /^\/api\/v1\/(read-tokens(\/[^/]+)?|audit)$/;
 
 /** Routes that change something, and the least role each needs; every other write on the read side needs admin. */
 const WRITES: readonly { re: RegExp; role: Role }[] = [
@@ -132,16 +135,17 @@ function rewriteQuery(req: Request, set: Record<string, string>): void {
   req.url = `${u.pathname}${u.search}`;
 }
 
-/** Checks one read request of a scoped principal; true when it may go on (possibly narrowed). */
-function checkRead(reg: Registry, p: Principal, req: Request, res: Response): boolean {
-  // Express routes ignore case and decode parameters: match the same way, or /API/… and %31… would slip by.
-  let path: string;
+/** The path as Express routes see it: case ignored, parameters decoded (or /API/… and %31… would slip by); undefined when it does not decode. */
+function routedPath(req: Request): string | undefined {
   try {
-    path = decodeURIComponent(req.path).toLowerCase();
+    return decodeURIComponent(req.path).toLowerCase();
   } catch {
-    forbid(res, p, `${req.path} (not a valid path)`);
-    return false;
+    return undefined;
   }
+}
+
+/** Checks one read request of a scoped principal; true when it may go on (possibly narrowed). */
+function checkRead(reg: Registry, p: Principal, path: string, req: Request, res: Response): boolean {
   const route = ROUTES.find((r) => r.re.test(path));
   if (!route) {
     if (!path.includes('/api')) return true; // the console's static pages: their data comes through the API
@@ -197,14 +201,16 @@ function checkRead(reg: Registry, p: Principal, req: Request, res: Response): bo
 export function scopeGuard(registry: () => Registry): (req: Request, res: Response, next: NextFunction) => void {
   return (req, res, next) => {
     const p = principalOf(res);
+    const path = routedPath(req);
+    if (path === undefined) return sendError(res, 'COL_ERR_NOT_FOUND', 'the path does not decode (bad %-escape)');
     const write = req.method !== 'GET' && req.method !== 'HEAD';
-    if (write) {
-      const need = WRITES.find((w) => w.re.test(req.path))?.role ?? 'admin';
-      if (!p) return sendError(res, 'COL_ERR_VIEWER_UNAUTHENTICATED', `changes need an account with role ${need} or above (campuslink-collector viewer add --role ${need})`);
+    if (write || ADMIN_READS.test(path)) {
+      const need = write ? (WRITES.find((w) => w.re.test(path))?.role ?? 'admin') : 'admin';
+      if (!p) return sendError(res, 'COL_ERR_VIEWER_UNAUTHENTICATED', `${req.method} ${req.path} needs an account with role ${need} or above (campuslink-collector viewer add --role ${need})`);
       if (p.kind === 'token' || !hasRole(p.role, need)) return sendError(res, 'COL_ERR_ROLE_FORBIDDEN', `${req.method} ${req.path} needs role ${need}; ${p.name} is ${p.kind === 'token' ? 'a read-only token' : `a ${p.role}`}`);
     }
     if (!p || p.scope === NATION) return next();
-    if (checkRead(registry(), p, req, res)) next();
+    if (checkRead(registry(), p, path, req, res)) next();
   };
 }
 

@@ -35,6 +35,8 @@ describe('collector/console alerts page in headless Chromium (scoped operator, r
     for (const s of h.schools) if (s.role !== 'never') await h.post(s.id, s.id === school ? 100 : 0);
     const r = await h.alerts.evaluate();
     expect(r.fired.map((a) => a.labels.school)).to.deep.equal([school]);
+    h.maintenance.store.add({ target: '640105', startsMs: h.clock.now, endsMs: h.clock.now + 3_600_000, reason: '西夏区光缆割接', createdBy: 'api:yinchuan-noc' });
+    h.maintenance.store.add({ target: '640104', startsMs: h.clock.now + 86_400_000, endsMs: h.clock.now + 90_000_000, reason: '兴庆区机房搬迁', createdBy: 'api:xingqing-noc' });
     profileDir = mkdtempSync(join(tmpdir(), 'campuslink-chromium-'));
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
@@ -62,6 +64,8 @@ describe('collector/console alerts page in headless Chromium (scoped operator, r
     expect(await item.innerText()).to.contain(school).and.contain('离线');
     expect(await page.locator('#whoami').innerText()).to.contain('xingqing-noc').and.contain('640104');
     expect(await page.locator('header nav').innerText()).to.contain('告警');
+    // Only the window of its own county, still to come; not the neighbour's in force.
+    expect(await page.locator('#maintenance').innerText()).to.contain('兴庆区机房搬迁').and.contain('未开始').and.not.contain('西夏区');
     // Readable on a phone: nothing wider than the screen.
     expect(await page.evaluate('document.documentElement.scrollWidth')).to.be.at.most(390);
     await page.screenshot({ path: join(ARTIFACTS, 'alerts-phone.png'), fullPage: true });

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { createAlertsModule, type AlertsModule } from '../../../collector/alerts/module.js';
 import { createAlertBoardModule, type AlertBoardModule } from '../../../collector/alerts/board.js';
 import { createMaintenanceModule, type MaintenanceModule } from '../../../collector/alerts/maintenance.js';
+import { createAdminModule } from '../../../collector/auth/scope-admin.js';
 import { ReadTokenStore } from '../../../collector/auth/scope-tokens.js';
 import { ViewerStore, issueViewer } from '../../../collector/auth/viewers.js';
 import type { Role } from '../../../collector/auth/scope.js';
@@ -71,7 +72,7 @@ export async function startScopeHarness(): Promise<ScopeHarness> {
     maintenance,
     journal: board,
   });
-  const modules = [views, createInventoryModule(ctx), createConsoleModule(ctx, { views }), maintenance, board, alerts];
+  const modules = [views, createInventoryModule(ctx), createConsoleModule(ctx, { views }), maintenance, board, alerts, createAdminModule(ctx)];
   for (const m of modules) await m.start?.();
   await views.live()?.rebuilt();
   // One account exists from the start, so the read side is closed.

@@ -56,7 +56,7 @@ describe('collector/auth/scope through campuslink-collector serve', function () 
 
     const window = await fetch(`${url}/api/v1/maintenance`, { method: 'POST', headers: { authorization: operator, 'content-type': 'application/json' }, body: JSON.stringify({ target: '1640104001', endsAt: new Date(Date.now() + 3_600_000).toISOString(), reason: 'router swap' }) });
     expect(window.status, await window.clone().text()).to.equal(201);
-    const audit = await cli(['audit', 'list', '--limit', '1']);
-    expect(audit).to.include('cli:test').and.include('read_token.issue');
+    const audit = (await runCli('collector', ['audit', 'list'], env())).stdout.trim().split('\n').map((l) => l.split('\t').slice(1, 3).join(' '));
+    expect(audit).to.deep.equal(['cli:root token.issue', 'cli:test read_token.issue', 'cli:test viewer.add', 'cli:test viewer.add'].map((x) => x.replace('root', process.env.SUDO_USER || process.env.USER || 'root')));
   });
 });

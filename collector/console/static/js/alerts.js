@@ -8,12 +8,14 @@ Object.assign(DICT['zh-CN'], {
   'alertState.all': '全部', 'alertState.firing': '告警中', 'alertState.acknowledged': '已确认', 'alertState.resolved': '已恢复',
   firingN: '告警中 {n} 条', ackedN: '其中已确认 {n} 条', noAlerts: '当前范围内没有告警', acknowledge: '确认', acknowledgedBy: '{by} 于 {t} 确认',
   startsAt: '开始', endsAt: '恢复', severity: '级别', 'severity.critical': '严重', 'severity.warning': '警告', 'severity.info': '提示', stateCol: '状态',
+  maintenance: '维护窗口', maintenanceNote: '窗口内不产生新告警', inForce: '生效中', upcoming: '未开始', target: '对象', until: '至', by: '设置人',
   yourScope: '账号 {name}（{role}），可见范围 {scope}', 'role.viewer': '只读', 'role.operator': '运维', 'role.admin': '管理员', openPage: '查看', refreshNote: '每分钟自动刷新',
 });
 Object.assign(DICT.en, {
   'alertState.all': 'all', 'alertState.firing': 'firing', 'alertState.acknowledged': 'acknowledged', 'alertState.resolved': 'resolved',
   firingN: '{n} firing', ackedN: '{n} of them acknowledged', noAlerts: 'No alerts in this scope', acknowledge: 'Acknowledge', acknowledgedBy: 'acknowledged by {by} at {t}',
   startsAt: 'Started', endsAt: 'Resolved', severity: 'Severity', 'severity.critical': 'critical', 'severity.warning': 'warning', 'severity.info': 'info', stateCol: 'State',
+  maintenance: 'Maintenance windows', maintenanceNote: 'no new alert is raised inside a window', inForce: 'in force', upcoming: 'upcoming', target: 'Target', until: 'until', by: 'Set by',
   yourScope: 'Account {name} ({role}), scope {scope}', 'role.viewer': 'viewer', 'role.operator': 'operator', 'role.admin': 'admin', openPage: 'Open', refreshNote: 'refreshes every minute',
 });
 
@@ -59,12 +61,27 @@ function item(a, canAck) {
 let main;
 let me;
 
+/** Windows in force or still to come, of the caller's scope. */
+function maintenanceSection(windows, nowIso) {
+  const open = windows.filter((w) => w.endsAt > nowIso);
+  if (!open.length) return null;
+  return el('section', { class: 'card', id: 'maintenance' }, el('h2', {}, t('maintenance')), el('p', { class: 'note' }, t('maintenanceNote')),
+    el('ul', { class: 'alerts' }, open.map((w) => el('li', { class: 'alert', 'data-window': w.id },
+      el('p', { class: 'summary' }, `${w.inForce ? t('inForce') : t('upcoming')} · ${w.reason}`),
+      el('dl', { class: 'meta' },
+        el('div', {}, el('dt', {}, t('target')), el('dd', {}, w.target)),
+        el('div', {}, el('dt', {}, t('startsAt')), el('dd', {}, `${fmt.date(w.startsAt)} ${t('until')} ${fmt.date(w.endsAt)}`)),
+        el('div', {}, el('dt', {}, t('by')), el('dd', {}, w.createdBy)))))));
+}
+
 async function render() {
-  const [{ trail }, board] = await Promise.all([
+  const [{ trail }, board, maint] = await Promise.all([
     api(`/api/v1/console/trail/${state.region}`),
     api(`/api/v1/alerts/board?region=${state.region}&state=${state.state}&limit=500`),
+    api('/api/v1/maintenance').catch(() => ({ windows: [] })),
   ]);
-  const canAck = me.role === 'operator' || me.role === 'admin' || !me.authenticated;
+  // An open collector (no accounts) takes no changes: acknowledging needs an operator account.
+  const canAck = me.authenticated && (me.role === 'operator' || me.role === 'admin');
   const stateLinks = el('nav', { class: 'seg', 'aria-label': t('stateCol') }, STATES.map((s) =>
     el('a', { href: href('/console/alerts.html', { region: state.region === '000000' ? undefined : state.region, state: s === 'all' ? undefined : s }), 'aria-current': s === state.state ? 'true' : undefined }, t(`alertState.${s}`))));
   main.replaceChildren(
@@ -73,6 +90,7 @@ async function render() {
     await regionPicker(trail, '/console/alerts.html', { state: state.state === 'all' ? undefined : state.state }),
     stateLinks,
     el('p', { class: 'counts' }, el('strong', { id: 'firing-count' }, t('firingN', { n: fmt.n(board.firing) })), el('span', {}, t('ackedN', { n: fmt.n(board.acknowledged) }))),
+    maintenanceSection(maint.windows, board.asOf),
     board.items.length ? el('ul', { class: 'alerts', id: 'alert-list' }, board.items.map((a) => item(a, canAck))) : el('p', { class: 'note', id: 'alert-list' }, t('noAlerts')),
     el('p', { class: 'note' }, `${t('asOf', { t: fmt.date(board.asOf) })} · ${t('refreshNote')}`),
   );
