@@ -289,7 +289,7 @@ export class AlertEngine {
       const p = ps[k] as Params;
       if (!p.enabled) continue;
       const forMs = ((p.forMin as number | undefined) ?? 0) * 60_000;
-      if (p.schoolHoursOnly) inHours ??= schoolTime.isSchoolTime(s.id, nowMs);
+      if (p.schoolHoursOnly) inHours ??= schoolTime.isSchoolTime(s, nowMs);
       // No closures or strings here: this runs schools × rules times a sweep; what holds is rare.
       let holds = false;
       switch (c.rule.kind) {

@@ -12,7 +12,7 @@ import type { ViewsModule } from '../views/index.js';
 import type { Alert } from './alert.js';
 import { AlertmanagerClient } from './alertmanager.js';
 import type { MaintenanceCheck } from './maintenance.js';
-import type { SchoolTime } from './calendar.js';
+import { ALWAYS_SCHOOL_TIME, calendarSchoolTime, type SchoolTime } from './calendar.js';
 import { AlertEngine, type ComplianceStatuses, type SweepResult } from './engine.js';
 import { RobotReceiver } from './robots.js';
 import { loadAlertRules, type AlertRule } from './rules.js';
@@ -24,7 +24,7 @@ export { alertsSettingsSchema, type AlertsSettings } from './settings.js';
 export interface AlertsModuleOptions {
   /** The views module: saved liveness to start from, the online window, compliance tables. */
   views?: ViewsModule;
-  /** School hours (the school calendar); default: always. */
+  /** School hours; default: the views module's school calendar, else always. */
   schoolTime?: SchoolTime;
   /** Settings over `ctx.config.alerts`. */
   settings?: Partial<AlertsSettings>;
@@ -81,7 +81,8 @@ export function createAlertsModule(ctx: ModuleContext, opts: AlertsModuleOptions
     registry,
     now: ctx.now,
     log,
-    schoolTime: opts.schoolTime,
+    // Offline and region rules that ask for school hours follow the views' calendar (holidays, 寒暑假 silence them).
+    schoolTime: opts.schoolTime ?? (opts.views ? calendarSchoolTime(opts.views.calendar) : ALWAYS_SCHOOL_TIME),
     onlineWindowMs: (opts.views?.settings.onlineWindowMin ?? 15) * 60_000,
     staleAfterMs: settings.staleAfterMin * 60_000,
     maxActive: settings.maxActive,

@@ -48,6 +48,8 @@ export interface ViewsModuleOptions {
 export interface ViewsModule extends CollectorModule {
   readonly settings: ViewsSettings;
   readonly store: LivenessStore;
+  /** The school calendar of `calendar:` (compliance windows, the school-hours rate, alerts in school hours). */
+  readonly calendar: SchoolCalendar;
   /** Compliance answers (live from the evidence, or from raw data). */
   readonly compliance: ComplianceService;
   /** The live evidence and rollups, once started. */
@@ -186,6 +188,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     router,
     settings,
     store,
+    calendar,
     compliance,
     live: () => live,
     model: () => model,
