@@ -161,7 +161,11 @@ export class LiveRegistry extends EventEmitter<{ change: [RegistryChange]; rejec
       });
       return this.queued;
     }
-    const run = this.refreshOnce().catch((e: unknown) => this.reject(new RegistryError(this.path, [{ line: null, column: null, message: String(e) }])));
+    const run = this.refreshOnce().catch((e: unknown): ReloadOutcome => {
+      // Not the file (that is a `rejected` answer): a bug or a throwing `change` listener.
+      this.log?.error({ err: e, registry: this.path, schools: this.registry.schools.size }, 'registry refresh failed');
+      return { status: 'rejected', error: new RegistryError(this.path, [{ line: null, column: null, message: String(e) }]) };
+    });
     this.inFlight = run.finally(() => {
       this.inFlight = null;
     });
@@ -244,17 +248,19 @@ export interface WatchedRegistry {
  */
 export function watchRegistry(opts: WatchRegistryOptions): WatchedRegistry {
   const registry = new LiveRegistry(opts);
+  // refresh() never rejects by itself; a `change`/`rejected` listener that throws must not crash the poller.
+  const refresh = (): void => void registry.refresh().catch((e: unknown) => opts.log?.error({ err: e, registry: opts.path }, 'a registry change listener failed'));
   const listener = (cur: Stats, prev: Stats): void => {
     if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
     if (cur.nlink === 0 && cur.size === 0) return; // deleted: keep the registry in force
-    void registry.refresh();
+    refresh();
   };
   const intervalMs = opts.pollIntervalMs ?? 2000;
   watchFile(opts.path, { interval: intervalMs, persistent: false }, listener);
   // The poller's baseline stat runs on libuv's thread pool after this returns: a change made before it
   // (between the load above and that stat) would never be seen. One look after the first interval closes
   // the gap; an unchanged file costs a hash (reload compares bytes first).
-  const first = setTimeout(() => void registry.refresh(), intervalMs);
+  const first = setTimeout(refresh, intervalMs);
   first.unref();
   return {
     registry,
