@@ -17,6 +17,7 @@
  * seriesPerDay + 6 × tagValuesPerKeyPerDay 32-bit entries, reset every day.
  */
 import type { Logger } from 'pino';
+import { collectorMetrics } from '../metrics/registry.js';
 import { z } from 'zod';
 import { ERRORS, type Measurement, type Report } from '../../protocol/index.js';
 import type { PartialWrite } from '../sink/sink.js';
@@ -358,6 +359,8 @@ export class SchoolBudgets {
     let p = this.pending.get(school);
     if (!p) this.pending.set(school, (p = emptyCounters()));
     addCount(p[kind], reason, n);
+    // /metrics counts refusals by budget only (never by school: label cardinality stays bounded).
+    if (kind === 'budget_refusals' || reason.startsWith('budget_')) collectorMetrics().budgetRefusals.inc({ limit: reason }, n);
     // Logged once per school, reason and day; the set is bounded by schools × reasons and cleared daily.
     const day = s.day;
     if (day !== this.loggedDay) {

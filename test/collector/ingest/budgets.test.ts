@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { DEFAULT_BUDGETS, SchoolBudgets, budgetsSchema, type BudgetSettings } from '../../../collector/ingest/budgets.js';
 import { TokenShares, admitUpload } from '../../../collector/ingest/fairness.js';
 import { hasBadBackslash } from '../../../collector/ingest/screen.js';
+import { collectorMetrics } from '../../../collector/metrics/registry.js';
 import { toLineProtocol } from '../../../collector/sink/line-protocol.js';
 import type { Measurement, Report } from '../../../protocol/index.js';
 import { T0, makeReport, pingMeasurement, typicalReport } from '../../helpers/reports.js';
@@ -18,6 +19,16 @@ function budgets(over: Partial<BudgetSettings> = {}, clock = { t: T0 }, logs: an
 const pings = (n: number, from = 0): Measurement[] => Array.from({ length: n }, (_, i) => pingMeasurement({ target: `t${from + i}.example.net` }));
 
 describe('collector/ingest/budgets', () => {
+  it('points dropped over a budget are counted in /metrics by budget, never by school', async () => {
+    const counter = collectorMetrics().budgetRefusals;
+    const before = (await counter.get()).values.find((v) => v.labels.limit === 'budget_series')?.value ?? 0;
+    const b = budgets({ seriesPerDay: 100 });
+    expect(b.admit(A, [makeReport({ seq: 1, measurements: pings(115) })], 1000).dropped_points).to.deep.equal({ budget_series: 15 });
+    const after = (await counter.get()).values.filter((v) => v.labels.limit === 'budget_series');
+    expect(after.map((v) => v.value)).to.deep.equal([before + 15]);
+    expect(Object.keys(after[0]?.labels ?? {})).to.deep.equal(['limit']);
+  });
+
   it('defaults never bite a normal school: a day of typical reports (1,440) keeps every point and is never refused', () => {
     const clock = { t: T0 };
     const b = budgets({}, clock);
