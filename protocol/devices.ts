@@ -24,9 +24,12 @@ export const deviceSchema = z.strictObject({
   /** True for a locally administered MAC (often a randomised privacy address): it names no vendor. */
   locallyAdministered: z.boolean().optional(),
   class: z.enum(DEVICE_CLASSES),
-  /** ms since the epoch. */
-  firstSeen: z.number().int().min(1e12).max(1e13 - 1),
-  lastSeen: z.number().int().min(1e12).max(1e13 - 1),
+  /**
+   * ms since the epoch, by the agent's clock: a gateway without RTC that booted at 1970 still reports its
+   * devices, and the collector shifts these by the report's clock correction (`clockOffsetMs`).
+   */
+  firstSeen: z.number().int().min(0).max(1e13 - 1),
+  lastSeen: z.number().int().min(0).max(1e13 - 1),
 });
 
 /** Changes to the device list since the agent's previous report (or the whole list when `full`). */

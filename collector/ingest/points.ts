@@ -29,14 +29,22 @@ export interface ToPointsOptions {
 export const DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS = 600_000;
 
 /**
+ * How far the collector shifts an uncorrected report's times: by its agent's clock offset (receive time
+ * against `sentAt`, to the second) when that is beyond `maxClockSkewMs`, else 0.
+ */
+export function skewShiftMs(report: Pick<Report, 'sentAt' | 'clockCorrected'>, receivedAtMs: number, maxClockSkewMs?: number): number {
+  const skew = receivedAtMs - report.sentAt;
+  return !report.clockCorrected && Math.abs(skew) > (maxClockSkewMs ?? DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS) ? Math.round(skew / 1000) * 1000 : 0;
+}
+
+/**
  * The points of one report: one per measurement plus one `report` point.
  * Every point is stamped with the report's collection time, so replaying a report
  * writes identical series and timestamps and InfluxDB overwrites instead of duplicating.
  */
 export function reportToPoints({ report, tags, receivedAtMs, maxClockSkewMs }: ToPointsOptions): Point[] {
   const base = { ...tags, agent: report.agent };
-  const skew = receivedAtMs - report.sentAt;
-  const shift = !report.clockCorrected && Math.abs(skew) > (maxClockSkewMs ?? DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS) ? Math.round(skew / 1000) * 1000 : 0;
+  const shift = skewShiftMs(report, receivedAtMs, maxClockSkewMs);
   const at = report.collectedAt + shift;
   const corrected = report.clockCorrected || shift !== 0;
   const points: Point[] = report.measurements.map((m) => ({
@@ -250,8 +258,7 @@ export function reportToLines(opts: ToPointsOptions & { cache: LineCache }): str
     const v = base[k];
     baseValues.push(v === '' ? '' : typeof v === 'string' ? escKeyFast(v) : undefined);
   }
-  const skew = receivedAtMs - report.sentAt;
-  const shift = !report.clockCorrected && Math.abs(skew) > (opts.maxClockSkewMs ?? DEFAULT_COLLECTOR_MAX_CLOCK_SKEW_MS) ? Math.round(skew / 1000) * 1000 : 0;
+  const shift = skewShiftMs(report, receivedAtMs, opts.maxClockSkewMs);
   const at = report.collectedAt + shift;
   const corrected = report.clockCorrected || shift !== 0;
   const offset = report.clockCorrected ? (report.clockOffsetMs ?? 0) : shift;

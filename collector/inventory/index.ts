@@ -10,12 +10,13 @@
 import { Router } from 'express';
 import { DEVICE_CLASSES, type DeviceClass } from '../../protocol/index.js';
 import { sendError } from '../http/errors.js';
+import { skewShiftMs } from '../ingest/points.js';
 import type { CollectorModule, ModuleContext } from '../module.js';
 import { WriteFailureLog } from '../state/failures.js';
-import { applyEvents, listDevices, loadSchool, migrateInventory, putAgentDevices, updatedAt, type SchoolDevices } from './store.js';
+import { applyEvents, correctedEvents, listDevices, loadSchool, migrateInventory, putAgentDevices, updatedAt, type SchoolDevices } from './store.js';
 
 /** What the module needs of the collector (a `ModuleContext` will do). */
-export type InventoryModuleContext = Pick<ModuleContext, 'state' | 'log' | 'now'> & { registry: { get(id: string): unknown } };
+export type InventoryModuleContext = Pick<ModuleContext, 'state' | 'log' | 'now'> & Partial<Pick<ModuleContext, 'config'>> & { registry: { get(id: string): unknown } };
 
 export interface InventoryModuleOptions {
   /** Schools whose lists are kept in memory (most recently used). Default 2000. */
@@ -33,6 +34,7 @@ export function createInventoryModule(ctx: InventoryModuleContext, opts: Invento
   const log = ctx.log.child({ module: 'inventory' });
   migrateInventory(ctx.state);
   const maxCached = opts.maxCachedSchools ?? 2000;
+  const maxSkewMs = (ctx.config as { ingest?: { maxClockSkewMs?: number } } | undefined)?.ingest?.maxClockSkewMs;
   const cache = new Map<string, SchoolDevices>();
   /** The school's lists (cached, or read from the table), or undefined when none is stored. */
   const school = (id: string, create = false): SchoolDevices | undefined => {
@@ -111,7 +113,7 @@ export function createInventoryModule(ctx: InventoryModuleContext, opts: Invento
       const s = school(batch.school, true) as SchoolDevices;
       const changed = new Set<string>();
       for (const r of reports) {
-        if (applyEvents(s, r.agent, r.seq, r.devices as NonNullable<typeof r.devices>, batch.receivedAtMs)) changed.add(r.agent);
+        if (applyEvents(s, r.agent, r.seq, correctedEvents(r, skewShiftMs(r, batch.receivedAtMs, maxSkewMs)), batch.receivedAtMs)) changed.add(r.agent);
         else log.debug({ school: batch.school, agent: r.agent, seq: r.seq }, 'stale device events skipped');
       }
       if (changed.size) await persist(s, changed);

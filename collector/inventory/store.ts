@@ -11,7 +11,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { deviceSchema, type Device, type DeviceEvents } from '../../protocol/index.js';
+import { deviceSchema, type Device, type DeviceEvents, type Report } from '../../protocol/index.js';
 import type { Migration, Sqlite, StateDb } from '../state/db.js';
 
 /** One agent's list within a school. */
@@ -81,6 +81,19 @@ export function loadSchool(db: Sqlite, school: string, problems: string[] = []):
     }
   }
   return s;
+}
+
+/**
+ * A report's device events with their times on the corrected clock. The agent stamps `firstSeen` and
+ * `lastSeen` with its own clock: a report it corrected after a clock step carries the correction in
+ * `clockOffsetMs` (`clockCorrected`); an uncorrected one far off the collector's clock (a gateway at
+ * 1970) is shifted as its points are (`shiftMs`, points.ts `skewShiftMs`).
+ */
+export function correctedEvents(r: Pick<Report, 'devices' | 'clockCorrected' | 'clockOffsetMs'>, shiftMs: number): DeviceEvents {
+  const events = r.devices as DeviceEvents;
+  const shift = r.clockCorrected ? (r.clockOffsetMs ?? 0) : shiftMs;
+  if (!shift) return events;
+  return { ...events, added: events.added.map((d) => ({ ...d, firstSeen: d.firstSeen + shift, lastSeen: d.lastSeen + shift })) };
 }
 
 /** Applies one report's events to an agent's list; returns false when they were stale and skipped. */

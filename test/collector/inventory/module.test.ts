@@ -62,6 +62,14 @@ describe('collector/inventory', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('devices reported by a gateway whose clock is at 1970 are kept, with their times on the corrected clock', async () => {
+    const r = { ...report(1, { full: true, added: [dev('00:1a:2b:3c:4d:5e', 'pc', { firstSeen: 30_000, lastSeen: 60_000 })] }), collectedAt: 60_000, sentAt: 65_000 };
+    expect((await post([r])).status).to.equal(200);
+    const shift = Math.round((T0 + 5000 - 65_000) / 1000) * 1000;
+    const l = await list();
+    expect(l.devices.map((d) => [d.mac, d.firstSeen, d.lastSeen])).to.deep.equal([['00:1a:2b:3c:4d:5e', 30_000 + shift, 60_000 + shift]]);
+  });
+
   it('a full list replaces, and later added/removed events change it, in seq order within a batch', async () => {
     const r = await post([
       report(2, { added: [dev('00:00:00:00:00:03', 'pc')], removed: ['00:00:00:00:00:01'] }),
