@@ -65,7 +65,7 @@ describe('agent/runtime moved to another school', () => {
       const moved = new AgentRuntime({ config: config('1640104002', 'clk1_new'), log, probes: [], now: () => t, sender: recording });
       const r = await moved.once();
       moved.close();
-      expect(r.flush.quarantined).to.deep.equal([]);
+      expect(r.flush?.quarantined).to.deep.equal([]);
       expect([...sent].sort((a, b) => a.seq - b.seq)).to.deep.equal([
         { school: '1640104001', seq: 1, token: 'clk1_old' },
         { school: '1640104001', seq: 2, token: 'clk1_old' },
