@@ -231,7 +231,8 @@ export class AgentRuntime {
     this.checkClock();
     const result = await flushSpool({
       spool: this.spool,
-      sender: { send: (reports) => this.outgoing.send(sender, reports) },
+      // The token option carries the identity a report was collected under (a moved agent's backlog, a rotated token).
+      sender: { send: (reports, sendOpts) => this.outgoing.send(sender, reports, sendOpts) },
       maxBatchReports: this.opts.config.collector.maxBatchReports,
       liveAfterSeq,
       backlogBytesPerSec: this.policy.backlogBytesPerSec,

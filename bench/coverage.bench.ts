@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { createApp } from '../collector/http/app.js';
+import { AliasTable, BUILT_IN_ALIASES } from '../collector/registry/aliases.js';
 import { LiveRegistry, parseRegistry, type Registry } from '../collector/registry/index.js';
 import { createInflux1Client } from '../collector/sink/influx1.js';
 import { openStateDb } from '../collector/state/db.js';
@@ -42,7 +43,13 @@ const mem = () => {
   return process.memoryUsage();
 };
 
-/** 31 provinces × 10 cities × 10 counties, schools spread evenly (also used by bench/compliance.bench.ts). */
+const IN_FORCE = new AliasTable(BUILT_IN_ALIASES);
+
+/**
+ * 31 provinces × 10 cities × 10 counties, schools spread evenly (also used by bench/compliance.bench.ts). A
+ * generated county code that was abolished (410306 吉利区) is replaced by its successor, which the registry
+ * would otherwise refuse with the row: every one of the `n` schools is registered.
+ */
 export function registryCsv(n: number): string {
   const lines = ['school_id,school_name,school_type,province_code,province_name,city_code,city_name,county_code,county_name,link_type,contracted_mbps,students,classrooms,lat,lon'];
   const links = ['fiber', 'fiber', 'fiber', 'dsl', 'cellular', 'microwave', 'sat-geo', 'sat-leo'];
@@ -52,7 +59,7 @@ export function registryCsv(n: number): string {
     const k = 1 + (Math.floor(i / 310) % 10);
     const pc = `${p}0000`;
     const cc = `${p}${String(c).padStart(2, '0')}00`;
-    const kc = `${p}${String(c).padStart(2, '0')}${String(k).padStart(2, '0')}`;
+    const kc = IN_FORCE.current(`${p}${String(c).padStart(2, '0')}${String(k).padStart(2, '0')}`);
     const id = `${kc}${String(i).padStart(6, '0')}`.slice(-10).replace(/^0/, '1');
     lines.push(`${id},学校${i},primary,${pc},省${p},${cc},市${cc},${kc},县${kc},${links[i % links.length]},${[1000, 300, 100, 50, 20, 8, 2, 1][i % 8]},500,12,30,110`);
   }

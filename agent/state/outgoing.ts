@@ -54,19 +54,20 @@ export class OutgoingReports {
    * Sends a batch. When the collector answers that it already held a report this process made and never
    * sent before, another install shares this state (a cloned SD card): a new epoch starts and the batch
    * goes again under it, so the clone's reports are kept, not taken for repeats (AGT_ERR_STATE_CLONED).
+   * `sendOpts` go to the sender unchanged (the token of the identity these reports were collected under).
    */
-  async send(sender: BatchSender, reports: readonly Report[]): Promise<UploadResult> {
+  async send(sender: BatchSender, reports: readonly Report[], sendOpts?: Parameters<BatchSender['send']>[1]): Promise<UploadResult> {
     const current = this.opts.epochs.epoch;
     const first = reports.filter((r) => r.seq > this.opts.bornAfterSeq && !this.attempted.has(r.seq) && this.opts.epochs.sendAs(r.epoch) === current).map((r) => r.seq);
     if (this.attempted.size > MAX_ATTEMPTED) this.attempted.clear();
     for (const r of reports) this.attempted.add(r.seq);
-    let up = await sender.send(this.restamp(reports));
+    let up = await sender.send(this.restamp(reports), sendOpts);
     const dups = new Set(up.ack.duplicates ?? []);
     const cloned = first.filter((q) => dups.has(q));
     if (cloned.length) {
       const next = this.opts.epochs.renew(this.opts.log);
       this.opts.log.error({ code: 'AGT_ERR_STATE_CLONED', oldEpoch: current ?? 'legacy', epoch: next, seqs: cloned.slice(0, 5) }, 'the collector already held reports this agent just made: another install uses the same state (a cloned SD card?); a new epoch starts and they are sent again under it');
-      const again = await sender.send(this.restamp(reports));
+      const again = await sender.send(this.restamp(reports), sendOpts);
       up = { ...again, requestBytes: again.requestBytes + up.requestBytes };
     }
     for (const q of up.ack.accepted) this.attempted.delete(q);

@@ -37,6 +37,46 @@ describe('agent/runtime', () => {
   });
 });
 
+describe('agent/runtime moved to another school', () => {
+  it("flush() sends the old school's backlog with the old school's token and the new school's report with the new token", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cl-runtime-moved-'));
+    const log = pino({ level: 'silent' });
+    let t = T0;
+    const sent: { school: string; seq: number; token?: string }[] = [];
+    const offline = {
+      async send(): Promise<UploadResult> {
+        throw new UploadError('link down', undefined, 'keep-and-back-off', true);
+      },
+    };
+    const recording = {
+      async send(reports: readonly Report[], opts?: { token?: string }): Promise<UploadResult> {
+        sent.push(...reports.map((r) => ({ school: r.school, seq: r.seq, ...(opts?.token && { token: opts.token }) })));
+        return { ack: { v: 1, accepted: reports.map((r) => r.seq), serverTime: t }, requestBytes: 100, sentAtMs: t, answeredAtMs: t };
+      },
+    };
+    const config = (school: string, token: string) => agentConfigSchema.parse({ school, agentId: 'gw-moved', collector: { token }, spool: { dir: join(dir, 'spool') }, stateDir: dir, logLevel: 'silent' });
+    try {
+      const before = new AgentRuntime({ config: config('1640104001', 'clk1_old'), log, probes: [], now: () => t, sender: offline });
+      for (let i = 0; i < 2; i++) {
+        await before.once();
+        t += 60_000;
+      }
+      before.close();
+      const moved = new AgentRuntime({ config: config('1640104002', 'clk1_new'), log, probes: [], now: () => t, sender: recording });
+      const r = await moved.once();
+      moved.close();
+      expect(r.flush?.quarantined).to.deep.equal([]);
+      expect([...sent].sort((a, b) => a.seq - b.seq)).to.deep.equal([
+        { school: '1640104001', seq: 1, token: 'clk1_old' },
+        { school: '1640104001', seq: 2, token: 'clk1_old' },
+        { school: '1640104002', seq: 3, token: 'clk1_new' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('agent/runtime after a 401/403', () => {
   it('flush() after a 403 pauses sending for auth.retryMinMs, doubling to retryMaxMs, logs once an hour, and delivers the whole spool once accepted again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cl-runtime-auth-'));

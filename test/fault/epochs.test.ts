@@ -38,7 +38,16 @@ describe('fault: sequence epochs, damaged state, clocks and the time window', fu
 
   before(async () => {
     influx = await startTestInfluxd();
-    collector = new CollectorChild(influx, { CAMPUSLINK_GAPS_CLONE_OVERLAP_MS: '0', CAMPUSLINK_INFLUX_FLUSH_INTERVAL_MS: '50' });
+    // This file is about epochs, so two limits other files prove are raised out of the way: the attacks below
+    // send 16,500 reports in seconds under the one token, more than the default per-school budget (6,000 a
+    // minute would answer 429 and keep the attack out; test/collector/ingest/budgets.test.ts proves it), and
+    // its tests use 9 agent ids of one school, one more than auth.maxAgentsPerSchool's default (identity.test.ts).
+    collector = new CollectorChild(influx, {
+      CAMPUSLINK_GAPS_CLONE_OVERLAP_MS: '0',
+      CAMPUSLINK_INFLUX_FLUSH_INTERVAL_MS: '50',
+      CAMPUSLINK_BUDGETS_REPORTS_PER_MINUTE: '1000000',
+      CAMPUSLINK_AUTH_MAX_AGENTS_PER_SCHOOL: '20',
+    });
     await collector.start();
     token = collector.token(school);
   });

@@ -42,9 +42,13 @@ function free(dir: string): void {
   rmSync(join(dir, `${FILLER}.tail`), { force: true });
 }
 
-/** POSTs reports `seqs` of `school` (collected an hour ago, a minute apart) with `token`. */
+/**
+ * POSTs reports `seqs` of `school` (collected from an hour ago on, 10 s apart) with `token`. The tests send up
+ * to 200 sequences: 10 s apart keeps all of them in the past (a minute apart, seq 61 on would be collected in
+ * the future and refused by the time window with 400, not by the full disk).
+ */
 async function post(url: string, token: string, school: string, seqs: number[], base: number): Promise<{ status: number; retryAfter: string | null; body: any }> {
-  const reports = seqs.map((seq) => ({ ...typicalReport({ seq, school, collectedAt: base + seq * 60_000 }), sentAt: Date.now() }));
+  const reports = seqs.map((seq) => ({ ...typicalReport({ seq, school, collectedAt: base + seq * 10_000 }), sentAt: Date.now() }));
   const res = await fetch(`${url}/api/v1/reports`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

@@ -163,6 +163,7 @@ describe('alerts/engine', () => {
   it('sweep() yields to the event loop: a 1 ms timer ticks during a sweep over 60,000 schools', async function () {
     this.timeout(60_000);
     const big = provinceRegistry(60_000);
+    expect(big.schools.size, 'every generated school registered (no abolished county code)').to.equal(60_000);
     const clock = { now: T };
     const e = engineFor(big, rules('rules:\n  - { id: off, kind: school_offline }\n  - { id: rtt, kind: link_rtt }\n  - { id: county, kind: region_online }\n'), clock, { sliceMs: 5 });
     for (const s of big.schools.values()) e.onReport(s.id, report(s.id, T, [internet(0)]), T);

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { TokenStore, issueToken, issueTokens, type TokenRecord } from '../../../collector/auth/tokens.js';
-import { openStateDb, stateDbPath } from '../../../collector/state/db.js';
+import { openStateDb } from '../../../collector/state/db.js';
 import { repoPath, runCli } from '../../helpers/cli.js';
+import { storedStateText } from '../../helpers/state-files.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'cl-tokens-'));
 
@@ -12,7 +13,7 @@ describe('collector/auth/tokens', () => {
   it('issueToken() stores only the hash of the token, and TokenStore.verify() finds its school', async () => {
     const dir = tempDir();
     const { token, record } = issueToken({ stateDir: dir, school: '1640104001' });
-    expect(readFileSync(stateDbPath(dir)).toString('latin1')).to.contain(record.sha256).and.not.contain(token.slice(5));
+    expect(storedStateText(dir)).to.contain(record.sha256).and.not.contain(token.slice(5));
     const state = openStateDb({ stateDir: dir });
     expect(new TokenStore({ state }).verify(token)).to.deep.equal(record);
     await state.close();

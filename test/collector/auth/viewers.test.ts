@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,9 +8,10 @@ import { Router } from 'express';
 import { pino } from 'pino';
 import { ViewerStore, issueViewer, removeViewer } from '../../../collector/auth/viewers.js';
 import { createApp } from '../../../collector/http/app.js';
-import { openStateDb, stateDbPath, type StateDb } from '../../../collector/state/db.js';
+import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
 import { makeReport } from '../../helpers/reports.js';
+import { storedStateText } from '../../helpers/state-files.js';
 
 const SCHOOL = '1640104001';
 const basic = (name: string, password: string) => `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
@@ -19,7 +20,7 @@ describe('collector/auth/viewers', () => {
   it('issueViewer() stores only the hash of the password, and ViewerStore.verify() accepts exactly that pair', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cl-viewers-'));
     const { password } = issueViewer({ stateDir: dir, name: 'nx-edu' });
-    expect(readFileSync(stateDbPath(dir)).toString('latin1')).to.contain('nx-edu').and.not.contain(password);
+    expect(storedStateText(dir)).to.contain('nx-edu').and.not.contain(password);
     const store = new ViewerStore(openStateDb({ stateDir: dir }));
     expect(store.verify('nx-edu', password)).to.equal(true);
     expect(store.verify('nx-edu', `${password}x`)).to.equal(false);

@@ -11,7 +11,7 @@ import { UploadError, uploadBatch } from '../../../agent/transport/uploader.js';
 import { budgetsSchema } from '../../../collector/ingest/budgets.js';
 import type { Measurement } from '../../../protocol/index.js';
 import { SCHOOLS, post, schoolReport, startHarness, until, type Harness } from '../../helpers/collector-harness.js';
-import { pingMeasurement, typicalMeasurements } from '../../helpers/reports.js';
+import { makeReport, pingMeasurement, typicalMeasurements } from '../../helpers/reports.js';
 
 const [H, B] = SCHOOLS;
 
@@ -116,6 +116,31 @@ describe('collector ingest against hostile and broken schools (real influxd)', f
     const keys = await h.db.query('SHOW FIELD KEYS FROM modem');
     expect(keys.map((k) => k.fieldKey)).to.not.include('school');
     expect(await h.db.query(`SELECT snr_db FROM modem WHERE school='${B}'`)).to.have.lengthOf(1);
+  });
+
+  it('30 requests of 500 empty reports from one school within a minute (a sequence pre-emption attack) get 429 past the default reportsPerMinute, nothing of them written; another school is accepted', async () => {
+    const t = Date.now();
+    const limit = budgetsSchema.parse({}).reportsPerMinute;
+    const statuses: number[] = [];
+    let refusal: any;
+    for (let i = 0; i < 30; i++) {
+      const reports = Array.from({ length: 500 }, (_, k) => makeReport({ school: H, agent: 'gw-victim', seq: i * 500 + k + 1, collectedAt: t - 1_000_000 + i * 500 + k, sentAt: t, measurements: [] }));
+      const res = await post(h.url, H, reports);
+      statuses.push(res.status);
+      if (res.status === 429) refusal ??= res;
+    }
+    const accepted = statuses.filter((x) => x === 200).length;
+    // A request within the rate gets through whole (the bucket may go into debt by one request), then every one is refused.
+    expect(statuses, statuses.join(',')).to.deep.equal([...Array(accepted).fill(200), ...Array(30 - accepted).fill(429)]);
+    expect(accepted * 500).to.be.within(limit, limit + 500);
+    expect(refusal.retryAfter).to.match(/^\d+$/);
+    expect(refusal.body.error.code).to.equal('COL_ERR_BUDGET_EXCEEDED');
+    expect(refusal.body.budget).to.deep.include({ name: 'reportsPerMinute', limit });
+    expect((await post(h.url, B, [schoolReport(B, 1)])).status).to.equal(200);
+    await until(() => h.budgets.counters(H)?.today.budget_refusals.reportsPerMinute === 30 - accepted);
+    const written = async () => Number((await h.db.query(`SELECT count(seq) AS n FROM report WHERE school='${H}'`))[0]?.n ?? 0);
+    for (const end = Date.now() + 10_000; (await written()) < accepted * 500 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+    expect(await written(), 'the accepted requests written, the refused ones not').to.equal(accepted * 500);
   });
 
   it("one token sending maximal batches 4 at a time gets 429 beyond its share while the other school's uploads all succeed", async () => {
