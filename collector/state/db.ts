@@ -319,9 +319,19 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
       closed = true;
       queue = [];
       while (syncing) await syncing;
-      await checkpointer?.close();
+      // Synchronously from here when no sync was in flight: callers of withStateDb() close without waiting.
+      const stopping = checkpointer?.close();
+      if (checkpointer) {
+        // The worker's connection keeps SQLite from checkpointing at close: copy the WAL into the file now.
+        try {
+          db.pragma('wal_checkpoint(TRUNCATE)');
+        } catch {
+          // Busy or a full disk: the WAL stays beside the file and the next open replays it.
+        }
+      }
       db.close();
       if (walFd !== undefined) closeSync(walFd);
+      await stopping;
     },
   };
 }
