@@ -4,12 +4,15 @@
  * shows both by budget and reason, explained, with the API's counts; a school that lost nothing says
  * "none"; a failing counters API is shown as an error, not hidden.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { PROTOCOL_VERSION, type Measurement, type Report } from '../../protocol/index.js';
 import { launchConsoleBrowser } from './browser.js';
 import { startConsoleHarness, type ConsoleHarness, type SeedSchool } from './harness.js';
 
+const ARTIFACTS = join('test-artifacts', 'console');
 const BUDGETS = { measurementsPerReport: 10, reportsPerMinute: 5 };
 
 describe('collector/console school page shows ingest budgets in headless Chromium (seeded province, real influxd)', function () {
@@ -27,6 +30,7 @@ describe('collector/console school page shows ingest budgets in headless Chromiu
   const ping = (target: string): Measurement => ({ name: 'ping', tags: { target, role: 'gateway' }, fields: { rtt_min_ms: 1, rtt_avg_ms: 1.2, rtt_max_ms: 1.5, jitter_ms: 0.1, loss_pct: 0, sent: 5, received: 5, result_code: 0 } });
 
   before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
     browser = await launchConsoleBrowser();
     h = await startConsoleHarness({ budgets: BUDGETS });
     [offender, quiet] = h.schools.filter((s) => s.role === 'online') as [SeedSchool, SeedSchool];
@@ -76,6 +80,7 @@ describe('collector/console school page shows ingest budgets in headless Chromiu
     expect(lost.slice(2)).to.deep.equal([String(dropped), String(dropped)]);
     expect(await page.locator('#budgets tbody tr').count()).to.equal(2);
     expect(await page.locator('#budgets .error').count()).to.equal(0);
+    await page.locator('#budgets').screenshot({ path: join(ARTIFACTS, 'school-budgets.png') });
     const en = await open(`/console/school.html?id=${offender.id}&lang=en`);
     expect(await en.locator('#budgets h2').textContent()).to.equal('Ingest budgets');
     expect((await rowCells(en, 'refused', 'reportsPerMinute'))[1]).to.include('more than 5 reports a minute').and.include('sends them again');
