@@ -109,6 +109,7 @@ const ROUTES: readonly { re: RegExp; loc: Locator }[] = [
   { re: /^\/api\/v1\/schools\/([^/]+)(\/[^/]+)?$/, loc: { kind: 'school-param' } },
   { re: /^\/api\/v1\/console\/trail\/([^/]+)$/, loc: { kind: 'region-param' } },
   { re: /^\/api\/v1\/console\/schools\/([^/]+)(\/series)?$/, loc: { kind: 'school-param' } },
+  { re: /^\/api\/v1\/ingest\/budgets\/([^/]+)$/, loc: { kind: 'school-param' } },
   { re: /^\/api\/v1\/console\/(schools|offline|history|map|compliance\/schools)$/, loc: { kind: 'region-query', key: 'region' } },
   { re: /^\/api\/v1\/alerts(\/board)?$/, loc: { kind: 'region-query', key: 'region' } },
   // These answer per principal themselves (maintenance windows, acknowledgements, who am I) or hold no school data.

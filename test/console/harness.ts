@@ -13,7 +13,9 @@ import { createConsoleModule } from '../../collector/console/module.js';
 import { ViewerStore, issueViewer } from '../../collector/auth/viewers.js';
 import { createApp } from '../../collector/http/app.js';
 import { createInventoryModule } from '../../collector/inventory/index.js';
-import type { ModuleContext } from '../../collector/module.js';
+import { SchoolBudgets, budgetsSchema, type BudgetSettings } from '../../collector/ingest/budgets.js';
+import { createBudgetsModule } from '../../collector/ingest/budgets-api.js';
+import type { CollectorModule, ModuleContext } from '../../collector/module.js';
 import { openStateDb } from '../../collector/state/db.js';
 import { LiveRegistry, loadRegistry } from '../../collector/registry/index.js';
 import { createInflux1Sink, type Influx1Sink } from '../../collector/sink/influx1.js';
@@ -112,7 +114,13 @@ export interface ConsoleHarness {
 }
 
 /** Starts and seeds the collector. ~6 rounds × 90 schools posted through ingest. */
-export async function startConsoleHarness(opts: { viewer?: boolean; /** School names by seed index, replacing the generated ones. */ names?: Readonly<Record<number, string>> } = {}): Promise<ConsoleHarness> {
+export async function startConsoleHarness(opts: {
+  viewer?: boolean;
+  /** School names by seed index, replacing the generated ones. */
+  names?: Readonly<Record<number, string>>;
+  /** Per-school budgets on ingest (and their counters API) with these settings; none when absent. */
+  budgets?: Partial<BudgetSettings>;
+} = {}): Promise<ConsoleHarness> {
   const influx = await startTestInfluxd();
   const dir = mkdtempSync(join(tmpdir(), 'campuslink-console-'));
   const stateDir = join(dir, 'state');
@@ -130,7 +138,9 @@ export async function startConsoleHarness(opts: { viewer?: boolean; /** School n
   const views = createViewsModule(ctx, { settings: { coverageIntervalS: 0, complianceProfilesDir: 'config/compliance' }, complianceMaxStaleMs: 0 });
   const inventory = createInventoryModule(ctx);
   const consoleModule = createConsoleModule(ctx, { views });
-  for (const m of [views, inventory, consoleModule]) await m.start?.();
+  const budgets = opts.budgets && new SchoolBudgets({ settings: budgetsSchema.parse(opts.budgets), log, now });
+  const modules: CollectorModule[] = [views, inventory, consoleModule, ...(budgets ? [createBudgetsModule(budgets)] : [])];
+  for (const m of modules) await m.start?.();
   // A fresh state database: the compliance evidence is rebuilt from (the empty) InfluxDB first.
   await views.live()?.rebuilt();
   const viewer = opts.viewer ? { username: 'nx-edu', password: issueViewer({ state, name: 'nx-edu' }).password } : undefined;
@@ -142,7 +152,8 @@ export async function startConsoleHarness(opts: { viewer?: boolean; /** School n
     now,
     maxBodyBytes: 8 * 1024 * 1024,
     retryAfterS: 1,
-    modules: [views, inventory, consoleModule],
+    modules,
+    ...(budgets && { budgets }),
     ...(viewer && { viewers: new ViewerStore(state) }),
   });
   const server: Server = await new Promise((res) => {
@@ -196,7 +207,7 @@ export async function startConsoleHarness(opts: { viewer?: boolean; /** School n
     ...(viewer && { viewer }),
     async close() {
       await new Promise<void>((res) => server.close(() => res()));
-      for (const m of [consoleModule, inventory, views]) await m.stop?.().catch(() => undefined);
+      for (const m of [...modules].reverse()) await m.stop?.().catch(() => undefined);
       await sink.close();
       await state.close();
       await influx.cleanup();

@@ -68,6 +68,10 @@ function seedLines(nowMs: number): string[] {
       if (i % 30 === 5) lines.push(line('gap', { ...base, cause: ['link', 'agent', 'collector', 'unknown'][(i / 30) % 4 | 0] as string }, { duration_s: 300, missing_reports: 5 }, t));
     }
   }
+  // The collector's ingest_budget points (budgets-api.ts): one school refused twice, another losing points.
+  const budgetTags = (s: SeedSchool) => ({ school: s.school, province: s.province, city: s.city, county: s.county, link: s.link });
+  for (const ago of [90, 30]) lines.push(line('ingest_budget', budgetTags(SCHOOLS[0]!), { budget_refusals: 3, refused_reports_per_minute: 3, dropped_points: 0, dropped_fields: 0 }, nowMs - ago * STEP_MS));
+  lines.push(line('ingest_budget', budgetTags(SCHOOLS[2]!), { budget_refusals: 0, dropped_points: 40, dropped_points_budget_series: 40, dropped_fields: 2, dropped_fields_type_conflict: 2 }, nowMs - 10 * STEP_MS));
   // The collector's coverage roll-up, every 5 minutes, per level.
   const regions: [string, string][] = [['national', '000000'], ['province', '640000'], ['province', '650000'], ['city', '640100'], ['city', '650100'], ['county', '640104'], ['county', '640105'], ['county', '650102'], ['county', '640106']];
   for (let t = start; t <= nowMs; t += 5 * STEP_MS) {
@@ -187,6 +191,16 @@ describe('dashboard queries against a seeded InfluxDB 1.x', function () {
     expect(filter.options).to.deep.include({ type: 'exclude' });
     expect(filter.options.filters?.[0]).to.deep.include({ fieldName: 'status', config: { id: 'equal', options: { value: 'online' } } });
     expect(rows.find((r) => r.school === '1640106001')?.name).to.equal('学校1640106001');
+  });
+
+  it('the ingest-budgets table sums each school\'s refusals and drops by reason over the range, one row per affected school', async () => {
+    const { dashboard } = dashboards.find((d) => d.file === 'fleet-health.json')!;
+    const panel = allPanels(dashboard).find((p) => p.title === 'Ingest budgets by school')!;
+    const rows = await db.query(substitute(panel.targets![0]!.query, macros));
+    const by = Object.fromEntries(rows.map((r) => [r.school as string, r]));
+    expect(Object.keys(by)).to.have.members(['1640104001', '1640105001']);
+    expect(by['1640104001']).to.include({ county: '640104', sum_budget_refusals: 6, sum_refused_reports_per_minute: 6, sum_dropped_points: 0 });
+    expect(by['1640105001']).to.include({ sum_budget_refusals: 0, sum_dropped_points: 40, sum_dropped_points_budget_series: 40, sum_dropped_fields_type_conflict: 2 });
   });
 
   it('"All" counties come from the registry: a county where nobody reported counts in the online share', async () => {

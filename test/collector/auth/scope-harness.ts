@@ -20,6 +20,8 @@ import type { Role } from '../../../collector/auth/scope.js';
 import { createConsoleModule } from '../../../collector/console/module.js';
 import { createApp } from '../../../collector/http/app.js';
 import { createInventoryModule } from '../../../collector/inventory/index.js';
+import { DEFAULT_BUDGETS, SchoolBudgets } from '../../../collector/ingest/budgets.js';
+import { createBudgetsModule } from '../../../collector/ingest/budgets-api.js';
 import type { ModuleContext } from '../../../collector/module.js';
 import { LiveRegistry, loadRegistry } from '../../../collector/registry/index.js';
 import { createInflux1Sink } from '../../../collector/sink/influx1.js';
@@ -72,7 +74,7 @@ export async function startScopeHarness(): Promise<ScopeHarness> {
     maintenance,
     journal: board,
   });
-  const modules = [views, createInventoryModule(ctx), createConsoleModule(ctx, { views }), maintenance, board, alerts, createAdminModule(ctx)];
+  const modules = [views, createInventoryModule(ctx), createConsoleModule(ctx, { views }), maintenance, board, alerts, createAdminModule(ctx), createBudgetsModule(new SchoolBudgets({ settings: DEFAULT_BUDGETS, log, now }))];
   for (const m of modules) await m.start?.();
   await views.live()?.rebuilt();
   // One account exists from the start, so the read side is closed.

@@ -41,6 +41,7 @@ describe('collector/auth/scope: roles by region on the read side (real influxd)'
       `/api/v1/schools/${other}/devices`,
       `/api/v1/console/schools/${other}`,
       `/api/v1/console/schools/${other}/series`,
+      `/api/v1/ingest/budgets/${other}`,
       '/api/v1/console/offline?region=640105&format=csv',
       '/api/v1/console/schools?region=640302',
       '/api/v1/console/trail/640105',
@@ -55,6 +56,7 @@ describe('collector/auth/scope: roles by region on the read side (real influxd)'
     }
     // Its own county answers as before.
     expect((await get(`/api/v1/console/schools/${mine}`, county)).status).to.equal(200);
+    expect((await get(`/api/v1/ingest/budgets/${mine}`, county)).status).to.equal(200);
     expect((await get('/api/v1/coverage?level=county&code=640104', county)).status).to.equal(200);
   });
 

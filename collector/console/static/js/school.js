@@ -1,5 +1,5 @@
 // School page: registry facts, latest status, charts for 24 h / 7 days, devices, modem, compliance with
-// evidence, gaps with their causes, and agent health.
+// evidence, gaps with their causes, agent health, and what the ingest budgets refused or left out.
 import { api, breadcrumbs, el, fmt, header, href, lang, mainArea, param, setState, showError, statusBadge, t, td, val } from './common.js';
 import { timeChart } from './chart.js';
 import { noteText, unitText, windowText } from './notes.js';
@@ -33,7 +33,7 @@ async function main() {
     );
     main.append(row);
     main.append(await charts());
-    main.append(agentHealth(d), await devices(d), await compliance(), gaps(d));
+    main.append(agentHealth(d), await budgets(), await devices(d), await compliance(), gaps(d));
   } catch (e) {
     showError(main, e);
   } finally {
@@ -79,6 +79,27 @@ function agentHealth(d) {
   return el('section', { class: 'card', id: 'agents' }, table(t('agentHealth'), [t('agent'), t('version'), t('lastReport'), t('spool'), t('spoolBytes'), t('lag'), t('maxLag')],
     d.agents.length ? d.agents.map((a) => el('tr', {}, td(a.agent), td(a.version), td(fmt.date(a.lastSampleAt)), td(fmt.n(a.spoolReports), 'num'), td(fmt.n(a.spoolBytes), 'num'), td(fmt.n(a.lastLagS, 1), 'num'), td(fmt.n(a.maxLagS24h, 1), 'num')))
       : el('tr', {}, el('td', { colspan: 7 }, t('noData')))));
+}
+
+// The budget each drop reason is measured against (the others are InfluxDB's or the data's own).
+const DROP_BUDGET = { budget_series: 'seriesPerDay', budget_tag_values: 'tagValuesPerKeyPerDay', budget_measurements: 'measurementsPerReport' };
+
+/** Uploads refused (by budget) and points and values left out (by reason), today and since the collector started. */
+async function budgets() {
+  const sec = el('section', { class: 'card', id: 'budgets' }, el('h2', {}, t('budgets')));
+  try {
+    const b = await api(`/api/v1/ingest/budgets/${state.id}`);
+    const kinds = [['budget_refusals', 'refused', (k) => t(`budget.${k}`, { limit: fmt.n(b.budgets[k]) })], ['dropped_points', 'points', (k) => t(`drop.${k}`, { limit: fmt.n(b.budgets[DROP_BUDGET[k]]) })], ['dropped_fields', 'fields', (k) => t(`drop.${k}`, { limit: '' })]];
+    const rows = kinds.flatMap(([key, kind, explain]) => {
+      const names = [...new Set([...Object.keys(b.total[key]), ...Object.keys(b.today[key])])];
+      return names.map((k) => el('tr', { 'data-kind': kind, 'data-name': k }, td(t(`budgetKind.${kind}`)), el('td', {}, el('code', {}, k), ' ', explain(k)), td(fmt.n(b.today[key][k] ?? 0), 'num'), td(fmt.n(b.total[key][k] ?? 0), 'num')));
+    });
+    sec.append(rows.length ? table(t('budgetsCaption'), [t('budgetKind'), t('budgetWhat'), t('today'), t('sinceStart')], rows, 'budget-list') : el('p', { class: 'note', id: 'budgets-none' }, t('budgetsNone')),
+      el('p', { class: 'note' }, t('seriesToday', { n: fmt.n(b.series_today), limit: fmt.n(b.budgets.seriesPerDay) })));
+  } catch (e) {
+    showError(sec, e);
+  }
+  return sec;
 }
 
 async function devices(d) {
