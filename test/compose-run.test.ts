@@ -240,7 +240,7 @@ describe('docker-compose.yml services started as their containers would', functi
   it('collector: serve with the mounted config answers its healthcheck and ingest refuses an unknown token', async () => {
     // Only the port differs from the container: 8470 may be taken on a shared machine.
     const { argv, env, s } = asContainer('collector', { CAMPUSLINK_LISTEN: '127.0.0.1:0' });
-    expect(argv.slice(1)).to.deep.equal(['dist/collector/cli.js', 'serve', '--config', join(ROOT, 'config', 'collector.example.yaml')]);
+    expect(argv.slice(1)).to.deep.equal(['--max-semi-space-size=64', 'dist/collector/cli.js', 'serve', '--config', join(ROOT, 'config', 'collector.example.yaml')]);
     const c = await start({ argv, env, ready: /listening on http:\/\/127\.0\.0\.1:(\d+)/, timeoutMs: 60_000 });
     try {
       const port = c.match[1] as string;
