@@ -141,7 +141,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
    */
   const unrecorded = (e: unknown, school: string): IngestAnswer => {
     const retryable = !(e instanceof StateDbError) || e.retryable;
-    opts.log.error({ err: String((e as Error)?.message ?? e), retryable, school }, 'dedupe ledger could not record the batch; nothing acknowledged');
+    opts.log.error({ code: retryable ? 'COL_ERR_STATE_UNAVAILABLE' : 'COL_ERR_INTERNAL', err: String((e as Error)?.message ?? e), retryable, school }, 'dedupe ledger could not record the batch; nothing acknowledged');
     if (!retryable) return errorAnswer('COL_ERR_INTERNAL', 'the state database refused to record the batch; nothing was acknowledged');
     return {
       ...errorAnswer('COL_ERR_STATE_UNAVAILABLE', 'the state database could not record the batch; nothing was acknowledged'),

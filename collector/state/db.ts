@@ -47,7 +47,7 @@ export class StateDbError extends Error {
 }
 
 export interface StateDbHealth {
-  /** False after a failed commit, true again after the next successful one. */
+  /** False after a failed commit; true again once a commit succeeds `recoverAfterMs` after the last failure. */
   writable: boolean;
   /** The last failure's message, while unwritable. */
   lastError?: string;
@@ -101,6 +101,12 @@ export interface OpenStateDbOptions {
   busyTimeoutMs?: number;
   /** Time between WAL checkpoints on the worker thread, ms; 0 leaves checkpoints to SQLite (on commit). Default 1000. */
   checkpointIntervalMs?: number;
+  /**
+   * After a failed commit, `health().writable` stays false until a commit succeeds this long after the last
+   * failure, ms. Default 10000: on a full disk small commits may still fit in WAL pages already allocated
+   * while larger ones fail, and the flag should say "writes are failing", not flip with each commit.
+   */
+  recoverAfterMs?: number;
 }
 
 /** The state database file under a state directory. */
@@ -182,6 +188,13 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   const health: StateDbHealth = { writable: true, commits: 0, items: 0 };
+  const recoverAfterMs = opts.recoverAfterMs ?? 10_000;
+  let lastFailureMs = -Infinity;
+  const succeeded = (): void => {
+    if (Date.now() - lastFailureMs < recoverAfterMs) return;
+    health.writable = true;
+    delete health.lastError;
+  };
 
   // --- durability: the WAL synced off the event loop -------------------------------------------
   /** Committed groups waiting for the next WAL sync, and whether one is in flight. */
@@ -197,7 +210,10 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
     });
   const failed = (batch: Pending[], e: unknown) => {
     const err = toStateDbError(e);
-    if (err.retryable) health.writable = false;
+    if (err.retryable) {
+      health.writable = false;
+      lastFailureMs = Date.now();
+    }
     health.lastError = err.message;
     for (const p of batch) p.reject(err);
   };
@@ -213,10 +229,7 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
           if (e) failed(g.batch, e);
           else settle(g.batch, g.results);
         }
-        if (!e) {
-          health.writable = true;
-          delete health.lastError;
-        }
+        if (!e) succeeded();
         done();
         syncWal();
       };
@@ -269,8 +282,7 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
     health.commits++;
     health.items += batch.length;
     if (inMemory) {
-      health.writable = true;
-      delete health.lastError;
+      succeeded();
       settle(batch, results);
       return;
     }

@@ -123,7 +123,8 @@ describe('fault: stateDir on a full file system', function () {
 
     free(mountDir);
     await until(async () => (await post(collector!.url, token, school, [refused, refused + 1], base)).status === 200, 30_000, 'the batch accepted once space is back');
-    expect(((await (await fetch(`${collector.url}/healthz`)).json()) as any).state.writable, '/healthz state.writable with space back').to.equal(true);
+    // state.writable comes back once commits have succeeded for recoverAfterMs (10 s) after the last failure.
+    await until(async () => ((await (await fetch(`${collector!.url}/healthz`)).json()) as any).state.writable === true, 30_000, '/healthz state.writable with space back');
     const expected = Array.from({ length: refused + 1 }, (_, i) => i + 1);
     expect(await seqsInInflux(influx, school, 'gw-01')).to.deep.equal(expected);
     expect(child.exitCode).to.equal(null);

@@ -9,7 +9,7 @@ describe('collector/state/db', () => {
   let db: StateDb;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'clk-statedb-'));
-    db = openStateDb({ stateDir: dir });
+    db = openStateDb({ stateDir: dir, recoverAfterMs: 0 });
     db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }]);
   });
   afterEach(async () => {
@@ -136,7 +136,7 @@ describe('collector/state/db on a full disk', () => {
       await db.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('a', 1)").run());
       await db.close();
       fs.fill();
-      db = openStateDb({ stateDir: fs.dir });
+      db = openStateDb({ stateDir: fs.dir, recoverAfterMs: 0 });
       db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }]);
       expect([db.exclusive, db.db.prepare('SELECT k, v FROM kv').all()]).to.deep.equal([true, [{ k: 'a', v: 1 }]]);
       const err = await db.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('b', 2)").run()).then(() => undefined, (e: unknown) => e);
@@ -146,6 +146,28 @@ describe('collector/state/db on a full disk', () => {
       await db.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('b', 2)").run());
       expect(db.health()).to.include({ writable: true });
       expect(db.db.prepare('SELECT count(*) FROM kv').pluck().get()).to.equal(2);
+      await db.close();
+    } finally {
+      fs.unmount();
+    }
+  });
+
+  it('health().writable stays false after a failed commit until a commit succeeds recoverAfterMs later, so a full disk does not flap it', async () => {
+    const { mountTmpfs } = await import('../../helpers/tmpfs.js');
+    const fs = mountTmpfs(1024);
+    if (!fs) throw new Error('needs root to mount a tmpfs (CI runs as root)');
+    try {
+      const db = openStateDb({ stateDir: fs.dir, recoverAfterMs: 60_000 });
+      db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)' }]);
+      await db.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('a', 'x')").run());
+      fs.fill();
+      const big = 'x'.repeat(256 * 1024);
+      const err = await db.commit((d) => d.prepare('INSERT INTO kv (k, v) VALUES (?, ?)').run('b', big)).then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(StateDbError).with.property('retryable', true);
+      expect(db.health()).to.include({ writable: false });
+      fs.free();
+      await db.commit((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('c', 'y')").run());
+      expect(db.health()).to.include({ writable: false });
       await db.close();
     } finally {
       fs.unmount();
