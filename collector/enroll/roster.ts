@@ -39,7 +39,7 @@ export function deleteAgent(db: Sqlite, school: string, agent: string): number {
   return db.prepare('DELETE FROM agents WHERE school = ? AND agent = ?').run(school, agent).changes;
 }
 
-/** One agent of a school and its kind (null: none recorded yet, an agent older than kinds: a full agent). */
+/** One agent of a school and its kind (null: no batch of it since kinds are recorded: enrolled, not heard from). */
 export interface AgentOfSchool {
   agent: string;
   kind: AgentKind | null;
@@ -51,10 +51,20 @@ export interface AgentOfSchool {
 const KINDS = new Set<string>(AGENT_KINDS);
 const kindOf = (v: unknown): AgentKind | null => (typeof v === 'string' && KINDS.has(v) ? (v as AgentKind) : null);
 
-/** The agents of one school with their kinds (one read through the primary key), in id order. */
-export function agentsOfSchool(db: Sqlite, school: string): AgentOfSchool[] {
-  const rows = db.prepare('SELECT agent, kind, kind_ms AS kindMs, first_seen_ms AS firstSeenMs FROM agents WHERE school = ? ORDER BY agent').all(school) as { agent: string; kind: unknown; kindMs: number | null; firstSeenMs: number }[];
-  return rows.map((r) => ({ agent: r.agent, kind: kindOf(r.kind), kindMs: r.kindMs, firstSeenMs: r.firstSeenMs }));
+/**
+ * A reader of the agents of one school with their kinds (one read through the primary key), in id
+ * order; answers [] while the database cannot be read (a page shows no kinds rather than failing).
+ */
+export function agentsOfSchoolReader(db: Sqlite): (school: string) => AgentOfSchool[] {
+  const stmt = db.prepare('SELECT agent, kind, kind_ms AS kindMs, first_seen_ms AS firstSeenMs FROM agents WHERE school = ? ORDER BY agent');
+  return (school) => {
+    try {
+      const rows = stmt.all(school) as { agent: string; kind: unknown; kindMs: number | null; firstSeenMs: number }[];
+      return rows.map((r) => ({ agent: r.agent, kind: kindOf(r.kind), kindMs: r.kindMs, firstSeenMs: r.firstSeenMs }));
+    } catch {
+      return [];
+    }
+  };
 }
 
 /** What `admit()` decided. */
@@ -110,13 +120,13 @@ export class AgentRoster {
 
   /**
    * Records the kind an admitted agent's batch says it is. Writes (through the group commit) only when
-   * the kind changed: an agent older than kinds (none recorded) that sends none stays as it is, a full
-   * agent. Resolves once stored; a failed write is tried again on the agent's next batch.
+   * the kind changed, so once per agent and change; null (none recorded) means no batch came since.
+   * Resolves once stored; a failed write is tried again on the agent's next batch.
    */
   noteKind(school: string, agent: string, kind: AgentKind, atMs: number): Promise<void> | undefined {
     const set = this.agents(school);
     const was = set.get(agent);
-    if (was === kind || (was === null && kind === 'full') || !set.has(agent)) return undefined;
+    if (was === kind || !set.has(agent)) return undefined;
     set.set(agent, kind);
     return this.opts.state
       .commit((db) => {
