@@ -153,7 +153,7 @@ describe('campuslink-collector viewer list and token list', () => {
     expect(v.stdout).not.to.include(a.password);
     const l = await runCli('collector', ['token', 'list'], env);
     expect(l.code, l.stderr).to.equal(0);
-    expect(l.stdout).to.match(new RegExp(`^${t.record.id},${SCHOOL},,\\S+,,,active$`, 'm'));
+    expect(l.stdout).to.match(new RegExp(`^${t.record.id},${SCHOOL},,\\S+,,,active,$`, 'm'));
     expect(l.stdout).not.to.include(t.token);
   });
 });
