@@ -1,7 +1,8 @@
 /**
  * Rebuilds liveness from InfluxDB when no saved state exists (first start, or a lost state directory).
  *
- * Four `last()` queries grouped by school (and by target or interface) over a bounded window. Cost:
+ * Five `last()` queries grouped by school (and by target or interface) over a bounded window; for a
+ * school watched by a county proxy the gateway's answer to the proxy counts as its internet answer. Cost:
  * InfluxDB reads the window's shards of every matching series, so time and memory grow with
  * schools × series per school × points in the window; with a 24 h window and one report a minute that
  * is ≈1,440 points per series. It runs once, before the collector listens.
@@ -24,13 +25,15 @@ export interface RebuildOptions {
 /** Fills `store` from InfluxDB; returns how many schools were found. */
 export async function rebuildLiveness({ influx, store, nowMs, windowMs, throughputWindowMs, timeoutMs }: RebuildOptions): Promise<number> {
   const since = `time > ${ms(nowMs - windowMs)}`;
-  const [reports = [], pings = [], ifaces = [], tests = []] = await runStatements(
+  const [reports = [], pings = [], ifaces = [], tests = [], proxied = []] = await runStatements(
     influx,
     [
       `SELECT last("seq") FROM "report" WHERE ${since} GROUP BY "school"`,
-      `SELECT last("loss_pct") FROM "ping" WHERE "role" = 'internet' AND ${since} GROUP BY "school", "target"`,
+      `SELECT last("loss_pct") FROM "ping" WHERE "role" = 'internet' AND "agent" !~ /^proxy-/ AND ${since} GROUP BY "school", "target"`,
       `SELECT last("speed_bps") FROM "iface" WHERE "role" = 'wan' AND ${since} GROUP BY "school", "device", "ifname"`,
       `SELECT last("down_mbps") FROM "throughput" WHERE "result_code" = 0 AND time > ${ms(nowMs - (throughputWindowMs ?? windowMs))} GROUP BY "school", "server"`,
+      // County proxies (agent ids `proxy-<name>`, assigned at enrollment): the school's gateway answering the proxy.
+      `SELECT last("loss_pct") FROM "ping" WHERE "role" = 'gateway' AND "agent" =~ /^proxy-/ AND ${since} GROUP BY "school", "agent", "target"`,
     ],
     timeoutMs,
   );
@@ -52,6 +55,14 @@ export async function rebuildLiveness({ influx, store, nowMs, windowMs, throughp
     const l = entry(school);
     // Several internet targets: the newest report's targets count; of those, the one that answered best.
     if (l.internetAtMs === null || t > l.internetAtMs) [l.internetAtMs, l.internetLossPct] = [t, loss];
+    else if (t === l.internetAtMs) l.internetLossPct = Math.min(l.internetLossPct ?? 100, loss);
+  }
+  for (const s of proxied) {
+    const school = s.tags.school;
+    const [t, loss] = (s.values[0] ?? []) as [unknown, unknown];
+    if (!school || typeof t !== 'number' || typeof loss !== 'number') continue;
+    const l = entry(school);
+    if (l.internetAtMs === null || t > l.internetAtMs) [l.internetAtMs, l.internetLossPct, l.via] = [t, loss, s.tags.agent ?? null];
     else if (t === l.internetAtMs) l.internetLossPct = Math.min(l.internetLossPct ?? 100, loss);
   }
   for (const s of ifaces) {
