@@ -167,6 +167,9 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     // A county proxy's token stands for the batch's school once its scope allows it (auth/identity.ts).
     const scoped = opts.identity?.scope?.(token, parsedReports) ?? token;
     if (!('sha256' in scoped)) return scoped;
+    // A proxy's upload passed the rate gate as the proxy; the school's own rates apply as well.
+    const gated = scoped !== token ? opts.budgets?.gate(scoped.school) : undefined;
+    if (gated) return gated;
     token = scoped;
     const foreign = parsedReports.findIndex((r) => r.school !== token.school);
     if (foreign >= 0) {

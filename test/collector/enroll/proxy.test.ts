@@ -53,7 +53,8 @@ describe('collector: county proxies (scope, kinds, gaps, liveness)', function ()
 
   before(async () => {
     influx = await startTestInfluxd();
-    collector = new CollectorChild(influx);
+    // A small per-school rate, so the test can show it applies per school under one proxy token.
+    collector = new CollectorChild(influx, { CAMPUSLINK_BUDGETS_REPORTS_PER_MINUTE: '12' });
     await collector.start();
     const issued = await runCli('collector', ['enroll', 'issue', '--proxy', 'xq', '--region', '640104'], cliEnv());
     expect(issued.code, issued.stderr).to.equal(0);
@@ -136,6 +137,18 @@ describe('collector: county proxies (scope, kinds, gaps, liveness)', function ()
     expect(csv).to.match(new RegExp(`${IN_A},.*,link_down,.*,proxy:proxy-xq,proxy-xq`));
   });
 
+  it('the per-school rate budgets apply to each school of the proxy: one school over its rate gets 429, the next school\'s batch passes', async () => {
+    const now = Date.now();
+    const burst = Array.from({ length: 13 }, (_, i) => report({ school: IN_B, agent: 'proxy-xq', seq: i + 1, at: now - 13_000 + i * 1000 }));
+    expect((await post(collector.url, proxy.token, burst)).status).to.equal(200);
+    const over = await post(collector.url, proxy.token, [report({ school: IN_B, agent: 'proxy-xq', seq: 14, at: now })]);
+    expect(over.status).to.equal(429);
+    expect(over.body.error?.code).to.equal('COL_ERR_BUDGET_EXCEEDED');
+    expect(over.body.error?.message).to.include(`school ${IN_B}`);
+    const next = await post(collector.url, proxy.token, [report({ school: IN_A, agent: 'proxy-xq', seq: 9, at: now })]);
+    expect(next.status, JSON.stringify(next.body)).to.equal(200);
+  });
+
   it('token list shows the proxy with its scope; token revoke --proxy ends it and frees its places', async () => {
     const list = await runCli('collector', ['token', 'list', '--proxy', 'xq'], cliEnv());
     expect(list.code, list.stderr).to.equal(0);
@@ -144,7 +157,7 @@ describe('collector: county proxies (scope, kinds, gaps, liveness)', function ()
     expect(lines.slice(1).map((l) => l.split(',')).map((c) => [c[0], c[1], c[2], c[6], c[7]])).to.deep.equal([[proxy.tokenId, 'proxy', 'proxy-xq', 'active', 'region:640104']]);
     const revoked = await runCli('collector', ['token', 'revoke', '--proxy', 'xq'], cliEnv());
     expect(revoked.code, revoked.stderr).to.equal(0);
-    expect(revoked.stderr).to.include('revoked 1 token; 1 agent place freed');
+    expect(revoked.stderr).to.include('revoked 1 token; 2 agent places freed');
     const after = await post(collector.url, proxy.token, [report({ school: IN_A, agent: 'proxy-xq', seq: 20, at: Date.now() })]);
     expect(after.status).to.equal(401);
   });
