@@ -9,10 +9,12 @@ import { openStateDb } from '../state/db.js';
 import { importLegacyAuth } from '../state/legacy.js';
 import { issueCodes } from './codes.js';
 import { issueProxyEnrollment } from './proxy-cli.js';
+import { issueProvinceCode } from '../hub/cli.js';
 
 const DAY_MS = 86_400_000;
 
 interface EnrollIssueOptions extends IssueOptions {
+  province?: string;
   uses: string;
   expiresDays: string;
   /** A county proxy's name: one code for the proxy, scoped by --region or --schools. */
@@ -28,6 +30,11 @@ function positiveInt(v: string, name: string, max: number): number {
 }
 
 async function enrollIssue(opts: EnrollIssueOptions): Promise<void> {
+  // On a national hub: a code for a province collector (collector/hub/cli.ts).
+  if (opts.province !== undefined) {
+    if (opts.school !== undefined || opts.all || opts.region !== undefined || opts.out) throw new Error('--province goes alone (one code for one province collector)');
+    return issueProvinceCode({ config: opts.config, province: opts.province, uses: positiveInt(opts.uses, '--uses', 1000), expiresAtMs: Date.now() + positiveInt(opts.expiresDays, '--expires-days', 3650) * DAY_MS });
+  }
   if (opts.proxy !== undefined || opts.schools !== undefined) {
     if (opts.proxy === undefined) throw new Error('--schools goes with --proxy <name>');
     if (opts.school !== undefined || opts.all || opts.out) throw new Error('--proxy takes --region <code> or --schools <file>, not --school, --all or --out');
@@ -81,6 +88,7 @@ export function registerEnrollCommands(program: Command, { fail }: { fail: (e: u
     .option('--region <code>', 'every school of this province, city or county (GB/T 2260 code of the registry); with --proxy: the proxy\'s scope')
     .option('--proxy <name>', 'one code for the county proxy proxy-<name>, valid for every school of its scope (--region or --schools); again for the same name: replaces its scope')
     .option('--schools <file>', 'with --proxy: the scope as a file of school ids (CSV with a school or school_id column, or one id per line)')
+    .option('--province <code>', 'on a national hub (role: national): one code for the collector of this province (2 digits, e.g. 32)')
     .option('--uses <n>', 'enrollments each code allows (one per gateway)', '1')
     .option('--expires-days <n>', 'days until the codes expire', '30')
     .option('-o, --out <file>', 'with --all or --region: write the CSV to this new file (created 0600) instead of stdout')
