@@ -97,7 +97,8 @@ export class HubAlerts {
       }
       const since = this.belowSince.get(p.region) ?? p.asOf;
       this.belowSince.set(p.region, since);
-      if (nowMs - since < settings.forMin * 60_000) continue;
+      // Judged on the data's own times: below since the first such roll-up, up to the newest one.
+      if (p.asOf - since < settings.forMin * 60_000) continue;
       const key = `province_online|${p.region}`;
       want.set(key, this.firing.get(key) ?? {
         key, kind: 'province_online', severity: 'warning', labels: labels('province_online', 'warning'), consoleUrl: link, startsAtMs: nowMs,

@@ -57,14 +57,14 @@ export async function hubHistory(opts: HubHistoryOptions): Promise<HubHistory> {
   const { fromMs, toMs, bucketMs } = bounds(opts.range, opts.nowMs);
   const head = { level: opts.level, code: opts.code, range: opts.range, from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), bucketS: bucketMs / 1000 };
   const when = `time >= ${ms(fromMs)} AND time < ${ms(toMs)}`;
-  const group = `time(${bucketMs}ms) fill(none) tz('Asia/Shanghai')`;
+  const group = (by = '') => `time(${bucketMs}ms)${by} fill(none) tz('Asia/Shanghai')`;
   if (opts.code !== NATIONAL) {
-    const [series = []] = await runStatements(opts.influx, [`SELECT ${select} FROM "rollup" WHERE "level" = ${lit(opts.level)} AND "region" = ${lit(opts.code)} AND ${when} GROUP BY ${group}`], opts.timeoutMs);
+    const [series = []] = await runStatements(opts.influx, [`SELECT ${select} FROM "rollup" WHERE "level" = ${lit(opts.level)} AND "region" = ${lit(opts.code)} AND ${when} GROUP BY ${group()}`], opts.timeoutMs);
     const rows = series[0] ? rowsOf(series[0]) : new Map<number, number[]>();
     const values = [...rows].sort((a, b) => a[0] - b[0]).map(([t, [on, off, never, reg]]) => [t, pct(on as number, reg as number), on as number, off as number, never as number, reg as number]);
     return { ...head, columns: ['time', 'online_pct', ...FIELDS], values };
   }
-  const [series = []] = await runStatements(opts.influx, [`SELECT ${select} FROM "rollup" WHERE "level" = 'province' AND ${when} GROUP BY ${group}, "region"`], opts.timeoutMs);
+  const [series = []] = await runStatements(opts.influx, [`SELECT ${select} FROM "rollup" WHERE "level" = 'province' AND ${when} GROUP BY ${group(', "region"')}`], opts.timeoutMs);
   const perProvince = series.map(rowsOf);
   const times = [...new Set(perProvince.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
   const last: (number[] | undefined)[] = perProvince.map(() => undefined);
