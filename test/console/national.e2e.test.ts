@@ -102,7 +102,7 @@ describe('national console in headless Chromium (hub with one stale province)', 
     await page.close();
     page = await open('/?lang=en');
     expect(await page.locator('#stale-banner').innerText()).to.contain('never zero online');
-    expect(await page.locator('#children-table .st-stale').innerText()).to.match(/^⏸ stale since /);
+    expect(await page.locator('#children-table .st-stale').innerText()).to.match(/^△ stale since /);
     await page.close();
   });
 });

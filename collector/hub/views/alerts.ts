@@ -29,6 +29,8 @@ export interface HubAlert {
   consoleUrl: string;
   startsAtMs: number;
   endsAtMs?: number;
+  /** What the summaries say, as values (the console words them in its language). */
+  facts: { asOf: number; receivedAt?: number; valuePct?: number; thresholdPct?: number; forMin?: number };
 }
 
 export interface HubAlertsOptions {
@@ -84,7 +86,7 @@ export class HubAlerts {
         const key = `province_stale|${p.region}`;
         const since = feed?.receivedAt ?? p.receivedAt;
         want.set(key, this.firing.get(key) ?? {
-          key, kind: 'province_stale', severity: 'critical', labels: labels('province_stale', 'critical'), consoleUrl: link, startsAtMs: nowMs,
+          key, kind: 'province_stale', severity: 'critical', labels: labels('province_stale', 'critical'), consoleUrl: link, startsAtMs: nowMs, facts: { asOf: p.asOf, receivedAt: since },
           summaryEn: `${name} (${p.region}): no roll-up since ${iso(since)}; its figures are as of ${iso(p.asOf)} and shown as stale`,
           summaryZh: `${name}（${p.region}）：自 ${iso(since)} 起未收到汇总数据；其数字截至 ${iso(p.asOf)}，显示为过期`,
         });
@@ -101,7 +103,7 @@ export class HubAlerts {
       if (p.asOf - since < settings.forMin * 60_000) continue;
       const key = `province_online|${p.region}`;
       want.set(key, this.firing.get(key) ?? {
-        key, kind: 'province_online', severity: 'warning', labels: labels('province_online', 'warning'), consoleUrl: link, startsAtMs: nowMs,
+        key, kind: 'province_online', severity: 'warning', labels: labels('province_online', 'warning'), consoleUrl: link, startsAtMs: nowMs, facts: { asOf: p.asOf, valuePct: share, thresholdPct: settings.onlineBelowPct, forMin: settings.forMin },
         summaryEn: `${name} (${p.region}): ${pct(share)} of schools online, below ${pct(settings.onlineBelowPct)} for ${settings.forMin} min`,
         summaryZh: `${name}（${p.region}）：学校在线率 ${pct(share)}，连续 ${settings.forMin} 分钟低于 ${pct(settings.onlineBelowPct)}`,
       });
@@ -136,5 +138,5 @@ export class HubAlerts {
 
 /** An alert as the API answers it. */
 export function alertJson(a: HubAlert) {
-  return { key: a.key, kind: a.kind, severity: a.severity, labels: a.labels, summary: a.summaryEn, summaryZh: a.summaryZh, consoleUrl: a.consoleUrl, startsAt: iso(a.startsAtMs), endsAt: a.endsAtMs === undefined ? null : iso(a.endsAtMs) };
+  return { key: a.key, kind: a.kind, severity: a.severity, labels: a.labels, summary: a.summaryEn, summaryZh: a.summaryZh, consoleUrl: a.consoleUrl, facts: { asOf: iso(a.facts.asOf), ...(a.facts.receivedAt !== undefined ? { receivedAt: iso(a.facts.receivedAt) } : {}), ...(a.facts.valuePct !== undefined ? { valuePct: a.facts.valuePct, thresholdPct: a.facts.thresholdPct, forMin: a.facts.forMin } : {}) }, startsAt: iso(a.startsAtMs), endsAt: a.endsAtMs === undefined ? null : iso(a.endsAtMs) };
 }

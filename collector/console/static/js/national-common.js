@@ -29,6 +29,6 @@ export function hubHeader(active, regionCode) {
 /** A badge "stale since <asOf>" or "current": a word and a border besides the colour. */
 export function freshBadge(row) {
   return row.stale
-    ? el('span', { class: 'badge st-stale', 'data-stale': 'true' }, el('span', { 'aria-hidden': 'true' }, '⏸ '), t('staleSince', { t: fmt.date(row.asOf) }))
+    ? el('span', { class: 'badge st-stale', 'data-stale': 'true' }, el('span', { 'aria-hidden': 'true' }, '△ '), t('staleSince', { t: fmt.date(row.asOf) }))
     : el('span', { class: 'badge st-current' }, el('span', { 'aria-hidden': 'true' }, '● '), t('current'));
 }

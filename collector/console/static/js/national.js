@@ -62,7 +62,15 @@ function kpis(cov, level) {
     item('kpi-offline', t('offline_'), fmt.n(cov.offline)),
     item('kpi-never', t('neverSeen'), fmt.n(cov.neverSeen)),
     item('kpi-satellite', t('satelliteShare'), `${fmt.pct(cov.satelliteShare)} (${fmt.n(cov.satellite)})`),
-    level === 'national' ? item('kpi-provinces', t('provincesFeeds'), t('provincesReporting', { r: fmt.n(cov.provinces.reporting), s: fmt.n(cov.provinces.stale) })) : null);
+    level === 'national' ? el('div', { class: 'kpi', id: 'kpi-provinces' }, el('dt', {}, t('provincesFeeds')), el('dd', {}, `${fmt.n(cov.provinces.reporting)} / ${fmt.n(cov.provinces.reporting + cov.provinces.stale)}`), el('p', { class: 'kpi-note note' }, t('provincesReporting', { r: fmt.n(cov.provinces.reporting), s: fmt.n(cov.provinces.stale) }))) : null);
+}
+
+/** The alert's text in the page's language, with times in the browser's zone (the API's summary is for Alertmanager). */
+function alertText(x) {
+  const f = x.facts ?? {};
+  if (x.kind === 'province_stale') return t('alertStale', { t: fmt.date(f.receivedAt), a: fmt.date(f.asOf) });
+  if (x.kind === 'province_online') return t('alertOnline', { v: fmt.pct(f.valuePct / 100), th: fmt.pct(f.thresholdPct / 100), m: fmt.n(f.forMin) });
+  return x.summary;
 }
 
 async function alertsSection() {
@@ -72,7 +80,7 @@ async function alertsSection() {
     if (!a.firing.length) sec.append(el('p', { class: 'note' }, t('noAlerts')));
     else sec.append(el('ul', { class: 'alerts-list' }, a.firing.map((x) => el('li', { 'data-kind': x.kind, 'data-region': x.labels.region },
       el('span', { class: `sev-${x.severity}` }, t(`kind.${x.kind}`)), ' ', el('a', { href: href('/', { region: x.labels.region }) }, x.labels.region_name), ': ',
-      document.documentElement.lang === 'zh-CN' ? x.summaryZh : x.summary, ' ', el('span', { class: 'note' }, `(${t('alertSince', { t: fmt.date(x.startsAt) })})`)))));
+      alertText(x), ' ', el('span', { class: 'note' }, `(${t('alertSince', { t: fmt.date(x.startsAt) })})`)))));
   } catch (e) {
     showError(sec, e);
   }
