@@ -8,6 +8,7 @@ import { tlsSectionSchema } from './http/tls.js';
 import { viewsSettingsSchema } from './views/index.js';
 import { alertsSettingsSchema } from './alerts/settings.js';
 import { calendarSectionSchema } from './calendar/config.js';
+import { COLLECTOR_ROLES, checkRoleAndHub, hubSectionSchema } from './hub/config.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -47,6 +48,10 @@ const httpSchema = z.strictObject({
 
 /** The collector config schema; every key has a default except where noted. */
 export const collectorConfigSchema = z.strictObject({
+  /** `provincial` (agents report here; the default) or `national` (a hub: takes provinces' roll-ups, no agent ingest). */
+  role: z.enum(COLLECTOR_ROLES).default('provincial'),
+  /** Provincial: the national hub to send roll-ups to; national: its staleness bound (collector/hub/config.ts). Absent: no roll-ups. */
+  hub: hubSectionSchema.optional(),
   /** Address the HTTP server listens on, host:port. */
   listen: hostPort.default('127.0.0.1:8470'),
   /** Directory for tokens, the embedded InfluxDB and other state. Relative paths are relative to the working directory. */
@@ -136,6 +141,7 @@ export const collectorConfigSchema = z.strictObject({
   if (c.http.maxInflightBodyBytes < c.ingest.maxBodyBytes) {
     ctx.addIssue({ code: 'custom', path: ['http', 'maxInflightBodyBytes'], message: `must be at least ingest.maxBodyBytes (${c.ingest.maxBodyBytes})` });
   }
+  checkRoleAndHub(c, ctx);
 });
 
 export type CollectorConfig = z.output<typeof collectorConfigSchema>;

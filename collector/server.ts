@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { InfluxDB } from 'influx';
 import type { Logger } from 'pino';
 import { createIdentity } from './auth/identity.js';
 import { TokenStore } from './auth/tokens.js';
@@ -13,6 +14,7 @@ import { ViewerStore } from './auth/viewers.js';
 import { listenerSettings, parseHostPort, type CollectorConfig } from './config.js';
 import { createEnrollment } from './enroll/service.js';
 import { createGapsModule } from './gaps/module.js';
+import { createHub } from './hub/server.js';
 import { createApp, type AppOptions } from './http/app.js';
 import { createHealth } from './http/health.js';
 import { createIngest } from './http/ingest.js';
@@ -86,7 +88,74 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
   }
 }
 
-async function startWithState({ config, log, now, lateAfterMs, stateDir, state }: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
+/** Starts the embedded influxd when no URL is configured; the sink and the InfluxQL client on it. */
+async function openInflux(config: Readonly<CollectorConfig>, stateDir: string, log: Logger): Promise<{ influxd?: InfluxdHandle; influxUrl: string; sink: Sink; influx: InfluxDB }> {
+  let influxd: InfluxdHandle | undefined;
+  let influxUrl = config.influx.url;
+  if (!influxUrl) {
+    influxd = await startInfluxd({ dataDir: join(stateDir, 'influxdb'), port: config.influx.embeddedPort, log, readyTimeoutMs: config.influx.startTimeoutMs });
+    influxUrl = influxd.url;
+    log.info({ url: influxUrl, influxdPid: influxd.pid }, 'embedded influxd started');
+  }
+  const sink = createSink(config, influxUrl, log);
+  // Reads use InfluxQL: native on 1.x, the v1-compatible query API (database = a DBRP mapping, token as password) on 2.x/3.x.
+  const influx = createInflux1Client({
+    url: influxUrl,
+    database: config.influx.database,
+    username: config.influx.username,
+    password: config.influx.version === 2 ? (config.influx.password ?? config.influx.token) : config.influx.password,
+  });
+  return { influxd, influxUrl, sink, influx };
+}
+
+async function startWithState(opts: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
+  return opts.config.role === 'national' ? startNational(opts) : startProvincial(opts);
+}
+
+/** A national hub: roll-ups in, no registry of schools, no agent ingest (collector/hub/server.ts). */
+async function startNational({ config, log, now, stateDir, state }: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
+  const clock = now ?? Date.now;
+  const viewers = new ViewerStore(state);
+  const readTokens = new ReadTokenStore(state, clock);
+  const { influxd, influxUrl, sink, influx } = await openInflux(config, stateDir, log);
+  const health = createHealth({ state });
+  const hub = createHub({ config, state, stateDir, sink, influx, log, now: clock, viewers, readTokens, health });
+  let server: Listener;
+  try {
+    await hub.start();
+    const { host, port } = parseHostPort(config.listen);
+    server = await listen({ host, port, app: hub.app, ingest: hub.agentIngest, log, ...listenerSettings(config), tls: config.tls });
+    health.attachListener(() => server.stats());
+    const url = `${server.scheme}://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+    log.info({ url, influx: influxUrl, database: config.influx.database, provinces: hub.store.feeds().length }, 'national hub listening');
+    let stopped = false;
+    return {
+      url,
+      influxUrl,
+      database: config.influx.database,
+      influxd,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await server.close();
+        health.close();
+        await hub.stop();
+        await sink.close();
+        await influxd?.stop();
+        await state.close();
+        log.info('national hub stopped');
+      },
+    };
+  } catch (e) {
+    health.close();
+    await hub.stop();
+    await sink.close();
+    await influxd?.stop();
+    throw e;
+  }
+}
+
+async function startProvincial({ config, log, now, lateAfterMs, stateDir, state }: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
   await importLegacyState({ state, stateDir, log });
   // The registry follows its file: a changed CSV reloads without a restart, a bad one keeps the old in force.
   const watched = watchRegistry({ path: resolve(config.registry), log, load: registryLoadOptions(config) });
@@ -98,23 +167,8 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   const viewers = new ViewerStore(state);
   const readTokens = new ReadTokenStore(state, now ?? Date.now);
 
-  let influxd: InfluxdHandle | undefined;
-  let influxUrl = config.influx.url;
-  if (!influxUrl) {
-    influxd = await startInfluxd({ dataDir: join(stateDir, 'influxdb'), port: config.influx.embeddedPort, log, readyTimeoutMs: config.influx.startTimeoutMs });
-    influxUrl = influxd.url;
-    log.info({ url: influxUrl, influxdPid: influxd.pid }, 'embedded influxd started');
-  }
-  const sink = createSink(config, influxUrl, log);
-
+  const { influxd, influxUrl, sink, influx } = await openInflux(config, stateDir, log);
   const clock = now ?? Date.now;
-  // Reads use InfluxQL: native on 1.x, the v1-compatible query API (database = a DBRP mapping, token as password) on 2.x/3.x.
-  const influx = createInflux1Client({
-    url: influxUrl,
-    database: config.influx.database,
-    username: config.influx.username,
-    password: config.influx.version === 2 ? (config.influx.password ?? config.influx.token) : config.influx.password,
-  });
   const dedupe = new DedupeStore({ state });
   const gaps = createGapsModule({
     state,

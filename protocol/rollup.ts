@@ -29,15 +29,31 @@ export const provinceCode = z.string().regex(/^\d{2}$/, 'must be a 2-digit provi
 /** 6-digit division code: province `NN0000`, city `NNNN00`, county `NNNNNN`. */
 export const divisionCode = z.string().regex(/^\d{6}$/, 'must be a 6-digit division code');
 /**
- * A rule, tier or link id as a key of a region's maps: it becomes part of an InfluxDB field name
- * (`compliance_<rule>_pass`), so `-` is allowed and turned into `_` there; nothing else outside `[a-z0-9_-]`.
+ * A rule, tier or link id as a key of a region's maps (`CN-BB-02`, `100`, `sat-geo`): it becomes part of an
+ * InfluxDB field name (`compliance_cn_bb_02_pass`, see `fieldKey`), so two keys of one map must not
+ * differ only in case or in `-` / `.` / `_`.
  */
-export const rollupKey = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z 0-9 _ - starting with a letter or digit');
+export const rollupKey = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit');
+
+/** A rule, tier or link id as part of an InfluxDB field name: `[a-z0-9_]` (`sat-geo` → `sat_geo`, `CN-BB-02` → `cn_bb_02`). */
+export function fieldKey(id: string): string {
+  return id.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+}
 
 const epochMs = z.number().int('must be an integer (milliseconds since the epoch)').min(1e12, 'must be milliseconds since the epoch').max(1e13 - 1, 'must be milliseconds since the epoch');
 const count = z.number().int('must be an integer').min(0, 'must be >= 0').max(Number.MAX_SAFE_INTEGER);
 const keyed = <T extends z.ZodTypeAny>(value: T) =>
-  z.record(rollupKey, value).refine((m) => Object.keys(m).length <= MAX_KEYS_PER_MAP, `must have at most ${MAX_KEYS_PER_MAP} keys`);
+  z.record(rollupKey, value).superRefine((m, ctx) => {
+    const keys = Object.keys(m);
+    if (keys.length > MAX_KEYS_PER_MAP) ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_KEYS_PER_MAP} keys` });
+    const byField = new Map<string, string>();
+    for (const k of keys) {
+      const f = fieldKey(k);
+      const other = byField.get(f);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} and ${other} would be one InfluxDB field (${f})` });
+      else byField.set(f, k);
+    }
+  });
 
 /** One region's aggregates in a roll-up. Counts are of schools in the province's registry. */
 export const regionAggregateSchema = z
@@ -52,6 +68,11 @@ export const regionAggregateSchema = z
     /** Online school hours over school hours of the region's schools, %; null when unknown (then a reason). */
     schoolHoursOnlinePct: z.number().min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100').nullable(),
     schoolHoursUnknownReason: z.string().min(1).max(256).optional(),
+    /**
+     * The hours the rate is computed from, so a higher level sums them instead of averaging rates: online
+     * school hours and school hours of the region's schools over the last `days` days.
+     */
+    schoolHours: z.strictObject({ days: z.number().int().min(1).max(366), onlineHours: z.number().min(0).finite(), schoolHours: z.number().min(0).finite() }).optional(),
     /** Schools per bandwidth tier, by where the tier came from (a fresh measurement, or the contracted bandwidth). */
     tiers: keyed(z.strictObject({ measured: count, contracted: count })),
     /** Schools with neither a fresh measurement nor a contracted bandwidth. */
@@ -70,6 +91,9 @@ export const regionAggregateSchema = z
     const shape = r.level === 'province' ? /^\d{2}0000$/ : r.level === 'city' ? /^\d{4}00$/ : /^\d{6}$/;
     if (!shape.test(r.region) || (r.level !== 'province' && r.region.endsWith('0000'))) {
       ctx.addIssue({ code: 'custom', path: ['region'], message: `${r.region} is not a ${r.level}-level code` });
+    }
+    if (r.schoolHours && r.schoolHours.onlineHours > r.schoolHours.schoolHours) {
+      ctx.addIssue({ code: 'custom', path: ['schoolHours', 'onlineHours'], message: `must be at most schoolHours (${r.schoolHours.schoolHours})` });
     }
     if (r.schoolHoursOnlinePct === null && r.schoolHoursUnknownReason === undefined) {
       ctx.addIssue({ code: 'custom', path: ['schoolHoursUnknownReason'], message: 'is required when schoolHoursOnlinePct is null' });
@@ -162,7 +186,3 @@ export type RollupAck = z.infer<typeof rollupAckSchema>;
 export type HubEnrollRequest = z.infer<typeof hubEnrollRequestSchema>;
 export type HubEnrollAnswer = z.infer<typeof hubEnrollAnswerSchema>;
 
-/** A rule, tier or link id as part of an InfluxDB field name: `[a-z0-9_]` (`sat-geo` → `sat_geo`). */
-export function fieldKey(id: string): string {
-  return id.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-}

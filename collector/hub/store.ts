@@ -32,6 +32,8 @@ export interface RegionRollup {
   neverSeen: number;
   schoolHoursOnlinePct: number | null;
   schoolHoursUnknownReason?: string;
+  /** The hours behind the rate (sum these to combine regions): online school hours and school hours over `days`. */
+  schoolHours?: { days: number; onlineHours: number; schoolHours: number };
   tiers: Record<string, { measured: number; contracted: number }>;
   tierUnknown: number;
   links: Record<string, number>;
@@ -128,6 +130,7 @@ function toRegion(g: RegionAggregate, province: string, asOf: number, receivedAt
   };
   if (g.name !== undefined) r.name = g.name;
   if (g.schoolHoursUnknownReason !== undefined) r.schoolHoursUnknownReason = g.schoolHoursUnknownReason;
+  if (g.schoolHours !== undefined) r.schoolHours = g.schoolHours;
   return r;
 }
 
