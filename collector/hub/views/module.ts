@@ -6,7 +6,8 @@
  * ("National hub") and docs/deployment.md ("National deployment").
  */
 import { Router } from 'express';
-import type { CollectorModule, ModuleContext } from '../../module.js';
+import type { CollectorModule } from '../../module.js';
+import type { HubModuleContext } from '../modules.js';
 import type { RollupStore } from '../store.js';
 import { HubAlerts } from './alerts.js';
 import { hubApiRouter } from './api.js';
@@ -14,9 +15,11 @@ import { hubCoverageRouter } from './coverage.js';
 import { hubViewsSettings, type HubViewsSettings } from './settings.js';
 import { hubStaticRouter } from './static.js';
 
+/** What the module reads of the hub: its config, the store, InfluxDB, the clock. */
+export type HubViewsContext = Pick<HubModuleContext, 'influx' | 'log' | 'now'> & { config: unknown; store: RollupStore; staleAfterMs?: number };
+
 export interface HubViewsModuleOptions {
-  store: RollupStore;
-  /** Settings over the config's `hub:` section (tests). */
+  /** Settings over the config (tests). */
   settings?: Partial<HubViewsSettings>;
   /** Base URL of this hub's console for alert links; default `http://<listen>`. */
   consoleBase?: string;
@@ -28,14 +31,21 @@ export interface HubViewsModule extends CollectorModule {
 }
 
 /** Builds the module; `start()` starts the alert timer, `stop()` ends it. */
-export function createHubViewsModule(ctx: ModuleContext, opts: HubViewsModuleOptions): HubViewsModule {
+export function createHubViewsModule(ctx: HubViewsContext, opts: HubViewsModuleOptions = {}): HubViewsModule {
   const log = ctx.log.child({ module: 'hub-views' });
-  const settings = hubViewsSettings((ctx.config as { hub?: unknown } | undefined)?.hub, opts.settings);
-  const listen = (ctx.config as { listen?: string } | undefined)?.listen ?? '127.0.0.1:8470';
-  const alerts = new HubAlerts({ store: opts.store, settings: settings.alerts, staleAfterMs: settings.staleAfterMs, consoleBase: opts.consoleBase ?? `http://${listen}`, now: ctx.now, log });
+  const config = (ctx.config ?? {}) as { hub?: Record<string, unknown>; listen?: string; alerts?: { consoleUrl?: string; alertmanager?: { urls?: string[] } } };
+  const settings = hubViewsSettings(config.hub, {
+    ...(ctx.staleAfterMs !== undefined && { staleAfterMs: ctx.staleAfterMs }),
+    // National alerts go to the Alertmanagers of the config's `alerts:` section, as a province's do.
+    ...(config.alerts?.alertmanager?.urls?.length && { alerts: { ...hubViewsSettings(config.hub).alerts, alertmanagerUrls: config.alerts.alertmanager.urls } }),
+    ...opts.settings,
+  });
+  const consoleBase = opts.consoleBase ?? (config.alerts?.consoleUrl || `http://${config.listen ?? '127.0.0.1:8470'}`);
+  const store = ctx.store;
+  const alerts = new HubAlerts({ store, settings: settings.alerts, staleAfterMs: settings.staleAfterMs, consoleBase, now: ctx.now, log });
   const router = Router();
-  router.use(hubCoverageRouter({ store: opts.store, now: ctx.now, staleAfterMs: settings.staleAfterMs }));
-  router.use(hubApiRouter({ store: opts.store, influx: ctx.influx, alerts, now: ctx.now, staleAfterMs: settings.staleAfterMs, queryTimeoutMs: settings.queryTimeoutMs, log }));
+  router.use(hubCoverageRouter({ store, now: ctx.now, staleAfterMs: settings.staleAfterMs }));
+  router.use(hubApiRouter({ store, influx: ctx.influx, alerts, now: ctx.now, staleAfterMs: settings.staleAfterMs, queryTimeoutMs: settings.queryTimeoutMs, log }));
   router.use(hubStaticRouter());
   let timer: NodeJS.Timeout | undefined;
   let resendTimer: NodeJS.Timeout | undefined;
@@ -53,7 +63,7 @@ export function createHubViewsModule(ctx: ModuleContext, opts: HubViewsModuleOpt
     alerts,
     async start() {
       evaluate();
-      unsubscribe = opts.store.onChange(() => evaluate());
+      unsubscribe = store.onChange(() => evaluate());
       timer = setInterval(evaluate, settings.alerts.evaluateIntervalMs);
       resendTimer = setInterval(() => void alerts.resend(), 60_000);
       timer.unref();

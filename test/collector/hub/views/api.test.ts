@@ -124,7 +124,7 @@ describe('collector/hub/views: the national read APIs', function () {
     const county = (await get(hub, '/api/v1/console/history?region=320102&range=24h')).body;
     expect(county.columns).to.deep.equal(['time', 'online_pct', 'online', 'offline', 'never_seen', 'registered']);
     expect(county.values.length).to.be.greaterThan(2);
-    expect(county.values.every((v: number[]) => v[5] === v[2] + v[3] + v[4])).to.equal(true);
+    expect(county.values.every((v: number[]) => v[5] === (v[2] as number) + (v[3] as number) + (v[4] as number))).to.equal(true);
   });
 
   it('feeds, trail and meta say which province is stale and where its console is', async () => {

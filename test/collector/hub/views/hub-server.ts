@@ -12,9 +12,9 @@ import { pino } from 'pino';
 import { HubRollupStore } from '../../../../collector/hub/store.js';
 import { createHubViewsModule, type HubViewsModule } from '../../../../collector/hub/views/module.js';
 import type { HubViewsSettings } from '../../../../collector/hub/views/settings.js';
-import type { ModuleContext } from '../../../../collector/module.js';
 import { openStateDb, type StateDb } from '../../../../collector/state/db.js';
-import { fieldKey, type Rollup } from '../../../../protocol/rollup.js';
+import { rollupLines } from '../../../../collector/hub/points.js';
+import type { Rollup } from '../../../../protocol/rollup.js';
 import { startTestInfluxd, type TestInfluxd } from '../../../helpers/influxd.js';
 
 export interface TestHub {
@@ -23,28 +23,9 @@ export interface TestHub {
   module: HubViewsModule;
   influx: TestInfluxd;
   clock: { now: number };
-  /** Applies a roll-up to the store (received at `receivedAt`) and writes its `rollup` points. */
+  /** Applies a roll-up to the store (received at `receivedAt`) and writes its `rollup` points (the hub ingest's lines). */
   deliver(r: Rollup, receivedAt: number): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Line protocol of a roll-up's `rollup` points, as docs/schema.md describes the measurement. */
-export function rollupLines(r: Rollup): string[] {
-  return r.regions.map((g) => {
-    const f: string[] = [];
-    const int = (k: string, v: number) => f.push(`${k}=${Math.round(v)}i`);
-    int('registered', g.registered);
-    int('online', g.online);
-    int('offline', g.offline);
-    int('never_seen', g.neverSeen);
-    int('tier_unknown', g.tierUnknown);
-    for (const [t, n] of Object.entries(g.tiers)) int(`tier_${fieldKey(t)}_measured`, n.measured), int(`tier_${fieldKey(t)}_contracted`, n.contracted);
-    for (const [l, n] of Object.entries(g.links)) int(`link_${fieldKey(l)}`, n);
-    for (const [c, n] of Object.entries(g.compliance)) int(`compliance_${fieldKey(c)}_pass`, n.pass), int(`compliance_${fieldKey(c)}_fail`, n.fail), int(`compliance_${fieldKey(c)}_unknown`, n.unknown);
-    for (const [a, n] of Object.entries(g.alertsFiring)) int(`alerts_${fieldKey(a)}`, n);
-    if (g.schoolHoursOnlinePct !== null) f.push(`school_hours_online_pct=${g.schoolHoursOnlinePct}`);
-    return `rollup,level=${g.level},province=${r.province},region=${g.region} ${f.join(',')} ${r.asOf}`;
-  });
 }
 
 export async function startTestHub(opts: { nowMs: number; settings?: Partial<HubViewsSettings> }): Promise<TestHub> {
@@ -55,8 +36,7 @@ export async function startTestHub(opts: { nowMs: number; settings?: Partial<Hub
   const store = HubRollupStore.open({ state });
   const clock = { now: opts.nowMs };
   const log = pino({ level: 'silent' });
-  const ctx = { config: { listen: '127.0.0.1:0', hub: {} }, influx: influx.client, log, now: () => clock.now, state, stateDir: dir } as unknown as ModuleContext;
-  const module = createHubViewsModule(ctx, { store, settings: opts.settings, consoleBase: 'http://hub.test' });
+  const module = createHubViewsModule({ config: { listen: '127.0.0.1:0' }, store, influx: influx.client, log, now: () => clock.now }, { ...(opts.settings && { settings: opts.settings }), consoleBase: 'http://hub.test' });
   await module.start?.();
   const app = express();
   app.use(module.router!);
