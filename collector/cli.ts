@@ -5,6 +5,7 @@ import { EXIT, errorText, isConfigProblem, packageVersion } from '../protocol/cl
 import { createLogger } from '../protocol/log.js';
 import { registerAuthCommands } from './auth/cli.js';
 import { registerGrafanaCommands } from './grafana/cli.js';
+import { registerHubCommands } from './hub/cli.js';
 import { loadCollectorConfig } from './config.js';
 import { startCollector } from './server.js';
 import { registerRegistryCommands } from './registry/cli.js';
@@ -59,5 +60,6 @@ registerAuthCommands(program, { fail });
 registerStateCommands(program, { fail });
 registerGrafanaCommands(program);
 registerRegistryCommands(program, { fail });
+registerHubCommands(program, { fail });
 
 program.parseAsync(process.argv).catch(fail);

@@ -8,10 +8,12 @@ import { loadRegistry } from '../registry/load.js';
 import { openStateDb } from '../state/db.js';
 import { importLegacyAuth } from '../state/legacy.js';
 import { issueCodes } from './codes.js';
+import { issueProvinceCode } from '../hub/cli.js';
 
 const DAY_MS = 86_400_000;
 
 interface EnrollIssueOptions extends IssueOptions {
+  province?: string;
   uses: string;
   expiresDays: string;
 }
@@ -23,6 +25,11 @@ function positiveInt(v: string, name: string, max: number): number {
 }
 
 async function enrollIssue(opts: EnrollIssueOptions): Promise<void> {
+  // On a national hub: a code for a province collector (collector/hub/cli.ts).
+  if (opts.province !== undefined) {
+    if (opts.school !== undefined || opts.all || opts.region !== undefined || opts.out) throw new Error('--province goes alone (one code for one province collector)');
+    return issueProvinceCode({ config: opts.config, province: opts.province, uses: positiveInt(opts.uses, '--uses', 1000), expiresAtMs: Date.now() + positiveInt(opts.expiresDays, '--expires-days', 3650) * DAY_MS });
+  }
   const modes = [opts.school !== undefined, !!opts.all, opts.region !== undefined].filter(Boolean).length;
   if (modes !== 1) throw new Error('give exactly one of --school <id>, --all, --region <code>');
   if (opts.school !== undefined && opts.out) throw new Error('--out goes with --all or --region');
@@ -67,6 +74,7 @@ export function registerEnrollCommands(program: Command, { fail }: { fail: (e: u
     .option('-s, --school <id>', '10-digit school id (must be in the registry)')
     .option('--all', 'every school of the registry')
     .option('--region <code>', 'every school of this province, city or county (GB/T 2260 code of the registry)')
+    .option('--province <code>', 'on a national hub (role: national): one code for the collector of this province (2 digits, e.g. 32)')
     .option('--uses <n>', 'enrollments each code allows (one per gateway)', '1')
     .option('--expires-days <n>', 'days until the codes expire', '30')
     .option('-o, --out <file>', 'with --all or --region: write the CSV to this new file (created 0600) instead of stdout')

@@ -16,6 +16,8 @@ export const DEFAULT_ROLLUP_INTERVAL_MS = 60_000;
 export const hubSectionSchema = z.strictObject({
   /** Provincial: base URL of the national hub, e.g. https://hub.example.cn:8470. */
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** Provincial: the 2-digit code of the province rolled up; default the registry's only province. */
+  province: z.string().regex(/^\d{2}$/, 'must be a 2-digit province code, e.g. 32').optional(),
   /** Provincial: enrollment code from the hub (`enroll issue --province`), used once when no credential is stored. */
   enrollCode: z.string().regex(/^clke_[A-Za-z0-9_-]{16,64}$/, 'must be an enrollment code (clke_…)').optional(),
   /** Provincial: CA certificate file (PEM) the hub's certificate is checked against, for an https: url; default the system's. */
@@ -40,7 +42,7 @@ export const hubSectionSchema = z.strictObject({
 });
 export type HubSection = z.output<typeof hubSectionSchema>;
 
-const PROVINCIAL_ONLY = ['url', 'enrollCode', 'caFile', 'consoleUrl'] as const;
+const PROVINCIAL_ONLY = ['url', 'province', 'enrollCode', 'caFile', 'consoleUrl'] as const;
 
 /** Problems of `role` with `hub` together, added to the config's issues (every one is listed at start-up). */
 export function checkRoleAndHub(c: { role: CollectorRole; hub?: Record<string, unknown> }, ctx: z.RefinementCtx): void {
