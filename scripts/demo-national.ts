@@ -81,6 +81,8 @@ export async function runNationalDemo(d: NationalDemoDeps): Promise<NodeJS.Timeo
     CAMPUSLINK_STATE_DIR: join(stateDir, 'hub'),
     CAMPUSLINK_LISTEN: `127.0.0.1:${await freePort()}`,
     CAMPUSLINK_INFLUX_URL: '',
+    // Three embedded influxd on one machine: each on a free port.
+    CAMPUSLINK_INFLUX_EMBEDDED_PORT: '0',
     // Three missed roll-ups: a province stopped shows stale within half a minute.
     CAMPUSLINK_HUB_STALE_AFTER_MS: String(Math.max(10_000, 3 * intervalMs)),
     CAMPUSLINK_LOG_LEVEL: 'warn',
@@ -104,6 +106,7 @@ export async function runNationalDemo(d: NationalDemoDeps): Promise<NodeJS.Timeo
       CAMPUSLINK_REGISTRY: registry,
       CAMPUSLINK_LISTEN: `127.0.0.1:${port}`,
       CAMPUSLINK_INFLUX_URL: '',
+      CAMPUSLINK_INFLUX_EMBEDDED_PORT: '0',
       CAMPUSLINK_HUB_URL: hub.url,
       CAMPUSLINK_HUB_ENROLL_CODE: code,
       CAMPUSLINK_HUB_INTERVAL_MS: String(intervalMs),
@@ -133,7 +136,7 @@ export async function runNationalDemo(d: NationalDemoDeps): Promise<NodeJS.Timeo
       `campuslink national demo: a hub and ${provinces.length} provinces, ${agent} schools with one agent each, a ${args.intervalS}s cycle, a roll-up every ${intervalMs / 1000}s.`,
       `  national hub   ${hub.url}/   (nation → province → city → county, map, national alerts; zh-CN / en)`,
       `                 ${hub.url}/api/v1/coverage?level=national   ${hub.url}/api/v1/hub/provinces`,
-      ...provinces.map((p) => `  ${p.name.padEnd(8, '　')} ${p.url}/   (province console: its schools; ${p.schools} agents; pid ${p.pid})`),
+      ...provinces.map((p) => `  province ${p.code}    ${p.url}/   (${p.name}: its own console and schools; ${p.schools} agents; collector pid ${p.pid})`),
       `  try            kill ${provinces[0]?.pid ?? '<pid>'}   (that province turns "stale" on the hub within ${Math.round(Math.max(10_000, 3 * intervalMs) / 1000)} s, its last figures kept)`,
       `  stop           Ctrl-C${args.duration ? ` (or wait ${args.duration})` : ''}`,
       '',

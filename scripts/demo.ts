@@ -77,7 +77,11 @@ function startCollector(env: Record<string, string>, tolerateExit = false): Prom
     child.on('error', rej);
     child.on('exit', (code) => {
       rej(new Error(`collector exited ${code} before it was ready:\n${err}`));
-      if (tolerateExit && out.includes('listening on')) return void process.stdout.write(`a provincial collector (${env.CAMPUSLINK_LISTEN}) exited with ${code}: the hub shows its province stale\n`);
+      if (tolerateExit && out.includes('listening on')) {
+        if (!stopping) process.stdout.write(`a provincial collector (${env.CAMPUSLINK_LISTEN}) exited with ${code}: the hub shows its province stale\n`);
+        return;
+      }
+      if (!stopping) process.stderr.write(`collector exited ${code}${out.includes('listening on') ? '' : ' before it was ready'}:\n${err.slice(-4000)}\n`);
       if (!stopping) void stop(`the collector exited with ${code}`, 1);
     });
   });
