@@ -11,6 +11,8 @@ export interface DemoArgs {
   /** Collection cycle of the demo agents, seconds (a divisor-free `*\/N` seconds field: 1–59). */
   intervalS: number;
   stateDir: string;
+  /** `--national`: two provinces (青海, 宁夏) with their own collectors and a national hub. */
+  national?: boolean;
 }
 
 /** Parses `90s`, `5m`, `1h`, `500ms` (a bare number is seconds); throws on anything else or on 0. */
@@ -35,11 +37,12 @@ export function parseDemoArgs(argv: readonly string[], opts: { maxSchools: numbe
   const o = new Command('demo')
     .exitOverride()
     .option('--duration <d>', 'stop after this long (e.g. 90s, 5m); default: until Ctrl-C')
-    .option('--schools <n>', 'number of schools (agents)', '20')
+    .option('--schools <n>', 'number of schools (agents); with --national per province, default 3')
     .option('--interval <seconds>', 'collection cycle of the demo agents, in seconds (1-59)', '10')
     .option('--state-dir <dir>', 'where the demo keeps its state (wiped at start)', '.state/demo')
+    .option('--national', 'a small national deployment: two provincial collectors (青海, 宁夏) rolling up to a national hub; --schools per province', false)
     .parse([...argv], { from: 'user' })
-    .opts<{ duration?: string; schools: string; interval: string; stateDir: string }>();
+    .opts<{ duration?: string; schools?: string; interval: string; stateDir: string; national: boolean }>();
   const problems: string[] = [];
   const attempt = <T>(f: () => T): T | undefined => {
     try {
@@ -50,11 +53,12 @@ export function parseDemoArgs(argv: readonly string[], opts: { maxSchools: numbe
     }
   };
   const durationMs = o.duration === undefined ? undefined : attempt(() => parseDuration(o.duration as string));
-  const schools = attempt(() => integer('--schools', o.schools, 1, opts.maxSchools));
+  // A national demo runs three processes per school less lightly than one collector: a few agents per province.
+  const schools = attempt(() => integer('--schools', o.schools ?? (o.national ? '3' : '20'), 1, opts.maxSchools));
   const intervalS = attempt(() => integer('--interval', o.interval, 1, 59));
   if (!o.stateDir.trim() || o.stateDir.trim() === '/') problems.push(`--state-dir: "${o.stateDir}" cannot be wiped`);
   if (problems.length || schools === undefined || intervalS === undefined) throw new Error(problems.join('\n'));
-  return { ...(durationMs !== undefined && { durationMs, duration: o.duration }), schools, intervalS, stateDir: o.stateDir };
+  return { ...(durationMs !== undefined && { durationMs, duration: o.duration }), schools, intervalS, stateDir: o.stateDir, ...(o.national === true && { national: true }) };
 }
 
 /** The example registry the demo's schools come from. */

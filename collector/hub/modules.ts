@@ -10,6 +10,7 @@ import type { CollectorModule } from '../module.js';
 import type { Sink } from '../sink/sink.js';
 import type { StateDb } from '../state/db.js';
 import type { HubRollupStore } from './store.js';
+import { createHubViewsModule } from './views/module.js';
 
 /** What a hub module factory gets. */
 export interface HubModuleContext {
@@ -29,6 +30,6 @@ export interface HubModuleContext {
 }
 
 /** Builds the hub's modules, in order (the read side appends its own here). */
-export function buildHubModules(_ctx: HubModuleContext): CollectorModule[] {
-  return [];
+export function buildHubModules(ctx: HubModuleContext): CollectorModule[] {
+  return [createHubViewsModule(ctx)];
 }
