@@ -3,7 +3,7 @@
  * idle for at least `minMs`, and what ran in them. The soak profiles its collector with it and prints the
  * top causes of loop delay, so a rerun on a quiet box says what is left of the stalls and where.
  *
- *   npx tsx bench/fleet/long-tasks.ts PROFILE.cpuprofile [--min-ms 50] [--top 15]
+ *   npx tsx bench/fleet/long-tasks.ts PROFILE.cpuprofile [--min-ms 50] [--top 15] [--from-s S] [--to-s S]
  *
  * A task is a run of consecutive non-idle samples. Each sample is charged to its *entry*: the first frame
  * of the project's own code from the root of its stack (a timer's callback, the ingest handler, a module's
@@ -37,6 +37,11 @@ export interface LongTask {
   /** Offset from the start of the profile, ms. */
   atMs: number;
   durationMs: number;
+  /**
+   * Samples taken in it × the profile's sampling interval, ms: about the CPU time the task got. On a loaded
+   * box a descheduled thread takes no samples, so durationMs ≫ cpuMs says "starved", not "busy".
+   */
+  cpuMs: number;
   /** ms by entry, largest first. */
   entries: [string, number][];
   /** ms by self function, largest first. */
@@ -63,9 +68,25 @@ function sortedEntries(m: Map<string, number>, n = 5): [string, number][] {
   return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => [k, Math.round(v * 10) / 10]);
 }
 
+/** Which tasks count: at least minMs long (default 50), starting within [fromMs, toMs) of the profile's start. */
+export interface LongTaskOptions {
+  minMs?: number;
+  fromMs?: number;
+  toMs?: number;
+}
+
+/** The median interval between samples, ms (the profile's sampling interval, 1 ms by default). */
+function sampleIntervalMs(p: CpuProfile): number {
+  const d = p.timeDeltas.slice(1).filter((x) => x > 0).sort((a, b) => a - b);
+  return (d[Math.floor(d.length / 2)] ?? 1000) / 1000;
+}
+
 /** Finds the long tasks of a profile. */
-export function longTasks(p: CpuProfile, opts: { minMs?: number } = {}): LongTaskReport {
+export function longTasks(p: CpuProfile, opts: LongTaskOptions = {}): LongTaskReport {
   const minMs = opts.minMs ?? 50;
+  const fromUs = p.startTime + (opts.fromMs ?? 0) * 1000;
+  const toUs = p.startTime + (opts.toMs ?? Infinity) * 1000;
+  const interval = sampleIntervalMs(p);
   const byId = new Map<number, ProfileNode>(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -86,10 +107,10 @@ export function longTasks(p: CpuProfile, opts: { minMs?: number } = {}): LongTas
   let busyMs = 0;
   let gcMs = 0;
   let t = p.startTime;
-  let cur: { startUs: number; endUs: number; entries: Map<string, number>; self: Map<string, number>; gcMs: number } | undefined;
+  let cur: { startUs: number; endUs: number; samples: number; entries: Map<string, number>; self: Map<string, number>; gcMs: number } | undefined;
   const close = () => {
-    if (cur && (cur.endUs - cur.startUs) / 1000 >= minMs) {
-      tasks.push({ atMs: Math.round((cur.startUs - p.startTime) / 1000), durationMs: Math.round((cur.endUs - cur.startUs) / 100) / 10, entries: sortedEntries(cur.entries), self: sortedEntries(cur.self), gcMs: Math.round(cur.gcMs) });
+    if (cur && (cur.endUs - cur.startUs) / 1000 >= minMs && cur.startUs >= fromUs && cur.startUs < toUs) {
+      tasks.push({ atMs: Math.round((cur.startUs - p.startTime) / 1000), durationMs: Math.round((cur.endUs - cur.startUs) / 100) / 10, cpuMs: Math.round(cur.samples * interval), entries: sortedEntries(cur.entries), self: sortedEntries(cur.self), gcMs: Math.round(cur.gcMs) });
     }
     cur = undefined;
   };
@@ -103,10 +124,13 @@ export function longTasks(p: CpuProfile, opts: { minMs?: number } = {}): LongTas
       close();
       continue;
     }
-    busyMs += dt;
-    if (name === '(garbage collector)') gcMs += dt;
-    cur ??= { startUs: t, endUs: t, entries: new Map(), self: new Map(), gcMs: 0 };
+    if (t >= fromUs && t < toUs) {
+      busyMs += dt;
+      if (name === '(garbage collector)') gcMs += dt;
+    }
+    cur ??= { startUs: t, endUs: t, samples: 0, entries: new Map(), self: new Map(), gcMs: 0 };
     cur.endUs = t + dt * 1000;
+    cur.samples++;
     const e = entryOf(node.id);
     cur.entries.set(e, (cur.entries.get(e) ?? 0) + dt);
     const s = RUNTIME.has(name) ? name : label(node.callFrame);
@@ -126,17 +150,18 @@ export function longTasks(p: CpuProfile, opts: { minMs?: number } = {}): LongTas
   }
   const byEntry = [...agg.entries()].map(([entry, a]) => ({ entry, ms: Math.round(a.ms), tasks: a.tasks, maxInTaskMs: Math.round(a.maxInTaskMs) })).sort((a, b) => b.ms - a.ms);
   tasks.sort((a, b) => b.durationMs - a.durationMs);
-  return { profileMs: Math.round((p.endTime - p.startTime) / 1000), busyMs: Math.round(busyMs), gcMs: Math.round(gcMs), tasks, byEntry };
+  const spanUs = Math.min(p.endTime, toUs) - Math.max(p.startTime, fromUs);
+  return { profileMs: Math.round(spanUs / 1000), busyMs: Math.round(busyMs), gcMs: Math.round(gcMs), tasks, byEntry };
 }
 
 /** The report as text: the summary by entry, then the longest tasks. */
 export function formatLongTasks(r: LongTaskReport, top = 15, minMs = 50): string {
   const lines = [
-    `profile ${(r.profileMs / 1000).toFixed(0)} s, busy ${((100 * r.busyMs) / r.profileMs).toFixed(0)} %, GC ${((100 * r.gcMs) / r.profileMs).toFixed(1)} %; ${r.tasks.length} long tasks (≥ ${minMs} ms), longest ${r.tasks[0]?.durationMs ?? 0} ms`,
+    `${(r.profileMs / 1000).toFixed(0)} s of profile, busy ${((100 * r.busyMs) / r.profileMs).toFixed(0)} %, GC ${((100 * r.gcMs) / r.profileMs).toFixed(1)} %; ${r.tasks.length} long tasks (≥ ${minMs} ms), longest ${r.tasks[0]?.durationMs ?? 0} ms`,
     'time in long tasks by entry (ms, tasks, most in one task):',
     ...r.byEntry.slice(0, top).map((e) => `  ${String(e.ms).padStart(7)} ms ${String(e.tasks).padStart(5)} × max ${String(e.maxInTaskMs).padStart(5)} ms  ${e.entry}`),
     `longest tasks:`,
-    ...r.tasks.slice(0, top).map((t) => `  ${t.durationMs} ms at +${(t.atMs / 1000).toFixed(1)} s (GC ${t.gcMs} ms): ${t.entries.slice(0, 3).map(([e, ms]) => `${e} ${ms}`).join('; ')} | self: ${t.self.slice(0, 3).map(([e, ms]) => `${e} ${ms}`).join('; ')}`),
+    ...r.tasks.slice(0, top).map((t) => `  ${t.durationMs} ms (${t.cpuMs} ms sampled) at +${(t.atMs / 1000).toFixed(1)} s (GC ${t.gcMs} ms): ${t.entries.slice(0, 3).map(([e, ms]) => `${e} ${ms}`).join('; ')} | self: ${t.self.slice(0, 3).map(([e, ms]) => `${e} ${ms}`).join('; ')}`),
   ];
   return lines.join('\n');
 }
@@ -144,7 +169,7 @@ export function formatLongTasks(r: LongTaskReport, top = 15, minMs = 50): string
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const file = process.argv[2];
   if (!file) {
-    console.error('usage: npx tsx bench/fleet/long-tasks.ts PROFILE.cpuprofile [--min-ms 50] [--top 15] [--from-s S]');
+    console.error('usage: npx tsx bench/fleet/long-tasks.ts PROFILE.cpuprofile [--min-ms 50] [--top 15] [--from-s S] [--to-s S]');
     process.exit(2);
   }
   const arg = (n: string, d: number) => {
@@ -152,5 +177,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     return i > 0 ? Number(process.argv[i + 1]) : d;
   };
   const minMs = arg('min-ms', 50);
-  console.log(formatLongTasks(longTasks(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, { minMs }), arg('top', 15), minMs));
+  const window = { fromMs: arg('from-s', 0) * 1000, toMs: arg('to-s', Infinity) * 1000 };
+  console.log(formatLongTasks(longTasks(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, { minMs, ...window }), arg('top', 15), minMs));
 }
