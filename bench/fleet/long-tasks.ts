@@ -57,6 +57,12 @@ export interface LongTaskReport {
   tasks: LongTask[];
   /** Over all long tasks: per entry, the ms charged to it, how many tasks it ran in, and the longest share it had of one task. */
   byEntry: { entry: string; ms: number; tasks: number; maxInTaskMs: number }[];
+  /**
+   * Per entry, its longest run of consecutive samples (wall ms, and samples × interval): one piece of work
+   * without anything else running in between — what a loaded box cannot merge with its neighbours the way
+   * it merges tasks. Most samples first (on a loaded box wall time includes time descheduled); runs of at least 10 ms.
+   */
+  longestRuns: { entry: string; ms: number; sampledMs: number; atMs: number }[];
 }
 
 const shortUrl = (u: string) => u.replace(/^file:\/\/.*?\/(dist|collector|bench|protocol|node_modules)\//, '$1/');
@@ -108,7 +114,18 @@ export function longTasks(p: CpuProfile, opts: LongTaskOptions = {}): LongTaskRe
   let gcMs = 0;
   let t = p.startTime;
   let cur: { startUs: number; endUs: number; samples: number; entries: Map<string, number>; self: Map<string, number>; gcMs: number } | undefined;
+  const runs = new Map<string, { ms: number; sampledMs: number; atMs: number }>();
+  let run: { entry: string; startUs: number; endUs: number; samples: number } | undefined;
+  const closeRun = () => {
+    if (run && run.startUs >= fromUs && run.startUs < toUs) {
+      const ms = (run.endUs - run.startUs) / 1000;
+      const best = runs.get(run.entry);
+      if (ms >= 10 && (!best || run.samples * interval > best.sampledMs)) runs.set(run.entry, { ms: Math.round(ms * 10) / 10, sampledMs: Math.round(run.samples * interval), atMs: Math.round((run.startUs - p.startTime) / 1000) });
+    }
+    run = undefined;
+  };
   const close = () => {
+    closeRun();
     if (cur && (cur.endUs - cur.startUs) / 1000 >= minMs && cur.startUs >= fromUs && cur.startUs < toUs) {
       tasks.push({ atMs: Math.round((cur.startUs - p.startTime) / 1000), durationMs: Math.round((cur.endUs - cur.startUs) / 100) / 10, cpuMs: Math.round(cur.samples * interval), entries: sortedEntries(cur.entries), self: sortedEntries(cur.self), gcMs: Math.round(cur.gcMs) });
     }
@@ -133,6 +150,12 @@ export function longTasks(p: CpuProfile, opts: LongTaskOptions = {}): LongTaskRe
     cur.samples++;
     const e = entryOf(node.id);
     cur.entries.set(e, (cur.entries.get(e) ?? 0) + dt);
+    if (run?.entry !== e) {
+      closeRun();
+      run = { entry: e, startUs: t, endUs: t, samples: 0 };
+    }
+    run.endUs = t + dt * 1000;
+    run.samples++;
     const s = RUNTIME.has(name) ? name : label(node.callFrame);
     cur.self.set(s, (cur.self.get(s) ?? 0) + dt);
     if (name === '(garbage collector)') cur.gcMs += dt;
@@ -151,7 +174,8 @@ export function longTasks(p: CpuProfile, opts: LongTaskOptions = {}): LongTaskRe
   const byEntry = [...agg.entries()].map(([entry, a]) => ({ entry, ms: Math.round(a.ms), tasks: a.tasks, maxInTaskMs: Math.round(a.maxInTaskMs) })).sort((a, b) => b.ms - a.ms);
   tasks.sort((a, b) => b.durationMs - a.durationMs);
   const spanUs = Math.min(p.endTime, toUs) - Math.max(p.startTime, fromUs);
-  return { profileMs: Math.round(spanUs / 1000), busyMs: Math.round(busyMs), gcMs: Math.round(gcMs), tasks, byEntry };
+  const longestRuns = [...runs.entries()].map(([entry, r]) => ({ entry, ...r })).sort((a, b) => b.sampledMs - a.sampledMs || b.ms - a.ms);
+  return { profileMs: Math.round(spanUs / 1000), busyMs: Math.round(busyMs), gcMs: Math.round(gcMs), tasks, byEntry, longestRuns };
 }
 
 /** The report as text: the summary by entry, then the longest tasks. */
@@ -160,6 +184,8 @@ export function formatLongTasks(r: LongTaskReport, top = 15, minMs = 50): string
     `${(r.profileMs / 1000).toFixed(0)} s of profile, busy ${((100 * r.busyMs) / r.profileMs).toFixed(0)} %, GC ${((100 * r.gcMs) / r.profileMs).toFixed(1)} %; ${r.tasks.length} long tasks (≥ ${minMs} ms), longest ${r.tasks[0]?.durationMs ?? 0} ms`,
     'time in long tasks by entry (ms, tasks, most in one task):',
     ...r.byEntry.slice(0, top).map((e) => `  ${String(e.ms).padStart(7)} ms ${String(e.tasks).padStart(5)} × max ${String(e.maxInTaskMs).padStart(5)} ms  ${e.entry}`),
+    'longest single runs of one entry, by samples (wall ms, sampled ms):',
+    ...r.longestRuns.slice(0, top).map((e) => `  ${String(e.ms).padStart(7)} ms (${e.sampledMs}) at +${(e.atMs / 1000).toFixed(1)} s  ${e.entry}`),
     `longest tasks:`,
     ...r.tasks.slice(0, top).map((t) => `  ${t.durationMs} ms (${t.cpuMs} ms sampled) at +${(t.atMs / 1000).toFixed(1)} s (GC ${t.gcMs} ms): ${t.entries.slice(0, 3).map(([e, ms]) => `${e} ${ms}`).join('; ')} | self: ${t.self.slice(0, 3).map(([e, ms]) => `${e} ${ms}`).join('; ')}`),
   ];

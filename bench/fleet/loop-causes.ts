@@ -56,5 +56,9 @@ export function loopCauses(o: { profileDir: string; logPath: string; pid: number
     .slice(0, o.top ?? 6)
     .map((e) => `${e.entry} ${e.ms} ms in ${e.tasks} (max ${e.maxInTaskMs})`)
     .join('; ');
+  figures.loop_longest_runs = r.longestRuns
+    .slice(0, o.top ?? 6)
+    .map((e) => `${e.entry} ${e.ms} ms (${e.sampledMs} sampled)`)
+    .join('; ');
   return { figures, text: formatLongTasks(r, 15, 50) };
 }
