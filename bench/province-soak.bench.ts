@@ -12,7 +12,10 @@
  * offered, p50/p99 upload latency, /healthz answer time (max: the outside bound of event-loop stalls;
  * the collector's own loop-delay figure when /healthz has one), RSS of collector and influxd at the start
  * and end of the window and the slope, state size on disk, the generator's own CPU share, and restart
- * times after SIGTERM and after SIGKILL. Goals: held ≥ 99 % of offered, p99 < 1 s, loop delay < 50 ms,
+ * times after SIGTERM and after SIGKILL. With `--profile 1` (the default) the first collector runs with
+ * `--cpu-prof --trace-gc` and the soak prints what held its event loop in the window: long tasks (≥ 50 ms
+ * without the loop going idle) by the project function they ran in, GC pauses by kind
+ * (bench/fleet/loop-causes.ts); profiling costs the collector a few per cent of CPU. Goals: held ≥ 99 % of offered, p99 < 1 s, loop delay < 50 ms,
  * collector RSS growth over the window < 10 %, restart < 10 s. The ratio is held ÷ offered.
  */
 import { execFileSync } from 'node:child_process';
@@ -26,6 +29,7 @@ import { makeFleet, offeredBatchesPerSec, offeredReportsPerSec, registryCsv } fr
 import { GeneratorClient, type GeneratorStats } from './fleet/generator-client.js';
 import { percentile } from './fleet/generator.js';
 import { HealthProbe, ProcSampler, slopePerMin, type ProcSample } from './fleet/probes.js';
+import { loopCauseFlags, loopCauses } from './fleet/loop-causes.js';
 import { restartCollector, type RestartResult } from './fleet/restart.js';
 import { seedState, type SeedResult } from './fleet/seed.js';
 import type { BenchResult } from './snmp-poll.bench.js';
@@ -40,6 +44,8 @@ export interface SoakOptions {
   dedupeTailHours: number;
   connectPerSec: number;
   keep: boolean;
+  /** Profile the first collector (CPU profile, GC trace) and report what held its loop. */
+  profile: boolean;
 }
 
 function option(name: string, def: number): number;
@@ -65,6 +71,7 @@ export function soakOptions(): SoakOptions {
     dedupeTailHours: option('dedupe-tail-hours', 0),
     connectPerSec: option('connect-per-sec', 3000),
     keep: option('keep', 0) > 0,
+    profile: option('profile', 1) > 0,
   };
 }
 
@@ -254,7 +261,7 @@ export async function run(): Promise<BenchResult> {
   let col: CollectorProcess | undefined;
   try {
     try {
-      col = await startCollectorProcess({ configPath: w.configPath, logPath: w.logPath });
+      col = await startCollectorProcess({ configPath: w.configPath, logPath: w.logPath, ...(o.profile && { nodeArgs: loopCauseFlags(join(w.dir, 'profile')) }) });
     } catch (e) {
       figures.verdict = `collector did not start on the seeded state: ${(e as Error).message.slice(0, 600)}`;
       return { name: `province soak, ${o.schools} schools`, figures, ratio: 0, goal: 'held ÷ offered ≥ 0.99 and every other goal met', pass: false };
@@ -280,6 +287,7 @@ export async function run(): Promise<BenchResult> {
     figures.generator_loop_delay_max_ms = Number(L.final.loopDelayMaxMs.toFixed(1));
     figures.state_dir_mib_excluding_influxdb = mb(du(w.stateDir) - du(join(w.stateDir, 'influxdb')));
     figures.influxdb_dir_mib = mb(du(join(w.stateDir, 'influxdb')));
+    const first = { pid: col.pid, spawnedAtMs: col.spawnedAtMs };
     const restarts: RestartResult[] = [];
     if (!L.died) {
       for (const [k, signal] of (['SIGTERM', 'SIGKILL'] as const).entries()) {
@@ -288,6 +296,12 @@ export async function run(): Promise<BenchResult> {
         console.log(`restart after ${signal}: stop ${(r.result.stopMs / 1000).toFixed(1)} s, listening ${(r.result.listenMs / 1000).toFixed(1)} s, /readyz ${(r.result.readyMs / 1000).toFixed(1)} s, first batch ${(r.result.firstBatchMs / 1000).toFixed(1)} s${r.result.error ? `; ${r.result.error}` : ''}`);
         if (!r.next) break;
         col = r.next;
+      }
+      // The first collector wrote its profile when SIGTERM stopped it (a SIGKILL'd one writes none).
+      if (o.profile && L.win) {
+        const causes = loopCauses({ profileDir: join(w.dir, 'profile'), logPath: w.logPath, ...first, fromMs: L.win.fromMs, toMs: L.win.toMs });
+        console.log(`what held the collector's event loop in the window (CPU profile and GC trace of pid ${first.pid}):\n${causes.text}`);
+        Object.assign(figures, causes.figures);
       }
       for (const r of restarts) {
         figures[`restart_${r.signal}_ready_s`] = Number((r.readyMs / 1000).toFixed(1));
@@ -335,6 +349,9 @@ function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record
     cpu_collector_pct: Math.round(win.cpuShare.collector * 100),
     cpu_influxd_pct: Math.round(win.cpuShare.influxd * 100),
     cpu_generator_pct: Math.round(win.cpuShare.generator * 100),
+    // CPU time per report held: what survives a loaded box (shares of a core do not).
+    collector_cpu_us_per_report_held: Math.round((win.cpuShare.collector * 1e6) / win.heldPerSec),
+    influxd_cpu_us_per_report_held: Math.round((win.cpuShare.influxd * 1e6) / win.heldPerSec),
     collector_fds: win.end.collectorFds,
     sessions_open: win.genEnd.counters.sessionsOpen,
   };

@@ -39,6 +39,8 @@ export interface CollectorProcess {
   influxdPid?: number;
   /** From spawn to the "listening on" line, ms. */
   startMs: number;
+  /** Wall-clock time of the spawn, ms since the epoch (a CPU profile's or GC trace's times count from about here). */
+  spawnedAtMs: number;
   /** Resolves with the exit code (or signal name) when the process ends. */
   exited: Promise<number | string>;
   /** The last 4 kB of stderr. */
@@ -50,6 +52,8 @@ export interface StartCollectorProcessOptions {
   /** Where stdout and stderr go (appended). */
   logPath: string;
   timeoutMs?: number;
+  /** Node flags for this process only (after COLLECTOR_NODE_FLAGS and SOAK_COLLECTOR_NODE_ARGS), e.g. the soak's profiling flags. */
+  nodeArgs?: readonly string[];
 }
 
 /** Finds the embedded influxd below a collector pid. */
@@ -61,9 +65,10 @@ export function findInfluxd(pid: number): number | undefined {
 export function startCollectorProcess(opts: StartCollectorProcessOptions): Promise<CollectorProcess> {
   if (!existsSync(COLLECTOR_CLI)) throw new Error(`${COLLECTOR_CLI} is missing: run \`npm run build\` first`);
   const t0 = performance.now();
+  const spawnedAtMs = Date.now();
   // SOAK_COLLECTOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the collector under load.
   const nodeArgs = (process.env.SOAK_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...COLLECTOR_NODE_FLAGS, ...nodeArgs, COLLECTOR_CLI, 'serve', '--config', opts.configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...COLLECTOR_NODE_FLAGS, ...nodeArgs, ...(opts.nodeArgs ?? []), COLLECTOR_CLI, 'serve', '--config', opts.configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(opts.logPath, { flags: 'a' });
   let tail = '';
   let out = '';
@@ -86,7 +91,7 @@ export function startCollectorProcess(opts: StartCollectorProcessOptions): Promi
       out = '';
       const pid = child.pid;
       const influxdPid = findInfluxd(pid);
-      resolve({ child, pid, url: m[1] as string, ...(influxdPid && { influxdPid }), startMs: performance.now() - t0, exited, stderrTail: () => tail });
+      resolve({ child, pid, url: m[1] as string, ...(influxdPid && { influxdPid }), startMs: performance.now() - t0, spawnedAtMs, exited, stderrTail: () => tail });
     });
     void exited.then((code) => {
       clearTimeout(timer);

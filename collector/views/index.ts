@@ -58,7 +58,7 @@ export interface ViewsModule extends CollectorModule {
   model(): CoverageModel;
   /** Writes one round of `coverage` points now, with the `region` and `school_status` points Grafana reads; returns the number of `coverage` points. */
   writeCoverage(): Promise<number>;
-  /** Saves the liveness and evidence changed since the last save, now. */
+  /** Saves the liveness (and school-hours rings) changed since the last save, now, and the compliance evidence when its save is due (LiveCompliance.saveDue). */
   saveState(): Promise<void>;
   /** Recomputes the region sums of the school-hours online rate now. */
   refreshSchoolHours(): Promise<void>;
@@ -110,7 +110,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     if (!state) return;
     await state.flushLiveness(store);
     if (hours) await state.flushAvailability(hours.availability);
-    await live?.flush();
+    await live?.saveDue();
   };
 
   const refreshSchoolHours = async (): Promise<void> => {

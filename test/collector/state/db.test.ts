@@ -24,6 +24,26 @@ describe('collector/state/db', () => {
     expect(db.health()).to.include({ commits: 1, items: 3, writable: true });
   });
 
+  it('commit() ends a group once its work ran maxGroupWorkMs; the rest commit in the next groups, in order, each resolved', async () => {
+    await db.close();
+    db = openStateDb({ stateDir: dir, recoverAfterMs: 0, maxGroupWorkMs: 5 });
+    const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
+    const order: number[] = [];
+    const slow = (i: number) => () => {
+      const until = performance.now() + 2;
+      while (performance.now() < until);
+      order.push(i);
+      return ins.run(`s${String(i).padStart(2, '0')}`, i).changes;
+    };
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => db.commit(slow(i))));
+    expect(results).to.deep.equal(Array(12).fill(1));
+    expect(order).to.deep.equal([...Array(12).keys()]);
+    // 2 ms an item, 5 ms a group: about three items a group (more groups when the box is loaded), never one for all.
+    expect(db.health().commits).to.be.within(3, 12);
+    expect(db.health().items).to.equal(12);
+    expect(db.db.prepare('SELECT count(*) AS n FROM kv').get()).to.deep.equal({ n: 12 });
+  });
+
   it('commit() rejects only the item that broke a constraint; the rest of its group is committed', async () => {
     const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
     const settled = await Promise.allSettled([db.commit(() => ins.run('a', 1)), db.commit(() => ins.run('a', 2)), db.commit(() => ins.run('b', 3))]);

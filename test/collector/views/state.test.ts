@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 import { Evidence, evidenceLayout } from '../../../collector/views/compliance/evidence.js';
 import { loadProfiles } from '../../../collector/views/compliance/profile.js';
+import { LiveCompliance } from '../../../collector/views/compliance/live.js';
 import { LivenessStore } from '../../../collector/views/liveness/store.js';
 import { ViewsState } from '../../../collector/views/state.js';
 import { NOW, inventory, ping, throughput, wan } from './harness.js';
@@ -65,6 +66,25 @@ describe('collector/views state in the state database', () => {
     expect(a('1640104001', 'throughput_down', week, ev.windows.span(week, NOW, '640000'))?.get('')).to.deep.equal({ v: 100 });
     const other = new Evidence(evidenceLayout([...profiles.values()].filter((p) => p.id === 'itu-2030')));
     expect(await st.loadEvidence(other)).to.equal(0);
+    st.close();
+  });
+
+  it('LiveCompliance.saveDue() saves the changed evidence only every evidenceSaveIntervalMs; close() saves it always and marks it complete', async () => {
+    let now = NOW;
+    const st = new ViewsState({ state: db, log });
+    const live = new LiveCompliance({ profiles: loadProfiles('config/compliance'), registry: () => ({ get: () => undefined }) as never, influx: {} as never, state: st, log, now: () => now, queryTimeoutMs: 1000, evidenceSaveIntervalMs: 600_000 });
+    const rows = () => (db.db.prepare('SELECT count(*) AS n FROM views_evidence').get() as { n: number }).n;
+    for (let i = 0; i < 5; i++) live.onReport(`1640106${i}`, report('x', now), now);
+    expect(await live.saveDue()).to.equal(0);
+    expect(rows()).to.equal(0);
+    now += 600_000;
+    expect(await live.saveDue()).to.equal(5);
+    live.onReport('16401060', report('x', now), now);
+    now += 60_000;
+    expect(await live.saveDue()).to.equal(0);
+    await live.close();
+    expect(rows()).to.equal(5);
+    expect(st.meta('evidence.complete')).to.equal('1');
     st.close();
   });
 
