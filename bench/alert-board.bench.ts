@@ -101,7 +101,9 @@ export async function run(): Promise<BenchResult> {
   }
 
   // (b) a storm resolving: every alert resolves at once.
-  const resolved = [...active.values()].map((a) => ({ ...a, endsAtMs: clock.now }));
+  // As the engine hands them over: the firing alerts themselves, with their end set.
+  const resolved = [...active.values()];
+  for (const a of resolved) a.endsAtMs = clock.now;
   active.clear();
   const { wallMs: writeMs, gapMs: gap } = await watched(async () => {
     board.note([], resolved);

@@ -81,28 +81,108 @@ function build(rule: AlertRule, key: string, labels: Record<string, string>, t: 
   return { key, rule: rule.id, kind: rule.kind, severity: rule.severity, labels, summaryEn: t.en, summaryZh: t.zh, consoleUrl, startsAtMs: atMs, sweep: 0 };
 }
 
+/**
+ * A school alert as the engine raises it: identity, start and what the summaries need (a few words
+ * and references, ~150 bytes), with the labels built on first read and the summaries and console link
+ * each time they are read. A storm raising 20,000 alerts then allocates little that survives (the old
+ * eager alert kept ~1 KB of labels and two summaries each, which made the sweep's scavenges and a
+ * major GC hold the event loop); the text is built where it is delivered or written.
+ * `JSON.stringify` gives the plain form (`alertRecord`); spreading one does not copy the getters.
+ */
+export class SchoolAlert implements Alert {
+  endsAtMs?: number;
+  sweep = 0;
+  private labelsMemo: Readonly<Record<string, string>> | undefined;
+  readonly rule: string;
+  readonly kind: RuleKind;
+  readonly severity: Severity;
+
+  constructor(
+    readonly key: string,
+    private readonly def: AlertRule,
+    /** The school (its codes and name at raise time; a registry reload does not rewrite a firing alert). */
+    readonly school: School,
+    private readonly countyName: string,
+    private readonly facts: AlertFacts,
+    private readonly consoleBase: string,
+    readonly startsAtMs: number,
+  ) {
+    this.rule = def.id;
+    this.kind = def.kind;
+    this.severity = def.severity;
+  }
+
+  get labels(): Readonly<Record<string, string>> {
+    return (this.labelsMemo ??= schoolLabels(this.def, this.school, this.facts.complianceRule));
+  }
+
+  get summaryEn(): string {
+    const s = this.school;
+    return texts(this.kind, { en: `School ${s.id} (${s.name}, ${this.countyName})`, zh: '' }, this.facts).en;
+  }
+
+  get summaryZh(): string {
+    const s = this.school;
+    return texts(this.kind, { en: '', zh: `${this.countyName}${s.name}（${s.id}）` }, this.facts).zh;
+  }
+
+  get consoleUrl(): string {
+    return `${this.consoleBase}/console/school.html?id=${this.school.id}`;
+  }
+
+  toJSON(): AlertRecord {
+    return alertRecord(this);
+  }
+}
+
+/** The plain, serializable form of an alert (the state database's rows, restored alerts). */
+export type AlertRecord = Omit<Alert, 'sweep'> & { sweep?: number };
+
+/** An alert as a plain object (what `alerts_active` and `alert_resolved` store), without engine bookkeeping. */
+export function alertRecord(a: Alert): AlertRecord {
+  return { key: a.key, rule: a.rule, kind: a.kind, severity: a.severity, labels: a.labels, summaryEn: a.summaryEn, summaryZh: a.summaryZh, consoleUrl: a.consoleUrl, startsAtMs: a.startsAtMs, ...(a.endsAtMs !== undefined ? { endsAtMs: a.endsAtMs } : {}) };
+}
+
+/** A resolved copy of an alert (ends at `endsAtMs`) as a plain object. */
+export function resolvedCopy(a: Alert, endsAtMs: number): Alert {
+  return { ...alertRecord(a), endsAtMs, sweep: a.sweep };
+}
+
+/** True when the alert lies under `code`: its school, or a county, city, province or region code it names (000000: every alert). */
+export function alertUnder(a: Alert, code: string): boolean {
+  if (code === '000000') return true;
+  if (a instanceof SchoolAlert) {
+    const s = a.school;
+    return s.id === code || s.countyCode === code || s.cityCode === code || s.provinceCode === code;
+  }
+  const l = a.labels;
+  return l.school === code || l.county === code || l.city === code || l.province === code || l.region === code;
+}
+
+function schoolLabels(rule: AlertRule, s: School, complianceRule: string | undefined): Record<string, string> {
+  return {
+    alertname: ALERTNAMES[rule.kind],
+    rule: rule.id,
+    severity: rule.severity,
+    kind: rule.kind,
+    school: s.id,
+    school_name: s.name,
+    county: s.countyCode,
+    city: s.cityCode,
+    province: s.provinceCode,
+    link: s.linkType,
+    ...(complianceRule ? { compliance_rule: complianceRule } : {}),
+  };
+}
+
 /** Builds alerts with labels, summaries and console links. */
 export class AlertFactory {
   constructor(private readonly consoleBase: string) {}
 
-  /** An alert about one school. */
-  school(rule: AlertRule, reg: Registry, s: School, f: AlertFacts, atMs: number): Alert {
+  /** An alert about one school (labels and texts built when read: see SchoolAlert). */
+  school(rule: AlertRule, reg: Registry, s: School, f: AlertFacts, atMs: number, key?: string): SchoolAlert {
     const county = reg.counties.get(s.countyCode)?.name ?? s.countyCode;
-    const labels: Record<string, string> = {
-      alertname: ALERTNAMES[rule.kind],
-      rule: rule.id,
-      severity: rule.severity,
-      kind: rule.kind,
-      school: s.id,
-      school_name: s.name,
-      county: s.countyCode,
-      city: s.cityCode,
-      province: s.provinceCode,
-      link: s.linkType,
-      ...(f.complianceRule ? { compliance_rule: f.complianceRule } : {}),
-    };
-    const t = texts(rule.kind, { en: `School ${s.id} (${s.name}, ${county})`, zh: `${county}${s.name}（${s.id}）` }, f);
-    return build(rule, `${rule.id}|${s.id}${f.complianceRule ? `|${f.complianceRule}` : ''}`, labels, t, `${this.consoleBase}/console/school.html?id=${s.id}`, atMs);
+    return new SchoolAlert(key ?? `${rule.id}|${s.id}${f.complianceRule ? `|${f.complianceRule}` : ''}`, rule, s, county, f, this.consoleBase, atMs);
   }
 
   /** An alert about a region (province, city or county). */

@@ -16,7 +16,7 @@ import { sendError } from '../http/errors.js';
 import type { CollectorModule, ModuleContext } from '../module.js';
 import type { Registry } from '../registry/index.js';
 import type { Migration, StateDb } from '../state/db.js';
-import type { Alert } from './alert.js';
+import { alertRecord, alertUnder, type Alert } from './alert.js';
 import { badJsonBody } from './maintenance.js';
 
 export const MAX_RESOLVED = 5000;
@@ -63,10 +63,10 @@ export function labelsUnder(labels: Labels, code: string): boolean {
 }
 
 /** `labelsUnder` for an account's scope, resolved once (a recoded scope leads to its code in force). */
-export function scopeFilter(reg: Registry, scope: string): (labels: Labels) => boolean {
+export function scopeFilter(reg: Registry, scope: string): (a: Alert) => boolean {
   if (scope === NATION) return () => true;
   const code = reg.region(scope) ? scope : reg.resolve(scope);
-  return (labels) => labelsUnder(labels, code);
+  return (a) => alertUnder(a, code);
 }
 
 /** The codes an alert lies under, as stored in `alert_resolved.place`: ` school county city province region `. */
@@ -153,7 +153,7 @@ export class AlertBoard {
               const a = part[j] as Alert;
               const ack = acks[j];
               if (ack) del.run(a.key, a.startsAtMs);
-              if (i + j >= firstKept) ins.run(a.key, a.startsAtMs, a.endsAtMs ?? nowMs, JSON.stringify({ ...a, sweep: undefined }), ack?.by ?? null, ack?.atMs ?? null, placeOf(a.labels));
+              if (i + j >= firstKept) ins.run(a.key, a.startsAtMs, a.endsAtMs ?? nowMs, JSON.stringify(alertRecord(a)), ack?.by ?? null, ack?.atMs ?? null, placeOf(a.labels));
             }
             db.prepare('DELETE FROM alert_resolved WHERE ends_ms < ?').run(nowMs - KEEP_RESOLVED_MS);
             db.prepare('DELETE FROM alert_resolved WHERE id <= (SELECT max(id) FROM alert_resolved) - ?').run(MAX_RESOLVED);
@@ -202,7 +202,7 @@ export class AlertBoard {
         await yieldNow();
         t0 = performance.now();
       }
-      if (!labelsUnder(a.labels, opts.region) || !labelsUnder(a.labels, opts.scope)) continue;
+      if (!alertUnder(a, opts.region) || !alertUnder(a, opts.scope)) continue;
       const ack = this.acks.size ? this.ackOf(a) : undefined;
       firing++;
       if (ack) acknowledged++;
@@ -268,7 +268,7 @@ export function boardRouter(board: AlertBoard, registry: () => Registry, now: ()
       if (!b.success) return sendError(res, 'COL_ERR_INVALID_PAYLOAD', 'the body must be {"key": "<alert key>"}', [{ path: 'key', message: 'required' }]);
       const p = principalOf(res);
       const a = board.firing(b.data.key);
-      if (!a || (p && !scopeFilter(registry(), p.scope)(a.labels))) return sendError(res, 'COL_ERR_NOT_FOUND', `no firing alert ${b.data.key} in your scope`);
+      if (!a || (p && !scopeFilter(registry(), p.scope)(a))) return sendError(res, 'COL_ERR_NOT_FOUND', `no firing alert ${b.data.key} in your scope`);
       const by = p ? p.name : 'anonymous';
       await board.acknowledge(b.data.key, by);
       res.json({ key: a.key, ack: { by, at: new Date(now()).toISOString() } });

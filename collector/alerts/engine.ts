@@ -68,6 +68,23 @@ interface Compiled {
   regionSince?: Map<string, number>;
   /** compliance_failing: per registry index × watched rule, 0 none, 1 pass, 2 failing before it was watched, 3 failing (alerted). */
   compliance?: { registry: Registry; states: Uint8Array; watched: number[]; table: ComplianceStatuses };
+  /**
+   * This rule's firing alerts by subject (the key without `<rule id>|`: a school id, a region code, or
+   * `<school>|<compliance rule>`): a sweep confirms a firing alert with a lookup of a string the
+   * registry already holds, instead of building and hashing a new key per school.
+   */
+  firing: Map<string, Alert>;
+}
+
+/** Per registry, what a sweep needs of each school by its index: cached so a sweep does no per-school lookups. */
+interface SchoolIndex {
+  registry: Registry;
+  /** Each rule's parameters (see paramsOf), filled on first use. */
+  params: (Params[] | undefined)[];
+  /** The facts slot: -2 not looked up yet, -1 none (looked up again once new schools have slots). */
+  slots: Int32Array;
+  /** `facts.size` when the slots were last completed. */
+  factsSize: number;
 }
 
 type Params = Record<string, unknown> & { enabled: boolean };
@@ -103,10 +120,20 @@ export class AlertEngine {
       .map((rule) => ({
         rule,
         cache: new Map(),
+        firing: new Map<string, Alert>(),
         ...(STREAK_KINDS.has(rule.kind) ? { streaks: this.facts.addStreaks() } : {}),
         ...(rule.kind === 'region_online' ? { regionSince: new Map<string, number>() } : {}),
       }));
     this.startedAtMs = opts.now();
+    for (const c of this.compiled) this.byRule.set(c.rule.id, c);
+  }
+
+  private readonly byRule = new Map<string, Compiled>();
+  private index: SchoolIndex | undefined;
+
+  private indexFor(reg: Registry): SchoolIndex {
+    if (this.index?.registry !== reg) this.index = { registry: reg, params: new Array(reg.schools.size), slots: new Int32Array(reg.schools.size).fill(-2), factsSize: -1 };
+    return this.index;
   }
 
   /** The rules evaluated (enabled ones). */
@@ -140,6 +167,7 @@ export class AlertEngine {
       if (this.active.size >= this.opts.maxActive) break;
       this.active.set(a.key, a);
       this.restored.add(a.key);
+      this.byRule.get(a.rule)?.firing.set(a.key.slice(a.rule.length + 1), a);
     }
   }
 
@@ -213,9 +241,16 @@ export class AlertEngine {
       if (!c.compliance) for (const a of this.active.values()) if (a.rule === c.rule.id) a.sweep = sweep;
     }
 
+    const ix = this.indexFor(reg);
+    // Schools that got a slot since the slots were completed are looked up again.
+    const recheck = ix.factsSize !== this.facts.size;
+    ix.factsSize = this.facts.size;
     let i = 0;
     for (const s of reg.schools.values()) {
-      this.judgeSchool(s, i++, reg, nowMs, sweep, schoolTime, regionCounts, result);
+      let slot = ix.slots[i] as number;
+      if (slot === -2 || (slot === -1 && recheck)) ix.slots[i] = slot = this.facts.slotOf(s.id) ?? -1;
+      const ps = (ix.params[i] ??= this.paramsOf(s));
+      this.judgeSchool(s, i++, slot, ps, reg, nowMs, sweep, schoolTime, regionCounts, result);
       if ((i & 63) === 0 && performance.now() - sliceStart > sliceMs) {
         result.busyMs += performance.now() - sliceStart;
         await yieldNow();
@@ -226,11 +261,18 @@ export class AlertEngine {
       const counts = regionCounts[k];
       if (counts) this.judgeRegions(c, counts, reg, nowMs, sweep, result);
     });
+    let n = 0;
     for (const [key, a] of this.active) {
+      if ((++n & 1023) === 0 && performance.now() - sliceStart > sliceMs) {
+        result.busyMs += performance.now() - sliceStart;
+        await yieldNow();
+        sliceStart = performance.now();
+      }
       if (a.sweep === sweep) continue;
       if (this.restored.has(key) && this.keepRestored(a, nowMs)) continue;
       this.active.delete(key);
       this.restored.delete(key);
+      this.byRule.get(a.rule)?.firing.delete(key.slice(a.rule.length + 1));
       a.endsAtMs = nowMs;
       result.resolved.push(a);
     }
@@ -249,28 +291,32 @@ export class AlertEngine {
     return noSample && nowMs - this.startedAtMs < this.opts.staleAfterMs;
   }
 
-  /** Confirms or raises the alert `key`; `make` builds it when new. */
-  private confirm(key: string, sweep: number, result: SweepResult, make: () => Alert): void {
-    const a = this.active.get(key);
+  /** Confirms or raises the alert of rule `c` about `subject` (key `<rule id>|<subject>`); `make` builds it when new. */
+  private confirm(c: Compiled, subject: string, sweep: number, result: SweepResult, make: (key: string) => Alert): void {
+    const a = c.firing.get(subject);
     if (a) {
       a.sweep = sweep;
-      this.restored.delete(key);
+      if (this.restored.size > 0) this.restored.delete(a.key);
       return;
     }
     if (this.active.size >= this.opts.maxActive) {
       result.dropped++;
       return;
     }
-    const n = make();
+    const n = make(`${c.rule.id}|${subject}`);
     if (this.opts.maintenance?.isInMaintenance(n.labels, n.startsAtMs)) return;
     n.sweep = sweep;
-    this.active.set(key, n);
+    this.active.set(n.key, n);
+    c.firing.set(subject, n);
     result.fired.push(n);
   }
 
   private judgeSchool(
     s: School,
     index: number,
+    /** The school's facts slot, -1 when it never reported. */
+    slotOrNone: number,
+    ps: Params[],
     reg: Registry,
     nowMs: number,
     sweep: number,
@@ -279,8 +325,7 @@ export class AlertEngine {
     result: SweepResult,
   ): void {
     const facts = this.facts;
-    const slot = facts.slotOf(s.id);
-    const ps = this.paramsOf(s);
+    const slot = slotOrNone < 0 ? undefined : slotOrNone;
     let inHours: boolean | undefined;
     const lastGood = slot === undefined ? NaN : (facts.lastGoodMs[slot] as number);
     const online = nowMs - lastGood < this.opts.onlineWindowMs;
@@ -324,7 +369,7 @@ export class AlertEngine {
           holds = !Number.isNaN(since) && last - since >= forMs && nowMs - last <= this.opts.staleAfterMs;
         }
       }
-      if (holds) this.confirm(`${c.rule.id}|${s.id}`, sweep, result, () => this.factory.school(c.rule, reg, s, this.schoolFacts(c, p, slot, lastGood, nowMs), nowMs));
+      if (holds) this.confirm(c, s.id, sweep, result, (key) => this.factory.school(c.rule, reg, s, this.schoolFacts(c, p, slot, lastGood, nowMs), nowMs, key));
     }
   }
 
@@ -373,7 +418,7 @@ export class AlertEngine {
       const from = since.get(code) ?? nowMs;
       since.set(code, from);
       if (nowMs - from < (p.forMin as number) * 60_000) continue;
-      this.confirm(`${c.rule.id}|${code}`, sweep, result, () =>
+      this.confirm(c, code, sweep, result, () =>
         this.factory.region(c.rule, reg, code, level, { value: `${share.toFixed(1)} % (${online}/${n})`, threshold: `${p.belowPct as number} %`, forMin: p.forMin as number }, nowMs),
       );
     }
@@ -408,7 +453,7 @@ export class AlertEngine {
       if (st === 'pass') state = 1;
       else if (st === 'fail') state = state === 1 || state === 3 ? 3 : 2;
       cs.states[at] = state;
-      if (state === 3) this.confirm(`${c.rule.id}|${s.id}|${ruleId}`, sweep, result, () => this.factory.school(c.rule, reg, s, { value: 'fail', threshold: '', forMin: 0, complianceRule: ruleId }, nowMs));
+      if (state === 3) this.confirm(c, `${s.id}|${ruleId}`, sweep, result, (key) => this.factory.school(c.rule, reg, s, { value: 'fail', threshold: '', forMin: 0, complianceRule: ruleId }, nowMs, key));
     }
   }
 }

@@ -45,6 +45,8 @@ export interface AlertsModule extends CollectorModule {
   evaluate(): Promise<SweepResult>;
   /** Sends every firing and recently resolved alert to Alertmanager now. */
   resend(): Promise<void>;
+  /** Settles the Alertmanager sends queued so far (tests). */
+  delivered(): Promise<void>;
   readonly receivers: readonly RobotReceiver[];
 }
 
@@ -117,7 +119,8 @@ export function createAlertsModule(ctx: ModuleContext, opts: AlertsModuleOptions
     store?.note(r.fired, r.resolved);
     opts.journal?.note(r.fired, r.resolved);
     for (const rx of receivers) rx.add(r.fired, r.resolved);
-    await am.changed(r.fired, r.resolved);
+    // Queued, not awaited: an Alertmanager that is down or slow never holds up the sweep.
+    am.changed(r.fired, r.resolved);
     await store?.flush();
     return r;
   };
@@ -167,6 +170,7 @@ export function createAlertsModule(ctx: ModuleContext, opts: AlertsModuleOptions
     receivers,
     evaluate,
     resend: () => am.resend(engine.active.values()),
+    delivered: () => am.idle(),
     onAccepted(batch) {
       for (const r of batch.reports) engine.onReport(batch.school, r, reportTimeMs(r, batch.receivedAtMs, maxSkewMs));
     },
@@ -178,7 +182,7 @@ export function createAlertsModule(ctx: ModuleContext, opts: AlertsModuleOptions
       if (opts.views) for (const [school, l] of opts.views.store.entries()) engine.seed(school, l.internetLossPct !== null && l.internetLossPct < 100 ? l.internetAtMs : null, l.lastReportMs);
       log.info({ rules: engine.rules.length, restored: saved.length, alertmanagers: settings.alertmanager.urls.length, receivers: receivers.length }, 'alert rules loaded');
       const s = store;
-      removers.push(metrics.addQueueSource('alert_notifications', () => receivers.reduce((n, r) => n + r.backlog, 0) + s.backlog));
+      removers.push(metrics.addQueueSource('alert_notifications', () => receivers.reduce((n, r) => n + r.backlog, 0) + s.backlog + am.backlog));
       repeat(settings.evaluateIntervalS * 1000, 'alert sweep failed; the next one tries again', evaluate);
       if (am.enabled) repeat(settings.alertmanager.resendIntervalS * 1000, 'alert re-send failed; the next one tries again', () => am.resend(engine.active.values()));
     },

@@ -5,7 +5,7 @@
  * transaction); the table holds firing alerts only, so it is bounded by `alerts.maxActive`.
  */
 import type { Migration, StateDb } from '../state/db.js';
-import type { Alert } from './alert.js';
+import { alertRecord, type Alert } from './alert.js';
 
 export const ALERTS_MIGRATIONS: readonly Migration[] = [
   {
@@ -65,7 +65,7 @@ export class AlertStore {
           const put = db.prepare('INSERT INTO alerts_active (key, alert, starts_ms) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET alert = excluded.alert, starts_ms = excluded.starts_ms');
           const del = db.prepare('DELETE FROM alerts_active WHERE key = ?');
           for (const [key, a] of part) {
-            if (a) put.run(key, JSON.stringify({ ...a, sweep: undefined }), a.startsAtMs);
+            if (a) put.run(key, JSON.stringify(alertRecord(a)), a.startsAtMs);
             else del.run(key);
           }
         });

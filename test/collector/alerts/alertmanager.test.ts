@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -7,7 +9,7 @@ import { createCollectorMetrics } from '../../../collector/metrics/registry.js';
 import { LiveRegistry } from '../../../collector/registry/index.js';
 import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
-import { startAlertmanager, startRecorder, waitFor, type PromServer, type Recorder } from '../../helpers/prom-servers.js';
+import { freePort, startAlertmanager, startRecorder, waitFor, type PromServer, type Recorder } from '../../helpers/prom-servers.js';
 import { internet, MIN, quiet, report, rules, seededRegistry } from './fixtures.js';
 
 interface WebhookBody {
@@ -97,5 +99,111 @@ receivers:
     expect(resolved.alerts.map((a) => a.status)).to.deep.equal(['resolved', 'resolved', 'resolved']);
     // The state database no longer holds them.
     expect((state.db.prepare('SELECT COUNT(*) AS n FROM alerts_active').get() as { n: number }).n).to.equal(0);
+  });
+});
+
+describe('alerts → an Alertmanager that is slow or down', function () {
+  this.timeout(30_000);
+  const { registry, schools } = seededRegistry(36);
+
+  /** An Alertmanager stand-in that holds every POST for `holdMs` before answering 200. */
+  async function slowServer(holdMs: number): Promise<{ url: string; received: number[]; posts: { at: number; alerts: number }[]; close(): Promise<void> }> {
+    const posts: { at: number; alerts: number }[] = [];
+    const received: number[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const n = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown[]).length;
+        received.push(n);
+        setTimeout(() => {
+          posts.push({ at: Date.now(), alerts: n });
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        }, holdMs);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, posts, close: () => new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }) };
+  }
+
+  function moduleWith(urls: string[], timeoutMs: number) {
+    const dir = mkdtempSync(join(tmpdir(), 'cl-alerts-am-slow-'));
+    const state = openStateDb({ stateDir: dir });
+    const metrics = createCollectorMetrics({ defaultMetrics: false });
+    const mod = createAlertsModule(
+      { config: {} as never, registry, liveRegistry: new LiveRegistry({ path: '(test)', initial: registry }), stateDir: dir, state, sink: new MemorySink(), influx: undefined as never, log: quiet, now: Date.now },
+      { rules: rules('rules:\n  - { id: off, kind: school_offline, forMin: 30, schoolHoursOnly: false }\n'), settings: { alertmanager: { urls, resendIntervalS: 60, resolvedResendMin: 15, maxAlertsPerPost: 3, timeoutMs } }, metrics },
+    );
+    const dark = () => {
+      const now = Date.now();
+      for (const s of schools.slice(0, 6)) mod.onAccepted!({ school: s.id, receivedAtMs: now, reports: [report(s.id, now - 80 * MIN, [internet(100)], now)] });
+    };
+    const close = async () => {
+      await mod.stop!();
+      await state.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return { mod, metrics, dark, close };
+  }
+
+  it('a sweep does not wait for an Alertmanager that takes 1.5 s to answer: evaluate() returns at once and the alerts arrive afterwards', async () => {
+    const slow = await slowServer(1500);
+    const { mod, dark, close } = moduleWith([slow.url], 10_000);
+    try {
+      await mod.start!();
+      dark();
+      const t0 = Date.now();
+      const r = await mod.evaluate();
+      const tookMs = Date.now() - t0;
+      expect(r.fired).to.have.length(6);
+      expect(tookMs, 'evaluate() did not wait for the POST').to.be.below(1200);
+      expect(slow.posts).to.have.length(0);
+      await mod.delivered();
+      expect(slow.posts.map((p) => p.alerts), 'every alert, 3 a POST').to.deep.equal([3, 3]);
+    } finally {
+      await close();
+      await slow.close();
+    }
+  });
+
+  it('an Alertmanager that times out gets none of the rest of that send (one timeout, not one per POST), is counted as an error, and the re-send tries it again', async () => {
+    const slow = await slowServer(2000);
+    const { mod, metrics, dark, close } = moduleWith([slow.url], 300);
+    try {
+      await mod.start!();
+      dark();
+      await mod.evaluate();
+      const t0 = Date.now();
+      await mod.delivered();
+      expect(slow.received, 'the second POST of the send was not tried').to.deep.equal([3]);
+      expect(Date.now() - t0, 'one 300 ms timeout, not two').to.be.below(2000);
+      const errors = (await metrics.registry.getSingleMetricAsString('campuslink_alert_notifications_total')).match(/result="error"} (\d+)/)?.[1];
+      expect(Number(errors)).to.equal(1);
+      // The periodic re-send carries every firing alert again (and tries the Alertmanager despite the backoff).
+      await mod.resend();
+      expect(Number((await metrics.registry.getSingleMetricAsString('campuslink_alert_notifications_total')).match(/result="error"} (\d+)/)?.[1])).to.equal(2);
+    } finally {
+      await close();
+      await slow.close();
+    }
+  });
+
+  it('an Alertmanager that is down costs the sweep nothing and the collector keeps its alerts', async () => {
+    const port = await freePort();
+    const { mod, dark, close } = moduleWith([`http://127.0.0.1:${port}`], 5000);
+    try {
+      await mod.start!();
+      dark();
+      const r = await mod.evaluate();
+      expect(r.fired).to.have.length(6);
+      await mod.delivered();
+      expect(mod.engine.active.size).to.equal(6);
+      expect((await mod.evaluate()).fired, 'nothing raised twice').to.have.length(0);
+    } finally {
+      await close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { alertRecord } from '../../../collector/alerts/alert.js';
 import type { SchoolTime } from '../../../collector/alerts/calendar.js';
 import { agentM, engineFor, provinceRegistry, internet, MIN, modemM, report, rules, seededRegistry } from './fixtures.js';
 
@@ -152,7 +153,7 @@ describe('alerts/engine', () => {
     clock.now = T + 40 * MIN;
     const [a] = (await first.sweep()).fired;
     const second = engineFor(registry, rs, clock);
-    second.restore([{ ...a!, sweep: 0 }]);
+    second.restore([{ ...alertRecord(a!), sweep: 0 }]);
     second.seed(fiber.id, null, T);
     clock.now = T + 45 * MIN;
     const r = await second.sweep();

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
+import { alertRecord, resolvedCopy } from '../../../collector/alerts/alert.js';
 import { dingtalkSign, feishuSign, RobotReceiver } from '../../../collector/alerts/robots.js';
 import { receiverSchema, type ReceiverSettings } from '../../../collector/alerts/settings.js';
 import { startRecorder, waitFor, type Recorder } from '../../helpers/prom-servers.js';
@@ -141,11 +142,11 @@ describe('alerts/robots', function () {
     const { r } = await storm();
     const [a, b] = r.fired;
     rx.add([a!, b!], []);
-    rx.add([], [{ ...a!, endsAtMs: Date.now() }]);
+    rx.add([], [resolvedCopy(a!, Date.now())]);
     await rx.flush();
     const first = hook.posts[0]!.body as { alerts: { labels: Record<string, string> }[] };
     expect(first.alerts.map((x) => x.labels.school)).to.deep.equal([b!.labels.school]);
-    rx.add([], [{ ...b!, endsAtMs: Date.now() }]);
+    rx.add([], [resolvedCopy(b!, Date.now())]);
     await rx.flush();
     const second = hook.posts[1]!.body as { status: string; alerts: { status: string }[] };
     expect(second.status).to.equal('resolved');
@@ -162,7 +163,7 @@ describe('alerts/robots', function () {
     rx.add(r.fired, []);
     expect(rx.backlog).to.equal(0);
     const crit = receiver({ name: 'c', type: 'webhook', url: `${hook.url}/a`, minSeverity: 'critical', groupWaitS: 3600 });
-    crit.add([{ ...r.fired[0]!, severity: 'warning' }], []);
+    crit.add([{ ...alertRecord(r.fired[0]!), severity: 'warning', sweep: 0 }], []);
     expect(crit.backlog).to.equal(0);
     await rx.stop();
     await crit.stop();
