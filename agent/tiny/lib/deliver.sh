@@ -15,7 +15,7 @@ back_off() {
 	BACKOFF_N=$((BACKOFF_N + 1))
 	_d=$(rand_to "$_cap")
 	[ -n "$HTTP_RETRY_AFTER" ] && [ "$_d" -lt "$HTTP_RETRY_AFTER" ] && _d=$HTTP_RETRY_AFTER
-	NEXT_TRY_S=$(($(date +%s) + _d))
+	NEXT_TRY_MS=$(($(now_ms) + _d * 1000))
 	log warn AGT_ERR_COLLECTOR_UNAVAILABLE "collector $COLLECTOR_URL: $1; reports kept, next try in ${_d} s"
 }
 
@@ -24,7 +24,7 @@ auth_pause() {
 	[ "$_p" -gt "$AUTH_RETRY_MAX_S" ] && _p=$AUTH_RETRY_MAX_S
 	AUTH_N=$((AUTH_N + 1))
 	_now=$(date +%s)
-	NEXT_TRY_S=$((_now + _p))
+	NEXT_TRY_MS=$(($(now_ms) + _p * 1000))
 	if [ $((_now - AUTH_LOGGED_S)) -ge 3600 ]; then
 		AUTH_LOGGED_S=$_now
 		log error "$2" "$1; sending paused ${_p} s (doubling to ${AUTH_RETRY_MAX_S} s), spool kept, tried again by itself"
@@ -32,7 +32,7 @@ auth_pause() {
 }
 
 answer_ok() {
-	BACKOFF_N=0 AUTH_N=0 AUTH_LOGGED_S=0 NEXT_TRY_S=0
+	BACKOFF_N=0 AUTH_N=0 AUTH_LOGGED_S=0 NEXT_TRY_MS=0
 }
 
 # The collector's error code in the body, when it sent one.
@@ -74,8 +74,13 @@ send_batch() {
 		printf '{"reports":['
 		sed -e "s/^{/{\"school\":\"$CRED_SCHOOL\",\"agent\":\"$CRED_AGENT\"$KIND_FIELD,/" -e "s/\"sentAt\":0,/\"sentAt\":$_t0,/" "$_lines" | awk 'NR > 1 { printf "," } { printf "%s", $0 }'
 		printf ']}'
-	} | gzip -c >"$RUN_DIR/batch.gz"
-	http_request POST "$COLLECTOR_URL/api/v1/reports" "$RUN_DIR/batch.gz" gzip "$CRED_TOKEN"
+	} >"$RUN_DIR/batch.json"
+	# BusyBox wget posts a file only up to its first NUL byte: it (and uclient-fetch) get plain JSON.
+	case $(http_pick_client "$COLLECTOR_URL") in
+	wget | uclient-fetch) _enc= && mv -f "$RUN_DIR/batch.json" "$RUN_DIR/batch.gz" ;;
+	*) _enc=gzip && gzip -c "$RUN_DIR/batch.json" >"$RUN_DIR/batch.gz" && rm -f "$RUN_DIR/batch.json" ;;
+	esac
+	http_request POST "$COLLECTOR_URL/api/v1/reports" "$RUN_DIR/batch.gz" "$_enc" "$CRED_TOKEN"
 	_t1=$(now_ms)
 	[ "$HTTP_STATUS" = 000 ] || SENT_BYTES=$((SENT_BYTES + $(wc -c <"$RUN_DIR/batch.gz")))
 	_n=$(wc -l <"$_lines")
@@ -133,7 +138,7 @@ send_batch() {
 
 # One delivery round: the backlog oldest first, at most MAX_BATCHES_PER_ROUND batches of BATCH_REPORTS.
 deliver() {
-	[ "$(date +%s)" -ge "$NEXT_TRY_S" ] || return 0
+	[ "$(now_ms)" -ge "$NEXT_TRY_MS" ] || return 0
 	identity_ready || return 0
 	_b=0
 	while [ "$_b" -lt "$MAX_BATCHES_PER_ROUND" ]; do

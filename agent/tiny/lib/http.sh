@@ -6,8 +6,14 @@
 #   nc            http:// only; the whole answer (status, Retry-After, body): the reference for plain HTTP
 #   curl          http:// and https:// (verifies the certificate; CA_FILE for a private CA); the whole answer
 #   wget          BusyBox or GNU wget; on a non-2xx answer BusyBox wget gives only the status line, so
-#                 Retry-After and the error body are unknown (the backoff is used instead)
-#   uclient-fetch OpenWrt's fetcher: like wget (status only on errors)
+#                 Retry-After and the error body are unknown (the backoff is used instead); it posts a file only
+#                 up to its first NUL byte, so the body goes as plain JSON (no gzip)
+#   uclient-fetch OpenWrt's fetcher: like wget (status only on errors, plain JSON)
+
+# Runs "$@" for at most TIMEOUT_S seconds when the timeout applet is there (nc -w and curl -m bound themselves).
+bounded() {
+	if command -v timeout >/dev/null 2>&1; then timeout "$TIMEOUT_S" "$@"; else "$@"; fi
+}
 
 http_pick_client() {
 	case $HTTP_CLIENT in
@@ -67,7 +73,7 @@ http_nc() {
 		fi
 		printf '\r\n'
 		[ "$_m" = POST ] && cat "$_bf"
-	} | timeout "$TIMEOUT_S" nc -w "$TIMEOUT_S" "$U_HOST" "$U_PORT" >"$_out.raw" 2>/dev/null
+	} | bounded nc -w "$TIMEOUT_S" "$U_HOST" "$U_PORT" >"$_out.raw" 2>/dev/null
 	# Status line, headers up to the empty line, then the body.
 	awk -v hdr="$_hdr" -v body="$_out" '
 		!inbody { sub(/\r$/, ""); if ($0 == "") { inbody = 1; next } print > hdr; next }
@@ -95,14 +101,16 @@ http_curl() {
 
 http_wget() {
 	_bin=$1
-	set -- -q -O "$_out" -T "$TIMEOUT_S" -U "campuslink-tiny/$VERSION"
+	# Debian's BusyBox wget has no -T (it crashes on it): the timeout applet bounds it instead.
+	set -- -q -O "$_out" -U "campuslink-tiny/$VERSION"
+	[ "$_bin" = uclient-fetch ] && set -- "$@" -T "$TIMEOUT_S"
 	[ "$_bin" = uclient-fetch ] && [ -n "$CA_FILE" ] && set -- "$@" --ca-certificate "$CA_FILE"
 	[ -n "$_tok" ] && set -- "$@" --header "Authorization: Bearer $_tok"
 	if [ "$_m" = POST ]; then
 		set -- "$@" --header 'Content-Type: application/json' --post-file "$_bf"
 		[ -n "$_enc" ] && set -- "$@" --header "Content-Encoding: $_enc"
 	fi
-	if "$_bin" "$@" "$_url" 2>"$RUN_DIR/http.err"; then
+	if bounded "$_bin" "$@" "$_url" 2>"$RUN_DIR/http.err"; then
 		HTTP_STATUS=200
 		return 0
 	fi
