@@ -64,7 +64,14 @@ http_nc() {
 	[ "$_m" = POST ] && _len=$(wc -c <"$_bf")
 	_hostport=$U_HOST
 	[ "$U_PORT" = 80 ] || _hostport=$U_HOST:$U_PORT
-	{
+	# BusyBox nc closes the connection when its input ends, before the answer came: the request goes
+	# through a FIFO whose writer stays open (a sleep) until nc has read the answer, then is killed.
+	_fifo=$RUN_DIR/nc.fifo
+	rm -f "$_fifo"
+	mkfifo "$_fifo" || return 0
+	nc -w "$TIMEOUT_S" "$U_HOST" "$U_PORT" <"$_fifo" >"$_out.raw" 2>/dev/null &
+	_ncpid=$!
+	(
 		printf '%s %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: campuslink-tiny/%s\r\n' "$_m" "$U_PATH" "$_hostport" "$VERSION"
 		[ -n "$_tok" ] && printf 'Authorization: Bearer %s\r\n' "$_tok"
 		if [ "$_m" = POST ]; then
@@ -73,7 +80,13 @@ http_nc() {
 		fi
 		printf '\r\n'
 		[ "$_m" = POST ] && cat "$_bf"
-	} | bounded nc -w "$TIMEOUT_S" "$U_HOST" "$U_PORT" >"$_out.raw" 2>/dev/null
+		exec sleep "$TIMEOUT_S"
+	) >"$_fifo" 2>/dev/null &
+	_wpid=$!
+	wait "$_ncpid"
+	kill "$_wpid" 2>/dev/null
+	wait "$_wpid" 2>/dev/null
+	rm -f "$_fifo"
 	# Status line, headers up to the empty line, then the body.
 	awk -v hdr="$_hdr" -v body="$_out" '
 		!inbody { sub(/\r$/, ""); if ($0 == "") { inbody = 1; next } print > hdr; next }
