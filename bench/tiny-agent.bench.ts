@@ -9,7 +9,8 @@
  *   loopback; /proc is sampled every 10 ms: the agent's shell alone and the whole process tree (the shell and
  *   whatever it runs at that moment: ping, awk, nc, gzip), peak of the sum. Peer in the same run, interleaved:
  *   the full agent bundle's `once --print` (one cycle, the same ping targets, nothing sent), peak RSS.
- * Repeated REPEAT times; medians and ranges. Goals: ≤ 64 kB installed, ≤ 4 MB RSS.
+ * Repeated REPEAT times; medians and ranges. Goals: ≤ 64 kB installed; ≤ 4 MB for the agent shell's RSS and
+ * for the tree's PSS (its summed RSS counts the shared BusyBox and libc pages once per process, and is reported).
  *
  *   npx tsx bench/run.ts tiny-agent            (REPEAT=3 CYCLES=5 by default; env TINY_BENCH_REPEAT, TINY_BENCH_CYCLES)
  */
@@ -209,8 +210,10 @@ export async function run(): Promise<BenchResult> {
       cycles_per_run: CYCLES,
       loadavg: load,
     },
-    ratio: Math.max(installed / 65536, (median(treeKb) * 1024) / (4 * 1024 * 1024)),
-    goal: 'installed ≤ 64 kB and RSS (process tree peak) ≤ 4 MB; ratio = the larger of the two against its goal',
-    pass: installed <= 65536 && median(treeKb) * 1024 <= 4 * 1024 * 1024,
+    // The goal is on memory the agent costs the router: its shell's RSS, and the tree's PSS (the summed RSS
+    // counts BusyBox's and libc's shared pages once per process: 5 parallel pings make 7 processes).
+    ratio: Math.max(installed / 65536, median(tiny.map((t) => t.treePssKb)) / 4096, median(rootKb) / 4096),
+    goal: 'installed ≤ 64 kB; the agent shell RSS ≤ 4 MB and the process tree PSS ≤ 4 MB (ratio: the largest against its goal)',
+    pass: installed <= 65536 && median(tiny.map((t) => t.treePssKb)) <= 4096 && median(rootKb) <= 4096,
   };
 }
