@@ -111,13 +111,20 @@ export const proxyConfigBaseSchema = z.strictObject({
 
 /** The proxy config: the base plus the schools read from the registry (and warnings about the files). */
 export const proxyConfigSchema = proxyConfigBaseSchema
-  .superRefine((c, ctx) => {
-    const p = c.proxy;
-    if (!p.region && !p.schools) ctx.addIssue({ code: 'custom', path: ['proxy', 'region'], message: 'set region (a county code) or schools (a list), else the whole registry would be watched' });
-    if (!p.gatewayColumn && !p.gatewaysFile) ctx.addIssue({ code: 'custom', path: ['proxy', 'gatewaysFile'], message: 'set gatewaysFile or gatewayColumn: the proxy needs each school\'s gateway address' });
-    const worst = (p.ping.count ?? 5) * (p.ping.intervalMs ?? 1000) + (p.ping.timeoutMs ?? 4000);
-    if (worst >= p.schoolDeadlineMs) ctx.addIssue({ code: 'custom', path: ['proxy', 'schoolDeadlineMs'], message: `must be longer than a ping run (count × intervalMs + timeoutMs = ${worst} ms)` });
-  })
+  .superRefine(
+    (c, ctx) => {
+      const p = c.proxy as Partial<typeof c.proxy> | undefined;
+      if (!p || typeof p !== 'object') return;
+      if (!p.region && !p.schools) ctx.addIssue({ code: 'custom', path: ['proxy', 'region'], message: 'set region (a county code) or schools (a list), else the whole registry would be watched' });
+      if (!p.gatewayColumn && !p.gatewaysFile) ctx.addIssue({ code: 'custom', path: ['proxy', 'gatewaysFile'], message: "set gatewaysFile or gatewayColumn: the proxy needs each school's gateway address" });
+      const ping = (p.ping ?? {}) as Partial<typeof c.proxy.ping>;
+      const worst = (Number(ping.count) || 5) * (Number(ping.intervalMs) || 1000) + (Number(ping.timeoutMs) || 4000);
+      const deadline = Number(p.schoolDeadlineMs ?? 40_000);
+      if (Number.isFinite(deadline) && worst >= deadline) ctx.addIssue({ code: 'custom', path: ['proxy', 'schoolDeadlineMs'], message: `must be longer than a ping run (count × intervalMs + timeoutMs = ${worst} ms)` });
+    },
+    // Also when other keys have problems, so every problem is listed at once.
+    { when: () => true },
+  )
   .transform((c, ctx) => {
     const { schools, issues, warnings } = loadProxySchools(c.proxy);
     for (const i of issues) ctx.issues.push({ code: 'custom', message: i.message, path: i.path.split('.'), input: c });

@@ -150,10 +150,11 @@ export function loadProxySchools(src: SchoolSource): { schools: ProxySchool[]; i
   const text = read(src.registry, 'proxy.registry', issues);
   if (text === undefined) return { schools: [], issues, warnings };
   const t = rows(text, src.registry, 'proxy.registry', issues);
-  for (const col of ['school_id', 'county_code', 'link_type', ...(src.gatewayColumn ? [src.gatewayColumn] : [])]) {
-    if (!t.header.includes(col)) issues.push({ path: col === src.gatewayColumn ? 'proxy.gatewayColumn' : 'proxy.registry', message: `${src.registry}: the header has no column ${col}` });
+  const missing = ['school_id', 'county_code', 'link_type', ...(src.gatewayColumn ? [src.gatewayColumn] : [])].filter((c) => !t.header.includes(c));
+  for (const col of missing) {
+    issues.push({ path: col === src.gatewayColumn ? 'proxy.gatewayColumn' : 'proxy.registry', message: `${src.registry}: the header has no column ${col}` });
   }
-  if (issues.length) return { schools: [], issues, warnings };
+  if (missing.length) return { schools: [], issues, warnings };
   const wanted = src.schools ? new Set(src.schools) : undefined;
   const found = new Set<string>();
   const schools: ProxySchool[] = [];
