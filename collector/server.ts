@@ -132,7 +132,7 @@ async function startWithState({ config, log, now, lateAfterMs, stateDir, state }
   const modules: CollectorModule[] = [gaps, createBudgetsModule(budgets, shares, { sink, tagsFor: (id) => liveRegistry.tagsFor(id), log, now: clock }), ...buildModules({ config, registry, liveRegistry, stateDir, state, sink, influx, log, now: clock })];
   for (const m of modules) await m.start?.();
 
-  const identity = createIdentity({ state, tokens, settings: config.auth, retryAfterS: config.ingest.retryAfterS, now: clock, log });
+  const identity = createIdentity({ state, tokens, settings: config.auth, retryAfterS: config.ingest.retryAfterS, schools: liveRegistry, now: clock, log });
   const enrollment = createEnrollment({ state, roster: identity.roster, schools: liveRegistry, ...(config.auth.tokenLifetimeMs !== undefined && { tokenLifetimeMs: config.auth.tokenLifetimeMs }), retryAfterS: config.ingest.retryAfterS, now: clock, log });
   identity.start();
   const health = createHealth({ state });

@@ -8,6 +8,7 @@
  */
 import type { z } from 'zod';
 import {
+  AGENT_KINDS,
   IFACE_ROLES,
   MAX_MEASUREMENTS_PER_REPORT,
   MAX_REPORTS_PER_BATCH,
@@ -131,7 +132,8 @@ function checkMeasurement(m: unknown): boolean {
   return n === 3 && checkStrict(m.tags, s.tags) && checkFields(m.fields, s.fields);
 }
 
-const REPORT_KEYS = new Set(['v', 'school', 'agent', 'epoch', 'seq', 'collectedAt', 'sentAt', 'measurements', 'clockCorrected', 'clockOffsetMs']);
+const REPORT_KEYS = new Set(['v', 'school', 'agent', 'epoch', 'seq', 'collectedAt', 'sentAt', 'measurements', 'clockCorrected', 'clockOffsetMs', 'agentKind']);
+const agentKind = oneOf(AGENT_KINDS);
 
 function checkReport(r: unknown): boolean {
   if (!isObject(r)) return false;
@@ -145,6 +147,7 @@ function checkReport(r: unknown): boolean {
   if (!epochMs(r.collectedAt) || !epochMs(r.sentAt)) return false;
   if ('clockCorrected' in r && r.clockCorrected !== true) return false;
   if ('clockOffsetMs' in r && !Number.isSafeInteger(r.clockOffsetMs)) return false;
+  if ('agentKind' in r && !agentKind(r.agentKind)) return false;
   const ms = r.measurements;
   if (!Array.isArray(ms) || ms.length > MAX_MEASUREMENTS_PER_REPORT) return false;
   for (let i = 0; i < ms.length; i++) if (!checkMeasurement(ms[i])) return false;

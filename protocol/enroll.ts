@@ -26,9 +26,11 @@ export const enrollRequestSchema = z.strictObject({
   hostname: z.string().max(128).optional(),
 });
 
-/** The collector's answer to an accepted enrollment. */
+/** The collector's answer to an accepted enrollment of an agent of one school (full or tiny agent). */
 export const enrollAnswerSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
+  /** Absent or "agent": a credential of one school. */
+  kind: z.literal('agent').optional(),
   school: schoolId,
   /** The agent id the collector assigned; every report of this agent carries it. */
   agent: agentId,
@@ -39,5 +41,29 @@ export const enrollAnswerSchema = z.object({
   expiresAtMs: z.number().int().optional(),
 });
 
+/**
+ * The answer to the enrollment of a county proxy (`enroll issue --proxy`): one token for every school
+ * of its scope. It carries no `school`: the proxy sends one batch per school, each report naming its
+ * school, and the collector checks every batch against the proxy's scope in the live registry.
+ */
+export const proxyEnrollAnswerSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  kind: z.literal('proxy'),
+  /** The proxy's agent id ("proxy-<name>"); every report of the proxy, for any school, carries it. */
+  agent: agentId,
+  token: z.string().min(1),
+  tokenId: z.string().min(1),
+  expiresAtMs: z.number().int().optional(),
+  /** The schools of its scope at enrollment time, informational (registry changes apply without re-enrolment). */
+  schools: z.array(schoolId),
+  /** The scope as issued: a GB/T 2260 region code (province, city or county), or absent for an explicit list of schools. */
+  region: z.string().regex(/^\d{6}$/).optional(),
+});
+
+/** Either answer; `kind` tells them apart (absent: an agent of one school). */
+export const anyEnrollAnswerSchema = z.union([proxyEnrollAnswerSchema, enrollAnswerSchema]);
+
 export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
 export type EnrollAnswer = z.infer<typeof enrollAnswerSchema>;
+export type ProxyEnrollAnswer = z.infer<typeof proxyEnrollAnswerSchema>;
+export type AnyEnrollAnswer = z.infer<typeof anyEnrollAnswerSchema>;

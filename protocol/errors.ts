@@ -51,6 +51,7 @@ export const ERRORS = {
   COL_ERR_SCOPE_FORBIDDEN: { status: 403, meaning: "The account or read token is scoped to a region (its `scope`, named in the message) and the request names a school or region outside it, or an endpoint that is not filtered by region; ask an admin for a wider scope." },
   COL_ERR_ROLE_FORBIDDEN: { status: 403, meaning: 'The account\'s role does not allow this: viewers and read tokens only read, operators also acknowledge alerts and edit maintenance windows, admins manage accounts and tokens.' },
   COL_ERR_TOKEN_NOT_FOR_READS: { status: 403, meaning: 'An agent (ingest) token was presented to a read API; reads need a viewer account or a read-only token (`viewer token issue`), and read tokens are never accepted for ingest.' },
+  COL_ERR_PROXY_SCOPE: { status: 403, meaning: "A county proxy's batch names a school outside the proxy's scope (its region or list of schools, checked against the registry in force), or a batch says `agentKind: \"proxy\"` without a proxy credential; only that batch is refused, nothing of it was written." },
   AGT_ERR_CONFIG_INVALID: { meaning: 'The agent config (file plus environment) is invalid; the agent exits and lists every problem.' },
   AGT_ERR_AUTH_REJECTED: { meaning: 'The collector answered 401 or 403: the agent stops sending for a while (minutes, then hourly), keeps its spool, logs why once an hour, and tries again by itself.' },
   AGT_ERR_REPORT_REJECTED: { meaning: 'The collector answered 400, 413 or 415 for a batch: its reports are quarantined and counted, not retried for ever.' },

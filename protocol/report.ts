@@ -53,6 +53,14 @@ const fieldName = z
 export const LINK_TYPES = ['fiber', 'dsl', 'cellular', 'microwave', 'sat-geo', 'sat-leo', 'other'] as const;
 export type LinkType = (typeof LINK_TYPES)[number];
 
+/**
+ * Kinds of agent: `full` the Node agent on a school's own box (the default: a report without
+ * `agentKind`), `tiny` the BusyBox agent on an OpenWrt router, `proxy` the county proxy that watches
+ * many schools from the education network (its reports say what it saw of the school from outside).
+ */
+export const AGENT_KINDS = ['full', 'tiny', 'proxy'] as const;
+export type AgentKind = (typeof AGENT_KINDS)[number];
+
 /** Roles of a ping target. */
 export const PING_ROLES = ['gateway', 'isp', 'platform', 'peer', 'internet'] as const;
 /** `sys.result_code` of an SNMP poll: 0 ok, 2 no response (timeout), 3 error. */
@@ -237,6 +245,8 @@ export const reportSchema = z.strictObject({
   measurements: z.array(measurementSchema).max(MAX_MEASUREMENTS_PER_REPORT),
   /** Device list changes, present only when the list changed (see protocol/devices.ts). */
   devices: deviceEventsSchema.optional(),
+  /** Which kind of agent sent the report; absent: `full` (see AGENT_KINDS). */
+  agentKind: z.enum(AGENT_KINDS).optional(),
   /** Present (true) when the agent's clock was badly wrong and `collectedAt`/`sentAt` were shifted by `clockOffsetMs`. */
   clockCorrected: z.literal(true).optional(),
   /** The correction applied, ms (collector time minus agent time). */

@@ -72,8 +72,9 @@ export function recordAudit(state: StateDb, e: Omit<AuditEntry, 'at'> & { at?: s
 }
 
 /** What an agent-token selection on the CLI names, for the audit subject: `--id`, `--school[/--agent]`, `--region`, `--all`. */
-export function selectionSubject(o: { id?: string; school?: string; agent?: string; region?: string; all?: boolean }): string {
+export function selectionSubject(o: { id?: string; school?: string; agent?: string; region?: string; proxy?: string; all?: boolean }): string {
   if (o.id) return o.id;
+  if (o.proxy) return `proxy-${o.proxy}`;
   if (o.school) return o.agent ? `${o.school}/${o.agent}` : o.school;
   return o.region ?? (o.all ? 'all' : '');
 }

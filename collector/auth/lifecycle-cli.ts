@@ -24,16 +24,17 @@ export function registerLifecycleCommands({ token, viewer, fail }: { token: Comm
   };
   token
     .command('list')
-    .description('List tokens as CSV token_id,school,agent,created,expires,last_seen,state (state: active, rotating, grace, expired, revoked); no secret is shown.')
+    .description('List tokens as CSV token_id,school,agent,created,expires,last_seen,state,scope (state: active, rotating, grace, expired, revoked; scope: a county proxy\'s region:CODE or schools:N, its school is "proxy"); no secret is shown.')
     .option('-s, --school <id>', 'only this school')
+    .option('--proxy <name>', 'only this county proxy\'s tokens')
     .option('-a, --agent <id>', 'with --school: only this agent')
     .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
     .action(
       guarded((opts: SelectionOptions) => {
         withAuthState(stateDirOf(opts.config), (state) => {
           const csv = csvWriter(1);
-          csv.line('token_id,school,agent,created,expires,last_seen,state\n');
-          for (const t of listTokens(state, opts, Date.now())) csv.line(`${t.id},${t.school},${t.agent},${t.created},${t.expires},${t.lastSeen},${t.state}\n`);
+          csv.line('token_id,school,agent,created,expires,last_seen,state,scope\n');
+          for (const t of listTokens(state, opts, Date.now())) csv.line(`${t.id},${t.school},${t.agent},${t.created},${t.expires},${t.lastSeen},${t.state},${t.scope}\n`);
           csv.end();
         });
       }),
@@ -44,6 +45,7 @@ export function registerLifecycleCommands({ token, viewer, fail }: { token: Comm
     .option('--id <tokenId>', 'the token id (from token list or the issue CSV)')
     .option('-s, --school <id>', 'every token of this school')
     .option('-a, --agent <id>', 'with --school: only this agent\'s tokens (frees its place among the school\'s agents)')
+    .option('--proxy <name>', 'every token of this county proxy (frees its place at every school it reported for)')
     .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
     .action(
       guarded((opts: SelectionOptions) => {
@@ -62,6 +64,7 @@ export function registerLifecycleCommands({ token, viewer, fail }: { token: Comm
     .option('--id <tokenId>', 'one token')
     .option('-s, --school <id>', 'every token of this school')
     .option('-a, --agent <id>', 'with --school: one agent')
+    .option('--proxy <name>', 'a county proxy\'s token')
     .option('--all', 'every token in force')
     .option('-c, --config <file>', 'YAML config file (its stateDir is used)')
     .action(

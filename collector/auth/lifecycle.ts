@@ -1,6 +1,7 @@
 /** Token lifecycle for the CLI: list, revoke, ask for rotation; each change goes into the change feed at once. */
 import { deleteAgent, migrateRoster } from '../enroll/roster.js';
 import { toStateDbError, type Sqlite, type StateDb } from '../state/db.js';
+import { PROXY_SCHOOL, describeScope, migrateProxies, proxyAgentId, readProxy } from './proxies.js';
 import { migrateTokens, noteTokenChanges } from './tokens.js';
 
 /**
@@ -15,11 +16,13 @@ function immediate<T>(state: StateDb, work: (db: Sqlite) => T): T {
   }
 }
 
-/** Which tokens a command is about: one by id, a school's (optionally one agent's), or all. */
+/** Which tokens a command is about: one by id, a school's (optionally one agent's), a county proxy's, or all. */
 export interface TokenSelection {
   id?: string;
   school?: string;
   agent?: string;
+  /** A county proxy's name (its tokens: school `proxy`, agent `proxy-<name>`). */
+  proxy?: string;
   all?: boolean;
 }
 
@@ -36,14 +39,17 @@ export interface TokenListing {
   lastSeen: string;
   /** active, revoked, expired, grace (rotated, old token still valid), rotating (successor offered or asked for). */
   state: string;
+  /** A proxy token's scope (`region:640104`, `schools:12`, `none`); empty for a school's token. */
+  scope: string;
 }
 
 function where(sel: TokenSelection): { sql: string; args: string[] } {
+  if (sel.proxy !== undefined) return { sql: 'school = ? AND agent = ?', args: [PROXY_SCHOOL, proxyAgentId(sel.proxy)] };
   if (sel.id !== undefined) return { sql: 'id = ?', args: [sel.id] };
   if (sel.school !== undefined && sel.agent !== undefined) return { sql: 'school = ? AND agent = ?', args: [sel.school, sel.agent] };
   if (sel.school !== undefined) return { sql: 'school = ?', args: [sel.school] };
   if (sel.all) return { sql: '1', args: [] };
-  throw new Error('give --id ID, --school ID [--agent ID] or --all');
+  throw new Error('give --id ID, --school ID [--agent ID], --proxy NAME or --all');
 }
 
 const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
@@ -51,12 +57,22 @@ const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString(
 /** Lists tokens of the selection (all without one), oldest first, without holding them all in memory. */
 export function* listTokens(state: StateDb, sel: TokenSelection, nowMs: number): Generator<TokenListing> {
   migrateTokens(state);
-  const w = sel.id === undefined && sel.school === undefined ? { sql: '1', args: [] } : where(sel);
+  migrateProxies(state);
+  const w = sel.id === undefined && sel.school === undefined && sel.proxy === undefined ? { sql: '1', args: [] } : where(sel);
+  const scopes = new Map<string, string>();
+  const scopeOf = (agent: string): string => {
+    let d = scopes.get(agent);
+    if (d === undefined) {
+      const p = readProxy(state.db, agent);
+      scopes.set(agent, (d = p ? describeScope(p) : 'none'));
+    }
+    return d;
+  };
   const rows = state.db.prepare(`SELECT id, school, agent, issued_at, expires_at_ms, last_seen_ms, revoked_at, rotate, rotated_at_ms, offered_at_ms FROM tokens WHERE ${w.sql} ORDER BY n`).raw();
   for (const r of rows.iterate(...w.args) as IterableIterator<[string, string, string | null, string, number | null, number | null, string | null, number, number | null, number | null]>) {
     const [id, school, agent, created, expires, lastSeen, revoked, rotate, rotatedAt, offeredAt] = r;
     const s = revoked !== null ? 'revoked' : expires !== null && expires <= nowMs ? 'expired' : rotatedAt !== null ? 'grace' : rotate || offeredAt !== null ? 'rotating' : 'active';
-    yield { id, school, agent: agent ?? '', created, expires: iso(expires), lastSeen: iso(lastSeen), state: s };
+    yield { id, school, agent: agent ?? '', created, expires: iso(expires), lastSeen: iso(lastSeen), state: s, scope: school === PROXY_SCHOOL && agent !== null ? scopeOf(agent) : '' };
   }
 }
 
@@ -71,7 +87,7 @@ function selected(db: Sqlite, sel: TokenSelection): { sha256: string; school: st
  * left without a token in force lose their place in the school's roster. Returns what it did.
  */
 export function revokeTokens(state: StateDb, sel: TokenSelection, nowMs: number): { revoked: number; agentsFreed: number } {
-  if (sel.all) throw new Error('token revoke needs --id ID or --school ID [--agent ID]; revoking every token is not offered');
+  if (sel.all) throw new Error('token revoke needs --id ID, --school ID [--agent ID] or --proxy NAME; revoking every token is not offered');
   migrateTokens(state);
   migrateRoster(state);
   return immediate(state, (db) => {
@@ -87,8 +103,25 @@ export function revokeTokens(state: StateDb, sel: TokenSelection, nowMs: number)
       // An agent of a legacy token has no row of its own: an empty hash tells running collectors to read the school's agents again.
       if (agentsFreed) noteTokenChanges(db, [{ sha256: '', school }], nowMs);
     }
+    agentsFreed += freeProxyPlaces(db, rows, nowMs);
     return { revoked: rows.length, agentsFreed };
   });
+}
+
+/**
+ * A proxy left without a token in force gives back its place at every school it reported for; running
+ * collectors read those schools' agents again. Returns the places freed.
+ */
+function freeProxyPlaces(db: Sqlite, rows: readonly { school: string; agent: string | null }[], nowMs: number): number {
+  const live = db.prepare('SELECT 1 FROM tokens WHERE school = ? AND agent = ? AND revoked_at IS NULL');
+  let freed = 0;
+  for (const agent of new Set(rows.filter((r) => r.school === PROXY_SCHOOL && r.agent !== null).map((r) => r.agent as string))) {
+    if (live.get(PROXY_SCHOOL, agent)) continue;
+    const schools = db.prepare('SELECT school FROM agents WHERE agent = ?').pluck().all(agent) as string[];
+    for (const school of schools) freed += deleteAgent(db, school, agent);
+    noteTokenChanges(db, schools.map((school) => ({ sha256: '', school })), nowMs);
+  }
+  return freed;
 }
 
 /** Marks the selected tokens for rotation: each agent gets a new token in its next ack. Returns how many. */

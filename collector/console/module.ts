@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { Router } from 'express';
+import { agentsOfSchoolReader, migrateRoster } from '../enroll/roster.js';
 import type { CollectorModule, ModuleContext } from '../module.js';
 import { loadProfiles, type Profile } from '../views/compliance/profile.js';
 import type { ViewsModule } from '../views/index.js';
@@ -21,6 +22,8 @@ export function createConsoleModule(ctx: ModuleContext, opts: ConsoleModuleOptio
   const log = ctx.log.child({ module: 'console' });
   const settings = opts.views.settings;
   let profiles = new Map<string, Profile>();
+  migrateRoster(ctx.state);
+  const agentsOf = agentsOfSchoolReader(ctx.state.db);
   const router = Router();
   router.use(
     consoleApiRouter({
@@ -34,6 +37,8 @@ export function createConsoleModule(ctx: ModuleContext, opts: ConsoleModuleOptio
       defaultProfile: settings.defaultProfile,
       log,
       live: () => opts.views.live?.(),
+      // One read by primary key per school shown (a page: at most 200).
+      agentsOf,
     }),
   );
   router.use(staticRouter());

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ENROLL_CODE_PREFIX } from '../../protocol/enroll.js';
+import { PROXY_SCHOOL, migrateProxies, putProxy, type ProxyScope } from '../auth/proxies.js';
 import { hashToken } from '../auth/tokens.js';
 import type { Migration, Sqlite, StateDb } from '../state/db.js';
 import { withStateDb } from '../state/open.js';
@@ -22,6 +23,8 @@ export interface CodeRecord {
   expiresAtMs: number;
   /** Enrollments left. */
   usesLeft: number;
+  /** The agent id a code is for, set for a county proxy's code (its school is `proxy`); absent: the collector picks one. */
+  agent?: string;
 }
 
 /** Schema of the `enroll.codes` module. */
@@ -33,6 +36,7 @@ export const CODE_MIGRATIONS: readonly Migration[] = [
 CREATE INDEX enroll_codes_school ON enroll_codes (school);
 CREATE TABLE enrollments (nonce TEXT PRIMARY KEY, code_id TEXT NOT NULL, school TEXT NOT NULL, agent TEXT NOT NULL, at_ms INTEGER NOT NULL) WITHOUT ROWID;`,
   },
+  { version: 2, description: 'codes for a given agent id (county proxies)', up: 'ALTER TABLE enroll_codes ADD COLUMN agent TEXT' },
 ];
 
 /** Creates or upgrades the code tables. */
@@ -82,6 +86,25 @@ export function issueCodes(opts: ({ state: StateDb } | { stateDir: string }) & I
   });
 }
 
+/**
+ * Issues the enrollment code of a county proxy and records its scope, in one transaction (a code is
+ * never handed out for a scope that was not stored). Issuing again for the same proxy replaces its scope.
+ */
+export function issueProxyCode(opts: ({ state: StateDb } | { stateDir: string }) & { scope: ProxyScope; uses: number; expiresAtMs: number; now?: () => number }): { code: string; record: CodeRecord } {
+  return withStateDb(opts, (state) => {
+    migrateCodes(state);
+    migrateProxies(state);
+    const nowMs = (opts.now ?? Date.now)();
+    const c = newCode(PROXY_SCHOOL, new Date(nowMs).toISOString(), opts.expiresAtMs, opts.uses);
+    c.record.agent = opts.scope.agent;
+    state.transaction((db) => {
+      putProxy(db, opts.scope, nowMs);
+      db.prepare('INSERT INTO enroll_codes (sha256, id, school, created_at, expires_at_ms, uses_left, agent) VALUES (?, ?, ?, ?, ?, ?, ?)').run(c.record.sha256, c.record.id, c.record.school, c.record.createdAt, c.record.expiresAtMs, c.record.usesLeft, c.record.agent);
+    });
+    return c;
+  });
+}
+
 /** What a code allows, read in the caller's transaction. */
 export type CodeCheck =
   | { ok: true; record: CodeRecord; repeat?: { agent: string } }
@@ -90,9 +113,10 @@ export type CodeCheck =
 /** Looks a code up for an enrollment with this nonce, in the caller's transaction. */
 export function checkCode(db: Sqlite, code: string, nonce: string, nowMs: number): CodeCheck {
   const sha256 = hashToken(code);
-  const row = db.prepare('SELECT id, school, created_at AS createdAt, expires_at_ms AS expiresAtMs, uses_left AS usesLeft FROM enroll_codes WHERE sha256 = ?').get(sha256) as Omit<CodeRecord, 'sha256'> | undefined;
+  const row = db.prepare('SELECT id, school, created_at AS createdAt, expires_at_ms AS expiresAtMs, uses_left AS usesLeft, agent FROM enroll_codes WHERE sha256 = ?').get(sha256) as (Omit<CodeRecord, 'sha256' | 'agent'> & { agent: string | null }) | undefined;
   if (!row) return { ok: false, why: 'unknown enrollment code' };
-  const record: CodeRecord = { ...row, sha256 };
+  const { agent, ...rest } = row;
+  const record: CodeRecord = { ...rest, sha256, ...(agent !== null && { agent }) };
   const done = db.prepare('SELECT code_id AS codeId, agent FROM enrollments WHERE nonce = ?').get(nonce) as { codeId: string; agent: string } | undefined;
   if (done && done.codeId === row.id) return { ok: true, record, repeat: { agent: done.agent } };
   if (row.expiresAtMs <= nowMs) return { ok: false, why: `enrollment code ${row.id} expired at ${new Date(row.expiresAtMs).toISOString()}` };

@@ -7,12 +7,13 @@ import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, toIssues } from '../../protocol/index.js';
-import { enrollRequestSchema, type EnrollAnswer } from '../../protocol/enroll.js';
+import { enrollRequestSchema, type EnrollAnswer, type ProxyEnrollAnswer } from '../../protocol/enroll.js';
+import { PROXY_SCHOOL } from '../auth/proxies.js';
 import { hashToken, insertTokens, migrateTokens, newToken, noteTokenChanges } from '../auth/tokens.js';
 import { errorAnswer } from '../http/errors.js';
-import type { SchoolDirectory } from '../http/ingest.js';
 import { StateDbError, type StateDb } from '../state/db.js';
 import { checkCode, migrateCodes, useCode } from './codes.js';
+import { enrollProxy, type EnrollDirectory } from './proxy.js';
 import { insertAgent, type AgentRoster } from './roster.js';
 
 /** Largest enrollment request body, bytes. */
@@ -21,7 +22,8 @@ const MAX_ENROLL_BODY = 4096;
 export interface EnrollmentOptions {
   state: StateDb;
   roster: AgentRoster;
-  schools: SchoolDirectory;
+  /** The registry: a school's tags; a live registry also gives a proxy's region its schools. */
+  schools: EnrollDirectory;
   /** Lifetime of an enrolled token, ms; undefined: no expiry. */
   tokenLifetimeMs?: number;
   /** Seconds in Retry-After when the state database cannot record the enrollment. */
@@ -37,7 +39,7 @@ export interface EnrollReply {
   headers?: Record<string, string>;
 }
 
-type Outcome = { kind: 'ok'; answer: EnrollAnswer; added: boolean } | { kind: 'refused'; reply: EnrollReply };
+type Outcome = { kind: 'ok'; answer: EnrollAnswer | ProxyEnrollAnswer; added: boolean } | { kind: 'refused'; reply: EnrollReply };
 
 /** A collector-assigned agent id: unique within the school, never the host name two boxes share. */
 const newAgentId = () => `ag-${randomBytes(5).toString('hex')}`;
@@ -53,6 +55,10 @@ export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknow
     const checked = checkCode(db, req.code, req.nonce, nowMs);
     if (!checked.ok) return { kind: 'refused', reply: errorAnswer('COL_ERR_ENROLL_CODE_INVALID', checked.why) };
     const { record, repeat } = checked;
+    if (record.school === PROXY_SCHOOL && record.agent !== undefined) {
+      const p = enrollProxy(db, { record, ...(repeat && { repeat }), nonce: req.nonce, nowMs, ...(opts.tokenLifetimeMs !== undefined && { tokenLifetimeMs: opts.tokenLifetimeMs }), schools: opts.schools });
+      return p.kind === 'ok' ? p : { kind: 'refused', reply: errorAnswer('COL_ERR_ENROLL_CODE_INVALID', p.why) };
+    }
     if (!opts.schools.tagsFor(record.school)) return { kind: 'refused', reply: errorAnswer('COL_ERR_SCHOOL_NOT_REGISTERED', `school ${record.school} of enrollment code ${record.id} is not in the registry`) };
     let agent = repeat?.agent;
     let added = false;
@@ -111,7 +117,8 @@ export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknow
       opts.log.warn({ status: outcome.reply.status, err: (outcome.reply.body as { error: { message: string } }).error.message }, 'enrollment refused');
       return outcome.reply;
     }
-    opts.log.info({ school: outcome.answer.school, agent: outcome.answer.agent, token: outcome.answer.tokenId, hostname: parsed.data.hostname, repeat: !outcome.added }, 'agent enrolled');
+    const a = outcome.answer;
+    opts.log.info({ school: 'school' in a ? a.school : undefined, proxySchools: 'schools' in a ? a.schools.length : undefined, agent: a.agent, token: outcome.answer.tokenId, hostname: parsed.data.hostname, repeat: !outcome.added }, 'agent enrolled');
     return { status: 200, body: outcome.answer };
   };
 

@@ -11,11 +11,13 @@
  *   cloned SD card): both streams are kept and this marks it (module.ts);
  * - `link`: reports that arrive late (collected on time, delivered afterwards), when the collector was up;
  * - `collector`: late reports whose hole lies mostly in the collector's own downtime;
- * - `unknown`: sequences missing although the agent's spool was empty (never coming: dropped, lost).
+ * - `unknown`: sequences missing although the agent's spool was empty (never coming: dropped, lost);
+ * - `proxy_down`: an `agent` hole in a county proxy's stream of a school (module.ts): the proxy collected
+ *   nothing, so every school it watches has the hole; the school's own link is not to blame.
  */
 import type { Report } from '../../protocol/index.js';
 
-export const GAP_CAUSES = ['link', 'agent', 'collector', 'unknown', 'agent_reset', 'agent_clone'] as const;
+export const GAP_CAUSES = ['link', 'agent', 'collector', 'unknown', 'agent_reset', 'agent_clone', 'proxy_down'] as const;
 
 /** Intervals the usual-interval median is taken over. */
 export const MAX_DELTAS = 9;

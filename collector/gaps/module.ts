@@ -1,7 +1,9 @@
 /**
  * The gaps module: keeps the collector's start/stop log and, for every accepted batch, writes a `gap`
  * point per hole found in the agent's data (tags: registry tags, agent, cause; fields duration_s,
- * missing_reports; time: start of the hole).
+ * missing_reports; time: start of the hole). A county proxy's hole in a school's stream (it collected
+ * nothing: it was down) is `proxy_down`; its reports that say the school's gateway did not answer are no
+ * hole at all but data (the school is offline, link down, see views/liveness).
  *
  * Per agent, one detector state per epoch (at most `MAX_EPOCH_STREAMS`, the least recently updated
  * forgotten): a new epoch (the agent's state was lost) writes an `agent_reset` gap from the last report of
@@ -305,6 +307,7 @@ export function createGapsModule(opts: GapsModuleOptions): GapsModule {
       const all = streamsOf(batch.school, first.agent, key);
       const gaps: Gap[] = [];
       for (const [epoch, reports] of byEpoch(batch.reports)) gaps.push(...observeEpoch(batch.school, first.agent, all, epoch, reports, batch.receivedAtMs));
+      if (first.agentKind === 'proxy') for (const g of gaps) if (g.cause === 'agent') g.cause = 'proxy_down';
       const saved = writer.mark(key);
       if (gaps.length) {
         opts.log.info({ school: batch.school, agent: first.agent, gaps }, 'gaps found');

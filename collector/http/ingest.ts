@@ -164,6 +164,10 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       return errorAnswer('COL_ERR_INVALID_PAYLOAD', `invalid batch: ${issues.map((i) => `${i.path}: ${i.message}`).slice(0, 5).join('; ')}`, issues);
     }
     const { reports: parsedReports } = parsed.data;
+    // A county proxy's token stands for the batch's school once its scope allows it (auth/identity.ts).
+    const scoped = opts.identity?.scope?.(token, parsedReports) ?? token;
+    if (!('sha256' in scoped)) return scoped;
+    token = scoped;
     const foreign = parsedReports.findIndex((r) => r.school !== token.school);
     if (foreign >= 0) {
       opts.log.warn({ token: token.id, school: token.school, claimed: parsedReports[foreign]?.school }, 'report for another school refused');
@@ -171,7 +175,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     }
     const tags = opts.schools.tagsFor(token.school);
     if (!tags) return errorAnswer('COL_ERR_SCHOOL_NOT_REGISTERED', `school ${token.school} is not in the registry; nothing was written`);
-    const refused = await opts.identity?.admit(token, parsedReports[0]?.agent as string);
+    const refused = await opts.identity?.admit(token, parsedReports[0]?.agent as string, parsedReports);
     if (refused) return refused;
 
     const receivedAtMs = now();

@@ -85,6 +85,7 @@ export const report = (agent = 'gw-01'): fc.Arbitrary<Report> =>
         measurements: fc.array(measurement, { maxLength: 8 }),
         clockCorrected: fc.constant(true as const),
         clockOffsetMs: fc.integer({ min: -1e9, max: 1e9 }),
+        agentKind: fc.constantFrom('full' as const, 'tiny' as const, 'proxy' as const),
       },
       { requiredKeys: ['v', 'school', 'agent', 'seq', 'collectedAt', 'sentAt', 'measurements'] },
     )

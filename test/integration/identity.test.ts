@@ -213,7 +213,7 @@ describe('integration: agent identity (enrollment, binding, cap, revoke, rotatio
     expect(res.status).to.equal(401);
     const list = await runCli('collector', ['token', 'list', '--school', B], cliEnv());
     expect(list.code, list.stderr).to.equal(0);
-    expect(list.stdout.split('\n')[0]).to.equal('token_id,school,agent,created,expires,last_seen,state');
+    expect(list.stdout.split('\n')[0]).to.equal('token_id,school,agent,created,expires,last_seen,state,scope');
     expect(list.stdout).to.match(new RegExp(`^${record.id},${B},,[^,]+,,[^,]*,revoked$`, 'm'));
   });
 

@@ -33,11 +33,11 @@ function mutate(batch: unknown, path: (string | number)[], m: Mutation): unknown
   return copy;
 }
 
-const odd = fc.constantFrom<unknown>(-1, -0, 0, 0.5, 1, 3, 4, 100, 100.5, 1e12, 1e13, 2 ** 53, '', 'x', 'a\tb', 'gateway', 'wan', 'ping', null, true, [], {}, 'z'.repeat(257), '1640104001');
+const odd = fc.constantFrom<unknown>(-1, -0, 0, 0.5, 1, 3, 4, 100, 100.5, 1e12, 1e13, 2 ** 53, '', 'x', 'a\tb', 'gateway', 'wan', 'ping', 'proxy', 'Full', null, true, [], {}, 'z'.repeat(257), '1640104001');
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   odd.map((value) => ({ kind: 'set' as const, value })),
   fc.constant({ kind: 'delete' as const }),
-  fc.record({ kind: fc.constant('add' as const), key: fc.constantFrom('extra', '__proto__', 'toString', 'devices', 'name', 'school', 'target', 'time', 'ok_field'), value: odd }),
+  fc.record({ kind: fc.constant('add' as const), key: fc.constantFrom('extra', '__proto__', 'toString', 'devices', 'name', 'school', 'target', 'time', 'ok_field', 'agentKind'), value: odd }),
 );
 
 describe('protocol/batch-check', () => {

@@ -1,5 +1,6 @@
 /** What the console's API reads: the registry, the views' liveness and coverage model, and InfluxDB. */
 import type { InfluxDB } from 'influx';
+import type { AgentKind } from '../../../protocol/report.js';
 import type { Logger } from 'pino';
 import type { Registry } from '../../registry/index.js';
 import type { CoverageModel } from '../../views/coverage/model.js';
@@ -15,6 +16,9 @@ export interface ConsoleDevice {
   class: string;
   lastSeen: number;
 }
+
+/** The agents of a school and their kinds (enroll/roster.ts agentsOfSchool). */
+export type AgentsOf = (school: string) => readonly { agent: string; kind: AgentKind | null }[];
 
 export interface ConsoleDeps {
   /** The registry in force (a reload replaces it). */
@@ -32,6 +36,8 @@ export interface ConsoleDeps {
   /** The inventory module's device list of a school; undefined when the module is absent or knows nothing. */
   devices?: (school: string) => readonly ConsoleDevice[] | undefined;
   log: Logger;
+  /** The agents of a school with the kind each last said it is (null: no batch since kinds are recorded); absent: unknown. */
+  agentsOf?: AgentsOf;
   /** The views' live compliance evidence and rollups (absent: compliance lists read raw data). */
   live?: () => LiveCompliance | undefined;
 }

@@ -14,7 +14,7 @@ import type { ConsoleDeps } from './deps.js';
 import { schoolsByRule } from './failing.js';
 import { mapAnswer, type BBox } from './map.js';
 import { HISTORY_RANGES, SERIES_RANGES, coverageHistory, schoolDetail, schoolSeries, type HistoryRange, type SeriesRange } from './school.js';
-import { MAX_PAGE_SIZE, listOffline, listSchools } from './schools.js';
+import { MAX_PAGE_SIZE, kindsText, listOffline, listSchools } from './schools.js';
 import { NATIONAL, levelOf, trail } from './scope.js';
 import { evidenceFor, type SchoolEvidence } from './evidence.js';
 import { profileTextsRouter } from './texts.js';
@@ -100,7 +100,7 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
   router.get('/api/v1/console/schools', (req, res) => {
     const q = parseQuery(schoolsQuery, req.query, res);
     if (!q || !knownRegion(q.region, res)) return;
-    res.json(listSchools(deps.registry(), deps.model(), q, deps.now()));
+    res.json(listSchools(deps.registry(), deps.model(), q, deps.now(), deps.agentsOf));
   });
 
   router.get(
@@ -111,7 +111,7 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
       const nowMs = deps.now();
       const csv = wantsCsv(req, q.format);
       // The CSV is the whole list (an official's export), the JSON one page.
-      const answer = listOffline(deps.registry(), deps.model(), csv ? { ...q, page: 1, pageSize: Number.MAX_SAFE_INTEGER } : q, nowMs);
+      const answer = listOffline(deps.registry(), deps.model(), csv ? { ...q, page: 1, pageSize: Number.MAX_SAFE_INTEGER } : q, nowMs, deps.agentsOf);
       const ev = new Map<string, SchoolEvidence | null>();
       for (let i = 0; i < answer.items.length; i += MAX_PAGE_SIZE) {
         const ids = answer.items.slice(i, i + MAX_PAGE_SIZE).map((x) => x.id);
@@ -129,8 +129,8 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
         return sendCsv(
           res,
           `offline-${q.region}.csv`,
-          ['school', 'name', 'county', 'city', 'link_type', 'since', 'offline_for_s', 'reason', 'last_gap_cause', 'last_gap_at', 'modem_unlocked_since'],
-          items.map((i) => [i.id, i.name, i.county.name, i.city.name, i.linkType, i.since, i.offlineForS, i.reason, i.evidence?.lastGap?.cause ?? '', i.evidence?.lastGap?.at ?? '', i.evidence?.modemUnlockedSince ?? '']),
+          ['school', 'name', 'county', 'city', 'link_type', 'since', 'offline_for_s', 'reason', 'last_gap_cause', 'last_gap_at', 'modem_unlocked_since', 'agent_kind', 'seen_by'],
+          items.map((i) => [i.id, i.name, i.county.name, i.city.name, i.linkType, i.since, i.offlineForS, i.reason, i.evidence?.lastGap?.cause ?? '', i.evidence?.lastGap?.at ?? '', i.evidence?.modemUnlockedSince ?? '', kindsText(i.agents), i.seenBy ?? '']),
         );
       }
       res.json({ ...answer, items, asOf: new Date(nowMs).toISOString() });
@@ -143,7 +143,7 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
       const p = parseQuery(idParams, { ...req.params }, res);
       if (!p) return;
       if (Object.keys(req.query).length > 0 && !parseQuery(z.strictObject({}), req.query, res)) return;
-      const answer = await schoolDetail({ registry: deps.registry(), model: deps.model(), influx: deps.influx, id: p.id, nowMs: deps.now(), timeoutMs: deps.queryTimeoutMs });
+      const answer = await schoolDetail({ registry: deps.registry(), model: deps.model(), influx: deps.influx, id: p.id, nowMs: deps.now(), timeoutMs: deps.queryTimeoutMs, ...(deps.agentsOf && { agentsOf: deps.agentsOf }) });
       if (!answer) return sendError(res, 'COL_ERR_NOT_FOUND', `school ${p.id} is not in the registry`);
       res.json(answer);
     }),

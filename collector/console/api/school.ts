@@ -8,7 +8,9 @@ import type { Registry } from '../../registry/index.js';
 import type { CoverageModel } from '../../views/coverage/model.js';
 import { TIERS } from '../../views/coverage/tiers.js';
 import { lit, ms, runStatements, type Series } from '../../views/influxql.js';
+import type { AgentsOf } from './deps.js';
 import { evidenceFor, type SchoolEvidence } from './evidence.js';
+import { kindsOf } from './schools.js';
 import { placeOf, trail } from './scope.js';
 
 const DAY_MS = 86_400_000;
@@ -21,6 +23,8 @@ export interface SchoolDetailOptions {
   id: string;
   nowMs: number;
   timeoutMs: number;
+  /** The agents of a school and their kinds (absent: kinds unknown). */
+  agentsOf?: AgentsOf;
 }
 
 /** Rows of a series as column → value objects. */
@@ -57,6 +61,8 @@ export async function schoolDetail(opts: SchoolDetailOptions) {
   const evidence: SchoolEvidence | undefined = (await evidenceFor({ influx: opts.influx, schools: [id], nowMs, windowMs: 7 * DAY_MS, timeoutMs: opts.timeoutMs })).get(id);
   const hub = s.hubSchoolId ? reg.get(s.hubSchoolId) : undefined;
   const place = placeOf(reg, s);
+  const kinds = kindsOf(opts.agentsOf, id);
+  const kindBy = new Map(kinds.map((k) => [k.agent, k.kind]));
   return {
     school: {
       id: s.id, name: s.name, type: s.type, linkType: s.linkType, contractedMbps: s.contractedMbps, students: s.students, classrooms: s.classrooms,
@@ -78,9 +84,14 @@ export async function schoolDetail(opts: SchoolDetailOptions) {
       tierMbps: c?.speedMbps ?? null,
       measuredMbps: l?.throughputMbps ?? null,
       measuredAt: iso(l?.throughputAtMs ?? undefined),
+      /** The county proxy whose report gave the reachability above (its gateway's answer), or null: the school's own agent. */
+      seenBy: l?.via ?? null,
     },
+    /** Which agents report the school and of which kind (full, tiny, proxy). */
+    reportedBy: kinds,
     agents: [...byAgent].map(([agent, r]) => ({
       agent,
+      kind: kindBy.get(agent) ?? null,
       version: String(r.version ?? ''),
       lastSampleAt: iso(r.time),
       spoolReports: r.spool_reports ?? null,

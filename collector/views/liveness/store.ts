@@ -25,6 +25,12 @@ export interface Liveness {
   throughputMbps?: number | null;
   /** Collection time of that report, ms. */
   throughputAtMs?: number | null;
+  /**
+   * The county proxy whose report gave the internet facts (its agent id), when it was a proxy's: from
+   * the county data centre the school's reachability is its gateway's answer (ping role `gateway`), so
+   * `internetLossPct` is that ping's loss. Absent or null: the school's own agent.
+   */
+  via?: string | null;
 }
 
 /** The file earlier versions saved the state in (migrated once into the state database). */
@@ -40,14 +46,20 @@ export interface SavedLivenessFile {
   schools: Record<string, [number, number | null, number | null, number | null, number | null]>;
 }
 
-/** The facts one report carries about liveness. */
+/**
+ * The facts one report carries about liveness. A county proxy's report (`agentKind: "proxy"`) says the
+ * school is reachable when its gateway answered the proxy: its `gateway` pings stand for the internet
+ * targets a school's own agent probes (the proxy's own internet targets say nothing about the school).
+ */
 export function livenessOf(report: Report): Liveness {
+  const proxy = report.agentKind === 'proxy';
+  const reachRole = proxy ? 'gateway' : 'internet';
   let loss: number | null = null;
   let speed: number | null = null;
   let down: number | null = null;
   for (const m of report.measurements) {
     if (m.name === 'throughput' && m.fields.result_code === 0 && m.fields.down_mbps !== undefined) down = Math.max(down ?? 0, m.fields.down_mbps);
-    if (m.name === 'ping' && m.tags.role === 'internet') loss = loss === null ? m.fields.loss_pct : Math.min(loss, m.fields.loss_pct);
+    if (m.name === 'ping' && m.tags.role === reachRole) loss = loss === null ? m.fields.loss_pct : Math.min(loss, m.fields.loss_pct);
     else if (m.name === 'iface' && m.tags.role === 'wan' && m.fields.speed_bps !== undefined) {
       speed = speed === null ? m.fields.speed_bps : Math.max(speed, m.fields.speed_bps);
     }
@@ -60,6 +72,7 @@ export function livenessOf(report: Report): Liveness {
     wanAtMs: speed === null ? null : report.collectedAt,
     throughputMbps: down,
     throughputAtMs: down === null ? null : report.collectedAt,
+    ...(proxy && loss !== null && { via: report.agent }),
   };
 }
 
@@ -75,6 +88,7 @@ export function mergeLiveness(a: Liveness | undefined, b: Liveness): Liveness {
     lastReportMs: Math.max(a.lastReportMs, b.lastReportMs),
     internetAtMs: internetNewer ? b.internetAtMs : a.internetAtMs,
     internetLossPct: internetNewer ? b.internetLossPct : a.internetLossPct,
+    ...((internetNewer ? b.via : a.via) && { via: internetNewer ? b.via : a.via }),
     wanSpeedBps: wanNewer ? b.wanSpeedBps : a.wanSpeedBps,
     wanAtMs: wanNewer ? b.wanAtMs : a.wanAtMs,
     throughputMbps: throughputNewer ? (b.throughputMbps ?? null) : (a.throughputMbps ?? null),

@@ -104,6 +104,12 @@ export function statusBadge(status) {
   return el('span', { class: `badge st-${status}` }, el('span', { 'aria-hidden': 'true' }, sym), ' ', t(`status.${status}`));
 }
 
+/** Which kinds of agent report a school (full, tiny, proxy with its id), from the console API's `agents`. */
+export function kindsText(agents) {
+  if (!agents || !agents.length) return '—';
+  return agents.map((a) => (a.kind === 'proxy' ? t('kind.proxy', { id: a.agent }) : `${t(`kind.${a.kind}`)} ${a.agent}`)).join(', ');
+}
+
 /** Online share as a coloured cell: the value, a symbol and a word, so colour is never the only signal. */
 export function shareCell(share, registered) {
   if (!registered) return el('td', { class: 'num share-none' }, t('none'));

@@ -1,6 +1,6 @@
 // Overview: a region's coverage (national by default), its history, and its children as a sortable
 // table; every name drills down (province → city → county → schools → school page).
-import { api, bars, breadcrumbs, el, fmt, header, href, levelOfTrail, mainArea, pager, param, setState, shareCell, showError, sortableTable, statusBadge, t, td } from './common.js';
+import { api, bars, breadcrumbs, el, fmt, header, href, kindsText, levelOfTrail, mainArea, pager, param, setState, shareCell, showError, sortableTable, statusBadge, t, td } from './common.js';
 import { timeChart } from './chart.js';
 import { noteText } from './notes.js';
 
@@ -91,8 +91,8 @@ async function searchResults() {
   const r = await api(`/api/v1/console/schools?region=${state.region}&q=${encodeURIComponent(state.q)}&page=${state.page}&pageSize=20`);
   return el('section', { class: 'card', id: 'search-results' },
     el('h2', {}, `${t('search')}: ${state.q}`),
-    el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, [t('name'), t('code'), t('status'), t('linkType'), t('region'), t('lastReport')].map((c) => el('th', { scope: 'col' }, c)))),
-      el('tbody', {}, r.items.map((s) => el('tr', {}, el('td', {}, el('a', { href: href('/console/school.html', { id: s.id }) }, s.name)), td(s.id), el('td', {}, statusBadge(s.status)), td(t(`link.${s.linkType}`)), td(`${s.city.name} ${s.county.name}`), td(fmt.date(s.lastReportAt)))))),
+    el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, [t('name'), t('code'), t('status'), t('linkType'), t('region'), t('lastReport'), t('reportedBy')].map((c) => el('th', { scope: 'col' }, c)))),
+      el('tbody', {}, r.items.map((s) => el('tr', {}, el('td', {}, el('a', { href: href('/console/school.html', { id: s.id }) }, s.name)), td(s.id), el('td', {}, statusBadge(s.status)), td(t(`link.${s.linkType}`)), td(`${s.city.name} ${s.county.name}`), td(fmt.date(s.lastReportAt)), td(kindsText(s.agents)))))),
     pager(r, (p) => href('/', { region: state.region === '000000' ? undefined : state.region, q: state.q, page: p })));
 }
 

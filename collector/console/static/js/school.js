@@ -1,6 +1,6 @@
 // School page: registry facts, latest status, charts for 24 h / 7 days, devices, modem, compliance with
 // evidence, gaps with their causes, agent health, and what the ingest budgets refused or left out.
-import { api, breadcrumbs, el, fmt, header, href, lang, mainArea, param, setState, showError, statusBadge, t, td, val } from './common.js';
+import { api, breadcrumbs, el, fmt, header, href, kindsText, lang, mainArea, param, setState, showError, statusBadge, t, td, val } from './common.js';
 import { timeChart } from './chart.js';
 import { noteText, unitText, windowText } from './notes.js';
 
@@ -27,7 +27,8 @@ async function main() {
         fact(t('coords'), `${fmt.n(s.lat, 4)}, ${fmt.n(s.lon, 4)}`), fact(t('hub'), s.hub ? el('a', { href: href('/console/school.html', { id: s.hub.id }) }, s.hub.name) : '—'))),
       el('section', { class: 'card', id: 'latest' }, el('h2', {}, t('latest')), el('dl', { class: 'facts' },
         fact(t('status'), statusBadge(d.status.status)), fact(t('lastReport'), fmt.date(d.status.lastReportAt)),
-        fact(t('internet'), d.status.internetAt ? `${fmt.date(d.status.internetAt)} · ${t('loss')} ${fmt.n(d.status.internetLossPct, 1)}%` : '—'),
+        fact(t('internet'), d.status.internetAt ? `${fmt.date(d.status.internetAt)} · ${t('loss')} ${fmt.n(d.status.internetLossPct, 1)}%${d.status.seenBy ? ` · ${t('seenBy', { id: d.status.seenBy })}` : ''}` : '—'),
+        fact(t('reportedBy'), el('span', { id: 'reported-by' }, kindsText(d.reportedBy))),
         fact(t('wanSpeed'), d.status.wanSpeedMbps == null ? '—' : `${fmt.n(d.status.wanSpeedMbps)} Mbps`),
         fact(t('modem'), modemText(d)))),
     );
@@ -76,9 +77,9 @@ async function charts() {
 }
 
 function agentHealth(d) {
-  return el('section', { class: 'card', id: 'agents' }, table(t('agentHealth'), [t('agent'), t('version'), t('lastReport'), t('spool'), t('spoolBytes'), t('lag'), t('maxLag')],
-    d.agents.length ? d.agents.map((a) => el('tr', {}, td(a.agent), td(a.version), td(fmt.date(a.lastSampleAt)), td(fmt.n(a.spoolReports), 'num'), td(fmt.n(a.spoolBytes), 'num'), td(fmt.n(a.lastLagS, 1), 'num'), td(fmt.n(a.maxLagS24h, 1), 'num')))
-      : el('tr', {}, el('td', { colspan: 7 }, t('noData')))));
+  return el('section', { class: 'card', id: 'agents' }, table(t('agentHealth'), [t('agent'), t('agentKind'), t('version'), t('lastReport'), t('spool'), t('spoolBytes'), t('lag'), t('maxLag')],
+    d.agents.length ? d.agents.map((a) => el('tr', {}, td(a.agent), td(t(`kind.${a.kind ?? 'unknown'}`, { id: a.agent })), td(a.version), td(fmt.date(a.lastSampleAt)), td(fmt.n(a.spoolReports), 'num'), td(fmt.n(a.spoolBytes), 'num'), td(fmt.n(a.lastLagS, 1), 'num'), td(fmt.n(a.maxLagS24h, 1), 'num')))
+      : el('tr', {}, el('td', { colspan: 8 }, t('noData')))));
 }
 
 // The budget each drop reason is measured against (the others are InfluxDB's or the data's own).
