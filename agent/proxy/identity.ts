@@ -12,7 +12,7 @@ import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { writeFileDurable } from '../../protocol/durable.js';
-import { ENROLL_PATH } from '../../protocol/enroll.js';
+import { ENROLL_PATH, anyEnrollAnswerSchema } from '../../protocol/enroll.js';
 import { PROTOCOL_VERSION, agentId, schoolId } from '../../protocol/index.js';
 import { EnrollError } from '../identity/enroll.js';
 import { isCertificateError, requestOnce } from '../transport/once.js';
@@ -28,16 +28,6 @@ export const proxyCredentialSchema = z.object({
   at: z.string(),
 });
 export type ProxyCredential = z.infer<typeof proxyCredentialSchema>;
-
-/** The answer to a proxy enrollment (protocol/enroll.ts plus `kind` and `schools`; `school` may be absent). */
-const proxyAnswerSchema = z.object({
-  v: z.literal(PROTOCOL_VERSION),
-  agent: agentId,
-  token: z.string().min(1),
-  tokenId: z.string().min(1),
-  kind: z.string().optional(),
-  schools: z.array(schoolId).optional(),
-});
 
 export class ProxyIdentity {
   private readonly path: string;
@@ -117,10 +107,10 @@ export class ProxyIdentity {
     } catch {
       body = undefined;
     }
-    const a = proxyAnswerSchema.safeParse(body);
+    const a = anyEnrollAnswerSchema.safeParse(body);
     if (!a.success) throw new EnrollError(`collector ${opts.url} answered the enrollment without a valid credential`, res.status, true);
-    if (a.data.kind !== undefined && a.data.kind !== 'proxy') {
-      throw new EnrollError(`the code is for a ${a.data.kind} agent, not a proxy: issue one with campuslink-collector enroll issue --proxy <name>`, res.status, false);
+    if (a.data.kind !== 'proxy') {
+      throw new EnrollError(`the code is for an agent of school ${a.data.school}, not a proxy: issue one with campuslink-collector enroll issue --proxy <name> --region <code>`, res.status, false);
     }
     const c: ProxyCredential = { agent: a.data.agent, token: a.data.token, tokenId: a.data.tokenId, ...(a.data.schools && { schools: a.data.schools }), source: 'enroll', at: new Date().toISOString() };
     this.save(c);

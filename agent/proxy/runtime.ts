@@ -133,15 +133,18 @@ export class ProxyRuntime {
     summary.maxInFlight = Math.max(summary.maxInFlight, this.inFlight);
     try {
       const log = this.opts.log;
-      const startedAt = this.now();
-      const { measurements, late } = await p.collect({ now: this.now, log, deadlineAtMs: startedAt + this.opts.config.proxy.schoolDeadlineMs });
-      if (late.length) {
-        summary.late++;
-        log.info({ school: id, late }, 'school deadline passed: what had not finished is recorded as failed');
-      }
+      let late: string[] = [];
+      const school = {
+        name: 'school',
+        collect: async () => {
+          const r = await p.collect({ now: this.now, log, deadlineAtMs: this.now() + this.opts.config.proxy.schoolDeadlineMs });
+          late = r.late;
+          return r.measurements;
+        },
+      };
       const seq = this.spool.lastSeq(id) + 1;
       const built = await collectReport({
-        probes: [{ name: 'school', collect: async () => measurements }],
+        probes: [school],
         school: id,
         agent: this.identity.current().agent,
         ...(this.epoch && { epoch: this.epoch }),
@@ -155,7 +158,11 @@ export class ProxyRuntime {
         previousCollectedAt: this.lastCollectedAt.get(id),
       });
       // The contract's top-level field (docs/protocol.md); the full agent sends none (absent = full).
-      const report = { ...built, agentKind: 'proxy' } as Report;
+      if (late.length) {
+        summary.late++;
+        log.info({ school: id, late }, 'school deadline passed: what had not finished is recorded as failed');
+      }
+      const report: Report = { ...built, agentKind: 'proxy' };
       this.lastCollectedAt.set(id, report.collectedAt - (report.clockOffsetMs ?? 0));
       const { dropped } = await this.spool.append(report);
       if (dropped.length) log.debug({ school: id, dropped: dropped.length }, 'spool made room');
