@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { EXIT, errorText, isConfigProblem } from '../protocol/cli.js';
 import { createLogger } from '../protocol/log.js';
-import { loadAgentConfig, type AgentConfig } from './config.js';
+import { configMode, loadAgentConfig, loadProxyConfig, type AgentConfig } from './config.js';
+import { proxyEnroll, proxyOnce, proxyRun } from './proxy/cli.js';
 import { formatChecks, runDoctor } from './doctor.js';
 import { enrollAgent } from './identity/enroll.js';
 import { AgentIdentity } from './identity/identity.js';
@@ -19,6 +20,21 @@ import { errandSecureContext } from './transport/once.js';
 function fail(e: unknown): never {
   process.stderr.write(`${errorText(e, { stack: !isConfigProblem(e) })}\n`);
   process.exit(isConfigProblem(e) ? EXIT.invalidConfig : EXIT.failed);
+}
+
+/** For a `mode: proxy` config (agent/proxy/), starts `command` in proxy mode and returns true; else false. */
+function proxyMode(file: string | undefined, command: (config: ReturnType<typeof loadProxyConfig>, log: ReturnType<typeof createLogger>) => Promise<number> | void): boolean {
+  if (configMode(file) !== 'proxy') return false;
+  let config: ReturnType<typeof loadProxyConfig>;
+  try {
+    config = loadProxyConfig(file);
+  } catch (e) {
+    fail(e);
+  }
+  const log = createLogger({ name: 'proxy', level: config.logLevel });
+  const done = command(config, log);
+  if (done) done.then((code) => process.exit(code), fail);
+  return true;
 }
 
 function load(file: string | undefined): { config: Readonly<AgentConfig>; log: ReturnType<typeof createLogger> } {
@@ -42,6 +58,7 @@ program
   .option(...CONFIG_OPTION)
   .option('--print', 'write the report JSON to stdout; send and store nothing')
   .action(async (opts: { config?: string; print?: boolean }) => {
+    if (proxyMode(opts.config, proxyOnce)) return;
     const { config, log } = load(opts.config);
     if (opts.print) {
       process.stdout.write(JSON.stringify(await previewReport({ config, log }), null, 2) + '\n');
@@ -65,6 +82,7 @@ program
   .description('Run collection cycles on the configured schedule until SIGINT/SIGTERM.')
   .option(...CONFIG_OPTION)
   .action((opts: { config?: string }) => {
+    if (proxyMode(opts.config, (config, log) => proxyRun(config, log, fail))) return;
     const { config, log } = load(opts.config);
     const handle = new AgentRuntime({ config, log }).run();
     let stopping = false;
@@ -83,6 +101,7 @@ program
   .requiredOption('--code <code>', 'the enrollment code (clke_…)')
   .option(...CONFIG_OPTION)
   .action(async (opts: { code: string; config?: string }) => {
+    if (proxyMode(opts.config, (config, log) => proxyEnroll(config, log, opts.code))) return;
     const { config, log } = load(opts.config);
     try {
       const before = new AgentIdentity(config, resolve(config.stateDir), log).current();

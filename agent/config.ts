@@ -2,7 +2,10 @@
 import { hostname } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
 import { envKeys, loadConfig } from '../protocol/config.js';
+import { proxyConfigSchema, type ProxyConfig } from './proxy/config.js';
 import { LINK_TYPES, agentId, schoolId } from '../protocol/index.js';
 import { inventoryConfigIssues, inventorySectionSchema } from './probes/inventory/config.js';
 import { pingTargetsSchema } from './probes/ping/config.js';
@@ -77,3 +80,37 @@ export function agentEnvKeys() {
 export function loadAgentConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Readonly<AgentConfig> {
   return loadConfig({ schema: agentConfigSchema, file, env, aliases: AGENT_ENV_ALIASES, errorCode: 'AGT_ERR_CONFIG_INVALID' });
 }
+
+/**
+ * Which mode a config file asks for: `proxy` when its top level says `mode: proxy` (agent/proxy/config.ts:
+ * many schools from a county data centre), else the full agent (one school, no `mode` key).
+ */
+export function configMode(file: string | undefined): 'full' | 'proxy' {
+  if (!file) return 'full';
+  try {
+    const doc = YAML.parse(readFileSync(file, 'utf8')) as { mode?: unknown } | null;
+    return doc && typeof doc === 'object' && doc.mode === 'proxy' ? 'proxy' : 'full';
+  } catch {
+    // The full loader reports the unreadable file or the YAML error with its own words.
+    return 'full';
+  }
+}
+
+/** Every environment variable a proxy reads. */
+export function proxyEnvKeys() {
+  return envKeys(proxyConfigSchema, AGENT_ENV_ALIASES);
+}
+
+/** Loads and validates a `mode: proxy` config (schools read from the registry); throws ConfigError listing every problem. */
+export function loadProxyConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Readonly<ProxyConfig> {
+  return loadConfig({ schema: proxyConfigSchema, file, env, aliases: AGENT_ENV_ALIASES, errorCode: 'AGT_ERR_CONFIG_INVALID' });
+}
+
+/** A config of either mode. */
+export type AnyAgentConfig = { mode: 'full'; config: Readonly<AgentConfig> } | { mode: 'proxy'; config: Readonly<ProxyConfig> };
+
+/** Loads the config the file's `mode` names. */
+export function loadAnyAgentConfig(file?: string, env: NodeJS.ProcessEnv = process.env): AnyAgentConfig {
+  return configMode(file) === 'proxy' ? { mode: 'proxy', config: loadProxyConfig(file, env) } : { mode: 'full', config: loadAgentConfig(file, env) };
+}
+
