@@ -125,13 +125,14 @@ describe('collector: county proxies (scope, kinds, gaps, liveness)', function ()
     await until(async () => (await influx.query(`SELECT * FROM "gap" WHERE "school" = '${IN_A}'`)).length > 0, 10_000, 'a gap');
     const gaps = await influx.query(`SELECT "cause", "missing_reports" FROM "gap" WHERE "school" = '${IN_A}'`);
     expect(gaps.map((g) => [g.cause, g.missing_reports])).to.deep.equal([['proxy_down', 5]]);
-    type Offline = { items: { id: string; reason: string; seenBy: string | null; agents: { agent: string; kind: string }[] }[] };
+    type Offline = { items: { id: string; reason: string; since: string; seenBy: string | null; agents: { agent: string; kind: string }[] }[] };
     let off: Offline | undefined;
     await until(async () => {
       off = (await (await fetch(`${collector.url}/api/v1/console/offline?region=640104`)).json()) as Offline;
       return off.items.some((i) => i.id === IN_A);
     }, 10_000, 'the school in the offline list');
-    expect(off?.items.find((i) => i.id === IN_A)).to.deep.include({ reason: 'link_down', seenBy: 'proxy-xq', agents: [{ agent: 'proxy-xq', kind: 'proxy' }] });
+    // Offline since the gateway last answered the proxy (InfluxDB's evidence), not since the last report.
+    expect(off?.items.find((i) => i.id === IN_A)).to.deep.include({ reason: 'link_down', seenBy: 'proxy-xq', agents: [{ agent: 'proxy-xq', kind: 'proxy' }], since: new Date(at[5] as number).toISOString() });
     const csv = await (await fetch(`${collector.url}/api/v1/console/offline?region=640104&format=csv`)).text();
     expect(csv.split('\n')[0]).to.match(/,agent_kind,seen_by\r?$/);
     expect(csv).to.match(new RegExp(`${IN_A},.*,link_down,.*,proxy:proxy-xq,proxy-xq`));
