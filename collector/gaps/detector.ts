@@ -12,8 +12,9 @@
  * - `link`: reports that arrive late (collected on time, delivered afterwards), when the collector was up;
  * - `collector`: late reports whose hole lies mostly in the collector's own downtime;
  * - `unknown`: sequences missing although the agent's spool was empty (never coming: dropped, lost);
- * - `proxy_down`: an `agent` hole in a county proxy's stream of a school (module.ts): the proxy collected
- *   nothing, so every school it watches has the hole; the school's own link is not to blame.
+ * - `proxy_down`: an `agent` or `link` hole in a county proxy's stream of a school (module.ts): the proxy
+ *   collected nothing, or could not deliver until later, so every school it watches has the hole; the
+ *   school's own link is not to blame.
  */
 import type { Report } from '../../protocol/index.js';
 

@@ -307,7 +307,9 @@ export function createGapsModule(opts: GapsModuleOptions): GapsModule {
       const all = streamsOf(batch.school, first.agent, key);
       const gaps: Gap[] = [];
       for (const [epoch, reports] of byEpoch(batch.reports)) gaps.push(...observeEpoch(batch.school, first.agent, all, epoch, reports, batch.receivedAtMs));
-      if (first.agentKind === 'proxy') for (const g of gaps) if (g.cause === 'agent') g.cause = 'proxy_down';
+      // A proxy's hole is the proxy's, not the school's: it collected nothing (agent), or could not deliver
+      // until later (link: the proxy's own uplink, the reports arrived and missing_reports is 0).
+      if (first.agentKind === 'proxy') for (const g of gaps) if (g.cause === 'agent' || g.cause === 'link') g.cause = 'proxy_down';
       const saved = writer.mark(key);
       if (gaps.length) {
         opts.log.info({ school: batch.school, agent: first.agent, gaps }, 'gaps found');

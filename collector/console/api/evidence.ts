@@ -1,6 +1,7 @@
 /**
  * The last known cause of a school's trouble, read from InfluxDB for a page of schools at most: the
- * newest `gap` (with its cause) and when a satellite modem lost lock. Every read is bounded by school
+ * newest `gap` (with its cause), when a satellite modem lost lock, and when the internet (or, for a
+ * school watched by a county proxy, its gateway) last answered. Every read is bounded by school
  * list, time window and LIMIT.
  */
 import type { InfluxDB } from 'influx';
@@ -14,8 +15,10 @@ export interface SchoolEvidence {
   modemUnlockedSince: string | null;
   /** The newest modem sample, if any. */
   modemLocked: boolean | null;
-  /** The newest internet answer with loss below 100 % within the window. */
+  /** The newest internet answer with loss below 100 % within the window (of the school's own agents). */
   internetOkAt: string | null;
+  /** The newest answer of the school's gateway to a county proxy with loss below 100 % within the window. */
+  gatewayOkAt: string | null;
 }
 
 export interface EvidenceOptions {
@@ -36,16 +39,18 @@ const iso = (t: unknown): string | null => (typeof t === 'number' ? new Date(t).
 
 /** Evidence per school id (every id present, with nulls when nothing is known). */
 export async function evidenceFor(opts: EvidenceOptions): Promise<Map<string, SchoolEvidence>> {
-  const out = new Map<string, SchoolEvidence>(opts.schools.map((id) => [id, { lastGap: null, modemUnlockedSince: null, modemLocked: null, internetOkAt: null }]));
+  const out = new Map<string, SchoolEvidence>(opts.schools.map((id) => [id, { lastGap: null, modemUnlockedSince: null, modemLocked: null, internetOkAt: null, gatewayOkAt: null }]));
   if (opts.schools.length === 0) return out;
   const where = `${schoolIn(opts.schools)} AND time > ${ms(opts.nowMs - opts.windowMs)} AND time <= ${ms(opts.nowMs)}`;
-  const [gaps = [], lastLock = [], lastLocked = [], internetOk = []] = await runStatements(
+  const [gaps = [], lastLock = [], lastLocked = [], internetOk = [], gatewayOk = []] = await runStatements(
     opts.influx,
     [
       `SELECT "duration_s", "cause" FROM "gap" WHERE ${where} GROUP BY "school" ORDER BY time DESC LIMIT 1`,
       `SELECT last("locked") FROM "modem" WHERE ${where} GROUP BY "school"`,
       `SELECT last("locked") FROM "modem" WHERE "locked" = 1 AND ${where} GROUP BY "school"`,
-      `SELECT last("loss_pct") FROM "ping" WHERE "role" = 'internet' AND "loss_pct" < 100 AND ${where} GROUP BY "school"`,
+      `SELECT last("loss_pct") FROM "ping" WHERE "role" = 'internet' AND "agent" !~ /^proxy-/ AND "loss_pct" < 100 AND ${where} GROUP BY "school"`,
+      // County proxies (agent ids `proxy-<name>`): the school's gateway answering the proxy.
+      `SELECT last("loss_pct") FROM "ping" WHERE "role" = 'gateway' AND "agent" =~ /^proxy-/ AND "loss_pct" < 100 AND ${where} GROUP BY "school"`,
     ],
     opts.timeoutMs,
   );
@@ -59,6 +64,10 @@ export async function evidenceFor(opts: EvidenceOptions): Promise<Map<string, Sc
   for (const s of internetOk) {
     const e = out.get(s.tags.school ?? '');
     if (e) e.internetOkAt = iso(s.values[0]?.[0]);
+  }
+  for (const s of gatewayOk) {
+    const e = out.get(s.tags.school ?? '');
+    if (e) e.gatewayOkAt = iso(s.values[0]?.[0]);
   }
   const lockedAt = new Map<string, number>();
   for (const s of lastLocked) {

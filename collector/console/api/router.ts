@@ -118,11 +118,13 @@ export function consoleApiRouter(deps: ConsoleDeps): Router {
         for (const [id, e] of await evidenceFor({ influx: deps.influx, schools: ids, nowMs, windowMs: 7 * 86_400_000, timeoutMs: deps.queryTimeoutMs })) ev.set(id, e);
       }
       // Liveness keeps only the newest internet answer; for a school still reporting with every target
-      // lost, InfluxDB knows when a target last answered, which is when it really went offline.
+      // lost (or, watched by a proxy, its gateway silent), InfluxDB knows when it last answered, which is
+      // when it really went offline.
       const items = answer.items.map((i) => {
         const e = ev.get(i.id) ?? null;
-        const okMs = e?.internetOkAt ? Date.parse(e.internetOkAt) : NaN;
-        if (i.reason !== 'internet_unreachable' || !(okMs < Date.parse(i.since))) return { ...i, evidence: e };
+        const ok = i.reason === 'internet_unreachable' ? e?.internetOkAt : i.reason === 'link_down' ? e?.gatewayOkAt : undefined;
+        const okMs = ok ? Date.parse(ok) : NaN;
+        if (!(okMs < Date.parse(i.since))) return { ...i, evidence: e };
         return { ...i, since: new Date(okMs).toISOString(), offlineForS: Math.max(0, Math.round((nowMs - okMs) / 1000)), evidence: e };
       });
       if (csv) {

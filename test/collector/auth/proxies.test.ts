@@ -79,6 +79,12 @@ describe('collector/auth/proxies', () => {
     const school = newToken('1640104002', new Date(now).toISOString());
     const refused = (await identity.admit(school.record, 'gw-01')) as IdentityRefusal;
     expect((refused.body as { error: { code: string } }).error.code).to.equal('COL_ERR_AGENT_LIMIT');
+    // `token rotate --proxy a`: the successor, offered in the ack of a batch for any school, is the proxy's again.
+    state.db.prepare('UPDATE tokens SET rotate = 1 WHERE sha256 = ?').run(proxyToken.sha256);
+    tokens.reread(proxyToken.sha256);
+    const view = identity.scope?.(tokens.verify(t.token) as TokenRecord, batch('1640104001')) as TokenRecord;
+    const { newToken: successor } = await identity.ackFields(view, 'proxy-a');
+    expect(tokens.verify(successor?.token as string)).to.include({ school: PROXY_SCHOOL, agent: 'proxy-a', replaces: proxyToken.sha256 });
     const out = identity.scope?.(proxyToken, batch('1640121003')) as IdentityRefusal;
     expect(out.status).to.equal(403);
     expect((out.body as { error: { code: string } }).error.code).to.equal('COL_ERR_PROXY_SCOPE');

@@ -12,6 +12,7 @@ import { proxyEnrollAnswerSchema, type ProxyEnrollAnswer } from '../../../protoc
 import type { Measurement, Report } from '../../../protocol/index.js';
 import { readSchoolsFile, SchoolsFileError } from '../../../collector/enroll/proxy-cli.js';
 import { loadRegistry } from '../../../collector/registry/load.js';
+import { launchConsoleBrowser } from '../../console/browser.js';
 import { runCli } from '../../helpers/cli.js';
 import { startTestInfluxd, type TestInfluxd } from '../../helpers/influxd.js';
 import { CollectorChild, REGISTRY, tempDir, until } from '../../fault/harness.js';
@@ -125,16 +126,38 @@ describe('collector: county proxies (scope, kinds, gaps, liveness)', function ()
     await until(async () => (await influx.query(`SELECT * FROM "gap" WHERE "school" = '${IN_A}'`)).length > 0, 10_000, 'a gap');
     const gaps = await influx.query(`SELECT "cause", "missing_reports" FROM "gap" WHERE "school" = '${IN_A}'`);
     expect(gaps.map((g) => [g.cause, g.missing_reports])).to.deep.equal([['proxy_down', 5]]);
-    type Offline = { items: { id: string; reason: string; seenBy: string | null; agents: { agent: string; kind: string }[] }[] };
+    type Offline = { items: { id: string; reason: string; since: string; seenBy: string | null; agents: { agent: string; kind: string }[] }[] };
     let off: Offline | undefined;
     await until(async () => {
       off = (await (await fetch(`${collector.url}/api/v1/console/offline?region=640104`)).json()) as Offline;
       return off.items.some((i) => i.id === IN_A);
     }, 10_000, 'the school in the offline list');
+    // Offline since the gateway last answered the proxy (InfluxDB's evidence), not since the last report.
     expect(off?.items.find((i) => i.id === IN_A)).to.deep.include({ reason: 'link_down', seenBy: 'proxy-xq', agents: [{ agent: 'proxy-xq', kind: 'proxy' }] });
+    // (The newest answer: seq 7's, or the first test's report if that was collected later.)
+    const since = Date.parse(off?.items.find((i) => i.id === IN_A)?.since ?? '');
+    expect(since).to.be.at.least(at[5] as number).and.below(at[6] as number);
     const csv = await (await fetch(`${collector.url}/api/v1/console/offline?region=640104&format=csv`)).text();
     expect(csv.split('\n')[0]).to.match(/,agent_kind,seen_by\r?$/);
     expect(csv).to.match(new RegExp(`${IN_A},.*,link_down,.*,proxy:proxy-xq,proxy-xq`));
+  });
+
+  it('the console pages say it in words: the school page names the county proxy, the offline list says link down seen by it', async () => {
+    const browser = await launchConsoleBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${collector.url}/console/school.html?id=${IN_A}`);
+      await page.locator('#reported-by').waitFor();
+      expect(await page.locator('#reported-by').innerText()).to.equal('县级代理 proxy-xq');
+      expect(await page.locator('#latest').innerText()).to.contain('经代理 proxy-xq 观测');
+      await page.goto(`${collector.url}/console/offline.html?region=640104&lang=en`);
+      const row = page.locator(`#offline-table tr[data-school="${IN_A}"]`);
+      await row.waitFor();
+      expect(await row.locator('td.cause').innerText()).to.contain('school link down (seen by proxy proxy-xq)');
+      expect(await row.locator('td.kinds').innerText()).to.equal('county proxy proxy-xq');
+    } finally {
+      await browser.close();
+    }
   });
 
   it('the per-school rate budgets apply to each school of the proxy: one school over its rate gets 429, the next school\'s batch passes', async () => {

@@ -54,6 +54,13 @@ describe('collector/gaps: county proxy streams', () => {
     ]);
   });
 
+  it('a proxy that could not deliver for 20 minutes (its own uplink) leaves a proxy_down gap with nothing missing', async () => {
+    const late = createGapsModule({ state, sink, tagsFor: () => tags, held: () => true, log: pino({ level: 'silent' }), now: () => T0 + 30 * MIN, heartbeatMs: 60_000 });
+    await late.onAccepted?.({ school: S, reports: [0, 1, 2, 3].map((k, i) => rep(i + 1, T0 + k * MIN)), receivedAtMs: T0 + 24 * MIN });
+    expect(sink.points.map((p) => [p.tags.cause, p.fields.missing_reports])).to.deep.equal([['proxy_down', 0]]);
+    await late.stop?.();
+  });
+
   it('a proxy reporting the gateway unreachable every minute is no gap', async () => {
     await accept([0, 1, 2, 3, 4, 5].map((k, i) => rep(i + 1, T0 + k * MIN, { gatewayLoss: 100 })));
     expect(sink.points).to.deep.equal([]);

@@ -9,7 +9,7 @@ const q = (over = {}) => {
 };
 
 export function causeText(i) {
-  const parts = [t(`reason.${i.reason}`) + (i.seenBy ? ` (${i.seenBy})` : '')];
+  const parts = [t(`reason.${i.reason}`, { id: i.seenBy ?? '' })];
   const ev = i.evidence;
   if (ev?.modemUnlockedSince) parts.push(t('modemUnlocked', { t: fmt.date(ev.modemUnlockedSince) }));
   if (ev?.lastGap) parts.push(t('lastGap', { cause: t(`cause.${ev.lastGap.cause}`), t: fmt.date(ev.lastGap.at), d: fmt.duration(ev.lastGap.durationS) }));
