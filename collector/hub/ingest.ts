@@ -4,17 +4,16 @@
  * gzip) and validated (400 with `issues`), checked against the credential's province and collector (403),
  * deduplicated per (province collector, epoch) with the agents' DedupeStore, written to the `rollup`
  * measurement (503 when InfluxDB does not confirm: nothing acknowledged), applied to the store, then
- * recorded as held and acknowledged. Gaps are found by the agents' gap detector, the province collector in
- * the agent's place.
+ * recorded as held and acknowledged. A sequence the hub never got stays a hole in the ledger's ranges
+ * (`heldThrough` stops below it), exactly as for an agent.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Report } from '../../protocol/index.js';
+import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues } from '../../protocol/index.js';
 import { rollupEnvelopeSchema, rollupSchema, type Rollup, type RollupAck } from '../../protocol/rollup.js';
 import type { Issue } from '../../protocol/index.js';
 import { errorAnswer } from '../http/errors.js';
 import { freshReports, recordByEpoch, streamSeq, type DedupeStore } from '../ingest/dedupe.js';
-import type { AcceptedBatch } from '../module.js';
 import { SinkError, type Sink } from '../sink/sink.js';
 import { StateDbError } from '../state/db.js';
 import type { ProvinceCredential, ProvinceCredentials } from './credentials.js';
@@ -27,8 +26,6 @@ export interface RollupIngestOptions {
   store: Pick<HubRollupStore, 'apply'>;
   dedupe: DedupeStore;
   sink: Sink;
-  /** The gap detector (gaps/module.ts), fed the province collector's roll-ups as its "reports". */
-  gaps?: { onAccepted?(batch: AcceptedBatch): void | Promise<void> };
   log: Logger;
   now: () => number;
   /** Largest body, before and after decompression, bytes. */
@@ -40,11 +37,6 @@ const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 };
-
-/** A roll-up as the gap detector and the dedupe ledger see it: a "report" of the province collector collected at its as-of time. */
-function asReport(r: Rollup): Report {
-  return { seq: r.seq, epoch: r.epoch, collectedAt: r.asOf, sentAt: r.sentAt, agent: r.collector } as unknown as Report;
-}
 
 const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -142,11 +134,7 @@ export function createRollupIngest(opts: RollupIngestOptions) {
       serverTime: opts.now(),
     };
     opts.log.debug({ province: cred.province, rollups: rollups.length, duplicates: duplicates.length }, 'roll-ups accepted');
-    const after = async (): Promise<void> => {
-      if (!fresh.length || !opts.gaps?.onAccepted) return;
-      await opts.gaps.onAccepted({ school: cred.province, reports: fresh.map(asReport), receivedAtMs: receivedAt });
-    };
-    return { reply: { status: 200, body: ack }, after };
+    return { reply: { status: 200, body: ack } };
   };
 
   /** The express-style handler: reads at most maxBodyBytes, answers every failure from the catalogue. */
