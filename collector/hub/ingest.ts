@@ -114,9 +114,9 @@ export function createRollupIngest(opts: RollupIngestOptions) {
         return { reply: unavailable('COL_ERR_SINK_UNAVAILABLE', 'the time-series database did not confirm the write; nothing was acknowledged', err.retryAfterMs) };
       }
       try {
-        // The store before the ledger: should the ledger fail, the resend applies the same roll-up again (idempotent).
-        for (const r of fresh) await opts.store.apply(r, receivedAt);
-        await recordByEpoch(opts.dedupe, cred.province, cred.collector, fresh.map((r) => ({ seq: r.seq, epoch: r.epoch, collectedAt: r.asOf })), receivedAt);
+        // The store's rows and the ledger's are queued together, into one group commit (one fsync): both are
+        // kept or neither is, and a resend after a failure applies the same roll-ups again (idempotent).
+        await Promise.all([...fresh.map((r) => opts.store.apply(r, receivedAt)), recordByEpoch(opts.dedupe, cred.province, cred.collector, fresh.map((r) => ({ seq: r.seq, epoch: r.epoch, collectedAt: r.asOf })), receivedAt)]);
       } catch (e) {
         const retryable = !(e instanceof StateDbError) || e.retryable;
         opts.log.error({ err: String((e as Error)?.message ?? e), province: cred.province }, 'roll-up not recorded in the state database; nothing acknowledged');
