@@ -1,10 +1,10 @@
 /**
  * The national hub at full size: 32 simulated provinces, ~3,000 counties in all (94 counties and 10 cities
  * each, 105 regions per roll-up), every province rolling up once a minute, with time compressed: roll-ups
- * are sent at `--rate` per second (16/s = 30 × the real 32 per minute) to a hub started as in production
+ * are sent at `--rate` per second (8/s = 15 × the real 32 per minute) to a hub started as in production
  * (`campuslink-collector serve` with role national, its own influxd).
  *
- *   npx tsx bench/hub.bench.ts [--rate 16] [--seconds 15] [--pairs 3]
+ *   npx tsx bench/hub.bench.ts [--rate 8] [--seconds 15] [--pairs 3] [--schools 60000]
  *
  * Each pair runs, interleaved (order alternating): (a) the hub phase, POST /api/v1/rollups (gzip, one
  * roll-up per request, every province its next sequence) with the ack latency of each; (b) the peer phase,
@@ -192,7 +192,7 @@ async function drive(rate: number, seconds: number, send: (i: number) => Promise
 }
 
 export async function run(): Promise<BenchResult> {
-  const rate = arg('rate', 16);
+  const rate = arg('rate', 8);
   const seconds = arg('seconds', 15);
   const pairs = arg('pairs', 3);
   const province = await provinceBuild(arg('schools', 60_000), Math.max(3, pairs));
