@@ -3,6 +3,7 @@
  * sends its roll-ups to that national hub; a national hub (`role: national`) takes roll-ups and reads
  * `hub.staleAfterMs`. docs/deployment.md shows both.
  */
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 
 /** What `campuslink-collector serve` runs as. */
@@ -57,6 +58,13 @@ export function checkRoleAndHub(c: { role: CollectorRole; hub?: Record<string, u
   if (hub.url === undefined) ctx.addIssue({ code: 'custom', path: ['hub', 'url'], message: 'is required for a provincial collector with a hub section (the national hub to send roll-ups to); remove the section to send none' });
   if (typeof hub.caFile === 'string' && typeof hub.url === 'string' && hub.url.startsWith('http:')) {
     ctx.addIssue({ code: 'custom', path: ['hub', 'caFile'], message: 'goes with an https: hub.url' });
+  }
+  if (typeof hub.caFile === 'string') {
+    try {
+      accessSync(hub.caFile, constants.R_OK);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', path: ['hub', 'caFile'], message: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
+    }
   }
   if (typeof hub.minIntervalMs === 'number' && typeof hub.intervalMs === 'number' && hub.minIntervalMs > hub.intervalMs) {
     ctx.addIssue({ code: 'custom', path: ['hub', 'minIntervalMs'], message: `must be at most hub.intervalMs (${hub.intervalMs})` });

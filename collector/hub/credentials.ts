@@ -49,7 +49,7 @@ export function newCollectorId(province: string): string {
 export class ProvinceCredentials {
   private readonly bySha = new Map<string, ProvinceCredential>();
 
-  constructor(private readonly state: StateDb) {
+  constructor(state: StateDb) {
     state.migrate('hub.credentials', HUB_CREDENTIAL_MIGRATIONS);
     const rows = state.db.prepare('SELECT sha256, id, province, collector, issued_at_ms AS issuedAtMs, revoked_at_ms AS revokedAtMs FROM hub_credentials WHERE revoked_at_ms IS NULL').all() as ProvinceCredential[];
     for (const r of rows) {

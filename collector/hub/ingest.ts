@@ -4,16 +4,16 @@
  * gzip) and validated (400 with `issues`), checked against the credential's province and collector (403),
  * deduplicated per (province collector, epoch) with the agents' DedupeStore, written to the `rollup`
  * measurement (503 when InfluxDB does not confirm: nothing acknowledged), applied to the store, then
- * recorded as held and acknowledged. Gaps are found by the agents' gap detector, the province collector in
- * the agent's place.
+ * recorded as held and acknowledged. A sequence the hub never got stays a hole in the ledger's ranges
+ * (`heldThrough` stops below it), exactly as for an agent.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Report } from '../../protocol/index.js';
-import { rollupBatchSchema, type Rollup, type RollupAck } from '../../protocol/rollup.js';
+import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues } from '../../protocol/index.js';
+import { rollupEnvelopeSchema, rollupSchema, type Rollup, type RollupAck } from '../../protocol/rollup.js';
+import type { Issue } from '../../protocol/index.js';
 import { errorAnswer } from '../http/errors.js';
 import { freshReports, recordByEpoch, streamSeq, type DedupeStore } from '../ingest/dedupe.js';
-import type { AcceptedBatch } from '../module.js';
 import { SinkError, type Sink } from '../sink/sink.js';
 import { StateDbError } from '../state/db.js';
 import type { ProvinceCredential, ProvinceCredentials } from './credentials.js';
@@ -26,8 +26,6 @@ export interface RollupIngestOptions {
   store: Pick<HubRollupStore, 'apply'>;
   dedupe: DedupeStore;
   sink: Sink;
-  /** The gap detector (gaps/module.ts), fed the province collector's roll-ups as its "reports". */
-  gaps?: { onAccepted?(batch: AcceptedBatch): void | Promise<void> };
   log: Logger;
   now: () => number;
   /** Largest body, before and after decompression, bytes. */
@@ -40,9 +38,28 @@ const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-/** A roll-up as the gap detector and the dedupe ledger see it: a "report" of the province collector collected at its as-of time. */
-function asReport(r: Rollup): Report {
-  return { seq: r.seq, epoch: r.epoch, collectedAt: r.asOf, sentAt: r.sentAt, agent: r.collector } as unknown as Report;
+const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Validates a decoded batch: the envelope, then each roll-up on its own with a yield between two, so a
+ * backlog batch never holds the event loop for the sum of its roll-ups; then that all come from one collector.
+ */
+export async function parseRollupBatch(body: unknown): Promise<{ ok: true; rollups: Rollup[] } | { ok: false; issues: Issue[] }> {
+  const env = rollupEnvelopeSchema.safeParse(body);
+  if (!env.success) return { ok: false, issues: toIssues(env.error) };
+  const rollups: Rollup[] = [];
+  const issues: Issue[] = [];
+  for (const [i, item] of env.data.rollups.entries()) {
+    if (i > 0) await yieldNow();
+    const r = rollupSchema.safeParse(item);
+    if (r.success) rollups.push(r.data);
+    else issues.push(...toIssues(r.error).map((x) => ({ path: x.path ? `rollups.${i}.${x.path}` : `rollups.${i}`, message: x.message })));
+  }
+  const first = rollups[0];
+  rollups.forEach((r, i) => {
+    if (first && (r.collector !== first.collector || r.province !== first.province)) issues.push({ path: `rollups.${i}.collector`, message: 'all roll-ups of a batch must come from one province collector' });
+  });
+  return issues.length ? { ok: false, issues } : { ok: true, rollups };
 }
 
 /** Builds the handler: `handle(headers, body)` gives the answer; `authorize(headers)` the credential or a refusal, before a body is read. */
@@ -71,12 +88,12 @@ export function createRollupIngest(opts: RollupIngestOptions) {
       if (!(e instanceof WireError)) throw e;
       return { reply: errorAnswer(e.kind === 'too-large' ? 'COL_ERR_BODY_TOO_LARGE' : e.kind === 'unsupported' ? 'COL_ERR_UNSUPPORTED_MEDIA_TYPE' : 'COL_ERR_INVALID_JSON', e.message) };
     }
-    const parsed = rollupBatchSchema.safeParse(body);
-    if (!parsed.success) {
-      const issues = toIssues(parsed.error);
+    const parsed = await parseRollupBatch(body);
+    if (!parsed.ok) {
+      const issues = parsed.issues.slice(0, 200);
       return { reply: errorAnswer('COL_ERR_INVALID_PAYLOAD', `invalid roll-up batch: ${issues.map((i) => `${i.path}: ${i.message}`).slice(0, 5).join('; ')}`, issues) };
     }
-    const rollups = parsed.data.rollups;
+    const rollups = parsed.rollups;
     const foreign = rollups.findIndex((r) => r.province !== cred.province || r.collector !== cred.collector);
     if (foreign >= 0) {
       const r = rollups[foreign] as Rollup;
@@ -97,9 +114,9 @@ export function createRollupIngest(opts: RollupIngestOptions) {
         return { reply: unavailable('COL_ERR_SINK_UNAVAILABLE', 'the time-series database did not confirm the write; nothing was acknowledged', err.retryAfterMs) };
       }
       try {
-        // The store before the ledger: should the ledger fail, the resend applies the same roll-up again (idempotent).
-        for (const r of fresh) await opts.store.apply(r, receivedAt);
-        await recordByEpoch(opts.dedupe, cred.province, cred.collector, fresh.map((r) => ({ seq: r.seq, epoch: r.epoch, collectedAt: r.asOf })), receivedAt);
+        // The store's rows and the ledger's are queued together, into one group commit (one fsync): both are
+        // kept or neither is, and a resend after a failure applies the same roll-ups again (idempotent).
+        await Promise.all([...fresh.map((r) => opts.store.apply(r, receivedAt)), recordByEpoch(opts.dedupe, cred.province, cred.collector, fresh.map((r) => ({ seq: r.seq, epoch: r.epoch, collectedAt: r.asOf })), receivedAt)]);
       } catch (e) {
         const retryable = !(e instanceof StateDbError) || e.retryable;
         opts.log.error({ err: String((e as Error)?.message ?? e), province: cred.province }, 'roll-up not recorded in the state database; nothing acknowledged');
@@ -117,11 +134,7 @@ export function createRollupIngest(opts: RollupIngestOptions) {
       serverTime: opts.now(),
     };
     opts.log.debug({ province: cred.province, rollups: rollups.length, duplicates: duplicates.length }, 'roll-ups accepted');
-    const after = async (): Promise<void> => {
-      if (!fresh.length || !opts.gaps?.onAccepted) return;
-      await opts.gaps.onAccepted({ school: cred.province, reports: fresh.map(asReport), receivedAtMs: receivedAt });
-    };
-    return { reply: { status: 200, body: ack }, after };
+    return { reply: { status: 200, body: ack } };
   };
 
   /** The express-style handler: reads at most maxBodyBytes, answers every failure from the catalogue. */

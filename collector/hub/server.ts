@@ -13,7 +13,6 @@ import type { ReadTokenVerifier } from '../auth/scope-tokens.js';
 import { whoAmI } from '../auth/scope.js';
 import { requireViewer, type ViewerVerifier } from '../auth/viewers.js';
 import type { CollectorConfig } from '../config.js';
-import { createGapsModule } from '../gaps/module.js';
 import { errorAnswer, sendError } from '../http/errors.js';
 import type { Health } from '../http/health.js';
 import type { IngestRequest, IngestResponse } from '../http/ingest.js';
@@ -70,21 +69,13 @@ export function createHub(opts: HubOptions): Hub {
   for (const p of problems) log.error({ problem: p }, 'damaged roll-up row skipped; the province\'s next roll-up replaces it');
   const credentials = new ProvinceCredentials(opts.state);
   const dedupe = new DedupeStore({ state: opts.state });
-  const gaps = createGapsModule({
-    state: opts.state,
-    sink: opts.sink,
-    // The province collector in the agent's place: gap points tagged with its 2-digit province code.
-    tagsFor: (province) => ({ school: '', province, city: '', county: '', link: '' }),
-    held: (province, collector, seq, epoch) => dedupe.has(province, collector, seq, epoch),
-    log,
-    now: opts.now,
-    lateAfterMs: Math.max(opts.config.gaps.lateAfterMs, 2 * DEFAULT_ROLLUP_INTERVAL_MS),
-    cloneOverlapMs: opts.config.gaps.cloneOverlapMs,
-  });
-  const ingest = createRollupIngest({ credentials, store, dedupe, sink: opts.sink, gaps, log, now: opts.now, maxBodyBytes: opts.config.ingest.maxBodyBytes, retryAfterS: opts.config.ingest.retryAfterS });
+  // No time-based gap detector (gaps/detector.ts) on roll-ups: their cadence follows the province's changes
+  // (10 s to 60 s apart), so its "the agent collected nothing" inference from a longer interval would invent
+  // holes. Missing sequences are in the dedupe ledger's ranges; a silent province is stale in the feeds.
+  const ingest = createRollupIngest({ credentials, store, dedupe, sink: opts.sink, log, now: opts.now, maxBodyBytes: opts.config.ingest.maxBodyBytes, retryAfterS: opts.config.ingest.retryAfterS });
   const enrollment = createHubEnrollment({ state: opts.state, credentials, retryAfterS: opts.config.ingest.retryAfterS, now: opts.now, log });
   const ctx: HubModuleContext = { config: opts.config, store, staleAfterMs: opts.config.hub?.staleAfterMs ?? 3 * DEFAULT_ROLLUP_INTERVAL_MS, state: opts.state, stateDir: opts.stateDir, sink: opts.sink, influx: opts.influx, log, now: opts.now };
-  const modules = [gaps, ...(opts.modules ?? buildHubModules)(ctx)];
+  const modules = (opts.modules ?? buildHubModules)(ctx);
 
   const app = express();
   app.disable('x-powered-by');

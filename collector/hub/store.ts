@@ -228,22 +228,23 @@ export class HubRollupStore implements RollupStore {
       await this.state.commit((db) =>
         db
           .prepare(
-            'INSERT INTO hub_provinces (province, collector, epoch, last_seq, as_of_ms, received_at_ms, console_url, regions) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (province) DO UPDATE SET collector = excluded.collector, epoch = excluded.epoch, last_seq = excluded.last_seq, as_of_ms = excluded.as_of_ms, received_at_ms = excluded.received_at_ms, console_url = excluded.console_url, regions = excluded.regions',
+            'INSERT INTO hub_provinces (province, collector, epoch, last_seq, as_of_ms, received_at_ms, console_url, regions) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (province) DO UPDATE SET collector = excluded.collector, epoch = excluded.epoch, last_seq = excluded.last_seq, as_of_ms = excluded.as_of_ms, received_at_ms = excluded.received_at_ms, console_url = excluded.console_url, regions = excluded.regions WHERE excluded.as_of_ms >= hub_provinces.as_of_ms',
           )
           .run(rollup.province, rollup.collector, rollup.epoch, lastSeq, rollup.asOf, receivedAt, rollup.consoleUrl, json),
       );
-      // Another apply of this province may have committed meanwhile: the newer as-of wins in memory too.
+      // Another apply of this province may have committed meanwhile (one batch's roll-ups commit together):
+      // the newer as-of wins, in the row (the upsert's WHERE) as in memory.
       const now = this.provinces.get(rollup.province);
       if (!now || rollup.asOf >= now.feed.asOf) {
         const feed: ProvinceFeed = { province: rollup.province, collector: rollup.collector, asOf: rollup.asOf, receivedAt, consoleUrl: rollup.consoleUrl, lastSeq };
         this.provinces.set(rollup.province, buildEntry(feed, rollup.epoch, rollup.regions));
       }
     } else {
-      await this.state.commit((db) => db.prepare('UPDATE hub_provinces SET received_at_ms = max(received_at_ms, ?), last_seq = ? WHERE province = ?').run(receivedAt, lastSeq, rollup.province));
+      await this.state.commit((db) => db.prepare('UPDATE hub_provinces SET received_at_ms = max(received_at_ms, ?), last_seq = CASE WHEN epoch = ? THEN max(last_seq, ?) ELSE last_seq END WHERE province = ?').run(receivedAt, rollup.epoch, rollup.seq, rollup.province));
       const now = this.provinces.get(rollup.province);
       if (now) {
         now.feed.receivedAt = Math.max(now.feed.receivedAt, receivedAt);
-        now.feed.lastSeq = lastSeq;
+        if (now.epoch === rollup.epoch) now.feed.lastSeq = Math.max(now.feed.lastSeq, rollup.seq);
       }
     }
     this.announce(rollup.province);

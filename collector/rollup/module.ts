@@ -72,9 +72,13 @@ export interface RollupModule extends CollectorModule {
 
 /** The county online counts of the province now (the change detector's view; O(counties) on a cached rollup). */
 function countyOnline(src: RollupSources, provinceCode: string, nowMs: number): Map<string, number> {
-  const roll = src.model().rollup(nowMs);
+  const model = src.model();
+  const roll = model.rollup(nowMs);
   const out = new Map<string, number>();
-  for (const [code, c] of roll.byCode) if (code.startsWith(provinceCode) && !code.endsWith('00')) out.set(code, countsOf(c).online);
+  for (const code of model.registry.counties.keys()) {
+    const c = code.startsWith(provinceCode) ? roll.byCode.get(code) : undefined;
+    if (c) out.set(code, countsOf(c).online);
+  }
   return out;
 }
 

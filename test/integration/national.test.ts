@@ -82,17 +82,24 @@ describe('integration: national hub with three provincial collectors', function 
     await Promise.all(
       codes.map(async (code, i) => {
         const reg = registryFile(code);
+        const stateDir = tempDir(`province-${code}`);
+        // 32 enrolls by the operator's command before it starts; the others by themselves from hub.enrollCode.
+        if (code === '32') {
+          const enrolled = await runCli('collector', ['hub', 'enroll', '--code', enrollCodes[code] as string], { CAMPUSLINK_REGISTRY: reg.path, CAMPUSLINK_HUB_URL: hub.url, CAMPUSLINK_STATE_DIR: stateDir, CAMPUSLINK_LOG_LEVEL: 'warn' });
+          expect(enrolled.code, enrolled.stderr).to.equal(0);
+          expect(enrolled.stdout).to.match(/as collector p32-[0-9a-f]{8} of province 32/);
+        }
         const collector = new CollectorChild(dbs[i + 1] as TestInfluxd, {
           CAMPUSLINK_REGISTRY: reg.path,
           CAMPUSLINK_HUB_URL: hub.url,
-          CAMPUSLINK_HUB_ENROLL_CODE: enrollCodes[code] as string,
+          ...(code !== '32' && { CAMPUSLINK_HUB_ENROLL_CODE: enrollCodes[code] as string }),
           CAMPUSLINK_HUB_INTERVAL_MS: '5000',
           CAMPUSLINK_HUB_MIN_INTERVAL_MS: '1000',
           CAMPUSLINK_HUB_RETRY_BASE_MS: '200',
           CAMPUSLINK_HUB_RETRY_MAX_MS: '1000',
           CAMPUSLINK_HUB_TIMEOUT_MS: '3000',
           CAMPUSLINK_LOG_LEVEL: 'error',
-        });
+        }, stateDir);
         await collector.start();
         provinces.push({ code, influx: dbs[i + 1] as TestInfluxd, collector, schools: reg.schools, agents: [], runs: [] });
       }),

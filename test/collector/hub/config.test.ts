@@ -39,5 +39,6 @@ describe('collector config: role and hub', () => {
       'hub.minIntervalMs: must be at most hub.intervalMs (20000)',
     ]);
     expect(issuesOf({ CAMPUSLINK_ROLE: 'county' })[0]).to.match(/^role: /);
+    expect(issuesOf({ CAMPUSLINK_HUB_URL: 'https://hub.example', CAMPUSLINK_HUB_CA_FILE: '/nonexistent/ca.pem' })).to.deep.equal(['hub.caFile: cannot be read: ENOENT']);
   });
 });

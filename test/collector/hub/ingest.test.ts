@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { collectorConfigSchema } from '../../../collector/config.js';
 import { issueCodes } from '../../../collector/enroll/codes.js';
 import { createHub, type Hub } from '../../../collector/hub/server.js';
-import { rollupLines } from '../../../collector/hub/points.js';
+import { rollupLines, rollupPoints } from '../../../collector/hub/points.js';
 import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 import { SinkError } from '../../../collector/sink/sink.js';
 import type { Rollup } from '../../../protocol/rollup.js';
@@ -145,9 +145,12 @@ describe('collector/hub: roll-up ingest and province enrollment', () => {
     r.regions[0]!.links = { fiber: 10, 'sat-geo': 2 };
     const [province, city] = rollupLines(r);
     expect(province).to.equal(
-      `rollup,level=province,province=32,region=320000 school_hours_online_pct=90,registered=9i,online=6i,offline=3i,never_seen=0i,tier_unknown=0i,tier_100_measured=6i,tier_100_contracted=3i,link_fiber=10i,link_sat_geo=2i,compliance_cn_bb_02_pass=6i,compliance_cn_bb_02_fail=3i,compliance_cn_bb_02_unknown=0i,alerts_school_offline=3i ${T0}`,
+      `rollup,level=province,province=32,region=320000 registered=9i,online=6i,offline=3i,never_seen=0i,tier_unknown=0i,tier_100_measured=6i,tier_100_contracted=3i,link_fiber=10i,link_sat_geo=2i,compliance_cn_bb_02_pass=6i,compliance_cn_bb_02_fail=3i,compliance_cn_bb_02_unknown=0i,alerts_school_offline=3i,school_hours_online_pct=90 ${T0}`,
     );
     expect(city).to.match(/^rollup,level=city,province=32,region=320100 registered=7i,/);
+    // The same fields as the point objects a sink without line protocol gets.
+    const fields = Object.fromEntries(province!.split(' ')[1]!.split(',').map((kv) => [kv.split('=')[0], Number(kv.split('=')[1]!.replace(/i$/, ''))]));
+    expect(fields).to.deep.equal(rollupPoints(r)[0]!.fields);
     expect(city).not.to.include('school_hours_online_pct');
   });
 });

@@ -54,6 +54,18 @@ describe('collector/hub/store', () => {
     expect(store.feeds()[0]).to.include({ asOf: T0 + 60_000, receivedAt: T0 + 70_000, lastSeq: 3 });
   });
 
+  it('roll-ups of one batch applied together: the newest as-of wins in memory and in the row, whatever the order', async () => {
+    const store = HubRollupStore.open({ state });
+    await Promise.all([store.apply(makeRollup('32', { seq: 2, asOf: T0 + 60_000 }, [7, 1, 1]), T0 + 100), store.apply(makeRollup('32', { seq: 1, asOf: T0 }, [1, 1, 1]), T0 + 100)]);
+    expect(store.latest('320102')?.online).to.equal(7);
+    expect(store.feeds()[0]).to.include({ asOf: T0 + 60_000, lastSeq: 2 });
+    await state.close();
+    state = openStateDb({ stateDir: dir, checkpointIntervalMs: 0 });
+    const again = HubRollupStore.open({ state });
+    expect(again.latest('320102')?.online).to.equal(7);
+    expect(again.feeds()[0]).to.include({ asOf: T0 + 60_000, lastSeq: 2 });
+  });
+
   it('survives a restart from the state database, and skips a damaged row naming it', async () => {
     const store = HubRollupStore.open({ state });
     await store.apply(makeRollup('32', { seq: 7 }), T0 + 100);
