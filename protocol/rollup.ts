@@ -13,8 +13,11 @@ export const ROLLUPS_PATH = '/api/v1/rollups';
 /** Path where a province collector exchanges an enrollment code for its credential on the hub. */
 export const HUB_ENROLL_PATH = '/api/v1/hub/enroll';
 
-/** Most roll-ups in one POST (a backlog after an outage is sent in batches of at most this many). */
-export const MAX_ROLLUPS_PER_BATCH = 50;
+/**
+ * Most roll-ups in one POST (a backlog after an outage is sent in batches of at most this many). The hub
+ * validates them one at a time, yielding between two (a province roll-up takes a few ms to check).
+ */
+export const MAX_ROLLUPS_PER_BATCH = 20;
 /** Most regions in one roll-up: the largest province has ~21 cities and ~185 counties; room for 10× that. */
 export const MAX_REGIONS_PER_ROLLUP = 2000;
 /** Most keys in one of a region's maps (tiers, links, compliance rules, alert rules). */
@@ -144,6 +147,9 @@ export const rollupBatchSchema = z
       }
     });
   });
+
+/** The envelope of a batch, checked before each roll-up is validated on its own (see MAX_ROLLUPS_PER_BATCH). */
+export const rollupEnvelopeSchema = z.strictObject({ rollups: z.array(z.unknown()).min(1, 'must hold at least one roll-up').max(MAX_ROLLUPS_PER_BATCH) });
 
 /** The hub's answer to an accepted batch (read tolerantly: the hub may add keys within version 1). */
 export const rollupAckSchema = z.object({

@@ -10,7 +10,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, WireError, decodeBatch, toIssues, type Report } from '../../protocol/index.js';
-import { rollupBatchSchema, type Rollup, type RollupAck } from '../../protocol/rollup.js';
+import { rollupEnvelopeSchema, rollupSchema, type Rollup, type RollupAck } from '../../protocol/rollup.js';
+import type { Issue } from '../../protocol/index.js';
 import { errorAnswer } from '../http/errors.js';
 import { freshReports, recordByEpoch, streamSeq, type DedupeStore } from '../ingest/dedupe.js';
 import type { AcceptedBatch } from '../module.js';
@@ -45,6 +46,30 @@ function asReport(r: Rollup): Report {
   return { seq: r.seq, epoch: r.epoch, collectedAt: r.asOf, sentAt: r.sentAt, agent: r.collector } as unknown as Report;
 }
 
+const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Validates a decoded batch: the envelope, then each roll-up on its own with a yield between two, so a
+ * backlog batch never holds the event loop for the sum of its roll-ups; then that all come from one collector.
+ */
+export async function parseRollupBatch(body: unknown): Promise<{ ok: true; rollups: Rollup[] } | { ok: false; issues: Issue[] }> {
+  const env = rollupEnvelopeSchema.safeParse(body);
+  if (!env.success) return { ok: false, issues: toIssues(env.error) };
+  const rollups: Rollup[] = [];
+  const issues: Issue[] = [];
+  for (const [i, item] of env.data.rollups.entries()) {
+    if (i > 0) await yieldNow();
+    const r = rollupSchema.safeParse(item);
+    if (r.success) rollups.push(r.data);
+    else issues.push(...toIssues(r.error).map((x) => ({ path: x.path ? `rollups.${i}.${x.path}` : `rollups.${i}`, message: x.message })));
+  }
+  const first = rollups[0];
+  rollups.forEach((r, i) => {
+    if (first && (r.collector !== first.collector || r.province !== first.province)) issues.push({ path: `rollups.${i}.collector`, message: 'all roll-ups of a batch must come from one province collector' });
+  });
+  return issues.length ? { ok: false, issues } : { ok: true, rollups };
+}
+
 /** Builds the handler: `handle(headers, body)` gives the answer; `authorize(headers)` the credential or a refusal, before a body is read. */
 export function createRollupIngest(opts: RollupIngestOptions) {
   const authorize = (h: IncomingHttpHeaders): ProvinceCredential | HubReply => {
@@ -71,12 +96,12 @@ export function createRollupIngest(opts: RollupIngestOptions) {
       if (!(e instanceof WireError)) throw e;
       return { reply: errorAnswer(e.kind === 'too-large' ? 'COL_ERR_BODY_TOO_LARGE' : e.kind === 'unsupported' ? 'COL_ERR_UNSUPPORTED_MEDIA_TYPE' : 'COL_ERR_INVALID_JSON', e.message) };
     }
-    const parsed = rollupBatchSchema.safeParse(body);
-    if (!parsed.success) {
-      const issues = toIssues(parsed.error);
+    const parsed = await parseRollupBatch(body);
+    if (!parsed.ok) {
+      const issues = parsed.issues.slice(0, 200);
       return { reply: errorAnswer('COL_ERR_INVALID_PAYLOAD', `invalid roll-up batch: ${issues.map((i) => `${i.path}: ${i.message}`).slice(0, 5).join('; ')}`, issues) };
     }
-    const rollups = parsed.data.rollups;
+    const rollups = parsed.rollups;
     const foreign = rollups.findIndex((r) => r.province !== cred.province || r.collector !== cred.collector);
     if (foreign >= 0) {
       const r = rollups[foreign] as Rollup;

@@ -24,6 +24,7 @@ import type { Sink } from '../sink/sink.js';
 import type { StateDb } from '../state/db.js';
 import { ProvinceCredentials } from './credentials.js';
 import { createHubEnrollment, type HubReply } from './enroll.js';
+import { feedsRouter } from './feeds.js';
 import { createRollupIngest } from './ingest.js';
 import { buildHubModules, type HubModuleContext } from './modules.js';
 import { HubRollupStore } from './store.js';
@@ -107,6 +108,7 @@ export function createHub(opts: HubOptions): Hub {
   app.post('/api/v1/enroll', refuse('agent enrollment'));
   if (opts.viewers) app.use(requireViewer(opts.viewers, opts.readTokens));
   app.get('/api/v1/me', whoAmI);
+  app.use(feedsRouter({ store, now: opts.now, staleAfterMs: ctx.staleAfterMs }));
   for (const m of modules) if (m.router) app.use(m.router);
   app.use((_req: Request, res: Response) => sendError(res, 'COL_ERR_NOT_FOUND', 'no such endpoint'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

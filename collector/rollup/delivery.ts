@@ -14,8 +14,8 @@ import type { HubCredential } from './credential.js';
 import { answerDetail, postToHub, type HubPostOptions } from './post.js';
 import type { RollupSpool } from './spool.js';
 
-/** Most bytes of roll-up JSON in one POST (before gzip), below the hub's default 8 MiB body limit. */
-export const MAX_BATCH_JSON_BYTES = 4 * 1024 * 1024;
+/** Most bytes of roll-up JSON in one POST (before gzip): about ten roll-ups of a large province, parsed by the hub in a few ms. */
+export const MAX_BATCH_JSON_BYTES = 1024 * 1024;
 
 /** What delivery has done since start. */
 export interface DeliveryStats {
