@@ -80,6 +80,17 @@ describe('collector/hub/views: the national read APIs', function () {
     expect((await get(hub, '/api/v1/regions/999999')).status).to.equal(404);
   });
 
+  it('serves the national pages, and not the pages of a province (they read school-level APIs)', async () => {
+    const home = await get(hub, '/');
+    expect(home.status).to.equal(200);
+    expect(home.text).to.contain('/console/js/national.js');
+    expect((await get(hub, '/console/national-map.html')).status).to.equal(200);
+    expect((await get(hub, '/console/js/national.js')).type).to.match(/javascript/);
+    const school = await get(hub, '/console/school.html');
+    expect(school.status).to.equal(404);
+    expect(school.body.error.code).to.equal('COL_ERR_NOT_FOUND');
+  });
+
   it('regions list the provinces and their tree', async () => {
     const nat = (await get(hub, '/api/v1/regions')).body;
     expect(nat.children.map((c: any) => c.code)).to.deep.equal(['110000', '320000']);
