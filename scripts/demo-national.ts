@@ -137,7 +137,7 @@ export async function runNationalDemo(d: NationalDemoDeps): Promise<NodeJS.Timeo
       '',
       `campuslink national demo: a hub and ${provinces.length} provinces, ${agent} schools with one agent each, a ${args.intervalS}s cycle, a roll-up every ${intervalMs / 1000}s.`,
       `  national hub   ${hub.url}/   (nation → province → city → county, map, national alerts; zh-CN / en)`,
-      `                 ${hub.url}/api/v1/coverage?level=national   ${hub.url}/api/v1/hub/provinces`,
+      `                 ${hub.url}/api/v1/coverage?level=national   ${hub.url}/api/v1/hub/feeds`,
       ...provinces.map((p) => `  province ${p.code}    ${p.url}/   (${p.name}: its own console and schools; ${p.schools} agents; collector pid ${p.pid})`),
       `  try            kill ${provinces[0]?.pid ?? '<pid>'}   (that province turns "stale" on the hub within ${Math.round(Math.max(10_000, 3 * intervalMs) / 1000)} s, its last figures kept)`,
       `  stop           Ctrl-C${args.duration ? ` (or wait ${args.duration})` : ''}`,

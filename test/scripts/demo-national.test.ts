@@ -66,8 +66,8 @@ describe('README "National hub": npm run demo -- --national, as written', functi
       const pid = Number((await waitFor(/try\s+kill (\d+)/, 5000))[1]);
       const both = await waitFor(/national: (\d+)\/(\d+) schools online {2}provinces reporting: 2\n/, 40_000);
       expect(Number(both[2])).to.equal(56);
-      const feeds = (await (await fetch(`${hub}/api/v1/hub/provinces`)).json()) as { items: { code: string; stale: boolean }[] };
-      expect(feeds.items.map((i) => [i.code, i.stale])).to.deep.equal([['630000', false], ['640000', false]]);
+      const feeds = (await (await fetch(`${hub}/api/v1/hub/feeds`)).json()) as { provinces: { province: string; stale: boolean }[] };
+      expect(feeds.provinces.map((i) => [i.province, i.stale])).to.deep.equal([['63', false], ['64', false]]);
       process.kill(pid, 'SIGTERM');
       const stale = await waitFor(/national: (\d+)\/56 schools online {2}provinces reporting: 1 {2}stale: 青海省/, 40_000);
       const cov = (await (await fetch(`${hub}/api/v1/coverage?level=national`)).json()) as { registered: number; staleProvinces: { code: string }[]; children: { code: string; stale: boolean; registered: number }[] };
