@@ -72,6 +72,44 @@ function startHubStatus(hubUrl: string, intervalS: number): NodeJS.Timeout {
   }, Math.max(5, intervalS) * 1000);
 }
 
+/** One province: an enrollment code from the hub, its collector (its schools only), a token and an agent per school. */
+async function startProvince(d: NationalDemoDeps, p: { code: string; name: string; ids: readonly string[]; firstAgent: number; hubUrl: string; hubEnv: Record<string, string>; intervalMs: number; fleet: GatewayFleet }): Promise<{ code: string; name: string; url: string; pid: number | undefined; schools: number }> {
+  const code = (await d.run([d.bin('collector'), 'enroll', 'issue', '--province', p.code], p.hubEnv)).match(/clke_[A-Za-z0-9_-]+/)?.[0];
+  if (!code) throw new Error(`the hub printed no enrollment code for province ${p.code}`);
+  const dir = join(d.stateDir, `province-${p.code}`);
+  mkdirSync(dir, { recursive: true });
+  const registry = join(dir, 'schools.csv');
+  splitRegistry(d.registryPath, p.code, registry);
+  const port = await freePort();
+  const env = {
+    CAMPUSLINK_STATE_DIR: join(dir, 'collector'),
+    CAMPUSLINK_REGISTRY: registry,
+    CAMPUSLINK_LISTEN: `127.0.0.1:${port}`,
+    CAMPUSLINK_INFLUX_URL: '',
+    CAMPUSLINK_INFLUX_EMBEDDED_PORT: '0',
+    CAMPUSLINK_HUB_URL: p.hubUrl,
+    CAMPUSLINK_HUB_ENROLL_CODE: code,
+    CAMPUSLINK_HUB_INTERVAL_MS: String(p.intervalMs),
+    CAMPUSLINK_HUB_MIN_INTERVAL_MS: String(Math.min(p.intervalMs, 5000)),
+    CAMPUSLINK_HUB_CONSOLE_URL: `http://127.0.0.1:${port}/console`,
+    CAMPUSLINK_LOG_LEVEL: 'warn',
+  };
+  const col = await d.startCollector(env);
+  for (const [j, id] of p.ids.entries()) {
+    if (d.stopping()) break;
+    const i = p.firstAgent + j;
+    const token = (await d.run([d.bin('collector'), 'token', 'issue', '--school', id], env)).trim().split('\n').pop() as string;
+    const gw = p.fleet.gateways[i];
+    if (!gw) throw new Error('gateway fleet is smaller than the number of schools');
+    const aenv = d.agentEnv({ id, i, token, collectorUrl: col.url, linkType: d.registry.get(id)?.linkType ?? 'fiber', args: d.args, stateDir: dir, gw });
+    const child = d.children.spawn(process.execPath, [d.bin('agent'), 'run'], { cwd: d.root, env: { ...process.env, ...aenv }, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('exit', (c) => {
+      if (!d.stopping()) void d.stop(`agent demo-${i + 1} (school ${id}) exited with ${c}`, 1);
+    });
+  }
+  return { code: p.code, name: p.name, url: col.url, pid: col.child.pid, schools: p.ids.length };
+}
+
 /** Starts the hub, both provinces and their agents; prints where everything is. Returns the status timer. */
 export async function runNationalDemo(d: NationalDemoDeps): Promise<NodeJS.Timeout> {
   const { args, stateDir } = d;
@@ -88,54 +126,18 @@ export async function runNationalDemo(d: NationalDemoDeps): Promise<NodeJS.Timeo
     CAMPUSLINK_LOG_LEVEL: 'warn',
   };
   const hub = await d.startCollector(hubEnv);
-  const provinces: { code: string; name: string; url: string; pid: number | undefined; schools: number }[] = [];
   const perProvince = DEMO_PROVINCES.map((p) => [...d.registry.schools.values()].filter((s) => s.provinceCode === `${p.code}0000`).slice(0, args.schools).map((s) => s.id));
   const fleet = await d.startFleet(perProvince.reduce((n, ids) => n + ids.length, 0));
-  let agent = 0;
-  for (const [k, p] of DEMO_PROVINCES.entries()) {
-    if (d.stopping()) break;
-    const code = (await d.run([d.bin('collector'), 'enroll', 'issue', '--province', p.code], hubEnv)).match(/clke_[A-Za-z0-9_-]+/)?.[0];
-    if (!code) throw new Error(`the hub printed no enrollment code for province ${p.code}`);
-    const dir = join(stateDir, `province-${p.code}`);
-    mkdirSync(dir, { recursive: true });
-    const registry = join(dir, 'schools.csv');
-    splitRegistry(d.registryPath, p.code, registry);
-    const port = await freePort();
-    const env = {
-      CAMPUSLINK_STATE_DIR: join(dir, 'collector'),
-      CAMPUSLINK_REGISTRY: registry,
-      CAMPUSLINK_LISTEN: `127.0.0.1:${port}`,
-      CAMPUSLINK_INFLUX_URL: '',
-      CAMPUSLINK_INFLUX_EMBEDDED_PORT: '0',
-      CAMPUSLINK_HUB_URL: hub.url,
-      CAMPUSLINK_HUB_ENROLL_CODE: code,
-      CAMPUSLINK_HUB_INTERVAL_MS: String(intervalMs),
-      CAMPUSLINK_HUB_MIN_INTERVAL_MS: String(Math.min(intervalMs, 5000)),
-      CAMPUSLINK_HUB_CONSOLE_URL: `http://127.0.0.1:${port}/console`,
-      CAMPUSLINK_LOG_LEVEL: 'warn',
-    };
-    const col = await d.startCollector(env);
-    const ids = perProvince[k] ?? [];
-    for (const id of ids) {
-      const token = (await d.run([d.bin('collector'), 'token', 'issue', '--school', id], env)).trim().split('\n').pop() as string;
-      const gw = fleet.gateways[agent];
-      if (!gw) throw new Error('gateway fleet is smaller than the number of schools');
-      const aenv = d.agentEnv({ id, i: agent, token, collectorUrl: col.url, linkType: d.registry.get(id)?.linkType ?? 'fiber', args, stateDir: dir, gw });
-      const child = d.children.spawn(process.execPath, [d.bin('agent'), 'run'], { cwd: d.root, env: { ...process.env, ...aenv }, stdio: ['ignore', 'ignore', 'inherit'] });
-      const n = agent;
-      child.once('exit', (c) => {
-        if (!d.stopping()) void d.stop(`agent demo-${n + 1} (school ${id}) exited with ${c}`, 1);
-      });
-      agent++;
-    }
-    provinces.push({ code: p.code, name: p.name, url: col.url, pid: col.child.pid, schools: ids.length });
-  }
+  // Both provinces start side by side (enrollment, collector, tokens, agents): half the wait on a busy machine.
+  const offsets = perProvince.map((_, k) => perProvince.slice(0, k).reduce((n, ids) => n + ids.length, 0));
+  const provinces = await Promise.all(DEMO_PROVINCES.map((p, k) => startProvince(d, { ...p, ids: perProvince[k] ?? [], firstAgent: offsets[k] ?? 0, hubUrl: hub.url, hubEnv, intervalMs, fleet })));
+  const agent = perProvince.reduce((n, ids) => n + ids.length, 0);
   process.stdout.write(
     [
       '',
       `campuslink national demo: a hub and ${provinces.length} provinces, ${agent} schools with one agent each, a ${args.intervalS}s cycle, a roll-up every ${intervalMs / 1000}s.`,
       `  national hub   ${hub.url}/   (nation → province → city → county, map, national alerts; zh-CN / en)`,
-      `                 ${hub.url}/api/v1/coverage?level=national   ${hub.url}/api/v1/hub/provinces`,
+      `                 ${hub.url}/api/v1/coverage?level=national   ${hub.url}/api/v1/hub/feeds`,
       ...provinces.map((p) => `  province ${p.code}    ${p.url}/   (${p.name}: its own console and schools; ${p.schools} agents; collector pid ${p.pid})`),
       `  try            kill ${provinces[0]?.pid ?? '<pid>'}   (that province turns "stale" on the hub within ${Math.round(Math.max(10_000, 3 * intervalMs) / 1000)} s, its last figures kept)`,
       `  stop           Ctrl-C${args.duration ? ` (or wait ${args.duration})` : ''}`,

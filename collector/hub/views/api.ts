@@ -1,6 +1,7 @@
 /**
  * What the national console pages read beyond coverage and compliance: the breadcrumb, the meta, the
- * history (InfluxDB `rollup`), the provinces' feeds with their staleness, and the national alerts.
+ * history (InfluxDB `rollup`) and the national alerts. The provinces' feeds with their staleness are the
+ * hub's own `GET /api/v1/hub/feeds` (collector/hub/feeds.ts).
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { InfluxDB } from 'influx';
@@ -14,7 +15,7 @@ import type { RollupStore } from '../store.js';
 import { alertJson, type HubAlerts } from './alerts.js';
 import { ruleIds } from './coverage.js';
 import { hubHistory } from './history.js';
-import { NATIONAL, feedsByProvince, isStale, levelOf, provinceConsoleLink, provinceKey, regionName, trailOf } from './rows.js';
+import { NATIONAL, feedsByProvince, levelOf, provinceConsoleLink, provinceKey, regionName, trailOf } from './rows.js';
 
 const region = z.string().regex(/^\d{6}$/, 'must be a 6-digit GB/T 2260 code (000000: national)').default(NATIONAL);
 const historyQuery = z.strictObject({ region, range: z.enum(Object.keys(HISTORY_RANGES) as [HistoryRange, ...HistoryRange[]]).default('7d') });
@@ -27,23 +28,6 @@ export interface HubApiOptions {
   staleAfterMs: number;
   queryTimeoutMs: number;
   log: Logger;
-}
-
-/** The provinces' feeds: which province collector, its data's as-of time, whether it is stale, its console. */
-export function provincesAnswer(store: RollupStore, nowMs: number, staleAfterMs: number) {
-  const feeds = feedsByProvince(store);
-  const codes = new Set([...feeds.keys()].map((k) => `${k}0000`));
-  for (const p of store.children('')) codes.add(p.region);
-  const items = [...codes].sort().map((code) => {
-    const f = feeds.get(provinceKey(code));
-    const stale = isStale(f, nowMs, staleAfterMs);
-    return {
-      code, name: regionName(code, store.latest(code)?.name), collector: f?.collector ?? null, stale,
-      asOf: f ? new Date(f.asOf).toISOString() : null, receivedAt: f ? new Date(f.receivedAt).toISOString() : null,
-      staleForS: stale && f ? Math.round((nowMs - f.receivedAt) / 1000) : null, lastSeq: f?.lastSeq ?? null, consoleUrl: f?.consoleUrl ?? null,
-    };
-  });
-  return { asOf: new Date(nowMs).toISOString(), staleAfterMs, items };
 }
 
 /** The router. */
@@ -86,11 +70,6 @@ export function hubApiRouter(opts: HubApiOptions): Router {
     } catch (e) {
       if (!sendIfUnavailable(res, e, opts.log)) next(e);
     }
-  });
-
-  router.get('/api/v1/hub/provinces', (req, res) => {
-    if (!parseQuery(z.strictObject({}), req.query, res)) return;
-    res.json(provincesAnswer(opts.store, opts.now(), opts.staleAfterMs));
   });
 
   router.get('/api/v1/hub/alerts', (req, res) => {

@@ -99,6 +99,21 @@ export function ruleIds(store: RollupStore): string[] {
   return [...ids].sort();
 }
 
+/** The per-rule counts of a region and each child, or undefined when no province sent it. */
+export function hubCompliance(opts: HubReadOptions, level: HubLevel, code: string | undefined) {
+  const cov = hubCoverage(opts, level, code);
+  if (!cov) return undefined;
+  const ids = ruleIds(opts.store);
+  return {
+    // Each province judges with its own default profile; the hub has the counts it sent, as of its as-of time.
+    profile: { id: 'provinces', name: "each province's default profile" },
+    level: cov.level, code: cov.code, name: cov.name, schools: cov.registered, asOf: cov.asOf, stale: cov.stale,
+    rules: rulesOf(opts, cov.code, ids),
+    children: cov.children.map((c) => ({ level: c.level, code: c.code, name: c.name, schools: c.registered, asOf: c.asOf, stale: c.stale, rules: rulesOf(opts, c.code, ids) })),
+    ...(cov.level === 'national' ? { staleProvinces: (cov as { staleProvinces?: unknown }).staleProvinces } : {}),
+  };
+}
+
 function notFound(res: Response, level: string, code: string | undefined): void {
   sendError(res, 'COL_ERR_NOT_FOUND', `no ${level} with code ${code} in the roll-ups received: no province has sent it`);
 }
@@ -150,17 +165,8 @@ export function hubCoverageRouter(opts: HubReadOptions): Router {
   router.get('/api/v1/compliance', (req, res) => {
     const q = parseQuery(complianceQuery, req.query, res);
     if (!q) return;
-    const cov = hubCoverage(opts, q.level, q.code);
-    if (!cov) return notFound(res, q.level, q.code);
-    const ids = ruleIds(opts.store);
-    const answer = {
-      // Each province judges with its own default profile; the hub has the counts it sent, as of its as-of time.
-      profile: { id: 'provinces', name: "each province's default profile" },
-      level: cov.level, code: cov.code, name: cov.name, schools: cov.registered, asOf: cov.asOf, stale: cov.stale,
-      rules: rulesOf(opts, cov.code, ids),
-      children: cov.children.map((c) => ({ level: c.level, code: c.code, name: c.name, schools: c.registered, asOf: c.asOf, stale: c.stale, rules: rulesOf(opts, c.code, ids) })),
-      ...(cov.level === 'national' ? { staleProvinces: (cov as { staleProvinces?: unknown }).staleProvinces } : {}),
-    };
+    const answer = hubCompliance(opts, q.level, q.code);
+    if (!answer) return notFound(res, q.level, q.code);
     if (wantsCsv(req, q.format)) {
       const rows: unknown[][] = [];
       for (const r of [answer, ...answer.children]) for (const x of r.rules) rows.push([r.level, r.code, r.name, r.schools, x.rule, x.pass, x.fail, x.unknown, round(100 * x.passShare), round(100 * x.knownShare), r.asOf ?? '', r.stale ? 1 : 0]);

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import express, { Router } from 'express';
 import { staticDir, vendorFiles } from '../../console/static.js';
+import { sendError } from '../../http/errors.js';
 
 const HEADERS = { 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'" };
 
@@ -23,7 +24,9 @@ export function hubStaticRouter(): Router {
     if (!file) return next();
     res.set(HEADERS).sendFile(file);
   });
-  router.use('/console', (_req, res, next) => {
+  router.use('/console', (req, res, next) => {
+    // A province's pages read school-level APIs a hub does not have: only the national pages are served here.
+    if (/\.html$/.test(req.path) && !/^\/national[\w-]*\.html$/.test(req.path)) return sendError(res, 'COL_ERR_NOT_FOUND', `${req.originalUrl} is a province's page: a national hub serves / and /console/national-map.html`);
     res.set(HEADERS);
     next();
   }, express.static(dir, { index: false, redirect: false, fallthrough: true, dotfiles: 'ignore' }));

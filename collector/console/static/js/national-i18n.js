@@ -14,6 +14,7 @@ const zh = {
   hoursNational: '各省 7 天上学时段在线率按登记学校数加权平均',
   provincesReporting: '省份：{r} 个正常，{s} 个过期', historyCarried: '折线中缺少汇报的时段按该省最后已知数字计入',
   alertStale: '自 {t} 起未收到汇总数据，数字截至 {a}', alertOnline: '学校在线率 {v}，连续 {m} 分钟低于 {th}',
+  noRollup: '未接入（未收到汇总）', noRollupShort: '未接入', staleLegend: '数据过期：显示最后已知数字及其时间',
   consoleLink: '打开', noProvinces: '尚未收到任何省份的汇总数据',
 };
 
@@ -29,6 +30,7 @@ const en = {
   hoursNational: "the provinces' 7-day school-hours rates, weighted by registered schools",
   provincesReporting: 'Provinces: {r} current, {s} stale', historyCarried: 'buckets without a roll-up from a province carry its last known figures',
   alertStale: 'no roll-up since {t}; figures as of {a}', alertOnline: '{v} of schools online, below {th} for {m} min',
+  noRollup: 'not connected (no roll-up)', noRollupShort: 'not connected', staleLegend: 'stale: its last known figures, with their time',
   consoleLink: 'open', noProvinces: 'No province has sent a roll-up yet',
 };
 

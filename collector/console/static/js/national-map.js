@@ -12,6 +12,8 @@ const query = (over = {}) => {
   const s = { ...state, ...over };
   return { region: s.region === '000000' ? undefined : s.region, shade: s.shade === 'online' ? undefined : s.shade };
 };
+/** A compact as-of time for a tile (month, day, hour and minute); the tooltip has the full one. */
+const shortTime = (iso) => (iso ? new Intl.DateTimeFormat(lang, { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso)) : '—');
 const SYMBOL = { b4: '✓', b3: '✓', b2: '!', b1: '✗', b0: '✗', nodata: '–' };
 
 function measure(child) {
@@ -27,20 +29,21 @@ function tile(child, level) {
   const bin = binOf(m.share);
   const name = level === 'national' ? shortName(child.code, child.name, lang) : child.name;
   const stale = child.stale ? t('staleTile', { t: fmt.date(child.asOf) }) : null;
+  const staleShort = child.stale ? `${t('stale')} ${shortTime(child.asOf)}` : null;
   const tip = [child.name, `${t('registered')} ${fmt.n(child.registered)} · ${t('onlineNow')} ${fmt.n(child.online)} · ${t('offline_')} ${fmt.n(child.offline)} · ${t('neverSeen')} ${fmt.n(child.neverSeen)}`, stale, m.note].filter(Boolean).join('\n');
   const target = child.level === 'county' ? href('/', { region: child.code }) : href('/console/national-map.html', query({ region: child.code }));
   return el('a', { class: `tile ${bin}${child.stale ? ' stale' : ''}`, href: target, 'data-code': child.code, 'data-bin': bin, 'data-stale': child.stale ? 'true' : 'false', title: tip },
     el('span', { class: 'tile-name' }, name),
     el('span', { class: 'tile-value' }, m.text, ' ', el('span', { 'aria-hidden': 'true' }, SYMBOL[bin])),
-    stale ? el('span', { class: 'tile-stale' }, stale) : el('span', { class: 'tile-count' }, t('nSchools', { n: fmt.n(child.registered) })));
+    stale ? el('span', { class: 'tile-stale' }, staleShort) : el('span', { class: 'tile-count' }, t('nSchools', { n: fmt.n(child.registered) })));
 }
 
 function legend() {
   const label = (i) => (i === 0 ? `≥ ${fmt.pct(BINS[0].min)}` : i === BINS.length - 1 ? `< ${fmt.pct(BINS[i - 1].min)}` : `${fmt.pct(BINS[i].min)} – ${fmt.pct(BINS[i - 1].min)}`);
   return el('div', { class: 'legend-box', id: 'map-legend' }, el('strong', {}, `${t('legend')}: ${shadeLabel(state.shade)}`),
     el('ul', { class: 'legend' }, BINS.map((b, i) => el('li', {}, el('span', { class: `swatch ${b.cls}`, 'aria-hidden': 'true' }), ` ${label(i)}`)),
-      el('li', {}, el('span', { class: 'swatch nodata', 'aria-hidden': 'true' }), ` ${t('noSchools')}`),
-      el('li', {}, el('span', { class: 'tile-stale' }, t('stale')), ` ${t('staleTile', { t: '…' })}`)));
+      el('li', {}, el('span', { class: 'swatch nodata', 'aria-hidden': 'true' }), ` ${t('noRollup')}`),
+      el('li', {}, el('span', { class: 'tile-stale' }, t('stale')), ` ${t('staleLegend')}`)));
 }
 
 const shadeLabel = (s) => (s === 'hours7' ? t('hoursRate', { d: 7 }) : t('onlineNowShare'));
@@ -74,7 +77,7 @@ async function main() {
       for (const [code, [col, row, zh, en]] of Object.entries(PROVINCE_TILES)) {
         if (byCode.has(code)) continue;
         grid.append(el('div', { role: 'listitem', class: 'tile-cell', style: `grid-column:${col + 1};grid-row:${row + 1}` },
-          el('span', { class: 'tile nodata', 'data-code': code, 'data-bin': 'nodata', title: t('noSchools') }, el('span', { class: 'tile-name' }, lang === 'en' ? en : zh), el('span', { class: 'tile-count' }, t('noSchools')))));
+          el('span', { class: 'tile nodata', 'data-code': code, 'data-bin': 'nodata', title: t('noRollup') }, el('span', { class: 'tile-name' }, lang === 'en' ? en : zh), el('span', { class: 'tile-count' }, t('noRollupShort')))));
       }
     }
     main.append(el('h1', {}, t('mapTitle')), breadcrumbs(trail.slice(0, trail.findIndex((s) => s.code === state.region) + 1 || 1), '/console/national-map.html', { shade: query().shade }),

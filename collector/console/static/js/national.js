@@ -89,16 +89,19 @@ async function alertsSection() {
 
 async function feedsSection() {
   const sec = el('section', { class: 'card', id: 'feeds' }, el('h2', {}, t('provincesFeeds')));
-  const f = await api('/api/v1/hub/provinces');
-  if (!f.items.length) {
+  const f = await api('/api/v1/hub/feeds');
+  if (!f.provinces.length) {
     sec.append(el('p', { class: 'note' }, t('noProvinces')));
     return sec;
   }
   sec.append(el('table', { class: 'grid', id: 'feeds-table' }, el('caption', {}, t('provincesFeeds')),
     el('thead', {}, el('tr', {}, [t('name'), t('feedCollector'), t('feedAsOf'), t('feedReceived'), t('feedStatus'), t('provinceConsole')].map((c) => el('th', { scope: 'col' }, c)))),
-    el('tbody', {}, f.items.map((p) => el('tr', { class: p.stale ? 'stale' : '', 'data-code': p.code },
-      el('td', {}, el('a', { href: href('/', { region: p.code }) }, p.name)), td(p.collector), td(fmt.date(p.asOf)), td(fmt.date(p.receivedAt)), el('td', {}, freshBadge(p)),
-      el('td', {}, p.consoleUrl ? el('a', { href: p.consoleUrl, rel: 'noopener' }, t('consoleLink')) : '—'))))));
+    el('tbody', {}, f.provinces.map((p) => {
+      const code = `${p.province}0000`;
+      return el('tr', { class: p.stale ? 'stale' : '', 'data-code': code },
+        el('td', {}, el('a', { href: href('/', { region: code }) }, p.name ?? code)), td(p.collector), td(fmt.date(p.asOf)), td(fmt.date(p.receivedAt)), el('td', {}, freshBadge(p)),
+        el('td', {}, p.consoleUrl ? el('a', { href: p.consoleUrl, rel: 'noopener' }, t('consoleLink')) : '—'));
+    }))));
   return sec;
 }
 

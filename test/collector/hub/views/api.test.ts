@@ -80,6 +80,17 @@ describe('collector/hub/views: the national read APIs', function () {
     expect((await get(hub, '/api/v1/regions/999999')).status).to.equal(404);
   });
 
+  it('serves the national pages, and not the pages of a province (they read school-level APIs)', async () => {
+    const home = await get(hub, '/');
+    expect(home.status).to.equal(200);
+    expect(home.text).to.contain('/console/js/national.js');
+    expect((await get(hub, '/console/national-map.html')).status).to.equal(200);
+    expect((await get(hub, '/console/js/national.js')).type).to.match(/javascript/);
+    const school = await get(hub, '/console/school.html');
+    expect(school.status).to.equal(404);
+    expect(school.body.error.code).to.equal('COL_ERR_NOT_FOUND');
+  });
+
   it('regions list the provinces and their tree', async () => {
     const nat = (await get(hub, '/api/v1/regions')).body;
     expect(nat.children.map((c: any) => c.code)).to.deep.equal(['110000', '320000']);
@@ -127,10 +138,9 @@ describe('collector/hub/views: the national read APIs', function () {
     expect(county.values.every((v: number[]) => v[5] === (v[2] as number) + (v[3] as number) + (v[4] as number))).to.equal(true);
   });
 
-  it('feeds, trail and meta say which province is stale and where its console is', async () => {
-    const f = (await get(hub, '/api/v1/hub/provinces')).body;
-    expect(f.items.map((i: any) => [i.code, i.stale, i.collector, i.lastSeq])).to.deep.equal([['110000', true, 'prov-11', 3], ['320000', false, 'prov-32', 7]]);
-    expect(f.items[0].staleForS).to.equal(Math.round((NOW - (T0 + 20 * MIN + 500)) / 1000));
+  it('feeds (the hub\'s own), trail and meta say which province is stale and where its console is', async () => {
+    const f = (await get(hub, '/api/v1/hub/feeds')).body;
+    expect(f.provinces.map((i: any) => [i.province, i.stale, i.collector, i.lastSeq])).to.deep.equal([['11', true, 'prov-11', 3], ['32', false, 'prov-32', 7]]);
     const tr = (await get(hub, '/api/v1/console/trail/320102')).body;
     expect(tr.trail.map((s: any) => s.code)).to.deep.equal(['000000', '320000', '320100', '320102']);
     expect(tr.provinceConsoleUrl).to.equal('https://collector-32.example/?region=320102');

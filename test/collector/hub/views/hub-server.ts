@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { pino } from 'pino';
+import { feedsRouter } from '../../../../collector/hub/feeds.js';
 import { HubRollupStore } from '../../../../collector/hub/store.js';
 import { createHubViewsModule, type HubViewsModule } from '../../../../collector/hub/views/module.js';
 import type { HubViewsSettings } from '../../../../collector/hub/views/settings.js';
@@ -39,6 +40,8 @@ export async function startTestHub(opts: { nowMs: number; settings?: Partial<Hub
   const module = createHubViewsModule({ config: { listen: '127.0.0.1:0' }, store, influx: influx.client, log, now: () => clock.now }, { ...(opts.settings && { settings: opts.settings }), consoleBase: 'http://hub.test' });
   await module.start?.();
   const app = express();
+  // As the hub mounts them (collector/hub/server.ts): its feeds, then the read side.
+  app.use(feedsRouter({ store, now: () => clock.now, staleAfterMs: module.settings.staleAfterMs }));
   app.use(module.router!);
   const server: Server = await new Promise((res) => {
     const s = app.listen(0, '127.0.0.1', () => res(s));
