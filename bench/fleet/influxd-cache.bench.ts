@@ -62,7 +62,18 @@ async function writeRound(url: string, agent: http.Agent, schools: number, round
     const body = Buffer.from(lines.join('\n'));
     points += lines.length;
     lines = [];
-    const p = post(url, body, agent).finally(() => inFlight.delete(p));
+    // A loaded box makes influxd answer 500 "timeout" now and then: the same write again (it overwrites itself).
+    const send = async (): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await post(url, body, agent);
+        } catch (e) {
+          if (attempt >= 5) throw e;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    };
+    const p = send().finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= 2) await Promise.race(inFlight);
   };
