@@ -1,6 +1,6 @@
 /** Turns accepted reports into InfluxDB points, adding the registry's hierarchy tags. */
 import { MEASUREMENT_FIELD_ORDER, type Report } from '../../protocol/report.js';
-import { escKeyFast, escMeasurement, escString, toLineProtocol } from '../sink/line-protocol.js';
+import { escKeyFast, escMeasurement, escString, flatString, toLineProtocol } from '../sink/line-protocol.js';
 import type { Point } from '../sink/sink.js';
 
 /** Tags the collector adds to every point from the registry. */
@@ -271,16 +271,16 @@ export function reportToLines(opts: ToPointsOptions & { cache: LineCache }): str
     const key = t.writable ? seriesKey(t, baseValues, m.tags) : undefined;
     const fields = key !== undefined ? fieldsText(cache, t, m.fields) : undefined;
     if (fields === undefined) return generalLines(opts);
-    lines.push(`${key} ${fields}${ts}`);
+    lines.push(flatString(`${key} ${fields}${ts}`));
   }
   const t = cache.template(baseKeys, 'report', {});
   const key = t.writable ? seriesKey(t, baseValues, undefined) : undefined;
   if (key === undefined) return generalLines(opts);
-  lines.push(`${key} lag_s=${lag},points=${lines.length},seq=${report.seq}${corrected ? `,clock_corrected=1,clock_offset_ms=${offset}` : ''}${ts}`);
+  lines.push(flatString(`${key} lag_s=${lag},points=${lines.length},seq=${report.seq}${corrected ? `,clock_corrected=1,clock_offset_ms=${offset}` : ''}${ts}`));
   return lines;
 }
 
 /** The general path: Point objects through toLineProtocol, fields in the schema's order. */
 function generalLines(opts: ToPointsOptions): string[] {
-  return reportToPoints(opts).map((p) => toLineProtocol(inSchemaOrder(p)));
+  return reportToPoints(opts).map((p) => flatString(toLineProtocol(inSchemaOrder(p))));
 }

@@ -15,7 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, type IPoolOptions } from 'influx';
 import type { Logger } from 'pino';
-import { toLineProtocol } from './line-protocol.js';
+import { flatString, toLineProtocol } from './line-protocol.js';
 import { conflictingField, parsePartialWrite, withoutField } from './partial.js';
 import { SinkError, type PartialWrite, type Point, type Sink } from './sink.js';
 import { timedInfluxWrite } from '../metrics/registry.js';
@@ -538,7 +538,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       if (closed) return Promise.reject(new SinkError('the InfluxDB sink is closed', true, defaultRetryAfterMs));
       let lines: string[];
       try {
-        lines = points.map(toLineProtocol);
+        lines = points.map((p) => flatString(toLineProtocol(p)));
       } catch (e) {
         return Promise.reject(e instanceof SinkError ? e : new SinkError(String(e), false, undefined, { cause: e }));
       }

@@ -37,6 +37,8 @@ export interface InfluxdOptions {
   maxSeriesPerDatabase?: number;
   /** Distinct values one tag key may take in one measurement (`max-values-per-tag`). Default EMBEDDED_LIMITS.maxValuesPerTag. */
   maxValuesPerTag?: number;
+  /** Cache size at which influxd writes it to a TSM file (`cache-snapshot-memory-size`), bytes. Default EMBEDDED_LIMITS.cacheSnapshotBytes. */
+  cacheSnapshotBytes?: number;
   /** How long to wait for `GET /ping` to answer 204. Default 20000 ms. */
   readyTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before sending SIGKILL. Default 5000 ms. */
@@ -132,7 +134,7 @@ export function findInfluxd(binary = 'influxd', pathEnv = process.env.PATH ?? ''
  * `school` takes 60,000 values, `agent` (host names by default) one or two per school, `target` up to a few
  * per school; 1M values leaves room for gateway replacements over years.
  */
-export const EMBEDDED_LIMITS = Object.freeze({ maxSeriesPerDatabase: 10_000_000, maxValuesPerTag: 1_000_000 });
+export const EMBEDDED_LIMITS = Object.freeze({ maxSeriesPerDatabase: 10_000_000, maxValuesPerTag: 1_000_000, cacheSnapshotBytes: 26_214_400 });
 
 function tomlString(s: string): string {
   return JSON.stringify(s); // a JSON string of printable text is a valid TOML basic string
@@ -142,7 +144,7 @@ function tomlString(s: string): string {
  * The influxd 1.x config (keys checked against `influxd config` of 1.6; influxd ignores keys it
  * does not know, so a typo here fails silently — keep it in sync with that output).
  */
-export function influxdConfig(o: { dataDir: string; host: string; port: number; rpcPort: number; maxSeriesPerDatabase?: number; maxValuesPerTag?: number }): string {
+export function influxdConfig(o: { dataDir: string; host: string; port: number; rpcPort: number; maxSeriesPerDatabase?: number; maxValuesPerTag?: number; cacheSnapshotBytes?: number }): string {
   const dir = (sub: string) => tomlString(path.join(o.dataDir, sub));
   const hostPort = (h: string, p: number) => tomlString(`${h.includes(':') ? `[${h}]` : h}:${p}`);
   return [
@@ -168,12 +170,10 @@ export function influxdConfig(o: { dataDir: string; host: string; port: number; 
     // 2 cores: one compaction at a time leaves the other core to the collector.
     '  max-concurrent-compactions = 1',
     '  cache-max-memory-size = 1073741824',
-    // influxd counts each series' key into the cache's size: at 1.3 M series (60,000 schools) the default
-    // 25 MiB snapshot held ~200,000 series with one value each, so influxd wrote a 38 MB TSM file every
-    // ~20 s and compacted them into 270 MB ones (680 MB on disk after 6 minutes of a province). At 256 MiB
-    // every series gets several values a block and a snapshot every few minutes. The WAL is unchanged
-    // (every write still fsync'ed before it is confirmed); a restart replays at most this much of it.
-    '  cache-snapshot-memory-size = 268435456',
+    // influxd's default. 256 MiB cut influxd's CPU per point 0.42× in bench/fleet/influxd-cache.bench.ts but
+    // only by deferring snapshots past the measured window, and a SIGKILL restart then replayed the WAL for
+    // 14–24 s (1.7–5.7 s at 25 MiB): over the 10 s restart goal. Left at the default until a longer A/B.
+    `  cache-snapshot-memory-size = ${o.cacheSnapshotBytes ?? EMBEDDED_LIMITS.cacheSnapshotBytes}`,
     '  query-log-enabled = false',
     '  trace-logging-enabled = false',
     '',
@@ -298,7 +298,7 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
   /** Spawns influxd with the current ports; resolves when ready, throws COL_ERR_INFLUXD_START otherwise. */
   const launch = async (): Promise<void> => {
     for (const sub of ['meta', 'data', 'wal']) mkdirSync(path.join(dataDir, sub), { recursive: true });
-    writeFileSync(configPath, influxdConfig({ dataDir, host, port, rpcPort, maxSeriesPerDatabase: options.maxSeriesPerDatabase, maxValuesPerTag: options.maxValuesPerTag }));
+    writeFileSync(configPath, influxdConfig({ dataDir, host, port, rpcPort, maxSeriesPerDatabase: options.maxSeriesPerDatabase, maxValuesPerTag: options.maxValuesPerTag, cacheSnapshotBytes: options.cacheSnapshotBytes }));
     // INFLUXDB_* variables override the config file in influxd 1.x; keep them from leaking in.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXDB_')));
     const started = Date.now();
