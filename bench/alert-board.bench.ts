@@ -3,21 +3,22 @@
  * synchronous stretch on the event loop) while 60,000 schools' offline alerts fire, and how long the
  * event loop is held while 60,000 resolved alerts are written to the history.
  *
- *   npx tsx bench/alert-board.bench.ts [--schools 60000] [--pairs 7]
+ *   npx tsx --expose-gc bench/alert-board.bench.ts [--schools 60000] [--pairs 7] [--storms 3]
  *
  * (a) items() for the nation (page of 500) and for one county account (scope filter on every alert):
  *     wall time and the longest gap between two ticks of a 1 ms timer meanwhile (items() works in
  *     slices with yields), interleaved with its peer in the same run: JSON.stringify of the answer,
  *     which express does for the same request anyway. Median (min–max) of the pairs, ms.
- * (b) The longest gap between two ticks of a 1 ms timer while note() writes 60,000 resolved alerts
- *     (only the newest 5,000 are kept; group commits of 500 with yields between).
- * (c) Peer of (a) and (b): the longest gap of the same timer while the process only sleeps as long as
- *     (b) took — what a loaded machine costs by itself (the box is shared; a gap there is not ours).
- * Goal: the median longest gap of each case of (a), and the gap of (b), ≤ 50 ms (the event-loop budget),
- * or ≤ (c) when the machine alone already stalls longer.
+ * (b) A storm resolving all 60,000 at once, `--storms` times (default 3; the alerts raised again
+ *     between): wall and CPU time of note() writing them (only the newest 5,000 are kept; commits of
+ *     100 rows with yields between) and the longest gap of the same timer meanwhile.
+ * (c) Peer of (a) and (b), after each storm: the longest gap of the same timer while the process only
+ *     sleeps as long as (b) took — what a loaded machine costs by itself (the box is shared).
+ * Goal: the median longest gap of each case of (a) and of (b) ≤ 50 ms (the event-loop budget), or ≤
+ * the median of (c) when the machine alone already stalls longer.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AlertFactory, type Alert } from '../collector/alerts/alert.js';
 import { AlertBoard } from '../collector/alerts/board.js';
@@ -62,18 +63,22 @@ export async function run(): Promise<BenchResult> {
   const factory = new AlertFactory('http://127.0.0.1:8470');
   const t = Date.UTC(2026, 10, 23, 1, 0);
   const active = new Map<string, Alert>();
-  let i = 0;
-  for (const s of reg.schools.values()) {
-    const a = factory.school(rule, reg, s, { value: '42 min', threshold: '', forMin: 30 }, t + (i++ % 3600) * 1000);
-    active.set(a.key, a);
-  }
   const dir = mkdtempSync(join(tmpdir(), 'cl-board-bench-'));
   const state = openStateDb({ stateDir: dir });
   const clock = { now: t + 3_600_000 };
   const board = new AlertBoard(state, () => active, () => clock.now);
-  // Every tenth alert acknowledged, as on a busy morning.
-  let k = 0;
-  for (const key of active.keys()) if (k++ % 10 === 0) await board.acknowledge(key, 'noc');
+  /** Every school's offline alert firing (storm `n` starts `n` hours later), every tenth acknowledged, as on a busy morning. */
+  const raise = async (n: number) => {
+    let i = 0;
+    for (const s of reg.schools.values()) {
+      const a = factory.school(rule, reg, s, { value: '42 min', threshold: '', forMin: 30 }, t + n * 3_600_000 + (i++ % 3600) * 1000);
+      active.set(a.key, a);
+    }
+    clock.now = t + (n + 1) * 3_600_000;
+    let k = 0;
+    for (const key of active.keys()) if (k++ % 10 === 0) await board.acknowledge(key, 'noc');
+  };
+  await raise(0);
 
   const county = reg.schools.values().next().value!.countyCode;
   const cases = {
@@ -100,26 +105,43 @@ export async function run(): Promise<BenchResult> {
     figures[`stringify_${name}_ms`] = spread(peer);
   }
 
-  // (b) a storm resolving: every alert resolves at once.
-  // As the engine hands them over: the firing alerts themselves, with their end set.
-  const resolved = [...active.values()];
-  for (const a of resolved) a.endsAtMs = clock.now;
-  active.clear();
-  const { wallMs: writeMs, gapMs: gap } = await watched(async () => {
-    board.note([], resolved);
-    await board.flushed();
-  });
-  figures.resolve_write_s = (writeMs / 1000).toFixed(2);
-  figures.resolve_longest_gap_ms = f1(gap);
+  // (b) a storm resolving: every alert resolves at once, `storms` times, each followed by (c) the idle peer as long.
+  const storms = Number(arg('storms', '3'));
+  const resolveWall: number[] = [];
+  const resolveGap: number[] = [];
+  const resolveCpu: number[] = [];
+  const idleGap: number[] = [];
+  for (let n = 0; n < storms; n++) {
+    if (n > 0) await raise(n);
+    // As the engine hands them over: the firing alerts themselves, with their end set.
+    const resolved = [...active.values()];
+    for (const a of resolved) a.endsAtMs = clock.now;
+    active.clear();
+    (globalThis as { gc?: () => void }).gc?.();
+    const c0 = process.cpuUsage();
+    const r = await watched(async () => {
+      board.note([], resolved);
+      await board.flushed();
+    });
+    const c = process.cpuUsage(c0);
+    resolveWall.push(r.wallMs);
+    resolveGap.push(r.gapMs);
+    resolveCpu.push((c.user + c.system) / 1000);
+    idleGap.push((await watched(() => new Promise((res) => setTimeout(res, r.wallMs)))).gapMs);
+  }
+  figures.resolve_write_ms = spread(resolveWall);
+  figures.resolve_cpu_ms = spread(resolveCpu);
+  figures.resolve_longest_gap_ms = spread(resolveGap);
+  figures.idle_longest_gap_ms = spread(idleGap);
   figures.resolved_kept = state.db.prepare('SELECT count(*) FROM alert_resolved').pluck().get() as number;
-  worst = Math.max(worst, gap);
+  figures.acks_left = state.db.prepare('SELECT count(*) FROM alert_acks').pluck().get() as number;
+  worst = Math.max(worst, median(resolveGap));
   figures.worst_ms = f1(worst);
-  const idle = await watched(() => new Promise((r) => setTimeout(r, writeMs)));
-  figures.idle_longest_gap_ms = f1(idle.gapMs);
-  const goalMs = Math.max(50, idle.gapMs);
+  figures.load_average_1m = f1(loadavg()[0]!);
+  const goalMs = Math.max(50, median(idleGap));
   await state.close();
   rmSync(dir, { recursive: true, force: true });
-  return { name: 'alert-board', figures, ratio: worst / goalMs, goal: 'longest event-loop gap while building a page or writing a storm of resolutions ≤ max(50 ms, the idle gap)', pass: worst <= goalMs };
+  return { name: 'alert-board', figures, ratio: worst / goalMs, goal: 'median longest event-loop gap while building a page or writing a storm of resolutions ≤ max(50 ms, the idle gap)', pass: worst <= goalMs };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -23,6 +23,8 @@ export const MAX_RESOLVED = 5000;
 export const KEEP_RESOLVED_MS = 7 * 86_400_000;
 // Rows of the history per group commit: each is an alert's JSON, so 100 keep a commit's work to a few ms.
 const CHUNK = 100;
+// Acknowledgements of alerts not kept, deleted per commit (one primary-key delete each).
+const ACK_CHUNK = 1000;
 /** Longest stretch of work between two yields while building a page, ms. */
 const SLICE_MS = 8;
 const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -123,46 +125,66 @@ export class AlertBoard {
 
   /**
    * The alerts module's journal hook: resolved alerts move to the history with their acknowledgement.
-   * Of a storm, only the newest MAX_RESOLVED are written (the history keeps no more), in chunks.
+   * Of a storm, only the newest MAX_RESOLVED are written (the history keeps no more). The work is cut
+   * so no piece holds the event loop: acknowledgements of alerts not kept are deleted ACK_CHUNK to a
+   * commit; each chunk of kept rows is serialized in its own slice, then inserted in a commit that only
+   * binds them; the history is pruned once at the end.
    */
   note(_fired: readonly Alert[], resolved: readonly Alert[]): void {
     if (resolved.length === 0) return;
-    const firstKept = Math.max(0, resolved.length - MAX_RESOLVED);
     const nowMs = this.now();
-    this.writing = this.writing
-      .then(async () => {
-        let t0 = performance.now();
-        for (let i = 0; i < resolved.length; i += CHUNK) {
-          const part = resolved.slice(i, i + CHUNK);
-          const acks = part.map((a) => {
-            const ack = this.ackOf(a);
-            if (ack) this.acks.delete(a.key);
-            return ack;
-          });
-          if (i + part.length <= firstKept && !acks.some(Boolean)) {
-            if (performance.now() - t0 > SLICE_MS) {
-              await yieldNow();
-              t0 = performance.now();
-            }
-            continue;
-          }
-          await this.state.commit((db) => {
-            const ins = db.prepare('INSERT INTO alert_resolved (key, starts_ms, ends_ms, alert, acked_by, acked_at_ms, place) VALUES (?, ?, ?, ?, ?, ?, ?)');
-            const del = db.prepare('DELETE FROM alert_acks WHERE key = ? AND starts_ms = ?');
-            for (let j = 0; j < part.length; j++) {
-              const a = part[j] as Alert;
-              const ack = acks[j];
-              if (ack) del.run(a.key, a.startsAtMs);
-              if (i + j >= firstKept) ins.run(a.key, a.startsAtMs, a.endsAtMs ?? nowMs, JSON.stringify(alertRecord(a)), ack?.by ?? null, ack?.atMs ?? null, placeOf(a.labels));
-            }
-            db.prepare('DELETE FROM alert_resolved WHERE ends_ms < ?').run(nowMs - KEEP_RESOLVED_MS);
-            db.prepare('DELETE FROM alert_resolved WHERE id <= (SELECT max(id) FROM alert_resolved) - ?').run(MAX_RESOLVED);
-          });
-          await yieldNow();
-          t0 = performance.now();
+    this.writing = this.writing.then(() => this.write(resolved, nowMs)).catch(() => undefined);
+  }
+
+  private async write(resolved: readonly Alert[], nowMs: number): Promise<void> {
+    const firstKept = Math.max(0, resolved.length - MAX_RESOLVED);
+    let t0 = performance.now();
+    const pause = async () => {
+      if (performance.now() - t0 > SLICE_MS) {
+        await yieldNow();
+        t0 = performance.now();
+      }
+    };
+    const dropped: [string, number][] = [];
+    for (let i = 0; i < firstKept; i++) {
+      const a = resolved[i] as Alert;
+      if (this.acks.size && this.ackOf(a)) {
+        this.acks.delete(a.key);
+        dropped.push([a.key, a.startsAtMs]);
+      }
+      if ((i & 255) === 0) await pause();
+    }
+    for (let i = 0; i < dropped.length; i += ACK_CHUNK) {
+      const part = dropped.slice(i, i + ACK_CHUNK);
+      await this.state.commit((db) => {
+        const del = db.prepare('DELETE FROM alert_acks WHERE key = ? AND starts_ms = ?');
+        for (const [key, startsMs] of part) del.run(key, startsMs);
+      });
+      t0 = performance.now();
+    }
+    for (let i = firstKept; i < resolved.length; i += CHUNK) {
+      await pause();
+      const rows: [string, number, number, string, string | null, number | null, string, boolean][] = [];
+      for (const a of resolved.slice(i, i + CHUNK)) {
+        const ack = this.acks.size ? this.ackOf(a) : undefined;
+        if (ack) this.acks.delete(a.key);
+        rows.push([a.key, a.startsAtMs, a.endsAtMs ?? nowMs, JSON.stringify(alertRecord(a)), ack?.by ?? null, ack?.atMs ?? null, placeOf(a.labels), ack !== undefined]);
+      }
+      await yieldNow();
+      await this.state.commit((db) => {
+        const ins = db.prepare('INSERT INTO alert_resolved (key, starts_ms, ends_ms, alert, acked_by, acked_at_ms, place) VALUES (?, ?, ?, ?, ?, ?, ?)');
+        const del = db.prepare('DELETE FROM alert_acks WHERE key = ? AND starts_ms = ?');
+        for (const [key, startsMs, endsMs, json, by, atMs, place, acked] of rows) {
+          if (acked) del.run(key, startsMs);
+          ins.run(key, startsMs, endsMs, json, by, atMs, place);
         }
-      })
-      .catch(() => undefined);
+      });
+      t0 = performance.now();
+    }
+    await this.state.commit((db) => {
+      db.prepare('DELETE FROM alert_resolved WHERE ends_ms < ?').run(nowMs - KEEP_RESOLVED_MS);
+      db.prepare('DELETE FROM alert_resolved WHERE id <= (SELECT max(id) FROM alert_resolved) - ?').run(MAX_RESOLVED);
+    });
   }
 
   /** Settles the writes queued so far (tests, shutdown). */

@@ -90,6 +90,8 @@ export class RobotReceiver {
   private timer: NodeJS.Timeout | undefined;
   private lastSentMs = -Infinity;
   private retryMs = 0;
+  /** After a failed send: not before this time. */
+  private retryAtMs: number | undefined;
   private sending: Promise<void> | undefined;
   private stopped = false;
 
@@ -121,16 +123,21 @@ export class RobotReceiver {
     this.schedule();
   }
 
-  private schedule(delayMs?: number): void {
-    if (this.timer || this.stopped || this.pending.size === 0) return;
+  // While a send is in flight nothing is scheduled: its end schedules what came meanwhile, counted from
+  // that send (scheduling from the previous one let a storm arriving over several sweeps send twice in groupWaitS).
+  private schedule(): void {
+    if (this.timer || this.sending || this.stopped || this.pending.size === 0) return;
     const s = this.opts.settings;
     const nowMs = this.opts.now();
-    const wait = delayMs ?? Math.max(s.groupWaitS * 1000, this.lastSentMs + s.minIntervalS * 1000 - nowMs);
+    const wait = this.retryAtMs !== undefined ? this.retryAtMs - nowMs : Math.max(s.groupWaitS * 1000, this.lastSentMs + s.minIntervalS * 1000 - nowMs);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.sending = this.flush()
         .catch((e: unknown) => this.opts.log.error({ receiver: s.name, err: String(e) }, 'robot send failed unexpectedly'))
-        .finally(() => (this.sending = undefined));
+        .finally(() => {
+          this.sending = undefined;
+          this.schedule();
+        });
     }, Math.max(0, wait));
     this.timer.unref();
   }
@@ -141,10 +148,12 @@ export class RobotReceiver {
     const s = this.opts.settings;
     const batch = this.pending;
     this.pending = new Map();
+    // The robots count requests: the interval runs from when this one went out.
+    this.lastSentMs = this.opts.now();
     try {
       await this.post([...batch.values()]);
-      this.lastSentMs = this.opts.now();
       this.retryMs = 0;
+      this.retryAtMs = undefined;
       this.opts.metrics?.alertNotifications.inc({ receiver: s.type, result: 'ok' });
     } catch (e) {
       this.opts.metrics?.alertNotifications.inc({ receiver: s.type, result: 'error' });
@@ -152,8 +161,8 @@ export class RobotReceiver {
       for (const [k, c] of batch) if (!this.pending.has(k)) this.pending.set(k, c);
       this.retryMs = Math.min(MAX_RETRY_MS, Math.max(s.minIntervalS * 1000, this.retryMs * 2, 5000));
       this.opts.log.warn({ code: 'COL_ERR_ALERT_DELIVERY', receiver: s.name, type: s.type, err: String((e as Error).message ?? e), retryable: true, retryAfterMs: this.retryMs }, 'robot message not delivered; kept and tried again');
-      this.lastSentMs = this.opts.now();
-      this.schedule(this.retryMs);
+      this.retryAtMs = this.opts.now() + this.retryMs;
+      this.schedule();
       return;
     }
     this.schedule();
@@ -186,7 +195,8 @@ export class RobotReceiver {
           status: firing ? 'firing' : 'resolved',
           title: md.title,
           text: md.text,
-          alerts: changes.map((c) => {
+          truncatedAlerts: Math.max(0, changes.length - s.maxAlerts),
+          alerts: changes.slice(0, s.maxAlerts).map((c) => {
             const p = postable(c.alert, c.alert.endsAtMs ?? 0);
             // Alertmanager's webhook says "no end yet" with the zero time.
             return { status: c.status, ...p, endsAt: c.alert.endsAtMs === undefined ? '0001-01-01T00:00:00Z' : p.endsAt };

@@ -31,6 +31,11 @@ export const receiverSchema = z
     minIntervalS: z.number().min(0).max(86_400).default(60),
     /** Alerts named one by one in a message; the rest are counted per region. */
     maxListed: z.number().int().min(1).max(200).default(20),
+    /**
+     * webhook: most alerts listed in one message's `alerts` (the rest counted in `truncatedAlerts`, as
+     * Alertmanager's webhook `max_alerts` does); a storm of 60,000 would be a 30 MB body built in one piece.
+     */
+    maxAlerts: z.number().int().min(1).max(100_000).default(1000),
     /** Also tell when alerts resolve. */
     sendResolved: z.boolean().default(true),
     /** Timeout of one POST, ms. */

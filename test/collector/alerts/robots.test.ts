@@ -114,6 +114,31 @@ describe('alerts/robots', function () {
     for (const x of rx) await x.stop();
   });
 
+  it('a storm that keeps arriving over several sweeps stays rate-limited: at most one message per minIntervalS, every school told once; a webhook lists maxAlerts and counts the rest in truncatedAlerts', async () => {
+    const hook = await startRecorder();
+    servers = [hook];
+    const rx = receiver({ name: 'hook', type: 'webhook', url: `${hook.url}/a`, groupWaitS: 0.2, minIntervalS: 1, maxAlerts: 150 });
+    const { r } = await storm();
+    const t0 = Date.now();
+    // Five sweeps 300 ms apart, each bringing 100 more schools of the storm.
+    for (let k = 0; k < 5; k++) {
+      rx.add(r.fired.slice(k * 100, (k + 1) * 100), []);
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    const bodies = () => hook.posts.map((p) => p.body as { truncatedAlerts: number; alerts: { labels: Record<string, string> }[] });
+    const toldOf = () => bodies().reduce((n, p) => n + p.alerts.length + p.truncatedAlerts, 0);
+    await waitFor(() => toldOf() >= 500, 'the receiver to tell all 500', 10_000);
+    const spanS = (Date.now() - t0) / 1000;
+    await new Promise((res) => setTimeout(res, 1200));
+    const posts = bodies();
+    expect(posts.length, `messages in ${spanS.toFixed(1)} s`).to.be.at.least(1).and.at.most(Math.ceil(spanS / 1) + 1);
+    expect(posts.length, 'not one message per sweep').to.be.below(5);
+    expect(toldOf(), 'every school once').to.equal(500);
+    for (const p of posts) expect(p.alerts.length).to.be.at.most(150);
+    expect(posts.some((p) => p.truncatedAlerts > 0), 'a message over maxAlerts counts the rest').to.equal(true);
+    await rx.stop();
+  });
+
   it('a robot that refuses (WeCom rate limit 45009) keeps all 500 changes for the next send; a DingTalk robot with the wrong secret is refused, not silently dropped', async () => {
     const wecom = await startRecorder(wecomAnswer(0));
     servers = [wecom];
