@@ -4,7 +4,7 @@
  * delivery across a collector outage and kill -9 of the agent, at most one file written per cycle on "flash"
  * while the collector is away, and a report the collector refuses (400) dropped and counted alone.
  */
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -153,6 +153,29 @@ describe('agent/tiny against a real collector and influxd (BusyBox only, network
     expect(last.code, last.output).to.equal(0);
     expect(spooled(state)).to.deep.equal([]);
     await expectExactlyOnce(school, 'OpenWrt', lastSeq(state));
+  });
+
+  it('a cloned state (the flash of a configured router copied to another): the clone finds out from the duplicate answer, starts a new epoch and sends again; both boxes\' reports are kept', async () => {
+    const school = SCHOOLS[6] as string;
+    const a = tempDir('clone-a');
+    const b = tempDir('clone-b');
+    const over = { SCHOOL: school, AGENT_ID: 'OpenWrt', TOKEN: collector.token(school) };
+    const ca = conf(a, over);
+    for (let i = 0; i < 2; i++) expect((await runTiny(net, bin, 'once', ca)).code).to.equal(0);
+    cpSync(join(a, 'state'), join(b, 'state'), { recursive: true });
+    const cb = conf(b, over);
+    const epoch = readFileSync(join(a, 'state', 'epoch'), 'utf8').trim();
+    expect((await runTiny(net, bin, 'once', ca)).code).to.equal(0);
+    const rb = await runTiny(net, bin, 'once', cb);
+    expect(rb.code, rb.output).to.equal(0);
+    expect(rb.output).to.match(/AGT_ERR_STATE_CLONED the collector already held reports 3 of epoch [0-9a-f]{16}/);
+    expect(readFileSync(join(b, 'state', 'epoch'), 'utf8').trim()).to.not.equal(epoch);
+    expect(readFileSync(join(a, 'state', 'epoch'), 'utf8').trim()).to.equal(epoch);
+    expect(spooled(join(b, 'state'))).to.deep.equal([]);
+    // Seq 3 twice: once from each box (different collection times), nothing lost.
+    expect(await seqsInInflux(influx, school, 'OpenWrt')).to.deep.equal([1, 2, 3, 3]);
+    expect((await runTiny(net, bin, 'once', cb)).code).to.equal(0);
+    expect(await seqsInInflux(influx, school, 'OpenWrt')).to.deep.equal([1, 2, 3, 3, 4]);
   });
 
   it('a report the real collector refuses (400: a modem value that is not finite) is dropped and counted alone; the reports around it are delivered', async () => {
