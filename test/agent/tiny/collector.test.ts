@@ -143,7 +143,9 @@ describe('agent/tiny against a real collector and influxd (BusyBox only, network
       // The backlog drains 2 reports a cycle: kill the agent while it does.
       await until(async () => (await seqsInInflux(influx, school, 'OpenWrt')).length >= 4, 30_000, 'the backlog draining');
       await kill9(run);
-      run = startTiny(net, bin, 'run', c);
+      // Restarted with the default batches (30 reports, 20 a cycle): the rest drains at once.
+      const fast = conf(tempDir('outage-conf'), { SCHOOL: school, AGENT_ID: 'OpenWrt', TOKEN: collector.token(school), STATE_DIR: state, RUN_DIR: join(dir, 'run') });
+      run = startTiny(net, bin, 'run', fast);
       await until(() => spooled(state).length <= 1, 60_000, 'the backlog delivered');
     } finally {
       run.kill('SIGTERM');
