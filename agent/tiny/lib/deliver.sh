@@ -16,7 +16,9 @@ back_off() {
 	_d=$(rand_to "$_cap")
 	[ -n "$HTTP_RETRY_AFTER" ] && [ "$_d" -lt "$HTTP_RETRY_AFTER" ] && _d=$HTTP_RETRY_AFTER
 	NEXT_TRY_MS=$(($(now_ms) + _d * 1000))
-	log warn AGT_ERR_COLLECTOR_UNAVAILABLE "collector $COLLECTOR_URL: $1; reports kept, next try in ${_d} s"
+	_code=AGT_ERR_COLLECTOR_UNAVAILABLE
+	[ -n "$HTTP_TLS_FAILED" ] && _code=AGT_ERR_TLS_REFUSED
+	log warn "$_code" "collector $COLLECTOR_URL: $1; reports kept, next try in ${_d} s"
 }
 
 auth_pause() {
@@ -116,7 +118,7 @@ send_batch() {
 		BATCH_RESULT=stop
 		;;
 	429 | 5?? | 000)
-		[ "$HTTP_STATUS" = 000 ] && back_off "no answer" || back_off "answered $HTTP_STATUS $(error_code)"
+		if [ "$HTTP_STATUS" = 000 ]; then back_off "no answer (${HTTP_ERROR:-no HTTP answer})"; else back_off "answered $HTTP_STATUS $(error_code)"; fi
 		BATCH_RESULT=stop
 		;;
 	*)
