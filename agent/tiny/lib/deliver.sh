@@ -16,7 +16,9 @@ back_off() {
 	_d=$(rand_to "$_cap")
 	[ -n "$HTTP_RETRY_AFTER" ] && [ "$_d" -lt "$HTTP_RETRY_AFTER" ] && _d=$HTTP_RETRY_AFTER
 	NEXT_TRY_MS=$(($(now_ms) + _d * 1000))
-	log warn AGT_ERR_COLLECTOR_UNAVAILABLE "collector $COLLECTOR_URL: $1; reports kept, next try in ${_d} s"
+	_code=AGT_ERR_COLLECTOR_UNAVAILABLE
+	[ -n "$HTTP_TLS_FAILED" ] && _code=AGT_ERR_TLS_REFUSED
+	log warn "$_code" "collector $COLLECTOR_URL: $1; reports kept, next try in ${_d} s"
 }
 
 auth_pause() {
@@ -72,7 +74,7 @@ send_batch() {
 	_t0=$(now_ms)
 	{
 		printf '{"reports":['
-		sed -e "s/^{/{\"school\":\"$CRED_SCHOOL\",\"agent\":\"$CRED_AGENT\"$KIND_FIELD,/" -e "s/\"sentAt\":0,/\"sentAt\":$_t0,/" "$_lines" | awk 'NR > 1 { printf "," } { printf "%s", $0 }'
+		sed -e "s/^{/{\"school\":\"$CRED_SCHOOL\",\"agent\":\"$CRED_AGENT\",\"epoch\":\"$EPOCH\"$KIND_FIELD,/" -e "s/\"sentAt\":0,/\"sentAt\":$_t0,/" "$_lines" | awk 'NR > 1 { printf "," } { printf "%s", $0 }'
 		printf ']}'
 	} >"$RUN_DIR/batch.json"
 	# BusyBox wget posts a file only up to its first NUL byte: it (and uclient-fetch) get plain JSON.
@@ -83,6 +85,9 @@ send_batch() {
 	http_request POST "$COLLECTOR_URL/api/v1/reports" "$RUN_DIR/batch.gz" "$_enc" "$CRED_TOKEN"
 	_t1=$(now_ms)
 	[ "$HTTP_STATUS" = 000 ] || SENT_BYTES=$((SENT_BYTES + $(wc -c <"$RUN_DIR/batch.gz")))
+	_prev_sent=$SENT_MAX
+	_last=$(sed -n '$s/.*"seq":\([0-9]*\),.*/\1/p' "$_lines")
+	[ "$_last" -gt "$SENT_MAX" ] && SENT_MAX=$_last
 	_n=$(wc -l <"$_lines")
 	case $HTTP_STATUS in
 	2??)
@@ -99,6 +104,10 @@ send_batch() {
 		answer_ok
 		clock_from_ack "$_t0" "$_t1"
 		take_new_token
+		if cloned "$_prev_sent"; then
+			BATCH_RESULT=ok
+			return
+		fi
 		[ "$_done" -gt 0 ] && spool_done_through "$_done"
 		counters_save
 		BATCH_RESULT=ok
@@ -109,7 +118,7 @@ send_batch() {
 		BATCH_RESULT=stop
 		;;
 	429 | 5?? | 000)
-		[ "$HTTP_STATUS" = 000 ] && back_off "no answer" || back_off "answered $HTTP_STATUS $(error_code)"
+		if [ "$HTTP_STATUS" = 000 ]; then back_off "no answer (${HTTP_ERROR:-no HTTP answer})"; else back_off "answered $HTTP_STATUS $(error_code)"; fi
 		BATCH_RESULT=stop
 		;;
 	*)
@@ -134,6 +143,20 @@ send_batch() {
 		BATCH_RESULT=refused
 		;;
 	esac
+}
+
+# The collector held already a report this process made and never sent (a duplicate above $1): another box
+# runs with a copy of this state (a cloned flash). A new epoch starts and the batch goes again under it, so the
+# reports of both boxes are kept (docs/protocol.md, Epochs).
+cloned() {
+	_dups=$(sed -n 's/.*"duplicates":\[\([0-9,]*\)\].*/\1/p' "$RUN_DIR/http.body" | head -n 1)
+	[ -n "$_dups" ] || return 1
+	echo "$_dups" | tr ',' '\n' | awk -v m="$1" '$1 + 0 > m { f = 1 } END { exit !f }' || return 1
+	_old=$EPOCH
+	EPOCH=$(new_epoch)
+	write_file "$STATE_DIR/epoch" "$EPOCH"
+	log error AGT_ERR_STATE_CLONED "the collector already held reports $_dups of epoch $_old that this agent had just made: another box uses a copy of this state; new epoch $EPOCH, the reports are sent again under it"
+	return 0
 }
 
 # One delivery round: the backlog oldest first, at most MAX_BATCHES_PER_ROUND batches of BATCH_REPORTS.

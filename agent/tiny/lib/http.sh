@@ -43,7 +43,7 @@ http_split_url() {
 
 http_request() {
 	_m=$1 _url=$2 _bf=$3 _enc=$4 _tok=$5
-	HTTP_STATUS=000 HTTP_RETRY_AFTER=
+	HTTP_STATUS=000 HTTP_RETRY_AFTER= HTTP_ERROR= HTTP_TLS_FAILED=
 	_out=$RUN_DIR/http.body _hdr=$RUN_DIR/http.head
 	rm -f "$_out" "$_hdr"
 	_c=$(http_pick_client "$_url")
@@ -92,7 +92,7 @@ http_nc() {
 		!inbody { sub(/\r$/, ""); if ($0 == "") { inbody = 1; next } print > hdr; next }
 		{ print > body }' "$_out.raw"
 	rm -f "$_out.raw"
-	[ -f "$_hdr" ] || return 0
+	[ -f "$_hdr" ] || { HTTP_ERROR="nc: no connection to $U_HOST:$U_PORT, or no answer within $TIMEOUT_S s"; return 0; }
 	HTTP_STATUS=$(awk 'NR == 1 && /^HTTP\/[0-9.]+ [0-9][0-9][0-9]/ { print $2 }' "$_hdr")
 	[ -n "$HTTP_STATUS" ] || HTTP_STATUS=000
 	HTTP_RETRY_AFTER=$(awk 'tolower($1) == "retry-after:" { print $2 }' "$_hdr")
@@ -106,7 +106,14 @@ http_curl() {
 		set -- "$@" -H 'Content-Type: application/json' --data-binary "@$_bf"
 		[ -n "$_enc" ] && set -- "$@" -H "Content-Encoding: $_enc"
 	fi
-	curl "$@" "$_url" 2>"$RUN_DIR/http.err" || [ -s "$_hdr" ] || return 0
+	curl "$@" "$_url" 2>"$RUN_DIR/http.err"
+	_rc=$?
+	if [ "$_rc" != 0 ] && [ ! -s "$_hdr" ]; then
+		HTTP_ERROR="curl exit $_rc: $(head -c 200 "$RUN_DIR/http.err" | tr '\n' ' ')"
+		# TLS: handshake, certificate or CA problems (curl's exit codes).
+		case $_rc in 35 | 51 | 53 | 54 | 58 | 59 | 60 | 64 | 66 | 77 | 80 | 82 | 83 | 90 | 91) HTTP_TLS_FAILED=1 ;; esac
+		return 0
+	fi
 	HTTP_STATUS=$(awk '/^HTTP\/[0-9.]+ [0-9][0-9][0-9]/ { s = $2 } END { print s }' "$_hdr")
 	[ -n "$HTTP_STATUS" ] || HTTP_STATUS=000
 	HTTP_RETRY_AFTER=$(awk '{ sub(/\r$/, "") } tolower($1) == "retry-after:" { print $2 }' "$_hdr")
@@ -128,6 +135,7 @@ http_wget() {
 		return 0
 	fi
 	rm -f "$_out"
+	HTTP_ERROR="$_bin: $(head -c 200 "$RUN_DIR/http.err" | tr '\n' ' ')"
 	# "server returned error: HTTP/1.1 429 Too Many Requests" (BusyBox), "HTTP error 429" (uclient-fetch).
 	HTTP_STATUS=$(sed -n 's/.*HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p; s/.*HTTP error \([0-9][0-9][0-9]\).*/\1/p' "$RUN_DIR/http.err" | head -n 1)
 	[ -n "$HTTP_STATUS" ] || HTTP_STATUS=000

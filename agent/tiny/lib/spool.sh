@@ -20,10 +20,23 @@ spool_last_seq() {
 
 spool_bytes() { ls -ln "$STATE_DIR/spool" 2>/dev/null | awk '{ s += $5 } END { print s + 0 }'; }
 
-# Reports waiting (above the acked mark).
+# Segments that may hold reports above the acked mark, oldest first (a segment followed by one starting at or
+# below ACKED + 1 is wholly acknowledged: never read again).
+spool_pending() {
+	spool_segments | awk -v a="$ACKED" 'NR > 1 && !($1 + 0 <= a + 1) { print prev } { prev = $1 } END { if (NR) print prev }'
+}
+
+# Reports waiting (above the acked mark); only the first pending segment is read line by line.
 spool_waiting() {
-	spool_segments | while read -r s; do cat "$STATE_DIR/spool/$s"; done |
-		awk -v a="$ACKED" '/^\{.*\}$/ { s = $0; sub(/.*"seq":/, "", s); sub(/,.*/, "", s); if (s + 0 > a) n++ } END { print n + 0 }'
+	_t=0
+	for s in $(spool_pending); do
+		if [ "$s" -gt "$ACKED" ]; then
+			_t=$((_t + $(grep -c '^{.*}$' "$STATE_DIR/spool/$s")))
+		else
+			_t=$((_t + $(awk -v a="$ACKED" '/^\{.*\}$/ { s = $0; sub(/.*"seq":/, "", s); sub(/,.*/, "", s); if (s + 0 > a) n++ } END { print n + 0 }' "$STATE_DIR/spool/$s")))
+		fi
+	done
+	echo "$_t"
 }
 
 # Appends one report line; starts a new segment when the newest is full; drops the oldest segment (counting
@@ -63,7 +76,7 @@ spool_trim() {
 
 # Up to $1 waiting reports, oldest first, one a line, into file $2.
 spool_take() {
-	spool_segments | while read -r s; do cat "$STATE_DIR/spool/$s"; done |
+	spool_pending | while read -r s; do cat "$STATE_DIR/spool/$s"; done |
 		awk -v a="$ACKED" -v max="$1" '/^\{.*\}$/ { s = $0; sub(/.*"seq":/, "", s); sub(/,.*/, "", s); if (s + 0 > a) { print; if (++n >= max) exit } }' >"$2"
 }
 

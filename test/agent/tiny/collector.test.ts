@@ -4,15 +4,17 @@
  * delivery across a collector outage and kill -9 of the agent, at most one file written per cycle on "flash"
  * while the collector is away, and a report the collector refuses (400) dropped and counted alone.
  */
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { makeTestCerts } from '../../helpers/certs.js';
 import { runCli } from '../../helpers/cli.js';
 import { startTestInfluxd, type TestInfluxd } from '../../helpers/influxd.js';
 import { CollectorChild, SCHOOLS, countPoints, freePort, seqsInInflux } from '../../fault/harness.js';
-import { busyboxPath, kill9, makeNet, runTiny, spooled, startTiny, tempDir, until, writeConf, type TinyNet } from './tiny-env.js';
+import { TINY, busyboxPath, kill9, makeNet, runTiny, spooled, startTiny, tempDir, until, writeConf, type TinyNet } from './tiny-env.js';
 
 /** Every file under `dir` modified after `sinceMs`, relative to it. */
 function changedSince(dir: string, sinceMs: number, rel = ''): string[] {
@@ -143,7 +145,9 @@ describe('agent/tiny against a real collector and influxd (BusyBox only, network
       // The backlog drains 2 reports a cycle: kill the agent while it does.
       await until(async () => (await seqsInInflux(influx, school, 'OpenWrt')).length >= 4, 30_000, 'the backlog draining');
       await kill9(run);
-      run = startTiny(net, bin, 'run', c);
+      // Restarted with the default batches (30 reports, 20 a cycle): the rest drains at once.
+      const fast = conf(tempDir('outage-conf'), { SCHOOL: school, AGENT_ID: 'OpenWrt', TOKEN: collector.token(school), STATE_DIR: state, RUN_DIR: join(dir, 'run') });
+      run = startTiny(net, bin, 'run', fast);
       await until(() => spooled(state).length <= 1, 60_000, 'the backlog delivered');
     } finally {
       run.kill('SIGTERM');
@@ -153,6 +157,60 @@ describe('agent/tiny against a real collector and influxd (BusyBox only, network
     expect(last.code, last.output).to.equal(0);
     expect(spooled(state)).to.deep.equal([]);
     await expectExactlyOnce(school, 'OpenWrt', lastSeq(state));
+  });
+
+  it('a cloned state (the flash of a configured router copied to another): the clone finds out from the duplicate answer, starts a new epoch and sends again; both boxes\' reports are kept', async () => {
+    const school = SCHOOLS[6] as string;
+    const a = tempDir('clone-a');
+    const b = tempDir('clone-b');
+    const over = { SCHOOL: school, AGENT_ID: 'OpenWrt', TOKEN: collector.token(school) };
+    const ca = conf(a, over);
+    for (let i = 0; i < 2; i++) expect((await runTiny(net, bin, 'once', ca)).code).to.equal(0);
+    cpSync(join(a, 'state'), join(b, 'state'), { recursive: true });
+    const cb = conf(b, over);
+    const epoch = readFileSync(join(a, 'state', 'epoch'), 'utf8').trim();
+    expect((await runTiny(net, bin, 'once', ca)).code).to.equal(0);
+    const rb = await runTiny(net, bin, 'once', cb);
+    expect(rb.code, rb.output).to.equal(0);
+    expect(rb.output).to.match(/AGT_ERR_STATE_CLONED the collector already held reports 3 of epoch [0-9a-f]{16}/);
+    expect(readFileSync(join(b, 'state', 'epoch'), 'utf8').trim()).to.not.equal(epoch);
+    expect(readFileSync(join(a, 'state', 'epoch'), 'utf8').trim()).to.equal(epoch);
+    expect(spooled(join(b, 'state'))).to.deep.equal([]);
+    // Seq 3 twice: once from each box (different collection times), nothing lost.
+    expect(await seqsInInflux(influx, school, 'OpenWrt')).to.deep.equal([1, 2, 3, 3]);
+    expect((await runTiny(net, bin, 'once', cb)).code).to.equal(0);
+    expect(await seqsInInflux(influx, school, 'OpenWrt')).to.deep.equal([1, 2, 3, 3, 4]);
+  });
+
+  it('HTTPS with curl (on OpenWrt: opkg install curl) to the collector terminating TLS: the certificate is checked against CA_FILE; with the wrong CA nothing is sent (AGT_ERR_TLS_REFUSED) and the reports are kept', async () => {
+    // On loopback (the test certificate names 127.0.0.1), BusyBox plus curl on PATH.
+    const certs = makeTestCerts();
+    const port = await freePort();
+    const tls = new CollectorChild(influx, { CAMPUSLINK_LISTEN: `127.0.0.1:${port}`, CAMPUSLINK_TLS_CERT_FILE: certs.serverCert, CAMPUSLINK_TLS_KEY_FILE: certs.serverKey });
+    tls.port = port;
+    const withCurl = busyboxPath();
+    const curl = spawnSync('sh', ['-c', 'command -v curl'], { encoding: 'utf8' }).stdout.trim();
+    expect(curl, 'curl is installed').to.not.equal('');
+    symlinkSync(curl, join(withCurl, 'curl'));
+    try {
+      await tls.start();
+      const school = SCHOOLS[8] as string;
+      const dir = tempDir('https');
+      const over = (ca: string) => ({ COLLECTOR_URL: `https://127.0.0.1:${port}`, CA_FILE: ca, SCHOOL: school, AGENT_ID: 'gw-tiny', TOKEN: tls.token(school), PING_TARGETS: 'gateway:127.0.0.1' });
+      const once = (c: string) => spawnSync(`${withCurl}/env`, ['-i', `PATH=${withCurl}`, `${withCurl}/sh`, TINY, 'once', '-c', c], { encoding: 'utf8', timeout: 60_000 });
+      const wrong = once(conf(dir, over(certs.otherCaCert)));
+      expect(wrong.status, wrong.stderr).to.equal(0);
+      expect(wrong.stderr).to.match(/AGT_ERR_TLS_REFUSED collector https:\/\/127.0.0.1:\d+: no answer \(curl exit 60/);
+      expect(spooled(join(dir, 'state'))).to.deep.equal([1]);
+      const right = once(conf(dir, over(certs.caCert)));
+      expect(right.status, right.stderr).to.equal(0);
+      expect(spooled(join(dir, 'state'))).to.deep.equal([]);
+      expect(await seqsInInflux(influx, school, 'gw-tiny')).to.deep.equal([1, 2]);
+    } finally {
+      await tls.stop();
+      certs.remove();
+      rmSync(withCurl, { recursive: true, force: true });
+    }
   });
 
   it('a report the real collector refuses (400: a modem value that is not finite) is dropped and counted alone; the reports around it are delivered', async () => {
