@@ -215,10 +215,12 @@ export class ProxyRuntime {
 
   /** One school's upload; returns its result (stoppedBy set when the collector failed or refused). */
   private async flushSchool(school: string, sender: BatchSender): Promise<FlushResult> {
-    const token = this.identity.current().token;
+    const { agent, token } = this.identity.current();
     return flushSpool({
       spool: this.spool.view(school),
       sender: { send: (reports, o) => sender.send(reports, o?.token ? o : token ? { token } : {}) },
+      // Reports collected before enrollment (under the config's agent id) travel as the enrolled proxy.
+      ...(token && { route: (r: Report) => ({ kind: 'send' as const, token, school: r.school, agent, current: true }) }),
       maxBatchReports: this.opts.config.collector.maxBatchReports,
       liveAfterSeq: 0,
       backlogBytesPerSec: Infinity,

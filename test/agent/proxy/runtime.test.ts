@@ -92,7 +92,7 @@ describe('agent/proxy/runtime', function () {
     expect(byName(b, 'sys')[0]?.fields).to.include({ result_code: 2, errors: 1 });
     expect(byName(reports.get(C) as Report, 'sys')).to.have.length(0);
     // A's report was not held back by B: its cycle (agent.cycle_ms) ended well before B's deadline cut B off.
-    const cycleMs = (r: Report) => Number(byName(r, 'agent')[0]?.fields.cycle_ms);
+    const cycleMs = (r: Report) => Number((byName(r, 'agent')[0]?.fields as Record<string, number> | undefined)?.cycle_ms);
     expect(cycleMs(a), 'A took').to.be.below(2000);
     expect(cycleMs(b), 'B took').to.be.within(2400, 3500);
     // The next cycle: seq 2 for every school, and rates from the live gateway's counters.
