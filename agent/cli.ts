@@ -58,6 +58,11 @@ program
   .option(...CONFIG_OPTION)
   .option('--print', 'write the report JSON to stdout; send and store nothing')
   .action(async (opts: { config?: string; print?: boolean }) => {
+    if (opts.print && configMode(opts.config) === 'proxy') {
+      // Refused rather than ignored: the proxy's cycle always spools, and --print promises to store nothing.
+      process.stderr.write('--print is not available in proxy mode (mode: proxy): run `once` without it; its reports wait in the spool\n');
+      process.exit(EXIT.invalidConfig);
+    }
     if (proxyMode(opts.config, proxyOnce)) return;
     const { config, log } = load(opts.config);
     if (opts.print) {

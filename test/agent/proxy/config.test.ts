@@ -72,9 +72,19 @@ describe('agent/proxy/config', () => {
     expect(r.code).to.equal(2);
     expect(r.stderr).to.include('AGT_ERR_CONFIG_INVALID').and.include('bogus');
   });
+
+  it('campuslink-agent once --print with a proxy config is refused (exit 2) and spools nothing', async () => {
+    const f = tmpFiles({ 'registry.csv': REGISTRY, 'proxy.yaml': 'mode: proxy\nstateDir: SD/state\nspool: { dir: SD/spool }\nproxy:\n  registry: REG\n  region: "640104"\n  gatewayColumn: x_gateway\n' });
+    const dir = f.path('.');
+    tmpFilesRewrite(f.path('proxy.yaml'), { REG: f.path('registry.csv'), SD: dir });
+    const r = await runCli('agent', ['once', '--print', '-c', f.path('proxy.yaml')]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.include('--print is not available in proxy mode');
+    expect(existsSync(f.path('spool'))).to.equal(false);
+  });
 });
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 function tmpFilesRewrite(file: string, vars: Record<string, string>): void {
   let t = readFileSync(file, 'utf8');
   for (const [k, v] of Object.entries(vars)) t = t.replaceAll(k, v);
