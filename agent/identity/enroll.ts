@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileDurable } from '../../protocol/durable.js';
-import { ENROLL_PATH, enrollAnswerSchema } from '../../protocol/enroll.js';
+import { ENROLL_PATH, anyEnrollAnswerSchema, type AnyEnrollAnswer } from '../../protocol/enroll.js';
 import { PROTOCOL_VERSION } from '../../protocol/index.js';
 import { CredentialStore, type Credential, type CredentialFile } from './credential.js';
 import type { SecureContext } from 'node:tls';
@@ -27,14 +27,8 @@ export class EnrollError extends Error {
   }
 }
 
-export interface EnrollOptions {
-  /** Collector base URL. */
-  url: string;
-  code: string;
-  stateDir: string;
-  timeoutMs: number;
-  /** For an https: collector, the agent's secure context (`agentTls(config.collector.tls)`), as uploads use it. */
-  secureContext?: SecureContext;
+/** What `enrollAgent` needs besides the request: the identity before and a logger. */
+export interface EnrollOptions extends EnrollRequestOptions {
   /** The identity in use before (config school and agent id, maybe a legacy token): kept for its backlog. */
   before?: Credential;
   log: Logger;
@@ -53,8 +47,23 @@ function pendingNonce(stateDir: string): string {
   return n;
 }
 
-/** Enrolls and stores the credential durably; resolves with the new credential file. */
-export async function enrollAgent(opts: EnrollOptions): Promise<CredentialFile> {
+/** Where to enroll and with what: the code, the state directory that keeps the attempt's nonce, the transport. */
+export interface EnrollRequestOptions {
+  /** Collector base URL. */
+  url: string;
+  code: string;
+  stateDir: string;
+  timeoutMs: number;
+  /** For an https: collector, the agent's secure context (`agentTls(config.collector.tls)`), as uploads use it. */
+  secureContext?: SecureContext;
+}
+
+/**
+ * Exchanges the code for an enrollment answer (an agent's or a county proxy's), under the nonce kept in
+ * `stateDir` so a repeat after a lost answer gets the same agent id; throws EnrollError when none came.
+ * The caller stores the credential, then calls `enrollmentDone()`.
+ */
+export async function requestEnrollment(opts: EnrollRequestOptions): Promise<AnyEnrollAnswer> {
   const nonce = pendingNonce(opts.stateDir);
   let res: OnceAnswer;
   try {
@@ -81,7 +90,7 @@ export async function enrollAgent(opts: EnrollOptions): Promise<CredentialFile> 
     const permanent = res.status === 400 || res.status === 403 || res.status === 404;
     throw new EnrollError(`collector ${opts.url} refused the enrollment (${res.status} ${detail})`, res.status, !permanent);
   }
-  const answer = enrollAnswerSchema.safeParse((() => {
+  const answer = anyEnrollAnswerSchema.safeParse((() => {
     try {
       return JSON.parse(text);
     } catch {
@@ -89,9 +98,22 @@ export async function enrollAgent(opts: EnrollOptions): Promise<CredentialFile> 
     }
   })());
   if (!answer.success) throw new EnrollError(`collector ${opts.url} answered the enrollment without a valid credential`, res.status, true);
-  const a = answer.data;
+  return answer.data;
+}
+
+/** Forgets the attempt's nonce once its credential is stored (the next code starts a new attempt). */
+export function enrollmentDone(stateDir: string): void {
+  rmSync(join(stateDir, 'enroll-nonce'), { force: true });
+}
+
+/** Enrolls and stores the credential durably; resolves with the new credential file. */
+export async function enrollAgent(opts: EnrollOptions): Promise<CredentialFile> {
+  const a = await requestEnrollment(opts);
+  if (a.kind === 'proxy') {
+    throw new EnrollError(`the code is for the county proxy ${a.agent}, not for an agent of one school: run the proxy with a mode: proxy config, or issue a school code with campuslink-collector enroll issue --school <id>`, 200, false);
+  }
   const file = new CredentialStore(opts.stateDir, opts.log).adopt({ school: a.school, agent: a.agent, token: a.token, tokenId: a.tokenId, source: 'enroll', at: new Date().toISOString() }, opts.before);
-  rmSync(join(opts.stateDir, 'enroll-nonce'), { force: true });
+  enrollmentDone(opts.stateDir);
   opts.log.info({ school: a.school, agent: a.agent, token: a.tokenId }, 'enrolled: credential stored');
   return file;
 }

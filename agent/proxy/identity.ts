@@ -4,18 +4,14 @@
  * the config (`agentId`, `collector.token`). Stored in `<stateDir>/proxy-credential.json` (0600); a
  * token rotated in an ack replaces it durably before the next upload uses it.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { writeFileDurable } from '../../protocol/durable.js';
-import { ENROLL_PATH, anyEnrollAnswerSchema } from '../../protocol/enroll.js';
-import { PROTOCOL_VERSION, agentId, schoolId } from '../../protocol/index.js';
-import { EnrollError } from '../identity/enroll.js';
-import { isCertificateError, requestOnce } from '../transport/once.js';
+import { agentId, schoolId } from '../../protocol/index.js';
+import { EnrollError, enrollmentDone, requestEnrollment } from '../identity/enroll.js';
 
 /** The stored credential. */
 export const proxyCredentialSchema = z.object({
@@ -75,46 +71,13 @@ export class ProxyIdentity {
 
   /** Exchanges an enrollment code for the proxy's credential (a repeated nonce gets the same agent id). */
   async enroll(opts: { url: string; code: string; timeoutMs: number; secureContext?: SecureContext }): Promise<ProxyCredential> {
-    const noncePath = join(this.opts.stateDir, 'enroll-nonce');
-    let nonce: string;
-    try {
-      nonce = readFileSync(noncePath, 'utf8').trim();
-      if (!/^[A-Za-z0-9_-]{16,64}$/.test(nonce)) throw new Error('bad nonce');
-    } catch {
-      nonce = randomBytes(18).toString('base64url');
-      writeFileDurable(noncePath, nonce);
+    const a = await requestEnrollment({ ...opts, stateDir: this.opts.stateDir });
+    if (a.kind !== 'proxy') {
+      throw new EnrollError(`the code is for an agent of school ${a.school}, not a proxy: issue one with campuslink-collector enroll issue --proxy <name> --region <code>`, 200, false);
     }
-    let res;
-    try {
-      res = await requestOnce(new URL(ENROLL_PATH, opts.url), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ v: PROTOCOL_VERSION, code: opts.code, nonce, hostname: hostname().slice(0, 128) }),
-        timeoutMs: opts.timeoutMs,
-        ...(opts.secureContext && { secureContext: opts.secureContext }),
-      });
-    } catch (e) {
-      const hint = isCertificateError(e) ? "; set collector.tls.caFile to the CA that signed the collector's certificate" : '';
-      throw new EnrollError(`collector ${opts.url} unreachable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}${hint}`, undefined, true);
-    }
-    if (res.status !== 200) {
-      const permanent = res.status === 400 || res.status === 403 || res.status === 404;
-      throw new EnrollError(`collector ${opts.url} refused the enrollment (${res.status} ${res.text.slice(0, 300)})`, res.status, !permanent);
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(res.text);
-    } catch {
-      body = undefined;
-    }
-    const a = anyEnrollAnswerSchema.safeParse(body);
-    if (!a.success) throw new EnrollError(`collector ${opts.url} answered the enrollment without a valid credential`, res.status, true);
-    if (a.data.kind !== 'proxy') {
-      throw new EnrollError(`the code is for an agent of school ${a.data.school}, not a proxy: issue one with campuslink-collector enroll issue --proxy <name> --region <code>`, res.status, false);
-    }
-    const c: ProxyCredential = { agent: a.data.agent, token: a.data.token, tokenId: a.data.tokenId, ...(a.data.schools && { schools: a.data.schools }), source: 'enroll', at: new Date().toISOString() };
+    const c: ProxyCredential = { agent: a.agent, token: a.token, tokenId: a.tokenId, ...(a.schools && { schools: a.schools }), source: 'enroll', at: new Date().toISOString() };
     this.save(c);
-    rmSync(noncePath, { force: true });
+    enrollmentDone(this.opts.stateDir);
     this.opts.log.info({ agent: c.agent, token: c.tokenId, schools: c.schools?.length }, 'proxy enrolled: credential stored');
     return c;
   }

@@ -8,14 +8,12 @@
 import type { Logger } from 'pino';
 import { PING_RESULT, SNMP_RESULT, type Measurement } from '../../protocol/index.js';
 import { resolvePingTarget, type ResolvedPingTarget } from '../probes/ping/config.js';
+import { pingMeasurementOf, type PingMeasurement } from '../probes/ping/index.js';
 import type { Probe, ProbeContext } from '../probes/probe.js';
 import { createIfaceProbe } from '../probes/snmp/iface.js';
 import type { Limiter } from '../probes/snmp/limit.js';
 import type { BatchPinger, FpingOutcome } from './fping.js';
 import type { ProxySchool } from './schools.js';
-
-/** A `ping` measurement. */
-type PingMeasurement = Extract<Measurement, { name: 'ping' }>;
 
 /** Settings every school's probes share. */
 export interface SchoolProbeSettings {
@@ -45,21 +43,7 @@ export function schoolTargets(school: ProxySchool, s: Pick<SchoolProbeSettings, 
 
 /** The measurement of one target from fping's outcome (the same fields as the full agent's ping probe). */
 export function pingMeasurement(t: ResolvedPingTarget, o: FpingOutcome): PingMeasurement {
-  const s = o.stats;
-  return {
-    name: 'ping',
-    tags: { target: t.tag, role: t.role },
-    fields: {
-      ...(s.rttMinMs !== undefined ? { rtt_min_ms: s.rttMinMs } : {}),
-      ...(s.rttAvgMs !== undefined ? { rtt_avg_ms: s.rttAvgMs } : {}),
-      ...(s.rttMaxMs !== undefined ? { rtt_max_ms: s.rttMaxMs } : {}),
-      ...(s.jitterMs !== undefined ? { jitter_ms: s.jitterMs } : {}),
-      loss_pct: s.lossPct,
-      sent: s.sent,
-      received: s.received,
-      result_code: s.resultCode,
-    },
-  };
+  return pingMeasurementOf(t, o.stats);
 }
 
 /** Resolves with `fallback()` when `p` has not settled within `ms` (p goes on; its result is ignored). */

@@ -35,13 +35,27 @@ export const INGEST_PATH = '/api/v1/reports';
 
 const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
+/** Where and how an HTTP/1.1 exchange POSTs. */
+export interface Http1ExchangeOptions {
+  /** Base URL of the server. */
+  url: string;
+  /** Path POSTed to; default the ingest endpoint. */
+  path?: string;
+  /** Keep-alive connections; one agent per server URL is best. */
+  agent?: http.Agent;
+  /** For https:, PEM of the CA the server's certificate is checked against, else the system's. */
+  ca?: string | Buffer;
+}
+
 /** HTTP/1.1 (or HTTPS) through a keep-alive agent; one agent per collector URL is best. */
-export function http1Exchange(opts: { url: string; agent?: http.Agent }): Exchange {
-  const url = new URL(INGEST_PATH, opts.url);
-  const transport = url.protocol === 'https:' ? https : http;
+export function http1Exchange(opts: Http1ExchangeOptions): Exchange {
+  const url = new URL(opts.path ?? INGEST_PATH, opts.url);
+  const secure = url.protocol === 'https:';
+  const transport = secure ? https : http;
+  const tls = secure && opts.ca ? { ca: opts.ca } : {};
   const post = (req: WireRequest, timeoutMs: number, retries: number): Promise<WireAnswer> =>
     new Promise((resolve, reject) => {
-      const r = transport.request(url, { method: 'POST', headers: req.headers, agent: opts.agent, timeout: timeoutMs }, (res) => {
+      const r = transport.request(url, { method: 'POST', headers: req.headers, agent: opts.agent, timeout: timeoutMs, ...tls }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         if (Number(res.headers['content-length']) > MAX_ANSWER_BYTES) return r.destroy(answerTooLarge());

@@ -11,6 +11,7 @@ import { enrollRequestSchema, type EnrollAnswer, type ProxyEnrollAnswer } from '
 import { PROXY_SCHOOL } from '../auth/proxies.js';
 import { hashToken, insertTokens, migrateTokens, newToken, noteTokenChanges } from '../auth/tokens.js';
 import { errorAnswer } from '../http/errors.js';
+import { smallJsonHandler, type SmallJsonReply } from '../http/small-json.js';
 import { StateDbError, type StateDb } from '../state/db.js';
 import { checkCode, migrateCodes, useCode } from './codes.js';
 import { enrollProxy, type EnrollDirectory } from './proxy.js';
@@ -33,11 +34,8 @@ export interface EnrollmentOptions {
 }
 
 /** An answer: status and JSON body (and headers). */
-export interface EnrollReply {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
+/** The answer to an enrollment. */
+export type EnrollReply = SmallJsonReply;
 
 type Outcome = { kind: 'ok'; answer: EnrollAnswer | ProxyEnrollAnswer; added: boolean } | { kind: 'refused'; reply: EnrollReply };
 
@@ -122,30 +120,6 @@ export function createEnrollment(opts: EnrollmentOptions): { enroll(body: unknow
     return { status: 200, body: outcome.answer };
   };
 
-  const handler = (req: Request, res: Response): void => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const reply = (r: EnrollReply) => {
-      if (!res.headersSent) res.status(r.status).set(r.headers ?? {}).json(r.body);
-    };
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_ENROLL_BODY) chunks.push(c);
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      if (size > MAX_ENROLL_BODY) return reply(errorAnswer('COL_ERR_BODY_TOO_LARGE', `an enrollment body is at most ${MAX_ENROLL_BODY} bytes`));
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch (e) {
-        return reply(errorAnswer('COL_ERR_INVALID_JSON', `body is not valid JSON: ${(e as Error).message}`));
-      }
-      enroll(body).then(reply, (e: unknown) => {
-        opts.log.error({ err: String(e) }, 'unexpected error in enrollment');
-        reply(errorAnswer('COL_ERR_INTERNAL', 'internal error'));
-      });
-    });
-  };
+  const handler = smallJsonHandler(enroll, { maxBodyBytes: MAX_ENROLL_BODY, what: 'an enrollment body', log: opts.log });
   return { enroll, handler };
 }

@@ -12,13 +12,10 @@ import { errorAnswer } from '../http/errors.js';
 import { StateDbError, type Sqlite, type StateDb } from '../state/db.js';
 import { checkCode, migrateCodes, useCode } from '../enroll/codes.js';
 import { newCollectorId, newProvinceCredential, type ProvinceCredential, type ProvinceCredentials } from './credentials.js';
+import type { SmallJsonReply } from '../http/small-json.js';
 
-/** An answer: status, JSON body, headers. */
-export interface HubReply {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
+/** The hub's answer to a province's enrollment. */
+export type HubReply = SmallJsonReply;
 
 export interface HubEnrollmentOptions {
   state: StateDb;

@@ -14,6 +14,7 @@ import { whoAmI } from '../auth/scope.js';
 import { requireViewer, type ViewerVerifier } from '../auth/viewers.js';
 import type { CollectorConfig } from '../config.js';
 import { errorAnswer, sendError } from '../http/errors.js';
+import { smallJsonHandler } from '../http/small-json.js';
 import type { Health } from '../http/health.js';
 import type { IngestRequest, IngestResponse } from '../http/ingest.js';
 import { DedupeStore } from '../ingest/dedupe.js';
@@ -89,7 +90,7 @@ export function createHub(opts: HubOptions): Hub {
   });
   app.get('/metrics', metricsHandler());
   app.post(ROLLUPS_PATH, (req, res) => ingest.handler(req, res));
-  app.post(HUB_ENROLL_PATH, (req, res) => readJson(req, res, (body) => enrollment.enroll(body)));
+  app.post(HUB_ENROLL_PATH, smallJsonHandler((body) => enrollment.enroll(body), { maxBodyBytes: MAX_ENROLL_BODY, what: 'an enrollment body', log }));
   const refuse = (what: string) => (req: Request, res: Response) => {
     req.resume();
     const r = hubRole(what);
@@ -133,26 +134,3 @@ export function createHub(opts: HubOptions): Hub {
   };
 }
 
-/** Reads a small JSON body and answers it with `answer`. */
-function readJson(req: Request, res: Response, answer: (body: unknown) => Promise<HubReply>): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const reply = (r: HubReply): void => {
-    if (!res.headersSent) res.status(r.status).set(r.headers ?? {}).json(r.body);
-  };
-  req.on('data', (c: Buffer) => {
-    size += c.length;
-    if (size <= MAX_ENROLL_BODY) chunks.push(c);
-  });
-  req.on('error', () => undefined);
-  req.on('end', () => {
-    if (size > MAX_ENROLL_BODY) return reply(errorAnswer('COL_ERR_BODY_TOO_LARGE', `an enrollment body is at most ${MAX_ENROLL_BODY} bytes`));
-    let body: unknown;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch (e) {
-      return reply(errorAnswer('COL_ERR_INVALID_JSON', `body is not valid JSON: ${(e as Error).message}`));
-    }
-    answer(body).then(reply, () => reply(errorAnswer('COL_ERR_INTERNAL', 'internal error')));
-  });
-}

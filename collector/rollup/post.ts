@@ -1,7 +1,6 @@
 /** One JSON POST from a provincial collector to its hub, over HTTP/1.1 or HTTPS with an optional CA. */
-import http from 'node:http';
-import https from 'node:https';
-import { MAX_ANSWER_BYTES, answerTooLarge, type WireAnswer } from '../../agent/transport/exchange.js';
+import type http from 'node:http';
+import { http1Exchange, type WireAnswer } from '../../agent/transport/exchange.js';
 
 export interface HubPostOptions {
   /** Hub base URL. */
@@ -12,37 +11,13 @@ export interface HubPostOptions {
   agent?: http.Agent;
 }
 
-/** POSTs `body` to `path` of the hub within `timeoutMs`; rejects when no answer came. */
+/**
+ * POSTs `body` to `path` of the hub within `timeoutMs`; rejects when no answer came. The agent's own
+ * HTTP/1.1 exchange: the same answer cap, whole-exchange deadline and retry on a stale kept-alive socket
+ * (safe: the hub acknowledges a repeated roll-up or enrollment without recording it twice).
+ */
 export function postToHub(opts: HubPostOptions, path: string, headers: Record<string, string | number>, body: Buffer, timeoutMs: number): Promise<WireAnswer> {
-  const url = new URL(path, opts.url);
-  const secure = url.protocol === 'https:';
-  return new Promise((resolve, reject) => {
-    const r = (secure ? https : http).request(url, { method: 'POST', headers, agent: opts.agent, timeout: timeoutMs, ...(secure && opts.ca ? { ca: opts.ca } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_ANSWER_BYTES) return r.destroy(answerTooLarge());
-        chunks.push(c);
-      });
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
-      });
-      res.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
-    // A deadline for the whole exchange, not only socket idleness.
-    const timer = setTimeout(() => r.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
-    r.on('timeout', () => r.destroy(Object.assign(new Error('socket idle timeout'), { code: 'ETIMEDOUT' })));
-    r.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    r.end(body);
-  });
+  return http1Exchange({ url: opts.url, path, ...(opts.agent && { agent: opts.agent }), ...(opts.ca && { ca: opts.ca }) })({ headers, body }, timeoutMs);
 }
 
 /** The `{ error: { code, message } }` of an error answer, or the start of its text. */

@@ -7,7 +7,7 @@ import { ConfigError } from '../../../protocol/config.js';
 import { PING_RESULT, toIssues, type Measurement } from '../../../protocol/index.js';
 import type { Probe, ProbeContext } from '../probe.js';
 import { pingTargetsSchema, resolvePingTarget, type LinkType, type PingTargetInput, type ResolvedPingTarget } from './config.js';
-import { computePingStats, parsePingOutput, type PingResultCode } from './parse.js';
+import { computePingStats, parsePingOutput, type PingResultCode, type PingStats } from './parse.js';
 import { mapWithConcurrency } from './pool.js';
 import { createSystemPingRunner, type PingRunner, type PingRunResult } from './runner.js';
 
@@ -46,6 +46,24 @@ export interface PingRunNote {
   duplicates: number;
 }
 
+/** The `ping` measurement of one target from its statistics (also the county proxy's, from fping). */
+export function pingMeasurementOf(t: ResolvedPingTarget, s: PingStats): PingMeasurement {
+  return {
+    name: 'ping',
+    tags: { target: t.tag, role: t.role },
+    fields: {
+      ...(s.rttMinMs !== undefined ? { rtt_min_ms: s.rttMinMs } : {}),
+      ...(s.rttAvgMs !== undefined ? { rtt_avg_ms: s.rttAvgMs } : {}),
+      ...(s.rttMaxMs !== undefined ? { rtt_max_ms: s.rttMaxMs } : {}),
+      ...(s.jitterMs !== undefined ? { jitter_ms: s.jitterMs } : {}),
+      loss_pct: s.lossPct,
+      sent: s.sent,
+      received: s.received,
+      result_code: s.resultCode,
+    },
+  };
+}
+
 /**
  * The measurement of one run of ping against one target, and a note for the log. Pure.
  * A failed command gives result_code 3; otherwise the output decides (see computePingStats).
@@ -64,18 +82,8 @@ export function pingMeasurementFromRun(t: ResolvedPingTarget, run: PingRunResult
       note: { reason: `ping exited 0 but no reply could be read${parsed.unrecognized[0] ? `: ${parsed.unrecognized[0]}` : ''}`, duplicates: s.duplicates },
     };
   }
-  const fields: PingMeasurement['fields'] = {
-    ...(s.rttMinMs !== undefined ? { rtt_min_ms: s.rttMinMs } : {}),
-    ...(s.rttAvgMs !== undefined ? { rtt_avg_ms: s.rttAvgMs } : {}),
-    ...(s.rttMaxMs !== undefined ? { rtt_max_ms: s.rttMaxMs } : {}),
-    ...(s.jitterMs !== undefined ? { jitter_ms: s.jitterMs } : {}),
-    loss_pct: s.lossPct,
-    sent: s.sent,
-    received: s.received,
-    result_code: s.resultCode,
-  };
   return {
-    measurement: { name: 'ping', tags: { target: t.tag, role: t.role }, fields },
+    measurement: pingMeasurementOf(t, s),
     note: { ...(s.reason ? { reason: s.reason } : {}), duplicates: s.duplicates },
   };
 }
