@@ -28,7 +28,7 @@ import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } fro
 import { makeFleet, offeredBatchesPerSec, offeredReportsPerSec, registryCsv } from './fleet/fleet.js';
 import { GeneratorClient, type GeneratorStats } from './fleet/generator-client.js';
 import { percentile } from './fleet/generator.js';
-import { HealthProbe, ProcSampler, slopePerMin, type ProcSample } from './fleet/probes.js';
+import { HealthProbe, ProcSampler, slopePerMin, threadCpuPerUnit, type ProcSample } from './fleet/probes.js';
 import { loopCauseFlags, loopCauses } from './fleet/loop-causes.js';
 import { restartCollector, type RestartResult } from './fleet/restart.js';
 import { seedState, type SeedResult } from './fleet/seed.js';
@@ -299,7 +299,7 @@ export async function run(): Promise<BenchResult> {
       }
       // The first collector wrote its profile when SIGTERM stopped it (a SIGKILL'd one writes none).
       if (o.profile && L.win) {
-        const causes = loopCauses({ profileDir: join(w.dir, 'profile'), logPath: w.logPath, ...first, fromMs: L.win.fromMs, toMs: L.win.toMs });
+        const causes = loopCauses({ profileDir: join(w.dir, 'profile'), logPath: w.logPath, ...first, fromMs: L.win.fromMs, toMs: L.win.toMs, reportsHeld: (L.win.heldPerSec * (L.win.toMs - L.win.fromMs)) / 1000 });
         console.log(`what held the collector's event loop in the window (CPU profile and GC trace of pid ${first.pid}):\n${causes.text}`);
         Object.assign(figures, causes.figures);
       }
@@ -323,7 +323,7 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record<string, number> {
+function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record<string, number | string> {
   // NaN travels over IPC as null.
   const r1 = (v: number | null) => (v === null ? NaN : Number(v.toFixed(1)));
   return {
@@ -351,6 +351,8 @@ function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record
     cpu_generator_pct: Math.round(win.cpuShare.generator * 100),
     // CPU time per report held: what survives a loaded box (shares of a core do not).
     collector_cpu_us_per_report_held: Math.round((win.cpuShare.collector * 1e6) / win.heldPerSec),
+    // Which threads: main (the event loop), V8 Worker (GC helpers), libuv-worker (fdatasync), the checkpointer.
+    collector_cpu_us_per_report_held_by_thread: threadCpuPerUnit(win.start, win.end, (win.heldPerSec * (win.end.atMs - win.start.atMs)) / 1000),
     influxd_cpu_us_per_report_held: Math.round((win.cpuShare.influxd * 1e6) / win.heldPerSec),
     collector_fds: win.end.collectorFds,
     sessions_open: win.genEnd.counters.sessionsOpen,

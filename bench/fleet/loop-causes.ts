@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gcFigures, parseGcTrace } from './gc-trace.js';
+import { cpuByModule, formatCpuByModule } from './cpu-by-module.js';
 import { formatLongTasks, longTasks, type CpuProfile } from './long-tasks.js';
 
 /** The node flags that make the files: a CPU profile of the main thread into `dir`, and GC lines on stdout. */
@@ -30,7 +31,7 @@ export interface LoopCauses {
  * Reads the profile and GC trace of collector `pid` for the window [fromMs, toMs) (wall clock; the
  * process was spawned at spawnedAtMs: profile and trace count from about then, within ~0.1 s).
  */
-export function loopCauses(o: { profileDir: string; logPath: string; pid: number; spawnedAtMs: number; fromMs: number; toMs: number; top?: number }): LoopCauses {
+export function loopCauses(o: { profileDir: string; logPath: string; pid: number; spawnedAtMs: number; fromMs: number; toMs: number; top?: number; reportsHeld?: number }): LoopCauses {
   const fromMs = o.fromMs - o.spawnedAtMs;
   const toMs = o.toMs - o.spawnedAtMs;
   const figures: Record<string, number | string> = {};
@@ -47,7 +48,15 @@ export function loopCauses(o: { profileDir: string; logPath: string; pid: number
     figures.loop_causes = `no CPU profile of pid ${o.pid} in ${o.profileDir} (the process did not exit cleanly?)`;
     return { figures, text: String(figures.loop_causes) };
   }
-  const r = longTasks(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, { minMs: 50, fromMs, toMs });
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const r = longTasks(profile, { minMs: 50, fromMs, toMs });
+  // Main-thread CPU by module (cpu-by-module.ts), per report held in the window when the caller knows how many.
+  const modules = cpuByModule(profile, { fromMs, toMs });
+  const perReport = (ms: number) => (o.reportsHeld ? Math.round((ms * 1000) / o.reportsHeld) : Math.round(ms));
+  figures.collector_main_thread_cpu_by_module = `${o.reportsHeld ? 'µs per report held' : 'ms'}: ${modules.rows
+    .slice(0, 12)
+    .map((m) => `${m.name} ${perReport(m.ms)}`)
+    .join('; ')}`;
   figures.loop_long_tasks = r.tasks.length;
   figures.loop_longest_task_ms = r.tasks[0]?.durationMs ?? 0;
   figures.loop_longest_task_sampled_ms = r.tasks[0]?.cpuMs ?? 0;
@@ -60,5 +69,5 @@ export function loopCauses(o: { profileDir: string; logPath: string; pid: number
     .slice(0, o.top ?? 6)
     .map((e) => `${e.entry} ${e.ms} ms (${e.sampledMs} sampled)`)
     .join('; ');
-  return { figures, text: formatLongTasks(r, 15, 50) };
+  return { figures, text: `${formatLongTasks(r, 15, 50)}\nmain-thread CPU by module in the window:\n${formatCpuByModule(modules, { reports: o.reportsHeld && Math.round(o.reportsHeld), top: 30 })}` };
 }

@@ -4,7 +4,7 @@
  * read when the collector exposes one) and a /proc sampler of RSS, CPU and descriptors.
  */
 import http from 'node:http';
-import { cpuMs, fdCount, rssBytes } from './procstat.js';
+import { cpuMs, fdCount, rssBytes, threadCpuMs } from './procstat.js';
 
 /**
  * Finds the "max" figure of the event-loop delay in a /healthz answer, in ms: the one of the recent
@@ -94,6 +94,8 @@ export interface ProcSample {
   influxdCpuMs: number;
   generatorCpuMs: number;
   collectorFds: number;
+  /** The collector's CPU ms by thread name (procstat.ts threadCpuMs). */
+  collectorThreadsCpuMs: Record<string, number>;
 }
 
 /** Samples /proc of collector, influxd and generator every `everyMs`. */
@@ -114,6 +116,7 @@ export class ProcSampler {
       influxdCpuMs: p.influxd ? cpuMs(p.influxd) : NaN,
       generatorCpuMs: cpuMs(p.generator),
       collectorFds: fdCount(p.collector),
+      collectorThreadsCpuMs: threadCpuMs(p.collector),
     };
     this.samples.push(s);
     return s;
@@ -134,6 +137,17 @@ export class ProcSampler {
     for (const s of this.samples) if (Math.abs(s.atMs - ms) < Math.abs(best.atMs - ms)) best = s;
     return best;
   }
+}
+
+/** CPU µs per unit (e.g. per report held) of each collector thread between two samples, largest first: `main 640, V8 Worker 210, …`. */
+export function threadCpuPerUnit(a: ProcSample, b: ProcSample, units: number): string {
+  const names = new Set([...Object.keys(a.collectorThreadsCpuMs), ...Object.keys(b.collectorThreadsCpuMs)]);
+  return [...names]
+    .map((n) => [n, (((b.collectorThreadsCpuMs[n] ?? 0) - (a.collectorThreadsCpuMs[n] ?? 0)) * 1000) / units] as const)
+    .filter(([, us]) => us > 0)
+    .sort((x, y) => y[1] - x[1])
+    .map(([n, us]) => `${n} ${Math.round(us)}`)
+    .join(', ');
 }
 
 /** Least-squares slope of y over time, per minute. */

@@ -25,6 +25,30 @@ export function cpuMs(pid: number): number {
   }
 }
 
+/**
+ * CPU time (user + system, ms) of a process by thread name (`comm`: node's main thread has the process's name,
+ * then `V8 Worker` (GC helpers), `libuv-worker` (the thread pool: fdatasync, …), a Worker thread's `WorkerThread`…),
+ * threads of one name summed; {} when the process is gone.
+ */
+export function threadCpuMs(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        const name = Number(t) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out[name] = (out[name] ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+      } catch {
+        /* the thread ended meanwhile */
+      }
+    }
+  } catch {
+    /* gone */
+  }
+  return out;
+}
+
 /** Pids of the direct children of a process. */
 export function childPids(pid: number): number[] {
   const out: number[] = [];

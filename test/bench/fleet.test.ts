@@ -11,8 +11,9 @@ import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } fro
 import { makeFleet, registryCsv, type FleetSchool } from '../../bench/fleet/fleet.js';
 import { LoadGenerator, percentile, postOneBatch } from '../../bench/fleet/generator.js';
 import { MinHeap } from '../../bench/fleet/heap.js';
+import { cpuByModule } from '../../bench/fleet/cpu-by-module.js';
 import { loopDelayFromHealthz, slopePerMin } from '../../bench/fleet/probes.js';
-import { cpuMs, rssBytes } from '../../bench/fleet/procstat.js';
+import { cpuMs, rssBytes, threadCpuMs } from '../../bench/fleet/procstat.js';
 import { restartCollector } from '../../bench/fleet/restart.js';
 import { seedState } from '../../bench/fleet/seed.js';
 import { TemplateBank, VARIANTS } from '../../bench/fleet/templates.js';
@@ -88,6 +89,29 @@ describe('bench/fleet (province soak, small)', () => {
       expect(rssBytes(process.pid)).to.be.greaterThan(1 << 20);
       expect(cpuMs(process.pid)).to.be.greaterThan(0);
       expect(percentile([1, 2, 3, 4], 50)).to.equal(2);
+      const threads = threadCpuMs(process.pid);
+      expect(threads.main).to.be.greaterThan(0);
+      expect(Object.values(threads).reduce((a, b) => a + b, 0)).to.be.at.most(cpuMs(process.pid) + 100);
+    });
+
+    it('cpuByModule() charges a sample to the innermost project frame, else to the runtime bucket, and skips idle and the outside of the window', () => {
+      const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
+      const nodes = [
+        { id: 1, callFrame: frame('(root)', ''), children: [2, 5, 6, 7] },
+        { id: 2, callFrame: frame('handle', 'file:///x/dist/collector/http/ingest.js'), children: [3] },
+        { id: 3, callFrame: frame('flush', 'file:///x/dist/collector/state/db.js'), children: [4] },
+        { id: 4, callFrame: frame('run', 'file:///x/node_modules/better-sqlite3/lib/methods/wrappers.js') },
+        { id: 5, callFrame: frame('(garbage collector)', '') },
+        { id: 6, callFrame: frame('(idle)', '') },
+        { id: 7, callFrame: frame('processTicksAndRejections', 'node:internal/process/task_queues') },
+      ];
+      // Samples 1 ms apart: db (via SQLite) twice, ingest, GC, idle, node:process, then one past the window.
+      const samples = [4, 4, 2, 5, 6, 7, 2];
+      const p = { nodes, startTime: 0, endTime: 7000, samples, timeDeltas: samples.map(() => 1000) };
+      const r = cpuByModule(p, { fromMs: 0, toMs: 6.5 });
+      expect(Object.fromEntries(r.rows.map((x) => [x.name, x.ms]))).to.deep.equal({ 'dist/collector/state/db.js': 2, 'dist/collector/http/ingest.js': 1, '(garbage collector)': 1, 'node:process': 1 });
+      expect(r.busyMs).to.equal(5);
+      expect(cpuByModule(p, { fromMs: 0, toMs: 6.5, functions: true }).rows[0]?.name).to.equal('dist/collector/state/db.js flush:1');
     });
   });
 
