@@ -5,7 +5,7 @@
  * one batch a minute cost about 100 row updates a second, not one write per request.
  */
 import type { Logger } from 'pino';
-import type { StateDb } from '../state/db.js';
+import { preparedOnce, type StateDb } from '../state/db.js';
 import { pruneTokens } from './tokens.js';
 
 export interface LastSeenOptions {
@@ -59,7 +59,7 @@ export class LastSeen {
     for (const [sha] of batch) this.pending.delete(sha);
     try {
       await this.opts.state.commit((db) => {
-        const upd = db.prepare('UPDATE tokens SET last_seen_ms = ? WHERE sha256 = ?');
+        const upd = preparedOnce(db, 'UPDATE tokens SET last_seen_ms = ? WHERE sha256 = ?');
         for (const [sha, at] of batch) upd.run(at, sha);
       });
     } catch (e) {

@@ -8,7 +8,7 @@
  * memory (at most the limit per school, and only registered schools get here).
  */
 import { AGENT_KINDS, type AgentKind } from '../../protocol/report.js';
-import type { Migration, Sqlite, StateDb } from '../state/db.js';
+import { preparedOnce, type Migration, type Sqlite, type StateDb } from '../state/db.js';
 
 /** Schema of the `enroll.agents` module. */
 export const ROSTER_MIGRATIONS: readonly Migration[] = [
@@ -31,7 +31,7 @@ export function migrateRoster(state: StateDb): void {
 
 /** Adds an agent in the caller's transaction (enrollment); an existing one is kept. */
 export function insertAgent(db: Sqlite, row: { school: string; agent: string; atMs: number; hostname?: string }): void {
-  db.prepare('INSERT OR IGNORE INTO agents (school, agent, first_seen_ms, hostname) VALUES (?, ?, ?, ?)').run(row.school, row.agent, row.atMs, row.hostname ?? null);
+  preparedOnce(db, 'INSERT OR IGNORE INTO agents (school, agent, first_seen_ms, hostname) VALUES (?, ?, ?, ?)').run(row.school, row.agent, row.atMs, row.hostname ?? null);
 }
 
 /** Removes agents of a school in the caller's transaction (revocation of an agent's tokens frees its place). */
@@ -130,7 +130,7 @@ export class AgentRoster {
     set.set(agent, kind);
     return this.opts.state
       .commit((db) => {
-        db.prepare('UPDATE agents SET kind = ?, kind_ms = ? WHERE school = ? AND agent = ?').run(kind, atMs, school, agent);
+        preparedOnce(db, 'UPDATE agents SET kind = ?, kind_ms = ? WHERE school = ? AND agent = ?').run(kind, atMs, school, agent);
       })
       .catch((e: unknown) => {
         if (set.get(agent) === kind) set.set(agent, was ?? null);

@@ -21,7 +21,7 @@ import type { Report } from '../../protocol/index.js';
 import type { RegistryTags } from '../ingest/points.js';
 import type { CollectorModule } from '../module.js';
 import type { Point, Sink } from '../sink/sink.js';
-import type { Migration, Sqlite, StateDb } from '../state/db.js';
+import { preparedOnce, type Migration, type Sqlite, type StateDb } from '../state/db.js';
 import { WriteFailureLog } from '../state/failures.js';
 import { emptyAgentGapState, observeBatch, type AgentGapState, type Gap } from './detector.js';
 import { LifeLog } from './lifelog.js';
@@ -89,7 +89,7 @@ export function migrateGaps(state: StateDb): void {
 
 /** Upserts agents' detector state (one legacy-epoch state, or epoch streams) in the caller's transaction. */
 export function putGapStates(db: Sqlite, rows: Iterable<{ school: string; agent: string; state: AgentGapState | AgentGapStreams }>): number {
-  const put = db.prepare('INSERT INTO gap_agents (school, agent, state) VALUES (?, ?, ?) ON CONFLICT (school, agent) DO UPDATE SET state = excluded.state');
+  const put = preparedOnce(db, 'INSERT INTO gap_agents (school, agent, state) VALUES (?, ?, ?) ON CONFLICT (school, agent) DO UPDATE SET state = excluded.state');
   let n = 0;
   for (const r of rows) n += put.run(r.school, r.agent, JSON.stringify(r.state)).changes;
   return n;
