@@ -26,6 +26,9 @@ export interface LastSeenOptions {
   log: Logger;
 }
 
+/** Rows of one group-commit item. */
+const ITEM_ROWS = 250;
+
 export class LastSeen {
   /** Last time written (or read) per token hash; at most one entry per token in force. */
   private readonly written = new Map<string, number>();
@@ -58,10 +61,18 @@ export class LastSeen {
     }
     for (const [sha] of batch) this.pending.delete(sha);
     try {
-      await this.opts.state.commit((db) => {
-        const upd = preparedOnce(db, 'UPDATE tokens SET last_seen_ms = ? WHERE sha256 = ?');
-        for (const [sha, at] of batch) upd.run(at, sha);
-      });
+      // Items of ITEM_ROWS: the group commit can cut its work only between items.
+      const items: Promise<void>[] = [];
+      for (let i = 0; i < batch.length; i += ITEM_ROWS) {
+        const rows = batch.slice(i, i + ITEM_ROWS);
+        items.push(
+          this.opts.state.commit((db) => {
+            const upd = preparedOnce(db, 'UPDATE tokens SET last_seen_ms = ? WHERE sha256 = ?');
+            for (const [sha, at] of rows) upd.run(at, sha);
+          }),
+        );
+      }
+      await Promise.all(items);
     } catch (e) {
       for (const [sha, at] of batch) if (!this.pending.has(sha)) this.pending.set(sha, at);
       throw e;

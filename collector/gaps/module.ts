@@ -39,7 +39,10 @@ export interface GapsModuleOptions {
   lateAfterMs?: number;
   /** Collector heartbeat interval for the start/stop log, ms. Default 2000. */
   heartbeatMs?: number;
-  /** Most agents written in one commit; more wait for the next one. Default 2000. */
+  /**
+   * Most agents written in one commit item; more wait for the next one. Default 200: one item is one piece of
+   * the group commit's work, which can only be cut between items (2,000 agents held the loop ~80 ms).
+   */
   maxAgentsPerCommit?: number;
   /** Two epochs of one agent whose collection times overlap by more than this are a clone, ms. Default 300000. */
   cloneOverlapMs?: number;
@@ -136,7 +139,7 @@ function createGapStateWriter(opts: GapsModuleOptions, states: Map<string, Agent
   const dirty = new Set<string>();
   let queued: Promise<void> | undefined;
   const failures = new WriteFailureLog({ log: opts.log, what: 'gap detector state', now: opts.now });
-  const max = opts.maxAgentsPerCommit ?? 2000;
+  const max = opts.maxAgentsPerCommit ?? 200;
   const flush = (): Promise<void> => {
     if (queued || !dirty.size) return queued ?? Promise.resolve();
     let taken: string[] = [];

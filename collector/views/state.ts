@@ -236,18 +236,22 @@ export class ViewsState {
   private async flushNow(dirty: Set<string>, retry: (schools: string[]) => void, row: (school: string) => void, paced: boolean): Promise<number> {
     const all = [...dirty];
     let done = 0;
+    // Rows of the next chunk: the commit writes every page the rows dirtied (a page per school, ~4 kB), which
+    // the time bound on the rows does not see; a chunk whose commit made it run over chunkMs shrinks the next.
+    let rows = this.chunk;
     try {
       while (done < all.length) {
         const t0 = performance.now();
         let i = done;
         this.write(() => {
-          const end = Math.min(all.length, done + this.chunk);
+          const end = Math.min(all.length, done + rows);
           // At least one row per chunk; then until the chunk's rows or time are spent.
           do row(all[i++] as string);
           while (i < end && performance.now() - t0 < this.chunkMs);
         });
-        done = i;
         const spentMs = performance.now() - t0;
+        rows = spentMs > this.chunkMs ? Math.max(1, Math.floor(((i - done) * this.chunkMs) / spentMs)) : Math.min(this.chunk, rows * 2);
+        done = i;
         if (done < all.length) await (this.hurried || !paced ? yieldNow() : new Promise((r) => setTimeout(r, spentMs * this.pause)));
       }
     } catch (e) {

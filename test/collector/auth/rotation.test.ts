@@ -179,4 +179,18 @@ describe('collector/auth token pruning', () => {
     expect(store.verify(live.token)?.id).to.equal(live.record.id);
     await state.close();
   });
+  it('LastSeen writes a large flush as group-commit items of at most 250 rows, every row written', async () => {
+    const state = openStateDb({ stateDir: tempDir() });
+    const now = Date.parse('2026-12-01T00:00:00Z');
+    new TokenStore({ state });
+    const rows = Array.from({ length: 600 }, (_, i) => newToken(String(1640104000 + i), new Date(now).toISOString()).record);
+    state.transaction((db) => insertTokens(db, rows));
+    const seen = new LastSeen({ state, now: () => now, log });
+    for (const r of rows) seen.touch(r.sha256);
+    const before = state.health().items;
+    await seen.flush();
+    expect(state.health().items - before).to.equal(1 + 3); // the first flush's housekeeping, then 250 + 250 + 100
+    expect(state.db.prepare('SELECT count(*) FROM tokens WHERE last_seen_ms = ?').pluck().get(now)).to.equal(600);
+    await state.close();
+  });
 });

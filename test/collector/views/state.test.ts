@@ -112,4 +112,27 @@ describe('collector/views state in the state database', () => {
     expect(turns).to.be.greaterThan(29);
     st.close();
   });
+  it('flushLiveness() shrinks the next chunk when a chunk ran over chunkMs with its commit, and still writes every row', async () => {
+    const st = new ViewsState({ state: db, log, chunkRows: 100, chunkMs: 5 });
+    const store = new LivenessStore();
+    for (let i = 0; i < 300; i++) store.apply(`1640106${String(i).padStart(3, '0')}`, { lastReportMs: NOW, internetAtMs: NOW, internetLossPct: 0, wanSpeedBps: null, wanAtMs: null });
+    // A commit that takes 20 ms (a loaded disk): the rows' time bound alone does not see it.
+    const inner = st as unknown as { write(work: () => void): void };
+    const write = inner.write.bind(st);
+    const sizes: number[] = [];
+    const count = () => (db.db.prepare('SELECT count(*) AS n FROM views_liveness').get() as { n: number }).n;
+    inner.write = (work) => {
+      const before = count();
+      write(work);
+      const until = performance.now() + 20;
+      while (performance.now() < until);
+      sizes.push(count() - before);
+    };
+    expect(await st.flushLiveness(store, { paced: false })).to.equal(300);
+    expect(count()).to.equal(300);
+    expect(sizes.reduce((a, b) => a + b, 0)).to.equal(300);
+    // Over 20 ms instead of 5: the next chunk takes at most a quarter of the rows.
+    expect(sizes[1]).to.be.at.most(Math.floor((sizes[0] as number) / 4));
+    st.close();
+  });
 });
