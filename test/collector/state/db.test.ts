@@ -44,6 +44,29 @@ describe('collector/state/db', () => {
     expect(db.db.prepare('SELECT count(*) AS n FROM kv').get()).to.deep.equal({ n: 12 });
   });
 
+  it('commit() tells at most maxSettlePerTurn callers a turn that their item is durable, in commit order', async () => {
+    await db.close();
+    db = openStateDb({ stateDir: dir, recoverAfterMs: 0, maxSettlePerTurn: 10 });
+    const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
+    let turn = 0;
+    let counting = true;
+    const tick = () => {
+      turn++;
+      if (counting) setImmediate(tick);
+    };
+    const seen: { i: number; turn: number }[] = [];
+    const all = Array.from({ length: 35 }, (_, i) => db.commit(() => ins.run(`t${i}`, i)).then(() => seen.push({ i, turn })));
+    setImmediate(tick);
+    await Promise.all(all);
+    counting = false;
+    expect(db.health().commits).to.equal(1);
+    expect(seen.map((x) => x.i)).to.deep.equal([...Array(35).keys()]);
+    const perTurn = new Map<number, number>();
+    for (const x of seen) perTurn.set(x.turn, (perTurn.get(x.turn) ?? 0) + 1);
+    expect(Math.max(...perTurn.values())).to.be.at.most(10);
+    expect(perTurn.size).to.be.at.least(4);
+  });
+
   it('commit() rejects only the item that broke a constraint; the rest of its group is committed', async () => {
     const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
     const settled = await Promise.allSettled([db.commit(() => ins.run('a', 1)), db.commit(() => ins.run('a', 2)), db.commit(() => ins.run('b', 3))]);
