@@ -10,9 +10,8 @@
  *
  * Modules are files (`dist/collector/http/ingest.js`); `--functions 1` splits them by function.
  */
-import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { CpuProfile } from './long-tasks.js';
+import { profileArgs, profileTree, sampleIntervalMs, type CpuProfile } from './long-tasks.js';
 
 type Frame = CpuProfile['nodes'][number]['callFrame'];
 
@@ -40,9 +39,7 @@ export interface CpuByModule {
 
 /** Sums a profile's non-idle samples in [fromMs, toMs) of its start by module. */
 export function cpuByModule(p: CpuProfile, opts: { fromMs?: number; toMs?: number; functions?: boolean } = {}): CpuByModule {
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const { byId, parent } = profileTree(p);
   const cache = new Map<number, string>();
   const bucketOf = (id: number): string => {
     const hit = cache.get(id);
@@ -64,9 +61,8 @@ export function cpuByModule(p: CpuProfile, opts: { fromMs?: number; toMs?: numbe
   };
   const fromUs = p.startTime + (opts.fromMs ?? 0) * 1000;
   const toUs = p.startTime + (opts.toMs ?? Infinity) * 1000;
-  // The sampling interval: a descheduled thread's long deltas must not count as CPU.
-  const deltas = p.timeDeltas.slice(1).filter((x) => x > 0).sort((a, b) => a - b);
-  const intervalMs = (deltas[Math.floor(deltas.length / 2)] ?? 1000) / 1000;
+  // Samples × the sampling interval: a descheduled thread's long deltas must not count as CPU.
+  const intervalMs = sampleIntervalMs(p);
   const sums = new Map<string, number>();
   let busy = 0;
   let t = p.startTime;
@@ -94,15 +90,7 @@ export function formatCpuByModule(r: CpuByModule, opts: { reports?: number; top?
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const file = process.argv[2];
-  if (!file) {
-    console.error('usage: npx tsx bench/fleet/cpu-by-module.ts PROFILE.cpuprofile [--from-s S] [--to-s S] [--reports N] [--top 30] [--functions 1]');
-    process.exit(2);
-  }
-  const arg = (n: string, d: number) => {
-    const i = process.argv.indexOf(`--${n}`);
-    return i > 0 ? Number(process.argv[i + 1]) : d;
-  };
-  const r = cpuByModule(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, { fromMs: arg('from-s', 0) * 1000, toMs: arg('to-s', Infinity) * 1000, functions: arg('functions', 0) > 0 });
+  const { profile, arg } = profileArgs('usage: npx tsx bench/fleet/cpu-by-module.ts PROFILE.cpuprofile [--from-s S] [--to-s S] [--reports N] [--top 30] [--functions 1]');
+  const r = cpuByModule(profile, { fromMs: arg('from-s', 0) * 1000, toMs: arg('to-s', Infinity) * 1000, functions: arg('functions', 0) > 0 });
   console.log(formatCpuByModule(r, { reports: arg('reports', 0) || undefined, top: arg('top', 30) }));
 }

@@ -82,9 +82,17 @@ export interface LongTaskOptions {
 }
 
 /** The median interval between samples, ms (the profile's sampling interval, 1 ms by default). */
-function sampleIntervalMs(p: CpuProfile): number {
+export function sampleIntervalMs(p: CpuProfile): number {
   const d = p.timeDeltas.slice(1).filter((x) => x > 0).sort((a, b) => a - b);
   return (d[Math.floor(d.length / 2)] ?? 1000) / 1000;
+}
+
+/** A profile's nodes by id, and each node's parent. */
+export function profileTree(p: CpuProfile): { byId: Map<number, ProfileNode>; parent: Map<number, number> } {
+  const byId = new Map<number, ProfileNode>(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  return { byId, parent };
 }
 
 /** Finds the long tasks of a profile. */
@@ -93,9 +101,7 @@ export function longTasks(p: CpuProfile, opts: LongTaskOptions = {}): LongTaskRe
   const fromUs = p.startTime + (opts.fromMs ?? 0) * 1000;
   const toUs = p.startTime + (opts.toMs ?? Infinity) * 1000;
   const interval = sampleIntervalMs(p);
-  const byId = new Map<number, ProfileNode>(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const { byId, parent } = profileTree(p);
   const entryCache = new Map<number, string>();
   const entryOf = (id: number): string => {
     const hit = entryCache.get(id);
@@ -192,17 +198,23 @@ export function formatLongTasks(r: LongTaskReport, top = 15, minMs = 50): string
   return lines.join('\n');
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** The command line of a profile tool: the profile, parsed, and its numeric options; exits with `usage` without a file. */
+export function profileArgs(usage: string): { profile: CpuProfile; arg: (name: string, def: number) => number } {
   const file = process.argv[2];
   if (!file) {
-    console.error('usage: npx tsx bench/fleet/long-tasks.ts PROFILE.cpuprofile [--min-ms 50] [--top 15] [--from-s S] [--to-s S]');
+    console.error(usage);
     process.exit(2);
   }
   const arg = (n: string, d: number) => {
     const i = process.argv.indexOf(`--${n}`);
     return i > 0 ? Number(process.argv[i + 1]) : d;
   };
+  return { profile: JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, arg };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { profile, arg } = profileArgs('usage: npx tsx bench/fleet/long-tasks.ts PROFILE.cpuprofile [--min-ms 50] [--top 15] [--from-s S] [--to-s S]');
   const minMs = arg('min-ms', 50);
   const window = { fromMs: arg('from-s', 0) * 1000, toMs: arg('to-s', Infinity) * 1000 };
-  console.log(formatLongTasks(longTasks(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, { minMs, ...window }), arg('top', 15), minMs));
+  console.log(formatLongTasks(longTasks(profile, { minMs, ...window }), arg('top', 15), minMs));
 }
