@@ -7,17 +7,21 @@
  * A variant is the generated config (collector/sink/influxd.ts) with `cache-snapshot-memory-size` of
  * `--a-mib`/`--b-mib` and the `section.key=value` overrides of `--a-conf`/`--b-conf` (space separated; values
  * are TOML: `"8m"`, `104857600`, `true`), plus how the bench writes: `write.precision=ms|s|ns` (the collector
- * writes ms), `write.lines=N` (lines a write, 5000 as the sink), `write.gzip=true` (Content-Encoding: gzip).
+ * writes ms), `write.lines=N` (lines a write, 5000 as the sink), `write.gzip=true` (Content-Encoding: gzip);
+ * `env.NAME=value` goes into influxd's environment (e.g. `env.GOGC=200`).
  * With `--pprof DIR`, influxd's own CPU profile (`pprof-enabled = true`, `/debug/pprof/profile?seconds=`
  * `--pprof-s`) from the start of each trial's measured rounds is saved into DIR and summed by function
  * (bench/fleet/pprof.ts: Debian's influxd is stripped, so `perf` sees addresses only).
  *
- * Each trial starts a fresh influxd with a variant's config, creates `--schools` × 22 series (one point each; not measured), then
- * writes `--rounds` more minutes of every series (one point per series per simulated minute, 5,000 lines a
- * write, 2 writes in flight, as the collector's sink does), and measures influxd's CPU time per point (all
+ * The load (`--load fleet`, default) is what the province soak's collector writes: each school's report
+ * of the soak's generator (bench/fleet/templates.ts) through the collector's `reportToLines`, 22 series and
+ * ~105 field values a school; `--load simple` is the older 22 series with 43 fields (session 5's figures).
+ * Each trial starts a fresh influxd with a variant's config, writes one report of every school (creating
+ * the series; not measured), then `--rounds` more simulated minutes of every school (one report each,
+ * 2 writes in flight, as the collector's sink does), and measures influxd's CPU time per point (all
  * threads, from /proc: what survives a loaded box), points/s, TSM files and bytes on disk, RSS, and the time
  * to be ready again after a SIGKILL (WAL replay of what the cache held), and influxd's own counters over the
- * measured rounds (/debug/vars: cache snapshots, compactions by level, their CPU-free wall time).
+ * measured rounds (/debug/vars: cache snapshots, compactions by level, their wall time).
  * Trials alternate A, B, A, B…. The ratio is B's median CPU per point ÷ A's.
  */
 import http from 'node:http';
@@ -27,7 +31,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startInfluxd } from '../../collector/sink/influxd.js';
+import { LineCache, reportToLines } from '../../collector/ingest/points.js';
+import type { Report } from '../../protocol/index.js';
+import { makeFleet, type FleetSchool } from './fleet.js';
 import { readGoProfile, topFunctions } from './pprof.js';
+import { batchReports, VARIANTS } from './templates.js';
 import { cpuMs, rssBytes } from './procstat.js';
 
 const text = (name: string, def: string): string => {
@@ -40,6 +48,7 @@ interface Variant {
   label: string;
   mib: number;
   settings: Record<string, string>;
+  env: Record<string, string>;
   precision: 'ms' | 's' | 'ns';
   lines: number;
   gzip: boolean;
@@ -47,7 +56,7 @@ interface Variant {
 
 /** Parses `--a-conf`/`--b-conf`: space-separated section.key=value, `write.*` for the bench itself. */
 function variant(label: string, mib: number, conf: string): Variant {
-  const v: Variant = { label, mib, settings: {}, precision: 'ms', lines: 5000, gzip: false };
+  const v: Variant = { label, mib, settings: {}, env: {}, precision: 'ms', lines: 5000, gzip: false };
   for (const item of conf.split(/\s+/).filter(Boolean)) {
     const eq = item.indexOf('=');
     if (eq < 1) throw new Error(`--${label.toLowerCase()}-conf: ${JSON.stringify(item)} is not section.key=value`);
@@ -59,13 +68,14 @@ function variant(label: string, mib: number, conf: string): Variant {
       v.lines = Number(value);
       if (!Number.isInteger(v.lines) || v.lines < 1) throw new Error(`write.lines must be a positive integer, not ${value}`);
     } else if (key === 'write.gzip') v.gzip = value === 'true';
+    else if (key.startsWith('env.')) v.env[key.slice(4)] = value;
     else v.settings[key] = value;
   }
   if (!('data.cache-snapshot-memory-size' in v.settings)) v.settings['data.cache-snapshot-memory-size'] = String(Math.round(mib * 2 ** 20));
   return v;
 }
 
-const describe = (v: Variant) => `${v.label}: ${Object.entries(v.settings).map(([k, x]) => `${k}=${x}`).join(' ')} write.precision=${v.precision} write.lines=${v.lines}${v.gzip ? ' write.gzip=true' : ''}`;
+const describe = (v: Variant) => `${v.label}: ${Object.entries(v.settings).map(([k, x]) => `${k}=${x}`).join(' ')}${Object.entries(v.env).map(([k, x]) => ` env.${k}=${x}`).join('')} write.precision=${v.precision} write.lines=${v.lines}${v.gzip ? ' write.gzip=true' : ''}`;
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -101,10 +111,34 @@ function post(url: string, body: Buffer, agent: http.Agent, v: Variant): Promise
   });
 }
 
-/** Writes one simulated minute of every series, `v.lines` lines a write, 2 in flight. */
-async function writeRound(url: string, agent: http.Agent, schools: number, round: number, baseMs: number, v: Variant): Promise<number> {
-  const t = baseMs + round * 60_000;
-  const stamp = v.precision === 'ms' ? (ms: number) => ms : v.precision === 's' ? (ms: number) => Math.floor(ms / 1000) : (ms: number) => `${ms}000000`;
+/**
+ * The lines of school `i`'s report of round `round` (its one-minute cycle) as the collector writes them:
+ * the soak's reports (bench/fleet/templates.ts: 22 series, ~105 fields) through `reportToLines`, with the
+ * registry's tags. Timestamps in ms.
+ */
+function fleetLines(fleet: readonly FleetSchool[], cache: LineCache, i: number, round: number, baseMs: number): string[] {
+  const s = fleet[i] as FleetSchool;
+  const collectedAt = baseMs + round * 60_000 + s.phaseMs;
+  const [report] = batchReports({ reports: 1, variant: (i + round) % VARIANTS, satellite: s.linkType.startsWith('sat-') }, { school: s.id, seq: round + 1, collectedAt, sentAt: collectedAt + 1000 });
+  const tags = { school: s.id, province: '530000', city: `${s.countyCode.slice(0, 4)}00`, county: s.countyCode, link: s.linkType };
+  return reportToLines({ report: report as Report, tags, receivedAtMs: collectedAt + 1000, cache });
+}
+
+/** The old load (`--load simple`): 22 series a school with 43 fields, for comparison with earlier figures. */
+function simpleLines(i: number, round: number, baseMs: number): string[] {
+  const t = baseMs + round * 60_000 + (i % 60_000);
+  return schoolSeries(i).map((s) => `${s.head} ${s.fields(round + i)} ${t}`);
+}
+
+/** Field values in line-protocol lines (none of these lines has a space or comma inside a value). */
+const fieldCount = (lines: readonly string[]) => lines.reduce((n, l) => n + (l.split(' ')[1] ?? '').split(',').length, 0);
+
+type Load = (i: number, round: number, baseMs: number) => string[];
+
+/** Writes one simulated minute of every school, `v.lines` lines a write, 2 in flight. */
+async function writeRound(url: string, agent: http.Agent, schools: number, round: number, baseMs: number, v: Variant, load: Load): Promise<number> {
+  // Lines end in a ms timestamp; other precisions cut or extend it.
+  const stamp = v.precision === 'ms' ? (l: string) => l : v.precision === 's' ? (l: string) => l.slice(0, -3) : (l: string) => `${l}000000`;
   let lines: string[] = [];
   let points = 0;
   const inFlight = new Set<Promise<void>>();
@@ -129,7 +163,7 @@ async function writeRound(url: string, agent: http.Agent, schools: number, round
     if (inFlight.size >= 2) await Promise.race(inFlight);
   };
   for (let i = 0; i < schools; i++) {
-    for (const s of schoolSeries(i)) lines.push(`${s.head} ${s.fields(round + i)} ${stamp(t + (i % 60_000))}`);
+    for (const l of load(i, round, baseMs)) lines.push(stamp(l));
     if (lines.length >= v.lines) await flush();
   }
   if (lines.length) await flush();
@@ -208,22 +242,22 @@ async function pprof(url: string, seconds: number, file: string): Promise<string
   return file;
 }
 
-async function trial(o: { v: Variant; schools: number; rounds: number; pprof?: { dir: string; seconds: number }; n: number }): Promise<Trial> {
+async function trial(o: { v: Variant; schools: number; rounds: number; load: Load; pprof?: { dir: string; seconds: number }; n: number }): Promise<Trial> {
   const dir = mkdtempSync(join(tmpdir(), 'campuslink-influxd-cache-'));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   const settings = o.pprof ? { ...o.v.settings, 'http.pprof-enabled': 'true' } : o.v.settings;
-  const start = (readyTimeoutMs: number) => startInfluxd({ dataDir: dir, settings, readyTimeoutMs });
+  const start = (readyTimeoutMs: number) => startInfluxd({ dataDir: dir, settings, env: o.v.env, readyTimeoutMs });
   let h = await start(120_000);
   try {
     await new Promise<void>((res, rej) => http.request(`${h.url}/query?q=${encodeURIComponent('CREATE DATABASE bench')}`, { method: 'POST' }, (r) => (r.resume(), r.on('end', res))).on('error', rej).end());
     const baseMs = Date.now() - (o.rounds + 2) * 60_000;
-    await writeRound(h.url, agent, o.schools, 0, baseMs, o.v);
+    await writeRound(h.url, agent, o.schools, 0, baseMs, o.v, o.load);
     const stats0 = await engineStats(h.url);
     const profile = o.pprof ? pprof(h.url, o.pprof.seconds, join(o.pprof.dir, `${o.v.label}-${o.n}.pb.gz`)) : undefined;
     const cpu0 = cpuMs(h.pid);
     const t0 = performance.now();
     let points = 0;
-    for (let r = 1; r <= o.rounds; r++) points += await writeRound(h.url, agent, o.schools, r, baseMs, o.v);
+    for (let r = 1; r <= o.rounds; r++) points += await writeRound(h.url, agent, o.schools, r, baseMs, o.v, o.load);
     const wallS = (performance.now() - t0) / 1000;
     // The compactions a round started run on: count them until influxd is idle for a second.
     for (let last = cpuMs(h.pid); ; ) {
@@ -268,12 +302,17 @@ export async function run(): Promise<{ ratio: number; trials: Trial[] }> {
   const pprofDir = text('pprof', '') || undefined;
   if (pprofDir) mkdirSync(pprofDir, { recursive: true });
   const pprofS = arg('pprof-s', 60);
-  console.log(`influxd config A/B: ${schools} schools × 22 series, ${rounds} measured rounds, ${pairs} pairs; load average ${await loadavg()}`);
+  const loadName = text('load', 'fleet');
+  if (loadName !== 'fleet' && loadName !== 'simple') throw new Error('--load must be fleet or simple');
+  const fleet = makeFleet(schools);
+  const cache = new LineCache();
+  const load: Load = loadName === 'fleet' ? (i, r, base) => fleetLines(fleet, cache, i, r, base) : simpleLines;
+  console.log(`influxd config A/B: ${schools} schools × 22 series (${loadName} load: school 0 writes ${load(0, 0, 0).length} lines, ${fieldCount(load(0, 0, 0))} fields), ${rounds} measured rounds, ${pairs} pairs; load average ${await loadavg()}`);
   console.log(`  ${describe(a)}\n  ${describe(b)}`);
   const trials: Trial[] = [];
   for (let p = 0; p < pairs; p++) {
     for (const v of [a, b]) {
-      const t = await trial({ v, schools, rounds, ...(pprofDir && { pprof: { dir: pprofDir, seconds: pprofS } }), n: p + 1 });
+      const t = await trial({ v, schools, rounds, load, ...(pprofDir && { pprof: { dir: pprofDir, seconds: pprofS } }), n: p + 1 });
       trials.push(t);
       console.log(`  ${v.label}: ${t.cpuUsPerPoint.toFixed(1)} µs CPU/point, ${Math.round(t.pointsPerSec)} points/s, ${t.tsmFiles} TSM files ${t.tsmMiB.toFixed(0)} MiB, RSS ${t.rssMiB.toFixed(0)} MiB, ready after SIGKILL ${(t.killRestartMs / 1000).toFixed(1)} s; ${statsText(t.stats)}; load ${await loadavg()}`);
       if (t.profileFile) console.log(`    influxd CPU profile ${t.profileFile}:\n${topFunctions(readGoProfile(readFileSync(t.profileFile)), 25).map((l) => `    ${l}`).join('\n')}`);

@@ -46,6 +46,8 @@ export interface InfluxdOptions {
    * checked by `influxdConfig`, which throws a TypeError on an unknown section or a malformed value.
    */
   settings?: Readonly<Record<string, string>>;
+  /** Variables added to influxd's environment (e.g. Go's `GOGC`); `INFLUXDB_*` ones are refused, as the config is the one source. */
+  env?: Readonly<Record<string, string>>;
   /** How long to wait for `GET /ping` to answer 204. Default 20000 ms. */
   readyTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before sending SIGKILL. Default 5000 ms. */
@@ -307,6 +309,9 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
   const stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
   const log = options.log?.child({ component: 'influxd' });
   const configPath = path.join(dataDir, 'influxd.conf');
+  const extraEnv = { ...options.env };
+  const leaking = Object.keys(extraEnv).find((k) => k.startsWith('INFLUXDB_'));
+  if (leaking) throw new TypeError(`startInfluxd env: ${leaking} would override the generated config; set it in settings instead`);
 
   const fixedPort = options.port !== undefined && options.port !== 0;
   let port = options.port ?? 0;
@@ -334,7 +339,7 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
     for (const sub of ['meta', 'data', 'wal']) mkdirSync(path.join(dataDir, sub), { recursive: true });
     writeFileSync(configPath, influxdConfig({ dataDir, host, port, rpcPort, maxSeriesPerDatabase: options.maxSeriesPerDatabase, maxValuesPerTag: options.maxValuesPerTag, cacheSnapshotBytes: options.cacheSnapshotBytes, settings: options.settings }));
     // INFLUXDB_* variables override the config file in influxd 1.x; keep them from leaking in.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXDB_')));
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXDB_'))), ...extraEnv };
     const started = Date.now();
     const proc = spawn(binary, ['run', '-config', configPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
