@@ -112,6 +112,30 @@ export function readGoProfile(data: Uint8Array): GoProfile {
   return { samples, durationNs };
 }
 
+/** What influxd's CPU does, by the first matching frame anywhere on the stack (order matters: GC assists run inside writes). */
+const INFLUXD_PARTS: readonly [string, RegExp][] = [
+  ['Go GC', /^runtime\.(gcBgMarkWorker|gcAssistAlloc|bgsweep|bgscavenge|gcDrain)/],
+  // The snapshot's encoders and key sort run in goroutines of their own, without WriteSnapshot on their stacks.
+  ['cache snapshot to TSM', /tsm1\.\(\*Compactor\)\.WriteSnapshot|tsm1\.\(\*Engine\)\.(compactCache|WriteSnapshot)|tsm1\.\(\*cacheKeyIterator\)|tsm1\.\(\*ring\)\.(apply|keys)|tsm1\.\(\*Cache\)\.Keys/],
+  ['TSM compaction', /tsm1\.\(\*Compactor\)\.(Compact|compact)|compactGroup|tsm1\.\(\*Engine\)\.compact/],
+  ['TSI index compaction', /tsi1\.\(\*(Partition|Index)\)\.(compact|Compact)/],
+  ['write: parse', /models\.(ParsePoints|parsePoint)/],
+  ['write: series index', /CreateSeriesListIfNotExists|tsi1\.|SeriesFile|SeriesPartition/],
+  ['write: cache + WAL', /tsm1\.\(\*(Cache|WAL|Engine)\)\.(WriteMulti|WritePoints|writeToLog)|tsm1\.\(\*WAL\)/],
+  ['HTTP and the rest of a write', /httpd\.\(\*Handler\)\.serveWrite|coordinator\./],
+];
+
+/** CPU shares of `parts` (first matching frame class wins; the rest is "other"). */
+export function byPart(p: GoProfile, parts: readonly [string, RegExp][] = INFLUXD_PARTS): [string, number][] {
+  const total = p.samples.reduce((a, s) => a + s.cpuNs, 0) || 1;
+  const sums = new Map<string, number>();
+  for (const s of p.samples) {
+    const part = parts.find(([, re]) => s.stack.some((fn) => re.test(fn)))?.[0] ?? 'other';
+    sums.set(part, (sums.get(part) ?? 0) + s.cpuNs);
+  }
+  return [...sums].sort((a, b) => b[1] - a[1]).map(([k, ns]) => [k, ns / total]);
+}
+
 /** Top functions by self and cumulative CPU, as text lines. */
 export function topFunctions(p: GoProfile, top = 30): string[] {
   const total = p.samples.reduce((a, s) => a + s.cpuNs, 0);
@@ -126,6 +150,7 @@ export function topFunctions(p: GoProfile, top = 30): string[] {
   const rows = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([fn, ns]) => `  ${pct(ns)}  ${fn}`);
   return [
     `${(total / 1e9).toFixed(1)} s CPU in ${(p.durationNs / 1e9).toFixed(1)} s (${((100 * total) / (p.durationNs || 1)).toFixed(0)} % of a core)`,
+    `by part: ${byPart(p).map(([k, f]) => `${k} ${(100 * f).toFixed(0)} %`).join(', ')}`,
     'self:',
     ...rows(self),
     'cumulative:',
