@@ -133,6 +133,9 @@ function simpleLines(i: number, round: number, baseMs: number): string[] {
 /** Field values in line-protocol lines (none of these lines has a space or comma inside a value). */
 const fieldCount = (lines: readonly string[]) => lines.reduce((n, l) => n + (l.split(' ')[1] ?? '').split(',').length, 0);
 
+/** Writes influxd refused (and the bench sent again) since the start. */
+let refusedWrites = 0;
+
 type Load = (i: number, round: number, baseMs: number) => string[];
 
 /** Writes one simulated minute of every school, `v.lines` lines a write, 2 in flight. */
@@ -147,13 +150,16 @@ async function writeRound(url: string, agent: http.Agent, schools: number, round
     const body = v.gzip ? gzipSync(plain, { level: 1 }) : plain;
     points += lines.length;
     lines = [];
-    // A loaded box makes influxd answer 500 "timeout" now and then: the same write again (it overwrites itself).
+    // A loaded box makes influxd answer 500 "timeout" now and then, and a full cache (cache-max-memory-size)
+    // refuses writes until a snapshot frees it, as it would refuse the collector's: the same write again
+    // (it overwrites itself), counted, for up to 5 minutes.
     const send = async (): Promise<void> => {
       for (let attempt = 1; ; attempt++) {
         try {
           return await post(url, body, agent, v);
         } catch (e) {
-          if (attempt >= 5) throw e;
+          refusedWrites++;
+          if (attempt >= 300) throw e;
           await new Promise((r) => setTimeout(r, 1000));
         }
       }
@@ -169,6 +175,13 @@ async function writeRound(url: string, agent: http.Agent, schools: number, round
   if (lines.length) await flush();
   await Promise.all(inFlight);
   return points;
+}
+
+/** Bytes of the files under `dir` whose names end in `ext`. */
+function filesBytes(dir: string, ext: string): number {
+  let bytes = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && e.name.endsWith(ext)) bytes += statSync(join(e.parentPath ?? e.path, e.name)).size;
+  return bytes;
 }
 
 function tsmFiles(dir: string): { files: number; bytes: number } {
@@ -229,7 +242,11 @@ interface Trial {
   tsmMiB: number;
   rssMiB: number;
   killRestartMs: number;
+  /** WAL on disk when influxd was killed: what the restart replays. */
+  walMiB: number;
   stats: EngineStats;
+  /** Writes influxd refused during the measured rounds (e.g. its cache was full). */
+  refused: number;
   /** influxd's CPU profile of the measured rounds (--pprof). */
   profileFile?: string;
 }
@@ -254,6 +271,7 @@ async function trial(o: { v: Variant; schools: number; rounds: number; load: Loa
     await writeRound(h.url, agent, o.schools, 0, baseMs, o.v, o.load);
     const stats0 = await engineStats(h.url);
     const profile = o.pprof ? pprof(h.url, o.pprof.seconds, join(o.pprof.dir, `${o.v.label}-${o.n}.pb.gz`)) : undefined;
+    const refused0 = refusedWrites;
     const cpu0 = cpuMs(h.pid);
     const t0 = performance.now();
     let points = 0;
@@ -271,12 +289,13 @@ async function trial(o: { v: Variant; schools: number; rounds: number; load: Loa
     const stats = statsDelta(stats0, await engineStats(h.url));
     const rss = rssBytes(h.pid);
     const tsm = tsmFiles(join(dir, 'data'));
+    const walMiB = filesBytes(join(dir, 'wal'), '.wal') / 2 ** 20;
     process.kill(h.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
     const tr = performance.now();
     h = await start(300_000);
     const killRestartMs = performance.now() - tr;
-    return { label: o.v.label, cpuUsPerPoint: (cpu * 1000) / points, pointsPerSec: points / wallS, tsmFiles: tsm.files, tsmMiB: tsm.bytes / 2 ** 20, rssMiB: rss / 2 ** 20, killRestartMs, stats, ...(profileFile && { profileFile }) };
+    return { label: o.v.label, cpuUsPerPoint: (cpu * 1000) / points, pointsPerSec: points / wallS, tsmFiles: tsm.files, tsmMiB: tsm.bytes / 2 ** 20, rssMiB: rss / 2 ** 20, killRestartMs, walMiB, stats, refused: refusedWrites - refused0, ...(profileFile && { profileFile }) };
   } finally {
     agent.destroy();
     await h.stop().catch(() => undefined);
@@ -314,7 +333,7 @@ export async function run(): Promise<{ ratio: number; trials: Trial[] }> {
     for (const v of [a, b]) {
       const t = await trial({ v, schools, rounds, load, ...(pprofDir && { pprof: { dir: pprofDir, seconds: pprofS } }), n: p + 1 });
       trials.push(t);
-      console.log(`  ${v.label}: ${t.cpuUsPerPoint.toFixed(1)} µs CPU/point, ${Math.round(t.pointsPerSec)} points/s, ${t.tsmFiles} TSM files ${t.tsmMiB.toFixed(0)} MiB, RSS ${t.rssMiB.toFixed(0)} MiB, ready after SIGKILL ${(t.killRestartMs / 1000).toFixed(1)} s; ${statsText(t.stats)}; load ${await loadavg()}`);
+      console.log(`  ${v.label}: ${t.cpuUsPerPoint.toFixed(1)} µs CPU/point, ${Math.round(t.pointsPerSec)} points/s, ${t.tsmFiles} TSM files ${t.tsmMiB.toFixed(0)} MiB, RSS ${t.rssMiB.toFixed(0)} MiB, ready after SIGKILL ${(t.killRestartMs / 1000).toFixed(1)} s (WAL ${t.walMiB.toFixed(0)} MiB); ${statsText(t.stats)}; ${t.refused} writes refused and sent again; load ${await loadavg()}`);
       if (t.profileFile) console.log(`    influxd CPU profile ${t.profileFile}:\n${topFunctions(readGoProfile(readFileSync(t.profileFile)), 25).map((l) => `    ${l}`).join('\n')}`);
     }
   }
