@@ -143,7 +143,7 @@ export function findInfluxd(binary = 'influxd', pathEnv = process.env.PATH ?? ''
  * `school` takes 60,000 values, `agent` (host names by default) one or two per school, `target` up to a few
  * per school; 1M values leaves room for gateway replacements over years.
  */
-export const EMBEDDED_LIMITS = Object.freeze({ maxSeriesPerDatabase: 10_000_000, maxValuesPerTag: 1_000_000, cacheSnapshotBytes: 26_214_400 });
+export const EMBEDDED_LIMITS = Object.freeze({ maxSeriesPerDatabase: 10_000_000, maxValuesPerTag: 1_000_000, cacheSnapshotBytes: 26_214_400, cacheMaxBytes: 268_435_456 });
 
 function tomlString(s: string): string {
   return JSON.stringify(s); // a JSON string of printable text is a valid TOML basic string
@@ -178,10 +178,17 @@ export function influxdConfig(o: { dataDir: string; host: string; port: number; 
     '  wal-fsync-delay = "0s"',
     // 2 cores: one compaction at a time leaves the other core to the collector.
     '  max-concurrent-compactions = 1',
-    '  cache-max-memory-size = 1073741824',
-    // influxd's default. 256 MiB cut influxd's CPU per point 0.42× in bench/fleet/influxd-cache.bench.ts but
-    // only by deferring snapshots past the measured window, and a SIGKILL restart then replayed the WAL for
-    // 14–24 s (1.7–5.7 s at 25 MiB): over the 10 s restart goal. Left at the default until a longer A/B.
+    // What influxd holds before it refuses writes (500, which the sink answers as a retryable 503) until a
+    // snapshot frees room. At 60,000 schools the snapshots fall behind the writes on 2 cores, so the cache runs
+    // up to this bound: with influxd's 1 GiB the bench's influxd reached 7.8 GiB RSS and took 85.6 s to be ready
+    // after a SIGKILL; with 256 MiB 5.7 GiB and 9.5 s, refusing 75 of ~800 writes meanwhile
+    // (bench/fleet/influxd-cache.bench.ts, docs/benchmarks.md session 6). 10× the snapshot size is headroom for a
+    // snapshot in progress; refusals only come when influxd is behind, and then they are the backpressure.
+    `  cache-max-memory-size = ${EMBEDDED_LIMITS.cacheMaxBytes}`,
+    // influxd's default. A TSM key is series + field: ~6.1 M keys at 60,000 schools, ~390 B each when new, so any
+    // snapshot size that fits the restart goal holds ~one value per key and every value pays a key sort, an index
+    // entry and a block of its own: 100 MiB measured 1.05× the CPU per point of 25 MiB at 60,000 schools, and 3×
+    // the restart (session 5's 0.42× at 10,000 schools was a window in which the big cache never snapshotted).
     `  cache-snapshot-memory-size = ${o.cacheSnapshotBytes ?? EMBEDDED_LIMITS.cacheSnapshotBytes}`,
     '  query-log-enabled = false',
     '  trace-logging-enabled = false',
