@@ -180,10 +180,11 @@ export function influxdConfig(o: { dataDir: string; host: string; port: number; 
     '  max-concurrent-compactions = 1',
     // What influxd holds before it refuses writes (500, which the sink answers as a retryable 503) until a
     // snapshot frees room. At 60,000 schools the snapshots fall behind the writes on 2 cores, so the cache runs
-    // up to this bound: with influxd's 1 GiB the bench's influxd reached 7.8 GiB RSS and took 85.6 s to be ready
-    // after a SIGKILL; with 256 MiB 5.7 GiB and 9.5 s, refusing 75 of ~800 writes meanwhile
-    // (bench/fleet/influxd-cache.bench.ts, docs/benchmarks.md session 6). 10× the snapshot size is headroom for a
-    // snapshot in progress; refusals only come when influxd is behind, and then they are the backpressure.
+    // up to this bound, and a SIGKILL replays what of it is not yet in TSM files. With influxd's 1 GiB the bench's
+    // influxd reached 7.8 GiB RSS and took 85.6 s to be ready after a SIGKILL; with 256 MiB 5.7 GiB and 9.5 s,
+    // refusing 75 of ~800 writes meanwhile (bench/fleet/influxd-cache.bench.ts, docs/benchmarks.md session 6: one
+    // pair each on a loaded box; the first's WAL size was not recorded). 10× the snapshot size is headroom for a
+    // snapshot in progress; refusals come only when influxd is behind, and then they are the backpressure.
     `  cache-max-memory-size = ${EMBEDDED_LIMITS.cacheMaxBytes}`,
     // influxd's default. A TSM key is series + field: ~6.1 M keys at 60,000 schools, ~390 B each when new, so any
     // snapshot size that fits the restart goal holds ~one value per key and every value pays a key sort, an index
