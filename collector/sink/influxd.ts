@@ -46,7 +46,7 @@ export interface InfluxdOptions {
    * checked by `influxdConfig`, which throws a TypeError on an unknown section or a malformed value.
    */
   settings?: Readonly<Record<string, string>>;
-  /** Variables added to influxd's environment (e.g. Go's `GOGC`); `INFLUXDB_*` ones are refused, as the config is the one source. */
+  /** Variables added to influxd's environment (e.g. Go's `GOGC`, over EMBEDDED_ENV); `INFLUXDB_*` ones are refused, as the config is the one source. */
   env?: Readonly<Record<string, string>>;
   /** How long to wait for `GET /ping` to answer 204. Default 20000 ms. */
   readyTimeoutMs?: number;
@@ -144,6 +144,14 @@ export function findInfluxd(binary = 'influxd', pathEnv = process.env.PATH ?? ''
  * per school; 1M values leaves room for gateway replacements over years.
  */
 export const EMBEDDED_LIMITS = Object.freeze({ maxSeriesPerDatabase: 10_000_000, maxValuesPerTag: 1_000_000, cacheSnapshotBytes: 26_214_400, cacheMaxBytes: 268_435_456 });
+
+/**
+ * Environment of the embedded influxd (under what the caller's `env` sets; an operator's own `GOGC` wins).
+ * GOGC=200: Go's GC was 20–29 % of influxd's CPU at 60,000 schools (it scans the cache and index); 200 halved
+ * that share and measured 0.89× and 0.58× influxd CPU per point in two A/B pairs, for +14 % and +31 % RSS
+ * (bench/fleet/influxd-cache.bench.ts, docs/benchmarks.md session 6). CPU is what a province on 2 cores lacks.
+ */
+export const EMBEDDED_ENV: Readonly<Record<string, string>> = Object.freeze({ GOGC: '200' });
 
 function tomlString(s: string): string {
   return JSON.stringify(s); // a JSON string of printable text is a valid TOML basic string
@@ -347,7 +355,7 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
     for (const sub of ['meta', 'data', 'wal']) mkdirSync(path.join(dataDir, sub), { recursive: true });
     writeFileSync(configPath, influxdConfig({ dataDir, host, port, rpcPort, maxSeriesPerDatabase: options.maxSeriesPerDatabase, maxValuesPerTag: options.maxValuesPerTag, cacheSnapshotBytes: options.cacheSnapshotBytes, settings: options.settings }));
     // INFLUXDB_* variables override the config file in influxd 1.x; keep them from leaking in.
-    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXDB_'))), ...extraEnv };
+    const env = { ...EMBEDDED_ENV, ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXDB_'))), ...extraEnv };
     const started = Date.now();
     const proc = spawn(binary, ['run', '-config', configPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { createInflux1Sink } from '../../../collector/sink/influx1.js';
-import { EMBEDDED_LIMITS, findFreePort, InfluxdError, startInfluxd, type InfluxdHandle } from '../../../collector/sink/influxd.js';
+import { EMBEDDED_ENV, EMBEDDED_LIMITS, findFreePort, InfluxdError, startInfluxd, type InfluxdHandle } from '../../../collector/sink/influxd.js';
 import { SinkError } from '../../../collector/sink/sink.js';
 
 /** POST /query on `h`; returns the parsed JSON. */
@@ -48,6 +48,7 @@ describe('startInfluxd sized for a province', function () {
     expect(conf).to.include('index-version = "tsi1"');
     expect(conf).to.include(`max-series-per-database = ${EMBEDDED_LIMITS.maxSeriesPerDatabase}`);
     expect(conf).to.include(`max-values-per-tag = ${EMBEDDED_LIMITS.maxValuesPerTag}`);
+    if (process.env.GOGC === undefined) expect(readFileSync(`/proc/${h.pid}/environ`, 'utf8').split('\0')).to.include(`GOGC=${EMBEDDED_ENV.GOGC}`);
     await query(h, 'CREATE DATABASE p');
     expect((await writeSchools(h, 0, 10)).map((r) => r.status)).to.deep.equal([204]);
     // tsi1 keeps each shard's index in <shard>/index (partitions); the inmem index has no such directory.
