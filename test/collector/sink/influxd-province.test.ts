@@ -2,7 +2,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { EMBEDDED_LIMITS, findFreePort, InfluxdError, startInfluxd, type InfluxdHandle } from '../../../collector/sink/influxd.js';
+import { createInflux1Sink } from '../../../collector/sink/influx1.js';
+import { EMBEDDED_ENV, EMBEDDED_LIMITS, findFreePort, InfluxdError, startInfluxd, type InfluxdHandle } from '../../../collector/sink/influxd.js';
+import { SinkError } from '../../../collector/sink/sink.js';
 
 /** POST /query on `h`; returns the parsed JSON. */
 async function query(h: InfluxdHandle, q: string, db = 'p'): Promise<any> {
@@ -46,6 +48,7 @@ describe('startInfluxd sized for a province', function () {
     expect(conf).to.include('index-version = "tsi1"');
     expect(conf).to.include(`max-series-per-database = ${EMBEDDED_LIMITS.maxSeriesPerDatabase}`);
     expect(conf).to.include(`max-values-per-tag = ${EMBEDDED_LIMITS.maxValuesPerTag}`);
+    if (process.env.GOGC === undefined) expect(readFileSync(`/proc/${h.pid}/environ`, 'utf8').split('\0')).to.include(`GOGC=${EMBEDDED_ENV.GOGC}`);
     await query(h, 'CREATE DATABASE p');
     expect((await writeSchools(h, 0, 10)).map((r) => r.status)).to.deep.equal([204]);
     // tsi1 keeps each shard's index in <shard>/index (partitions); the inmem index has no such directory.
@@ -53,6 +56,25 @@ describe('startInfluxd sized for a province', function () {
     const shards = readdirSync(rp);
     expect(shards).to.have.length(1);
     expect(existsSync(join(rp, shards[0] as string, 'index')), `${rp}/${shards[0]}/index`).to.equal(true);
+  });
+
+  it('a full cache (cache-max-memory-size) refuses writes as a retryable SinkError, so ingest answers 503 and the agent retries', async function () {
+    const conf = readFileSync((await start()).configPath, 'utf8');
+    expect(conf).to.include(`cache-max-memory-size = ${EMBEDDED_LIMITS.cacheMaxBytes}`);
+    // The same refusal the 256 MiB bound gives a province, at a size a test can fill: 64 KiB, no snapshot in time.
+    const h = await start({ settings: { 'data.cache-max-memory-size': '65536', 'data.cache-snapshot-memory-size': '1073741824' } });
+    const sink = createInflux1Sink({ url: h.url, database: 'p', defaultRetryAfterMs: 1500 });
+    try {
+      const lines = Array.from({ length: 2000 }, (_, i) => `report,school=S${i} seq=${i},lag_s=0.5 1700000000000`);
+      let refusal: unknown;
+      for (let i = 0; i < 5 && !refusal; i++) await sink.writeLines(lines).catch((e: unknown) => (refusal = e));
+      expect(refusal).to.be.instanceOf(SinkError);
+      expect((refusal as SinkError).retryable, String(refusal)).to.equal(true);
+      expect((refusal as SinkError).retryAfterMs).to.equal(1500);
+      expect(String(refusal)).to.match(/cache.*(memory|size)/i);
+    } finally {
+      await sink.close();
+    }
   });
 
   it('influxd 1.6 does not apply max-series-per-database to tsi1 shards (an inmem index would refuse the 1,001st series)', async function () {

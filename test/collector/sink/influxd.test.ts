@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { findFreePort, InfluxdError, startInfluxd, type InfluxdHandle } from '../../../collector/sink/influxd.js';
+import { findFreePort, influxdConfig, InfluxdError, startInfluxd, type InfluxdHandle } from '../../../collector/sink/influxd.js';
 
 const influxdModule = fileURLToPath(new URL('../../../collector/sink/influxd.ts', import.meta.url));
 
@@ -126,6 +126,34 @@ describe('startInfluxd', function () {
     expect(e.code).to.equal('COL_ERR_INFLUXD_START');
     expect(e.message).to.match(/address already in use/);
     expect(await pingStatus(first.url)).to.equal(204);
+  });
+
+  it('settings replace a generated key or add one to its section, and the real influxd runs with them', async function () {
+    const dataDir = tempDir();
+    const h = await startInfluxd({ dataDir, settings: { 'data.max-concurrent-compactions': '2', 'data.max-index-log-file-size': '"2m"', 'http.pprof-enabled': 'true' }, env: { GOGC: '150' } });
+    handles.push(h);
+    const conf = readFileSync(h.configPath, 'utf8');
+    expect(conf.match(/max-concurrent-compactions = .*/g)).to.deep.equal(['max-concurrent-compactions = 2']);
+    const data = conf.slice(conf.indexOf('[data]'), conf.indexOf('[monitor]'));
+    expect(data).to.include('  max-index-log-file-size = "2m"\n');
+    expect(conf.slice(conf.indexOf('[http]'))).to.match(/^ {2}pprof-enabled = true$/m);
+    // pprof-enabled = true is what makes influxd serve its profiles: the setting took effect.
+    expect((await fetch(`${h.url}/debug/pprof/cmdline`)).status).to.equal(200);
+    expect(readFileSync(`/proc/${h.pid}/environ`, 'utf8').split('\0')).to.include('GOGC=150');
+  });
+
+  it('influxdConfig refuses a setting of an unknown section or with a malformed value, naming it', function () {
+    const base = { dataDir: '/d', host: '127.0.0.1', port: 1, rpcPort: 2 };
+    expect(() => influxdConfig({ ...base, settings: { 'nosuch.key': '1' } })).to.throw(TypeError, /nosuch\.key.*no \[nosuch\] section/);
+    expect(() => influxdConfig({ ...base, settings: { 'data.max-index-log-file-size': '8m' } })).to.throw(TypeError, /max-index-log-file-size = "8m".*TOML string/);
+    expect(() => influxdConfig({ ...base, settings: { nodot: '1' } })).to.throw(TypeError, /section\.key/);
+  });
+
+  it('refuses INFLUXDB_* variables in env, which would override the generated config', async function () {
+    let err: unknown;
+    await startInfluxd({ dataDir: tempDir(), env: { INFLUXDB_DATA_INDEX_VERSION: 'inmem' } }).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(TypeError);
+    expect(String(err)).to.include('INFLUXDB_DATA_INDEX_VERSION');
   });
 
   it('runs two instances side by side on different ports', async function () {
