@@ -73,7 +73,11 @@ export const proxySectionSchema = z.strictObject({
   schoolDeadlineMs: intIn(1000, 600_000).default(40_000),
   /** Schools being probed at once. */
   concurrency: intIn(1, 10_000).default(500),
-  /** School batches being uploaded at once over the shared HTTP/2 session. */
+  /**
+   * School batches being uploaded at once over the shared HTTP/2 session. The collector admits 16 uploads of a
+   * proxy's token at once (budgets.maxInflightRequestsPerProxyToken); over that it answers 429 and the proxy
+   * ends the round and retries after Retry-After.
+   */
   uploadConcurrency: intIn(1, 256).default(16),
   /** Spool bytes of one school; default spool.maxSpoolBytes shared out, at least 64 KiB each. */
   maxSpoolBytesPerSchool: z.number().int().min(64 * 1024).optional(),
