@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Report } from '../../protocol/index.js';
+import type { Measurement, Report } from '../../protocol/index.js';
 import { collectReport } from '../cycle.js';
 import { flushSpool, type FlushResult } from '../delivery.js';
 import { EnrollError } from '../identity/enroll.js';
@@ -29,9 +29,14 @@ import { createBatchPinger, type BatchPinger } from './fping.js';
 import { ProxyIdentity } from './identity.js';
 import { createSchoolProbes, type SchoolProbeSettings, type SchoolProbes } from './school.js';
 import { ProxySpool } from './spool.js';
+import { createTurns, type Turns } from './turns.js';
+import type { AppendResult } from '../spool/spool.js';
 
 /** Segment size of the proxy spool: about one cycle of 2,000 schools. */
 export const PROXY_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+/** Reports built back to back before the event loop may turn, ms (well under the 50 ms a task may take). */
+export const REPORT_SLICE_MS = 10;
 
 export interface ProxyRuntimeOptions {
   config: Readonly<ProxyConfig>;
@@ -80,6 +85,8 @@ export class ProxyRuntime {
   private readonly counters: SchoolCounters;
   private readonly probes: SchoolProbes[];
   private readonly schoolLimiter: Limiter;
+  /** Report building, one school at a time with the event loop let go round every REPORT_SLICE_MS. */
+  private readonly reportTurns: Turns = createTurns({ sliceMs: REPORT_SLICE_MS });
   private readonly now: () => number;
   private readonly startedAtMs: number;
   private readonly backoff: Backoff;
@@ -133,38 +140,16 @@ export class ProxyRuntime {
     summary.maxInFlight = Math.max(summary.maxInFlight, this.inFlight);
     try {
       const log = this.opts.log;
-      let late: string[] = [];
-      const school = {
-        name: 'school',
-        collect: async () => {
-          const r = await p.collect({ now: this.now, log, deadlineAtMs: this.now() + this.opts.config.proxy.schoolDeadlineMs });
-          late = r.late;
-          return r.measurements;
-        },
-      };
-      const seq = this.spool.lastSeq(id) + 1;
-      const built = await collectReport({
-        probes: [school],
-        school: id,
-        agent: this.identity.current().agent,
-        ...(this.epoch && { epoch: this.epoch }),
-        seq,
-        now: this.now,
-        log,
-        spool: this.spool.stats(id),
-        counters: this.counters.get(id),
-        startedAtMs: this.startedAtMs,
-        clockOffsetMs: this.clock.get()?.offsetMs,
-        previousCollectedAt: this.lastCollectedAt.get(id),
-      });
-      // The contract's top-level field (docs/protocol.md); the full agent sends none (absent = full).
+      const startedAt = this.now();
+      const probed = await p.collect({ now: this.now, log, deadlineAtMs: startedAt + this.opts.config.proxy.schoolDeadlineMs });
+      const late = probed.late;
+      // The probing above waits on the network; what follows is CPU only, taken in turns (turns.ts).
+      const { stored } = await this.reportTurns.run(() => this.buildAndStore(id, probed.measurements, startedAt));
       if (late.length) {
         summary.late++;
         log.info({ school: id, late }, 'school deadline passed: what had not finished is recorded as failed');
       }
-      const report: Report = { ...built, agentKind: 'proxy' };
-      this.lastCollectedAt.set(id, report.collectedAt - (report.clockOffsetMs ?? 0));
-      const { dropped } = await this.spool.append(report);
+      const { dropped } = await stored;
       if (dropped.length) log.debug({ school: id, dropped: dropped.length }, 'spool made room');
     } catch (e) {
       summary.failed++;
@@ -172,6 +157,37 @@ export class ProxyRuntime {
     } finally {
       this.inFlight--;
     }
+  }
+
+  /** Builds one school's report from what its probes measured and hands it to the spool (the promise of its storing). */
+  private async buildAndStore(id: string, measurements: Measurement[], startedAtMs: number): Promise<{ stored: Promise<AppendResult> }> {
+    const log = this.opts.log;
+    const school = { name: 'school', collect: async () => measurements };
+    // collectReport() stamps collectedAt with its first reading of the clock: that is when the probing began.
+    let began: number | undefined = startedAtMs;
+    const now = () => {
+      const t = began ?? this.now();
+      began = undefined;
+      return t;
+    };
+    const built = await collectReport({
+      probes: [school],
+      school: id,
+      agent: this.identity.current().agent,
+      ...(this.epoch && { epoch: this.epoch }),
+      seq: this.spool.lastSeq(id) + 1,
+      now,
+      log,
+      spool: this.spool.stats(id),
+      counters: this.counters.get(id),
+      startedAtMs: this.startedAtMs,
+      clockOffsetMs: this.clock.get()?.offsetMs,
+      previousCollectedAt: this.lastCollectedAt.get(id),
+    });
+    // The contract's top-level field (docs/protocol.md); the full agent sends none (absent = full).
+    const report: Report = { ...built, agentKind: 'proxy' };
+    this.lastCollectedAt.set(id, report.collectedAt - (report.clockOffsetMs ?? 0));
+    return { stored: this.spool.append(report) };
   }
 
   /** One cycle over every school; resolves when every school's report is stored. */
