@@ -35,7 +35,7 @@ import type { AppendResult } from '../spool/spool.js';
 /** Segment size of the proxy spool: about one cycle of 2,000 schools. */
 export const PROXY_SEGMENT_BYTES = 16 * 1024 * 1024;
 
-/** Reports built back to back before the event loop may turn, ms (well under the 50 ms a task may take). */
+/** Schools started and reports built back to back before the event loop may turn, ms (well under the 50 ms a task may take). */
 export const REPORT_SLICE_MS = 10;
 
 export interface ProxyRuntimeOptions {
@@ -85,7 +85,7 @@ export class ProxyRuntime {
   private readonly counters: SchoolCounters;
   private readonly probes: SchoolProbes[];
   private readonly schoolLimiter: Limiter;
-  /** Report building, one school at a time with the event loop let go round every REPORT_SLICE_MS. */
+  /** Starting schools and building their reports, one at a time, the event loop let go round every REPORT_SLICE_MS. */
   private readonly reportTurns: Turns = createTurns({ sliceMs: REPORT_SLICE_MS });
   private readonly now: () => number;
   private readonly startedAtMs: number;
@@ -140,10 +140,20 @@ export class ProxyRuntime {
     summary.maxInFlight = Math.max(summary.maxInFlight, this.inFlight);
     try {
       const log = this.opts.log;
-      const startedAt = this.now();
-      const probed = await p.collect({ now: this.now, log, deadlineAtMs: startedAt + this.opts.config.proxy.schoolDeadlineMs });
+      // Starting a school's probes (timers, pings queued, SNMP sockets) and building its report are CPU work,
+      // taken in turns (turns.ts) so 500 schools starting at once do not hold the event loop; the probing
+      // itself waits on the network outside them.
+      let startedAt = 0;
+      const { probing } = await this.reportTurns.run(() => {
+        startedAt = this.now();
+        return { probing: p.collect({ now: this.now, log, deadlineAtMs: startedAt + this.opts.config.proxy.schoolDeadlineMs }) };
+      });
+      const probed = await probing.catch((e: unknown) => {
+        // collect() never rejects; should it, the school still gets its report (the proxy's health alone).
+        log.error({ code: 'AGT_ERR_PROBE_FAILED', school: id, err: String(e) }, "school's probes threw; its measurements are missing from this cycle");
+        return { measurements: [] as Measurement[], late: [] as string[] };
+      });
       const late = probed.late;
-      // The probing above waits on the network; what follows is CPU only, taken in turns (turns.ts).
       const { stored } = await this.reportTurns.run(() => this.buildAndStore(id, probed.measurements, startedAt));
       if (late.length) {
         summary.late++;
