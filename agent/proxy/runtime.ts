@@ -30,6 +30,7 @@ import { ProxyIdentity } from './identity.js';
 import { createSchoolProbes, type SchoolProbeSettings, type SchoolProbes } from './school.js';
 import { ProxySpool } from './spool.js';
 import { createTurns, type Turns } from './turns.js';
+import { PROXY_SPOOL_WARN_HOURS } from './sizing.js';
 import type { AppendResult } from '../spool/spool.js';
 
 /** Segment size of the proxy spool: about one cycle of 2,000 schools. */
@@ -126,7 +127,10 @@ export class ProxyRuntime {
     this.probes = c.schools.map((s) => createSchoolProbes(s, settings));
     this.sender = opts.sender;
     for (const w of c.fileWarnings) opts.log.warn(w);
-    opts.log.info({ schools: this.probes.length, waiting: this.spool.waitingReports(), agent: this.identity.current().agent }, 'proxy started');
+    const { hours, defaulted } = c.spoolSizing;
+    const holds = { spoolBytes: c.spool.maxSpoolBytes, spoolDefaulted: defaulted, spoolHours: hours === undefined ? 'unknown (schedule with L, W or #)' : Number(hours.toFixed(1)) };
+    opts.log.info({ schools: this.probes.length, waiting: this.spool.waitingReports(), agent: this.identity.current().agent, ...holds }, `proxy started; its spool holds ${hours === undefined ? 'an unknown number of' : hours.toFixed(1)} hours of all ${this.probes.length} schools' reports`);
+    if (hours !== undefined && hours < PROXY_SPOOL_WARN_HOURS) opts.log.warn(holds, `the spool holds only ${hours.toFixed(1)} hours of all schools' reports: a longer collector outage drops the oldest; raise spool.maxSpoolBytes (on a disk with the room)`);
   }
 
   get epoch(): string | undefined {
