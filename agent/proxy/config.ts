@@ -138,9 +138,11 @@ export const proxyConfigSchema = proxyConfigBaseSchema
   .transform((c, ctx) => {
     const { schools, issues, warnings } = loadProxySchools(c.proxy);
     for (const i of issues) ctx.issues.push({ code: 'custom', message: i.message, path: i.path.split('.'), input: c });
-    const sizing = proxySpoolSizing({ schools: schools.length, ...(c.spool.maxSpoolBytes !== undefined && { maxSpoolBytes: c.spool.maxSpoolBytes }), dir: c.spool.dir, minFreeBytes: c.spool.minFreeBytes, schedule: c.schedule });
+    const heapLimitBytes = getHeapStatistics().heap_size_limit;
+    const sizing = proxySpoolSizing({ schools: schools.length, ...(c.spool.maxSpoolBytes !== undefined && { maxSpoolBytes: c.spool.maxSpoolBytes }), dir: c.spool.dir, minFreeBytes: c.spool.minFreeBytes, schedule: c.schedule, heapLimitBytes });
     if (sizing.problem) ctx.issues.push({ code: 'custom', message: sizing.problem, path: ['spool', 'maxSpoolBytes'], input: c });
-    const heap = proxyHeapProblem(schools.length, getHeapStatistics().heap_size_limit);
+    // A default spool is already held to the heap; the schools alone may still not fit.
+    const heap = proxyHeapProblem(schools.length, heapLimitBytes, sizing.defaulted ? 0 : sizing.maxSpoolBytes);
     if (heap) ctx.issues.push({ code: 'custom', message: heap, path: ['proxy', 'schools'], input: c });
     const spool = { ...c.spool, maxSpoolBytes: sizing.maxSpoolBytes };
     const perSchool = c.proxy.maxSpoolBytesPerSchool ?? Math.max(64 * 1024, Math.floor(spool.maxSpoolBytes / Math.max(1, schools.length)));

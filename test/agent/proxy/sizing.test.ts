@@ -32,11 +32,21 @@ describe('agent/proxy/sizing', () => {
     expect((shared.hours as number) * 60).to.be.within(2, 3);
   });
 
+  it('proxySpoolSizing() holds the default to what its index leaves of the heap: 2,000 schools under the unit\'s 512 MB hold ~19 hours', () => {
+    const MIB = 1024 * 1024;
+    const s = proxySpoolSizing({ schools: 2000, dir: '/x', minFreeBytes: 0, schedule: '* * * * *', freeBytes: 1024 * GIB, heapLimitBytes: 536 * MIB });
+    expect(s.hours).to.be.within(18.5, 19.5);
+    expect(proxyHeapProblem(2000, 536 * MIB, s.maxSpoolBytes)).to.equal(undefined);
+    // Configured: a day of 2,000 schools is 2.9 million reports indexed, too much for that heap.
+    const day = 2000 * PROXY_REPORT_BYTES * 60 * 24;
+    expect(proxyHeapProblem(2000, 536 * MIB, day)).to.match(/too small for 2000 schools and a spool of 39375\.0 MiB: .* each of the spool's ~2880000 reports/).and.include('or lower spool.maxSpoolBytes');
+  });
+
   it('proxySpoolSizing() names a limit below one cycle of all schools as a problem, configured or from a full disk', () => {
     const cycle = 2000 * PROXY_REPORT_BYTES;
     expect(proxySpoolSizing({ schools: 2000, maxSpoolBytes: cycle, dir: '/x', minFreeBytes: 0, schedule: '* * * * *', freeBytes: GIB }).problem).to.equal(undefined);
     expect(proxySpoolSizing({ schools: 2000, maxSpoolBytes: cycle - 1, dir: '/x', minFreeBytes: 0, schedule: '* * * * *', freeBytes: GIB }).problem).to.match(/^spool\.maxSpoolBytes 28671999 .*holds less than one cycle of the 2000 schools/);
-    expect(proxySpoolSizing({ schools: 2000, dir: '/var/spool', minFreeBytes: 0, schedule: '* * * * *', freeBytes: 20 * 1024 * 1024 }).problem).to.match(/^the default, half the free space of \/var\/spool's filesystem .*holds less than one cycle/);
+    expect(proxySpoolSizing({ schools: 2000, dir: '/var/spool', minFreeBytes: 0, schedule: '* * * * *', freeBytes: 20 * 1024 * 1024 }).problem).to.match(/^the default \(10\.0 MiB: at most half the free space of \/var\/spool's filesystem .*holds less than one cycle/);
   });
 
   it('a proxy config whose spool holds less than one cycle is refused with the registry\'s problems; the default is sized by the schools', () => {
@@ -57,7 +67,7 @@ describe('agent/proxy/sizing', () => {
 
   it('proxyHeapProblem() refuses a heap below what the schools need, naming the flag, the unit line and the value', () => {
     expect(proxyHeapProblem(2000, 512 * 1024 * 1024)).to.equal(undefined);
-    expect(proxyHeapBytes(6000)).to.be.below(512 * 1024 * 1024);
+    expect(proxyHeapBytes(6000, 0)).to.be.below(512 * 1024 * 1024);
     const msg = proxyHeapProblem(10_000, 536 * 1024 * 1024);
     expect(msg).to.match(/heap limit \(536 MiB\) is too small for 10000 schools: they need about 797 MiB/).and.include('--max-old-space-size=896').and.include('ExecStart=').and.include('MemoryMax= to at least 1152M');
   });
