@@ -77,8 +77,8 @@ export const proxySectionSchema = z.strictObject({
   concurrency: intIn(1, 10_000).default(500),
   /**
    * School batches being uploaded at once over the shared HTTP/2 session. The collector admits 16 uploads of a
-   * proxy's token at once (budgets.maxInflightRequestsPerProxyToken); over that it answers 429 and the proxy
-   * ends the round and retries after Retry-After.
+   * proxy's token at once (budgets.maxInflightRequestsPerProxyToken); over that it answers 429 and only that
+   * school's upload waits its Retry-After and is tried again (agent/proxy/runtime.ts), the others going on.
    */
   uploadConcurrency: intIn(1, 256).default(16),
   /** Spool bytes of one school; default spool.maxSpoolBytes shared out, at least 64 KiB each. */

@@ -36,6 +36,22 @@ import type { AppendResult } from '../spool/spool.js';
 /** Segment size of the proxy spool: about one cycle of 2,000 schools. */
 export const PROXY_SEGMENT_BYTES = 16 * 1024 * 1024;
 
+/** Times a school's upload refused over budget (429 COL_ERR_BUDGET_EXCEEDED) waits its Retry-After and is tried again within a round. */
+export const BUDGET_RETRIES = 2;
+
+/**
+ * Longest Retry-After one upload waits within a round, ms (the collector's default is 5 s); a longer one pauses the
+ * school until a later round. BUDGET_RETRIES × this stays under the unit's TimeoutStopSec (30 s) for a stop mid-round.
+ */
+export const MAX_BUDGET_WAIT_MS = 10_000;
+
+/** A 429 over a budget (the proxy token's in-flight share, a school's rate): about one upload, not the collector. */
+function isBudgetRefusal(e: NonNullable<FlushResult['stoppedBy']>): boolean {
+  return e.status === 429 && /COL_ERR_BUDGET_EXCEEDED/.test(e.message);
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
 /** Schools started and reports built back to back before the event loop may turn, ms (well under the 50 ms a task may take). */
 export const REPORT_SLICE_MS = 10;
 
@@ -292,12 +308,25 @@ export class ProxyRuntime {
         return;
       }
       try {
-        const r = await this.flushSchool(school, sender);
-        out.acked += r.acked.length;
-        out.quarantined += r.quarantined.length;
-        const e = r.stoppedBy;
+        let e: FlushResult['stoppedBy'];
+        for (let attempt = 0; ; attempt++) {
+          const r = await this.flushSchool(school, sender);
+          out.acked += r.acked.length;
+          out.quarantined += r.quarantined.length;
+          e = r.stoppedBy;
+          // Over the proxy's in-flight share (or this school's budget): only this upload waits, the round goes on.
+          if (!e || !isBudgetRefusal(e) || attempt >= BUDGET_RETRIES || stop || (e.retryAfterMs ?? 1000) > MAX_BUDGET_WAIT_MS) break;
+          await sleep(e.retryAfterMs ?? 1000);
+        }
         if (!e) {
           this.schoolPause.delete(school);
+          return;
+        }
+        if (isBudgetRefusal(e)) {
+          const waitMs = e.retryAfterMs ?? 1000;
+          this.schoolPause.set(school, { untilMs: this.now() + waitMs, why: e.message, waitMs });
+          this.opts.log.warn({ code: 'COL_ERR_BUDGET_EXCEEDED', school, retryInMs: waitMs }, 'collector still over budget for this school after its Retry-After; its reports stay in the spool, the other schools go on');
+          out.deferred++;
           return;
         }
         if (e.action === 'stop-and-alert' && e.status === 403 && /COL_ERR_PROXY_SCOPE/.test(e.message)) {
