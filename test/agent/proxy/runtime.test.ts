@@ -128,6 +128,18 @@ describe('agent/proxy/runtime', function () {
     await rt.close();
   });
 
+  it('says at start how many hours of all its schools the spool holds, and warns when that is under 6 hours', async () => {
+    const lines: { level: number; msg: string; spoolHours?: number }[] = [];
+    const capture = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const gw = `school_id,gateway,snmp\n${A},127.0.5.1,-\n${B},127.0.5.2,-\n`;
+    // 2 schools × 14 KiB × 60 an hour: 3,440,640 bytes is 2 hours.
+    const rt = new ProxyRuntime({ config: proxyConfig(tmpFiles({}).dir, gw, { CAMPUSLINK_SPOOL_MAX_SPOOL_BYTES: '3440640' }), log: capture, sender: recordingSender() });
+    await rt.close();
+    const started = lines.find((l) => l.msg.startsWith('proxy started'));
+    expect(started).to.include({ spoolHours: 2, msg: "proxy started; its spool holds 2.0 hours of all 2 schools' reports" });
+    expect(lines.find((l) => l.level === 40)?.msg).to.match(/^the spool holds only 2\.0 hours/);
+  });
+
   it('a 429 over budget pauses only that school\'s upload for its Retry-After, the round going on; a long one waits for a later round', async () => {
     const dir = tmpFiles({}).dir;
     const gw = `school_id,gateway,snmp\n${A},127.0.5.1,-\n${B},127.0.5.2,-\n${C},127.0.5.3,-\n`;
