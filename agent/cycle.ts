@@ -1,6 +1,7 @@
 /** One collection cycle: run every probe, add the agent's own health, and build a valid report. */
 import type { Logger } from 'pino';
-import { MAX_MEASUREMENTS_PER_REPORT, PROTOCOL_VERSION, deviceEventsSchema, deviceSchema, macSchema, measurementSchema, reportSchema, toIssues, type DeviceEvents, type Issue, type Measurement, type Report } from '../protocol/index.js';
+import { z } from 'zod';
+import { MAX_MEASUREMENTS_PER_REPORT, PROTOCOL_VERSION, deviceEventsSchema, deviceSchema, macSchema, measurementSchema, reportSchema, toIssues, type DeviceEvents, type Measurement, type Report } from '../protocol/index.js';
 import type { Probe } from './probes/probe.js';
 import type { SpoolStats } from './spool/spool.js';
 import type { AgentCounters } from './state/stats.js';
@@ -56,44 +57,38 @@ function validDeviceEvents(events: DeviceEvents, dropped: DroppedItems, log: Log
   return out.success && (out.data.added.length || out.data.removed.length || out.data.full) ? out.data : undefined;
 }
 
-/** Indices of measurements named by schema issues (`measurements.<i>…`). */
-function offendingMeasurements(issues: readonly Issue[]): Set<number> {
-  const out = new Set<number>();
-  for (const i of issues) {
-    const m = /^measurements\.(\d+)(?:\.|$)/.exec(i.path);
-    if (m) out.add(Number(m[1]));
-  }
-  return out;
-}
+/** The report without its measurements and devices: each of those was validated once, as it was collected. */
+const reportHeaderSchema = reportSchema.omit({ measurements: true, devices: true });
+
+/** The report's keys in the order reportSchema's output has them, so a report reads (and spools) as it did. */
+const REPORT_KEYS = Object.keys(reportSchema.shape) as (keyof Report)[];
+
+/** The measurements array's own check (its length), without its elements'. */
+const measurementCountSchema = z.array(z.unknown()).max(MAX_MEASUREMENTS_PER_REPORT);
 
 /**
- * Parses the report; when it breaks the schema only in some measurements (a check the per-measurement
- * parse cannot make, or a bug), those measurements are left out and counted, never the report. An
- * issue outside the measurements and devices (school, agent: the config's) still throws.
+ * The report from measurements and device events already validated one by one: too many measurements lose the
+ * excess (the agent's own health, last, stays), counted, never the report; the rest (school, agent, seq,
+ * times: the config's and the agent's own) is validated here and a problem there still throws.
  */
 function parseReport(candidate: Omit<Report, 'measurements'> & { measurements: Measurement[] }, dropped: DroppedItems, log: Logger): Report {
-  let r = candidate;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const ok = reportSchema.safeParse(r);
-    if (ok.success) return ok.data;
-    const issues = toIssues(ok.error);
-    const bad = offendingMeasurements(issues);
-    if (issues.some((i) => i.path === 'measurements') && r.measurements.length > MAX_MEASUREMENTS_PER_REPORT) {
-      // Too many: the excess goes (the agent's own health, last, stays).
-      const n = r.measurements.length;
-      for (let i = MAX_MEASUREMENTS_PER_REPORT - 1; i < n - 1; i++) bad.add(i);
-    }
-    const devicesBad = issues.some((i) => i.path === 'devices' || i.path.startsWith('devices.'));
-    const elsewhere = issues.filter((i) => !/^(measurements|devices)(\.|$)/.test(i.path));
-    if (elsewhere.length || (bad.size === 0 && !devicesBad)) break;
-    const measurements = r.measurements.filter((_, i) => !bad.has(i));
-    dropped.measurements += r.measurements.length - measurements.length;
-    log.error({ code: 'AGT_ERR_PROBE_FAILED', dropped: r.measurements.length - measurements.length, issues: issues.slice(0, 5) }, 'report broke the schema in some measurements; those are left out, the report is kept');
-    const { devices, ...rest } = r;
-    const events = devices && devicesBad ? validDeviceEvents(devices, dropped, log) : devices;
-    r = { ...rest, measurements, ...(events ? { devices: events } : {}) };
+  let measurements = candidate.measurements;
+  const count = measurementCountSchema.safeParse(measurements);
+  if (!count.success) {
+    const n = measurements.length;
+    measurements = [...measurements.slice(0, MAX_MEASUREMENTS_PER_REPORT - 1), measurements[n - 1] as Measurement];
+    dropped.measurements += n - measurements.length;
+    const issues = toIssues(count.error).map((i) => ({ ...i, path: i.path ? `measurements.${i.path}` : 'measurements' }));
+    log.error({ code: 'AGT_ERR_PROBE_FAILED', dropped: n - measurements.length, issues: issues.slice(0, 5) }, 'report broke the schema in some measurements; those are left out, the report is kept');
   }
-  return reportSchema.parse(r);
+  const { measurements: _, devices, ...rest } = candidate;
+  const header = reportHeaderSchema.parse(rest) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of REPORT_KEYS) {
+    const v = k === 'measurements' ? measurements : k === 'devices' ? devices : header[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out as Report;
 }
 
 /**
@@ -136,7 +131,7 @@ export async function collectReport(opts: CollectOptions): Promise<Report> {
   const rawEvents = opts.probes.map((p) => p.deviceEvents?.()).find((e) => e !== undefined);
   const deviceEvents = rawEvents && validDeviceEvents(rawEvents, dropped, opts.log);
   const end = opts.now();
-  measurements.push({
+  const health = measurementSchema.safeParse({
     name: 'agent',
     tags: { version: AGENT_VERSION },
     fields: {
@@ -150,6 +145,11 @@ export async function collectReport(opts: CollectOptions): Promise<Report> {
       ...(opts.clockOffsetMs !== undefined ? { clock_offset_ms: opts.clockOffsetMs } : {}),
     },
   });
+  if (health.success) measurements.push(health.data);
+  else {
+    dropped.measurements++;
+    opts.log.error({ code: 'AGT_ERR_PROBE_FAILED', probe: 'agent', issues: toIssues(health.error) }, "the agent's own health measurement broke the schema; left out");
+  }
   // A badly wrong local clock: stamp the report in collector time and say so, rather than have its
   // points land in the wrong place (or be refused) at the collector.
   const skewed = opts.clockOffsetMs !== undefined && Math.abs(opts.clockOffsetMs) > (opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);

@@ -9,6 +9,11 @@
  *
  *   npx tsx bench/proxy.bench.ts [--schools 2000] [--cycles 2] [--repetitions 3]
  *
+ * The proxy child runs with the node flags of its systemd unit (PROXY_NODE_FLAGS), under tsx. It reports its
+ * peak RSS with the heap/external split at that moment and the phase (cycle, flush, idle) it was in.
+ * Profiling: BENCH_PROXY_NODE_ARGS (more node flags for the proxy child, e.g. "--cpu-prof --cpu-prof-dir=D"),
+ * BENCH_PROXY_ALLOC_PROFILE=FILE (every allocation sampled, DevTools .heapprofile), BENCH_PROXY_SKIP_PEER=1.
+ *
  * Figures: CPU of the proxy (its own + its fping children) per 60 s cycle as % of one core, its peak RSS,
  * the cycle time, and the ratio ours / peer CPU. Goals: CPU ≤ 50 % of a core, RSS ≤ 300 MB.
  */
@@ -22,6 +27,12 @@ import { tmpdir } from 'node:os';
 import type { BenchResult } from './snmp-poll.bench.js';
 
 const SELF = new URL(import.meta.url).pathname;
+
+/**
+ * The node flags the proxy runs with, as agent/packaging/systemd/campuslink-proxy.service has them (a test keeps
+ * them equal): the proxy child runs with them. BENCH_PROXY_NODE_ARGS adds more (profiling: --cpu-prof …).
+ */
+export const PROXY_NODE_FLAGS = ['--max-old-space-size=512', '--max-semi-space-size=8'];
 const REGISTRY_HEADER = 'school_id,school_name,school_type,province_code,province_name,city_code,city_name,county_code,county_name,link_type,contracted_mbps,students,classrooms,lat,lon,hub_school_id';
 
 const schoolId = (k: number) => `16401${String(k).padStart(5, '0')}`;
@@ -39,6 +50,26 @@ const selfCpuMs = () => {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const spread = (xs: number[]) => `${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)}`;
 
+/**
+ * With BENCH_PROXY_ALLOC_PROFILE=FILE: samples every allocation of the run, also what the GC collected
+ * (a plain --heap-prof keeps only what is still alive at its end), into FILE (a .heapprofile for DevTools).
+ */
+async function startAllocationProfile(file: string | undefined): Promise<{ stop: () => Promise<void> } | undefined> {
+  if (!file) return undefined;
+  const { Session } = await import('node:inspector');
+  const s = new Session();
+  s.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => s.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+  await post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    stop: async () => {
+      const r = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+      writeFileSync(file, JSON.stringify(r.profile));
+      s.disconnect();
+    },
+  };
+}
+
 /** Child: the proxy. Runs `cycles` cycles one minute apart, prints its CPU and RSS as JSON. */
 async function proxyChild(configPath: string, cycles: number): Promise<void> {
   const { pino } = await import('pino');
@@ -47,7 +78,16 @@ async function proxyChild(configPath: string, cycles: number): Promise<void> {
   const config = loadProxyConfig(configPath, {});
   const rt = new ProxyRuntime({ config, log: pino({ level: 'warn' }) });
   let maxRss = 0;
-  const rssTimer = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage.rss())), 200);
+  let atPeak: NodeJS.MemoryUsage | undefined;
+  let phase = 'start';
+  let peakPhase = phase;
+  const rssTimer = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss <= maxRss) return;
+    maxRss = m.rss;
+    atPeak = m;
+    peakPhase = phase;
+  }, 200);
   let loopMaxMs = 0;
   let last = performance.now();
   const loopTimer = setInterval(() => {
@@ -55,6 +95,7 @@ async function proxyChild(configPath: string, cycles: number): Promise<void> {
     loopMaxMs = Math.max(loopMaxMs, now - last - 50);
     last = now;
   }, 50);
+  const profile = await startAllocationProfile(process.env.BENCH_PROXY_ALLOC_PROFILE);
   const c0 = selfCpuMs() + childrenCpuMs();
   const t0 = Date.now();
   const durations: number[] = [];
@@ -63,18 +104,22 @@ async function proxyChild(configPath: string, cycles: number): Promise<void> {
   for (let c = 0; c < cycles; c++) {
     const start = t0 + c * 60_000;
     if (Date.now() < start) await new Promise((r) => setTimeout(r, start - Date.now()));
+    phase = `cycle ${c + 1}`;
     const s = await rt.cycle();
     durations.push(s.durationMs);
     late += s.late;
+    phase = `flush ${c + 1}`;
     acked += (await rt.flush()).acked;
+    phase = `idle ${c + 1}`;
   }
   const end = t0 + cycles * 60_000;
   if (Date.now() < end) await new Promise((r) => setTimeout(r, end - Date.now()));
   const cpuMs = selfCpuMs() + childrenCpuMs() - c0;
+  await profile?.stop();
   clearInterval(rssTimer);
   clearInterval(loopTimer);
   await rt.close();
-  process.stdout.write(`${JSON.stringify({ cpuMs, windowMs: Date.now() - t0, maxRss, durations, acked, late, loopMaxMs })}\n`);
+  process.stdout.write(`${JSON.stringify({ cpuMs, windowMs: Date.now() - t0, maxRss, atPeak, peakPhase, durations, acked, late, loopMaxMs })}\n`);
 }
 
 /** Child: the fast SNMP fleet; prints its port, runs until stdin ends. */
@@ -113,8 +158,8 @@ async function peerChild(n: number, port: number): Promise<void> {
   process.stdout.write(`${JSON.stringify({ cpuMs: childrenCpuMs() - c0, wallMs: Date.now() - t0 })}\n`);
 }
 
-function child(args: string[], opts: { stdin?: 'pipe' } = {}): { out: Promise<string>; firstLine: Promise<string>; end: () => void; pid: number } {
-  const p = spawn(process.execPath, ['--import', 'tsx', SELF, ...args], { stdio: [opts.stdin ?? 'ignore', 'pipe', 'inherit'] });
+function child(args: string[], opts: { stdin?: 'pipe'; nodeArgs?: string[] } = {}): { out: Promise<string>; firstLine: Promise<string>; end: () => void; pid: number } {
+  const p = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', SELF, ...args], { stdio: [opts.stdin ?? 'ignore', 'pipe', 'inherit'] });
   let out = '';
   let gotLine: (l: string) => void = () => undefined;
   const firstLine = new Promise<string>((r) => (gotLine = r));
@@ -183,8 +228,12 @@ export async function run(options: { schools?: number; cycles?: number; repetiti
         `  gatewaysFile: "${join(dir, 'gateways.csv')}"`,
         '  snmp: { timeoutMs: 3000 }',
       ].join('\n') + '\n');
-      const o = JSON.parse((await child(['--proxy', yaml, String(cycles)]).out).trim().split('\n').pop() as string) as { cpuMs: number; windowMs: number; maxRss: number; durations: number[]; acked: number; late: number; loopMaxMs: number };
+      const line = (await child(['--proxy', yaml, String(cycles)], { nodeArgs: [...PROXY_NODE_FLAGS, ...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean)] }).out).trim().split('\n').pop() as string;
+      process.stderr.write(`proxy run ${r + 1}: ${line}\n`);
+      const o = JSON.parse(line) as { cpuMs: number; windowMs: number; maxRss: number; durations: number[]; acked: number; late: number; loopMaxMs: number };
       ours.push({ cpuPct: (100 * o.cpuMs) / o.windowMs, rssMb: o.maxRss / 1048576, cycleS: median(o.durations) / 1000, loopMaxMs: o.loopMaxMs, acked: o.acked, late: o.late });
+      // Profiling runs (BENCH_PROXY_SKIP_PEER=1) leave the peer out; their ratio is then not a figure.
+      if (process.env.BENCH_PROXY_SKIP_PEER === '1') continue;
       const p = JSON.parse((await child(['--peer', String(n), String(simPort)]).out).trim()) as { cpuMs: number; wallMs: number };
       peer.push({ cpuPct: (100 * p.cpuMs) / 60_000, wallS: p.wallMs / 1000 });
     }

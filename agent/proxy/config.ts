@@ -10,10 +10,12 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { agentId, schoolId } from '../../protocol/index.js';
 import { PING_LIMITS, pingHost } from '../probes/ping/config.js';
-import { spoolSectionSchema } from '../spool/config.js';
+import { getHeapStatistics } from 'node:v8';
+import { spoolSectionFields } from '../spool/config.js';
 import { collectorSectionSchema } from '../transport/config.js';
 import { PING_ROLES } from '../../protocol/index.js';
 import { loadProxySchools, type ProxySchool } from './schools.js';
+import { proxyHeapProblem, proxySpoolSizing } from './sizing.js';
 
 const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -73,7 +75,11 @@ export const proxySectionSchema = z.strictObject({
   schoolDeadlineMs: intIn(1000, 600_000).default(40_000),
   /** Schools being probed at once. */
   concurrency: intIn(1, 10_000).default(500),
-  /** School batches being uploaded at once over the shared HTTP/2 session. */
+  /**
+   * School batches being uploaded at once over the shared HTTP/2 session. The collector admits 16 uploads of a
+   * proxy's token at once (budgets.maxInflightRequestsPerProxyToken); over that it answers 429 and only that
+   * school's upload waits its Retry-After and is tried again (agent/proxy/runtime.ts), the others going on.
+   */
   uploadConcurrency: intIn(1, 256).default(16),
   /** Spool bytes of one school; default spool.maxSpoolBytes shared out, at least 64 KiB each. */
   maxSpoolBytesPerSchool: z.number().int().min(64 * 1024).optional(),
@@ -96,7 +102,11 @@ export const proxyConfigBaseSchema = z.strictObject({
     .default('* * * * *'),
   /** The proxy spreads its schools itself; a delay before each cycle is rarely wanted. */
   jitterMs: intIn(0, 600_000).default(0),
-  spool: spoolSectionSchema,
+  /**
+   * As the full agent's, but `maxSpoolBytes` defaults to a day of every school's reports (capped by half the free
+   * disk), and a limit below one cycle of all schools is refused (agent/proxy/sizing.ts).
+   */
+  spool: spoolSectionFields.prefault({}),
   stateDir: z.string().min(1).default('.state/proxy'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   enrollCode: z.string().regex(/^clke_[A-Za-z0-9_-]{16,64}$/, 'must be an enrollment code (clke_…)').optional(),
@@ -128,8 +138,15 @@ export const proxyConfigSchema = proxyConfigBaseSchema
   .transform((c, ctx) => {
     const { schools, issues, warnings } = loadProxySchools(c.proxy);
     for (const i of issues) ctx.issues.push({ code: 'custom', message: i.message, path: i.path.split('.'), input: c });
-    const perSchool = c.proxy.maxSpoolBytesPerSchool ?? Math.max(64 * 1024, Math.floor(c.spool.maxSpoolBytes / Math.max(1, schools.length)));
-    return { ...c, schools: schools as readonly ProxySchool[], fileWarnings: warnings, spoolBytesPerSchool: perSchool };
+    const heapLimitBytes = getHeapStatistics().heap_size_limit;
+    const sizing = proxySpoolSizing({ schools: schools.length, ...(c.spool.maxSpoolBytes !== undefined && { maxSpoolBytes: c.spool.maxSpoolBytes }), dir: c.spool.dir, minFreeBytes: c.spool.minFreeBytes, schedule: c.schedule, heapLimitBytes });
+    if (sizing.problem) ctx.issues.push({ code: 'custom', message: sizing.problem, path: ['spool', 'maxSpoolBytes'], input: c });
+    // A default spool is already held to the heap; the schools alone may still not fit.
+    const heap = proxyHeapProblem(schools.length, heapLimitBytes, sizing.defaulted ? 0 : sizing.maxSpoolBytes);
+    if (heap) ctx.issues.push({ code: 'custom', message: heap, path: ['proxy', 'schools'], input: c });
+    const spool = { ...c.spool, maxSpoolBytes: sizing.maxSpoolBytes };
+    const perSchool = c.proxy.maxSpoolBytesPerSchool ?? Math.max(64 * 1024, Math.floor(spool.maxSpoolBytes / Math.max(1, schools.length)));
+    return { ...c, spool, spoolSizing: sizing, schools: schools as readonly ProxySchool[], fileWarnings: warnings, spoolBytesPerSchool: perSchool };
   });
 
 export type ProxyConfig = z.output<typeof proxyConfigSchema>;

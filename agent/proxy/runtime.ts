@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Report } from '../../protocol/index.js';
+import type { Measurement, Report } from '../../protocol/index.js';
 import { collectReport } from '../cycle.js';
 import { flushSpool, type FlushResult } from '../delivery.js';
 import { EnrollError } from '../identity/enroll.js';
@@ -29,9 +29,31 @@ import { createBatchPinger, type BatchPinger } from './fping.js';
 import { ProxyIdentity } from './identity.js';
 import { createSchoolProbes, type SchoolProbeSettings, type SchoolProbes } from './school.js';
 import { ProxySpool } from './spool.js';
+import { createTurns, type Turns } from './turns.js';
+import { PROXY_SPOOL_WARN_HOURS } from './sizing.js';
+import type { AppendResult } from '../spool/spool.js';
 
 /** Segment size of the proxy spool: about one cycle of 2,000 schools. */
 export const PROXY_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+/** Times a school's upload refused over budget (429 COL_ERR_BUDGET_EXCEEDED) waits its Retry-After and is tried again within a round. */
+export const BUDGET_RETRIES = 2;
+
+/**
+ * Longest Retry-After one upload waits within a round, ms (the collector's default is 5 s); a longer one pauses the
+ * school until a later round. BUDGET_RETRIES × this stays under the unit's TimeoutStopSec (30 s) for a stop mid-round.
+ */
+export const MAX_BUDGET_WAIT_MS = 10_000;
+
+/** A 429 over a budget (the proxy token's in-flight share, a school's rate): about one upload, not the collector. */
+function isBudgetRefusal(e: NonNullable<FlushResult['stoppedBy']>): boolean {
+  return e.status === 429 && /COL_ERR_BUDGET_EXCEEDED/.test(e.message);
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+/** Schools started and reports built back to back before the event loop may turn, ms (well under the 50 ms a task may take). */
+export const REPORT_SLICE_MS = 10;
 
 export interface ProxyRuntimeOptions {
   config: Readonly<ProxyConfig>;
@@ -80,6 +102,8 @@ export class ProxyRuntime {
   private readonly counters: SchoolCounters;
   private readonly probes: SchoolProbes[];
   private readonly schoolLimiter: Limiter;
+  /** Starting schools and building their reports, one at a time, the event loop let go round every REPORT_SLICE_MS. */
+  private readonly reportTurns: Turns = createTurns({ sliceMs: REPORT_SLICE_MS });
   private readonly now: () => number;
   private readonly startedAtMs: number;
   private readonly backoff: Backoff;
@@ -119,7 +143,10 @@ export class ProxyRuntime {
     this.probes = c.schools.map((s) => createSchoolProbes(s, settings));
     this.sender = opts.sender;
     for (const w of c.fileWarnings) opts.log.warn(w);
-    opts.log.info({ schools: this.probes.length, waiting: this.spool.waitingReports(), agent: this.identity.current().agent }, 'proxy started');
+    const { hours, defaulted } = c.spoolSizing;
+    const holds = { spoolBytes: c.spool.maxSpoolBytes, spoolDefaulted: defaulted, spoolHours: hours === undefined ? 'unknown (schedule with L, W or #)' : Number(hours.toFixed(1)) };
+    opts.log.info({ schools: this.probes.length, waiting: this.spool.waitingReports(), agent: this.identity.current().agent, ...holds }, `proxy started; its spool holds ${hours === undefined ? 'an unknown number of' : hours.toFixed(1)} hours of all ${this.probes.length} schools' reports`);
+    if (hours !== undefined && hours < PROXY_SPOOL_WARN_HOURS) opts.log.warn(holds, `the spool holds only ${hours.toFixed(1)} hours of all schools' reports: a longer collector outage drops the oldest; raise spool.maxSpoolBytes (on a disk with the room)`);
   }
 
   get epoch(): string | undefined {
@@ -133,38 +160,26 @@ export class ProxyRuntime {
     summary.maxInFlight = Math.max(summary.maxInFlight, this.inFlight);
     try {
       const log = this.opts.log;
-      let late: string[] = [];
-      const school = {
-        name: 'school',
-        collect: async () => {
-          const r = await p.collect({ now: this.now, log, deadlineAtMs: this.now() + this.opts.config.proxy.schoolDeadlineMs });
-          late = r.late;
-          return r.measurements;
-        },
-      };
-      const seq = this.spool.lastSeq(id) + 1;
-      const built = await collectReport({
-        probes: [school],
-        school: id,
-        agent: this.identity.current().agent,
-        ...(this.epoch && { epoch: this.epoch }),
-        seq,
-        now: this.now,
-        log,
-        spool: this.spool.stats(id),
-        counters: this.counters.get(id),
-        startedAtMs: this.startedAtMs,
-        clockOffsetMs: this.clock.get()?.offsetMs,
-        previousCollectedAt: this.lastCollectedAt.get(id),
+      // Starting a school's probes (timers, pings queued, SNMP sockets) and building its report are CPU work,
+      // taken in turns (turns.ts) so 500 schools starting at once do not hold the event loop; the probing
+      // itself waits on the network outside them.
+      let startedAt = 0;
+      const { probing } = await this.reportTurns.run(() => {
+        startedAt = this.now();
+        return { probing: p.collect({ now: this.now, log, deadlineAtMs: startedAt + this.opts.config.proxy.schoolDeadlineMs }) };
       });
-      // The contract's top-level field (docs/protocol.md); the full agent sends none (absent = full).
+      const probed = await probing.catch((e: unknown) => {
+        // collect() never rejects; should it, the school still gets its report (the proxy's health alone).
+        log.error({ code: 'AGT_ERR_PROBE_FAILED', school: id, err: String(e) }, "school's probes threw; its measurements are missing from this cycle");
+        return { measurements: [] as Measurement[], late: [] as string[] };
+      });
+      const late = probed.late;
+      const { stored } = await this.reportTurns.run(() => this.buildAndStore(id, probed.measurements, startedAt));
       if (late.length) {
         summary.late++;
         log.info({ school: id, late }, 'school deadline passed: what had not finished is recorded as failed');
       }
-      const report: Report = { ...built, agentKind: 'proxy' };
-      this.lastCollectedAt.set(id, report.collectedAt - (report.clockOffsetMs ?? 0));
-      const { dropped } = await this.spool.append(report);
+      const { dropped } = await stored;
       if (dropped.length) log.debug({ school: id, dropped: dropped.length }, 'spool made room');
     } catch (e) {
       summary.failed++;
@@ -172,6 +187,37 @@ export class ProxyRuntime {
     } finally {
       this.inFlight--;
     }
+  }
+
+  /** Builds one school's report from what its probes measured and hands it to the spool (the promise of its storing). */
+  private async buildAndStore(id: string, measurements: Measurement[], startedAtMs: number): Promise<{ stored: Promise<AppendResult> }> {
+    const log = this.opts.log;
+    const school = { name: 'school', collect: async () => measurements };
+    // collectReport() stamps collectedAt with its first reading of the clock: that is when the probing began.
+    let began: number | undefined = startedAtMs;
+    const now = () => {
+      const t = began ?? this.now();
+      began = undefined;
+      return t;
+    };
+    const built = await collectReport({
+      probes: [school],
+      school: id,
+      agent: this.identity.current().agent,
+      ...(this.epoch && { epoch: this.epoch }),
+      seq: this.spool.lastSeq(id) + 1,
+      now,
+      log,
+      spool: this.spool.stats(id),
+      counters: this.counters.get(id),
+      startedAtMs: this.startedAtMs,
+      clockOffsetMs: this.clock.get()?.offsetMs,
+      previousCollectedAt: this.lastCollectedAt.get(id),
+    });
+    // The contract's top-level field (docs/protocol.md); the full agent sends none (absent = full).
+    const report: Report = { ...built, agentKind: 'proxy' };
+    this.lastCollectedAt.set(id, report.collectedAt - (report.clockOffsetMs ?? 0));
+    return { stored: this.spool.append(report) };
   }
 
   /** One cycle over every school; resolves when every school's report is stored. */
@@ -262,12 +308,25 @@ export class ProxyRuntime {
         return;
       }
       try {
-        const r = await this.flushSchool(school, sender);
-        out.acked += r.acked.length;
-        out.quarantined += r.quarantined.length;
-        const e = r.stoppedBy;
+        let e: FlushResult['stoppedBy'];
+        for (let attempt = 0; ; attempt++) {
+          const r = await this.flushSchool(school, sender);
+          out.acked += r.acked.length;
+          out.quarantined += r.quarantined.length;
+          e = r.stoppedBy;
+          // Over the proxy's in-flight share (or this school's budget): only this upload waits, the round goes on.
+          if (!e || !isBudgetRefusal(e) || attempt >= BUDGET_RETRIES || stop || (e.retryAfterMs ?? 1000) > MAX_BUDGET_WAIT_MS) break;
+          await sleep(e.retryAfterMs ?? 1000);
+        }
         if (!e) {
           this.schoolPause.delete(school);
+          return;
+        }
+        if (isBudgetRefusal(e)) {
+          const waitMs = e.retryAfterMs ?? 1000;
+          this.schoolPause.set(school, { untilMs: this.now() + waitMs, why: e.message, waitMs });
+          this.opts.log.warn({ code: 'COL_ERR_BUDGET_EXCEEDED', school, retryInMs: waitMs }, 'collector still over budget for this school after its Retry-After; its reports stay in the spool, the other schools go on');
+          out.deferred++;
           return;
         }
         if (e.action === 'stop-and-alert' && e.status === 403 && /COL_ERR_PROXY_SCOPE/.test(e.message)) {

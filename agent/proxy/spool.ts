@@ -193,13 +193,17 @@ export class ProxySpool {
 
   /** Stores a report durably; reports appended in the same turn share one write and one fdatasync. */
   append(report: Report): Promise<AppendResult> {
-    const head = Buffer.from(`${report.school} ${report.seq}\n`, 'latin1');
-    const frame = encodeFrame(Buffer.concat([head, Buffer.from(JSON.stringify(report))]));
+    // One payload buffer written in place (2,000 reports a cycle: each copy costs ~22 MB of buffers a cycle).
+    const headText = `${report.school} ${report.seq}\n`;
+    const json = JSON.stringify(report);
+    const payload = Buffer.allocUnsafe(headText.length + Buffer.byteLength(json));
+    payload.write(json, payload.write(headText, 0, 'latin1'));
+    const frame = encodeFrame(payload);
     const s = this.school(report.school);
     if (report.seq <= s.last) return Promise.reject(new Error(`proxy spool: sequence ${report.seq} of school ${report.school} is not above ${s.last}`));
     s.last = report.seq;
     return new Promise((resolve, reject) => {
-      this.pending.push({ frame, head: head.length, report, resolve, reject });
+      this.pending.push({ frame, head: headText.length, report, resolve, reject });
       this.schedule();
     });
   }
@@ -238,8 +242,14 @@ export class ProxySpool {
         await fsyncDirAsync(this.opts.dir);
       }
       const { seg, fh } = this.active;
-      const buf = Buffer.concat(items.map((i) => i.frame));
-      await fh.write(buf, 0, buf.length, null);
+      const frames = items.map((i) => i.frame);
+      const bytes = frames.reduce((n, f) => n + f.length, 0);
+      // writev appends the frames as they are, without a concatenated copy; a short write (rare) goes on from where it stopped.
+      let done = (await fh.writev(frames)).bytesWritten;
+      if (done < bytes) {
+        const all = Buffer.concat(frames);
+        while (done < bytes) done += (await fh.write(all, done, bytes - done, null)).bytesWritten;
+      }
       await fh.datasync();
       let offset = seg.bytes;
       for (const i of items) {
@@ -250,7 +260,7 @@ export class ProxySpool {
         offset += i.frame.length;
       }
       seg.bytes = offset;
-      this.totalBytes += buf.length;
+      this.totalBytes += bytes;
     } catch (e) {
       for (const i of items) i.reject(e);
       return;

@@ -42,25 +42,27 @@ export function defaultSpoolBytes(dir: string, minFreeBytes: number, statfs: typ
   return Math.min(DEFAULT_MAX_SPOOL_BYTES, Math.max(MIN_DEFAULT_SPOOL_BYTES, share));
 }
 
-export const spoolSectionSchema = z
-  .strictObject({
-    /** Directory of unsent reports. */
-    dir: z.string().min(1).default('.state/agent/spool'),
-    /**
-     * Most bytes the spool keeps on disk; when full, the oldest reports are dropped and counted. Default: from the
-     * free space of the spool's filesystem when the config is loaded (defaultSpoolBytes: half the free space above
-     * minFreeBytes, 1-64 MiB).
-     */
-    maxSpoolBytes: z.number().int().min(64 * 1024).optional(),
-    /**
-     * Free bytes the spool leaves on its filesystem: below that, acknowledged segments are deleted, then
-     * the oldest reports dropped (counted in agent.dropped_reports); when even that makes no room, the
-     * new report is dropped and counted.
-     */
-    minFreeBytes: z.number().int().min(0).default(DEFAULT_MIN_FREE_BYTES),
-    /** Size at which a segment file is closed and a new one started; the unit of reclaiming space. */
-    segmentBytes: z.number().int().min(4 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
-  })
+/** The `spool` keys before the size limit's default is filled in (the proxy fills it in its own way: agent/proxy/sizing.ts). */
+export const spoolSectionFields = z.strictObject({
+  /** Directory of unsent reports. */
+  dir: z.string().min(1).default('.state/agent/spool'),
+  /**
+   * Most bytes the spool keeps on disk; when full, the oldest reports are dropped and counted. Default: from the
+   * free space of the spool's filesystem when the config is loaded (defaultSpoolBytes: half the free space above
+   * minFreeBytes, 1-64 MiB).
+   */
+  maxSpoolBytes: z.number().int().min(64 * 1024).optional(),
+  /**
+   * Free bytes the spool leaves on its filesystem: below that, acknowledged segments are deleted, then
+   * the oldest reports dropped (counted in agent.dropped_reports); when even that makes no room, the
+   * new report is dropped and counted.
+   */
+  minFreeBytes: z.number().int().min(0).default(DEFAULT_MIN_FREE_BYTES),
+  /** Size at which a segment file is closed and a new one started; the unit of reclaiming space. */
+  segmentBytes: z.number().int().min(4 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
+});
+
+export const spoolSectionSchema = spoolSectionFields
   .transform((s) => ({ ...s, maxSpoolBytes: s.maxSpoolBytes ?? defaultSpoolBytes(s.dir, s.minFreeBytes) }))
   .prefault({});
 

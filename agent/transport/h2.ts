@@ -47,6 +47,11 @@ interface Live {
   settled: boolean;
   /** Exchanges completed on it. */
   used: number;
+  /**
+   * The exchanges in flight, told when the session errs or closes. One listener per event on the session
+   * serves them all: a listener per exchange would pile up (and warn past 10) with many uploads at once.
+   */
+  inFlight: Set<(e: Error & { code?: string }) => void>;
 }
 
 /** TLS connections made and how many of them resumed a session, for logs, tests and the bandwidth bench. */
@@ -141,12 +146,19 @@ export class H2Connection {
   private start(socket: net.Socket, cleartext: boolean): Live {
     const u = new URL(this.opts.url);
     const session = http2.connect(u.origin, { createConnection: () => socket });
-    const live: Live = { session, connected: !cleartext, settled: false, used: 0 };
+    const live: Live = { session, connected: !cleartext, settled: false, used: 0, inFlight: new Set() };
+    const tell = (e: Error & { code?: string }) => {
+      for (const f of [...live.inFlight]) f(e);
+    };
     if (cleartext) socket.once('connect', () => (live.connected = true));
     session.once('remoteSettings', () => (live.settled = true));
-    session.on('error', (e) => this.opts.log?.debug({ err: e.message }, 'HTTP/2 connection error'));
+    session.on('error', (e) => {
+      this.opts.log?.debug({ err: e.message }, 'HTTP/2 connection error');
+      tell(e);
+    });
     session.once('close', () => {
       if (this.live === live) this.live = undefined;
+      tell(Object.assign(new Error('connection closed'), { code: 'ECONNRESET' }));
     });
     session.once('goaway', () => {
       if (this.live === live) this.live = undefined;
@@ -170,8 +182,7 @@ export class H2Connection {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        live.session.off('error', onSessionError);
-        live.session.off('close', onSessionClose);
+        live.inFlight.delete(finish);
         if (answer) {
           live.used++;
           return resolve(answer);
@@ -189,8 +200,6 @@ export class H2Connection {
         if (retries > 0 && reused && STALE.has(err.code ?? '')) return this.send(req, timeoutMs, retries - 1).then(resolve, reject);
         reject(err);
       };
-      const onSessionError = (e: Error) => finish(e);
-      const onSessionClose = () => finish(Object.assign(new Error('connection closed'), { code: 'ECONNRESET' }));
       const timer = setTimeout(() => finish(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
       let stream: http2.ClientHttp2Stream;
       try {
@@ -198,8 +207,7 @@ export class H2Connection {
       } catch (e) {
         return finish(e as Error);
       }
-      live.session.on('error', onSessionError);
-      live.session.on('close', onSessionClose);
+      live.inFlight.add(finish);
       let status = 0;
       let headers: WireAnswer['headers'] = {};
       const chunks: Buffer[] = [];

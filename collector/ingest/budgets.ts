@@ -43,6 +43,12 @@ export const budgetsSchema = z.strictObject({
    * load). A school's agents share its token, and an agent may upload live reports and its backlog at once.
    */
   maxInflightRequestsPerToken: z.number().int().min(1).max(1000).default(4),
+  /**
+   * Uploads a county proxy's token may have in flight at once (instead of maxInflightRequestsPerToken): it
+   * sends one batch per school for hundreds or thousands of schools every cycle. The proxy's default
+   * `proxy.uploadConcurrency` is the same 16; more → 429 with Retry-After.
+   */
+  maxInflightRequestsPerProxyToken: z.number().int().min(1).max(1000).default(16),
   /** Request-body bytes one token's uploads may hold in memory at once (two maximal bodies); more → 429 with Retry-After. */
   maxInflightBodyBytesPerToken: z.number().int().min(64 * 1024).max(16 * 1024 ** 3).default(16 * 1024 * 1024),
   /** Seconds sent in Retry-After when a token is over its in-flight share. */

@@ -5,10 +5,13 @@
  * once, before the body is read (the agent keeps its reports and backs off), so a greedy token cannot fill
  * the listener's global limits (collector/http/limits.ts) or the sink's queue ahead of the other schools.
  * An upload counts with its declared Content-Length, or with ingest.maxBodyBytes when it declares none.
+ * A county proxy's token (school `proxy`) reports for many schools and has `maxInflightRequestsPerProxyToken`
+ * uploads instead; its bytes share is the same (its batches hold one school's reports each).
  * State exists only for tokens with uploads in flight.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IngestResponse } from '../http/ingest.js';
+import { isProxyToken } from '../auth/proxies.js';
 import { budgetRefusal, type BudgetRefusal, type BudgetSettings, type SchoolBudgets } from './budgets.js';
 
 /** One admitted upload's hold on its token's share. */
@@ -17,8 +20,8 @@ export interface Share {
   release(): void;
 }
 
-type FairnessSettings = Pick<BudgetSettings, 'maxInflightRequestsPerToken' | 'maxInflightBodyBytesPerToken' | 'busyRetryAfterS'>;
-type ShareBudget = 'maxInflightRequestsPerToken' | 'maxInflightBodyBytesPerToken';
+type FairnessSettings = Pick<BudgetSettings, 'maxInflightRequestsPerToken' | 'maxInflightBodyBytesPerToken' | 'busyRetryAfterS'> & Partial<Pick<BudgetSettings, 'maxInflightRequestsPerProxyToken'>>;
+type ShareBudget = 'maxInflightRequestsPerToken' | 'maxInflightRequestsPerProxyToken' | 'maxInflightBodyBytesPerToken';
 
 /** The in-flight shares of every token. */
 export class TokenShares {
@@ -37,11 +40,17 @@ export class TokenShares {
     return this.held.size;
   }
 
-  /** An upload of `token` holding `bytes` of body starts: its share, or a 429. The first upload of a token is always admitted. */
+  /**
+   * An upload of `token` (whose school is `school`: `proxy` for a county proxy's) holding `bytes` of body
+   * starts: its share, or a 429. The first upload of a token is always admitted.
+   */
   admit(token: string, school: string, bytes: number): Share | BudgetRefusal {
-    const { maxInflightRequestsPerToken: maxReq, maxInflightBodyBytesPerToken: maxBytes } = this.settings;
+    const proxy = isProxyToken({ school });
+    const reqBudget: ShareBudget = proxy ? 'maxInflightRequestsPerProxyToken' : 'maxInflightRequestsPerToken';
+    const maxReq = (proxy ? this.settings.maxInflightRequestsPerProxyToken : undefined) ?? this.settings.maxInflightRequestsPerToken;
+    const maxBytes = this.settings.maxInflightBodyBytesPerToken;
     const h = this.held.get(token) ?? { requests: 0, bytes: 0 };
-    if (h.requests >= maxReq) return this.refuse(school, 'maxInflightRequestsPerToken', maxReq, `token of school ${school} already has ${h.requests} uploads in flight`);
+    if (h.requests >= maxReq) return this.refuse(school, reqBudget, maxReq, `token of ${proxy ? 'a county proxy' : `school ${school}`} already has ${h.requests} uploads in flight`);
     if (h.requests > 0 && h.bytes + bytes > maxBytes) return this.refuse(school, 'maxInflightBodyBytesPerToken', maxBytes, `token of school ${school} already has ${h.bytes} body bytes in flight`);
     h.requests++;
     h.bytes += bytes;

@@ -67,4 +67,24 @@ describe('agent/cycle: one bad value never costs the report', () => {
     expect(r.measurements.at(-1)?.name).to.equal('agent');
     expect(dropped?.measurements).to.equal(11);
   });
+
+  it('collectReport() leaves out its own health measurement when it breaks the schema (a clock offset of NaN) and counts it', async () => {
+    let dropped: DroppedItems | undefined;
+    const r = await collectReport({ ...base, clockOffsetMs: Number.NaN, probes: [probe([ping])], onDropped: (d) => (dropped = d) });
+    expect(r.measurements.map((m) => m.name)).to.deep.equal(['ping']);
+    expect(dropped).to.deep.equal({ measurements: 1, devices: 0 });
+  });
+
+  it('collectReport() throws for a school id that breaks the schema (the config\'s problem, not data)', async () => {
+    const err = await collectReport({ ...base, school: '164010400X', probes: [probe([ping])] }).then(() => undefined, (e: unknown) => e);
+    expect(String(err)).to.match(/school/);
+  });
+
+  it('collectReport() keeps the key order of reportSchema\'s output, so a report spools byte for byte as before', async () => {
+    const { reportSchema } = await import('../../protocol/index.js');
+    const events = { full: true, added: [device('00:1a:2b:3c:4d:02', 'ok')], removed: [] };
+    const r = await collectReport({ ...base, epoch: 'e1e2e3e4', clockOffsetMs: 500_000, probes: [probe([ping], events)] });
+    expect(JSON.stringify(r)).to.equal(JSON.stringify(reportSchema.parse(r)));
+    expect(Object.keys(r)).to.deep.equal(['v', 'school', 'agent', 'epoch', 'seq', 'collectedAt', 'sentAt', 'measurements', 'devices', 'clockCorrected', 'clockOffsetMs']);
+  });
 });

@@ -10,6 +10,7 @@ import { loadProxyConfig } from '../../../agent/config.js';
 import type { BatchPinger } from '../../../agent/proxy/fping.js';
 import { ProxyRuntime } from '../../../agent/proxy/runtime.js';
 import type { BatchSender } from '../../../agent/transport/pool.js';
+import { UploadError } from '../../../agent/transport/uploader.js';
 import type { Report } from '../../../protocol/index.js';
 import { startGateway, type Gateway } from '../../../sim/gateway.js';
 import { REGISTRY_HEADER, registryRow, tmpFiles } from './fixtures.js';
@@ -124,6 +125,51 @@ describe('agent/proxy/runtime', function () {
     const s = await rt.cycle();
     expect(s.schools).to.equal(12);
     expect(most).to.equal(4);
+    await rt.close();
+  });
+
+  it('says at start how many hours of all its schools the spool holds, and warns when that is under 6 hours', async () => {
+    const lines: { level: number; msg: string; spoolHours?: number }[] = [];
+    const capture = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const gw = `school_id,gateway,snmp\n${A},127.0.5.1,-\n${B},127.0.5.2,-\n`;
+    // 2 schools × 14 KiB × 60 an hour: 3,440,640 bytes is 2 hours.
+    const rt = new ProxyRuntime({ config: proxyConfig(tmpFiles({}).dir, gw, { CAMPUSLINK_SPOOL_MAX_SPOOL_BYTES: '3440640' }), log: capture, sender: recordingSender() });
+    await rt.close();
+    const started = lines.find((l) => l.msg.startsWith('proxy started'));
+    expect(started).to.include({ spoolHours: 2, msg: "proxy started; its spool holds 2.0 hours of all 2 schools' reports" });
+    expect(lines.find((l) => l.level === 40)?.msg).to.match(/^the spool holds only 2\.0 hours/);
+  });
+
+  it('a 429 over budget pauses only that school\'s upload for its Retry-After, the round going on; a long one waits for a later round', async () => {
+    const dir = tmpFiles({}).dir;
+    const gw = `school_id,gateway,snmp\n${A},127.0.5.1,-\n${B},127.0.5.2,-\n${C},127.0.5.3,-\n`;
+    const ok = recordingSender();
+    const calls: Record<string, number> = {};
+    const overShare = (retryAfterMs: number) => new UploadError('collector http://x answered 429: COL_ERR_BUDGET_EXCEEDED: token of a county proxy already has 16 uploads in flight: over budget maxInflightRequestsPerProxyToken = 16', 429, 'keep-and-back-off', true, retryAfterMs);
+    const sender: BatchSender = {
+      send(reports, o) {
+        const school = reports[0]?.school as string;
+        calls[school] = (calls[school] ?? 0) + 1;
+        if (school === B && calls[school] <= 2) return Promise.reject(overShare(200));
+        if (school === C) return Promise.reject(overShare(60_000));
+        return ok.send(reports, o);
+      },
+    };
+    const rt = new ProxyRuntime({ config: proxyConfig(dir, gw), log, sender });
+    await rt.cycle();
+    const t0 = Date.now();
+    const f = await rt.flush();
+    expect(f.stoppedBy, 'no round ended by a 429').to.equal(undefined);
+    expect(f).to.include({ acked: 2, deferred: 1 });
+    expect(calls).to.deep.equal({ [A]: 1, [B]: 3, [C]: 1 });
+    expect(Date.now() - t0).to.be.at.least(400);
+    expect(ok.batches.flat().map((r) => r.school).sort()).to.deep.equal([A, B]);
+    // C waits out its minute: the next round leaves it alone.
+    await rt.cycle();
+    const g = await rt.flush();
+    expect(g).to.include({ acked: 2, deferred: 1 });
+    expect(calls[C]).to.equal(1);
+    expect((await rt.spool.view(C).stats()).reports).to.equal(2);
     await rt.close();
   });
 

@@ -112,4 +112,59 @@ describe('agent/transport/h2', () => {
     c.close();
     server.close();
   });
+
+  it('H2Connection carries 32 uploads at once on one session without a MaxListeners warning and leaves no listener behind', async () => {
+    const held: (() => void)[] = [];
+    let hold = false;
+    const { server, stats, url } = await h2Server((s, b) => {
+      const answer = () => {
+        s.respond({ ':status': 200 });
+        s.end(`got ${b.length}`);
+      };
+      if (hold) held.push(answer);
+      else answer();
+    });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    const c = new H2Connection({ url });
+    try {
+      expect((await c.exchange(req(), 2000)).status).to.equal(200);
+      const session = (c as unknown as { live: { session: http2.ClientHttp2Session } }).live.session;
+      const before = { error: session.listenerCount('error'), close: session.listenerCount('close') };
+      hold = true;
+      for (let round = 0; round < 3; round++) {
+        const all = Promise.all(Array.from({ length: 32 }, () => c.exchange(req(), 5000)));
+        while (held.length < 32) await new Promise((r) => setTimeout(r, 5));
+        expect({ error: session.listenerCount('error'), close: session.listenerCount('close') }).to.deep.equal(before);
+        held.splice(0).forEach((f) => f());
+        expect((await all).map((a) => a.status)).to.deep.equal(Array(32).fill(200));
+      }
+      expect({ error: session.listenerCount('error'), close: session.listenerCount('close') }).to.deep.equal(before);
+      expect(stats.sessions).to.equal(1);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => w.name)).not.to.include('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      c.close();
+      server.close();
+    }
+  });
+
+  it('H2Connection fails every upload in flight when the shared session breaks', async () => {
+    const { server, url } = await h2Server(() => undefined);
+    const sessions: http2.ServerHttp2Session[] = [];
+    server.on('session', (s) => sessions.push(s));
+    const c = new H2Connection({ url });
+    const all = Array.from({ length: 20 }, () => c.exchange(req(), 5000).then(() => 'answered', (e: Error & { code?: string }) => e.code ?? e.message));
+    while (!sessions[0]) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    sessions[0].destroy();
+    const outcomes = await Promise.all(all);
+    expect(Date.now() - t0).to.be.below(2000);
+    expect(outcomes.filter((o) => o === 'answered')).to.have.length(0);
+    c.close();
+    server.close();
+  });
 });

@@ -218,6 +218,19 @@ describe('collector/ingest/fairness', () => {
     expect(shares.refused).to.equal(1);
   });
 
+  it("a county proxy's token (school proxy) has maxInflightRequestsPerProxyToken uploads at once, a school's token still maxInflightRequestsPerToken", () => {
+    const shares = new TokenShares({ maxInflightRequestsPerToken: 4, maxInflightRequestsPerProxyToken: 16, maxInflightBodyBytesPerToken: 1 << 20, busyRetryAfterS: 5 });
+    const held = Array.from({ length: 16 }, () => shares.admit('p', 'proxy', 1000) as any);
+    expect(held.every((h) => 'release' in h)).to.equal(true);
+    const over = shares.admit('p', 'proxy', 1000) as any;
+    expect(over.status).to.equal(429);
+    expect(over.body.budget).to.include({ name: 'maxInflightRequestsPerProxyToken', limit: 16 });
+    expect(over.body.budget.change).to.equal('budgets.maxInflightRequestsPerProxyToken (CAMPUSLINK_BUDGETS_MAX_INFLIGHT_REQUESTS_PER_PROXY_TOKEN)');
+    for (let i = 0; i < 4; i++) expect(shares.admit('s', A, 1000)).to.have.property('release');
+    expect((shares.admit('s', A, 1000) as any).body.budget.name).to.equal('maxInflightRequestsPerToken');
+    expect(budgetsSchema.parse({}).maxInflightRequestsPerProxyToken).to.equal(16);
+  });
+
   it('body bytes: the first upload of a token is always admitted, a second one over the byte share is refused; tokens without uploads hold no state', () => {
     const shares = new TokenShares({ maxInflightRequestsPerToken: 4, maxInflightBodyBytesPerToken: 1000, busyRetryAfterS: 5 });
     const one = shares.admit('a', A, 5000) as any;

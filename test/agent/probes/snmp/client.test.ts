@@ -53,6 +53,9 @@ describe('snmp client', () => {
       expect(compareOids('1.3.6.1.2.1.2.2.1.10.2', '1.3.6.1.2.1.2.2.1.2.2')).to.be.greaterThan(0);
       expect(compareOids('1.3.6.1', '1.3.6.1.0')).to.be.lessThan(0);
       expect(compareOids('1.3.6', '1.3.6')).to.equal(0);
+      expect(compareOids('1.3.6.1.0', '1.3.6.1')).to.be.greaterThan(0);
+      expect(compareOids('1.3.6.1.4294967295', '1.3.6.1.4294967294.7')).to.be.greaterThan(0);
+      expect(compareOids('1.3.6.1.9.9', '1.3.6.1.10')).to.be.lessThan(0);
     });
   });
 
