@@ -8,6 +8,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+// Read at load: tests of the configuration loaders clear CAMPUSLINK_* variables from process.env.
+const OUT = process.env.CAMPUSLINK_TEST_FILE_TIMES;
+const IN_WORKER = process.env.MOCHA_WORKER_ID !== undefined;
 let startedAt = 0;
 let cpuAt;
 
@@ -17,8 +20,8 @@ exports.mochaHooks = {
     cpuAt = process.cpuUsage();
   },
   afterAll() {
-    const out = process.env.CAMPUSLINK_TEST_FILE_TIMES;
-    if (!out || process.env.MOCHA_WORKER_ID === undefined) return;
+    const out = OUT;
+    if (!out || !IN_WORKER) return;
     const file = this.test?.parent?.suites?.find((s) => s.file)?.file ?? this.test?.parent?.file;
     if (!file) return;
     const cpu = process.cpuUsage(cpuAt);

@@ -82,6 +82,8 @@ class SpecWithSummary extends Spec {
       // Inherited by the workers, which are forked once the run starts (after this constructor).
       process.env.CAMPUSLINK_TEST_FILE_TIMES = workerTimesPath;
     }
+    // Read now: tests of the configuration loaders delete CAMPUSLINK_* variables from process.env.
+    const timesPath = process.env.CAMPUSLINK_TEST_TIMES;
     const startedAt = Date.now();
     runner.once(EVENT_RUN_END, () => {
       if (parallel) readWorkerTimes(workerTimesPath, files);
@@ -100,7 +102,6 @@ class SpecWithSummary extends Spec {
       const hooks = parallel ? 'parallel: files timed in their workers' : `hooks ${seconds(hookMsTotal)}`;
       out.push('', `Total ${seconds(totalMs)} (${hooks}), load average ${require('node:os').loadavg().map((l) => l.toFixed(2)).join(' ')}`);
       process.stdout.write(out.join('\n') + '\n');
-      const timesPath = process.env.CAMPUSLINK_TEST_TIMES;
       if (timesPath) {
         try {
           fs.writeFileSync(timesPath, JSON.stringify({ totalMs, hookMsTotal, files: slowFiles, tests }, null, 1));
