@@ -118,7 +118,8 @@ describe('bench/fleet (province soak, small)', () => {
   describe('seedState()', () => {
     let dir: string;
     beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'soak-seed-'))));
-    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    // withStateDb() closes the state database (and its checkpointer worker) asynchronously: its files may still be going.
+    afterEach(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
 
     it('leaves a token per school, dedupe lines through the seeded sequences and gap pairs ending before the live start', () => {
       const fleet = makeFleet(40);
