@@ -238,15 +238,21 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
   let outcomes: ({ p: Pending; ok: boolean; value: unknown } | undefined)[] = [];
   let told = 0;
   let telling: NodeJS.Immediate | undefined;
+  // Counted per turn, not per group: one WAL sync completes every group it covered, each queued on its own.
+  let toldThisTurn = 0;
+  let turnEnd: NodeJS.Immediate | undefined;
   const tell = (all = false): void => {
     telling = undefined;
-    const end = all ? outcomes.length : Math.min(outcomes.length, told + settlePerTurn);
+    const end = all ? outcomes.length : Math.min(outcomes.length, told + Math.max(0, settlePerTurn - toldThisTurn));
+    toldThisTurn += end - told;
+    if (toldThisTurn > 0 && !turnEnd) turnEnd = setImmediate(() => ((turnEnd = undefined), (toldThisTurn = 0)));
     for (; told < end; told++) {
       const o = outcomes[told] as { p: Pending; ok: boolean; value: unknown };
       outcomes[told] = undefined;
       if (o.ok) o.p.resolve(o.value);
       else o.p.reject(o.value);
     }
+    // Queued after turnEnd, so the next turn starts with the count reset.
     if (told < outcomes.length) telling = setImmediate(tell);
     else {
       outcomes = [];

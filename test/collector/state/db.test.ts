@@ -67,6 +67,27 @@ describe('collector/state/db', () => {
     expect(perTurn.size).to.be.at.least(4);
   });
 
+  it('commit() keeps to maxSettlePerTurn a turn also when one WAL sync completes many small groups', async () => {
+    await db.close();
+    db = openStateDb({ stateDir: dir, recoverAfterMs: 0, maxSettlePerTurn: 10, maxGroupItems: 5 });
+    const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
+    let turn = 0;
+    let counting = true;
+    const tick = () => {
+      turn++;
+      if (counting) setImmediate(tick);
+    };
+    const seen: number[] = [];
+    const all = Array.from({ length: 120 }, (_, i) => db.commit(() => ins.run(`g${i}`, i)).then(() => seen.push(turn)));
+    setImmediate(tick);
+    await Promise.all(all);
+    counting = false;
+    expect(db.health().commits).to.be.at.least(24);
+    const perTurn = new Map<number, number>();
+    for (const t of seen) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+    expect(Math.max(...perTurn.values())).to.be.at.most(10);
+  });
+
   it('commit() rejects only the item that broke a constraint; the rest of its group is committed', async () => {
     const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
     const settled = await Promise.allSettled([db.commit(() => ins.run('a', 1)), db.commit(() => ins.run('a', 2)), db.commit(() => ins.run('b', 3))]);
