@@ -38,22 +38,26 @@ const MIB = 1024 * 1024;
 const HOUR_MS = 3_600_000;
 
 /**
- * Cycles an hour of a cron schedule, averaged over the next day (a schedule of school hours only counts its
- * hours); 60 for `* * * * *`. Undefined for an expression `cronFields` cannot expand (L, W, #).
+ * Cycles an hour of a cron schedule, averaged over the next week (a schedule of school hours or school days
+ * only counts those; a day would read 0 for a weekday schedule loaded on a Saturday); 60 for `* * * * *`.
+ * Undefined for an expression `cronFields` cannot expand (L, W, #) or one with no match in the week.
  */
 export function cyclesPerHour(schedule: string, fromMs: number = Date.now()): number | undefined {
   const fields = cronFields(schedule);
   if (!fields) return undefined;
+  const weekMs = 7 * 24 * HOUR_MS;
   let n = 0;
   let t = fromMs;
-  // At most one a second: 86,400 steps for a schedule of every second.
+  // A schedule of every second would take 604,800 steps: past MAX_STEPS the rate so far stands for the week.
+  const MAX_STEPS = 100_000;
   for (;;) {
     const next = nextCronMatch(fields, t);
-    if (next === undefined || next > fromMs + 24 * HOUR_MS) break;
+    if (next === undefined || next > fromMs + weekMs) break;
     n++;
     t = next;
+    if (n >= MAX_STEPS) return n / ((t - fromMs) / HOUR_MS);
   }
-  return n / 24;
+  return n > 0 ? n / (weekMs / HOUR_MS) : undefined;
 }
 
 /** Options of `proxySpoolSizing`. */

@@ -9,11 +9,22 @@ const GIB = 1024 ** 3;
 const county = (n: number) => [REGISTRY_HEADER, ...Array.from({ length: n }, (_, k) => registryRow(`1640104${String(k).padStart(3, '0')}`, { gateway: `127.${1 + (k >> 8)}.${k & 255}.1` }))].join('\n') + '\n';
 
 describe('agent/proxy/sizing', () => {
-  it('cyclesPerHour() counts a day of the schedule: 60 a minute, 360 every 10 s, 25 for every minute of 8-17 h (600 a day)', () => {
+  it('cyclesPerHour() counts the rate of the schedule: 60 a minute, 360 every 10 s, 25 for every minute of 8-17 h (600 a day)', () => {
     expect(cyclesPerHour('* * * * *')).to.equal(60);
     expect(cyclesPerHour('*/10 * * * * *')).to.equal(360);
     expect(cyclesPerHour('* 8-17 * * *')).to.equal(25);
     expect(cyclesPerHour('0 0 L * *')).to.equal(undefined);
+  });
+
+  it('cyclesPerHour() averages a week: a school-days schedule loaded on a Saturday is not 0, and its spool is not refused', () => {
+    const saturday = new Date(2026, 11, 5, 10, 0).getTime();
+    // Every 5 minutes, 7:00-17:55, Monday to Friday: 132 a day, 660 a week.
+    expect(cyclesPerHour('*/5 7-17 * * 1-5', saturday)).to.be.closeTo(660 / 168, 1e-9);
+    expect(cyclesPerHour('* * * * * *', saturday)).to.equal(3600);
+    const s = proxySpoolSizing({ schools: 2000, dir: '/x', minFreeBytes: 0, schedule: '*/5 7-17 * * 1-5', freeBytes: 200 * GIB, now: saturday });
+    expect(s.problem).to.equal(undefined);
+    expect(s.maxSpoolBytes).to.be.greaterThan(s.cycleBytes);
+    expect(s.hours).to.be.closeTo(24, 1e-6);
   });
 
   it('proxySpoolSizing() defaults to 24 hours of all schools, capped by half the free disk, and says how many hours it holds', () => {
