@@ -6,7 +6,7 @@
  * the listener's global limits (collector/http/limits.ts) or the sink's queue ahead of the other schools.
  * An upload counts with its declared Content-Length, or with ingest.maxBodyBytes when it declares none.
  * A county proxy's token (school `proxy`) reports for many schools and has `maxInflightRequestsPerProxyToken`
- * uploads instead; its bytes share is the same (its batches hold one school's reports each).
+ * uploads instead, and a bytes share grown in the same proportion (16 of a school's backlog batches at once).
  * State exists only for tokens with uploads in flight.
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -48,10 +48,11 @@ export class TokenShares {
     const proxy = isProxyToken({ school });
     const reqBudget: ShareBudget = proxy ? 'maxInflightRequestsPerProxyToken' : 'maxInflightRequestsPerToken';
     const maxReq = (proxy ? this.settings.maxInflightRequestsPerProxyToken : undefined) ?? this.settings.maxInflightRequestsPerToken;
-    const maxBytes = this.settings.maxInflightBodyBytesPerToken;
+    const perToken = this.settings.maxInflightBodyBytesPerToken;
+    const maxBytes = proxy ? Math.floor((perToken * maxReq) / this.settings.maxInflightRequestsPerToken) : perToken;
     const h = this.held.get(token) ?? { requests: 0, bytes: 0 };
     if (h.requests >= maxReq) return this.refuse(school, reqBudget, maxReq, `token of ${proxy ? 'a county proxy' : `school ${school}`} already has ${h.requests} uploads in flight`);
-    if (h.requests > 0 && h.bytes + bytes > maxBytes) return this.refuse(school, 'maxInflightBodyBytesPerToken', maxBytes, `token of school ${school} already has ${h.bytes} body bytes in flight`);
+    if (h.requests > 0 && h.bytes + bytes > maxBytes) return this.refuse(school, 'maxInflightBodyBytesPerToken', maxBytes, `token of ${proxy ? 'a county proxy' : `school ${school}`} already has ${h.bytes} body bytes in flight`);
     h.requests++;
     h.bytes += bytes;
     this.held.set(token, h);

@@ -231,6 +231,15 @@ describe('collector/ingest/fairness', () => {
     expect(budgetsSchema.parse({}).maxInflightRequestsPerProxyToken).to.equal(16);
   });
 
+  it("a county proxy's bytes share grows with its uploads share (16 of 4: four times a school's)", () => {
+    const shares = new TokenShares({ maxInflightRequestsPerToken: 4, maxInflightRequestsPerProxyToken: 16, maxInflightBodyBytesPerToken: 1000, busyRetryAfterS: 5 });
+    for (let i = 0; i < 4; i++) expect(shares.admit('p', 'proxy', 900)).to.have.property('release');
+    const over = shares.admit('p', 'proxy', 900) as any;
+    expect(over.body.budget).to.include({ name: 'maxInflightBodyBytesPerToken', limit: 4000 });
+    expect(shares.admit('s', A, 900)).to.have.property('release');
+    expect((shares.admit('s', A, 900) as any).body.budget).to.include({ name: 'maxInflightBodyBytesPerToken', limit: 1000 });
+  });
+
   it('body bytes: the first upload of a token is always admitted, a second one over the byte share is refused; tokens without uploads hold no state', () => {
     const shares = new TokenShares({ maxInflightRequestsPerToken: 4, maxInflightBodyBytesPerToken: 1000, busyRetryAfterS: 5 });
     const one = shares.admit('a', A, 5000) as any;
