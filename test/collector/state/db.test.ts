@@ -47,22 +47,10 @@ describe('collector/state/db', () => {
   it('commit() tells at most maxSettlePerTurn callers a turn that their item is durable, in commit order', async () => {
     await db.close();
     db = openStateDb({ stateDir: dir, recoverAfterMs: 0, maxSettlePerTurn: 10 });
-    const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
-    let turn = 0;
-    let counting = true;
-    const tick = () => {
-      turn++;
-      if (counting) setImmediate(tick);
-    };
-    const seen: { i: number; turn: number }[] = [];
-    const all = Array.from({ length: 35 }, (_, i) => db.commit(() => ins.run(`t${i}`, i)).then(() => seen.push({ i, turn })));
-    setImmediate(tick);
-    await Promise.all(all);
-    counting = false;
+    const seen = await commitCountingTurns(db, 35);
     expect(db.health().commits).to.equal(1);
     expect(seen.map((x) => x.i)).to.deep.equal([...Array(35).keys()]);
-    const perTurn = new Map<number, number>();
-    for (const x of seen) perTurn.set(x.turn, (perTurn.get(x.turn) ?? 0) + 1);
+    const perTurn = settledPerTurn(seen);
     expect(Math.max(...perTurn.values())).to.be.at.most(10);
     expect(perTurn.size).to.be.at.least(4);
   });
@@ -70,22 +58,9 @@ describe('collector/state/db', () => {
   it('commit() keeps to maxSettlePerTurn a turn also when one WAL sync completes many small groups', async () => {
     await db.close();
     db = openStateDb({ stateDir: dir, recoverAfterMs: 0, maxSettlePerTurn: 10, maxGroupItems: 5 });
-    const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
-    let turn = 0;
-    let counting = true;
-    const tick = () => {
-      turn++;
-      if (counting) setImmediate(tick);
-    };
-    const seen: number[] = [];
-    const all = Array.from({ length: 120 }, (_, i) => db.commit(() => ins.run(`g${i}`, i)).then(() => seen.push(turn)));
-    setImmediate(tick);
-    await Promise.all(all);
-    counting = false;
+    const seen = await commitCountingTurns(db, 120);
     expect(db.health().commits).to.be.at.least(24);
-    const perTurn = new Map<number, number>();
-    for (const t of seen) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
-    expect(Math.max(...perTurn.values())).to.be.at.most(10);
+    expect(Math.max(...settledPerTurn(seen).values())).to.be.at.most(10);
   });
 
   it('commit() rejects only the item that broke a constraint; the rest of its group is committed', async () => {
@@ -250,3 +225,27 @@ describe('collector/state/db file', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+/** Commits `n` inserts at once and records, for each, the event-loop turn (counted by setImmediate) it was told in. */
+async function commitCountingTurns(db: StateDb, n: number): Promise<{ i: number; turn: number }[]> {
+  const ins = db.db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
+  let turn = 0;
+  let counting = true;
+  const tick = () => {
+    turn++;
+    if (counting) setImmediate(tick);
+  };
+  const seen: { i: number; turn: number }[] = [];
+  const all = Array.from({ length: n }, (_, i) => db.commit(() => ins.run(`t${i}`, i)).then(() => seen.push({ i, turn })));
+  setImmediate(tick);
+  await Promise.all(all);
+  counting = false;
+  return seen;
+}
+
+/** How many callers were told in each turn. */
+function settledPerTurn(seen: readonly { turn: number }[]): Map<number, number> {
+  const perTurn = new Map<number, number>();
+  for (const x of seen) perTurn.set(x.turn, (perTurn.get(x.turn) ?? 0) + 1);
+  return perTurn;
+}
