@@ -81,7 +81,11 @@ export const proxySectionSchema = z.strictObject({
    * school's upload waits its Retry-After and is tried again (agent/proxy/runtime.ts), the others going on.
    */
   uploadConcurrency: intIn(1, 256).default(16),
-  /** Spool bytes of one school; default spool.maxSpoolBytes shared out, at least 64 KiB each. */
+  /**
+   * Most spool bytes of one school's waiting reports: over it that school's oldest are dropped (counted in its
+   * agent.dropped_reports), so one school refused for days cannot push the others' reports out of the spool.
+   * Default: twice an even share of spool.maxSpoolBytes (a school's reports vary in size), at least 64 KiB.
+   */
   maxSpoolBytesPerSchool: z.number().int().min(64 * 1024).optional(),
 });
 
@@ -145,7 +149,7 @@ export const proxyConfigSchema = proxyConfigBaseSchema
     const heap = proxyHeapProblem(schools.length, heapLimitBytes, sizing.defaulted ? 0 : sizing.maxSpoolBytes);
     if (heap) ctx.issues.push({ code: 'custom', message: heap, path: ['proxy', 'schools'], input: c });
     const spool = { ...c.spool, maxSpoolBytes: sizing.maxSpoolBytes };
-    const perSchool = c.proxy.maxSpoolBytesPerSchool ?? Math.max(64 * 1024, Math.floor(spool.maxSpoolBytes / Math.max(1, schools.length)));
+    const perSchool = c.proxy.maxSpoolBytesPerSchool ?? Math.max(64 * 1024, Math.min(spool.maxSpoolBytes, Math.floor((2 * spool.maxSpoolBytes) / Math.max(1, schools.length))));
     return { ...c, spool, spoolSizing: sizing, schools: schools as readonly ProxySchool[], fileWarnings: warnings, spoolBytesPerSchool: perSchool };
   });
 

@@ -6,7 +6,8 @@
  * write and one fdatasync (libuv's thread pool, not the event loop), and acknowledgements likewise.
  *
  * Records use the full agent's frame (length + CRC32, agent/spool/frame.ts); the payload is one header
- * line `<school> <seq>` and the report JSON. `acked.log` holds `A <school> <seq>` lines; on compaction it
+ * line `<school> <seq>` and the report JSON. `acked.log` holds `A <school> <seq>` lines (and `D` lines for reports
+ * dropped over a school's limit, which are done with in the same way); on compaction it
  * is rewritten with `H <school> <seq>` (the highest sequence the school ever had) so sequences never go
  * back after the segments holding them are gone. Recovery never refuses to start: a torn tail is cut off,
  * damaged bytes in the middle are skipped (intact records after them are kept).
@@ -27,12 +28,18 @@ export interface ProxySpoolOptions {
   dir: string;
   /** Most bytes of segments kept; over it the oldest segment goes (its unsent reports counted as dropped). */
   maxSpoolBytes: number;
+  /**
+   * Most bytes of one school's waiting reports; over it that school's oldest go (counted as dropped), so one
+   * school whose uploads are refused for days cannot fill the spool and push out the others' reports.
+   * Unset: no per-school limit.
+   */
+  maxSpoolBytesPerSchool?: number;
   /** A segment is closed at this size. */
   segmentBytes: number;
   /** The acked log is compacted once it is this large (default 4 MiB). */
   ackedLogCompactBytes?: number;
   log?: Logger;
-  /** Told of reports dropped to stay within maxSpoolBytes. */
+  /** Told of reports dropped to stay within maxSpoolBytes or maxSpoolBytesPerSchool. */
   onDropped?: (school: string, seqs: number[]) => void;
 }
 
@@ -104,11 +111,12 @@ export class ProxySpool {
     }
     this.ackedBytes = Buffer.byteLength(text);
     for (const line of text.split('\n')) {
-      const m = /^([AH]) (\d{10}) (\d+)$/.exec(line);
+      const m = /^([AHD]) (\d{10}) (\d+)$/.exec(line);
       if (!m) continue;
       const s = this.school(m[2] as string);
       s.last = Math.max(s.last, Number(m[3]));
-      if (m[1] === 'A') acked.add(`${m[2]} ${m[3]}`);
+      // D: dropped over the school's limit; done with, like an acknowledged record (never sent again).
+      if (m[1] !== 'H') acked.add(`${m[2]} ${m[3]}`);
     }
     const names = readdirSync(this.opts.dir).filter((n) => SEGMENT.test(n)).sort();
     names.forEach((name, i) => {
@@ -265,8 +273,39 @@ export class ProxySpool {
       for (const i of items) i.reject(e);
       return;
     }
-    const dropped = await this.enforceLimit();
+    const dropped = this.enforceSchoolLimit(items);
+    for (const [id, seqs] of await this.enforceLimit()) dropped.set(id, [...(dropped.get(id) ?? []), ...seqs]);
     for (const i of items) i.resolve({ dropped: dropped.get(i.report.school) ?? [] });
+  }
+
+  /**
+   * Drops the oldest waiting reports of each school just appended to that is over maxSpoolBytesPerSchool (never
+   * its newest). The drops are written to the acked log as `D` lines (group-committed), so a restart does not
+   * bring them back; their segments go once nothing else in them waits.
+   */
+  private enforceSchoolLimit(items: ProxySpool['pending']): Map<string, number[]> {
+    const dropped = new Map<string, number[]>();
+    const limit = this.opts.maxSpoolBytesPerSchool;
+    if (limit === undefined) return dropped;
+    for (const id of new Set(items.map((i) => i.report.school))) {
+      const s = this.school(id);
+      if (s.bytes <= limit) continue;
+      const seqs: number[] = [];
+      for (const [seq, e] of s.waiting) {
+        if (s.bytes <= limit || s.waiting.size === 1) break;
+        s.waiting.delete(seq);
+        s.bytes -= e.frameBytes;
+        e.seg.live--;
+        e.seg.acked.push(`${id} ${seq}`);
+        seqs.push(seq);
+      }
+      dropped.set(id, seqs);
+      this.pendingAcks.push({ line: seqs.map((q) => `D ${id} ${q}\n`).join(''), resolve: () => undefined, reject: (e) => this.opts.log?.warn({ code: 'AGT_ERR_SPOOL_IO', school: id, err: String(e) }, 'proxy spool: the drop of reports over the school limit was not recorded; after a restart they would be sent after all') });
+      this.opts.log?.error({ code: 'AGT_ERR_SPOOL_FULL', school: id, dropped: seqs.length, maxSpoolBytesPerSchool: limit }, "proxy spool: the school's reports are over proxy.maxSpoolBytesPerSchool: its oldest dropped and counted in agent.dropped_reports");
+      this.opts.onDropped?.(id, seqs);
+    }
+    if (dropped.size) this.schedule();
+    return dropped;
   }
 
   /** Drops the oldest segments while over the limit (never the one being written). */

@@ -36,4 +36,36 @@ describe('agent/proxy/spool', () => {
     expect(statSync(join(dir, segs[0] as string)).size).to.equal(again.stats(first).bytes * 100);
     await again.close();
   });
+
+  it("ProxySpool over maxSpoolBytesPerSchool drops that school's oldest reports, counted, keeps the other schools', and a restart does not bring them back", async () => {
+    const { dir } = tmpFiles({});
+    const frame = async () => {
+      const probe = new ProxySpool({ dir: join(dir, 'probe'), maxSpoolBytes: 64 * 1024 * 1024, segmentBytes: 16 * 1024 * 1024 });
+      await probe.append(report('1640100001', 1));
+      const b = probe.stats('1640100001').bytes;
+      await probe.close();
+      return b;
+    };
+    const one = await frame();
+    const dropped: [string, number[]][] = [];
+    const opts = { dir, maxSpoolBytes: 64 * 1024 * 1024, maxSpoolBytesPerSchool: one * 3 + one / 2, segmentBytes: 16 * 1024 * 1024, onDropped: (s: string, q: number[]) => dropped.push([s, q]) };
+    const spool = new ProxySpool(opts);
+    const stuck = '1640100001';
+    const fine = '1640100002';
+    const results = [];
+    for (let seq = 1; seq <= 6; seq++) {
+      results.push(await spool.append(report(stuck, seq)));
+      if (seq <= 2) await spool.append(report(fine, seq));
+    }
+    expect(spool.view(stuck).waiting()).to.deep.equal([4, 5, 6]);
+    expect(spool.view(fine).waiting()).to.deep.equal([1, 2]);
+    expect(results.flatMap((r) => r.dropped)).to.deep.equal([1, 2, 3]);
+    expect(dropped).to.deep.equal([[stuck, [1]], [stuck, [2]], [stuck, [3]]]);
+    await spool.close();
+    const again = new ProxySpool(opts);
+    expect(again.view(stuck).waiting()).to.deep.equal([4, 5, 6]);
+    expect(again.view(fine).waiting()).to.deep.equal([1, 2]);
+    expect(again.lastSeq(stuck)).to.equal(6);
+    await again.close();
+  });
 });
