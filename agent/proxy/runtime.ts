@@ -122,7 +122,7 @@ export class ProxyRuntime {
     const wall = new AnchoredClock({ wallNow, monoNow: opts.now ? opts.now : () => performance.now() });
     this.now = wall.now;
     this.startedAtMs = this.now();
-    this.spool = new ProxySpool({ dir: resolve(c.spool.dir), maxSpoolBytes: c.spool.maxSpoolBytes, maxSpoolBytesPerSchool: c.spoolBytesPerSchool, segmentBytes: Math.min(PROXY_SEGMENT_BYTES, Math.max(64 * 1024, Math.floor(c.spool.maxSpoolBytes / 4))), log: opts.log, onDropped: (school, seqs) => this.counters.add(school, { droppedReports: seqs.length }) });
+    this.spool = new ProxySpool({ dir: resolve(c.spool.dir), maxSpoolBytes: c.spool.maxSpoolBytes, maxSpoolBytesPerSchool: c.spoolBytesPerSchool, minFreeBytes: c.spool.minFreeBytes, segmentBytes: Math.min(PROXY_SEGMENT_BYTES, Math.max(64 * 1024, Math.floor(c.spool.maxSpoolBytes / 4))), log: opts.log, onDropped: (school, seqs) => this.counters.add(school, { droppedReports: seqs.length }) });
     this.counters = new SchoolCounters(stateDir, opts.log);
     this.epochs = new EpochStore(stateDir, { legacyState: false, log: opts.log, now: wallNow });
     if (this.epochs.started) opts.log.info({ epoch: this.epochs.epoch }, 'proxy: new state epoch: the collector counts every school of this proxy afresh');

@@ -14,13 +14,15 @@
  *
  * Each school's part is a `Spool` (agent/spool/spool.ts), so the full agent's delivery (flushSpool) sends it.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, truncateSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Report } from '../../protocol/index.js';
 import { fsyncDir, writeFileDurable, writeFileDurableAsync } from '../../protocol/durable.js';
 import { encodeFrame, scanFrames } from '../spool/frame.js';
+import { spoolErrorCode } from '../spool/io.js';
+import { DEFAULT_MIN_FREE_BYTES } from '../spool/segment-spool.js';
 import type { AppendResult, Spool, SpoolStats } from '../spool/spool.js';
 
 /** Options of the proxy spool. */
@@ -36,6 +38,14 @@ export interface ProxySpoolOptions {
   maxSpoolBytesPerSchool?: number;
   /** A segment is closed at this size. */
   segmentBytes: number;
+  /**
+   * Free bytes to leave on the spool's filesystem (default DEFAULT_MIN_FREE_BYTES, as the full agent's): a write
+   * that would go below it first drops the oldest segments; when only the one being written is left, the reports
+   * are not stored and are counted as dropped.
+   */
+  minFreeBytes?: number;
+  /** The filesystem's free bytes (tests); default statfs of `dir`. */
+  freeBytes?: () => number;
   /** The acked log is compacted once it is this large (default 4 MiB). */
   ackedLogCompactBytes?: number;
   log?: Logger;
@@ -85,6 +95,8 @@ export class ProxySpool {
   private ackedBytes = 0;
   private totalBytes = 0;
   private readonly ackedPath: string;
+  /** The error code of the write failure under way (logged once per stretch), if any. */
+  private writeFailure: string | undefined;
 
   constructor(private readonly opts: ProxySpoolOptions) {
     mkdirSync(join(opts.dir, 'quarantine'), { recursive: true });
@@ -243,6 +255,12 @@ export class ProxySpool {
   }
 
   private async commitAppends(items: ProxySpool['pending']): Promise<void> {
+    const bytes = items.reduce((n, i) => n + i.frame.length, 0);
+    const roomDropped = await this.makeRoom(bytes);
+    if (this.freeBytes() - bytes < this.reserve()) {
+      this.notStored(items, roomDropped, Object.assign(new Error(`proxy spool: no room for ${bytes} bytes above the ${this.reserve()}-byte free-space reserve (spool.minFreeBytes)`), { code: 'ENOSPC' }));
+      return;
+    }
     try {
       if (!this.active || this.active.seg.bytes >= this.opts.segmentBytes) {
         if (this.active) await this.active.fh.close();
@@ -251,7 +269,6 @@ export class ProxySpool {
       }
       const { seg, fh } = this.active;
       const frames = items.map((i) => i.frame);
-      const bytes = frames.reduce((n, f) => n + f.length, 0);
       // writev appends the frames as they are, without a concatenated copy; a short write (rare) goes on from where it stopped.
       let done = (await fh.writev(frames)).bytesWritten;
       if (done < bytes) {
@@ -270,12 +287,63 @@ export class ProxySpool {
       seg.bytes = offset;
       this.totalBytes += bytes;
     } catch (e) {
-      for (const i of items) i.reject(e);
+      // Whatever part of the write reached the segment must not come back after a restart: a new segment
+      // next time, and the items recorded as done (if the acked log can still be written).
+      await this.active?.fh.close().catch(() => undefined);
+      this.active = undefined;
+      this.notStored(items, roomDropped, e);
       return;
     }
+    if (this.writeFailure) this.opts.log?.warn({ after: this.writeFailure }, 'proxy spool: writes succeed again');
+    this.writeFailure = undefined;
     const dropped = this.enforceSchoolLimit(items);
-    for (const [id, seqs] of await this.enforceLimit()) dropped.set(id, [...(dropped.get(id) ?? []), ...seqs]);
+    for (const [id, seqs] of [...roomDropped, ...(await this.enforceLimit())]) dropped.set(id, [...(dropped.get(id) ?? []), ...seqs]);
     for (const i of items) i.resolve({ dropped: dropped.get(i.report.school) ?? [] });
+  }
+
+  private reserve(): number {
+    return this.opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+  }
+
+  private freeBytes(): number {
+    if (this.opts.freeBytes) return this.opts.freeBytes();
+    try {
+      const f = statfsSync(this.opts.dir);
+      return f.bavail * f.bsize;
+    } catch {
+      return Infinity;
+    }
+  }
+
+  /** Drops the oldest segments (never the one being written) while a write of `bytes` would go below the free-space reserve. */
+  private async makeRoom(bytes: number): Promise<Map<string, number[]>> {
+    const dropped = new Map<string, number[]>();
+    while (this.freeBytes() - bytes < this.reserve()) {
+      const seg = this.segments.find((g) => g !== this.active?.seg);
+      if (!seg) break;
+      this.dropSegment(seg, dropped);
+      await this.deleteSegment(seg);
+    }
+    this.tellDropped(dropped, { minFreeBytes: this.reserve() }, 'proxy spool: below the free-space reserve (spool.minFreeBytes): oldest reports dropped and counted in agent.dropped_reports');
+    return dropped;
+  }
+
+  /**
+   * Reports the disk could not take: not stored, their sequences never reused, each counted as dropped for its
+   * school (so the collector sees an explained hole), the failure logged once per stretch of failing writes.
+   */
+  private notStored(items: ProxySpool['pending'], dropped: Map<string, number[]>, e: unknown): void {
+    const code = spoolErrorCode(e);
+    if (this.writeFailure !== code) this.opts.log?.error({ code, err: String(e), reports: items.length }, 'proxy spool: reports not stored (counted as dropped)');
+    this.writeFailure = code;
+    const own = new Map<string, number[]>();
+    for (const i of items) own.set(i.report.school, [...(own.get(i.report.school) ?? []), i.report.seq]);
+    for (const [id, seqs] of own) {
+      this.pendingAcks.push({ line: seqs.map((q) => `D ${id} ${q}\n`).join(''), resolve: () => undefined, reject: () => undefined });
+      this.opts.onDropped?.(id, seqs);
+    }
+    this.schedule();
+    for (const i of items) i.resolve({ dropped: [...(dropped.get(i.report.school) ?? []), ...(own.get(i.report.school) ?? [])] });
   }
 
   /**
@@ -313,22 +381,31 @@ export class ProxySpool {
     const dropped = new Map<string, number[]>();
     while (this.totalBytes > this.opts.maxSpoolBytes && this.segments.length > 1) {
       const seg = this.segments[0] as Segment;
-      for (const [id, s] of this.schools) {
-        for (const [seq, e] of s.waiting) {
-          if (e.seg !== seg) continue;
-          s.waiting.delete(seq);
-          s.bytes -= e.frameBytes;
-          dropped.set(id, [...(dropped.get(id) ?? []), seq]);
-        }
-      }
-      seg.live = 0;
+      this.dropSegment(seg, dropped);
       await this.deleteSegment(seg);
     }
+    this.tellDropped(dropped, { maxSpoolBytes: this.opts.maxSpoolBytes }, 'proxy spool full: oldest reports dropped and counted in agent.dropped_reports');
+    return dropped;
+  }
+
+  /** Forgets the waiting reports of a segment about to be deleted, adding them to `dropped` by school. */
+  private dropSegment(seg: Segment, dropped: Map<string, number[]>): void {
+    for (const [id, s] of this.schools) {
+      for (const [seq, e] of s.waiting) {
+        if (e.seg !== seg) continue;
+        s.waiting.delete(seq);
+        s.bytes -= e.frameBytes;
+        dropped.set(id, [...(dropped.get(id) ?? []), seq]);
+      }
+    }
+    seg.live = 0;
+  }
+
+  private tellDropped(dropped: Map<string, number[]>, limit: Record<string, number>, message: string): void {
     for (const [id, seqs] of dropped) {
-      this.opts.log?.error({ code: 'AGT_ERR_SPOOL_FULL', school: id, dropped: seqs.length, maxSpoolBytes: this.opts.maxSpoolBytes }, 'proxy spool full: oldest reports dropped and counted in agent.dropped_reports');
+      this.opts.log?.error({ code: 'AGT_ERR_SPOOL_FULL', school: id, dropped: seqs.length, ...limit }, message);
       this.opts.onDropped?.(id, seqs);
     }
-    return dropped;
   }
 
   private async deleteSegment(seg: Segment): Promise<void> {

@@ -68,4 +68,32 @@ describe('agent/proxy/spool', () => {
     expect(again.lastSeq(stuck)).to.equal(6);
     await again.close();
   });
+
+  it('ProxySpool keeps spool.minFreeBytes free: it drops the oldest segments first, and a report it cannot store is counted as dropped, never sent after a restart', async () => {
+    const { dir } = tmpFiles({});
+    const spoolBytes = () => readdirSync(dir).filter((n) => n.endsWith('.seg')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    let diskBytes = 1_000_000;
+    const dropped: [string, number[]][] = [];
+    const opts = { dir, maxSpoolBytes: 64 * 1024 * 1024, segmentBytes: 1, minFreeBytes: 100_000, freeBytes: () => diskBytes - spoolBytes(), onDropped: (s: string, q: number[]) => dropped.push([s, q]) };
+    const spool = new ProxySpool(opts);
+    const school = '1640100001';
+    for (let seq = 1; seq <= 3; seq++) await spool.append(report(school, seq));
+    expect(spool.view(school).waiting()).to.deep.equal([1, 2, 3]);
+    const frame = spool.stats(school).bytes / 3;
+    // Free space half a report short of the reserve plus one report: deleting one segment is not enough, two are.
+    diskBytes = 100_000 + spoolBytes() - frame / 2;
+    expect((await spool.append(report(school, 4))).dropped).to.deep.equal([1, 2]);
+    expect(spool.view(school).waiting()).to.deep.equal([3, 4]);
+    diskBytes = 0;
+    const r = await spool.append(report(school, 5));
+    expect(r.dropped).to.include(5);
+    expect(spool.view(school).waiting()).to.not.include(5);
+    expect(dropped.flatMap(([, q]) => q)).to.include.members([1, 2, 5]);
+    await spool.close();
+    diskBytes = 1_000_000_000;
+    const again = new ProxySpool(opts);
+    expect(again.view(school).waiting()).to.not.include(5);
+    expect(again.lastSeq(school)).to.equal(5);
+    await again.close();
+  });
 });
