@@ -50,7 +50,18 @@ function isBudgetRefusal(e: NonNullable<FlushResult['stoppedBy']>): boolean {
   return e.status === 429 && /COL_ERR_BUDGET_EXCEEDED/.test(e.message);
 }
 
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+/** Waits `ms`, or less when `signal` aborts (a stop does not wait out a Retry-After). */
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((done) => {
+    if (signal.aborted) return done();
+    const timer = setTimeout(finish, ms);
+    function finish() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', finish);
+      done();
+    }
+    signal.addEventListener('abort', finish, { once: true });
+  });
 
 /** Schools started and reports built back to back before the event loop may turn, ms (well under the 50 ms a task may take). */
 export const REPORT_SLICE_MS = 10;
@@ -113,6 +124,8 @@ export class ProxyRuntime {
   private readonly lastCollectedAt = new Map<string, number>();
   private sender?: BatchSender;
   private inFlight = 0;
+  /** Aborted by stop(): an upload round under way ends at its next wait instead of sleeping out a Retry-After. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: ProxyRuntimeOptions) {
     const c = opts.config;
@@ -316,7 +329,8 @@ export class ProxyRuntime {
           e = r.stoppedBy;
           // Over the proxy's in-flight share (or this school's budget): only this upload waits, the round goes on.
           if (!e || !isBudgetRefusal(e) || attempt >= BUDGET_RETRIES || stop || (e.retryAfterMs ?? 1000) > MAX_BUDGET_WAIT_MS) break;
-          await sleep(e.retryAfterMs ?? 1000);
+          await sleep(e.retryAfterMs ?? 1000, this.stopping.signal);
+          if (this.stopping.signal.aborted) break;
         }
         if (!e) {
           this.schoolPause.delete(school);
@@ -417,6 +431,7 @@ export class ProxyRuntime {
     this.opts.log.info({ schedule: c.schedule, schools: this.probes.length, concurrency: c.proxy.concurrency, schoolDeadlineMs: c.proxy.schoolDeadlineMs }, 'proxy running');
     return {
       stop: async () => {
+        this.stopping.abort();
         await task.stop();
         while (task.isBusy()) await new Promise((r) => setTimeout(r, 50));
         await task.destroy();

@@ -140,6 +140,32 @@ describe('agent/proxy/runtime', function () {
     expect(lines.find((l) => l.level === 40)?.msg).to.match(/^the spool holds only 2\.0 hours/);
   });
 
+  it('stop() during a 429 Retry-After wait ends the upload round at once instead of sleeping it out', async () => {
+    const dir = tmpFiles({}).dir;
+    const gw = `school_id,gateway,snmp\n${A},127.0.5.1,-\n`;
+    let sends = 0;
+    let refused: () => void = () => undefined;
+    const refusedOnce = new Promise<void>((r) => (refused = r));
+    const sender: BatchSender = {
+      send() {
+        sends++;
+        refused();
+        return Promise.reject(new UploadError('collector http://x answered 429: COL_ERR_BUDGET_EXCEEDED: over budget maxInflightRequestsPerProxyToken = 16', 429, 'keep-and-back-off', true, 9_500));
+      },
+    };
+    const rt = new ProxyRuntime({ config: proxyConfig(dir, gw), log, sender, cycleEveryMs: 3_600_000 });
+    await rt.cycle();
+    const handle = rt.run();
+    await refusedOnce;
+    const t0 = Date.now();
+    await handle.stop();
+    // The Retry-After is 9.5 s and the round would try twice more; a stop that waited would take ≥ 9.5 s.
+    expect(Date.now() - t0).to.be.below(5_000);
+    expect(sends).to.equal(1);
+    expect((await rt.spool.view(A).stats()).reports, 'the report stays in the spool').to.equal(1);
+    await rt.close();
+  });
+
   it('a 429 over budget pauses only that school\'s upload for its Retry-After, the round going on; a long one waits for a later round', async () => {
     const dir = tmpFiles({}).dir;
     const gw = `school_id,gateway,snmp\n${A},127.0.5.1,-\n${B},127.0.5.2,-\n${C},127.0.5.3,-\n`;
