@@ -131,6 +131,21 @@ function jsonStringLength(s: string): number {
   return s.length + 2;
 }
 
+/** jsonStringLength of keys seen before: every batch repeats the same few hundred names. */
+const KEY_LENGTHS = new Map<string, number>();
+const MAX_KEY_LENGTHS = 4096;
+
+function keyLength(k: string): number {
+  let n = KEY_LENGTHS.get(k);
+  if (n === undefined) {
+    n = jsonStringLength(k);
+    // Bounded: a body of many distinct keys clears it rather than growing it.
+    if (KEY_LENGTHS.size >= MAX_KEY_LENGTHS) KEY_LENGTHS.clear();
+    if (k.length <= 64) KEY_LENGTHS.set(k, n);
+  }
+  return n;
+}
+
 /** Compiles a shape, counting its numbers (so a group's columns can be checked before anything is built) and its JSON length. */
 function compile(v: unknown, counter: Counter): Node {
   if (typeof v === 'number') {
@@ -152,7 +167,7 @@ function compile(v: unknown, counter: Counter): Node {
     counter.chars += keys.length > 0 ? 2 * keys.length + 1 : 2;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
-      counter.chars += jsonStringLength(key);
+      counter.chars += keyLength(key);
       items[i] = compile(v[key], counter);
     }
     return { k: 'obj', keys, items };

@@ -4,8 +4,9 @@
  * `docs/protocol.md` describes them in prose. Both dictionaries are part of the protocol: never change
  * one; a different dictionary needs a new encoding name (a test pins both by their SHA-256).
  */
-import { brotliDecompressSync, deflateRawSync, gunzipSync, gzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { brotliDecompressSync, deflateRawSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { ColumnsError, fromColumns, toColumns } from './columns.js';
+import { DictionaryInflater } from './raw-inflate.js';
 import { MAX_REPORTS_PER_BATCH, PROTOCOL_VERSION, type IfaceRole, type Measurement, type PingRole, type Report } from './report.js';
 
 /**
@@ -101,7 +102,14 @@ export class WireError extends Error {
   }
 }
 
-function inflate(body: Buffer, encoding: string, maxBytes: number): Buffer {
+/** One reused inflate context per dictionary encoding (raw-inflate.ts); bodies are decoded one at a time. */
+const INFLATERS = { dict: new DictionaryInflater(WIRE_DICTIONARY), cols: new DictionaryInflater(COLUMNS_DICTIONARY) };
+
+/** Whether the dictionary encodings inflate through reused zlib contexts on this node (else `inflateRawSync`). */
+export const REUSED_INFLATE: boolean = INFLATERS.dict.reusing && INFLATERS.cols.reusing;
+
+/** The body after its Content-Encoding: bytes, or the text itself where the inflater gives that. */
+function inflate(body: Buffer, encoding: string, maxBytes: number): Buffer | string {
   const opts = { maxOutputLength: maxBytes };
   try {
     switch (encoding) {
@@ -116,9 +124,9 @@ function inflate(body: Buffer, encoding: string, maxBytes: number): Buffer {
       case 'br':
         return brotliDecompressSync(body, opts);
       case DICT_ENCODING:
-        return inflateRawSync(body, { ...opts, dictionary: WIRE_DICTIONARY });
+        return INFLATERS.dict.inflateText(body, maxBytes);
       case COLS_ENCODING:
-        return inflateRawSync(body, { ...opts, dictionary: COLUMNS_DICTIONARY });
+        return INFLATERS.cols.inflateText(body, maxBytes);
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw new WireError('too-large', `body exceeds ${maxBytes} bytes (after decompression)`);
@@ -137,7 +145,7 @@ export function decodeBatch(body: Buffer, contentEncoding: string | undefined, l
   const raw = inflate(body, encoding, limits.maxBytes);
   let json: unknown;
   try {
-    json = JSON.parse(raw.toString('utf8'));
+    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch (e) {
     throw new WireError('invalid', `body is not valid JSON${encoding && encoding !== 'identity' ? ` (after ${encoding})` : ''}: ${(e as Error).message}`);
   }

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { loadCollectorConfig } from '../config.js';
 import { csvWriter, withAuthState } from './cli.js';
 import { listTokens, listViewers, requestRotation, revokeTokens, type TokenSelection } from './lifecycle.js';
+import { TOKEN_CHANGES_CHECK_MS } from './tokens.js';
 import { migrateViewers } from './viewers.js';
 
 interface SelectionOptions extends TokenSelection {
@@ -55,6 +56,9 @@ export function registerLifecycleCommands({ token, viewer, fail }: { token: Comm
           return r;
         });
         if (revoked === 0 && agentsFreed === 0) throw new Error('no token in force and no agent matches');
+        // A running collector reads other processes' token changes at most every TOKEN_CHANGES_CHECK_MS:
+        // returning after that keeps "401 from the next request on" true for whoever runs this.
+        if (revoked > 0 || agentsFreed > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TOKEN_CHANGES_CHECK_MS + 10);
         process.stderr.write(`revoked ${revoked} token${revoked === 1 ? '' : 's'}${agentsFreed ? `; ${agentsFreed} agent place${agentsFreed === 1 ? '' : 's'} freed` : ''}\n`);
       }),
     );

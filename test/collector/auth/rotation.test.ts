@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { LastSeen } from '../../../collector/auth/last-seen.js';
 import { listTokens, requestRotation, revokeTokens } from '../../../collector/auth/lifecycle.js';
 import { Rotation } from '../../../collector/auth/rotation.js';
-import { TokenStore, insertTokens, issueToken, newToken } from '../../../collector/auth/tokens.js';
+import { TOKEN_CHANGES_CHECK_MS, TokenStore, insertTokens, issueToken, newToken } from '../../../collector/auth/tokens.js';
 import type { StateDb } from '../../../collector/state/db.js';
 import { openStateDb } from '../../../collector/state/db.js';
 import { repoPath, runCli } from '../../helpers/cli.js';
@@ -23,11 +23,12 @@ function boundToken(state: StateDb, agent: string, nowMs: number, expiresAtMs?: 
 }
 
 describe('collector/auth rotation, revocation, expiry, last seen', () => {
-  it('TokenStore refuses a token revoked by another connection from the next verify on, and one past its expiry', async () => {
+  it('TokenStore refuses a token revoked by another connection from the first verify TOKEN_CHANGES_CHECK_MS after the commit on (not before: data_version is not read per verify), and one past its expiry', async () => {
     const dir = tempDir();
     const state = openStateDb({ stateDir: dir });
     let now = Date.parse('2026-12-01T00:00:00Z');
-    const store = new TokenStore({ state, now: () => now });
+    let clock = 1000;
+    const store = new TokenStore({ state, now: () => now, clock: () => clock });
     const a = issueToken({ stateDir: dir, school: SCHOOL });
     const b = issueToken({ stateDir: dir, school: SCHOOL, expiresAtMs: now + 1000 });
     expect(store.verify(a.token)?.id).to.equal(a.record.id);
@@ -36,9 +37,25 @@ describe('collector/auth rotation, revocation, expiry, last seen', () => {
     const cli = openStateDb({ stateDir: dir });
     expect(revokeTokens(cli, { id: a.record.id }, now).revoked).to.equal(1);
     await cli.close();
+    clock += TOKEN_CHANGES_CHECK_MS - 1;
+    expect(store.verify(a.token)?.id, 'within the bound the change is not read yet').to.equal(a.record.id);
+    clock += 1;
     expect(store.verify(a.token)).to.equal(undefined);
     now += 1000;
     expect(store.verify(b.token)).to.equal(undefined);
+    await state.close();
+  });
+
+  it('TokenStore with changesCheckMs 0 refuses a token revoked by another connection from the very next verify', async () => {
+    const dir = tempDir();
+    const state = openStateDb({ stateDir: dir });
+    const store = new TokenStore({ state, changesCheckMs: 0, clock: () => 0 });
+    const a = issueToken({ stateDir: dir, school: SCHOOL });
+    expect(store.verify(a.token)?.id).to.equal(a.record.id);
+    const cli = openStateDb({ stateDir: dir });
+    expect(revokeTokens(cli, { id: a.record.id }, Date.now()).revoked).to.equal(1);
+    await cli.close();
+    expect(store.verify(a.token)).to.equal(undefined);
     await state.close();
   });
 

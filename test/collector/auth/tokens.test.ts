@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { TokenStore, issueToken, issueTokens, type TokenRecord } from '../../../collector/auth/tokens.js';
+import { createHash } from 'node:crypto';
+import { TokenStore, hashToken, issueToken, issueTokens, type TokenRecord } from '../../../collector/auth/tokens.js';
 import { openStateDb } from '../../../collector/state/db.js';
 import { repoPath, runCli } from '../../helpers/cli.js';
 import { storedStateText } from '../../helpers/state-files.js';
@@ -10,6 +11,11 @@ import { storedStateText } from '../../helpers/state-files.js';
 const tempDir = () => mkdtempSync(join(tmpdir(), 'cl-tokens-'));
 
 describe('collector/auth/tokens', () => {
+  it('hashToken() is the hex SHA-256 of the UTF-8 text, as stored since version 1 (ASCII, non-ASCII, empty)', () => {
+    for (const t of ['clk1_abcDEF-_0123456789', 'clke_código-学校', '', 'x'.repeat(10_000)]) expect(hashToken(t)).to.equal(createHash('sha256').update(Buffer.from(t, 'utf8')).digest('hex'));
+    expect(hashToken('abc')).to.equal('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
   it('issueToken() stores only the hash of the token, and TokenStore.verify() finds its school', async () => {
     const dir = tempDir();
     const { token, record } = issueToken({ stateDir: dir, school: '1640104001' });
