@@ -87,48 +87,43 @@ export function summarise(s: Snapshot, retainersOf?: Set<string>, depth = 1): Su
   }
   // Retainers: every strong edge into a node of a chosen group, labelled by the holder's group and the edge name.
   const retainers = new Map<string, Map<string, Group>>();
+  /** Calls `fn` with every strong edge: holder node, target node, edge type, name or index. */
+  const forEachEdge = (fn: (from: number, to: number, type: string, nameOrIndex: number) => void): void => {
+    let e = 0;
+    for (let i = 0; i < n; i++) {
+      const edges = s.nodes[i * nf + iEdges] as number;
+      for (let k = 0; k < edges; k++, e += ef) {
+        const et = s.edgeTypes[s.edges[e + eType] as number] as string;
+        if (et !== 'weak' && et !== 'shortcut') fn(i, (s.edges[e + eTo] as number) / nf, et, s.edges[e + eName] as number);
+      }
+    }
+  };
+  const edgeLabel = (type: string, raw: number): string => (type === 'element' || type === 'hidden' ? `[${type}]` : (s.strings[raw] ?? String(raw)).slice(0, 30));
   // With depth 2, a holder is named with its own first holder too (`Array.[element] <- Registry.schools`).
   const parent = depth > 1 ? new Int32Array(n).fill(-1) : undefined;
   const parentEdge = depth > 1 ? new Array<string>(n) : undefined;
   if (parent && parentEdge) {
-    let e0 = 0;
-    for (let i = 0; i < n; i++) {
-      const edges = s.nodes[i * nf + iEdges] as number;
-      for (let k = 0; k < edges; k++, e0 += ef) {
-        const et = s.edgeTypes[s.edges[e0 + eType] as number] as string;
-        if (et === 'weak' || et === 'shortcut') continue;
-        const to = (s.edges[e0 + eTo] as number) / nf;
-        if (parent[to] !== -1 || to === i) continue;
-        parent[to] = i;
-        const raw = s.edges[e0 + eName] as number;
-        parentEdge[to] = et === 'element' || et === 'hidden' ? `[${et}]` : (s.strings[raw] ?? String(raw)).slice(0, 30);
-      }
-    }
+    forEachEdge((from, to, type, raw) => {
+      if (parent[to] !== -1 || to === from) return;
+      parent[to] = from;
+      parentEdge[to] = edgeLabel(type, raw);
+    });
   }
   const holder = (i: number): string => {
     const p = parent?.[i] ?? -1;
     return p >= 0 ? `${keys[i]} <- ${keys[p]}.${parentEdge?.[i]}` : (keys[i] as string);
   };
-  let e = 0;
-  for (let i = 0; i < n; i++) {
-    const edges = s.nodes[i * nf + iEdges] as number;
-    for (let k = 0; k < edges; k++, e += ef) {
-      const et = s.edgeTypes[s.edges[e + eType] as number] as string;
-      if (et === 'weak' || et === 'shortcut') continue;
-      const to = (s.edges[e + eTo] as number) / nf;
-      const toKey = keys[to] as string;
-      if (retainersOf && !retainersOf.has(toKey)) continue;
-      const raw = s.edges[e + eName] as number;
-      const edgeName = et === 'element' || et === 'hidden' ? `[${et}]` : (s.strings[raw] ?? String(raw));
-      const label = `${depth > 1 ? holder(i) : keys[i]}.${edgeName.length > 30 ? `${edgeName.slice(0, 30)}…` : edgeName}`;
-      let m = retainers.get(toKey);
-      if (!m) retainers.set(toKey, (m = new Map()));
-      let g = m.get(label);
-      if (!g) m.set(label, (g = { key: label, count: 0, bytes: 0 }));
-      g.count++;
-      g.bytes += s.nodes[to * nf + iSize] as number;
-    }
-  }
+  forEachEdge((from, to, type, raw) => {
+    const toKey = keys[to] as string;
+    if (retainersOf && !retainersOf.has(toKey)) return;
+    const label = `${depth > 1 ? holder(from) : keys[from]}.${edgeLabel(type, raw)}`;
+    let m = retainers.get(toKey);
+    if (!m) retainers.set(toKey, (m = new Map()));
+    let g = m.get(label);
+    if (!g) m.set(label, (g = { key: label, count: 0, bytes: 0 }));
+    g.count++;
+    g.bytes += s.nodes[to * nf + iSize] as number;
+  });
   return { groups, retainers, totalBytes, totalNodes: n };
 }
 

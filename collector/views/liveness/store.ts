@@ -106,17 +106,13 @@ export function onlineUntilMs(l: Liveness | undefined, onlineWindowMs: number): 
 }
 
 /** Fields of a school's row in the store's columns; NaN stands for null. */
-const F_LAST = 0;
-const F_INTERNET_AT = 1;
-const F_LOSS = 2;
-const F_WAN_SPEED = 3;
-const F_WAN_AT = 4;
-const F_TP_MBPS = 5;
-const F_TP_AT = 6;
+const F = { last: 0, internetAt: 1, loss: 2, wanSpeed: 3, wanAt: 4, tpMbps: 5, tpAt: 6 } as const;
 const NF = 7;
 
 const col = (v: number | null | undefined): number => (v === null || v === undefined ? NaN : v);
 const val = (v: number): number | null => (Number.isNaN(v) ? null : v);
+/** Whether a fact stamped `at` replaces the stored one stamped `held`: NaN (null) compares false, so a fact with a time is newer than none, and none is never newer. */
+const newer = (at: number | null | undefined, held: number): boolean => at !== null && at !== undefined && !(held > at);
 
 /**
  * The liveness of every school that ever reported, by school id. Held in flat columns (a Float64Array
@@ -155,13 +151,13 @@ export class LivenessStore {
     const o = i * NF;
     const via = this.via[i];
     return {
-      lastReportMs: c[o + F_LAST] as number,
-      internetAtMs: val(c[o + F_INTERNET_AT] as number),
-      internetLossPct: val(c[o + F_LOSS] as number),
-      wanSpeedBps: val(c[o + F_WAN_SPEED] as number),
-      wanAtMs: val(c[o + F_WAN_AT] as number),
-      throughputMbps: val(c[o + F_TP_MBPS] as number),
-      throughputAtMs: val(c[o + F_TP_AT] as number),
+      lastReportMs: c[o + F.last] as number,
+      internetAtMs: val(c[o + F.internetAt] as number),
+      internetLossPct: val(c[o + F.loss] as number),
+      wanSpeedBps: val(c[o + F.wanSpeed] as number),
+      wanAtMs: val(c[o + F.wanAt] as number),
+      throughputMbps: val(c[o + F.tpMbps] as number),
+      throughputAtMs: val(c[o + F.tpAt] as number),
       ...(via && { via }),
     };
   }
@@ -191,13 +187,13 @@ export class LivenessStore {
   private write(i: number, l: Liveness): void {
     const c = this.cols;
     const o = i * NF;
-    c[o + F_LAST] = l.lastReportMs;
-    c[o + F_INTERNET_AT] = col(l.internetAtMs);
-    c[o + F_LOSS] = col(l.internetLossPct);
-    c[o + F_WAN_SPEED] = col(l.wanSpeedBps);
-    c[o + F_WAN_AT] = col(l.wanAtMs);
-    c[o + F_TP_MBPS] = col(l.throughputMbps);
-    c[o + F_TP_AT] = col(l.throughputAtMs);
+    c[o + F.last] = l.lastReportMs;
+    c[o + F.internetAt] = col(l.internetAtMs);
+    c[o + F.loss] = col(l.internetLossPct);
+    c[o + F.wanSpeed] = col(l.wanSpeedBps);
+    c[o + F.wanAt] = col(l.wanAtMs);
+    c[o + F.tpMbps] = col(l.throughputMbps);
+    c[o + F.tpAt] = col(l.throughputAtMs);
     this.via[i] = l.via ?? undefined;
   }
 
@@ -209,21 +205,19 @@ export class LivenessStore {
     if (!known) return this.write(i, facts);
     const c = this.cols;
     const o = i * NF;
-    c[o + F_LAST] = Math.max(c[o + F_LAST] as number, facts.lastReportMs);
-    // NaN (null) compares false: a fact with a time is newer than none, and none is never newer.
-    const newer = (at: number | null | undefined, f: number): boolean => at !== null && at !== undefined && !((c[o + f] as number) > at);
-    if (newer(facts.internetAtMs, F_INTERNET_AT)) {
-      c[o + F_INTERNET_AT] = facts.internetAtMs as number;
-      c[o + F_LOSS] = col(facts.internetLossPct);
+    c[o + F.last] = Math.max(c[o + F.last] as number, facts.lastReportMs);
+    if (newer(facts.internetAtMs, c[o + F.internetAt] as number)) {
+      c[o + F.internetAt] = facts.internetAtMs as number;
+      c[o + F.loss] = col(facts.internetLossPct);
       this.via[i] = facts.via ?? undefined;
     }
-    if (newer(facts.wanAtMs, F_WAN_AT)) {
-      c[o + F_WAN_AT] = facts.wanAtMs as number;
-      c[o + F_WAN_SPEED] = col(facts.wanSpeedBps);
+    if (newer(facts.wanAtMs, c[o + F.wanAt] as number)) {
+      c[o + F.wanAt] = facts.wanAtMs as number;
+      c[o + F.wanSpeed] = col(facts.wanSpeedBps);
     }
-    if (newer(facts.throughputAtMs, F_TP_AT)) {
-      c[o + F_TP_AT] = facts.throughputAtMs as number;
-      c[o + F_TP_MBPS] = col(facts.throughputMbps);
+    if (newer(facts.throughputAtMs, c[o + F.tpAt] as number)) {
+      c[o + F.tpAt] = facts.throughputAtMs as number;
+      c[o + F.tpMbps] = col(facts.throughputMbps);
     }
   }
 
