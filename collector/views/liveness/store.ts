@@ -105,50 +105,155 @@ export function onlineUntilMs(l: Liveness | undefined, onlineWindowMs: number): 
   return Math.min(l.lastReportMs, l.internetAtMs) + onlineWindowMs;
 }
 
-/** The liveness of every school that ever reported, by school id. */
+/** Fields of a school's row in the store's columns; NaN stands for null. */
+const F = { last: 0, internetAt: 1, loss: 2, wanSpeed: 3, wanAt: 4, tpMbps: 5, tpAt: 6 } as const;
+const NF = 7;
+
+const col = (v: number | null | undefined): number => (v === null || v === undefined ? NaN : v);
+const val = (v: number): number | null => (Number.isNaN(v) ? null : v);
+/** Whether a fact stamped `at` replaces the stored one stamped `held`: NaN (null) compares false, so a fact with a time is newer than none, and none is never newer. */
+const newer = (at: number | null | undefined, held: number): boolean => at !== null && at !== undefined && !(held > at);
+
+/**
+ * The liveness of every school that ever reported, by school id. Held in flat columns (a Float64Array
+ * row per school, NaN for null), not an object per school: a report updates its school's row in place,
+ * where a new object replacing the stored one made every report leave an old-to-young pointer for the
+ * scavenger and, a minute later, a promoted object for mark-compact to free (issue 11). `get()` and
+ * `entries()` hand out fresh objects; changing one does not change the store.
+ */
 export class LivenessStore {
-  private readonly bySchool = new Map<string, Liveness>();
-  private dirty = new Set<string>();
+  private readonly slots = new Map<string, number>();
+  /** School id of each slot (the first string seen for it: the dirty set holds no per-report strings). */
+  private readonly ids: string[] = [];
+  private cols = new Float64Array(NF * 1024);
+  /** The county proxy of each slot's internet facts, when they were a proxy's (sparse). */
+  private readonly via: (string | undefined)[] = [];
+  private dirtyFlag = new Uint8Array(1024);
+  /** The changed slots, in order, `dirtyCount` of them (a typed array: no list grown and dropped every flush). */
+  private dirtyList = new Int32Array(1024);
+  private dirtyCount = 0;
 
   get size(): number {
-    return this.bySchool.size;
+    return this.ids.length;
   }
 
   get(school: string): Liveness | undefined {
-    return this.bySchool.get(school);
+    const i = this.slots.get(school);
+    return i === undefined ? undefined : this.row(i);
   }
 
-  entries(): IterableIterator<[string, Liveness]> {
-    return this.bySchool.entries();
+  *entries(): IterableIterator<[string, Liveness]> {
+    for (let i = 0; i < this.ids.length; i++) yield [this.ids[i] as string, this.row(i)];
   }
 
-  /** Folds new facts into a school's liveness and returns the result. */
-  apply(school: string, facts: Liveness): Liveness {
-    const next = mergeLiveness(this.bySchool.get(school), facts);
-    this.bySchool.set(school, next);
-    this.dirty.add(school);
-    return next;
+  private row(i: number): Liveness {
+    const c = this.cols;
+    const o = i * NF;
+    const via = this.via[i];
+    return {
+      lastReportMs: c[o + F.last] as number,
+      internetAtMs: val(c[o + F.internetAt] as number),
+      internetLossPct: val(c[o + F.loss] as number),
+      wanSpeedBps: val(c[o + F.wanSpeed] as number),
+      wanAtMs: val(c[o + F.wanAt] as number),
+      throughputMbps: val(c[o + F.tpMbps] as number),
+      throughputAtMs: val(c[o + F.tpAt] as number),
+      ...(via && { via }),
+    };
+  }
+
+  /** The school's slot, made (and the columns grown) when it is new. */
+  private slot(school: string): number {
+    let i = this.slots.get(school);
+    if (i !== undefined) return i;
+    i = this.ids.length;
+    if ((i + 1) * NF > this.cols.length) {
+      const cols = new Float64Array(this.cols.length * 2);
+      cols.set(this.cols);
+      this.cols = cols;
+      const flags = new Uint8Array(this.dirtyFlag.length * 2);
+      flags.set(this.dirtyFlag);
+      this.dirtyFlag = flags;
+      const list = new Int32Array(this.dirtyList.length * 2);
+      list.set(this.dirtyList);
+      this.dirtyList = list;
+    }
+    this.slots.set(school, i);
+    this.ids.push(school);
+    this.via.push(undefined);
+    return i;
+  }
+
+  private write(i: number, l: Liveness): void {
+    const c = this.cols;
+    const o = i * NF;
+    c[o + F.last] = l.lastReportMs;
+    c[o + F.internetAt] = col(l.internetAtMs);
+    c[o + F.loss] = col(l.internetLossPct);
+    c[o + F.wanSpeed] = col(l.wanSpeedBps);
+    c[o + F.wanAt] = col(l.wanAtMs);
+    c[o + F.tpMbps] = col(l.throughputMbps);
+    c[o + F.tpAt] = col(l.throughputAtMs);
+    this.via[i] = l.via ?? undefined;
+  }
+
+  /** Folds new facts into a school's liveness (each fact keeps its newest value, as mergeLiveness() does). */
+  apply(school: string, facts: Liveness): void {
+    const known = this.slots.has(school);
+    const i = this.slot(school);
+    this.markSlot(i);
+    if (!known) return this.write(i, facts);
+    const c = this.cols;
+    const o = i * NF;
+    c[o + F.last] = Math.max(c[o + F.last] as number, facts.lastReportMs);
+    if (newer(facts.internetAtMs, c[o + F.internetAt] as number)) {
+      c[o + F.internetAt] = facts.internetAtMs as number;
+      c[o + F.loss] = col(facts.internetLossPct);
+      this.via[i] = facts.via ?? undefined;
+    }
+    if (newer(facts.wanAtMs, c[o + F.wanAt] as number)) {
+      c[o + F.wanAt] = facts.wanAtMs as number;
+      c[o + F.wanSpeed] = col(facts.wanSpeedBps);
+    }
+    if (newer(facts.throughputAtMs, c[o + F.tpAt] as number)) {
+      c[o + F.tpAt] = facts.throughputAtMs as number;
+      c[o + F.tpMbps] = col(facts.throughputMbps);
+    }
   }
 
   /** Puts a saved liveness back as it was (load at start; not marked changed). */
   restore(school: string, l: Liveness): void {
-    this.bySchool.set(school, l);
+    this.write(this.slot(school), l);
+  }
+
+  private markSlot(i: number): void {
+    if (this.dirtyFlag[i]) return;
+    this.dirtyFlag[i] = 1;
+    this.dirtyList[this.dirtyCount++] = i;
   }
 
   /** Whether anything changed since the last `takeDirty()`. */
   get isDirty(): boolean {
-    return this.dirty.size > 0;
+    return this.dirtyCount > 0;
   }
 
   /** The schools changed since the last call, and forgets them. */
   takeDirty(): Set<string> {
-    const d = this.dirty;
-    this.dirty = new Set();
+    const d = new Set<string>();
+    for (let k = 0; k < this.dirtyCount; k++) {
+      const i = this.dirtyList[k] as number;
+      this.dirtyFlag[i] = 0;
+      d.add(this.ids[i] as string);
+    }
+    this.dirtyCount = 0;
     return d;
   }
 
   /** Marks schools changed again (their save failed). */
   markDirty(schools: Iterable<string>): void {
-    for (const s of schools) if (this.bySchool.has(s)) this.dirty.add(s);
+    for (const s of schools) {
+      const i = this.slots.get(s);
+      if (i !== undefined) this.markSlot(i);
+    }
   }
 }
