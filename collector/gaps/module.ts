@@ -83,6 +83,19 @@ export interface GapsModule extends CollectorModule {
 /** Schema of the `gaps.agents` module. */
 export const GAP_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'gap detector state per agent', up: 'CREATE TABLE gap_agents (school TEXT NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (school, agent)) WITHOUT ROWID' },
+  {
+    version: 2,
+    // A state is ~1.5 kB (a week's 60 pairs): over the ~1 kB a WITHOUT ROWID row keeps in its leaf, so every
+    // row had overflow pages, each write dirtied two or three pages and the file was 2.3× the data.
+    description: 'gap detector state in a rowid table (rows of a kilobyte and more fit their leaf page), unique per agent',
+    up: [
+      'CREATE TABLE gap_agents_rowid (school TEXT NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL);',
+      'INSERT INTO gap_agents_rowid (school, agent, state) SELECT school, agent, state FROM gap_agents;',
+      'DROP TABLE gap_agents;',
+      'ALTER TABLE gap_agents_rowid RENAME TO gap_agents;',
+      'CREATE UNIQUE INDEX gap_agents_key ON gap_agents (school, agent);',
+    ].join(' '),
+  },
 ];
 
 /** Creates or upgrades the gap state table. */

@@ -133,6 +133,13 @@ describe('collector/state/db', () => {
     expect([db.backgroundCheckpoints, db.db.pragma('wal_autocheckpoint', { simple: true }), (db.db.prepare('SELECT count(*) AS n FROM kv').get() as { n: number }).n]).to.deep.equal([false, 1000, 3000]);
   });
 
+  it('gives its connection a page cache of cacheMiB (default 64 MiB), not SQLite\'s 2 MiB', async () => {
+    expect(db.db.pragma('cache_size', { simple: true })).to.equal(-64 * 1024);
+    await db.close();
+    db = openStateDb({ stateDir: dir, cacheMiB: 8 });
+    expect(db.db.pragma('cache_size', { simple: true })).to.equal(-8 * 1024);
+  });
+
   it('migrate() applies each version once per module, across reopen', async () => {
     db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }, { version: 2, description: 'index', up: 'CREATE INDEX kv_v ON kv (v)' }]);
     await db.close();
