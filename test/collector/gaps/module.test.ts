@@ -132,4 +132,18 @@ describe('collector/gaps/module', () => {
     expect(old.db.prepare('SELECT state FROM gap_agents').pluck().all()).to.deep.equal([JSON.stringify({ recent: [], checkedSeq: 3 })]);
     await old.close();
   });
+  it('an item of the state writer takes no more agents once its writes ran maxCommitWorkMs: the rest go in the next items, all written', async () => {
+    const run = async (maxCommitWorkMs: number | undefined): Promise<number> => {
+      const m = createGapsModule({ state, sink, tagsFor: () => tags, held: () => false, log: pino({ level: 'silent' }), now: () => now, heartbeatMs: 60_000, ...(maxCommitWorkMs !== undefined && { maxCommitWorkMs }) });
+      const before = state.health().items;
+      const agents = ['a1', 'a2', 'a3', 'a4'].map((a) => `${a}-${maxCommitWorkMs}`);
+      await Promise.all(agents.map((a) => m.onAccepted?.({ school: S, reports: [rep(1, T0, a)], receivedAtMs: now })));
+      await m.stop?.();
+      expect(state.db.prepare('SELECT count(*) FROM gap_agents WHERE agent IN (?, ?, ?, ?)').pluck().get(...agents)).to.equal(4);
+      return state.health().items - before;
+    };
+    // Besides the start/stop log's own items: one item for the four agents, against one per agent.
+    const whole = await run(undefined);
+    expect((await run(0)) - whole).to.equal(3);
+  });
 });
