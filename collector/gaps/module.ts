@@ -44,6 +44,12 @@ export interface GapsModuleOptions {
    * the group commit's work, which can only be cut between items (2,000 agents held the loop ~80 ms).
    */
   maxAgentsPerCommit?: number;
+  /**
+   * An item takes no more agents once its writes ran this long, ms; the rest wait for the next item. Default 5:
+   * after a start every agent's first write rewrites a row migrated from the old files (a week's pairs, ~1.5 kB),
+   * and 200 of those in one item held the loop for 78 ms in the province soak.
+   */
+  maxCommitWorkMs?: number;
   /** Two epochs of one agent whose collection times overlap by more than this are a clone, ms. Default 300000. */
   cloneOverlapMs?: number;
 }
@@ -83,6 +89,19 @@ export interface GapsModule extends CollectorModule {
 /** Schema of the `gaps.agents` module. */
 export const GAP_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'gap detector state per agent', up: 'CREATE TABLE gap_agents (school TEXT NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (school, agent)) WITHOUT ROWID' },
+  {
+    version: 2,
+    // A state is ~1.5 kB (a week's 60 pairs): over the ~1 kB a WITHOUT ROWID row keeps in its leaf, so every
+    // row had overflow pages, each write dirtied two or three pages and the file was 2.3× the data.
+    description: 'gap detector state in a rowid table (rows of a kilobyte and more fit their leaf page), unique per agent',
+    up: [
+      'CREATE TABLE gap_agents_rowid (school TEXT NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL);',
+      'INSERT INTO gap_agents_rowid (school, agent, state) SELECT school, agent, state FROM gap_agents;',
+      'DROP TABLE gap_agents;',
+      'ALTER TABLE gap_agents_rowid RENAME TO gap_agents;',
+      'CREATE UNIQUE INDEX gap_agents_key ON gap_agents (school, agent);',
+    ].join(' '),
+  },
 ];
 
 /** Creates or upgrades the gap state table. */
@@ -140,6 +159,18 @@ function createGapStateWriter(opts: GapsModuleOptions, states: Map<string, Agent
   let queued: Promise<void> | undefined;
   const failures = new WriteFailureLog({ log: opts.log, what: 'gap detector state', now: opts.now });
   const max = opts.maxAgentsPerCommit ?? 200;
+  const maxMs = opts.maxCommitWorkMs ?? 5;
+  /** Dirty agents' rows, each taken (unmarked) as it is written, until `max` or the time is over. */
+  function* take(taken: string[]): Generator<{ school: string; agent: string; state: AgentGapStreams }> {
+    const t0 = performance.now();
+    for (const k of dirty) {
+      if (taken.length >= max || (taken.length && performance.now() - t0 >= maxMs)) return;
+      taken.push(k);
+      dirty.delete(k);
+      const slash = k.indexOf('/');
+      yield { school: k.slice(0, slash), agent: k.slice(slash + 1), state: states.get(k) as AgentGapStreams };
+    }
+  }
   const flush = (): Promise<void> => {
     if (queued || !dirty.size) return queued ?? Promise.resolve();
     let taken: string[] = [];
@@ -147,18 +178,7 @@ function createGapStateWriter(opts: GapsModuleOptions, states: Map<string, Agent
       // The work runs when the group commits, so it takes every agent marked until then.
       .commit((db) => {
         taken = [];
-        for (const k of dirty) {
-          if (taken.length >= max) break;
-          taken.push(k);
-        }
-        for (const k of taken) dirty.delete(k);
-        putGapStates(
-          db,
-          taken.map((k) => {
-            const slash = k.indexOf('/');
-            return { school: k.slice(0, slash), agent: k.slice(slash + 1), state: states.get(k) as AgentGapStreams };
-          }),
-        );
+        putGapStates(db, take(taken));
       })
       .then(
         () => failures.succeeded(),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { emptyAgentGapState, observeBatch } from '../../../collector/gaps/detector.js';
-import { createGapsModule, type GapsModule } from '../../../collector/gaps/module.js';
+import { GAP_MIGRATIONS, createGapsModule, migrateGaps, putGapStates, type GapsModule } from '../../../collector/gaps/module.js';
 import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 import type { Report } from '../../../protocol/index.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
@@ -117,5 +117,33 @@ describe('collector/gaps/module', () => {
     await accept(m, [rep(3, T0 + 11 * MIN), rep(4, T0 + 12 * MIN)]);
     expect(sink.points.map((p) => [p.tags.cause, p.fields.missing_reports])).to.deep.equal([['agent', 9]]);
     await m.stop?.();
+  });
+  it('migrates a WITHOUT ROWID gap_agents table of an older collector into a rowid table with its rows, one row per agent after', async () => {
+    const old = openStateDb({ stateDir: join(dir, 'old') });
+    old.migrate('gaps.agents', GAP_MIGRATIONS.slice(0, 1));
+    const big = JSON.stringify({ recent: Array.from({ length: 120 }, (_, i) => (i % 2 ? T0 + i * MIN : i)), intervalMs: MIN, checkedSeq: 2 });
+    old.transaction((db) => putGapStates(db, [{ school: S, agent: 'gw-01', state: JSON.parse(big) }]));
+    expect(old.db.prepare("SELECT wr FROM pragma_table_list WHERE name = 'gap_agents'").pluck().get()).to.equal(1);
+    migrateGaps(old);
+    expect(old.db.prepare("SELECT wr FROM pragma_table_list WHERE name = 'gap_agents'").pluck().get()).to.equal(0);
+    expect(old.db.prepare("SELECT state FROM gap_agents WHERE school = ? AND agent = 'gw-01'").pluck().get(S)).to.equal(big);
+    // The upsert still finds the agent's row through the unique index: two writes leave one row.
+    old.transaction((db) => putGapStates(db, [{ school: S, agent: 'gw-01', state: { recent: [], checkedSeq: 3 } }]));
+    expect(old.db.prepare('SELECT state FROM gap_agents').pluck().all()).to.deep.equal([JSON.stringify({ recent: [], checkedSeq: 3 })]);
+    await old.close();
+  });
+  it('an item of the state writer takes no more agents once its writes ran maxCommitWorkMs: the rest go in the next items, all written', async () => {
+    const run = async (maxCommitWorkMs: number | undefined): Promise<number> => {
+      const m = createGapsModule({ state, sink, tagsFor: () => tags, held: () => false, log: pino({ level: 'silent' }), now: () => now, heartbeatMs: 60_000, ...(maxCommitWorkMs !== undefined && { maxCommitWorkMs }) });
+      const before = state.health().items;
+      const agents = ['a1', 'a2', 'a3', 'a4'].map((a) => `${a}-${maxCommitWorkMs}`);
+      await Promise.all(agents.map((a) => m.onAccepted?.({ school: S, reports: [rep(1, T0, a)], receivedAtMs: now })));
+      await m.stop?.();
+      expect(state.db.prepare('SELECT count(*) FROM gap_agents WHERE agent IN (?, ?, ?, ?)').pluck().get(...agents)).to.equal(4);
+      return state.health().items - before;
+    };
+    // Besides the start/stop log's own items: one item for the four agents, against one per agent.
+    const whole = await run(undefined);
+    expect((await run(0)) - whole).to.equal(3);
   });
 });

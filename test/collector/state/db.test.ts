@@ -133,6 +133,18 @@ describe('collector/state/db', () => {
     expect([db.backgroundCheckpoints, db.db.pragma('wal_autocheckpoint', { simple: true }), (db.db.prepare('SELECT count(*) AS n FROM kv').get() as { n: number }).n]).to.deep.equal([false, 1000, 3000]);
   });
 
+  it('runs a group\'s transaction at synchronous=NORMAL (the WAL is synced once after it) and leaves the connection at FULL', async () => {
+    const during = await db.commit((d) => d.pragma('synchronous', { simple: true }));
+    expect([during, db.db.pragma('synchronous', { simple: true })]).to.deep.equal([1, 2]);
+  });
+
+  it('gives its connection a page cache of cacheMiB (default 64 MiB), not SQLite\'s 2 MiB', async () => {
+    expect(db.db.pragma('cache_size', { simple: true })).to.equal(-64 * 1024);
+    await db.close();
+    db = openStateDb({ stateDir: dir, cacheMiB: 8 });
+    expect(db.db.pragma('cache_size', { simple: true })).to.equal(-8 * 1024);
+  });
+
   it('migrate() applies each version once per module, across reopen', async () => {
     db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }, { version: 2, description: 'index', up: 'CREATE INDEX kv_v ON kv (v)' }]);
     await db.close();
