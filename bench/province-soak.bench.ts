@@ -337,7 +337,7 @@ export async function run(): Promise<BenchResult> {
 /** What the generator does with its sessions, for the soak's output. */
 function generatorSessionsText(o: SoakOptions, sessions: number): string {
   const share = sessions < o.schools ? `${sessions} sessions for ${o.schools} schools (${(o.schools / sessions).toFixed(2)} a session, round-robin: the descriptor limit)` : `one session per school (${sessions})`;
-  const when = o.preconnect ? 'all opened before the live load (--preconnect 1; agents do not)' : "each opened on its first school's first upload";
+  const when = o.preconnect ? 'all opened before the live load (--preconnect 1; agents do not)' : sessions < o.schools ? 'each opened on the first upload of one of its schools' : "each opened on its school's first upload";
   return `${share}, ${when}; kept between uploads as agent/transport/h2.ts keeps them, reopened on the next upload after the collector closed one, dropped after an exchange failed without an answer, a stale reused one retried once on a fresh session`;
 }
 

@@ -371,22 +371,23 @@ export class LoadGenerator {
   private async upload(a: Agent, body: Buffer): Promise<Answer> {
     const live = this.live(a.link);
     try {
+      return await this.attempt(a, live, body);
+    } catch (e) {
+      if (live.used === 0 || !stale((e as NodeJS.ErrnoException).code ?? '') || this.stopped) throw e;
+      this.counters.staleRetries++;
+      return this.attempt(a, this.live(a.link), body);
+    }
+  }
+
+  /** One exchange on one session; a failure without an answer drops the session (h2.ts: "start the next one afresh"). */
+  private async attempt(a: Agent, live: Live, body: Buffer): Promise<Answer> {
+    try {
       const answer = await this.exchange(live.session, a, body);
       live.used++;
       return answer;
     } catch (e) {
       this.drop(a.link, live);
-      if (live.used === 0 || !stale((e as NodeJS.ErrnoException).code ?? '') || this.stopped) throw e;
-      this.counters.staleRetries++;
-      const fresh = this.live(a.link);
-      try {
-        const answer = await this.exchange(fresh.session, a, body);
-        fresh.used++;
-        return answer;
-      } catch (e2) {
-        this.drop(a.link, fresh);
-        throw e2;
-      }
+      throw e;
     }
   }
 
