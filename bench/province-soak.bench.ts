@@ -6,8 +6,10 @@
  *
  * The real CLI (`node dist/collector/cli.js serve`) with its embedded influxd, on a state directory
  * seeded as `--seed-days` of uptime would leave it (bench/fleet/seed.ts says exactly what), then a
- * separate load-generator process (bench/fleet/generator.ts): one HTTP/2 session per school, the
- * agent's headers and x-campuslink-cols1 bodies, 1/2/4 reports per batch by link type, for
+ * separate load-generator process (bench/fleet/generator.ts): one HTTP/2 session per school (several
+ * schools a session where descriptors run short), opened on the school's first upload and kept, dropped
+ * and reopened the way the agent's is (agent/transport/h2.ts; `--preconnect 1` opens them all ahead, as
+ * agents do not, to measure idle sessions), the agent's headers and x-campuslink-cols1 bodies, 1/2/4 reports per batch by link type, for
  * `--minutes` of live load, the first `--warmup` minutes not counted. Measured: reports/s held vs
  * offered, p50/p99 upload latency, /healthz answer time (max: the outside bound of event-loop stalls;
  * the collector's own loop-delay figure when /healthz has one), RSS of collector and influxd at the start
@@ -43,6 +45,8 @@ export interface SoakOptions {
   gapPairs: number;
   dedupeTailHours: number;
   connectPerSec: number;
+  /** Open every session before the live load (agents do not): for the idle-session figures. */
+  preconnect: boolean;
   keep: boolean;
   /** Profile the first collector (CPU profile, GC trace) and report what held its loop. */
   profile: boolean;
@@ -70,6 +74,7 @@ export function soakOptions(): SoakOptions {
     gapPairs: option('gap-pairs', DEFAULT_GAP_PAIRS),
     dedupeTailHours: option('dedupe-tail-hours', 0),
     connectPerSec: option('connect-per-sec', 3000),
+    preconnect: option('preconnect', 0) > 0,
     keep: option('keep', 0) > 0,
     profile: option('profile', 1) > 0,
   };
@@ -207,9 +212,9 @@ async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLast
   probe.start();
   const beforeConnect = sampler.sample();
   const tc = performance.now();
-  const connected = await gen.connect(o.connectPerSec);
+  const connected = o.preconnect ? await gen.connect(o.connectPerSec) : undefined;
   const connectMs = performance.now() - tc;
-  await sleep(3000);
+  if (o.preconnect) await sleep(3000);
   const afterConnect = sampler.sample();
   if (Date.now() < liveStartMs) await sleep(liveStartMs - Date.now());
   const startedAt = Date.now();
@@ -227,7 +232,7 @@ async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLast
       lastPrint = Date.now();
       const c = s.counters;
       const p = sampler.samples.at(-1) as ProcSample;
-      console.log(`soak +${((Date.now() - startedAt) / 1000).toFixed(0)} s: sent ${c.reportsSent} held ${c.reportsHeld} dup ${c.reportsDuplicate} skipped ${c.reportsSkipped} backed-off ${c.reportsBackedOff} in-flight ${c.inFlight} sessions ${c.sessionsOpen} failures ${JSON.stringify(c.failures)}; RSS collector ${mb(p.collectorRss)} MiB influxd ${mb(p.influxdRss)} MiB generator ${mb(p.generatorRss)} MiB (loop max ${s.loopDelayMaxMs.toFixed(0)} ms); fds ${p.collectorFds}`);
+      console.log(`soak +${((Date.now() - startedAt) / 1000).toFixed(0)} s: sent ${c.reportsSent} held ${c.reportsHeld} dup ${c.reportsDuplicate} skipped ${c.reportsSkipped} backed-off ${c.reportsBackedOff} in-flight ${c.inFlight} sessions ${c.sessionsOpen} (opened ${c.sessionsOpened}, closed by the collector ${c.sessionsClosedByCollector}, dropped after a failure ${c.sessionsDropped}) failures ${JSON.stringify(c.failures)}; RSS collector ${mb(p.collectorRss)} MiB influxd ${mb(p.influxdRss)} MiB generator ${mb(p.generatorRss)} MiB (loop max ${s.loopDelayMaxMs.toFixed(0)} ms); fds ${p.collectorFds}`);
     }
   }
   const stoppedAt = Date.now();
@@ -254,7 +259,7 @@ export async function run(): Promise<BenchResult> {
   // The live load is planned to start once the state is seeded (~1 µs a gap pair), the collector is up
   // and every session connected; a later start moves the schedule (seed_to_live_shift_s).
   // Whole milliseconds: every time in the collector's state is an integer (a state database column refuses 1.5 ms).
-  const liveStartMs = Math.round(Date.now() + 30_000 + (o.schools / o.connectPerSec) * 1000 + o.schools * (o.gapPairs ?? DEFAULT_GAP_PAIRS) * 0.001);
+  const liveStartMs = Math.round(Date.now() + 30_000 + (o.preconnect ? (o.schools / o.connectPerSec) * 1000 : 0) + o.schools * (o.gapPairs ?? DEFAULT_GAP_PAIRS) * 0.001);
   const { w, seed } = await prepare(o, fleet, liveStartMs);
   console.log(`seeded in ${(seed.ms / 1000).toFixed(1)} s: ${Object.entries(seed.files).map(([f, s]) => `${f} ${mb(s.bytes)} MiB`).join(', ')}; gap pairs per agent ${seed.gapPairs}; dedupe tail lines ${seed.dedupeTailLines}; tokens by ${seed.tokensHow}`);
   const figures: Record<string, number | string> = { schools: o.schools, seed_days: o.seedDays, gap_pairs_per_agent: seed.gapPairs, tokens_by: seed.tokensHow, seeded_state_mib: mb(Object.values(seed.files).reduce((a, f) => a + f.bytes, 0)) };
@@ -273,14 +278,20 @@ export async function run(): Promise<BenchResult> {
     figures.http2_sessions = sessions;
     if (sessions < o.schools) figures.schools_per_session = Number((o.schools / sessions).toFixed(2));
     figures.fd_limit = fdLimit;
+    figures.generator_sessions = generatorSessionsText(o, sessions);
+    console.log(`generator: ${figures.generator_sessions}`);
     const L = await live(o, w, col, seed.lastSeq, liveStartMs, sessions);
-    figures.connect_s = Number((L.connectMs / 1000).toFixed(1));
-    figures.collector_rss_per_idle_session_kib = Math.round((L.afterConnect.collectorRss - L.beforeConnect.collectorRss) / 1024 / sessions);
-    figures.generator_rss_per_session_kib = Math.round((L.afterConnect.generatorRss - L.beforeConnect.generatorRss) / 1024 / sessions);
+    if (o.preconnect) {
+      figures.connect_s = Number((L.connectMs / 1000).toFixed(1));
+      figures.collector_rss_per_idle_session_kib = Math.round((L.afterConnect.collectorRss - L.beforeConnect.collectorRss) / 1024 / sessions);
+      figures.generator_rss_per_session_kib = Math.round((L.afterConnect.generatorRss - L.beforeConnect.generatorRss) / 1024 / sessions);
+    }
     figures.seed_to_live_shift_s = Number(((L.startedAt - liveStartMs) / 1000).toFixed(1));
     if (L.died) figures.fell_over = L.died;
     if (L.win) Object.assign(figures, windowFigures(L.win, fleet));
     figures.generator_failures = JSON.stringify(L.final.counters.failures);
+    const fc = L.final.counters;
+    figures.generator_session_events = `${fc.sessionsOpened} opened, ${fc.sessionsClosedByCollector} closed by the collector, ${fc.sessionsDropped} dropped after a failed exchange, ${fc.staleRetries} uploads retried on a fresh session`;
     figures.reports_not_sent = `${L.final.counters.reportsSkipped} while the previous batch was unanswered, ${L.final.counters.reportsBackedOff} while backing off`;
     if (L.final.firstFailure) figures.first_refusal = L.final.firstFailure.slice(0, 300);
     figures.template_checks = `${L.final.counters.templateChecks} checked against encodeBatch, ${L.final.counters.templateMismatches} mismatches, ${L.final.counters.fullEncodes} full encodes`;
@@ -323,6 +334,13 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
+/** What the generator does with its sessions, for the soak's output. */
+function generatorSessionsText(o: SoakOptions, sessions: number): string {
+  const share = sessions < o.schools ? `${sessions} sessions for ${o.schools} schools (${(o.schools / sessions).toFixed(2)} a session, round-robin: the descriptor limit)` : `one session per school (${sessions})`;
+  const when = o.preconnect ? 'all opened before the live load (--preconnect 1; agents do not)' : sessions < o.schools ? 'each opened on the first upload of one of its schools' : "each opened on its school's first upload";
+  return `${share}, ${when}; kept between uploads as agent/transport/h2.ts keeps them, reopened on the next upload after the collector closed one, dropped after an exchange failed without an answer, a stale reused one retried once on a fresh session`;
+}
+
 function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record<string, number | string> {
   // NaN travels over IPC as null.
   const r1 = (v: number | null) => (v === null ? NaN : Number(v.toFixed(1)));
@@ -349,6 +367,8 @@ function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record
     cpu_collector_pct: Math.round(win.cpuShare.collector * 100),
     cpu_influxd_pct: Math.round(win.cpuShare.influxd * 100),
     cpu_generator_pct: Math.round(win.cpuShare.generator * 100),
+    // The generator's own process.cpuUsage() per batch it sent in the window (what a cheaper generator lowers).
+    generator_cpu_us_per_batch_sent: Math.round(((win.genEnd.cpuUserMs + win.genEnd.cpuSystemMs - win.genStart.cpuUserMs - win.genStart.cpuSystemMs) * 1000) / (win.genEnd.counters.batchesSent - win.genStart.counters.batchesSent)),
     // CPU time per report held: what survives a loaded box (shares of a core do not).
     collector_cpu_us_per_report_held: Math.round((win.cpuShare.collector * 1e6) / win.heldPerSec),
     // Which threads: main (the event loop), V8 Worker (GC helpers), libuv-worker (fdatasync), the checkpointer.

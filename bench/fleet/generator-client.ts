@@ -32,10 +32,13 @@ export class GeneratorClient {
     return this.child.pid as number;
   }
 
-  /** Forks the generator with its job and waits until it is ready. */
-  static async start(job: GeneratorJob, jobPath: string): Promise<GeneratorClient> {
+  /**
+   * Forks the generator with its job and waits until it is ready. `script`: another generator-main.ts
+   * speaking the same messages (bench/generator-cost.bench.ts runs an older one beside this one).
+   */
+  static async start(job: GeneratorJob, jobPath: string, script = fileURLToPath(new URL('./generator-main.ts', import.meta.url))): Promise<GeneratorClient> {
     writeFileSync(jobPath, JSON.stringify(job));
-    const child = fork(fileURLToPath(new URL('./generator-main.ts', import.meta.url)), [jobPath], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(script, [jobPath], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const c = new GeneratorClient(child);
     await new Promise<void>((resolve, reject) => {
       c.waiting.set(0, () => resolve());

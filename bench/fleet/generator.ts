@@ -1,13 +1,18 @@
 /**
- * The load generator: every school of the fleet is one agent with its own long-lived cleartext HTTP/2
- * session (prior knowledge, as agent/transport/h2.ts opens it), uploading on its link type's schedule
- * with the agent's headers and `x-campuslink-cols1` bodies (templates.ts). One batch in flight per
- * agent, as the agent's delivery does; a batch still unanswered when the next is due makes the next
- * one count as offered and not sent. After a failed upload the agent backs off as the agent does
- * (agent/transport/backoff.ts: 2 s doubling to 5 min, full jitter, at least Retry-After); batches due
- * meanwhile count as offered and not sent, so a failing collector is not hammered harder than a
- * real fleet would. Source addresses are spread over 127.2.0.0/16 so 60,000
- * connections do not run out of ephemeral ports on one loopback address.
+ * The load generator: every school of the fleet is one agent uploading on its link type's schedule with
+ * the agent's headers and `x-campuslink-cols1` bodies (templates.ts), over a cleartext HTTP/2 session
+ * kept the way agent/transport/h2.ts keeps it: opened when the school first uploads (not ahead), kept
+ * between uploads (TCP keepalive on), opened again on the next upload after the collector closed it
+ * (idle timeout, GOAWAY), dropped after an exchange that failed without an answer (timeout, reset), and
+ * an upload that failed on a reused session because it had gone stale is tried once more on a fresh one.
+ * Where the process may not hold one descriptor per school (`sessions`), several schools share a session
+ * (round-robin); a dropped shared session is closed gracefully, so its other schools' uploads finish.
+ * One batch in flight per agent, as the agent's delivery does; a batch still unanswered when the next is
+ * due makes the next one count as offered and not sent. After a failed upload the agent backs off as the
+ * agent does (agent/transport/backoff.ts: 2 s doubling to 5 min, full jitter, at least Retry-After);
+ * batches due meanwhile count as offered and not sent, so a failing collector is not hammered harder
+ * than a real fleet would. Source addresses are spread over 127.2.0.0/16 so 60,000 connections do not
+ * run out of ephemeral ports on one loopback address.
  */
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -60,18 +65,39 @@ export interface GeneratorCounters {
   failures: Record<string, number>;
   inFlight: number;
   sessionsOpen: number;
+  /** Sessions opened, first ones and reopened ones. */
   sessionsOpened: number;
+  /** Sessions the collector closed (idle or unauthenticated timeout, GOAWAY, reset). */
+  sessionsClosedByCollector: number;
+  /** Sessions the generator dropped after an exchange failed without an answer, as the agent does. */
+  sessionsDropped: number;
+  /** Uploads tried again on a fresh session after a stale reused one failed (h2.ts: once). */
+  staleRetries: number;
   sessionErrors: number;
   templateChecks: number;
   templateMismatches: number;
   fullEncodes: number;
 }
 
+/** One HTTP/2 session and what the generator knows of it. */
+interface Live {
+  session: http2.ClientHttp2Session;
+  /** Exchanges answered on it: a failure on a used session may be a stale one. */
+  used: number;
+  /** The generator closed it (the close is not the collector's). */
+  ours: boolean;
+}
+
 /** One HTTP/2 connection; normally one agent's, shared when descriptors run short (`sessions`). */
 interface Link {
   index: number;
-  session?: http2.ClientHttp2Session;
+  /** Schools on it. */
+  schools: number;
+  live?: Live;
 }
+
+/** Errors of a connection that went away meanwhile (agent/transport/h2.ts STALE): a fresh one may well succeed at once. */
+const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_STREAM_CANCEL', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_SESSION_ERROR']);
 
 interface Agent {
   school: FleetSchool;
@@ -83,6 +109,18 @@ interface Agent {
   backoff: Backoff;
   /** No upload before this, generator clock ms. */
   backoffUntilMs: number;
+}
+
+/** Whether a failed exchange may be a stale session's: h2.ts's codes, and a stream that ended without an answer (h2.ts: ECONNRESET). */
+function stale(code: string): boolean {
+  return STALE_CODES.has(code) || code === 'NO_ANSWER' || code.startsWith('STREAM_CLOSED_');
+}
+
+/** An answer to an upload. */
+interface Answer {
+  status: number;
+  text: string;
+  retryAfterS?: number;
 }
 
 /** Latencies with their completion times, growing as needed. */
@@ -144,7 +182,7 @@ export class LoadGenerator {
   readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly counters: GeneratorCounters = {
     batchesSent: 0, reportsSent: 0, batchesOk: 0, reportsHeld: 0, reportsDuplicate: 0, reportsSkipped: 0, reportsBackedOff: 0, failures: {},
-    inFlight: 0, sessionsOpen: 0, sessionsOpened: 0, sessionErrors: 0, templateChecks: 0, templateMismatches: 0, fullEncodes: 0,
+    inFlight: 0, sessionsOpen: 0, sessionsOpened: 0, sessionsClosedByCollector: 0, sessionsDropped: 0, staleRetries: 0, sessionErrors: 0, templateChecks: 0, templateMismatches: 0, fullEncodes: 0,
   };
 
   constructor(private readonly opts: GeneratorOptions) {
@@ -153,7 +191,7 @@ export class LoadGenerator {
     this.port = Number(u.port);
     this.now = opts.now ?? Date.now;
     const n = Math.max(1, Math.min(opts.sessions ?? opts.fleet.length, opts.fleet.length));
-    this.links = Array.from({ length: n }, (_, index) => ({ index }));
+    this.links = Array.from({ length: n }, (_, index) => ({ index, schools: Math.floor(opts.fleet.length / n) + (index < opts.fleet.length % n ? 1 : 0) }));
     this.agents = opts.fleet.map((school, i) => ({
       school,
       link: this.links[i % n] as Link,
@@ -184,9 +222,10 @@ export class LoadGenerator {
     return `127.2.${(k >> 8) & 255}.${k & 255}`;
   }
 
-  private session(link: Link): http2.ClientHttp2Session {
-    const a = link;
-    if (a.session && !a.session.closed && !a.session.destroyed) return a.session;
+  /** The link's open session, or a new one (h2c with prior knowledge; the TCP connect is under way). */
+  private live(link: Link): Live {
+    const cur = link.live;
+    if (cur && !cur.session.closed && !cur.session.destroyed) return cur;
     const localAddress = this.localAddress(link.index);
     const session = http2.connect(this.opts.url, {
       createConnection: () => {
@@ -196,25 +235,43 @@ export class LoadGenerator {
         return s;
       },
     });
+    const live: Live = { session, used: 0, ours: false };
     this.counters.sessionsOpened++;
     this.counters.sessionsOpen++;
     session.on('error', () => this.counters.sessionErrors++);
     session.once('close', () => {
       this.counters.sessionsOpen--;
-      if (a.session === session) a.session = undefined;
+      if (!live.ours && !this.stopped) this.counters.sessionsClosedByCollector++;
+      if (link.live === live) link.live = undefined;
     });
     session.once('goaway', () => {
-      if (a.session === session) a.session = undefined;
+      if (link.live === live) link.live = undefined;
     });
-    a.session = session;
-    return session;
+    link.live = live;
+    return live;
   }
 
-  /** Opens every agent's session, `perSec` a second; resolves when all have been started. */
+  /**
+   * After an exchange failed without an answer: the agent destroys its session and starts the next upload
+   * afresh. A session other schools share is closed gracefully instead, so their uploads on it finish.
+   */
+  private drop(link: Link, live: Live): void {
+    if (link.live === live) link.live = undefined;
+    if (live.ours || live.session.closed || live.session.destroyed) return;
+    live.ours = true;
+    this.counters.sessionsDropped++;
+    if (link.schools > 1) live.session.close();
+    else live.session.destroy();
+  }
+
+  /**
+   * Opens every session ahead of use, `perSec` a second; resolves when all have been started. Agents do
+   * not do this (sessions open on first upload); it is there to measure what idle sessions cost.
+   */
   async connectAll(perSec: number): Promise<void> {
     const step = Math.max(1, Math.round(perSec / 20));
     for (let i = 0; i < this.links.length && !this.stopped; i += step) {
-      for (let j = i; j < Math.min(i + step, this.links.length); j++) this.session(this.links[j] as Link);
+      for (let j = i; j < Math.min(i + step, this.links.length); j++) this.live(this.links[j] as Link);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -265,7 +322,7 @@ export class LoadGenerator {
     let counted = false;
     const values = { school: a.school.id, seq, collectedAt: this.collectedAt(a, seq), sentAt };
     try {
-      // Synchronous deflate (~0.1 ms): the async form allocates a zlib context per call (~400 kB native at level 9) that only GC frees.
+      // Synchronous deflate on one reused zlib context (templates.ts): ~30 µs, no context per batch for GC to free.
       const body = this.bank.bodySync(a.kind, values);
       if (this.sentCount++ % (this.opts.verifyEvery ?? 997) === 0) {
         this.counters.templateChecks++;
@@ -278,7 +335,7 @@ export class LoadGenerator {
       this.counters.inFlight++;
       counted = true;
       const t0 = performance.now();
-      const answer = await this.exchange(a, body);
+      const answer = await this.upload(a, body);
       this.counters.inFlight--;
       counted = false;
       const doneAt = this.now();
@@ -310,8 +367,31 @@ export class LoadGenerator {
     }
   }
 
-  private exchange(a: Agent, body: Buffer): Promise<{ status: number; text: string; retryAfterS?: number }> {
-    const session = this.session(a.link);
+  /** One upload the way h2.ts makes it: on the link's session, once more on a fresh one when a reused session was stale. */
+  private async upload(a: Agent, body: Buffer): Promise<Answer> {
+    const live = this.live(a.link);
+    try {
+      return await this.attempt(a, live, body);
+    } catch (e) {
+      if (live.used === 0 || !stale((e as NodeJS.ErrnoException).code ?? '') || this.stopped) throw e;
+      this.counters.staleRetries++;
+      return this.attempt(a, this.live(a.link), body);
+    }
+  }
+
+  /** One exchange on one session; a failure without an answer drops the session (h2.ts: "start the next one afresh"). */
+  private async attempt(a: Agent, live: Live, body: Buffer): Promise<Answer> {
+    try {
+      const answer = await this.exchange(live.session, a, body);
+      live.used++;
+      return answer;
+    } catch (e) {
+      this.drop(a.link, live);
+      throw e;
+    }
+  }
+
+  private exchange(session: http2.ClientHttp2Session, a: Agent, body: Buffer): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const stream = session.request({
         ':method': 'POST',
@@ -364,7 +444,10 @@ export class LoadGenerator {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.loopDelay.disable();
-    for (const l of this.links) l.session?.destroy();
+    for (const l of this.links) {
+      if (l.live) l.live.ours = true;
+      l.live?.session.destroy();
+    }
   }
 }
 

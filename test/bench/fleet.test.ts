@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } from '../../bench/fleet/collector-process.js';
-import { makeFleet, registryCsv, type FleetSchool } from '../../bench/fleet/fleet.js';
+import { makeFleet, registryCsv, rnd, type FleetSchool } from '../../bench/fleet/fleet.js';
 import { LoadGenerator, percentile, postOneBatch } from '../../bench/fleet/generator.js';
 import { MinHeap } from '../../bench/fleet/heap.js';
 import { cpuByModule } from '../../bench/fleet/cpu-by-module.js';
@@ -16,7 +16,10 @@ import { loopDelayFromHealthz, slopePerMin } from '../../bench/fleet/probes.js';
 import { cpuMs, rssBytes, threadCpuMs } from '../../bench/fleet/procstat.js';
 import { restartCollector } from '../../bench/fleet/restart.js';
 import { seedState } from '../../bench/fleet/seed.js';
-import { TemplateBank, VARIANTS } from '../../bench/fleet/templates.js';
+import { ReusedDeflate, TemplateBank, VARIANTS } from '../../bench/fleet/templates.js';
+import { startAckServer } from '../../bench/fleet/ack-server.js';
+import { deflateRawSync } from 'node:zlib';
+import { COLUMNS_DICTIONARY } from '../../protocol/index.js';
 import { parseRegistry } from '../../collector/registry/index.js';
 import { createInflux1Client } from '../../collector/sink/influx1.js';
 import { decodeBatch } from '../../protocol/index.js';
@@ -62,6 +65,58 @@ describe('bench/fleet (province soak, small)', () => {
       const body = bank.bodySync({ reports: 4, variant: 5, satellite: true }, { school: '5302030007', seq: 20_161, collectedAt: 1_795_420_800_000, sentAt: 1_795_420_981_000 });
       const { reports } = decodeBatch(body, 'x-campuslink-cols1', { maxBytes: 1 << 20 }) as { reports: { school: string; seq: number; collectedAt: number; sentAt: number }[] };
       expect(reports.map((r) => [r.school, r.seq, r.collectedAt, r.sentAt])).to.deep.equal([0, 1, 2, 3].map((j) => ['5302030007', 20_161 + j, 1_795_420_800_000 + j * 60_000, 1_795_420_981_000]));
+    });
+  });
+
+  describe('ReusedDeflate', () => {
+    it('gives what deflateRawSync gives at level 9 with the dictionary, input after input, also for input larger than its buffer', () => {
+      const d = new ReusedDeflate(COLUMNS_DICTIONARY);
+      const bank = new TemplateBank();
+      const inputs = [1, 2, 4].flatMap((reports) => [10_081, 10_085].map((seq) => Buffer.from(bank.json({ reports, variant: 3, satellite: reports === 4 }, { school: '5301010001', seq, collectedAt: 1_795_420_800_000, sentAt: 1_795_420_801_000 }))));
+      // Random bytes do not compress: 200 kB of them outgrow the 64 kB output buffer.
+      inputs.push(Buffer.from(Array.from({ length: 200_000 }, (_, i) => Math.floor(rnd(i) * 256))), Buffer.alloc(0), inputs[0] as Buffer);
+      for (const input of inputs) expect(d.deflate(input).equals(deflateRawSync(input, { level: 9, dictionary: COLUMNS_DICTIONARY })), `${input.length} bytes`).to.equal(true);
+      d.close();
+    });
+  });
+
+  describe('LoadGenerator sessions (against a stand-in collector)', function () {
+    this.timeout(30_000);
+    it('opens a session on each school\'s first upload, keeps it between uploads, and reopens it on the next upload after the collector closed it', async () => {
+      // The stand-in closes a session after 2 s without a stream, as the collector's idle timeout does.
+      const srv = await startAckServer({ sessionIdleTimeoutMs: 2000 });
+      // Two fiber schools (a batch a minute) first due at +0.3 s and +1 s; the clock jumps a minute at a time.
+      const fleet = makeFleet(2).map((s) => ({ ...s, phaseMs: s.index === 0 ? 300 : 1000 }));
+      let offset = 0;
+      const liveStartMs = Date.now() + 200;
+      const gen = new LoadGenerator({ url: `http://127.0.0.1:${srv.port}`, fleet, tokens: ['t0', 't1'], lastSeq: [1000, 1000], liveStartMs, verifyEvery: 1, now: () => Date.now() + offset });
+      const until = async (ok: () => boolean) => {
+        while (!ok()) await new Promise((r) => setTimeout(r, 20));
+      };
+      const c = gen.counters;
+      try {
+        gen.start(liveStartMs);
+        expect(c.sessionsOpened).to.equal(0);
+        await until(() => c.batchesOk === 1);
+        // School 0 has uploaded on its session; school 1 has not opened one yet.
+        expect([c.sessionsOpened, srv.counts.sessions]).to.deep.equal([1, 1]);
+        await until(() => c.batchesOk === 2);
+        expect(c.sessionsOpened).to.equal(2);
+        offset += 60_000;
+        await until(() => c.batchesOk === 4);
+        expect([c.sessionsOpened, c.sessionsClosedByCollector]).to.deep.equal([2, 0]);
+        await until(() => c.sessionsClosedByCollector === 2);
+        expect(c.sessionsOpen).to.equal(0);
+        offset += 60_000;
+        await until(() => c.batchesOk === 6);
+        expect([c.sessionsOpened, c.sessionsOpen, c.sessionsDropped]).to.deep.equal([4, 2, 0]);
+      } finally {
+        gen.stop();
+        srv.server.close();
+      }
+      expect(c.failures).to.deep.equal({});
+      expect(c.templateMismatches).to.equal(0);
+      expect(srv.counts.reports).to.equal(c.reportsSent);
     });
   });
 
@@ -171,7 +226,6 @@ describe('bench/fleet (province soak, small)', () => {
 
       const runOnce = async () => {
         const gen = new LoadGenerator({ url: (col as CollectorProcess).url, fleet, tokens: seed.tokens, lastSeq: seed.lastSeq, liveStartMs, verifyEvery: 1 });
-        await gen.connectAll(1000);
         if (Date.now() < liveStartMs) await new Promise((r) => setTimeout(r, liveStartMs - Date.now()));
         const from = Date.now();
         gen.start();
