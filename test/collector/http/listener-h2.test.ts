@@ -1,18 +1,14 @@
 import http2 from 'node:http2';
 import type { EventEmitter } from 'node:events';
 import { expect } from 'chai';
-import { pino } from 'pino';
-import type { TokenRecord } from '../../../collector/auth/tokens.js';
 import { createApp, type AppOptions } from '../../../collector/http/app.js';
 import { createIngest, type IngestRequest, type IngestResponse } from '../../../collector/http/ingest.js';
 import { listen, type ListenOptions, type Listener } from '../../../collector/http/listener.js';
 import { TokenShares } from '../../../collector/ingest/fairness.js';
 import { COLS_ENCODING, encodeBatch } from '../../../protocol/index.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
+import { oneSchoolOptions } from '../../helpers/one-school.js';
 import { T0, typicalReport } from '../../helpers/reports.js';
-
-const SCHOOL = '1640104001';
-const token: TokenRecord = { id: 'aaa', school: SCHOOL, sha256: 'x', issuedAt: '' };
 
 /** Listener counts of an emitter, by event name. */
 function listenerCounts(e: EventEmitter): Record<string, number> {
@@ -45,16 +41,7 @@ describe('collector/http/listener HTTP/2 uploads', () => {
   let serverSession: http2.ServerHttp2Session | undefined;
 
   const start = async (extra: Partial<AppOptions> = {}, o: Partial<ListenOptions> = {}) => {
-    const opts: AppOptions = {
-      sink: new MemorySink(),
-      tokens: { verify: (t) => (t === 'good' ? token : undefined) },
-      schools: { tagsFor: (id) => (id === SCHOOL ? { school: id, province: '640000', city: '640100', county: '640104', link: 'sat-geo' } : undefined) },
-      log: pino({ level: 'silent' }),
-      now: () => T0 + 5000,
-      maxBodyBytes: 64 * 1024,
-      retryAfterS: 7,
-      ...extra,
-    };
+    const opts: AppOptions = { ...oneSchoolOptions(new MemorySink()), ...extra };
     const ingest = createIngest(opts);
     const spy = (req: IngestRequest, res: IngestResponse) => {
       serverSession = (req as unknown as { stream: http2.ServerHttp2Stream }).stream.session as http2.ServerHttp2Session;
