@@ -317,6 +317,18 @@ function admitH2Body(ctx: Ctx, ex: H2Exchange): boolean {
   return true;
 }
 
+/** Answers an Expect header as node's compatibility layer did; false when it answered 417 (the request ends there). */
+function expectation(ex: H2Exchange, expect: string): boolean {
+  if (expect === '100-continue') {
+    ex.stream.additionalHeaders({ ':status': 100 });
+    return true;
+  }
+  ex.stream.resume();
+  ex.status = 417;
+  ex.stream.respond({ ':status': 417 }, { endStream: true });
+  return false;
+}
+
 function createH2(ctx: Ctx): http2.Http2Server {
   const guards = new WeakMap<http2.ServerHttp2Session, SessionGuard>();
   // No request listener: the compatibility layer stays off, streams are served by onStream.
@@ -329,6 +341,8 @@ function createH2(ctx: Ctx): http2.Http2Server {
     stream[kExchange] = ex;
     stream.on('close', onExchangeClose);
     stream.on('error', ignoreStreamError);
+    // As the compatibility layer did: 100 Continue to `expect: 100-continue`, 417 to any other expectation.
+    if (headers.expect !== undefined && !expectation(ex, headers.expect)) return;
     if (!admitH2Body(ctx, ex)) return;
     if (headers[':method'] === 'POST' && headers[':path'] === '/api/v1/reports') return ctx.opts.ingest(ex, ex);
     stream.resume();

@@ -129,4 +129,22 @@ describe('collector/http/listener HTTP/2 uploads', () => {
     expect(JSON.parse(text).error.code).to.equal('COL_ERR_NOT_FOUND');
     expect((await upload(session, 1)).status).to.equal(200);
   });
+
+  it('over HTTP/2 an upload with expect: 100-continue gets 100 and then its answer; another expectation 417', async () => {
+    const { session } = await start();
+    const body = encodeBatch([typicalReport({ seq: 1 })], COLS_ENCODING);
+    const statuses: number[] = [];
+    const s = session.request({ ':method': 'POST', ':path': '/api/v1/reports', 'content-type': 'application/json', 'content-encoding': COLS_ENCODING, authorization: 'Bearer good', expect: '100-continue' });
+    s.on('continue', () => statuses.push(100));
+    s.on('response', (h) => statuses.push(Number(h[':status'])));
+    s.resume();
+    await new Promise<void>((r) => {
+      s.on('end', () => r());
+      s.end(body);
+    });
+    expect(statuses).to.deep.equal([100, 200]);
+    const odd = session.request({ ':method': 'POST', ':path': '/api/v1/reports', authorization: 'Bearer good', expect: 'something-else' });
+    const status = await new Promise<number>((r) => odd.on('response', (h) => r(Number(h[':status']))));
+    expect(status).to.equal(417);
+  });
 });
