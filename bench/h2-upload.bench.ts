@@ -7,7 +7,7 @@
  * µs of collector CPU (user + system, every thread) per answered upload, median and spread of the rounds,
  * and the ratio new ÷ base (lower is better).
  *
- *   npm run build && npx tsx bench/h2-upload.bench.ts [--sessions 200] [--seconds 8] [--rounds 3] [--base <git ref>]
+ *   npm run build && npx tsx bench/h2-upload.bench.ts [--sessions 200] [--rate 400] [--seconds 8] [--rounds 3] [--base <git ref>]
  *
  * Both collectors run compiled code: this tree's dist/, and `git archive <base>` (default: the merge base with
  * main) compiled with tsc in a temporary directory (`--keep-base` keeps it, `--base-dir <dir>` reuses it).
@@ -70,11 +70,15 @@ async function child(root: string): Promise<void> {
   process.send?.({ port: listener.port });
 }
 
-/** One session's upload loop until `until` (performance.now()); counts the answers by status. */
-async function uploader(port: number, i: number, bodies: Buffer[], untilRef: { t: number; counting: boolean }, counts: Map<number, number>): Promise<void> {
+/** One session's uploads, one every gapMs, until `until` (performance.now()); counts the answers by status. */
+async function uploader(port: number, i: number, bodies: Buffer[], gapMs: number, untilRef: { t: number; counting: boolean }, counts: Map<number, number>): Promise<void> {
   const s = http2.connect(`http://127.0.0.1:${port}`);
   s.on('error', () => undefined);
+  // Open loop: upload n of this session is due at start + n × gapMs (a spread start), so both trees do the same work per second.
+  const start = performance.now() + Math.random() * gapMs;
   for (let n = 0; performance.now() < untilRef.t; n++) {
+    const wait = start + n * gapMs - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const body = bodies[n % bodies.length] as Buffer;
     const status = await new Promise<number>((done) => {
       const r = s.request({ ':method': 'POST', ':path': '/api/v1/reports', authorization: `Bearer tok${i}`, 'content-type': 'application/json', 'content-encoding': 'x-campuslink-cols1', 'content-length': body.length });
@@ -104,12 +108,12 @@ function ask<T>(c: ChildProcess, m: string, key: string): Promise<T> {
 }
 
 /** One round on the tree at `root`: µs of collector CPU per answered upload, and the answers by status. */
-async function round(root: string, sessions: number, seconds: number, bodies: Buffer[]): Promise<{ us: number; mainUs: number; answers: Record<number, number> }> {
+async function round(root: string, sessions: number, seconds: number, rate: number, bodies: Buffer[]): Promise<{ us: number; mainUs: number; answers: Record<number, number> }> {
   const c = fork(HERE, [], { execArgv: ['--import', 'tsx', ...(process.env.H2_UPLOAD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.H2_UPLOAD_PROF}`] : [])], env: { ...process.env, H2_UPLOAD_CHILD: root, H2_UPLOAD_SESSIONS: String(sessions) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await ask<number>(c, '', 'port');
   const until = { t: performance.now() + 3000 + seconds * 1000, counting: false };
   const counts = new Map<number, number>();
-  const loops = Array.from({ length: sessions }, (_, i) => uploader(port, i, bodies, until, counts));
+  const loops = Array.from({ length: sessions }, (_, i) => uploader(port, i, bodies, (1000 * sessions) / rate, until, counts));
   await new Promise((r) => setTimeout(r, 3000));
   c.send('mark');
   until.counting = true;
@@ -134,6 +138,7 @@ async function main(): Promise<void> {
   const sessions = Number(arg('sessions', '200'));
   const seconds = Number(arg('seconds', '8'));
   const rounds = Number(arg('rounds', '3'));
+  const rate = Number(arg('rate', '400'));
   const ref = arg('base', execFileSync('git', ['merge-base', 'HEAD', 'main'], { cwd: ROOT, encoding: 'utf8' }).trim());
   const { encodeBatch, COLS_ENCODING } = await import('../protocol/index.js');
   const { typicalReport } = await import('../test/helpers/reports.js');
@@ -147,10 +152,10 @@ async function main(): Promise<void> {
   try {
     for (let r = 0; r < rounds; r++) {
       for (const [name, root] of (r % 2 ? [['new', ROOT], ['base', base]] : [['base', base], ['new', ROOT]]) as [keyof typeof us, string][]) {
-        const res = await round(root, sessions, seconds, bodies);
+        const res = await round(root, sessions, seconds, rate, bodies);
         us[name].push(res.us);
         mainUs[name].push(res.mainUs);
-        console.log(`round ${r + 1} ${name}: ${res.us.toFixed(1)} µs collector CPU per upload (main thread ${res.mainUs.toFixed(1)}), answers ${JSON.stringify(res.answers)}; load ${load()}`);
+        console.log(`round ${r + 1} ${name} (${rate}/s offered): ${res.us.toFixed(1)} µs collector CPU per upload (main thread ${res.mainUs.toFixed(1)}), answers ${JSON.stringify(res.answers)}; load ${load()}`);
       }
     }
   } finally {
