@@ -300,8 +300,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
       if (done) return;
       done = true;
       if (size > opts.maxBodyBytes) return send(res, errorAnswer('COL_ERR_BODY_TOO_LARGE', `body exceeds ${opts.maxBodyBytes} bytes`));
-      // One chunk (an agent's batch usually is) is used as it came: Buffer.concat would copy it.
-      handle(checked, req.headers, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size))
+      handle(checked, req.headers, Buffer.concat(chunks))
         .catch((e: unknown): IngestAnswer => {
           opts.log.error({ err: String(e) }, 'unexpected error in ingest');
           return errorAnswer('COL_ERR_INTERNAL', 'internal error');
