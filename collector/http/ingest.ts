@@ -94,6 +94,11 @@ export interface IngestResponse {
   writeHead(status: number, headers: Record<string, string | number>): unknown;
   end(body: string): unknown;
   readonly headersSent: boolean;
+  /**
+   * Holds `share` (the token's in-flight share, ingest/fairness.ts) until the request's stream closes, answered
+   * or not, and then releases it. Offered by the HTTP/2 listener; without it fairness wraps the response.
+   */
+  holdUntilClosed?(share: { release(): void }): void;
 }
 
 const header = (h: IncomingHttpHeaders, name: string): string | undefined => {

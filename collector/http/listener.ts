@@ -99,44 +99,53 @@ interface Ctx {
   counts: { http1: number; http2: number; refused: number; overloaded: number };
 }
 
-type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
-type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
-
-/**
- * Reserves a request's body in the global budget: its Content-Length, or the most ingest would buffer when it
- * has none (chunked). Answers 503 COL_ERR_OVERLOADED and returns false when the budget cannot hold it.
- */
-function admitBody(ctx: Ctx, req: AnyRequest, res: AnyResponse, hasBody: boolean): boolean {
-  if (!hasBody) return true;
+/** The bytes a request's body reserves: its Content-Length, or the most ingest would buffer when it has none (chunked). */
+function declaredBodyBytes(ctx: Ctx, headers: http.IncomingHttpHeaders): number {
   const cap = ctx.opts.maxBodyBytes ?? ctx.budget.limitBytes;
-  const declared = Number(req.headers['content-length']);
-  const bytes = Math.min(Number.isFinite(declared) && declared >= 0 ? declared : cap, cap);
+  const declared = Number(headers['content-length']);
+  return Math.min(Number.isFinite(declared) && declared >= 0 ? declared : cap, cap);
+}
+
+/** Takes `bytes` of the body budget and one in-flight upload; or the refusal's message when either is full. */
+function bodyRefusal(ctx: Ctx, bytes: number): string | undefined {
   if (ctx.inflight.requests >= ctx.limits.maxInflightRequests) {
     ctx.inflight.rejected++;
-    return overloaded(ctx, res, `the collector has ${ctx.limits.maxInflightRequests} uploads in flight already (http.maxInflightRequests); retry later`);
+    return `the collector has ${ctx.limits.maxInflightRequests} uploads in flight already (http.maxInflightRequests); retry later`;
   }
   if (ctx.budget.tryTake(bytes)) {
     ctx.inflight.requests++;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      ctx.budget.release(bytes);
-      ctx.inflight.requests--;
-    };
-    res.once('finish', release);
-    res.once('close', release);
-    return true;
+    return undefined;
   }
   ctx.budget.rejected++;
-  return overloaded(ctx, res, `the collector holds ${ctx.budget.limitBytes} bytes of request bodies in flight already (http.maxInflightBodyBytes); retry later`);
+  return `the collector holds ${ctx.budget.limitBytes} bytes of request bodies in flight already (http.maxInflightBodyBytes); retry later`;
+}
+
+/**
+ * Reserves an HTTP/1.1 request's body in the global budget (declaredBodyBytes). Answers 503 COL_ERR_OVERLOADED
+ * and returns false when the budget cannot hold it.
+ */
+function admitBody(ctx: Ctx, req: http.IncomingMessage, res: http.ServerResponse, hasBody: boolean): boolean {
+  if (!hasBody) return true;
+  const bytes = declaredBodyBytes(ctx, req.headers);
+  const refusal = bodyRefusal(ctx, bytes);
+  if (refusal !== undefined) return overloaded(ctx, res, refusal);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    ctx.budget.release(bytes);
+    ctx.inflight.requests--;
+  };
+  res.once('finish', release);
+  res.once('close', release);
+  return true;
 }
 
 /** The 503 of one refusal message, built once: past capacity refusals outnumber uploads (4–5 to 1 in the soak). */
 const refusals = new Map<string, { status: number; text: string; headers: Record<string, string | number> }>();
 
 /** Answers 503 COL_ERR_OVERLOADED with Retry-After; returns false, for admitBody(). */
-function overloaded(ctx: Ctx, res: AnyResponse, message: string): false {
+function overloaded(ctx: Ctx, res: http.ServerResponse | H2Exchange, message: string): false {
   ctx.counts.overloaded++;
   const key = `${ctx.limits.retryAfterS} ${message}`;
   let r = refusals.get(key);
@@ -146,14 +155,6 @@ function overloaded(ctx: Ctx, res: AnyResponse, message: string): false {
     r = { status, text, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'retry-after': String(ctx.limits.retryAfterS) } };
     // The messages name configured limits: a handful of keys per process.
     if (refusals.size < 64) refusals.set(key, r);
-  }
-  if ('stream' in res) {
-    // HTTP/2: headers and body with END_STREAM in one write on the stream (see oneFrameAnswer), not the
-    // compatibility response's header checks and extra empty DATA frame.
-    const a = oneFrameAnswer(res);
-    a.writeHead(r.status, r.headers);
-    a.end(r.text);
-    return false;
   }
   res.writeHead(r.status, r.headers);
   res.end(r.text);
@@ -183,73 +184,174 @@ function createH1(ctx: Ctx): http.Server {
   return h1;
 }
 
-/** Closes a session that never had a request answered other than 401 (and has none open) after the timeout. */
-function guardUnauthenticated(ctx: Ctx, s: http2.ServerHttp2Session): { authenticated(): void } {
-  let authed = false;
-  let open = 0;
-  s.on('stream', (stream) => {
-    open++;
-    stream.once('close', () => open--);
-  });
-  const arm = (): NodeJS.Timeout =>
-    setTimeout(() => {
-      if (authed || s.destroyed) return;
-      if (open > 0) timer = arm();
-      else s.destroy();
-    }, ctx.limits.unauthenticatedTimeoutMs).unref();
-  let timer = arm();
-  s.once('close', () => clearTimeout(timer));
-  return {
-    authenticated() {
-      authed = true;
-      clearTimeout(timer);
-    },
-  };
+/** What the listener keeps per HTTP/2 session: the unauthenticated guard (see guardSession). */
+interface SessionGuard {
+  /** An answer other than 401 went out on the session. */
+  authed: boolean;
+  /** Streams open on it now. */
+  open: number;
+  timer?: NodeJS.Timeout;
 }
 
+const kExchange = Symbol('campuslink.h2exchange');
+type ExchangeStream = http2.ServerHttp2Stream & { [kExchange]?: H2Exchange };
+
 /**
- * The ingest answer written on the HTTP/2 stream itself. Node's compatibility response always waits for trailers,
- * so it ends the stream with an empty DATA frame of its own: 9 bytes an upload in h2c, and a TLS record of its own
- * (31 bytes) over TLS, 11 KB a day for a GEO school. Headers and body with END_STREAM go out in one write instead.
- * The compatibility response still emits 'finish' and 'close' when the stream closes (the body budget listens).
+ * One HTTP/2 request on the core stream API (no compatibility request and response objects: those add two
+ * objects, a Proxy and a dozen listeners per stream). It is both the ingest request (headers, then the body
+ * stream) and the ingest response. The answer is one HEADERS frame and one DATA frame with END_STREAM: the
+ * compatibility response always waited for trailers and ended the stream with an empty DATA frame of its own
+ * (9 bytes an upload in h2c, a TLS record of its own over TLS: 11 KB a day for a GEO school).
+ * The body budget's bytes, the token's share (fairness.ts) and the session guard are settled once, when the
+ * stream closes (onExchangeClose), whether it was answered or the client went away.
  */
-function oneFrameAnswer(res: http2.Http2ServerResponse): IngestResponse {
-  let head: http2.OutgoingHttpHeaders | undefined;
-  return {
-    get headersSent() {
-      return head !== undefined || res.headersSent;
-    },
-    writeHead(status, headers) {
-      res.statusCode = status;
-      head = { ':status': status };
-      for (const [k, v] of Object.entries(headers)) head[k.toLowerCase()] = v;
-    },
-    end(body) {
-      const stream = res.stream;
-      if (stream.destroyed || stream.closed || stream.headersSent) return;
-      stream.respond(head ?? { ':status': res.statusCode });
-      stream.end(body);
-    },
+class H2Exchange implements IngestRequest, IngestResponse {
+  /** The status answered, 0 until then. */
+  status = 0;
+  private head: http2.OutgoingHttpHeaders | undefined;
+  /** Body-budget bytes this request holds (admitBody), given back on close. */
+  reserved = -1;
+  private share: { release(): void } | undefined;
+
+  constructor(
+    readonly ctx: Ctx,
+    readonly stream: ExchangeStream,
+    readonly headers: http2.IncomingHttpHeaders,
+    readonly guard: SessionGuard | undefined,
+  ) {}
+
+  on(event: string, cb: (...args: any[]) => void): this {
+    this.stream.on(event, cb);
+    return this;
+  }
+
+  resume(): this {
+    this.stream.resume();
+    return this;
+  }
+
+  get headersSent(): boolean {
+    return this.head !== undefined || this.stream.headersSent;
+  }
+
+  writeHead(status: number, headers: Record<string, string | number>): this {
+    this.status = status;
+    const head: http2.OutgoingHttpHeaders = { ':status': status };
+    for (const k in headers) head[k.toLowerCase()] = headers[k];
+    this.head = head;
+    return this;
+  }
+
+  end(body: string): this {
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed || stream.headersSent) return this;
+    if (!this.head) this.writeHead(this.status || 200, {});
+    stream.respond(this.head);
+    stream.end(body);
+    return this;
+  }
+
+  /** The token's share (fairness.ts) is given back when the stream closes. */
+  holdUntilClosed(share: { release(): void }): void {
+    this.share = share;
+  }
+
+  /** Gives back what the request held; once, when its stream closes. */
+  settle(): void {
+    if (this.reserved >= 0) {
+      this.ctx.budget.release(this.reserved);
+      this.ctx.inflight.requests--;
+      this.reserved = -1;
+    }
+    this.share?.release();
+    this.share = undefined;
+    const g = this.guard;
+    if (!g) return;
+    g.open--;
+    if (this.status !== 0 && this.status !== 401 && !g.authed) {
+      g.authed = true;
+      clearTimeout(g.timer);
+    }
+  }
+}
+
+/** The one 'close' listener of every HTTP/2 request (shared: no closure per stream). */
+function onExchangeClose(this: ExchangeStream): void {
+  const ex = this[kExchange];
+  this[kExchange] = undefined;
+  ex?.settle();
+}
+
+/** Errors of an HTTP/2 request's stream end it (the 'close' listener settles it); nothing else to do. */
+function ignoreStreamError(): void {}
+
+/** Closes the session if it never had a request answered other than 401 (and has none open) after the timeout. */
+function guardSession(ctx: Ctx, s: http2.ServerHttp2Session): SessionGuard {
+  const g: SessionGuard = { authed: false, open: 0 };
+  const check = (): void => {
+    if (g.authed || s.destroyed) return;
+    if (g.open > 0) g.timer = setTimeout(check, ctx.limits.unauthenticatedTimeoutMs).unref();
+    else s.destroy();
   };
+  g.timer = setTimeout(check, ctx.limits.unauthenticatedTimeoutMs).unref();
+  s.once('close', () => clearTimeout(g.timer));
+  return g;
+}
+
+const NOT_FOUND_H2 = (() => {
+  const { status, body } = errorAnswer('COL_ERR_NOT_FOUND', 'over HTTP/2 this collector serves only POST /api/v1/reports; use HTTP/1.1 for the rest');
+  return { status, text: JSON.stringify(body) };
+})();
+
+/** Reserves the body of an HTTP/2 request in the global budget (see admitBody); false when refused (answered). */
+function admitH2Body(ctx: Ctx, ex: H2Exchange): boolean {
+  if (ex.stream.endAfterHeaders) return true;
+  const bytes = declaredBodyBytes(ctx, ex.headers);
+  const refusal = bodyRefusal(ctx, bytes);
+  if (refusal !== undefined) {
+    // Drain what the client sends meanwhile, so the stream can close.
+    ex.stream.resume();
+    return overloaded(ctx, ex, refusal);
+  }
+  ex.reserved = bytes;
+  return true;
+}
+
+/** Answers an Expect header as node's compatibility layer did; false when it answered 417 (the request ends there). */
+function expectation(ex: H2Exchange, expect: string): boolean {
+  if (expect === '100-continue') {
+    ex.stream.additionalHeaders({ ':status': 100 });
+    return true;
+  }
+  ex.stream.resume();
+  ex.status = 417;
+  ex.stream.respond({ ':status': 417 }, { endStream: true });
+  return false;
 }
 
 function createH2(ctx: Ctx): http2.Http2Server {
-  const auth = new WeakMap<http2.ServerHttp2Session, { authenticated(): void }>();
-  const h2 = http2.createServer({ settings: { maxConcurrentStreams: ctx.limits.maxConcurrentStreams } }, (req, res) => {
+  const guards = new WeakMap<http2.ServerHttp2Session, SessionGuard>();
+  // No request listener: the compatibility layer stays off, streams are served by onStream.
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: ctx.limits.maxConcurrentStreams } });
+  h2.on('stream', (stream: ExchangeStream, headers) => {
     // The stream leaves its session when it ends: look the session up now.
-    const guard = req.stream.session ? auth.get(req.stream.session as http2.ServerHttp2Session) : undefined;
-    res.once('finish', () => {
-      if (res.statusCode !== 401) guard?.authenticated();
-    });
-    if (!admitBody(ctx, req, res, !req.stream.endAfterHeaders)) return;
-    if (req.method === 'POST' && req.url === '/api/v1/reports') return ctx.opts.ingest(req as unknown as IngestRequest, oneFrameAnswer(res));
-    const { status, body } = errorAnswer('COL_ERR_NOT_FOUND', 'over HTTP/2 this collector serves only POST /api/v1/reports; use HTTP/1.1 for the rest');
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body));
+    const guard = stream.session ? guards.get(stream.session as http2.ServerHttp2Session) : undefined;
+    if (guard) guard.open++;
+    const ex = new H2Exchange(ctx, stream, headers, guard);
+    stream[kExchange] = ex;
+    stream.on('close', onExchangeClose);
+    stream.on('error', ignoreStreamError);
+    // As the compatibility layer did: 100 Continue to `expect: 100-continue`, 417 to any other expectation.
+    if (headers.expect !== undefined && !expectation(ex, headers.expect)) return;
+    if (!admitH2Body(ctx, ex)) return;
+    if (headers[':method'] === 'POST' && headers[':path'] === '/api/v1/reports') return ctx.opts.ingest(ex, ex);
+    stream.resume();
+    ex.writeHead(NOT_FOUND_H2.status, { 'content-type': 'application/json' });
+    ex.end(NOT_FOUND_H2.text);
   });
   h2.on('session', (s) => {
     ctx.sessions.add(s);
-    auth.set(s, guardUnauthenticated(ctx, s));
+    guards.set(s, guardSession(ctx, s));
     s.setTimeout(ctx.limits.sessionIdleTimeoutMs, () => s.close());
     s.on('close', () => ctx.sessions.delete(s));
     s.on('error', (e) => (isResourceError(e) ? ctx.alarm.raise('http2', e) : ctx.opts.log.debug({ err: e.message }, 'HTTP/2 session error')));
@@ -282,6 +384,11 @@ function routeSecured(ctx: Ctx, h1: http.Server, h2: http2.Http2Server): (socket
   };
 }
 
+/** The first-byte timeout's listener (shared, so it can be removed once the first bytes came). */
+function destroyOnFirstByteTimeout(this: net.Socket): void {
+  this.destroy();
+}
+
 /** Reads a connection's first bytes and hands it to the HTTP/1.1 or the HTTP/2 server. */
 function dispatcher(ctx: Ctx, h1: http.Server, h2: http2.Http2Server, tlsTerm?: TlsTerminator): (socket: net.Socket) => void {
   return (socket) => {
@@ -301,12 +408,14 @@ function dispatcher(ctx: Ctx, h1: http.Server, h2: http2.Http2Server, tlsTerm?: 
     // The TLS server bounds the handshake (handshakeTimeout) and routes by ALPN once it is done (routeSecured).
     if (tlsTerm) return void tlsTerm.server.emit('connection', socket);
     let head = Buffer.alloc(0);
-    socket.setTimeout(ctx.limits.firstByteTimeoutMs, () => socket.destroy());
+    socket.setTimeout(ctx.limits.firstByteTimeoutMs, destroyOnFirstByteTimeout);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       if (head.length < PREFACE_START.length && PREFACE_START.subarray(0, head.length).equals(head)) return;
       socket.removeListener('data', onData);
+      // setTimeout(0) stops the timer but keeps its listener: it would destroy the connection on any later timeout.
       socket.setTimeout(0);
+      socket.removeListener('timeout', destroyOnFirstByteTimeout);
       socket.pause();
       if (head.subarray(0, PREFACE_START.length).equals(PREFACE_START)) {
         if (!admitSession(ctx, socket)) return;

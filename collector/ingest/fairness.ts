@@ -23,6 +23,26 @@ export interface Share {
 type FairnessSettings = Pick<BudgetSettings, 'maxInflightRequestsPerToken' | 'maxInflightBodyBytesPerToken' | 'busyRetryAfterS'> & Partial<Pick<BudgetSettings, 'maxInflightRequestsPerProxyToken'>>;
 type ShareBudget = 'maxInflightRequestsPerToken' | 'maxInflightRequestsPerProxyToken' | 'maxInflightBodyBytesPerToken';
 
+/** One upload's hold (a class, not a closure per upload). */
+class HeldShare implements Share {
+  private released = false;
+
+  constructor(
+    private readonly held: Map<string, { requests: number; bytes: number }>,
+    private readonly token: string,
+    private readonly h: { requests: number; bytes: number },
+    private readonly bytes: number,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.h.requests--;
+    this.h.bytes -= this.bytes;
+    if (this.h.requests <= 0) this.held.delete(this.token);
+  }
+}
+
 /** The in-flight shares of every token. */
 export class TokenShares {
   private readonly held = new Map<string, { requests: number; bytes: number }>();
@@ -56,16 +76,7 @@ export class TokenShares {
     h.requests++;
     h.bytes += bytes;
     this.held.set(token, h);
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        h.requests--;
-        h.bytes -= bytes;
-        if (h.requests <= 0) this.held.delete(token);
-      },
-    };
+    return new HeldShare(this.held, token, h, bytes);
   }
 
   private refuse(school: string, budget: ShareBudget, limit: number, detail: string): BudgetRefusal {
@@ -102,8 +113,14 @@ export function admitUpload<R extends IngestResponse>(o: UploadAdmission<R>): { 
     share?.release();
     return refused ? { refused } : { res: o.res };
   }
-  o.req.on('aborted', share.release);
-  o.req.on('error', share.release);
+  // The HTTP/2 listener gives the share back when the stream closes, answered or not: no wrapper, no listeners.
+  if (o.res.holdUntilClosed) {
+    o.res.holdUntilClosed(share);
+    return { res: o.res };
+  }
+  const release = () => share.release();
+  o.req.on('aborted', release);
+  o.req.on('error', release);
   const res = {
     writeHead: (status: number, headers: Record<string, string | number>) => o.res.writeHead(status, headers),
     end: (body: string) => {

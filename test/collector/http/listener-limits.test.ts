@@ -3,16 +3,14 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { pino } from 'pino';
-import type { TokenRecord } from '../../../collector/auth/tokens.js';
 import { createApp, type AppOptions } from '../../../collector/http/app.js';
 import { createIngest } from '../../../collector/http/ingest.js';
 import { ResourceAlarm } from '../../../collector/http/limits.js';
 import { listen, openFileLimit, type ListenOptions, type Listener } from '../../../collector/http/listener.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
-import { T0, typicalReport } from '../../helpers/reports.js';
+import { oneSchoolOptions } from '../../helpers/one-school.js';
+import { typicalReport } from '../../helpers/reports.js';
 
-const SCHOOL = '1640104001';
-const token: TokenRecord = { id: 'aaa', school: SCHOOL, sha256: 'x', issuedAt: '' };
 
 /** A pino logger whose entries land in `lines`. */
 function capturingLog(lines: any[]) {
@@ -26,15 +24,7 @@ function capturingLog(lines: any[]) {
 }
 
 function appOptions(sink: MemorySink): AppOptions {
-  return {
-    sink,
-    tokens: { verify: (t) => (t === 'good' ? token : undefined) },
-    schools: { tagsFor: (id) => (id === SCHOOL ? { school: id, province: '640000', city: '640100', county: '640104', link: 'fiber' } : undefined) },
-    log: pino({ level: 'silent' }),
-    now: () => T0 + 5000,
-    maxBodyBytes: 64 * 1024,
-    retryAfterS: 7,
-  };
+  return oneSchoolOptions(sink, 'fiber');
 }
 
 /** One HTTP/2 POST of a batch; resolves with status and headers. */

@@ -2,16 +2,14 @@ import http2 from 'node:http2';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { CollectorPool } from '../../../agent/transport/pool.js';
-import type { TokenRecord } from '../../../collector/auth/tokens.js';
 import { createApp, type AppOptions } from '../../../collector/http/app.js';
 import { createIngest } from '../../../collector/http/ingest.js';
 import { listen, type Listener } from '../../../collector/http/listener.js';
 import { COLS_ENCODING, encodeBatch } from '../../../protocol/index.js';
 import { MemorySink } from '../../helpers/memory-sink.js';
+import { oneSchoolOptions } from '../../helpers/one-school.js';
 import { T0, makeReport, typicalReport } from '../../helpers/reports.js';
 
-const SCHOOL = '1640104001';
-const token: TokenRecord = { id: 'aaa', school: SCHOOL, sha256: 'x', issuedAt: '' };
 
 /** One HTTP/2 request on `session`; resolves with status and parsed JSON body. */
 function h2Post(session: http2.ClientHttp2Session, path: string, headers: Record<string, string | number>, body: Buffer): Promise<{ status: number; body: any }> {
@@ -33,15 +31,7 @@ describe('collector/http/listener', () => {
   let url: string;
 
   before(async () => {
-    const opts: AppOptions = {
-      sink,
-      tokens: { verify: (t) => (t === 'good' ? token : undefined) },
-      schools: { tagsFor: (id) => (id === SCHOOL ? { school: id, province: '640000', city: '640100', county: '640104', link: 'sat-geo' } : undefined) },
-      log: pino({ level: 'silent' }),
-      now: () => T0 + 5000,
-      maxBodyBytes: 64 * 1024,
-      retryAfterS: 7,
-    };
+    const opts: AppOptions = oneSchoolOptions(sink);
     listener = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log: opts.log });
     url = `http://127.0.0.1:${listener.port}`;
   });
