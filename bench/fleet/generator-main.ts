@@ -43,7 +43,7 @@ process.on('message', (m: GeneratorRequest) => {
         return reply(m.id, true);
       case 'stats': {
         const cpu = process.cpuUsage(cpu0);
-        return reply(m.id, { counters: gen.counters, firstFailure: gen.firstFailure, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, loopDelayMaxMs: gen.loopDelay.max / 1e6, loopDelayP99Ms: gen.loopDelay.percentile(99) / 1e6, rssBytes: process.memoryUsage.rss() });
+        return reply(m.id, { counters: gen.counters, firstFailure: gen.firstFailure, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, loopDelayMaxMs: gen.loopDelay.max / 1e6, loopDelayP99Ms: gen.loopDelay.percentile(99) / 1e6, rssBytes: rssOrNaN() });
       }
       case 'latency':
         return reply(m.id, gen.latency(m.fromMs, m.toMs));
@@ -59,3 +59,12 @@ process.on('message', (m: GeneratorRequest) => {
 });
 process.on('disconnect', () => process.exit(0));
 process.send?.({ id: 0, result: 'ready' });
+
+/** The generator's RSS; NaN when it cannot be read (reading /proc needs a descriptor, and the generator may hold all of them). */
+function rssOrNaN(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return Number.NaN;
+  }
+}

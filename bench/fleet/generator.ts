@@ -6,7 +6,8 @@
  * (idle timeout, GOAWAY), dropped after an exchange that failed without an answer (timeout, reset), and
  * an upload that failed on a reused session because it had gone stale is tried once more on a fresh one.
  * Where the process may not hold one descriptor per school (`sessions`), several schools share a session
- * (round-robin); a dropped shared session is closed gracefully, so its other schools' uploads finish.
+ * (round-robin); a dropped shared session is closed gracefully, so its other schools' uploads finish, unless
+ * the link needs a new session first (a link never holds two descriptors: the limit set their number).
  * One batch in flight per agent, as the agent's delivery does; a batch still unanswered when the next is
  * due makes the next one count as offered and not sent. After a failed upload the agent backs off as the
  * agent does (agent/transport/backoff.ts: 2 s doubling to 5 min, full jitter, at least Retry-After);
@@ -94,6 +95,11 @@ interface Link {
   /** Schools on it. */
   schools: number;
   live?: Live;
+  /**
+   * The link's previous session while it finishes closing (dropped, or GOAWAY from the collector): it still
+   * holds a descriptor, so a new session for the link destroys it first and a link never holds two.
+   */
+  closing?: Live;
 }
 
 /** Errors of a connection that went away meanwhile (agent/transport/h2.ts STALE): a fresh one may well succeed at once. */
@@ -226,6 +232,9 @@ export class LoadGenerator {
   private live(link: Link): Live {
     const cur = link.live;
     if (cur && !cur.session.closed && !cur.session.destroyed) return cur;
+    // The descriptor limit is what sets the number of links: a session still closing gives its place up.
+    if (link.closing && !link.closing.session.destroyed) link.closing.session.destroy();
+    link.closing = undefined;
     const localAddress = this.localAddress(link.index);
     const session = http2.connect(this.opts.url, {
       createConnection: () => {
@@ -243,9 +252,12 @@ export class LoadGenerator {
       this.counters.sessionsOpen--;
       if (!live.ours && !this.stopped) this.counters.sessionsClosedByCollector++;
       if (link.live === live) link.live = undefined;
+      if (link.closing === live) link.closing = undefined;
     });
     session.once('goaway', () => {
-      if (link.live === live) link.live = undefined;
+      if (link.live !== live) return;
+      link.live = undefined;
+      link.closing = live;
     });
     link.live = live;
     return live;
@@ -260,8 +272,10 @@ export class LoadGenerator {
     if (live.ours || live.session.closed || live.session.destroyed) return;
     live.ours = true;
     this.counters.sessionsDropped++;
-    if (link.schools > 1) live.session.close();
-    else live.session.destroy();
+    if (link.schools > 1) {
+      live.session.close();
+      link.closing = live;
+    } else live.session.destroy();
   }
 
   /**
