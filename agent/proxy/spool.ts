@@ -367,6 +367,8 @@ export class ProxySpool {
         e.seg.acked.push(`${id} ${seq}`);
         seqs.push(seq);
       }
+      // Over the limit with only its newest report left: nothing to drop, nothing to tell.
+      if (!seqs.length) continue;
       dropped.set(id, seqs);
       this.pendingAcks.push({ line: seqs.map((q) => `D ${id} ${q}\n`).join(''), resolve: () => undefined, reject: (e) => this.opts.log?.warn({ code: 'AGT_ERR_SPOOL_IO', school: id, err: String(e) }, 'proxy spool: the drop of reports over the school limit was not recorded; after a restart they would be sent after all') });
       this.opts.log?.error({ code: 'AGT_ERR_SPOOL_FULL', school: id, dropped: seqs.length, maxSpoolBytesPerSchool: limit }, "proxy spool: the school's reports are over proxy.maxSpoolBytesPerSchool: its oldest dropped and counted in agent.dropped_reports");
