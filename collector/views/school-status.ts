@@ -58,12 +58,21 @@ export async function schoolStatusPoints(model: CoverageModel, nowMs: number, ti
  */
 export async function writeSchoolStatus(sink: Pick<Sink, 'write'>, model: CoverageModel, nowMs: number, timestampMs: number): Promise<number> {
   const writes: Promise<unknown>[] = [];
+  let failed = false;
+  let failure: unknown;
   let n = 0;
   for (const slice of schoolStatusSlices(model, nowMs, timestampMs)) {
-    writes.push(sink.write(slice));
+    // Handled at once: a slice refused while later ones are still being built (influxd's cache full) was an
+    // unhandled rejection, which ended the collector.
+    writes.push(
+      sink.write(slice).catch((e: unknown) => {
+        if (!failed) (failed = true), (failure = e);
+      }),
+    );
     n += slice.length;
     await turn();
   }
   await Promise.all(writes);
+  if (failed) throw failure;
   return n;
 }

@@ -122,7 +122,8 @@ describe('campuslink-agent CLI', function () {
     expect(existsSync(fresh.CAMPUSLINK_STATE_DIR)).to.equal(false);
 
     const used = agentEnv('print-used');
-    expect((await runCli('agent', ['once', '--config', EXAMPLE], used)).code).to.equal(0);
+    const sent = await runCli('agent', ['once', '--config', EXAMPLE], used);
+    expect(sent.code, sent.stderr).to.equal(0);
     const before = snapshot(used.CAMPUSLINK_STATE_DIR);
     expect(Object.keys(before).some((f) => /snmp-.*\.json$/.test(f)), JSON.stringify(before)).to.equal(true);
     const printed = await runCli('agent', ['once', '--print', '--config', EXAMPLE], used);
