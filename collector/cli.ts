@@ -7,6 +7,7 @@ import { registerAuthCommands } from './auth/cli.js';
 import { registerGrafanaCommands } from './grafana/cli.js';
 import { registerHubCommands } from './hub/cli.js';
 import { loadCollectorConfig } from './config.js';
+import { installRejectionGuard } from './rejection-guard.js';
 import { startCollector } from './server.js';
 import { registerRegistryCommands } from './registry/cli.js';
 import { registerStateCommands } from './state/cli.js';
@@ -46,6 +47,7 @@ program
     try {
       const config = loadCollectorConfig(opts.config);
       const log = createLogger({ name: 'collector', level: config.logLevel });
+      installRejectionGuard({ log });
       running = await startCollector({ config, log });
     } catch (e) {
       fail(e);
