@@ -97,6 +97,32 @@ describe('agent/tiny: answers, schema and counters under BusyBox in a network na
     expect(seqsOf(server.got[1] as Got)).to.deep.equal([2]);
   });
 
+  it('millisecond time from adjtimex where date has no %N: tv_usec in microseconds, and in nanoseconds when the kernel status has STA_NANO', async () => {
+    // The same instant, as adjtimex prints it without and with STA_NANO (status 8192 + 64 UNSYNC).
+    const outputs = [
+      { status: 64, usec: '146501' },
+      { status: 8256, usec: '146501191' },
+    ];
+    for (const o of outputs) {
+      const fake = busyboxPath();
+      try {
+        for (const f of ['adjtimex', 'date']) rmSync(join(fake, f));
+        writeFileSync(join(fake, 'adjtimex'), `#!${fake}/sh\nprintf '    status:       ${o.status} (UNSYNC)\\n    time.tv_sec:  1796281242\\n    time.tv_usec: ${o.usec}\\n'\n`, { mode: 0o755 });
+        // A date without %N, as Debian's BusyBox 1.35 (it prints the letters).
+        writeFileSync(join(fake, 'date'), `#!${fake}/sh\ncase "$*" in *%N*) echo "$(busybox date +%s)%N" ;; *) exec busybox date "$@" ;; esac\n`, { mode: 0o755 });
+        server.got.length = 0;
+        const r = await runTiny(net, fake, 'once', conf());
+        expect(r.code, r.output).to.equal(0);
+        const [rep] = (server.got[0] as Got).body.reports;
+        expect({ status: o.status, collectedAt: rep.collectedAt, sentAt: rep.sentAt }).to.deep.equal({ status: o.status, collectedAt: 1796281242146, sentAt: 1796281242146 });
+        rmSync(dir, { recursive: true, force: true });
+        dir = tempDir('answers');
+      } finally {
+        rmSync(fake, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('400 for a batch: sent again report by report; the refused report is dropped and counted (agent.dropped_reports), the others are delivered', async () => {
     const c = conf();
     server.script.push(refuse(503, 'COL_ERR_INFLUX_UNAVAILABLE', { 'retry-after': '0' }), refuse(503, 'COL_ERR_INFLUX_UNAVAILABLE', { 'retry-after': '0' }));
