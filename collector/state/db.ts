@@ -82,7 +82,10 @@ export interface StateDb {
    * is kept). `work` must be synchronous and must not call commit().
    */
   commit<T>(work: (db: Sqlite) => T): Promise<T>;
-  /** Runs `work` in its own transaction now, synchronously (start-up, migrations of data, CLI). */
+  /**
+   * Runs `work` in its own IMMEDIATE transaction now, synchronously (start-up, migrations of data,
+   * CLI): it takes the write lock first, waiting up to busyTimeoutMs while another process holds it.
+   */
   transaction<T>(work: (db: Sqlite) => T): T;
   health(): StateDbHealth;
   /** Commits what is queued, then closes. */
@@ -344,7 +347,7 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
     try {
       if (!inMemory) db.exec('PRAGMA synchronous = NORMAL');
       try {
-        runGroup(batch, results);
+        runGroup.immediate(batch, results);
       } finally {
         if (!inMemory) db.exec('PRAGMA synchronous = FULL');
       }
@@ -382,10 +385,12 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
       for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
         if (applied.has(m.version)) continue;
         db.transaction(() => {
+          // Another process (serve and a CLI command starting together) may have applied it meanwhile.
+          if (db.prepare('SELECT 1 FROM schema_migrations WHERE module = ? AND version = ?').get(module, m.version)) return;
           if (typeof m.up === 'string') db.exec(m.up);
           else m.up(db);
           record.run(module, m.version, m.description, Date.now());
-        })();
+        }).immediate();
       }
     },
     commit<T>(work: (db: Sqlite) => T): Promise<T> {
@@ -397,7 +402,10 @@ export function openStateDb(opts: OpenStateDbOptions): StateDb {
     },
     transaction<T>(work: (db: Sqlite) => T): T {
       try {
-        return db.transaction(() => work(db))();
+        // IMMEDIATE: the work reads, then writes; a deferred transaction whose read snapshot another
+        // connection (a serving collector, a CLI command) commits past fails its first write at once
+        // with "database is locked", since SQLite cannot apply the busy timeout to that upgrade.
+        return db.transaction(() => work(db)).immediate();
       } catch (e) {
         throw toStateDbError(e);
       }

@@ -120,7 +120,7 @@ export class ViewsState {
   /** Runs `work` in one transaction of the rows' connection; disk failures as StateDbError. */
   private write(work: () => void): void {
     try {
-      this.db.transaction(work)();
+      this.db.transaction(work).immediate();
     } catch (e) {
       throw toStateDbError(e);
     }

@@ -145,6 +145,30 @@ describe('collector/state/db', () => {
     expect(db.db.pragma('cache_size', { simple: true })).to.equal(-8 * 1024);
   });
 
+  it('transaction() takes the write lock before its work reads, so a second process committing meanwhile waits instead of making it fail with "database is locked"', () => {
+    db.transaction((d) => d.prepare("INSERT INTO kv (k, v) VALUES ('n', 0)").run());
+    // A second connection stands for a CLI command (or a serving collector) in another process.
+    const other = openStateDb({ stateDir: dir, busyTimeoutMs: 50, checkpointIntervalMs: 0 });
+    let otherErr: unknown;
+    try {
+      const v = db.transaction((d) => {
+        const n = (d.prepare("SELECT v FROM kv WHERE k = 'n'").get() as { v: number }).v;
+        try {
+          other.transaction((o) => o.prepare("UPDATE kv SET v = 100 WHERE k = 'n'").run());
+        } catch (e) {
+          otherErr = e;
+        }
+        d.prepare("UPDATE kv SET v = ? WHERE k = 'n'").run(n + 1);
+        return n + 1;
+      });
+      expect(v).to.equal(1);
+      expect((otherErr as StateDbError).retryable, 'the other writer waited its busy timeout and failed retryable').to.equal(true);
+      expect(db.db.prepare("SELECT v FROM kv WHERE k = 'n'").get()).to.deep.equal({ v: 1 });
+    } finally {
+      void other.close();
+    }
+  });
+
   it('migrate() applies each version once per module, across reopen', async () => {
     db.migrate('t', [{ version: 1, description: 'kv', up: 'CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)' }, { version: 2, description: 'index', up: 'CREATE INDEX kv_v ON kv (v)' }]);
     await db.close();
