@@ -11,9 +11,10 @@ import type { TokenRecord } from '../auth/tokens.js';
 import { freshReports, recordByEpoch, streamSeq, type RecordOptions } from '../ingest/dedupe.js';
 import { droppedOf, type SchoolBudgets } from '../ingest/budgets.js';
 import { admitUpload, type TokenShares } from '../ingest/fairness.js';
-import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
+import { LineCache, reportToLines, reportToPoints, reportsToBlock, type RegistryTags } from '../ingest/points.js';
 import { applyTimeWindow, type TimeWindowOptions } from '../ingest/time-window.js';
 import type { CollectorModule } from '../module.js';
+import { LineWriter } from '../sink/line-protocol.js';
 import { SinkError, type PartialWrite, type Sink } from '../sink/sink.js';
 import { StateDbError } from '../state/db.js';
 import { errorAnswer } from './errors.js';
@@ -128,9 +129,16 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
   };
 
   const lineCache = new LineCache();
+  /** One reused buffer: an upload's lines are written in one synchronous step. */
+  const lineWriter = new LineWriter();
   /** Writes the points of these reports; resolves with how many (and what InfluxDB dropped) once the sink confirmed them. */
   const write = async (reports: readonly Report[], tags: RegistryTags, receivedAtMs: number): Promise<{ points: number; partial?: PartialWrite | void }> => {
     const pointOpts = { tags, receivedAtMs, maxClockSkewMs: opts.maxClockSkewMs };
+    if (opts.sink.writeLineBlock) {
+      const block = reportsToBlock({ ...pointOpts, reports, cache: lineCache, writer: lineWriter });
+      const n = block.ends.length;
+      return { points: n, partial: n ? await opts.sink.writeLineBlock(block) : undefined };
+    }
     if (opts.sink.writeLines) {
       const lines = reports.length === 1 ? reportToLines({ ...pointOpts, report: reports[0] as Report, cache: lineCache }) : reports.flatMap((report) => reportToLines({ ...pointOpts, report, cache: lineCache }));
       return { points: lines.length, partial: lines.length ? await opts.sink.writeLines(lines) : undefined };
