@@ -208,23 +208,47 @@ export class LineWriter {
     this.buf[this.pos++] = c;
   }
 
-  /** Writes a finite number as `String(v)` writes it, integers without making the string. */
+  /**
+   * Writes a finite number as `String(v)` writes it, without making the string for integers and for
+   * decimals of up to 6 fraction digits and 15 significant ones (RTTs, percentages: most of a report).
+   */
   num(v: number): void {
-    if (!Number.isSafeInteger(v)) return this.str(String(v));
-    this.room(17);
+    if (Number.isSafeInteger(v)) return this.digits(v, 0);
+    const a = Math.abs(v);
+    if (a >= 1e-6 && a < 1e9) {
+      // The fewest fraction digits k whose decimal reads back as v: with at most 15 significant digits
+      // only one such decimal exists, and it is the shortest, which is what String(v) writes.
+      for (let k = 1, p = 10; k <= 6; k++, p *= 10) {
+        const s = Math.round(a * p);
+        if (s > 999_999_999_999_999) break;
+        if (s / p === a) {
+          if (v < 0) this.byte(45); // '-'
+          return this.digits(s, k);
+        }
+      }
+    }
+    this.str(String(v));
+  }
+
+  /** Writes a safe integer, with a decimal point `point` digits from its end (zero-padded) when point > 0. */
+  private digits(v: number, point: number): void {
+    this.room(20);
     const buf = this.buf;
     if (v < 0) {
       buf[this.pos++] = 45; // '-'
       v = -v;
     }
-    let digits = 1;
-    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-    let p = this.pos + digits;
+    let n = 1;
+    for (let x = v; x >= 10; x = Math.floor(x / 10)) n++;
+    // A fraction needs at least one digit before the point: 0.05 is 5 with point 2.
+    if (point > 0 && n <= point) n = point + 1;
+    let p = this.pos + n + (point > 0 ? 1 : 0);
     this.pos = p;
-    do {
+    for (let i = 0; i < n; i++) {
+      if (point > 0 && i === point) buf[--p] = 46; // '.'
       buf[--p] = 48 + (v % 10);
       v = Math.floor(v / 10);
-    } while (v > 0);
+    }
   }
 
   /** Ends the line being written. */

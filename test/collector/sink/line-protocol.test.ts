@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { LineWriter, blockLines, linesBlock, sliceBlock } from '../../../collector/sink/line-protocol.js';
 
 describe('collector/sink/line-protocol LineWriter', () => {
@@ -45,5 +46,23 @@ describe('collector/sink/line-protocol LineWriter', () => {
     expect(blockLines(sliceBlock(block, 1))).to.deep.equal(lines.slice(1));
     expect(blockLines(sliceBlock(sliceBlock(block, 1), 1))).to.deep.equal(lines.slice(2));
     expect(sliceBlock(block, 1).bytes.buffer).to.equal(block.bytes.buffer);
+  });
+});
+
+describe('collector/sink/line-protocol LineWriter.num (property)', () => {
+  it('writes every finite double as String() does, the decimals it writes itself included', () => {
+    const decimal = fc.tuple(fc.integer({ min: -1e9, max: 1e9 }), fc.integer({ min: 0, max: 9 })).map(([m, e]) => m / 10 ** e);
+    const value = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), decimal, fc.integer(), fc.constantFrom(0.1, 0.30000000000000004, 1e-6, 1e-7, 9.99e-7, 0.05, 0.000123, 999999999.5, 123456.789012, -42.5, 1e21, 1.15));
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 20 }), (values) => {
+        const w = new LineWriter({ initialBytes: 64 });
+        for (const v of values) {
+          w.num(v);
+          w.endLine();
+        }
+        expect(blockLines(w.take())).to.deep.equal(values.map(String));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
