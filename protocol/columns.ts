@@ -249,6 +249,8 @@ function columnValues(c: unknown, n: number, gi: number, j: number): number | nu
   if (ints.length !== n || !allNumbers(ints, true)) throw new ColumnsError(`g.${gi}.v.${j}.${key}: must hold ${n} integers`);
   if (key === 'v' && e === 0) return ints;
   const scale = 10 ** e;
+  // One report (most batches): its value, without an array.
+  if (n === 1) return e === 0 ? (ints[0] as number) : (ints[0] as number) / scale;
   const values = new Array<number>(n);
   let acc = 0;
   for (let i = 0; i < n; i++) {

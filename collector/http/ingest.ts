@@ -201,8 +201,9 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     const agent = reports[0]?.agent as string;
     // A repeated report (per epoch) is acknowledged and not written again; a batch may repeat one too.
     const fresh = freshReports(opts.dedupe, token.school, agent, reports);
-    const freshKeys = new Set(fresh.map(streamSeq));
-    const duplicates = reports.filter((r) => !freshKeys.has(streamSeq(r))).map((r) => r.seq);
+    // Fresh is a subset of the batch: as many as the batch, nothing repeated.
+    const freshKeys = fresh.length === reports.length ? undefined : new Set(fresh.map(streamSeq));
+    const duplicates = freshKeys ? reports.filter((r) => !freshKeys.has(streamSeq(r))).map((r) => r.seq) : [];
     // Budgets keep of the reports what fits and what line protocol can hold; the rest is dropped and counted.
     const admitted = opts.budgets?.admit(token.school, fresh, raw.length);
     const stored = admitted?.reports ?? fresh;
@@ -232,7 +233,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     const heldThrough = opts.dedupe?.heldThrough(token.school, agent, epoch ?? '');
     const ack: Ack = {
       v: PROTOCOL_VERSION,
-      accepted: [...new Set(reports.map((r) => r.seq))],
+      accepted: reports.length === 1 ? [(reports[0] as Report).seq] : [...new Set(reports.map((r) => r.seq))],
       ...(duplicates.length ? { duplicates: [...new Set(duplicates)] } : {}),
       // 0 says nothing an agent can use; on a metered link it is left out.
       ...(heldThrough ? { heldThrough, ...(epoch ? { epoch } : {}) } : {}),
