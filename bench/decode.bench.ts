@@ -38,7 +38,7 @@ const MAX_BYTES = 4 << 20;
 const T0 = 1_795_420_800_000;
 
 /** One upload of each of `n` schools of the fleet, as the generator makes it. */
-function soakBodies(n: number, schools: number): { bodies: Buffer[]; reports: number } {
+export function soakBodies(n: number, schools: number): { bodies: Buffer[]; reports: number } {
   const bank = new TemplateBank();
   const fleet = makeFleet(schools);
   const bodies: Buffer[] = [];

@@ -111,16 +111,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A shape compiled once per group: what `fill` walks for every report of the group. */
-type Node = { k: 'num' } | { k: 'const'; v: unknown } | { k: 'arr'; items: Node[] } | { k: 'obj'; keys: string[]; items: Node[] };
-
-/** What compiling a shape counts: its numbers, and the length of its JSON text (JSON.stringify(shape).length). */
+/** What counting a shape finds: its numbers, and the length of its JSON text (JSON.stringify(shape).length). */
 interface Counter {
   n: number;
   chars: number;
 }
-
-const NUM: Node = { k: 'num' };
 
 /** JSON.stringify(s).length, without building the string when nothing in it needs escaping. */
 function jsonStringLength(s: string): number {
@@ -146,66 +141,87 @@ function keyLength(k: string): number {
   return n;
 }
 
-/** Compiles a shape, counting its numbers (so a group's columns can be checked before anything is built) and its JSON length. */
-function compile(v: unknown, counter: Counter): Node {
+/**
+ * Counts a shape's numbers (so a group's columns can be checked before anything is built) and its JSON
+ * length, walking it in the order `fill` does (a shape is parsed JSON: its keys are its own, in for-in order).
+ */
+function count(v: unknown, counter: Counter): void {
   if (typeof v === 'number') {
     counter.n++;
     // What JSON.stringify writes for a finite number (JSON.parse gives no other); shapes hold 0s.
     counter.chars += v === 0 ? 1 : String(v).length;
-    return NUM;
+    return;
   }
   if (Array.isArray(v)) {
-    const items = new Array<Node>(v.length);
     counter.chars += v.length > 0 ? v.length + 1 : 2;
-    for (let i = 0; i < v.length; i++) items[i] = compile(v[i], counter);
-    return { k: 'arr', items };
+    for (let i = 0; i < v.length; i++) count(v[i], counter);
+    return;
   }
   if (isPlainObject(v)) {
-    const keys = Object.keys(v);
-    const items = new Array<Node>(keys.length);
-    // Braces, a colon per key and the commas between them.
-    counter.chars += keys.length > 0 ? 2 * keys.length + 1 : 2;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
+    let keys = 0;
+    for (const key in v) {
+      keys++;
       counter.chars += keyLength(key);
-      items[i] = compile(v[key], counter);
+      count(v[key], counter);
     }
-    return { k: 'obj', keys, items };
+    // Braces, a colon per key and the commas between them.
+    counter.chars += keys > 0 ? 2 * keys + 1 : 2;
+    return;
   }
   counter.chars += typeof v === 'string' ? jsonStringLength(v) : JSON.stringify(v).length;
-  return { k: 'const', v };
 }
 
-/** The cursor of `fill`: the group's columns, the row being built and the next column. */
+/** The cursor of `fill`: the group's columns (a number: the same for every report), the row being built and the next column. */
 interface Cursor {
-  cols: number[][];
+  cols: (number | number[])[];
   row: number;
   j: number;
 }
 
-function fill(node: Node, at: Cursor): unknown {
-  switch (node.k) {
-    case 'num':
-      return (at.cols[at.j++] as number[])[at.row] as number;
-    case 'const':
-      return node.v;
-    case 'arr': {
-      const out = new Array<unknown>(node.items.length);
-      for (let i = 0; i < node.items.length; i++) out[i] = fill(node.items[i] as Node, at);
-      return out;
+function next(at: Cursor): number {
+  const c = at.cols[at.j++] as number | number[];
+  return typeof c === 'number' ? c : (c[at.row] as number);
+}
+
+/** A copy of the shape with the row's numbers in it. */
+function fill(shape: unknown, at: Cursor): unknown {
+  if (typeof shape === 'number') return next(at);
+  if (Array.isArray(shape)) {
+    const out = new Array<unknown>(shape.length);
+    for (let i = 0; i < shape.length; i++) out[i] = fill(shape[i], at);
+    return out;
+  }
+  if (isPlainObject(shape)) {
+    const out: Record<string, unknown> = {};
+    for (const k in shape) {
+      const v = fill(shape[k], at);
+      // As JSON.parse does: a key named __proto__ is data, never the object's prototype.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[k] = v;
     }
-    case 'obj': {
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < node.keys.length; i++) {
-        const k = node.keys[i] as string;
-        const v = fill(node.items[i] as Node, at);
-        // As JSON.parse does: a key named __proto__ is data, never the object's prototype.
-        if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-        else out[k] = v;
-      }
-      return out;
+    return out;
+  }
+  return shape;
+}
+
+/** The shape itself with the row's numbers put in (its last report, when the caller gave up the body). */
+function fillInPlace(shape: unknown, at: Cursor): unknown {
+  if (typeof shape === 'number') return next(at);
+  if (Array.isArray(shape)) {
+    for (let i = 0; i < shape.length; i++) {
+      const v = shape[i];
+      if (typeof v === 'number') shape[i] = next(at);
+      else if (typeof v === 'object' && v !== null) fillInPlace(v, at);
+    }
+  } else if (isPlainObject(shape)) {
+    for (const k in shape) {
+      const v = shape[k];
+      // An own data property (JSON.parse made it so, `__proto__` too): assigning it sets the data.
+      if (typeof v === 'number') shape[k] = next(at);
+      else if (typeof v === 'object' && v !== null) fillInPlace(v, at);
     }
   }
+  return shape;
 }
 
 /** Whether every element is a number (a safe integer when `integers`). A loop: this runs for every column of every batch. */
@@ -217,9 +233,9 @@ function allNumbers(xs: unknown[], integers: boolean): xs is number[] {
   return true;
 }
 
-/** A column's values. No closure and no string is made unless it is wrong: this runs for every column of every batch. */
-function columnValues(c: unknown, n: number, gi: number, j: number): number[] {
-  if (typeof c === 'number') return new Array<number>(n).fill(c);
+/** A column's values (a number: the same for all). No closure and no string is made unless it is wrong: this runs for every column of every batch. */
+function columnValues(c: unknown, n: number, gi: number, j: number): number | number[] {
+  if (typeof c === 'number') return c;
   if (Array.isArray(c)) {
     if (c.length !== n || !allNumbers(c, false)) throw new ColumnsError(`g.${gi}.v.${j}: must hold ${n} numbers`);
     return c as number[];
@@ -233,6 +249,8 @@ function columnValues(c: unknown, n: number, gi: number, j: number): number[] {
   if (ints.length !== n || !allNumbers(ints, true)) throw new ColumnsError(`g.${gi}.v.${j}.${key}: must hold ${n} integers`);
   if (key === 'v' && e === 0) return ints;
   const scale = 10 ** e;
+  // One report (most batches): its value, without an array.
+  if (n === 1) return e === 0 ? (ints[0] as number) : (ints[0] as number) / scale;
   const values = new Array<number>(n);
   let acc = 0;
   for (let i = 0; i < n; i++) {
@@ -247,9 +265,11 @@ function columnValues(c: unknown, n: number, gi: number, j: number): number[] {
 /**
  * Decodes the columnar form back into `{ reports }`. Throws a ColumnsError saying what is wrong for a
  * body that is not one; the reports themselves are validated afterwards like any batch.
- * `maxReports` and `maxBytes` bound what a small body may expand into.
+ * `maxReports` and `maxBytes` bound what a small body may expand into. `consume`: the caller gives up
+ * `body` (e.g. it was just parsed), so each group's last report is its shape with the numbers put in
+ * rather than a copy of it.
  */
-export function fromColumns(body: unknown, limits: { maxReports: number; maxBytes: number }): { reports: unknown[] } {
+export function fromColumns(body: unknown, limits: { maxReports: number; maxBytes: number; consume?: boolean }): { reports: unknown[] } {
   if (!isPlainObject(body) || body.c !== COLUMNS_FORMAT) throw new ColumnsError(`"c" must be ${COLUMNS_FORMAT}`);
   if (!Array.isArray(body.g) || body.g.length === 0) throw new ColumnsError('"g" must be a non-empty array of groups');
   const groups = body.g as unknown[];
@@ -264,13 +284,14 @@ export function fromColumns(body: unknown, limits: { maxReports: number; maxByte
     const n = r.length;
     if (n === 0) throw new ColumnsError(`g.${gi}.r: must not be empty`);
     const counter: Counter = { n: 0, chars: 0 };
-    const shape = compile(g.s, counter);
+    const shape = g.s;
+    count(shape, counter);
     const numbers = counter.n;
     if (g.v.length !== numbers) throw new ColumnsError(`g.${gi}.v: the shape has ${numbers} numbers but ${g.v.length} columns were sent`);
     bytes += counter.chars * n;
     if (bytes > limits.maxBytes) throw new ColumnsError(`expands beyond ${limits.maxBytes} bytes`);
     const v = g.v as unknown[];
-    const cols = new Array<number[]>(v.length);
+    const cols = new Array<number | number[]>(v.length);
     for (let j = 0; j < v.length; j++) cols[j] = columnValues(v[j], n, gi, j);
     const at: Cursor = { cols, row: 0, j: 0 };
     for (let row = 0; row < n; row++) {
@@ -280,7 +301,7 @@ export function fromColumns(body: unknown, limits: { maxReports: number; maxByte
       }
       at.row = row;
       at.j = 0;
-      reports[pos] = fill(shape, at);
+      reports[pos] = limits.consume && row === n - 1 ? fillInPlace(shape, at) : fill(shape, at);
     }
   }
   return { reports };

@@ -151,7 +151,8 @@ export function decodeBatch(body: Buffer, contentEncoding: string | undefined, l
   }
   if (encoding !== COLS_ENCODING) return json;
   try {
-    return fromColumns(json, { maxReports: MAX_REPORTS_PER_BATCH, maxBytes: limits.maxBytes });
+    // The parsed body is ours alone: its shapes may become reports.
+    return fromColumns(json, { maxReports: MAX_REPORTS_PER_BATCH, maxBytes: limits.maxBytes, consume: true });
   } catch (e) {
     if (e instanceof ColumnsError) throw new WireError('invalid', `body is not a valid ${COLS_ENCODING} batch: ${e.message}`);
     throw e;

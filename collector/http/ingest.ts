@@ -11,9 +11,10 @@ import type { TokenRecord } from '../auth/tokens.js';
 import { freshReports, recordByEpoch, streamSeq, type RecordOptions } from '../ingest/dedupe.js';
 import { droppedOf, type SchoolBudgets } from '../ingest/budgets.js';
 import { admitUpload, type TokenShares } from '../ingest/fairness.js';
-import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../ingest/points.js';
+import { LineCache, reportToLines, reportToPoints, reportsToBlock, type RegistryTags } from '../ingest/points.js';
 import { applyTimeWindow, type TimeWindowOptions } from '../ingest/time-window.js';
 import type { CollectorModule } from '../module.js';
+import { LineWriter } from '../sink/line-protocol.js';
 import { SinkError, type PartialWrite, type Sink } from '../sink/sink.js';
 import { StateDbError } from '../state/db.js';
 import { errorAnswer } from './errors.js';
@@ -128,9 +129,16 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
   };
 
   const lineCache = new LineCache();
+  /** One reused buffer: an upload's lines are written in one synchronous step. */
+  const lineWriter = new LineWriter();
   /** Writes the points of these reports; resolves with how many (and what InfluxDB dropped) once the sink confirmed them. */
   const write = async (reports: readonly Report[], tags: RegistryTags, receivedAtMs: number): Promise<{ points: number; partial?: PartialWrite | void }> => {
     const pointOpts = { tags, receivedAtMs, maxClockSkewMs: opts.maxClockSkewMs };
+    if (opts.sink.writeLineBlock) {
+      const block = reportsToBlock({ ...pointOpts, reports, cache: lineCache, writer: lineWriter });
+      const n = block.ends.length;
+      return { points: n, partial: n ? await opts.sink.writeLineBlock(block) : undefined };
+    }
     if (opts.sink.writeLines) {
       const lines = reports.length === 1 ? reportToLines({ ...pointOpts, report: reports[0] as Report, cache: lineCache }) : reports.flatMap((report) => reportToLines({ ...pointOpts, report, cache: lineCache }));
       return { points: lines.length, partial: lines.length ? await opts.sink.writeLines(lines) : undefined };
@@ -193,8 +201,9 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     const agent = reports[0]?.agent as string;
     // A repeated report (per epoch) is acknowledged and not written again; a batch may repeat one too.
     const fresh = freshReports(opts.dedupe, token.school, agent, reports);
-    const freshKeys = new Set(fresh.map(streamSeq));
-    const duplicates = reports.filter((r) => !freshKeys.has(streamSeq(r))).map((r) => r.seq);
+    // Fresh is a subset of the batch: as many as the batch, nothing repeated.
+    const freshKeys = fresh.length === reports.length ? undefined : new Set(fresh.map(streamSeq));
+    const duplicates = freshKeys ? reports.filter((r) => !freshKeys.has(streamSeq(r))).map((r) => r.seq) : [];
     // Budgets keep of the reports what fits and what line protocol can hold; the rest is dropped and counted.
     const admitted = opts.budgets?.admit(token.school, fresh, raw.length);
     const stored = admitted?.reports ?? fresh;
@@ -224,7 +233,7 @@ export function createIngest(opts: IngestOptions): (req: IngestRequest, res: Ing
     const heldThrough = opts.dedupe?.heldThrough(token.school, agent, epoch ?? '');
     const ack: Ack = {
       v: PROTOCOL_VERSION,
-      accepted: [...new Set(reports.map((r) => r.seq))],
+      accepted: reports.length === 1 ? [(reports[0] as Report).seq] : [...new Set(reports.map((r) => r.seq))],
       ...(duplicates.length ? { duplicates: [...new Set(duplicates)] } : {}),
       // 0 says nothing an agent can use; on a metered link it is left out.
       ...(heldThrough ? { heldThrough, ...(epoch ? { epoch } : {}) } : {}),

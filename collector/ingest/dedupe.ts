@@ -276,8 +276,21 @@ export interface EpochLedger {
 /** A report's place in its agent's sequence spaces: `<epoch>/<seq>`. */
 export const streamSeq = (r: { seq: number; epoch?: string }): string => `${r.epoch ?? ''}/${r.seq}`;
 
+/** Up to this many reports, freshReports compares them pairwise. */
+const SMALL_BATCH = 8;
+
 /** The reports of a batch the ledger does not hold yet, in order; a batch that repeats a report counts it once. */
 export function freshReports<R extends { seq: number; epoch?: string }>(ledger: EpochLedger | undefined, school: string, agent: string, reports: readonly R[]): R[] {
+  // Most batches hold a few reports: repeats are found by comparing, without a key string per report.
+  if (reports.length <= SMALL_BATCH) {
+    const out: R[] = [];
+    for (const r of reports) {
+      const epoch = r.epoch ?? '';
+      if (out.some((o) => o.seq === r.seq && (o.epoch ?? '') === epoch) || ledger?.has(school, agent, r.seq, epoch)) continue;
+      out.push(r);
+    }
+    return out;
+  }
   const seen = new Set<string>();
   return reports.filter((r) => {
     const k = streamSeq(r);

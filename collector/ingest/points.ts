@@ -1,6 +1,6 @@
 /** Turns accepted reports into InfluxDB points, adding the registry's hierarchy tags. */
 import { MEASUREMENT_FIELD_ORDER, type Report } from '../../protocol/report.js';
-import { escKeyFast, escMeasurement, escString, flatString, toLineProtocol } from '../sink/line-protocol.js';
+import { LineWriter, blockLines, escKeyFast, escMeasurement, escString, flatString, toLineProtocol, type LineBlock } from '../sink/line-protocol.js';
 import type { Point } from '../sink/sink.js';
 
 /** Tags the collector adds to every point from the registry. */
@@ -70,6 +70,11 @@ export function reportToPoints({ report, tags, receivedAtMs, maxClockSkewMs }: T
 // -------------------------------------------------------------------------------------------------
 // The hot path: line protocol straight from a report, without Point objects.
 
+const SPACE = 32;
+const COMMA = 44;
+const EQ = 61;
+const QUOTE = 34;
+
 /** Where each tag of a series comes from, in the sorted order line protocol writes them. */
 interface Slot {
   /** `,<escaped key>=`. */
@@ -81,7 +86,7 @@ interface Slot {
 }
 
 /** The layout of one measurement's lines for one set of base tag keys and own tag keys (in their order). */
-interface Template {
+export interface Template {
   /** False when a name or key is not plainly writable: such reports take the general path. */
   writable: boolean;
   head: string;
@@ -177,35 +182,49 @@ function buildTemplate(baseKeys: readonly string[], name: string, ownKeys: reado
   return t;
 }
 
-/** The series key of one point; undefined when not plainly writable. */
-function seriesKey(t: Template, baseValues: readonly (string | undefined)[], own: Record<string, unknown> | undefined): string | undefined {
-  let line = t.head;
+/** Writes the series key of one point; false when not plainly writable. */
+function writeSeriesKey(w: LineWriter, t: Template, baseValues: readonly (string | undefined)[], own: Record<string, unknown> | undefined): boolean {
+  w.str(t.head);
   for (const s of t.slots) {
     let e: string | undefined;
     if (s.own !== undefined) {
       const v = (own as Record<string, unknown>)[s.own];
       if (v === '' || v === undefined) continue;
-      if (typeof v !== 'string' || (e = escKeyFast(v)) === undefined) return undefined;
+      if (typeof v !== 'string' || (e = escKeyFast(v)) === undefined) return false;
     } else {
       e = baseValues[s.base];
       if (e === '') continue;
-      if (e === undefined) return undefined;
+      if (e === undefined) return false;
     }
-    line += s.prefix + e;
+    w.str(s.prefix);
+    w.str(e);
   }
-  return line;
+  return true;
 }
 
-/** `=<value>` of one field as line protocol; undefined when not plainly writable. */
-function fieldValue(v: unknown): string | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? `=${v}` : undefined;
-  if (typeof v === 'string') return `="${escString(v)}"`;
-  return undefined;
+/** Writes `=<value>` of one field as line protocol; false when not plainly writable. */
+function writeFieldValue(w: LineWriter, v: unknown): boolean {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return false;
+    w.byte(EQ);
+    w.num(v);
+    return true;
+  }
+  if (typeof v === 'string') {
+    w.byte(EQ);
+    w.byte(QUOTE);
+    w.str(escString(v));
+    w.byte(QUOTE);
+    return true;
+  }
+  return false;
 }
 
-/** The fields of one point as line protocol (`k=v,…`); undefined when not plainly writable. */
-function fieldsText(cache: LineCache, t: Template, fields: Record<string, unknown>): string | undefined {
-  let text = '';
+/**
+ * Writes the fields of one point as line protocol (`k=v,…`); false when not plainly writable (the caller
+ * rewinds the writer). The one place a report's field values are written on the hot path.
+ */
+export function writeFields(w: LineWriter, cache: LineCache, t: Template, fields: Record<string, unknown>): boolean {
   let n = 0;
   const order = t.fieldOrder;
   if (order) {
@@ -213,23 +232,25 @@ function fieldsText(cache: LineCache, t: Template, fields: Record<string, unknow
       const v = fields[order[i] as string];
       if (v === undefined) continue;
       const ek = t.fieldText[i];
-      const ev = fieldValue(v);
-      if (ek === undefined || ev === undefined) return undefined;
-      text += n++ === 0 ? ek + ev : `,${ek}${ev}`;
+      if (ek === undefined) return false;
+      if (n++ !== 0) w.byte(COMMA);
+      w.str(ek);
+      if (!writeFieldValue(w, v)) return false;
     }
     // A key outside the schema's order would be lost: leave such a report to the general path.
     let present = 0;
     for (const k in fields) present++;
-    if (n !== present) return undefined;
+    if (n !== present) return false;
   } else {
     for (const k in fields) {
       const ek = cache.fieldKey(k);
-      const ev = fieldValue(fields[k]);
-      if (ek === null || ev === undefined) return undefined;
-      text += n++ === 0 ? ek + ev : `,${ek}${ev}`;
+      if (ek === null) return false;
+      if (n++ !== 0) w.byte(COMMA);
+      w.str(ek);
+      if (!writeFieldValue(w, fields[k])) return false;
     }
   }
-  return n === 0 ? undefined : text;
+  return n !== 0;
 }
 
 /** The point with its fields in the order the schema's output has them (a report as sent may differ). */
@@ -243,41 +264,108 @@ function inSchemaOrder(p: Point): Point {
   return { ...p, fields };
 }
 
+/** What reportsToBlock writes: the reports of one upload with their registry tags. */
+export interface ToBlockOptions extends Omit<ToPointsOptions, 'report'> {
+  reports: readonly Report[];
+  cache: LineCache;
+  /** The reused buffer the lines are written into (one per collector: uploads are written one at a time). */
+  writer: LineWriter;
+}
+
 /**
- * The line protocol of one report, byte for byte what `reportToPoints(...).map(toLineProtocol)`
- * gives for the schema's output of the same report (test/collector/ingest/points.property.test.ts),
- * built without Point objects or regular expressions; a report that is not plainly writable takes
- * that general path, with its errors (a non-retryable SinkError).
+ * The line protocol of one upload's reports as one LineBlock: byte for byte the lines of
+ * `reportToPoints(...).map(toLineProtocol)` for the schema's output of each report
+ * (test/collector/ingest/points.property.test.ts), written straight into `writer` without Point objects,
+ * line strings or regular expressions; a report that is not plainly writable takes that general path,
+ * with its errors (a non-retryable SinkError).
  */
-export function reportToLines(opts: ToPointsOptions & { cache: LineCache }): string[] {
-  const { report, tags, receivedAtMs, cache } = opts;
-  const base: Record<string, string> = { ...tags, agent: report.agent };
-  const baseKeys = cache.baseKeys(Object.keys(base));
-  const baseValues: (string | undefined)[] = [];
-  for (const k of baseKeys) {
-    const v = base[k];
-    baseValues.push(v === '' ? '' : typeof v === 'string' ? escKeyFast(v) : undefined);
+export function reportsToBlock(opts: ToBlockOptions): LineBlock {
+  const { writer } = opts;
+  writer.rewind(0);
+  let agent: string | undefined;
+  let base: Base = { keys: [], values: [] };
+  try {
+    for (const report of opts.reports) {
+      if (report.agent !== agent) base = baseOf(opts.cache, opts.tags, (agent = report.agent));
+      const mark = writer.mark();
+      if (writeReport(writer, opts, base, report)) continue;
+      writer.rewind(mark);
+      for (const line of generalLines({ ...opts, report })) {
+        writer.str(line);
+        writer.endLine();
+      }
+    }
+    return writer.take();
+  } finally {
+    writer.rewind(0);
   }
+}
+
+/** The base tags (registry + agent) of a report: their keys from LineCache.baseKeys and escaped values. */
+interface Base {
+  keys: readonly string[];
+  values: (string | undefined)[];
+}
+
+function baseOf(cache: LineCache, tags: RegistryTags, agent: string): Base {
+  const base: Record<string, string> = { ...tags, agent };
+  const keys = cache.baseKeys(Object.keys(base));
+  const values: (string | undefined)[] = [];
+  for (const k of keys) {
+    const v = base[k];
+    values.push(v === '' ? '' : typeof v === 'string' ? escKeyFast(v) : undefined);
+  }
+  return { keys, values };
+}
+
+/** Writes one report's lines on the hot path; false when it must take the general path. */
+function writeReport(w: LineWriter, opts: Omit<ToBlockOptions, 'reports' | 'writer'>, base: Base, report: Report): boolean {
+  const { receivedAtMs, cache } = opts;
+  const { keys: baseKeys, values: baseValues } = base;
   const shift = skewShiftMs(report, receivedAtMs, opts.maxClockSkewMs);
   const at = report.collectedAt + shift;
   const corrected = report.clockCorrected || shift !== 0;
   const offset = report.clockCorrected ? (report.clockOffsetMs ?? 0) : shift;
   const lag = Math.max(0, (receivedAtMs - at) / 1000);
-  if (!Number.isFinite(lag) || !Number.isFinite(offset) || !Number.isFinite(report.seq)) return generalLines(opts);
-  const ts = ` ${Math.round(at)}`;
-  const lines: string[] = [];
+  if (!Number.isFinite(lag) || !Number.isFinite(offset) || !Number.isFinite(report.seq) || !Number.isFinite(at)) return false;
+  const ts = Math.round(at);
+  let lines = 0;
   for (const m of report.measurements) {
     const t = cache.template(baseKeys, m.name, m.tags);
-    const key = t.writable ? seriesKey(t, baseValues, m.tags) : undefined;
-    const fields = key !== undefined ? fieldsText(cache, t, m.fields) : undefined;
-    if (fields === undefined) return generalLines(opts);
-    lines.push(flatString(`${key} ${fields}${ts}`));
+    if (!t.writable || !writeSeriesKey(w, t, baseValues, m.tags)) return false;
+    w.byte(SPACE);
+    if (!writeFields(w, cache, t, m.fields)) return false;
+    w.byte(SPACE);
+    w.num(ts);
+    w.endLine();
+    lines++;
   }
   const t = cache.template(baseKeys, 'report', {});
-  const key = t.writable ? seriesKey(t, baseValues, undefined) : undefined;
-  if (key === undefined) return generalLines(opts);
-  lines.push(flatString(`${key} lag_s=${lag},points=${lines.length},seq=${report.seq}${corrected ? `,clock_corrected=1,clock_offset_ms=${offset}` : ''}${ts}`));
-  return lines;
+  if (!t.writable || !writeSeriesKey(w, t, baseValues, undefined)) return false;
+  w.str(' lag_s=');
+  w.num(lag);
+  w.str(',points=');
+  w.num(lines);
+  w.str(',seq=');
+  w.num(report.seq);
+  if (corrected) {
+    w.str(',clock_corrected=1,clock_offset_ms=');
+    w.num(offset);
+  }
+  w.byte(SPACE);
+  w.num(ts);
+  w.endLine();
+  return true;
+}
+
+/** The lines of one report as strings: reportsToBlock of that report alone (for callers that want strings). */
+export function reportToLines(opts: ToPointsOptions & { cache: LineCache; writer?: LineWriter }): string[] {
+  return blockLines(reportsToBlock({ ...opts, reports: [opts.report], writer: opts.writer ?? scratchWriter() }));
+}
+
+let scratch: LineWriter | undefined;
+function scratchWriter(): LineWriter {
+  return (scratch ??= new LineWriter({ initialBytes: 16 * 1024 }));
 }
 
 /** The general path: Point objects through toLineProtocol, fields in the schema's order. */

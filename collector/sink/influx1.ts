@@ -15,7 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, type IPoolOptions } from 'influx';
 import type { Logger } from 'pino';
-import { flatString, toLineProtocol } from './line-protocol.js';
+import { LineWriter, blockLines, linesBlock, sliceBlock, toLineProtocol, type LineBlock } from './line-protocol.js';
 import { conflictingField, parsePartialWrite, withoutField } from './partial.js';
 import { SinkError, type PartialWrite, type Point, type Sink } from './sink.js';
 import { timedInfluxWrite } from '../metrics/registry.js';
@@ -64,6 +64,7 @@ export interface Influx1SinkStats {
 
 export interface Influx1Sink extends Sink {
   writeLines(lines: readonly string[]): Promise<void | PartialWrite>;
+  writeLineBlock(block: LineBlock): Promise<void | PartialWrite>;
   readonly url: string;
   readonly database: string;
   /** Counters since creation; cheap, for metrics and tests. */
@@ -161,10 +162,16 @@ function addPartial(a: PartialWrite | undefined, b: PartialWrite | undefined): P
   return { ...a, droppedPoints: a.droppedPoints + b.droppedPoints, droppedFields: a.droppedFields + b.droppedFields };
 }
 
-/** Some consecutive lines of one job. */
+/** Some consecutive lines of one job, as the bytes they are sent as. */
 interface Part {
   job: Job;
-  lines: string[];
+  block: LineBlock;
+}
+
+/** The body of an HTTP write of these blocks: their bytes, without the last line's `\n`. */
+function bodyOf(blocks: readonly LineBlock[]): Buffer {
+  const all = blocks.length === 1 ? (blocks[0] as LineBlock).bytes : Buffer.concat(blocks.map((b) => b.bytes));
+  return all.subarray(0, Math.max(0, all.length - 1));
 }
 
 /** Creates the sink. Nothing is contacted until the first write() or ready(). */
@@ -289,14 +296,12 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
   const writePath = `/write?${new URLSearchParams({ db: database, precision: 'ms' }).toString()}`;
 
   /**
-   * Writes lines in one HTTP write; resolves with the error, undefined once InfluxDB confirmed them, or
-   * a PartialWrite when it stored all but the points it names.
+   * Writes `count` lines (the body, outside the JS heap: nothing of it lives through the round trip to
+   * InfluxDB on the heap, to be copied by every scavenge and then promoted) in one HTTP write; resolves with
+   * the error, undefined once InfluxDB confirmed them, or a PartialWrite when it stored all but the points it names.
    */
-  const writeLines = timedInfluxWrite(async (lines: string[]): Promise<SinkError | PartialWrite | undefined> => {
-    const what = `writing ${lines.length} point${lines.length === 1 ? '' : 's'}`;
-    // Encoded once, outside the JS heap: the joined string dies young instead of living (and being
-    // copied by every scavenge, then promoted) for the whole round trip to InfluxDB.
-    const body = Buffer.from(lines.join('\n'), 'utf8');
+  const writeBody = timedInfluxWrite(async (body: Buffer, count: number): Promise<SinkError | PartialWrite | undefined> => {
+    const what = `writing ${count} point${count === 1 ? '' : 's'}`;
     for (let attempt = 1; ; attempt++) {
       const dbErr = await ensureDatabase();
       if (dbErr) return dbErr;
@@ -310,13 +315,13 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
         return unreachable(what, e);
       }
       if (res.status >= 200 && res.status < 300) {
-        counters.pointsWritten += lines.length;
+        counters.pointsWritten += count;
         return undefined;
       }
       const text = influxErrorText(res);
       const partial = parsePartialWrite(res.status, text);
       if (partial) {
-        counters.pointsWritten += Math.max(0, lines.length - partial.droppedPoints);
+        counters.pointsWritten += Math.max(0, count - partial.droppedPoints);
         counters.pointsDropped += partial.droppedPoints;
         return partial;
       }
@@ -332,6 +337,9 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       return err;
     }
   });
+
+  /** Lines as strings in one HTTP write (the rare paths that rework lines: partial writes). */
+  const writeLines = (lines: readonly string[]) => writeBody(Buffer.from(lines.join('\n'), 'utf8'), lines.length);
 
   // --- batching ----------------------------------------------------------------------------------
 
@@ -369,16 +377,16 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       const head = queue[0] as Part;
       if (head.job.settled) {
         queue.shift();
-        queuedPoints -= head.lines.length;
+        queuedPoints -= head.block.ends.length;
         continue;
       }
-      const n = Math.min(head.lines.length, maxBatchPoints - count);
-      if (n === head.lines.length) {
+      const n = Math.min(head.block.ends.length, maxBatchPoints - count);
+      if (n === head.block.ends.length) {
         queue.shift();
         parts.push(head);
       } else {
-        parts.push({ job: head.job, lines: head.lines.slice(0, n) });
-        head.lines = head.lines.slice(n);
+        parts.push({ job: head.job, block: sliceBlock(head.block, 0, n) });
+        head.block = sliceBlock(head.block, n);
       }
       queuedPoints -= n;
       count += n;
@@ -433,15 +441,16 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
 
   /** Sends one batch; resolves with how to settle its writers (applied once the batch left the in-flight count). */
   const sendBatch = async (parts: Part[]): Promise<(() => void)[]> => {
-    const lines = parts.length === 1 ? (parts[0] as Part).lines : parts.flatMap((p) => p.lines);
-    const err = await writeLines(lines);
-    if (!err) return parts.map((p) => () => settleOk(p.job, p.lines.length));
+    let count = 0;
+    for (const p of parts) count += p.block.ends.length;
+    const err = await writeBody(bodyOf(parts.map((p) => p.block)), count);
+    if (!err) return parts.map((p) => () => settleOk(p.job, p.block.ends.length));
     const jobs = new Map<Job, string[]>();
     for (const p of parts) {
       if (p.job.settled) continue;
       const l = jobs.get(p.job);
-      if (l) l.push(...p.lines);
-      else jobs.set(p.job, [...p.lines]);
+      if (l) l.push(...blockLines(p.block));
+      else jobs.set(p.job, blockLines(p.block));
     }
     const partial = !(err instanceof SinkError);
     if (partial && jobs.size <= 1) {
@@ -470,7 +479,7 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       );
     }
     const failure = err as SinkError;
-    log?.[failure.retryable ? 'warn' : 'error']({ err: failure.message, points: lines.length, writers: jobs.size }, 'write failed');
+    log?.[failure.retryable ? 'warn' : 'error']({ err: failure.message, points: count, writers: jobs.size }, 'write failed');
     return [...jobs.keys()].map((job) => () => settleErr(job, failure));
   };
 
@@ -520,15 +529,18 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
     }
   };
 
-  const enqueue = (lines: string[]): Promise<void | PartialWrite> => {
+  const enqueue = (block: LineBlock): Promise<void | PartialWrite> => {
     if (closed) return Promise.reject(new SinkError('the InfluxDB sink is closed', true, defaultRetryAfterMs));
-    if (lines.length === 0) return Promise.resolve();
+    const n = block.ends.length;
+    if (n === 0) return Promise.resolve();
     return new Promise<void | PartialWrite>((resolve, reject) => {
-      queue.push({ job: { remaining: lines.length, settled: false, resolve, reject }, lines });
-      queuedPoints += lines.length;
+      queue.push({ job: { remaining: n, settled: false, resolve, reject }, block });
+      queuedPoints += n;
       drain();
     });
   };
+  /** Encodes write() and writeLines() lines (the ingest hot path brings its own block). */
+  const writer = new LineWriter({ initialBytes: 16 * 1024 });
 
   return {
     url: displayUrl,
@@ -538,16 +550,20 @@ export function createInflux1Sink(options: Influx1SinkOptions): Influx1Sink {
       if (closed) return Promise.reject(new SinkError('the InfluxDB sink is closed', true, defaultRetryAfterMs));
       let lines: string[];
       try {
-        lines = points.map((p) => flatString(toLineProtocol(p)));
+        lines = points.map(toLineProtocol);
       } catch (e) {
         return Promise.reject(e instanceof SinkError ? e : new SinkError(String(e), false, undefined, { cause: e }));
       }
-      return enqueue(lines);
+      return enqueue(linesBlock(lines, writer));
     },
 
     writeLines(lines: readonly string[]): Promise<void | PartialWrite> {
-      // Never changed in place: take() replaces a part's array when it splits one.
-      return enqueue(lines as string[]);
+      return enqueue(linesBlock(lines, writer));
+    },
+
+    writeLineBlock(block: LineBlock): Promise<void | PartialWrite> {
+      // Never changed in place: take() replaces a part's block when it splits one.
+      return enqueue(block);
     },
 
     async ready(): Promise<boolean> {

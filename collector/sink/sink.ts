@@ -1,4 +1,5 @@
 /** The interface every time-series sink implements (InfluxDB 1.x now, the v2 write API later). */
+import type { LineBlock } from './line-protocol.js';
 
 /** One point as the sink writes it. Numbers are stored as floats, strings as strings. */
 export interface Point {
@@ -51,6 +52,11 @@ export interface Sink {
    * itself when a sink offers it (the hot path), and Point objects otherwise.
    */
   writeLines?(lines: readonly string[]): Promise<void | PartialWrite>;
+  /**
+   * The same for lines already as the bytes they are sent as (LineWriter, line-protocol.ts): the ingest hot
+   * path's way, used before writeLines when a sink offers it. The sink owns the block from then on.
+   */
+  writeLineBlock?(block: LineBlock): Promise<void | PartialWrite>;
   /** True when the database answers its health check. */
   ready(): Promise<boolean>;
   /** Flushes what is queued and releases connections. */

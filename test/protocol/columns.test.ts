@@ -4,8 +4,14 @@ import { ColumnsError, fromColumns, toColumns } from '../../protocol/index.js';
 import { typicalReport } from '../helpers/reports.js';
 
 const LIMITS = { maxReports: 500, maxBytes: 8 << 20 };
-/** What the wire carries: the JSON text of the columnar form. */
-const overTheWire = (reports: unknown[]) => fromColumns(JSON.parse(JSON.stringify(toColumns(reports))), LIMITS).reports;
+/** What the wire carries: the JSON text of the columnar form; decoded with and without giving up the body, the same. */
+const overTheWire = (reports: unknown[]) => {
+  const text = JSON.stringify(toColumns(reports));
+  const kept = fromColumns(JSON.parse(text), LIMITS).reports;
+  const consumed = fromColumns(JSON.parse(text), { ...LIMITS, consume: true }).reports;
+  expect(consumed).to.deep.equal(kept);
+  return consumed;
+};
 
 describe('protocol/columns', () => {
   it('fromColumns(toColumns()) gives back any batch of JSON values exactly, number for number', () => {
@@ -45,6 +51,17 @@ describe('protocol/columns', () => {
     const cols = toColumns([a, b, c]);
     expect(cols.g.map((g) => g.r)).to.deep.equal([[0, 2], [1]]);
     expect(overTheWire([a, b, c])).to.deep.equal([a, b, c]);
+  });
+
+  it('fromColumns() with consume makes the last report of each group of its shape, and leaves the body alone without', () => {
+    const text = JSON.stringify(toColumns([1, 2, 3].map((seq) => typicalReport({ seq }))));
+    const body = JSON.parse(text) as { g: { s: unknown }[] };
+    const kept = fromColumns(body, LIMITS).reports;
+    expect(body).to.deep.equal(JSON.parse(text));
+    const consumed = fromColumns(body, { ...LIMITS, consume: true }).reports;
+    expect(consumed[2]).to.equal(body.g[0]?.s);
+    expect(consumed[0]).to.not.equal(body.g[0]?.s);
+    expect(consumed).to.deep.equal(kept);
   });
 
   it('fromColumns() gives a key named __proto__ back as data, as JSON.parse does, never as a prototype', () => {

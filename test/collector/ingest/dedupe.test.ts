@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { DEDUPE_MIGRATIONS, DedupeStore, addHeld, formatRanges, holds, parseRanges, type HeldSequences } from '../../../collector/ingest/dedupe.js';
+import { DEDUPE_MIGRATIONS, DedupeStore, addHeld, formatRanges, freshReports, holds, parseRanges, streamSeq, type HeldSequences } from '../../../collector/ingest/dedupe.js';
 import { openStateDb, type StateDb } from '../../../collector/state/db.js';
 
 const S = '1640104001';
@@ -114,5 +114,19 @@ describe('collector/ingest/dedupe', () => {
     const d = new DedupeStore({ state });
     expect([d.heldThrough(S, 'gw-01'), d.has(S, 'gw-01', 46), d.has(S, 'gw-01', 46, 'aaaaaaaaaaaaaaaa')]).to.deep.equal([41, true, false]);
     await state.close();
+  });
+
+  it('freshReports() keeps, in order, the first of each epoch and seq the ledger does not hold, in small and large batches alike', () => {
+    const report = fc.record({ seq: fc.integer({ min: 1, max: 6 }), epoch: fc.constantFrom(undefined, '', 'aaaaaaaaaaaaaaaa') });
+    fc.assert(
+      fc.property(fc.array(report, { maxLength: 14 }), fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { maxLength: 3 }), (reports, held) => {
+        const ledger = { has: (_s: string, _a: string, seq: number, epoch?: string) => held.includes(seq) && (epoch ?? '') === '', record: () => undefined };
+        const expected = reports.filter((r, i) => !(held.includes(r.seq) && (r.epoch ?? '') === '') && reports.findIndex((o) => streamSeq(o) === streamSeq(r)) === i);
+        const got = freshReports(ledger, S, 'gw-01', reports);
+        expect(got).to.have.length(expected.length);
+        got.forEach((r, i) => expect(r).to.equal(expected[i]));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

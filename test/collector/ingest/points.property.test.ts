@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { LineCache, reportToLines, reportToPoints, type RegistryTags } from '../../../collector/ingest/points.js';
-import { toLineProtocol } from '../../../collector/sink/line-protocol.js';
+import { LineCache, reportToLines, reportToPoints, reportsToBlock, type RegistryTags } from '../../../collector/ingest/points.js';
+import { LineWriter, blockLines, toLineProtocol } from '../../../collector/sink/line-protocol.js';
 import { reportSchema, type Report } from '../../../protocol/index.js';
 import { registryTags, reorderKeys, report } from '../../helpers/report-arbitraries.js';
 
@@ -48,6 +48,21 @@ describe('collector/ingest/points reportToLines (property)', () => {
       'ping,agent=gw\\ 1,city=640100,link=sat-geo,province=640000,role=isp,school=1640104001,target=a\\,b\\=c rtt_avg_ms=1.5,loss_pct=0,sent=5,received=5,result_code=0 1795420800000',
       'report,agent=gw\\ 1,city=640100,link=sat-geo,province=640000,school=1640104001 lag_s=2,points=1,seq=7 1795420800000',
     ]);
+  });
+
+  it('reportsToBlock() of a batch is the lines of its reports in order, a report on the general path (a backslash in a tag value) between fast ones included', () => {
+    const base = { v: 1 as const, school: '1640104001', agent: 'gw', collectedAt: 1_795_420_800_000, sentAt: 1_795_420_800_000 };
+    const inv = (seq: number, cls: string): Report => ({ ...base, seq, collectedAt: base.collectedAt + seq * 60_000, measurements: [{ name: 'inventory', tags: { class: cls }, fields: { count: seq } }] });
+    const reports = [inv(1, 'pc'), inv(2, 'a\\b'), inv(3, 'ap')];
+    const tags = { school: '1640104001', province: '640000', city: '640100', county: '640104', link: 'fiber' };
+    const receivedAtMs = base.sentAt + 300_000;
+    const each = reports.flatMap((report) => reportToPoints({ report, tags, receivedAtMs }).map(toLineProtocol));
+    const writer = new LineWriter({ initialBytes: 64 });
+    const block = reportsToBlock({ reports, tags, receivedAtMs, cache: new LineCache(), writer });
+    expect(blockLines(block)).to.deep.equal(each);
+    expect(each[2]).to.include('class=a\\b');
+    // The writer is ready for the next upload.
+    expect(blockLines(reportsToBlock({ reports: reports.slice(2), tags, receivedAtMs, cache: new LineCache(), writer }))).to.deep.equal(each.slice(4));
   });
 
   it('reportToLines() refuses a tag value InfluxDB 1.x cannot store with the message toLineProtocol gives', () => {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { createInflux1Sink, parseRetryAfter, toLineProtocol, type Influx1Sink } from '../../../collector/sink/influx1.js';
+import { LineWriter } from '../../../collector/sink/line-protocol.js';
 import { SinkError, type Point } from '../../../collector/sink/sink.js';
 import { startTestInfluxd, type TestInfluxd } from '../../helpers/influxd.js';
 
@@ -121,6 +122,20 @@ describe('createInflux1Sink against a real influxd', function () {
     const rows = await db.query('SELECT * FROM hot ORDER BY time', 'lines_db');
     expect(rows.map((r) => [r.time, r.v, r.school])).to.deep.equal(pts.map((p, i) => [p.timestampMs, i, 'SCH 9']));
     expect(s.stats()).to.include({ pointsWritten: 4, httpWrites: 2 });
+  });
+
+  it('writeLineBlock() posts a LineWriter block as it is, split by maxBatchPoints inside a block and beside lines, non-ASCII and line breaks in strings kept', async function () {
+    const s = sink({ database: 'block_db', maxBatchPoints: 3 });
+    const pts: Point[] = Array.from({ length: 5 }, (_, i) => ({ measurement: 'blk', tags: { school: 'é 学校' }, fields: { v: i, note: `a "q"\nb ${i} ✓` }, timestampMs: T0 + i }));
+    const w = new LineWriter({ initialBytes: 64 }); // grows on the way
+    for (const p of pts.slice(0, 4)) {
+      w.str(toLineProtocol(p));
+      w.endLine();
+    }
+    await Promise.all([s.writeLineBlock(w.take()), s.writeLines([toLineProtocol(pts[4] as Point)])]);
+    const rows = await db.query('SELECT * FROM blk ORDER BY time', 'block_db');
+    expect(rows.map((r) => [r.time, r.v, r.note, r.school])).to.deep.equal(pts.map((p) => [p.timestampMs, p.fields.v, p.fields.note, 'é 学校']));
+    expect(s.stats()).to.include({ pointsWritten: 5, httpWrites: 2 });
   });
 
   it('creates the database if it is missing, and again after it was dropped behind its back', async function () {
