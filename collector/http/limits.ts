@@ -29,9 +29,13 @@ export interface ListenerLimits {
   keepAliveTimeoutMs: number;
   /** A connection that sends nothing for this long after connecting is closed, in ms. */
   firstByteTimeoutMs: number;
-  /** An HTTP/2 session without any stream for this long is closed, in ms. Longer than any upload interval. */
+  /**
+   * An HTTP/2 session without any stream for this long is closed (GOAWAY), in ms. Longer than any upload interval.
+   * Both session timeouts are checked by one sweep every quarter of the shorter one (10 ms – 5 s), not by a timer
+   * per session (listener.ts: Node's session timer kept closed sessions reachable).
+   */
   sessionIdleTimeoutMs: number;
-  /** An HTTP/2 session that has not had one request answered other than 401 within this is closed, in ms. */
+  /** An HTTP/2 session that has not had one request answered other than 401 within this (and has no stream open) is closed, in ms. */
   unauthenticatedTimeoutMs: number;
   /** Seconds sent in Retry-After with 503 COL_ERR_OVERLOADED. */
   retryAfterS: number;

@@ -93,7 +93,8 @@ interface Ctx {
   inflight: { requests: number; rejected: number };
   alarm: ResourceAlarm;
   sockets: Set<net.Socket>;
-  sessions: Set<http2.ServerHttp2Session>;
+  /** Open HTTP/2 sessions and what the listener keeps for each (the idle and unauthenticated sweep reads it). */
+  sessions: Map<http2.ServerHttp2Session, SessionGuard>;
   /** RLIMIT_NOFILE minus reservedFds, re-read every FD_LIMIT_CHECK_MS (prlimit on a running collector counts). */
   fdCap: number;
   counts: { http1: number; http2: number; refused: number; overloaded: number };
@@ -184,13 +185,21 @@ function createH1(ctx: Ctx): http.Server {
   return h1;
 }
 
-/** What the listener keeps per HTTP/2 session: the unauthenticated guard (see guardSession). */
+/**
+ * What the listener keeps per HTTP/2 session, for the sweep (sweepSessions) that closes idle and unauthenticated
+ * sessions. No timer per session: Node's `session.setTimeout()` timer outlives the session (closeSession() calls
+ * setTimeout(0) after marking it destroyed, which then returns early), so its bound `_onTimeout` kept every closed
+ * session and its sockets reachable until the idle timeout fired, 15 minutes later (docs/benchmarks.md, session 9).
+ */
 interface SessionGuard {
   /** An answer other than 401 went out on the session. */
   authed: boolean;
   /** Streams open on it now. */
   open: number;
-  timer?: NodeJS.Timeout;
+  /** When the session opened (ms, Date.now()). */
+  openedAtMs: number;
+  /** When its last stream closed, or when it opened (ms, Date.now()): it is idle since then when `open` is 0. */
+  idleSinceMs: number;
 }
 
 const kExchange = Symbol('campuslink.h2exchange');
@@ -267,11 +276,8 @@ class H2Exchange implements IngestRequest, IngestResponse {
     this.share = undefined;
     const g = this.guard;
     if (!g) return;
-    g.open--;
-    if (this.status !== 0 && this.status !== 401 && !g.authed) {
-      g.authed = true;
-      clearTimeout(g.timer);
-    }
+    if (--g.open === 0) g.idleSinceMs = Date.now();
+    if (this.status !== 0 && this.status !== 401) g.authed = true;
   }
 }
 
@@ -285,17 +291,23 @@ function onExchangeClose(this: ExchangeStream): void {
 /** Errors of an HTTP/2 request's stream end it (the 'close' listener settles it); nothing else to do. */
 function ignoreStreamError(): void {}
 
-/** Closes the session if it never had a request answered other than 401 (and has none open) after the timeout. */
-function guardSession(ctx: Ctx, s: http2.ServerHttp2Session): SessionGuard {
-  const g: SessionGuard = { authed: false, open: 0 };
-  const check = (): void => {
-    if (g.authed || s.destroyed) return;
-    if (g.open > 0) g.timer = setTimeout(check, ctx.limits.unauthenticatedTimeoutMs).unref();
-    else s.destroy();
-  };
-  g.timer = setTimeout(check, ctx.limits.unauthenticatedTimeoutMs).unref();
-  s.once('close', () => clearTimeout(g.timer));
-  return g;
+/**
+ * Closes the sessions without a stream open: gracefully (GOAWAY) those idle for sessionIdleTimeoutMs, at once those
+ * that never had a request answered other than 401 within unauthenticatedTimeoutMs. One pass over the sessions.
+ */
+function sweepSessions(ctx: Ctx, nowMs: number): void {
+  const { sessionIdleTimeoutMs, unauthenticatedTimeoutMs } = ctx.limits;
+  // forEach, not for…of: no [key, value] array per session per pass.
+  ctx.sessions.forEach((g, s) => {
+    if (g.open > 0 || s.destroyed) return;
+    if (!g.authed && nowMs - g.openedAtMs >= unauthenticatedTimeoutMs) s.destroy();
+    else if (nowMs - g.idleSinceMs >= sessionIdleTimeoutMs && !s.closed) s.close();
+  });
+}
+
+/** How often sweepSessions runs: a quarter of the shorter timeout, 10 ms to 5 s (60,000 sessions: ~1 ms a pass). */
+function sweepIntervalMs(limits: ListenerLimits): number {
+  return Math.max(10, Math.min(5000, Math.floor(Math.min(limits.sessionIdleTimeoutMs, limits.unauthenticatedTimeoutMs) / 4)));
 }
 
 const NOT_FOUND_H2 = (() => {
@@ -330,12 +342,11 @@ function expectation(ex: H2Exchange, expect: string): boolean {
 }
 
 function createH2(ctx: Ctx): http2.Http2Server {
-  const guards = new WeakMap<http2.ServerHttp2Session, SessionGuard>();
   // No request listener: the compatibility layer stays off, streams are served by onStream.
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: ctx.limits.maxConcurrentStreams } });
   h2.on('stream', (stream: ExchangeStream, headers) => {
     // The stream leaves its session when it ends: look the session up now.
-    const guard = stream.session ? guards.get(stream.session as http2.ServerHttp2Session) : undefined;
+    const guard = stream.session ? ctx.sessions.get(stream.session as http2.ServerHttp2Session) : undefined;
     if (guard) guard.open++;
     const ex = new H2Exchange(ctx, stream, headers, guard);
     stream[kExchange] = ex;
@@ -349,12 +360,16 @@ function createH2(ctx: Ctx): http2.Http2Server {
     ex.writeHead(NOT_FOUND_H2.status, { 'content-type': 'application/json' });
     ex.end(NOT_FOUND_H2.text);
   });
+  // One listener of each kind for all sessions: no closure per session.
+  function forget(this: http2.ServerHttp2Session): void {
+    ctx.sessions.delete(this);
+  }
+  const onSessionError = (e: Error) => (isResourceError(e) ? ctx.alarm.raise('http2', e) : ctx.opts.log.debug({ err: e.message }, 'HTTP/2 session error'));
   h2.on('session', (s) => {
-    ctx.sessions.add(s);
-    guards.set(s, guardSession(ctx, s));
-    s.setTimeout(ctx.limits.sessionIdleTimeoutMs, () => s.close());
-    s.on('close', () => ctx.sessions.delete(s));
-    s.on('error', (e) => (isResourceError(e) ? ctx.alarm.raise('http2', e) : ctx.opts.log.debug({ err: e.message }, 'HTTP/2 session error')));
+    const now = Date.now();
+    ctx.sessions.set(s, { authed: false, open: 0, openedAtMs: now, idleSinceMs: now });
+    s.on('close', forget);
+    s.on('error', onSessionError);
   });
   h2.on('sessionError', (e) => ctx.opts.log.debug({ err: e.message }, 'HTTP/2 session error'));
   return h2;
@@ -484,10 +499,11 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     inflight: { requests: 0, rejected: 0 },
     alarm: new ResourceAlarm(opts.log, limits.resourceLogIntervalMs),
     sockets: new Set(),
-    sessions: new Set(),
+    sessions: new Map(),
     counts: { http1: 0, http2: 0, refused: 0, overloaded: 0 },
   };
   const fdTimer = watchFdLimit(ctx, opts.reservedFds ?? 256);
+  const sweepTimer = setInterval(() => sweepSessions(ctx, Date.now()), sweepIntervalMs(limits)).unref();
   const h1 = createH1(ctx);
   const h2 = createH2(ctx);
   const tlsTerm = opts.tls?.certFile
@@ -497,6 +513,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
   await new Promise<void>((resolve, reject) => {
     const failed = (e: Error) => {
       clearInterval(fdTimer);
+      clearInterval(sweepTimer);
       tlsTerm?.close();
       reject(e);
     };
@@ -537,10 +554,11 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(fdTimer);
+        clearInterval(sweepTimer);
         tlsTerm?.close();
         server.close(() => resolve());
         h1.close();
-        for (const s of ctx.sessions) s.destroy();
+        for (const s of ctx.sessions.keys()) s.destroy();
         for (const s of ctx.sockets) s.destroy();
       }),
   };
