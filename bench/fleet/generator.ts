@@ -14,6 +14,10 @@
  * batches due meanwhile count as offered and not sent, so a failing collector is not hammered harder
  * than a real fleet would. Source addresses are spread over 127.2.0.0/16 so 60,000 connections do not
  * run out of ephemeral ports on one loopback address.
+ * With `renderAheadMs`, bodies are rendered ahead of their send (body-ring.ts): from start(), in due
+ * order, in slices of a few ms between sends, every batch due within `renderAheadMs` of now; `sentAt`
+ * is then the batch's due time (the send follows within the 10 ms schedule tick). The soak sets it to
+ * the whole run, so the measured window only sends.
  */
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -22,8 +26,9 @@ import { Backoff } from '../../agent/transport/backoff.js';
 import { INGEST_PATH } from '../../agent/transport/exchange.js';
 import { COLS_ENCODING } from '../../protocol/index.js';
 import { CYCLE_MS, seededLastCollectedAt, UPLOAD_DELAY_MS, type FleetSchool } from './fleet.js';
+import { BodyRing } from './body-ring.js';
 import { MinHeap } from './heap.js';
-import { TemplateBank, VARIANTS, type BatchKind } from './templates.js';
+import { TemplateBank, VARIANTS, type BatchKind, type BatchValues } from './templates.js';
 
 export interface GeneratorOptions {
   /** Collector base URL, http://127.0.0.1:port. */
@@ -46,6 +51,13 @@ export interface GeneratorOptions {
   timeoutMs?: number;
   /** Every n-th body is checked against the agent's own encodeBatch(). */
   verifyEvery?: number;
+  /**
+   * Render bodies this far ahead of their due time (ms; 0, the default: each when it is sent). Memory:
+   * schools × (renderAheadMs ÷ upload interval + 3) × 512 bytes.
+   */
+  renderAheadMs?: number;
+  /** CPU ms a render slice may take before the generator's loop gets a turn (default 4). */
+  renderSliceMs?: number;
   now?: () => number;
 }
 
@@ -78,6 +90,10 @@ export interface GeneratorCounters {
   templateChecks: number;
   templateMismatches: number;
   fullEncodes: number;
+  /** Bodies rendered ahead (renderAheadMs). */
+  bodiesRenderedAhead: number;
+  /** Bodies rendered when sent: none was rendered ahead (off, or the renderer was behind). */
+  bodiesRenderedAtSend: number;
 }
 
 /** One HTTP/2 session and what the generator knows of it. */
@@ -108,6 +124,8 @@ const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_HTTP2_G
 interface Agent {
   school: FleetSchool;
   link: Link;
+  /** First sequence of the live load: batch k starts at firstSeq + k × reports. */
+  firstSeq: number;
   /** First sequence of the next batch. */
   nextSeq: number;
   busy: boolean;
@@ -189,7 +207,13 @@ export class LoadGenerator {
   readonly counters: GeneratorCounters = {
     batchesSent: 0, reportsSent: 0, batchesOk: 0, reportsHeld: 0, reportsDuplicate: 0, reportsSkipped: 0, reportsBackedOff: 0, failures: {},
     inFlight: 0, sessionsOpen: 0, sessionsOpened: 0, sessionsClosedByCollector: 0, sessionsDropped: 0, staleRetries: 0, sessionErrors: 0, templateChecks: 0, templateMismatches: 0, fullEncodes: 0,
+    bodiesRenderedAhead: 0, bodiesRenderedAtSend: 0,
   };
+  /** Bodies rendered ahead, and the renderer's schedule: agents by the due time of the next batch to render. */
+  private readonly ring?: BodyRing;
+  private readonly renderHeap?: MinHeap;
+  private readonly renderNext?: Float64Array;
+  private renderTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: GeneratorOptions) {
     const u = new URL(opts.url);
@@ -201,6 +225,7 @@ export class LoadGenerator {
     this.agents = opts.fleet.map((school, i) => ({
       school,
       link: this.links[i % n] as Link,
+      firstSeq: (opts.lastSeq[i] as number) + 1,
       nextSeq: (opts.lastSeq[i] as number) + 1,
       busy: false,
       backoff: new Backoff({ baseMs: 2000, maxMs: 300_000 }),
@@ -209,6 +234,17 @@ export class LoadGenerator {
     }));
     this.heap = new MinHeap(this.agents.length);
     this.liveStartMs = opts.liveStartMs;
+    const ahead = opts.renderAheadMs ?? 0;
+    if (ahead > 0) {
+      this.ring = new BodyRing({ slots: opts.fleet.map((s) => Math.ceil(ahead / s.uploadIntervalMs) + 3) });
+      this.renderHeap = new MinHeap(this.agents.length);
+      this.renderNext = new Float64Array(this.agents.length);
+    }
+  }
+
+  /** Bytes held for bodies rendered ahead (0 without renderAheadMs). */
+  get renderAheadBytes(): number {
+    return this.ring?.bytes ?? 0;
   }
 
   private liveStartMs: number;
@@ -218,9 +254,49 @@ export class LoadGenerator {
     return seededLastCollectedAt(a.school, this.liveStartMs) + (seq - (this.opts.lastSeq[a.school.index] as number)) * CYCLE_MS;
   }
 
-  /** When the batch starting at nextSeq is due: after its last report was collected. */
-  private dueMs(a: Agent): number {
-    return this.collectedAt(a, a.nextSeq + a.kind.reports - 1) + UPLOAD_DELAY_MS;
+  /** When the batch starting at seq is due: after its last report was collected. */
+  private dueMs(a: Agent, seq = a.nextSeq): number {
+    return this.collectedAt(a, seq + a.kind.reports - 1) + UPLOAD_DELAY_MS;
+  }
+
+  /** What batch k of an agent carries; `sentAt` its due time (a body rendered ahead is sent then). */
+  private batchValues(a: Agent, k: number): BatchValues {
+    const seq = a.firstSeq + k * a.kind.reports;
+    return { school: a.school.id, seq, collectedAt: this.collectedAt(a, seq), sentAt: this.dueMs(a, seq) };
+  }
+
+  /**
+   * Renders the bodies due within renderAheadMs, earliest first, for at most renderSliceMs; then gives the
+   * loop a turn (setImmediate: sends and answers go first) or, when nothing is due for rendering, waits.
+   */
+  private renderSlice(): void {
+    const ring = this.ring as BodyRing;
+    const heap = this.renderHeap as MinHeap;
+    const next = this.renderNext as Float64Array;
+    const until = performance.now() + (this.opts.renderSliceMs ?? 4);
+    const horizon = this.now() + (this.opts.renderAheadMs ?? 0);
+    let n = 0;
+    while (heap.size > 0 && heap.peekKey() <= horizon) {
+      if ((++n & 15) === 0 && performance.now() > until) {
+        this.renderTimer = setTimeout(() => this.renderSlice(), 0);
+        return;
+      }
+      const i = heap.pop();
+      const a = this.agents[i] as Agent;
+      // Batches already sent or skipped are not rendered: the renderer fell behind there.
+      const k = Math.max(next[i] as number, ring.consumedThrough(i));
+      if (!ring.hasRoom(i, k)) {
+        // Its ring is full (only when renderAheadMs outgrew it): try again an interval later.
+        heap.push(i, horizon + a.school.uploadIntervalMs);
+        continue;
+      }
+      const v = this.batchValues(a, k);
+      if (ring.put(i, k, this.bank.bodySync(a.kind, v))) this.counters.bodiesRenderedAhead++;
+      next[i] = k + 1;
+      heap.push(i, this.dueMs(a, v.seq + a.kind.reports));
+    }
+    this.counters.fullEncodes = this.bank.fullEncodes;
+    if (!this.stopped) this.renderTimer = setTimeout(() => this.renderSlice(), 500);
   }
 
   private localAddress(i: number): string {
@@ -297,6 +373,10 @@ export class LoadGenerator {
   start(liveStartMs = this.opts.liveStartMs): void {
     this.liveStartMs = liveStartMs;
     this.agents.forEach((a, i) => this.heap.push(i, this.dueMs(a)));
+    if (this.renderHeap) {
+      this.agents.forEach((a, i) => (this.renderHeap as MinHeap).push(i, this.dueMs(a)));
+      this.renderSlice();
+    }
     this.loopDelay.enable();
     this.timer = setInterval(() => {
       try {
@@ -319,25 +399,33 @@ export class LoadGenerator {
       const seq = a.nextSeq;
       a.nextSeq += a.kind.reports;
       this.heap.push(i, this.dueMs(a));
-      if (a.busy) {
-        this.counters.reportsSkipped += a.kind.reports;
+      if (a.busy || now < a.backoffUntilMs) {
+        if (a.busy) this.counters.reportsSkipped += a.kind.reports;
+        else this.counters.reportsBackedOff += a.kind.reports;
+        // Its body, if rendered, is not sent: the slot is free for a later batch.
+        this.ring?.skipTo(i, (a.nextSeq - a.firstSeq) / a.kind.reports);
         continue;
       }
-      if (now < a.backoffUntilMs) {
-        this.counters.reportsBackedOff += a.kind.reports;
-        continue;
-      }
-      this.send(a, seq, now).catch((e: Error) => this.fail(`send: ${e.message}`));
+      this.send(a, i, seq, now).catch((e: Error) => this.fail(`send: ${e.message}`));
     }
   }
 
-  private async send(a: Agent, seq: number, sentAt: number): Promise<void> {
+  /** The body of batch `seq`: rendered ahead if it was, else now with `sentAt` now. */
+  private body(a: Agent, i: number, seq: number, now: number): { body: Buffer; values: BatchValues } {
+    const k = (seq - a.firstSeq) / a.kind.reports;
+    const ahead = this.ring?.take(i, k);
+    if (ahead) return { body: ahead, values: this.batchValues(a, k) };
+    this.counters.bodiesRenderedAtSend++;
+    const values = { school: a.school.id, seq, collectedAt: this.collectedAt(a, seq), sentAt: now };
+    // Synchronous deflate on one reused zlib context (templates.ts): ~30 µs, no context per batch for GC to free.
+    return { body: this.bank.bodySync(a.kind, values), values };
+  }
+
+  private async send(a: Agent, i: number, seq: number, now: number): Promise<void> {
     a.busy = true;
     let counted = false;
-    const values = { school: a.school.id, seq, collectedAt: this.collectedAt(a, seq), sentAt };
     try {
-      // Synchronous deflate on one reused zlib context (templates.ts): ~30 µs, no context per batch for GC to free.
-      const body = this.bank.bodySync(a.kind, values);
+      const { body, values } = this.body(a, i, seq, now);
       if (this.sentCount++ % (this.opts.verifyEvery ?? 997) === 0) {
         this.counters.templateChecks++;
         if (!this.bank.verify(a.kind, values, body)) this.counters.templateMismatches++;
@@ -457,6 +545,7 @@ export class LoadGenerator {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.renderTimer) clearTimeout(this.renderTimer);
     this.loopDelay.disable();
     for (const l of this.links) {
       if (l.live) l.live.ours = true;
