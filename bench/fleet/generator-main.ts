@@ -4,6 +4,7 @@
  * in argv[2]; answers the parent's messages: connect, start, stats, latency, stop.
  */
 import { readFileSync } from 'node:fs';
+import { cheapAsyncBind } from './cheap-bind.js';
 import { makeFleet } from './fleet.js';
 import { LoadGenerator } from './generator.js';
 
@@ -18,6 +19,8 @@ export interface GeneratorJob {
   sessions?: number;
   /** Render bodies this far ahead of their send, ms (LoadGenerator renderAheadMs; default 0: when sent). */
   renderAheadMs?: number;
+  /** false: keep node's own AsyncResource.prototype.bind (cheap-bind.ts), for an A/B. */
+  cheapAsyncBind?: boolean;
 }
 
 /** Messages from the parent. */
@@ -29,6 +32,7 @@ export type GeneratorRequest =
   | { id: number; op: 'stop' };
 
 const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as GeneratorJob;
+if (job.cheapAsyncBind !== false) cheapAsyncBind();
 const tokens = readFileSync(job.tokensFile, 'utf8').split('\n').filter(Boolean);
 const gen = new LoadGenerator({ url: job.url, fleet: makeFleet(job.schools), tokens, lastSeq: job.lastSeq, liveStartMs: job.liveStartMs, ...(job.sessions && { sessions: job.sessions }), ...(job.renderAheadMs && { renderAheadMs: job.renderAheadMs }) });
 const cpu0 = process.cpuUsage();

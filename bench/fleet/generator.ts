@@ -14,10 +14,11 @@
  * batches due meanwhile count as offered and not sent, so a failing collector is not hammered harder
  * than a real fleet would. Source addresses are spread over 127.2.0.0/16 so 60,000 connections do not
  * run out of ephemeral ports on one loopback address.
- * With `renderAheadMs`, bodies are rendered ahead of their send (body-ring.ts): from start(), in due
- * order, in slices of a few ms between sends, every batch due within `renderAheadMs` of now; `sentAt`
- * is then the batch's due time (the send follows within the 10 ms schedule tick). The soak sets it to
- * the whole run, so the measured window only sends.
+ * With `renderAheadMs`, the body of every batch due in the first `renderAheadMs` of the live load is
+ * rendered ahead of its send (body-ring.ts): from start() on, earliest first, in slices of a few ms
+ * between sends, done within seconds; `sentAt` is then the batch's due time (the send follows within
+ * the 10 ms schedule tick). Later batches are rendered when sent. The soak sets it to the whole run,
+ * so the measured window only sends.
  */
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -47,13 +48,13 @@ export interface GeneratorOptions {
    * descriptor per school) spread the schools over them round-robin, several agents per connection.
    */
   sessions?: number;
-  /** Deadline of one upload, ms (the agent's default timeoutMs). */
+  /** Deadline of one upload, ms (the agent's default timeoutMs), kept to within a second. */
   timeoutMs?: number;
   /** Every n-th body is checked against the agent's own encodeBatch(). */
   verifyEvery?: number;
   /**
-   * Render bodies this far ahead of their due time (ms; 0, the default: each when it is sent). Memory:
-   * schools × (renderAheadMs ÷ upload interval + 3) × 512 bytes.
+   * Render the bodies of the batches due in the first renderAheadMs of the live load ahead of their send
+   * (ms; 0, the default: each when it is sent). Memory: schools × (renderAheadMs ÷ upload interval + 3) × 512 bytes.
    */
   renderAheadMs?: number;
   /** CPU ms a render slice may take before the generator's loop gets a turn (default 4). */
@@ -121,8 +122,17 @@ interface Link {
 /** Errors of a connection that went away meanwhile (agent/transport/h2.ts STALE): a fresh one may well succeed at once. */
 const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_STREAM_CANCEL', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_SESSION_ERROR']);
 
+/** An exchange under way and its deadline (performance.now() ms). */
+interface Pending {
+  stream: http2.ClientHttp2Stream;
+  deadline: number;
+  timedOut: boolean;
+}
+
 interface Agent {
   school: FleetSchool;
+  /** Its request headers, made on its first upload. */
+  headers?: http2.OutgoingHttpHeaders;
   link: Link;
   /** First sequence of the live load: batch k starts at firstSeq + k × reports. */
   firstSeq: number;
@@ -198,6 +208,9 @@ export class LoadGenerator {
   private readonly port: number;
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
+  /** Exchanges under way, oldest first (a Set keeps insertion order). */
+  private readonly pending = new Set<Pending>();
   private stopped = false;
   private sentCount = 0;
   /** The body of the first refusal, for the report. */
@@ -266,15 +279,15 @@ export class LoadGenerator {
   }
 
   /**
-   * Renders the bodies due within renderAheadMs, earliest first, for at most renderSliceMs; then gives the
-   * loop a turn (setImmediate: sends and answers go first) or, when nothing is due for rendering, waits.
+   * Renders the bodies due in the first renderAheadMs of the live load, earliest first, for at most
+   * renderSliceMs; then gives the loop a turn (sends and answers go first), until all are rendered.
    */
   private renderSlice(): void {
     const ring = this.ring as BodyRing;
     const heap = this.renderHeap as MinHeap;
     const next = this.renderNext as Float64Array;
     const until = performance.now() + (this.opts.renderSliceMs ?? 4);
-    const horizon = this.now() + (this.opts.renderAheadMs ?? 0);
+    const horizon = this.liveStartMs + (this.opts.renderAheadMs ?? 0);
     let n = 0;
     while (heap.size > 0 && heap.peekKey() <= horizon) {
       if ((++n & 15) === 0 && performance.now() > until) {
@@ -285,18 +298,15 @@ export class LoadGenerator {
       const a = this.agents[i] as Agent;
       // Batches already sent or skipped are not rendered: the renderer fell behind there.
       const k = Math.max(next[i] as number, ring.consumedThrough(i));
-      if (!ring.hasRoom(i, k)) {
-        // Its ring is full (only when renderAheadMs outgrew it): try again an interval later.
-        heap.push(i, horizon + a.school.uploadIntervalMs);
-        continue;
-      }
+      // No room: the ring is sized for renderAheadMs, so only a schedule moved by a stalled clock gets here; that one is rendered when sent.
+      if (!ring.hasRoom(i, k)) continue;
       const v = this.batchValues(a, k);
       if (ring.put(i, k, this.bank.bodySync(a.kind, v))) this.counters.bodiesRenderedAhead++;
       next[i] = k + 1;
       heap.push(i, this.dueMs(a, v.seq + a.kind.reports));
     }
     this.counters.fullEncodes = this.bank.fullEncodes;
-    if (!this.stopped) this.renderTimer = setTimeout(() => this.renderSlice(), 500);
+    this.renderTimer = undefined;
   }
 
   private localAddress(i: number): string {
@@ -378,6 +388,7 @@ export class LoadGenerator {
       this.renderSlice();
     }
     this.loopDelay.enable();
+    this.sweepTimer = setInterval(() => this.sweepDeadlines(), 1000);
     this.timer = setInterval(() => {
       try {
         this.tick();
@@ -493,22 +504,41 @@ export class LoadGenerator {
     }
   }
 
+  /**
+   * Cancels the exchanges past their deadline (once a second: one sweep instead of a timer per upload).
+   * In send order, so the sweep stops at the first one still in time.
+   */
+  private sweepDeadlines(): void {
+    const now = performance.now();
+    for (const p of this.pending) {
+      if (p.deadline > now) break;
+      this.pending.delete(p);
+      p.timedOut = true;
+      p.stream.close(http2.constants.NGHTTP2_CANCEL);
+    }
+  }
+
+  /** The agent's request headers; only content-length changes between its uploads (request() copies them). */
+  private headers(a: Agent, length: number): http2.OutgoingHttpHeaders {
+    const h = (a.headers ??= {
+      ':method': 'POST',
+      ':path': INGEST_PATH,
+      'content-type': 'application/json',
+      authorization: `Bearer ${this.opts.tokens[a.school.index]}`,
+      'user-agent': 'campuslink-agent/0.1.0',
+      'content-length': 0,
+      'content-encoding': COLS_ENCODING,
+    });
+    h['content-length'] = length;
+    return h;
+  }
+
   private exchange(session: http2.ClientHttp2Session, a: Agent, body: Buffer): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': INGEST_PATH,
-        'content-type': 'application/json',
-        authorization: `Bearer ${this.opts.tokens[a.school.index]}`,
-        'user-agent': 'campuslink-agent/0.1.0',
-        'content-length': body.length,
-        'content-encoding': COLS_ENCODING,
-      });
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, this.opts.timeoutMs ?? 30_000);
+      const stream = session.request(this.headers(a, body.length));
+      const deadline: Pending = { stream, deadline: performance.now() + (this.opts.timeoutMs ?? 30_000), timedOut: false };
+      this.pending.add(deadline);
+      const done = () => this.pending.delete(deadline);
       let status = 0;
       let retryAfterS: number | undefined;
       const chunks: Buffer[] = [];
@@ -519,16 +549,16 @@ export class LoadGenerator {
       });
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        clearTimeout(timer);
-        if (status === 0) reject(Object.assign(new Error('no answer'), { code: timedOut ? 'TIMEOUT' : 'NO_ANSWER' }));
+        done();
+        if (status === 0) reject(Object.assign(new Error('no answer'), { code: deadline.timedOut ? 'TIMEOUT' : 'NO_ANSWER' }));
         else resolve({ status, text: Buffer.concat(chunks).toString('utf8'), ...(retryAfterS !== undefined && { retryAfterS }) });
       });
       stream.on('close', () => {
-        clearTimeout(timer);
-        if (status === 0) reject(Object.assign(new Error('stream closed'), { code: timedOut ? 'TIMEOUT' : `STREAM_CLOSED_${stream.rstCode}` }));
+        done();
+        if (status === 0) reject(Object.assign(new Error('stream closed'), { code: deadline.timedOut ? 'TIMEOUT' : `STREAM_CLOSED_${stream.rstCode}` }));
       });
       stream.on('error', (e) => {
-        clearTimeout(timer);
+        done();
         reject(e);
       });
       stream.end(body);
@@ -545,6 +575,7 @@ export class LoadGenerator {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.renderTimer) clearTimeout(this.renderTimer);
     this.loopDelay.disable();
     for (const l of this.links) {
