@@ -299,7 +299,7 @@ describe('bench/fleet (province soak, small)', () => {
     let dir: string;
     beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'soak-seed-'))));
     // withStateDb() closes the state database (and its checkpointer worker) asynchronously: its files may still be going.
-    afterEach(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
+    afterEach(() => removeWhenSettled(dir));
 
     it('leaves a token per school, dedupe lines through the seeded sequences and gap pairs ending before the live start', () => {
       const fleet = makeFleet(40);
@@ -334,7 +334,7 @@ describe('bench/fleet (province soak, small)', () => {
     after(async () => {
       col?.child.kill('SIGTERM');
       if (col) await col.exited;
-      rmSync(dir, { recursive: true, force: true });
+      await removeWhenSettled(dir);
     });
 
     it('uploads every school once over its own HTTP/2 session, all held; a repeat counts as duplicate; a restart is timed', async () => {
@@ -392,6 +392,23 @@ describe('bench/fleet (province soak, small)', () => {
     });
   });
 });
+
+/**
+ * Removes a directory whose files may still be changing: the state database's checkpointer worker closes
+ * after withStateDb() returns (on a loaded box, seconds later: the first tries meet ENOTEMPTY), influxd
+ * may outlive the collector by a moment. Tries again every 100 ms for up to 15 s, the event loop free between.
+ */
+async function removeWhenSettled(dir: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    } catch (e) {
+      if (i >= 150 || !['ENOTEMPTY', 'EBUSY', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 /** The embedded influxd's URL from the collector's log line. */
 function readInfluxUrl(dir: string): string {
