@@ -17,12 +17,13 @@
  * 1/2/4 reports a batch, 781 batches/s at 60,000 schools.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeFleet, offeredBatchesPerSec } from './fleet/fleet.js';
 import { GeneratorClient, type GeneratorStats } from './fleet/generator-client.js';
+import { peerGeneratorScript } from './fleet/peer-tree.js';
 import type { BenchResult } from './snmp-poll.bench.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -31,15 +32,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? (process.argv[i + 1] as string) : def;
-}
-
-/** The peer's generator: bench/fleet, agent/ and protocol/ of `ref` in a scratch directory, this tree's node_modules. */
-function peerTree(ref: string, dir: string): string {
-  const tar = execFileSync('git', ['-C', ROOT, 'archive', ref, 'bench/fleet', 'agent', 'protocol', 'package.json', 'tsconfig.json'], { maxBuffer: 256 * 2 ** 20 });
-  mkdirSync(dir, { recursive: true });
-  execFileSync('tar', ['-x', '-C', dir], { input: tar });
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return join(dir, 'bench/fleet/generator-main.ts');
 }
 
 /** Starts the stand-in collector; resolves with its port and a function that stops it and returns its counts. */
@@ -125,7 +117,7 @@ export async function run(): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'gen-cost-'));
   const load: string[] = [];
   try {
-    const peerScript = peerTree(ref, join(dir, 'peer'));
+    const peerScript = peerGeneratorScript(ROOT, ref, join(dir, 'peer'));
     const ours = join(ROOT, 'bench/fleet/generator-main.ts');
     const o = { schools, sessions, warmupS, windowS, dir, renderAhead, peerPreconnect };
     console.log(`generator cost: ${schools} schools on ${sessions} sessions, ${offeredBatchesPerSec(makeFleet(schools)).toFixed(0)} batches/s; peer ${ref.slice(0, 12)}; ${rounds} rounds of ${warmupS} s + ${windowS} s each; load average ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

@@ -16,7 +16,8 @@
  * and end of the window and the slope, also as anonymous + file-backed (RssAnon, RssFile: influxd's
  * mapped TSM files grow RssFile, which is not a leak), state size on disk, the generator's own CPU share, and restart
  * times after SIGTERM and after SIGKILL. The generator renders every body of the run ahead of its send, from
- * the live start on, so the window's generator CPU is sending only (`--render-ahead 0`: as before). With `--profile 1` (the default) the first collector runs with
+ * the live start on, so the window's generator CPU is sending only (`--render-ahead 0`: as before;
+ * `--generator-ref REF` runs the generator of an older tree instead, for an A/B). With `--profile 1` (the default) the first collector runs with
  * `--cpu-prof --trace-gc` and the soak prints what held its event loop in the window: long tasks (≥ 50 ms
  * without the loop going idle) by the project function they ran in, GC pauses by kind
  * (bench/fleet/loop-causes.ts); profiling costs the collector a few per cent of CPU. Goals: held ≥ 99 % of offered, p99 < 1 s, loop delay < 50 ms,
@@ -27,7 +28,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } from './fleet/collector-process.js';
 import { makeFleet, offeredBatchesPerSec, offeredReportsPerSec, registryCsv } from './fleet/fleet.js';
 import { GeneratorClient, type GeneratorStats } from './fleet/generator-client.js';
@@ -36,6 +37,7 @@ import { HealthProbe, ProcSampler, slopePerMin, threadCpuPerUnit, type ProcSampl
 import { loopCauseFlags, loopCauses } from './fleet/loop-causes.js';
 import { restartCollector, type RestartResult } from './fleet/restart.js';
 import { seedState, type SeedResult } from './fleet/seed.js';
+import { peerGeneratorScript } from './fleet/peer-tree.js';
 import type { BenchResult } from './snmp-poll.bench.js';
 
 /** The soak's knobs: argv `--name value` first, then SOAK_NAME, then the default. */
@@ -54,6 +56,8 @@ export interface SoakOptions {
   profile: boolean;
   /** Render every upload body of the run ahead of its send, from the live start on (`--render-ahead 0`: each when sent, as before). */
   renderAhead: boolean;
+  /** Run the load generator of this git ref instead of this tree's (`--generator-ref main`: the before of an A/B). */
+  generatorRef?: string;
 }
 
 function option(name: string, def: number): number;
@@ -82,7 +86,15 @@ export function soakOptions(): SoakOptions {
     keep: option('keep', 0) > 0,
     profile: option('profile', 1) > 0,
     renderAhead: option('render-ahead', 1) > 0,
+    ...(textOption('generator-ref') !== undefined && { generatorRef: textOption('generator-ref') }),
   };
+}
+
+/** A text option: argv `--name value`, then SOAK_NAME. */
+function textOption(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  const raw = i > 0 ? process.argv[i + 1] : process.env[`SOAK_${name.toUpperCase().replace(/-/g, '_')}`];
+  return raw === undefined || raw === '' ? undefined : raw;
 }
 
 /**
@@ -93,6 +105,7 @@ export function soakOptions(): SoakOptions {
 const DEFAULT_GAP_PAIRS = 60;
 
 const mb = (b: number) => Math.round(b / 2 ** 20);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Raises this process's descriptor limit (children inherit it): 60,000 sessions need 60,000 fds on each side. */
@@ -217,7 +230,8 @@ async function measureWindow(gen: GeneratorClient, probe: HealthProbe, sampler: 
 async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLastSeq: number[], liveStartMs: number, sessions: number) {
   // Bodies for the whole run and a minute more, rendered from the live start on (in the warm-up: the window only sends).
   const renderAheadMs = o.renderAhead ? (o.minutes + 1) * 60_000 : 0;
-  const gen = await GeneratorClient.start({ url: col.url, schools: o.schools, tokensFile: w.tokensFile, lastSeq: fleetLastSeq, liveStartMs, sessions, renderAheadMs }, join(w.dir, 'generator-job.json'));
+  const script = o.generatorRef ? peerGeneratorScript(ROOT, o.generatorRef, join(w.dir, 'generator-ref')) : undefined;
+  const gen = await GeneratorClient.start({ url: col.url, schools: o.schools, tokensFile: w.tokensFile, lastSeq: fleetLastSeq, liveStartMs, sessions, renderAheadMs }, join(w.dir, 'generator-job.json'), script);
   const sampler = new ProcSampler({ collector: col.pid, ...(col.influxdPid && { influxd: col.influxdPid }), generator: gen.pid });
   sampler.start(5000);
   const probe = new HealthProbe(col.url, 200);
@@ -307,7 +321,8 @@ export async function run(): Promise<BenchResult> {
     figures.reports_not_sent = `${L.final.counters.reportsSkipped} while the previous batch was unanswered, ${L.final.counters.reportsBackedOff} while backing off`;
     if (L.final.firstFailure) figures.first_refusal = L.final.firstFailure.slice(0, 300);
     figures.template_checks = `${L.final.counters.templateChecks} checked against encodeBatch, ${L.final.counters.templateMismatches} mismatches, ${L.final.counters.fullEncodes} full encodes`;
-    figures.generator_bodies = o.renderAhead
+    if (o.generatorRef) figures.generator_ref = `${o.generatorRef} (its bench/fleet/generator-main.ts, not this tree's)`;
+    figures.generator_bodies = o.generatorRef ? 'as the generator of --generator-ref does' : o.renderAhead
       ? `rendered ahead of the send (--render-ahead 1): ${fc.bodiesRenderedAhead} rendered, ${fc.bodiesRenderedAtSend} rendered at send (the renderer behind)${L.win ? `, ${L.win.genEnd.counters.bodiesRenderedAtSend - L.win.genStart.counters.bodiesRenderedAtSend} of them in the window` : ''}; ${mb(L.final.renderAheadBytes ?? 0)} MiB held for them`
       : `each rendered when sent (--render-ahead 0): ${fc.bodiesRenderedAtSend}`;
     figures.generator_loop_delay_max_ms = Number(L.final.loopDelayMaxMs.toFixed(1));
