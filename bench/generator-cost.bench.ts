@@ -3,24 +3,27 @@
  * older one (its peer, `--peer-ref`, default the merge base with main) in the same run, interleaved.
  *
  *   npx tsx bench/generator-cost.bench.ts [--schools 20000] [--sessions N] [--rounds 2] [--warmup-s 15] [--window-s 60] [--peer-ref REF]
+ *     [--render-ahead 0] [--peer-preconnect 1]
  *
  * Each generator runs as its own process (bench/fleet/generator-main.ts of its tree, as the soak forks
  * it) against a stand-in collector in another process (bench/fleet/ack-server.ts: decodes every body with
  * the protocol's decodeBatch and acknowledges it; closes sessions unused for 60 s and idle for 15 min, as
- * the collector's listener does). The peer is driven the way the soak drove it (every session opened
- * before the load), this tree's generator the way the soak drives it now (sessions opened on first
- * upload). Sessions default to the 60,000-school soak's share: 18,500 for 60,000 schools. The figure is
+ * the collector's listener does). Both open each session on its first upload, as the soak drives them
+ * (`--peer-preconnect 1` opens the peer's all before the load, for a peer from before session 7); this
+ * tree's generator renders its bodies ahead of the send as the soak has it do (`--render-ahead 0`: each
+ * when sent). Sessions default to the 60,000-school soak's share: 18,500 for 60,000 schools. The figure is
  * the generator process's own CPU (process.cpuUsage, user + system) over the window ÷ batches it sent in
  * it; the ratio is peer ÷ this tree (> 1: this tree is cheaper). The fleet's schedule is the soak's:
  * 1/2/4 reports a batch, 781 batches/s at 60,000 schools.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeFleet, offeredBatchesPerSec } from './fleet/fleet.js';
 import { GeneratorClient, type GeneratorStats } from './fleet/generator-client.js';
+import { peerGeneratorScript } from './fleet/peer-tree.js';
 import type { BenchResult } from './snmp-poll.bench.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -29,15 +32,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? (process.argv[i + 1] as string) : def;
-}
-
-/** The peer's generator: bench/fleet, agent/ and protocol/ of `ref` in a scratch directory, this tree's node_modules. */
-function peerTree(ref: string, dir: string): string {
-  const tar = execFileSync('git', ['-C', ROOT, 'archive', ref, 'bench/fleet', 'agent', 'protocol', 'package.json', 'tsconfig.json'], { maxBuffer: 256 * 2 ** 20 });
-  mkdirSync(dir, { recursive: true });
-  execFileSync('tar', ['-x', '-C', dir], { input: tar });
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return join(dir, 'bench/fleet/generator-main.ts');
 }
 
 /** Starts the stand-in collector; resolves with its port and a function that stops it and returns its counts. */
@@ -69,17 +63,19 @@ interface RunFigures {
 }
 
 /** One generator against a fresh stand-in collector: CPU per batch over the window. */
-async function runOne(script: string, peer: boolean, o: { schools: number; sessions: number; warmupS: number; windowS: number; dir: string }): Promise<RunFigures> {
+async function runOne(script: string, peer: boolean, o: { schools: number; sessions: number; warmupS: number; windowS: number; dir: string; renderAhead: boolean; peerPreconnect: boolean }): Promise<RunFigures> {
   const srv = await ackServer();
   const tokensFile = join(o.dir, 'tokens.txt');
   writeFileSync(tokensFile, `${Array.from({ length: o.schools }, (_, i) => `clat_${String(i).padStart(40, '0')}`).join('\n')}\n`);
   // Sequences of six digits: every body comes from a template, as in a seeded soak.
-  const job = { url: `http://127.0.0.1:${srv.port}`, schools: o.schools, tokensFile, lastSeq: Array.from({ length: o.schools }, () => 100_000), liveStartMs: Date.now() + 2000, sessions: o.sessions };
+  // This tree's generator renders every body of the run ahead, as the soak drives it (an older one ignores the field).
+  const renderAheadMs = peer || !o.renderAhead ? 0 : (o.warmupS + o.windowS + 60) * 1000;
+  const job = { url: `http://127.0.0.1:${srv.port}`, schools: o.schools, tokensFile, lastSeq: Array.from({ length: o.schools }, () => 100_000), liveStartMs: Date.now() + 2000, sessions: o.sessions, renderAheadMs };
   const gen = await GeneratorClient.start(job, join(o.dir, 'job.json'), script);
   let f: Omit<RunFigures, 'server'>;
   let server: string;
   try {
-    if (peer) await gen.connect(3000);
+    if (peer && o.peerPreconnect) await gen.connect(3000);
     const startedAt = Date.now();
     await gen.begin(startedAt);
     await sleep(o.warmupS * 1000);
@@ -115,13 +111,15 @@ export async function run(): Promise<BenchResult> {
   const rounds = Number(arg('rounds', '2'));
   const warmupS = Number(arg('warmup-s', '15'));
   const windowS = Number(arg('window-s', '60'));
+  const renderAhead = arg('render-ahead', '1') !== '0';
+  const peerPreconnect = arg('peer-preconnect', '0') !== '0';
   const ref = arg('peer-ref', execFileSync('git', ['-C', ROOT, 'merge-base', 'HEAD', 'main'], { encoding: 'utf8' }).trim());
   const dir = mkdtempSync(join(tmpdir(), 'gen-cost-'));
   const load: string[] = [];
   try {
-    const peerScript = peerTree(ref, join(dir, 'peer'));
+    const peerScript = peerGeneratorScript(ROOT, ref, join(dir, 'peer'));
     const ours = join(ROOT, 'bench/fleet/generator-main.ts');
-    const o = { schools, sessions, warmupS, windowS, dir };
+    const o = { schools, sessions, warmupS, windowS, dir, renderAhead, peerPreconnect };
     console.log(`generator cost: ${schools} schools on ${sessions} sessions, ${offeredBatchesPerSec(makeFleet(schools)).toFixed(0)} batches/s; peer ${ref.slice(0, 12)}; ${rounds} rounds of ${warmupS} s + ${windowS} s each; load average ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     const peerUs: number[] = [];
     const oursUs: number[] = [];

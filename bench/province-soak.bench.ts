@@ -13,8 +13,11 @@
  * `--minutes` of live load, the first `--warmup` minutes not counted. Measured: reports/s held vs
  * offered, p50/p99 upload latency, /healthz answer time (max: the outside bound of event-loop stalls;
  * the collector's own loop-delay figure when /healthz has one), RSS of collector and influxd at the start
- * and end of the window and the slope, state size on disk, the generator's own CPU share, and restart
- * times after SIGTERM and after SIGKILL. With `--profile 1` (the default) the first collector runs with
+ * and end of the window and the slope, also as anonymous + file-backed (RssAnon, RssFile: influxd's
+ * mapped TSM files grow RssFile, which is not a leak), state size on disk, the generator's own CPU share, and restart
+ * times after SIGTERM and after SIGKILL. The generator renders every body of the run ahead of its send, from
+ * the live start on, so the window's generator CPU is sending only (`--render-ahead 0`: as before;
+ * `--generator-ref REF` runs the generator of an older tree instead, for an A/B). With `--profile 1` (the default) the first collector runs with
  * `--cpu-prof --trace-gc` and the soak prints what held its event loop in the window: long tasks (≥ 50 ms
  * without the loop going idle) by the project function they ran in, GC pauses by kind
  * (bench/fleet/loop-causes.ts); profiling costs the collector a few per cent of CPU. Goals: held ≥ 99 % of offered, p99 < 1 s, loop delay < 50 ms,
@@ -25,7 +28,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } from './fleet/collector-process.js';
 import { makeFleet, offeredBatchesPerSec, offeredReportsPerSec, registryCsv } from './fleet/fleet.js';
 import { GeneratorClient, type GeneratorStats } from './fleet/generator-client.js';
@@ -34,6 +37,7 @@ import { HealthProbe, ProcSampler, slopePerMin, threadCpuPerUnit, type ProcSampl
 import { loopCauseFlags, loopCauses } from './fleet/loop-causes.js';
 import { restartCollector, type RestartResult } from './fleet/restart.js';
 import { seedState, type SeedResult } from './fleet/seed.js';
+import { peerGeneratorScript } from './fleet/peer-tree.js';
 import type { BenchResult } from './snmp-poll.bench.js';
 
 /** The soak's knobs: argv `--name value` first, then SOAK_NAME, then the default. */
@@ -50,6 +54,10 @@ export interface SoakOptions {
   keep: boolean;
   /** Profile the first collector (CPU profile, GC trace) and report what held its loop. */
   profile: boolean;
+  /** Render every upload body of the run ahead of its send, from the live start on (`--render-ahead 0`: each when sent, as before). */
+  renderAhead: boolean;
+  /** Run the load generator of this git ref instead of this tree's (`--generator-ref main`: the before of an A/B). */
+  generatorRef?: string;
 }
 
 function option(name: string, def: number): number;
@@ -77,7 +85,16 @@ export function soakOptions(): SoakOptions {
     preconnect: option('preconnect', 0) > 0,
     keep: option('keep', 0) > 0,
     profile: option('profile', 1) > 0,
+    renderAhead: option('render-ahead', 1) > 0,
+    ...(textOption('generator-ref') !== undefined && { generatorRef: textOption('generator-ref') }),
   };
+}
+
+/** A text option: argv `--name value`, then SOAK_NAME. */
+function textOption(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  const raw = i > 0 ? process.argv[i + 1] : process.env[`SOAK_${name.toUpperCase().replace(/-/g, '_')}`];
+  return raw === undefined || raw === '' ? undefined : raw;
 }
 
 /**
@@ -88,6 +105,7 @@ export function soakOptions(): SoakOptions {
 const DEFAULT_GAP_PAIRS = 60;
 
 const mb = (b: number) => Math.round(b / 2 ** 20);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Raises this process's descriptor limit (children inherit it): 60,000 sessions need 60,000 fds on each side. */
@@ -162,6 +180,9 @@ interface Window {
   end: ProcSample;
   collectorRssSlopeMbPerMin: number;
   influxdRssSlopeMbPerMin: number;
+  /** Of anonymous memory only (RssAnon): file-backed pages (influxd's mapped TSM files) are not a leak. */
+  collectorRssAnonSlopeMbPerMin: number;
+  influxdRssAnonSlopeMbPerMin: number;
   cpuShare: { collector: number; influxd: number; generator: number };
   genStart: GeneratorStats;
   genEnd: GeneratorStats;
@@ -197,6 +218,8 @@ async function measureWindow(gen: GeneratorClient, probe: HealthProbe, sampler: 
     end,
     collectorRssSlopeMbPerMin: slopePerMin(inWin.map((s) => ({ atMs: s.atMs, y: s.collectorRss / 2 ** 20 }))),
     influxdRssSlopeMbPerMin: slopePerMin(inWin.map((s) => ({ atMs: s.atMs, y: s.influxdRss / 2 ** 20 }))),
+    collectorRssAnonSlopeMbPerMin: slopePerMin(inWin.map((s) => ({ atMs: s.atMs, y: s.collectorRssParts.anon / 2 ** 20 }))),
+    influxdRssAnonSlopeMbPerMin: slopePerMin(inWin.map((s) => ({ atMs: s.atMs, y: s.influxdRssParts.anon / 2 ** 20 }))),
     cpuShare: { collector: share(start.collectorCpuMs, end.collectorCpuMs), influxd: share(start.influxdCpuMs, end.influxdCpuMs), generator: share(start.generatorCpuMs, end.generatorCpuMs) },
     genStart: g0.s,
     genEnd: g1.s,
@@ -205,7 +228,10 @@ async function measureWindow(gen: GeneratorClient, probe: HealthProbe, sampler: 
 
 /** The live phase: start the generator, sample, and stop at the end or when the collector dies. */
 async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLastSeq: number[], liveStartMs: number, sessions: number) {
-  const gen = await GeneratorClient.start({ url: col.url, schools: o.schools, tokensFile: w.tokensFile, lastSeq: fleetLastSeq, liveStartMs, sessions }, join(w.dir, 'generator-job.json'));
+  // Bodies for the whole run and a minute more, rendered from the live start on (in the warm-up: the window only sends).
+  const renderAheadMs = o.renderAhead ? (o.minutes + 1) * 60_000 : 0;
+  const script = o.generatorRef ? peerGeneratorScript(ROOT, o.generatorRef, join(w.dir, 'generator-ref')) : undefined;
+  const gen = await GeneratorClient.start({ url: col.url, schools: o.schools, tokensFile: w.tokensFile, lastSeq: fleetLastSeq, liveStartMs, sessions, renderAheadMs }, join(w.dir, 'generator-job.json'), script);
   const sampler = new ProcSampler({ collector: col.pid, ...(col.influxdPid && { influxd: col.influxdPid }), generator: gen.pid });
   sampler.start(5000);
   const probe = new HealthProbe(col.url, 200);
@@ -295,6 +321,10 @@ export async function run(): Promise<BenchResult> {
     figures.reports_not_sent = `${L.final.counters.reportsSkipped} while the previous batch was unanswered, ${L.final.counters.reportsBackedOff} while backing off`;
     if (L.final.firstFailure) figures.first_refusal = L.final.firstFailure.slice(0, 300);
     figures.template_checks = `${L.final.counters.templateChecks} checked against encodeBatch, ${L.final.counters.templateMismatches} mismatches, ${L.final.counters.fullEncodes} full encodes`;
+    if (o.generatorRef) figures.generator_ref = `${o.generatorRef} (its bench/fleet/generator-main.ts, not this tree's)`;
+    figures.generator_bodies = o.generatorRef ? 'as the generator of --generator-ref does' : o.renderAhead
+      ? `rendered ahead of the send (--render-ahead 1): ${fc.bodiesRenderedAhead} rendered, ${fc.bodiesRenderedAtSend} rendered at send (the renderer behind)${L.win ? `, ${L.win.genEnd.counters.bodiesRenderedAtSend - L.win.genStart.counters.bodiesRenderedAtSend} of them in the window` : ''}; ${mb(L.final.renderAheadBytes ?? 0)} MiB held for them`
+      : `each rendered when sent (--render-ahead 0): ${fc.bodiesRenderedAtSend}`;
     figures.generator_loop_delay_max_ms = Number(L.final.loopDelayMaxMs.toFixed(1));
     figures.state_dir_mib_excluding_influxdb = mb(du(w.stateDir) - du(join(w.stateDir, 'influxdb')));
     figures.influxdb_dir_mib = mb(du(join(w.stateDir, 'influxdb')));
@@ -363,6 +393,13 @@ function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record
     influxd_rss_mib_start: mb(win.start.influxdRss),
     influxd_rss_mib_end: mb(win.end.influxdRss),
     influxd_rss_slope_mib_per_min: r1(win.influxdRssSlopeMbPerMin),
+    // RSS by kind (/proc/PID/status): anonymous (heap: a leak shows here) and file-backed (influxd's mmap'ed TSM files: not a leak).
+    collector_rss_anon_file_mib_start: `${mb(win.start.collectorRssParts.anon)} + ${mb(win.start.collectorRssParts.file)}`,
+    collector_rss_anon_file_mib_end: `${mb(win.end.collectorRssParts.anon)} + ${mb(win.end.collectorRssParts.file)}`,
+    collector_rss_anon_slope_mib_per_min: r1(win.collectorRssAnonSlopeMbPerMin),
+    influxd_rss_anon_file_mib_start: `${mb(win.start.influxdRssParts.anon)} + ${mb(win.start.influxdRssParts.file)}`,
+    influxd_rss_anon_file_mib_end: `${mb(win.end.influxdRssParts.anon)} + ${mb(win.end.influxdRssParts.file)}`,
+    influxd_rss_anon_slope_mib_per_min: r1(win.influxdRssAnonSlopeMbPerMin),
     generator_rss_mib: mb(win.end.generatorRss),
     cpu_collector_pct: Math.round(win.cpuShare.collector * 100),
     cpu_influxd_pct: Math.round(win.cpuShare.influxd * 100),

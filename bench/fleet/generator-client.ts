@@ -14,6 +14,8 @@ export interface GeneratorStats {
   loopDelayMaxMs: number;
   loopDelayP99Ms: number;
   rssBytes: number;
+  /** Bytes held for bodies rendered ahead (absent from an older generator). */
+  renderAheadBytes?: number;
 }
 
 export class GeneratorClient {

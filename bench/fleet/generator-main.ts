@@ -4,6 +4,7 @@
  * in argv[2]; answers the parent's messages: connect, start, stats, latency, stop.
  */
 import { readFileSync } from 'node:fs';
+import { cheapAsyncBind } from './cheap-bind.js';
 import { makeFleet } from './fleet.js';
 import { LoadGenerator } from './generator.js';
 
@@ -16,6 +17,10 @@ export interface GeneratorJob {
   liveStartMs: number;
   /** HTTP/2 sessions (default one per school). */
   sessions?: number;
+  /** Render bodies this far ahead of their send, ms (LoadGenerator renderAheadMs; default 0: when sent). */
+  renderAheadMs?: number;
+  /** false: keep node's own AsyncResource.prototype.bind (cheap-bind.ts), for an A/B. */
+  cheapAsyncBind?: boolean;
 }
 
 /** Messages from the parent. */
@@ -27,8 +32,9 @@ export type GeneratorRequest =
   | { id: number; op: 'stop' };
 
 const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as GeneratorJob;
+if (job.cheapAsyncBind !== false) cheapAsyncBind();
 const tokens = readFileSync(job.tokensFile, 'utf8').split('\n').filter(Boolean);
-const gen = new LoadGenerator({ url: job.url, fleet: makeFleet(job.schools), tokens, lastSeq: job.lastSeq, liveStartMs: job.liveStartMs, ...(job.sessions && { sessions: job.sessions }) });
+const gen = new LoadGenerator({ url: job.url, fleet: makeFleet(job.schools), tokens, lastSeq: job.lastSeq, liveStartMs: job.liveStartMs, ...(job.sessions && { sessions: job.sessions }), ...(job.renderAheadMs && { renderAheadMs: job.renderAheadMs }) });
 const cpu0 = process.cpuUsage();
 
 const reply = (id: number, result: unknown) => process.send?.({ id, result });
@@ -43,7 +49,7 @@ process.on('message', (m: GeneratorRequest) => {
         return reply(m.id, true);
       case 'stats': {
         const cpu = process.cpuUsage(cpu0);
-        return reply(m.id, { counters: gen.counters, firstFailure: gen.firstFailure, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, loopDelayMaxMs: gen.loopDelay.max / 1e6, loopDelayP99Ms: gen.loopDelay.percentile(99) / 1e6, rssBytes: rssOrNaN() });
+        return reply(m.id, { counters: gen.counters, firstFailure: gen.firstFailure, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, loopDelayMaxMs: gen.loopDelay.max / 1e6, loopDelayP99Ms: gen.loopDelay.percentile(99) / 1e6, rssBytes: rssOrNaN(), renderAheadBytes: gen.renderAheadBytes });
       }
       case 'latency':
         return reply(m.id, gen.latency(m.fromMs, m.toMs));

@@ -14,6 +14,11 @@
  * batches due meanwhile count as offered and not sent, so a failing collector is not hammered harder
  * than a real fleet would. Source addresses are spread over 127.2.0.0/16 so 60,000 connections do not
  * run out of ephemeral ports on one loopback address.
+ * With `renderAheadMs`, the body of every batch due in the first `renderAheadMs` of the live load is
+ * rendered ahead of its send (body-ring.ts): from start() on, earliest first, in slices of a few ms
+ * between sends, done within seconds; `sentAt` is then the batch's due time (the send follows within
+ * the 10 ms schedule tick). Later batches are rendered when sent. The soak sets it to the whole run,
+ * so the measured window only sends.
  */
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -22,8 +27,9 @@ import { Backoff } from '../../agent/transport/backoff.js';
 import { INGEST_PATH } from '../../agent/transport/exchange.js';
 import { COLS_ENCODING } from '../../protocol/index.js';
 import { CYCLE_MS, seededLastCollectedAt, UPLOAD_DELAY_MS, type FleetSchool } from './fleet.js';
+import { BodyRing } from './body-ring.js';
 import { MinHeap } from './heap.js';
-import { TemplateBank, VARIANTS, type BatchKind } from './templates.js';
+import { TemplateBank, VARIANTS, type BatchKind, type BatchValues } from './templates.js';
 
 export interface GeneratorOptions {
   /** Collector base URL, http://127.0.0.1:port. */
@@ -42,10 +48,17 @@ export interface GeneratorOptions {
    * descriptor per school) spread the schools over them round-robin, several agents per connection.
    */
   sessions?: number;
-  /** Deadline of one upload, ms (the agent's default timeoutMs). */
+  /** Deadline of one upload, ms (the agent's default timeoutMs), kept to within a second. */
   timeoutMs?: number;
   /** Every n-th body is checked against the agent's own encodeBatch(). */
   verifyEvery?: number;
+  /**
+   * Render the bodies of the batches due in the first renderAheadMs of the live load ahead of their send
+   * (ms; 0, the default: each when it is sent). Memory: schools × (renderAheadMs ÷ upload interval + 3) × 512 bytes.
+   */
+  renderAheadMs?: number;
+  /** CPU ms a render slice may take before the generator's loop gets a turn (default 4). */
+  renderSliceMs?: number;
   now?: () => number;
 }
 
@@ -78,6 +91,10 @@ export interface GeneratorCounters {
   templateChecks: number;
   templateMismatches: number;
   fullEncodes: number;
+  /** Bodies rendered ahead (renderAheadMs). */
+  bodiesRenderedAhead: number;
+  /** Bodies rendered when sent: none was rendered ahead (off, or the renderer was behind). */
+  bodiesRenderedAtSend: number;
 }
 
 /** One HTTP/2 session and what the generator knows of it. */
@@ -105,9 +122,20 @@ interface Link {
 /** Errors of a connection that went away meanwhile (agent/transport/h2.ts STALE): a fresh one may well succeed at once. */
 const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_STREAM_CANCEL', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_SESSION_ERROR']);
 
+/** An exchange under way and its deadline (performance.now() ms). */
+interface Pending {
+  stream: http2.ClientHttp2Stream;
+  deadline: number;
+  timedOut: boolean;
+}
+
 interface Agent {
   school: FleetSchool;
+  /** Its request headers, made on its first upload. */
+  headers?: http2.OutgoingHttpHeaders;
   link: Link;
+  /** First sequence of the live load: batch k starts at firstSeq + k × reports. */
+  firstSeq: number;
   /** First sequence of the next batch. */
   nextSeq: number;
   busy: boolean;
@@ -180,6 +208,9 @@ export class LoadGenerator {
   private readonly port: number;
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
+  /** Exchanges under way, oldest first (a Set keeps insertion order). */
+  private readonly pending = new Set<Pending>();
   private stopped = false;
   private sentCount = 0;
   /** The body of the first refusal, for the report. */
@@ -189,7 +220,13 @@ export class LoadGenerator {
   readonly counters: GeneratorCounters = {
     batchesSent: 0, reportsSent: 0, batchesOk: 0, reportsHeld: 0, reportsDuplicate: 0, reportsSkipped: 0, reportsBackedOff: 0, failures: {},
     inFlight: 0, sessionsOpen: 0, sessionsOpened: 0, sessionsClosedByCollector: 0, sessionsDropped: 0, staleRetries: 0, sessionErrors: 0, templateChecks: 0, templateMismatches: 0, fullEncodes: 0,
+    bodiesRenderedAhead: 0, bodiesRenderedAtSend: 0,
   };
+  /** Bodies rendered ahead, and the renderer's schedule: agents by the due time of the next batch to render. */
+  private readonly ring?: BodyRing;
+  private readonly renderHeap?: MinHeap;
+  private readonly renderNext?: Float64Array;
+  private renderTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: GeneratorOptions) {
     const u = new URL(opts.url);
@@ -201,6 +238,7 @@ export class LoadGenerator {
     this.agents = opts.fleet.map((school, i) => ({
       school,
       link: this.links[i % n] as Link,
+      firstSeq: (opts.lastSeq[i] as number) + 1,
       nextSeq: (opts.lastSeq[i] as number) + 1,
       busy: false,
       backoff: new Backoff({ baseMs: 2000, maxMs: 300_000 }),
@@ -209,6 +247,17 @@ export class LoadGenerator {
     }));
     this.heap = new MinHeap(this.agents.length);
     this.liveStartMs = opts.liveStartMs;
+    const ahead = opts.renderAheadMs ?? 0;
+    if (ahead > 0) {
+      this.ring = new BodyRing({ slots: opts.fleet.map((s) => Math.ceil(ahead / s.uploadIntervalMs) + 3) });
+      this.renderHeap = new MinHeap(this.agents.length);
+      this.renderNext = new Float64Array(this.agents.length);
+    }
+  }
+
+  /** Bytes held for bodies rendered ahead (0 without renderAheadMs). */
+  get renderAheadBytes(): number {
+    return this.ring?.bytes ?? 0;
   }
 
   private liveStartMs: number;
@@ -218,9 +267,46 @@ export class LoadGenerator {
     return seededLastCollectedAt(a.school, this.liveStartMs) + (seq - (this.opts.lastSeq[a.school.index] as number)) * CYCLE_MS;
   }
 
-  /** When the batch starting at nextSeq is due: after its last report was collected. */
-  private dueMs(a: Agent): number {
-    return this.collectedAt(a, a.nextSeq + a.kind.reports - 1) + UPLOAD_DELAY_MS;
+  /** When the batch starting at seq is due: after its last report was collected. */
+  private dueMs(a: Agent, seq = a.nextSeq): number {
+    return this.collectedAt(a, seq + a.kind.reports - 1) + UPLOAD_DELAY_MS;
+  }
+
+  /** What batch k of an agent carries; `sentAt` its due time (a body rendered ahead is sent then). */
+  private batchValues(a: Agent, k: number): BatchValues {
+    const seq = a.firstSeq + k * a.kind.reports;
+    return { school: a.school.id, seq, collectedAt: this.collectedAt(a, seq), sentAt: this.dueMs(a, seq) };
+  }
+
+  /**
+   * Renders the bodies due in the first renderAheadMs of the live load, earliest first, for at most
+   * renderSliceMs; then gives the loop a turn (sends and answers go first), until all are rendered.
+   */
+  private renderSlice(): void {
+    const ring = this.ring as BodyRing;
+    const heap = this.renderHeap as MinHeap;
+    const next = this.renderNext as Float64Array;
+    const until = performance.now() + (this.opts.renderSliceMs ?? 4);
+    const horizon = this.liveStartMs + (this.opts.renderAheadMs ?? 0);
+    let n = 0;
+    while (heap.size > 0 && heap.peekKey() <= horizon) {
+      if ((++n & 15) === 0 && performance.now() > until) {
+        this.renderTimer = setTimeout(() => this.renderSlice(), 0);
+        return;
+      }
+      const i = heap.pop();
+      const a = this.agents[i] as Agent;
+      // Batches already sent or skipped are not rendered: the renderer fell behind there.
+      const k = Math.max(next[i] as number, ring.consumedThrough(i));
+      // No room: the ring is sized for renderAheadMs, so only a schedule moved by a stalled clock gets here; that one is rendered when sent.
+      if (!ring.hasRoom(i, k)) continue;
+      const v = this.batchValues(a, k);
+      if (ring.put(i, k, this.bank.bodySync(a.kind, v))) this.counters.bodiesRenderedAhead++;
+      next[i] = k + 1;
+      heap.push(i, this.dueMs(a, v.seq + a.kind.reports));
+    }
+    this.counters.fullEncodes = this.bank.fullEncodes;
+    this.renderTimer = undefined;
   }
 
   private localAddress(i: number): string {
@@ -297,7 +383,12 @@ export class LoadGenerator {
   start(liveStartMs = this.opts.liveStartMs): void {
     this.liveStartMs = liveStartMs;
     this.agents.forEach((a, i) => this.heap.push(i, this.dueMs(a)));
+    if (this.renderHeap) {
+      this.agents.forEach((a, i) => (this.renderHeap as MinHeap).push(i, this.dueMs(a)));
+      this.renderSlice();
+    }
     this.loopDelay.enable();
+    this.sweepTimer = setInterval(() => this.sweepDeadlines(), 1000);
     this.timer = setInterval(() => {
       try {
         this.tick();
@@ -319,25 +410,33 @@ export class LoadGenerator {
       const seq = a.nextSeq;
       a.nextSeq += a.kind.reports;
       this.heap.push(i, this.dueMs(a));
-      if (a.busy) {
-        this.counters.reportsSkipped += a.kind.reports;
+      if (a.busy || now < a.backoffUntilMs) {
+        if (a.busy) this.counters.reportsSkipped += a.kind.reports;
+        else this.counters.reportsBackedOff += a.kind.reports;
+        // Its body, if rendered, is not sent: the slot is free for a later batch.
+        this.ring?.skipTo(i, (a.nextSeq - a.firstSeq) / a.kind.reports);
         continue;
       }
-      if (now < a.backoffUntilMs) {
-        this.counters.reportsBackedOff += a.kind.reports;
-        continue;
-      }
-      this.send(a, seq, now).catch((e: Error) => this.fail(`send: ${e.message}`));
+      this.send(a, i, seq, now).catch((e: Error) => this.fail(`send: ${e.message}`));
     }
   }
 
-  private async send(a: Agent, seq: number, sentAt: number): Promise<void> {
+  /** The body of batch `seq`: rendered ahead if it was, else now with `sentAt` now. */
+  private body(a: Agent, i: number, seq: number, now: number): { body: Buffer; values: BatchValues } {
+    const k = (seq - a.firstSeq) / a.kind.reports;
+    const ahead = this.ring?.take(i, k);
+    if (ahead) return { body: ahead, values: this.batchValues(a, k) };
+    this.counters.bodiesRenderedAtSend++;
+    const values = { school: a.school.id, seq, collectedAt: this.collectedAt(a, seq), sentAt: now };
+    // Synchronous deflate on one reused zlib context (templates.ts): ~30 µs, no context per batch for GC to free.
+    return { body: this.bank.bodySync(a.kind, values), values };
+  }
+
+  private async send(a: Agent, i: number, seq: number, now: number): Promise<void> {
     a.busy = true;
     let counted = false;
-    const values = { school: a.school.id, seq, collectedAt: this.collectedAt(a, seq), sentAt };
     try {
-      // Synchronous deflate on one reused zlib context (templates.ts): ~30 µs, no context per batch for GC to free.
-      const body = this.bank.bodySync(a.kind, values);
+      const { body, values } = this.body(a, i, seq, now);
       if (this.sentCount++ % (this.opts.verifyEvery ?? 997) === 0) {
         this.counters.templateChecks++;
         if (!this.bank.verify(a.kind, values, body)) this.counters.templateMismatches++;
@@ -405,22 +504,41 @@ export class LoadGenerator {
     }
   }
 
+  /**
+   * Cancels the exchanges past their deadline (once a second: one sweep instead of a timer per upload).
+   * In send order, so the sweep stops at the first one still in time.
+   */
+  private sweepDeadlines(): void {
+    const now = performance.now();
+    for (const p of this.pending) {
+      if (p.deadline > now) break;
+      this.pending.delete(p);
+      p.timedOut = true;
+      p.stream.close(http2.constants.NGHTTP2_CANCEL);
+    }
+  }
+
+  /** The agent's request headers; only content-length changes between its uploads (request() copies them). */
+  private headers(a: Agent, length: number): http2.OutgoingHttpHeaders {
+    const h = (a.headers ??= {
+      ':method': 'POST',
+      ':path': INGEST_PATH,
+      'content-type': 'application/json',
+      authorization: `Bearer ${this.opts.tokens[a.school.index]}`,
+      'user-agent': 'campuslink-agent/0.1.0',
+      'content-length': 0,
+      'content-encoding': COLS_ENCODING,
+    });
+    h['content-length'] = length;
+    return h;
+  }
+
   private exchange(session: http2.ClientHttp2Session, a: Agent, body: Buffer): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': INGEST_PATH,
-        'content-type': 'application/json',
-        authorization: `Bearer ${this.opts.tokens[a.school.index]}`,
-        'user-agent': 'campuslink-agent/0.1.0',
-        'content-length': body.length,
-        'content-encoding': COLS_ENCODING,
-      });
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, this.opts.timeoutMs ?? 30_000);
+      const stream = session.request(this.headers(a, body.length));
+      const deadline: Pending = { stream, deadline: performance.now() + (this.opts.timeoutMs ?? 30_000), timedOut: false };
+      this.pending.add(deadline);
+      const done = () => this.pending.delete(deadline);
       let status = 0;
       let retryAfterS: number | undefined;
       const chunks: Buffer[] = [];
@@ -431,16 +549,16 @@ export class LoadGenerator {
       });
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        clearTimeout(timer);
-        if (status === 0) reject(Object.assign(new Error('no answer'), { code: timedOut ? 'TIMEOUT' : 'NO_ANSWER' }));
+        done();
+        if (status === 0) reject(Object.assign(new Error('no answer'), { code: deadline.timedOut ? 'TIMEOUT' : 'NO_ANSWER' }));
         else resolve({ status, text: Buffer.concat(chunks).toString('utf8'), ...(retryAfterS !== undefined && { retryAfterS }) });
       });
       stream.on('close', () => {
-        clearTimeout(timer);
-        if (status === 0) reject(Object.assign(new Error('stream closed'), { code: timedOut ? 'TIMEOUT' : `STREAM_CLOSED_${stream.rstCode}` }));
+        done();
+        if (status === 0) reject(Object.assign(new Error('stream closed'), { code: deadline.timedOut ? 'TIMEOUT' : `STREAM_CLOSED_${stream.rstCode}` }));
       });
       stream.on('error', (e) => {
-        clearTimeout(timer);
+        done();
         reject(e);
       });
       stream.end(body);
@@ -457,6 +575,8 @@ export class LoadGenerator {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.renderTimer) clearTimeout(this.renderTimer);
     this.loopDelay.disable();
     for (const l of this.links) {
       if (l.live) l.live.ours = true;

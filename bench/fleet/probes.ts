@@ -4,7 +4,7 @@
  * read when the collector exposes one) and a /proc sampler of RSS, CPU and descriptors.
  */
 import http from 'node:http';
-import { cpuMs, fdCount, rssBytes, threadCpuMs } from './procstat.js';
+import { cpuMs, fdCount, rssBytes, rssParts, threadCpuMs, type RssParts } from './procstat.js';
 
 /**
  * Finds the "max" figure of the event-loop delay in a /healthz answer, in ms: the one of the recent
@@ -90,6 +90,9 @@ export interface ProcSample {
   collectorRss: number;
   influxdRss: number;
   generatorRss: number;
+  /** Anonymous and file-backed resident memory (procstat.ts rssParts). */
+  collectorRssParts: RssParts;
+  influxdRssParts: RssParts;
   collectorCpuMs: number;
   influxdCpuMs: number;
   generatorCpuMs: number;
@@ -112,6 +115,8 @@ export class ProcSampler {
       collectorRss: rssBytes(p.collector),
       influxdRss: p.influxd ? rssBytes(p.influxd) : NaN,
       generatorRss: rssBytes(p.generator),
+      collectorRssParts: rssParts(p.collector),
+      influxdRssParts: p.influxd ? rssParts(p.influxd) : { anon: NaN, file: NaN, shmem: NaN },
       collectorCpuMs: cpuMs(p.collector),
       influxdCpuMs: p.influxd ? cpuMs(p.influxd) : NaN,
       generatorCpuMs: cpuMs(p.generator),

@@ -13,6 +13,27 @@ export function rssBytes(pid: number): number {
   }
 }
 
+/** Resident memory by kind (/proc/PID/status), bytes: anonymous (heap, stacks: what a leak grows) and file-backed (mapped files such as influxd's TSM files: the kernel may drop them again); NaN when gone. */
+export interface RssParts {
+  anon: number;
+  file: number;
+  shmem: number;
+}
+
+/** RssAnon, RssFile and RssShmem of a process (together VmRSS), or NaN each when the process is gone. */
+export function rssParts(pid: number): RssParts {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => {
+      const m = new RegExp(`${name}:\\s+(\\d+) kB`).exec(status);
+      return m ? Number(m[1]) * 1024 : NaN;
+    };
+    return { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
+  } catch {
+    return { anon: NaN, file: NaN, shmem: NaN };
+  }
+}
+
 /** User + system CPU time in ms (all threads), or NaN when the process is gone. */
 export function cpuMs(pid: number): number {
   try {

@@ -11,14 +11,18 @@ import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } fro
 import { makeFleet, registryCsv, rnd, type FleetSchool } from '../../bench/fleet/fleet.js';
 import { LoadGenerator, percentile, postOneBatch } from '../../bench/fleet/generator.js';
 import { MinHeap } from '../../bench/fleet/heap.js';
+import { BodyRing } from '../../bench/fleet/body-ring.js';
+import { cheapAsyncBind } from '../../bench/fleet/cheap-bind.js';
+import { AsyncResource, executionAsyncId } from 'node:async_hooks';
 import { cpuByModule } from '../../bench/fleet/cpu-by-module.js';
 import { loopDelayFromHealthz, slopePerMin } from '../../bench/fleet/probes.js';
-import { cpuMs, rssBytes, threadCpuMs } from '../../bench/fleet/procstat.js';
+import { cpuMs, rssBytes, rssParts, threadCpuMs } from '../../bench/fleet/procstat.js';
 import { restartCollector } from '../../bench/fleet/restart.js';
 import { seedState } from '../../bench/fleet/seed.js';
 import { ReusedDeflate, TemplateBank, VARIANTS } from '../../bench/fleet/templates.js';
 import { startAckServer } from '../../bench/fleet/ack-server.js';
 import { deflateRawSync } from 'node:zlib';
+import http2 from 'node:http2';
 import { COLUMNS_DICTIONARY } from '../../protocol/index.js';
 import { parseRegistry } from '../../collector/registry/index.js';
 import { createInflux1Client } from '../../collector/sink/influx1.js';
@@ -120,6 +124,121 @@ describe('bench/fleet (province soak, small)', () => {
     });
   });
 
+  describe('LoadGenerator deadline', function () {
+    this.timeout(20_000);
+    it('cancels an upload left unanswered past timeoutMs and counts it TIMEOUT (the once-a-second sweep)', async () => {
+      const server = http2.createServer();
+      server.on('stream', () => undefined);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const fleet = makeFleet(1).map((s) => ({ ...s, phaseMs: 0 }));
+      const liveStartMs = Date.now() + 100;
+      const gen = new LoadGenerator({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, fleet, tokens: ['t0'], lastSeq: [10_000], liveStartMs, timeoutMs: 1500 });
+      const t0 = Date.now();
+      try {
+        gen.start(liveStartMs);
+        while (!gen.counters.failures.TIMEOUT) await new Promise((r) => setTimeout(r, 20));
+      } finally {
+        gen.stop();
+        server.close();
+      }
+      expect(Date.now() - t0).to.be.within(1500, 4000);
+      expect(gen.counters.failures).to.deep.equal({ TIMEOUT: 1 });
+      expect(gen.counters.inFlight).to.equal(0);
+    });
+  });
+
+  describe('BodyRing', () => {
+    it('keeps each agent\'s bodies by batch number, never over the slot of the batch taken last, and forgets skipped ones', () => {
+      const ring = new BodyRing({ slots: [3, 2], slotBytes: 8, slabBytes: 16 });
+      expect(ring.bytes).to.equal(40);
+      const b = (s: string) => Buffer.from(s);
+      expect([ring.put(0, 0, b('a0')), ring.put(0, 1, b('a1')), ring.put(0, 2, b('a2'))]).to.deep.equal([true, true, false]);
+      expect(ring.put(1, 0, b('too long a body'))).to.equal(false);
+      expect(ring.put(1, 0, b('b0'))).to.equal(true);
+      expect(ring.take(0, 0)?.toString()).to.equal('a0');
+      // Batch 0's slot is the one taken last: batch 3 (same slot) must wait; batch 2 has room now.
+      expect([ring.put(0, 3, b('a3')), ring.put(0, 2, b('a2'))]).to.deep.equal([false, true]);
+      ring.skipTo(0, 2);
+      expect(ring.take(0, 2)?.toString()).to.equal('a2');
+      expect(ring.take(0, 1)).to.equal(undefined);
+      expect(ring.take(1, 0)?.toString()).to.equal('b0');
+      expect(ring.take(1, 1)).to.equal(undefined);
+    });
+  });
+
+  describe('LoadGenerator with bodies rendered ahead (against a stand-in collector)', function () {
+    this.timeout(30_000);
+    it('sends bodies rendered before they are due that decode to distinct valid reports, the agent encoder\'s bytes', async () => {
+      const srv = await startAckServer();
+      const seen: { school: string; seq: number; collectedAt: number; sentAt: number }[] = [];
+      srv.server.prependListener('stream', (stream, headers) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => seen.push(...(decodeBatch(Buffer.concat(chunks), headers['content-encoding'] as string, { maxBytes: 1 << 20 }) as { reports: (typeof seen)[number][] }).reports));
+      });
+      // 8 schools (every link type: 1, 2 and 4 reports a batch), due within the first second; the clock jumps 4 minutes at a time.
+      const fleet = makeFleet(8).map((s) => ({ ...s, phaseMs: 100 * s.index }));
+      let offset = 0;
+      const liveStartMs = Date.now() + 300;
+      const gen = new LoadGenerator({ url: `http://127.0.0.1:${srv.port}`, fleet, tokens: fleet.map((s) => `t${s.index}`), lastSeq: fleet.map(() => 5000), liveStartMs, verifyEvery: 1, renderAheadMs: 10 * 60_000, now: () => Date.now() + offset });
+      const c = gen.counters;
+      const until = async (ok: () => boolean) => {
+        while (!ok()) await new Promise((r) => setTimeout(r, 20));
+      };
+      try {
+        gen.start(liveStartMs);
+        // Everything due in the first 10 minutes is rendered, in slices of a few ms, well before it is due; nothing later.
+        const batchesIn10Min = fleet.reduce((a, s) => a + Math.floor((10 * 60_000 - s.phaseMs) / s.uploadIntervalMs) + 1, 0);
+        await until(() => c.batchesOk === 8);
+        expect(c.bodiesRenderedAhead).to.equal(batchesIn10Min);
+        // Two jumps: the clock stays inside what was rendered at the start (a jump past it outruns the renderer).
+        for (let m = 0; m < 2; m++) {
+          offset += 240_000;
+          await until(() => c.batchesOk === 8 * (m + 2));
+        }
+      } finally {
+        gen.stop();
+        srv.server.close();
+      }
+      expect(c.failures).to.deep.equal({});
+      expect(c.bodiesRenderedAtSend).to.equal(0);
+      expect([c.templateChecks, c.templateMismatches]).to.deep.equal([c.batchesSent, 0]);
+      // Distinct reports: a school's sequences and collection times never repeat, and follow its cycle.
+      expect(new Set(seen.map((r) => `${r.school}/${r.seq}`)).size).to.equal(seen.length);
+      for (const s of fleet) {
+        const mine = seen.filter((r) => r.school === s.id).sort((x, y) => x.seq - y.seq);
+        expect(mine[0]?.seq).to.equal(5001);
+        for (const r of mine) expect(r.collectedAt - (mine[0] as (typeof mine)[number]).collectedAt).to.equal((r.seq - 5001) * 60_000);
+        for (const r of mine) expect(r.sentAt).to.be.above(r.collectedAt);
+      }
+    });
+  });
+
+  describe('cheapAsyncBind()', () => {
+    it('binds as AsyncResource.bind does (async scope, this, arguments), without the deprecated accessor, and puts node\'s own back', () => {
+      const restore = cheapAsyncBind();
+      expect(restore, 'Node 20 has the DEP0172 accessor').to.be.a('function');
+      try {
+        const r = new AsyncResource('H9Test');
+        const seen: unknown[] = [];
+        const f = r.bind(function (this: unknown, a: number, b: number) {
+          seen.push(executionAsyncId(), this, a + b);
+          return a * b;
+        });
+        expect('asyncResource' in f).to.equal(false);
+        const that = { x: 1 };
+        expect(f.call(that, 3, 4)).to.equal(12);
+        expect(seen).to.deep.equal([r.asyncId(), that, 7]);
+        const g = r.bind((a: number) => [executionAsyncId(), a], that);
+        expect(g(5)).to.deep.equal([r.asyncId(), 5]);
+        expect(cheapAsyncBind(), 'already in').to.equal(undefined);
+      } finally {
+        restore?.();
+      }
+      expect('asyncResource' in new AsyncResource('H9Test').bind(() => undefined)).to.equal(true);
+    });
+  });
+
   describe('MinHeap', () => {
     it('pops ids in key order', () => {
       const h = new MinHeap(100);
@@ -142,6 +261,12 @@ describe('bench/fleet (province soak, small)', () => {
     it('fits a slope per minute and reads /proc of this process', () => {
       expect(slopePerMin([{ atMs: 0, y: 10 }, { atMs: 60_000, y: 12 }, { atMs: 120_000, y: 14 }])).to.be.closeTo(2, 1e-9);
       expect(rssBytes(process.pid)).to.be.greaterThan(1 << 20);
+      const parts = rssParts(process.pid);
+      expect(parts.anon).to.be.greaterThan(1 << 20);
+      expect(parts.file).to.be.greaterThan(0);
+      // VmRSS is their sum (read a moment later: within a few MiB).
+      expect(Math.abs(parts.anon + parts.file + parts.shmem - rssBytes(process.pid))).to.be.below(8 << 20);
+      expect(rssParts(2 ** 22 + 7).anon).to.be.NaN;
       expect(cpuMs(process.pid)).to.be.greaterThan(0);
       expect(percentile([1, 2, 3, 4], 50)).to.equal(2);
       const threads = threadCpuMs(process.pid);
@@ -174,7 +299,7 @@ describe('bench/fleet (province soak, small)', () => {
     let dir: string;
     beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'soak-seed-'))));
     // withStateDb() closes the state database (and its checkpointer worker) asynchronously: its files may still be going.
-    afterEach(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
+    afterEach(() => removeWhenSettled(dir));
 
     it('leaves a token per school, dedupe lines through the seeded sequences and gap pairs ending before the live start', () => {
       const fleet = makeFleet(40);
@@ -209,7 +334,7 @@ describe('bench/fleet (province soak, small)', () => {
     after(async () => {
       col?.child.kill('SIGTERM');
       if (col) await col.exited;
-      rmSync(dir, { recursive: true, force: true });
+      await removeWhenSettled(dir);
     });
 
     it('uploads every school once over its own HTTP/2 session, all held; a repeat counts as duplicate; a restart is timed', async () => {
@@ -267,6 +392,23 @@ describe('bench/fleet (province soak, small)', () => {
     });
   });
 });
+
+/**
+ * Removes a directory whose files may still be changing: the state database's checkpointer worker closes
+ * after withStateDb() returns (on a loaded box, seconds later: the first tries meet ENOTEMPTY), influxd
+ * may outlive the collector by a moment. Tries again every 100 ms for up to 15 s, the event loop free between.
+ */
+async function removeWhenSettled(dir: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    } catch (e) {
+      if (i >= 150 || !['ENOTEMPTY', 'EBUSY', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 /** The embedded influxd's URL from the collector's log line. */
 function readInfluxUrl(dir: string): string {
