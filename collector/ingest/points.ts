@@ -2,6 +2,7 @@
 import { MEASUREMENT_FIELD_ORDER, type Report } from '../../protocol/report.js';
 import { escKeyFast, escMeasurement, escString, flatString, toLineProtocol } from '../sink/line-protocol.js';
 import type { Point } from '../sink/sink.js';
+import { derivedFieldsOf, notStored, storedFields, type DerivedFieldMap } from './stored-fields.js';
 
 /** Tags the collector adds to every point from the registry. */
 export interface RegistryTags {
@@ -50,7 +51,7 @@ export function reportToPoints({ report, tags, receivedAtMs, maxClockSkewMs }: T
   const points: Point[] = report.measurements.map((m) => ({
     measurement: m.name,
     tags: { ...base, ...m.tags },
-    fields: m.fields as Record<string, number | string>,
+    fields: storedFields(m.name, m.fields as Record<string, number | string>),
     timestampMs: at,
   }));
   points.push({
@@ -91,6 +92,8 @@ interface Template {
   /** The schema's field order, and each key escaped; undefined for any-key measurements (`modem`). */
   fieldOrder: readonly string[] | undefined;
   fieldText: readonly (string | undefined)[];
+  /** Fields InfluxDB can derive, not stored (stored-fields.ts). */
+  derived: DerivedFieldMap | undefined;
 }
 
 /** Most layouts kept: a handful exist (one per measurement name and tag-key order). */
@@ -164,7 +167,7 @@ function sameOwnKeys(keys: readonly string[], own: Record<string, unknown>): boo
 
 function buildTemplate(baseKeys: readonly string[], name: string, ownKeys: readonly string[]): Template {
   const fieldOrder = MEASUREMENT_FIELD_ORDER.get(name);
-  const t: Template = { writable: false, head: '', slots: [], baseKeys, ownKeys, fieldOrder, fieldText: (fieldOrder ?? []).map((k) => escKeyFast(k)) };
+  const t: Template = { writable: false, head: '', slots: [], baseKeys, ownKeys, fieldOrder, fieldText: (fieldOrder ?? []).map((k) => escKeyFast(k)), derived: derivedFieldsOf(name) };
   if (name.length === 0 || /[\n\r\\]/.test(name)) return t;
   for (const key of [...new Set([...baseKeys, ...ownKeys])].sort()) {
     const e = escKeyFast(key);
@@ -207,11 +210,16 @@ function fieldValue(v: unknown): string | undefined {
 function fieldsText(cache: LineCache, t: Template, fields: Record<string, unknown>): string | undefined {
   let text = '';
   let n = 0;
+  let dropped = 0;
   const order = t.fieldOrder;
   if (order) {
     for (let i = 0; i < order.length; i++) {
       const v = fields[order[i] as string];
       if (v === undefined) continue;
+      if (notStored(t.derived, order[i] as string, fields)) {
+        dropped++;
+        continue;
+      }
       const ek = t.fieldText[i];
       const ev = fieldValue(v);
       if (ek === undefined || ev === undefined) return undefined;
@@ -220,7 +228,7 @@ function fieldsText(cache: LineCache, t: Template, fields: Record<string, unknow
     // A key outside the schema's order would be lost: leave such a report to the general path.
     let present = 0;
     for (const k in fields) present++;
-    if (n !== present) return undefined;
+    if (n + dropped !== present) return undefined;
   } else {
     for (const k in fields) {
       const ek = cache.fieldKey(k);
