@@ -3,12 +3,15 @@
  *
  *   npx tsx bench/fleet/influxd-cache.bench.ts [--schools 20000] [--rounds 6] [--pairs 2] [--a-mib 25] [--b-mib 256]
  *       [--a-conf 'data.max-index-log-file-size="8m" write.lines=10000'] [--b-conf …] [--pprof DIR] [--pprof-s 60]
+ *   e.g. what not storing the derived fields saves: --a-mib 25 --b-mib 25 --a-conf write.derived=store --b-conf write.derived=drop
  *
  * A variant is the generated config (collector/sink/influxd.ts) with `cache-snapshot-memory-size` of
  * `--a-mib`/`--b-mib` and the `section.key=value` overrides of `--a-conf`/`--b-conf` (space separated; values
  * are TOML: `"8m"`, `104857600`, `true`), plus how the bench writes: `write.precision=ms|s|ns` (the collector
  * writes ms), `write.lines=N` (lines a write, 5000 as the sink), `write.gzip=true` (Content-Encoding: gzip);
- * `env.NAME=value` goes into influxd's environment (e.g. `env.GOGC=200`).
+ * `env.NAME=value` goes into influxd's environment (e.g. `env.GOGC=200`), and `write.derived=drop|store`
+ * whether the fleet load leaves out what InfluxDB derives (collector/ingest/stored-fields.ts: `drop`, the
+ * collector's own lines, the default) or stores those fields too, as the collector did before session 9 (`store`).
  * With `--pprof DIR`, influxd's own CPU profile (`pprof-enabled = true`, `/debug/pprof/profile?seconds=`
  * `--pprof-s`) from the start of each trial's measured rounds is saved into DIR and summed by function
  * (bench/fleet/pprof.ts: Debian's influxd is stripped, so `perf` sees addresses only).
@@ -32,6 +35,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startInfluxd } from '../../collector/sink/influxd.js';
 import { LineCache, reportToLines } from '../../collector/ingest/points.js';
+import { DERIVED_FIELDS } from '../../collector/ingest/stored-fields.js';
 import type { Report } from '../../protocol/index.js';
 import { makeFleet, type FleetSchool } from './fleet.js';
 import { readGoProfile, topFunctions } from './pprof.js';
@@ -52,11 +56,13 @@ interface Variant {
   precision: 'ms' | 's' | 'ns';
   lines: number;
   gzip: boolean;
+  /** Fields InfluxDB derives: left out as the collector does (`drop`), or stored as before session 9. */
+  derived: 'drop' | 'store';
 }
 
 /** Parses `--a-conf`/`--b-conf`: space-separated section.key=value, `write.*` for the bench itself. */
 function variant(label: string, mib: number, conf: string): Variant {
-  const v: Variant = { label, mib, settings: {}, env: {}, precision: 'ms', lines: 5000, gzip: false };
+  const v: Variant = { label, mib, settings: {}, env: {}, precision: 'ms', lines: 5000, gzip: false, derived: 'drop' };
   for (const item of conf.split(/\s+/).filter(Boolean)) {
     const eq = item.indexOf('=');
     if (eq < 1) throw new Error(`--${label.toLowerCase()}-conf: ${JSON.stringify(item)} is not section.key=value`);
@@ -68,6 +74,10 @@ function variant(label: string, mib: number, conf: string): Variant {
       v.lines = Number(value);
       if (!Number.isInteger(v.lines) || v.lines < 1) throw new Error(`write.lines must be a positive integer, not ${value}`);
     } else if (key === 'write.gzip') v.gzip = value === 'true';
+    else if (key === 'write.derived') {
+      if (value !== 'drop' && value !== 'store') throw new Error(`write.derived must be drop or store, not ${value}`);
+      v.derived = value;
+    }
     else if (key.startsWith('env.')) v.env[key.slice(4)] = value;
     else v.settings[key] = value;
   }
@@ -75,7 +85,7 @@ function variant(label: string, mib: number, conf: string): Variant {
   return v;
 }
 
-const describe = (v: Variant) => `${v.label}: ${Object.entries(v.settings).map(([k, x]) => `${k}=${x}`).join(' ')}${Object.entries(v.env).map(([k, x]) => ` env.${k}=${x}`).join('')} write.precision=${v.precision} write.lines=${v.lines}${v.gzip ? ' write.gzip=true' : ''}`;
+const describe = (v: Variant) => `${v.label}: ${Object.entries(v.settings).map(([k, x]) => `${k}=${x}`).join(' ')}${Object.entries(v.env).map(([k, x]) => ` env.${k}=${x}`).join('')} write.precision=${v.precision} write.lines=${v.lines}${v.gzip ? ' write.gzip=true' : ''} write.derived=${v.derived}`;
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -114,14 +124,25 @@ function post(url: string, body: Buffer, agent: http.Agent, v: Variant): Promise
 /**
  * The lines of school `i`'s report of round `round` (its one-minute cycle) as the collector writes them:
  * the soak's reports (bench/fleet/templates.ts: 22 series, ~105 fields) through `reportToLines`, with the
- * registry's tags. Timestamps in ms.
+ * registry's tags. Timestamps in ms. With `derived` `store`, the fields the collector leaves out
+ * (stored-fields.ts) are put back at the end of their lines: what it wrote before session 9.
  */
-function fleetLines(fleet: readonly FleetSchool[], cache: LineCache, i: number, round: number, baseMs: number): string[] {
+function fleetLines(fleet: readonly FleetSchool[], cache: LineCache, i: number, round: number, baseMs: number, derived: Variant['derived']): string[] {
   const s = fleet[i] as FleetSchool;
   const collectedAt = baseMs + round * 60_000 + s.phaseMs;
   const [report] = batchReports({ reports: 1, variant: (i + round) % VARIANTS, satellite: s.linkType.startsWith('sat-') }, { school: s.id, seq: round + 1, collectedAt, sentAt: collectedAt + 1000 });
   const tags = { school: s.id, province: '530000', city: `${s.countyCode.slice(0, 4)}00`, county: s.countyCode, link: s.linkType };
-  return reportToLines({ report: report as Report, tags, receivedAtMs: collectedAt + 1000, cache });
+  const lines = reportToLines({ report: report as Report, tags, receivedAtMs: collectedAt + 1000, cache });
+  if (derived === 'store') {
+    (report as Report).measurements.forEach((m, k) => {
+      const fields = m.fields as Record<string, unknown>;
+      const back = DERIVED_FIELDS.filter((d) => d.measurement === m.name && d.derivable(fields)).map((d) => `,${d.field}=${String(fields[d.field])}`);
+      const l = lines[k] as string;
+      const at = l.lastIndexOf(' ');
+      if (back.length) lines[k] = `${l.slice(0, at)}${back.join('')}${l.slice(at)}`;
+    });
+  }
+  return lines;
 }
 
 /** The old load (`--load simple`): 22 series a school with 43 fields, for comparison with earlier figures. */
@@ -136,10 +157,10 @@ const fieldCount = (lines: readonly string[]) => lines.reduce((n, l) => n + (l.s
 /** Writes influxd refused (and the bench sent again) since the start. */
 let refusedWrites = 0;
 
-type Load = (i: number, round: number, baseMs: number) => string[];
+type Load = (i: number, round: number, baseMs: number, derived: Variant['derived']) => string[];
 
 /** Writes one simulated minute of every school, `v.lines` lines a write, 2 in flight. */
-async function writeRound(url: string, agent: http.Agent, schools: number, round: number, baseMs: number, v: Variant, load: Load): Promise<number> {
+async function writeRound(url: string, agent: http.Agent, schools: number, round: number, baseMs: number, v: Variant, load: Load, values?: { n: number }): Promise<number> {
   // Lines end in a ms timestamp; other precisions cut or extend it.
   const stamp = v.precision === 'ms' ? (l: string) => l : v.precision === 's' ? (l: string) => l.slice(0, -3) : (l: string) => `${l}000000`;
   let lines: string[] = [];
@@ -149,6 +170,7 @@ async function writeRound(url: string, agent: http.Agent, schools: number, round
     const plain = Buffer.from(lines.join('\n'));
     const body = v.gzip ? gzipSync(plain, { level: 1 }) : plain;
     points += lines.length;
+    if (values) values.n += fieldCount(lines);
     lines = [];
     // A loaded box makes influxd answer 500 "timeout" now and then, and a full cache (cache-max-memory-size)
     // refuses writes until a snapshot frees it, as it would refuse the collector's: the same write again
@@ -169,7 +191,7 @@ async function writeRound(url: string, agent: http.Agent, schools: number, round
     if (inFlight.size >= 2) await Promise.race(inFlight);
   };
   for (let i = 0; i < schools; i++) {
-    for (const l of load(i, round, baseMs)) lines.push(stamp(l));
+    for (const l of load(i, round, baseMs, v.derived)) lines.push(stamp(l));
     if (lines.length >= v.lines) await flush();
   }
   if (lines.length) await flush();
@@ -237,6 +259,8 @@ const statsDelta = (a: EngineStats, b: EngineStats): EngineStats =>
 interface Trial {
   label: string;
   cpuUsPerPoint: number;
+  /** The same per field value written. */
+  cpuUsPerValue: number;
   pointsPerSec: number;
   tsmFiles: number;
   tsmMiB: number;
@@ -275,7 +299,8 @@ async function trial(o: { v: Variant; schools: number; rounds: number; load: Loa
     const cpu0 = cpuMs(h.pid);
     const t0 = performance.now();
     let points = 0;
-    for (let r = 1; r <= o.rounds; r++) points += await writeRound(h.url, agent, o.schools, r, baseMs, o.v, o.load);
+    const values = { n: 0 };
+    for (let r = 1; r <= o.rounds; r++) points += await writeRound(h.url, agent, o.schools, r, baseMs, o.v, o.load, values);
     const wallS = (performance.now() - t0) / 1000;
     // The compactions a round started run on: count them until influxd is idle for a second.
     for (let last = cpuMs(h.pid); ; ) {
@@ -295,7 +320,7 @@ async function trial(o: { v: Variant; schools: number; rounds: number; load: Loa
     const tr = performance.now();
     h = await start(300_000);
     const killRestartMs = performance.now() - tr;
-    return { label: o.v.label, cpuUsPerPoint: (cpu * 1000) / points, pointsPerSec: points / wallS, tsmFiles: tsm.files, tsmMiB: tsm.bytes / 2 ** 20, rssMiB: rss / 2 ** 20, killRestartMs, walMiB, stats, refused: refusedWrites - refused0, ...(profileFile && { profileFile }) };
+    return { label: o.v.label, cpuUsPerPoint: (cpu * 1000) / points, cpuUsPerValue: (cpu * 1000) / values.n, pointsPerSec: points / wallS, tsmFiles: tsm.files, tsmMiB: tsm.bytes / 2 ** 20, rssMiB: rss / 2 ** 20, killRestartMs, walMiB, stats, refused: refusedWrites - refused0, ...(profileFile && { profileFile }) };
   } finally {
     agent.destroy();
     await h.stop().catch(() => undefined);
@@ -325,15 +350,16 @@ export async function run(): Promise<{ ratio: number; trials: Trial[] }> {
   if (loadName !== 'fleet' && loadName !== 'simple') throw new Error('--load must be fleet or simple');
   const fleet = makeFleet(schools);
   const cache = new LineCache();
-  const load: Load = loadName === 'fleet' ? (i, r, base) => fleetLines(fleet, cache, i, r, base) : simpleLines;
-  console.log(`influxd config A/B: ${schools} schools × 22 series (${loadName} load: school 0 writes ${load(0, 0, 0).length} lines, ${fieldCount(load(0, 0, 0))} fields), ${rounds} measured rounds, ${pairs} pairs; load average ${await loadavg()}`);
+  const load: Load = loadName === 'fleet' ? (i, r, base, derived) => fleetLines(fleet, cache, i, r, base, derived) : simpleLines;
+  const fields = (v: Variant) => `${fieldCount(load(0, 0, 0, v.derived))} fields (${v.label})`;
+  console.log(`influxd config A/B: ${schools} schools × 22 series (${loadName} load: school 0 writes ${load(0, 0, 0, a.derived).length} lines, ${fields(a)}, ${fields(b)}), ${rounds} measured rounds, ${pairs} pairs; load average ${await loadavg()}`);
   console.log(`  ${describe(a)}\n  ${describe(b)}`);
   const trials: Trial[] = [];
   for (let p = 0; p < pairs; p++) {
     for (const v of [a, b]) {
       const t = await trial({ v, schools, rounds, load, ...(pprofDir && { pprof: { dir: pprofDir, seconds: pprofS } }), n: p + 1 });
       trials.push(t);
-      console.log(`  ${v.label}: ${t.cpuUsPerPoint.toFixed(1)} µs CPU/point, ${Math.round(t.pointsPerSec)} points/s, ${t.tsmFiles} TSM files ${t.tsmMiB.toFixed(0)} MiB, RSS ${t.rssMiB.toFixed(0)} MiB, ready after SIGKILL ${(t.killRestartMs / 1000).toFixed(1)} s (WAL ${t.walMiB.toFixed(0)} MiB); ${statsText(t.stats)}; ${t.refused} writes refused and sent again; load ${await loadavg()}`);
+      console.log(`  ${v.label}: ${t.cpuUsPerPoint.toFixed(1)} µs CPU/point (${t.cpuUsPerValue.toFixed(2)} a field value), ${Math.round(t.pointsPerSec)} points/s, ${t.tsmFiles} TSM files ${t.tsmMiB.toFixed(0)} MiB, RSS ${t.rssMiB.toFixed(0)} MiB, ready after SIGKILL ${(t.killRestartMs / 1000).toFixed(1)} s (WAL ${t.walMiB.toFixed(0)} MiB); ${statsText(t.stats)}; ${t.refused} writes refused and sent again; load ${await loadavg()}`);
       if (t.profileFile) console.log(`    influxd CPU profile ${t.profileFile}:\n${topFunctions(readGoProfile(readFileSync(t.profileFile)), 25).map((l) => `    ${l}`).join('\n')}`);
     }
   }
@@ -342,7 +368,7 @@ export async function run(): Promise<{ ratio: number; trials: Trial[] }> {
   for (const v of [a, b]) {
     const cpu = of(v.label, (t) => t.cpuUsPerPoint);
     const ready = of(v.label, (t) => t.killRestartMs / 1000);
-    console.log(`${v.label}: median ${median(cpu).toFixed(1)} µs CPU/point (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}), ${Math.round(median(of(v.label, (t) => t.pointsPerSec)))} points/s, TSM ${median(of(v.label, (t) => t.tsmMiB)).toFixed(0)} MiB in ${median(of(v.label, (t) => t.tsmFiles))} files, RSS ${median(of(v.label, (t) => t.rssMiB)).toFixed(0)} MiB, ready after SIGKILL ${median(ready).toFixed(1)} s (${Math.min(...ready).toFixed(1)}–${Math.max(...ready).toFixed(1)})`);
+    console.log(`${v.label}: median ${median(cpu).toFixed(1)} µs CPU/point (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}), ${median(of(v.label, (t) => t.cpuUsPerValue)).toFixed(2)} a field value, ${Math.round(median(of(v.label, (t) => t.pointsPerSec)))} points/s, TSM ${median(of(v.label, (t) => t.tsmMiB)).toFixed(0)} MiB in ${median(of(v.label, (t) => t.tsmFiles))} files, RSS ${median(of(v.label, (t) => t.rssMiB)).toFixed(0)} MiB, ready after SIGKILL ${median(ready).toFixed(1)} s (${Math.min(...ready).toFixed(1)}–${Math.max(...ready).toFixed(1)})`);
   }
   console.log(`ratio B/A of influxd CPU per point: ${ratio.toFixed(2)}; load average at end ${await loadavg()}`);
   return { ratio, trials };

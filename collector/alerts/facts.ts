@@ -75,7 +75,8 @@ export function figuresOf(report: Report): ReportFigures {
     if (m.name === 'ping') {
       if (m.tags.role !== 'internet') continue;
       loss = min(loss, m.fields.loss_pct);
-      if (m.fields.received > 0) {
+      // A reply came back (loss < 100, as the stored data says it: `received` is not stored).
+      if (m.fields.loss_pct < 100) {
         rtt = min(rtt, m.fields.rtt_avg_ms);
         jitter = min(jitter, m.fields.jitter_ms);
       }

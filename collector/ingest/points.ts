@@ -2,6 +2,7 @@
 import { MEASUREMENT_FIELD_ORDER, type Report } from '../../protocol/report.js';
 import { LineWriter, blockLines, escKeyFast, escMeasurement, escString, flatString, toLineProtocol, type LineBlock } from '../sink/line-protocol.js';
 import type { Point } from '../sink/sink.js';
+import { derivedFieldsOf, notStored, storedFields, type DerivedFieldMap } from './stored-fields.js';
 
 /** Tags the collector adds to every point from the registry. */
 export interface RegistryTags {
@@ -50,7 +51,7 @@ export function reportToPoints({ report, tags, receivedAtMs, maxClockSkewMs }: T
   const points: Point[] = report.measurements.map((m) => ({
     measurement: m.name,
     tags: { ...base, ...m.tags },
-    fields: m.fields as Record<string, number | string>,
+    fields: storedFields(m.name, m.fields as Record<string, number | string>),
     timestampMs: at,
   }));
   points.push({
@@ -96,6 +97,8 @@ export interface Template {
   /** The schema's field order, and each key escaped; undefined for any-key measurements (`modem`). */
   fieldOrder: readonly string[] | undefined;
   fieldText: readonly (string | undefined)[];
+  /** Fields InfluxDB can derive, not stored (stored-fields.ts). */
+  derived: DerivedFieldMap | undefined;
 }
 
 /** Most layouts kept: a handful exist (one per measurement name and tag-key order). */
@@ -169,7 +172,7 @@ function sameOwnKeys(keys: readonly string[], own: Record<string, unknown>): boo
 
 function buildTemplate(baseKeys: readonly string[], name: string, ownKeys: readonly string[]): Template {
   const fieldOrder = MEASUREMENT_FIELD_ORDER.get(name);
-  const t: Template = { writable: false, head: '', slots: [], baseKeys, ownKeys, fieldOrder, fieldText: (fieldOrder ?? []).map((k) => escKeyFast(k)) };
+  const t: Template = { writable: false, head: '', slots: [], baseKeys, ownKeys, fieldOrder, fieldText: (fieldOrder ?? []).map((k) => escKeyFast(k)), derived: derivedFieldsOf(name) };
   if (name.length === 0 || /[\n\r\\]/.test(name)) return t;
   for (const key of [...new Set([...baseKeys, ...ownKeys])].sort()) {
     const e = escKeyFast(key);
@@ -226,11 +229,16 @@ function writeFieldValue(w: LineWriter, v: unknown): boolean {
  */
 export function writeFields(w: LineWriter, cache: LineCache, t: Template, fields: Record<string, unknown>): boolean {
   let n = 0;
+  let dropped = 0;
   const order = t.fieldOrder;
   if (order) {
     for (let i = 0; i < order.length; i++) {
       const v = fields[order[i] as string];
       if (v === undefined) continue;
+      if (notStored(t.derived, order[i] as string, fields)) {
+        dropped++;
+        continue;
+      }
       const ek = t.fieldText[i];
       if (ek === undefined) return false;
       if (n++ !== 0) w.byte(COMMA);
@@ -240,7 +248,7 @@ export function writeFields(w: LineWriter, cache: LineCache, t: Template, fields
     // A key outside the schema's order would be lost: leave such a report to the general path.
     let present = 0;
     for (const k in fields) present++;
-    if (n !== present) return false;
+    if (n + dropped !== present) return false;
   } else {
     for (const k in fields) {
       const ek = cache.fieldKey(k);

@@ -8,6 +8,7 @@ import { allPanels, loadDashboards, substitute, variableOptions, type MacroValue
 import { startTestInfluxd, type TestInfluxd } from '../helpers/influxd.js';
 import { bundledDivisions, parseRegistry, regionPoints } from '../../collector/registry/index.js';
 import { toLineProtocol } from '../../collector/sink/line-protocol.js';
+import { DERIVED_FIELDS, storedFields } from '../../collector/ingest/stored-fields.js';
 
 interface SeedSchool {
   school: string;
@@ -43,10 +44,37 @@ function fieldStr(fields: Record<string, number | string>): string {
 }
 const line = (m: string, tags: Record<string, string>, fields: Record<string, number | string>, t: number) => `${m}${tagStr(tags)} ${fieldStr(fields)} ${t}`;
 
+/** What the agents sent of the fields the collector no longer stores: `measurement|school|ifname or target|time|field` → value. */
+const SENT = new Map<string, number>();
+const sentKey = (m: string, school: string, series: string, t: number, field: string) => `${m}|${school}|${series}|${t}|${field}`;
+/** The highest value the agent sent in [fromMs, fromMs + stepMs) (what a max() over that time bucket gives). */
+function sentMax(m: string, school: string, series: string, fromMs: number, stepMs: number, field: string): number | undefined {
+  let max: number | undefined;
+  const prefix = `${m}|${school}|${series}|`;
+  for (const [k, v] of SENT) {
+    if (!k.startsWith(prefix) || !k.endsWith(`|${field}`)) continue;
+    const t = Number(k.slice(prefix.length, k.length - field.length - 1));
+    if (t >= fromMs && t < fromMs + stepMs && (max === undefined || v > max)) max = v;
+  }
+  return max;
+}
+
+/**
+ * A report point as the collector stores it: the first half of the range as before stored-fields.ts (every
+ * field the agent sent), the second half without what InfluxDB derives. Remembers what the agent sent.
+ */
+function reportLine(m: 'ping' | 'iface', tags: Record<string, string>, fields: Record<string, number>, t: number, oldBeforeMs: number): string {
+  for (const d of DERIVED_FIELDS) if (d.measurement === m && fields[d.field] !== undefined) SENT.set(sentKey(m, tags.school as string, (tags.ifname ?? tags.target) as string, t, d.field), fields[d.field] as number);
+  return line(m, tags, t < oldBeforeMs ? fields : storedFields(m, fields), t);
+}
+/** Utilisation as the agent sends it: rate / speed × 100 to hundredths (agent/probes/snmp/counters.ts). */
+const utilPct = (bps: number, speed: number) => Math.round((bps / speed) * 100 * 100) / 100;
+
 /** Line protocol for every measurement, every minute of the last HOURS hours. */
 function seedLines(nowMs: number): string[] {
   const lines: string[] = [];
   const start = nowMs - HOURS * 3600_000;
+  const oldBefore = start + (HOURS * 3600_000) / 2;
   for (const [si, s] of SCHOOLS.entries()) {
     const base = { school: s.school, province: s.province, city: s.city, county: s.county, link: s.link, agent: s.agent };
     const sat = s.link.startsWith('sat-');
@@ -56,10 +84,12 @@ function seedLines(nowMs: number): string[] {
       const rtt = sat ? (s.link === 'sat-geo' ? 600 : 50) + (i % 7) * 3 : 8 + (i % 5);
       const loss = i % 17 === 0 ? 20 : 0;
       for (const [target, role] of [['127.0.0.1', 'gateway'], ['www.edu.cn', 'internet']] as const) {
-        lines.push(line('ping', { ...base, target, role }, { rtt_min_ms: rtt - 1, rtt_avg_ms: rtt, rtt_max_ms: rtt + 2, jitter_ms: 1.5, loss_pct: loss, sent: 5, received: 5 - loss / 20, result_code: 0 }, t));
+        lines.push(reportLine('ping', { ...base, target, role }, { rtt_min_ms: rtt - 1, rtt_avg_ms: rtt, rtt_max_ms: rtt + 2, jitter_ms: 1.5, loss_pct: loss, sent: 5, received: 5 - loss / 20, result_code: 0 }, t, oldBefore));
       }
-      lines.push(line('iface', { ...base, device: 'gateway', ifname: 'wan0', role: 'wan' }, { in_bps: 4e7 + i * 1e4, out_bps: 1e7, speed_bps: 1e8, in_util_pct: 40, out_util_pct: 10, oper_up: 1, in_errors: i % 3, out_errors: 0, in_discards: 1, out_discards: 0, counter_reset: 0 }, t));
-      lines.push(line('iface', { ...base, device: 'gateway', ifname: 'lan0', role: 'lan' }, { in_bps: 1e6, out_bps: 3e7, speed_bps: 1e9, in_util_pct: 0.1, out_util_pct: 3, oper_up: 1, in_errors: 0, out_errors: 0, in_discards: 0, out_discards: 0, counter_reset: 0 }, t));
+      const inBps = 4e7 + i * 12345 + si * 7;
+      const outBps = 1e7 + ((i * 7919) % 100_003);
+      lines.push(reportLine('iface', { ...base, device: 'gateway', ifname: 'wan0', role: 'wan' }, { in_bps: inBps, out_bps: outBps, speed_bps: 1e8, in_util_pct: utilPct(inBps, 1e8), out_util_pct: utilPct(outBps, 1e8), oper_up: 1, in_errors: i % 3, out_errors: 0, in_discards: 1, out_discards: 0, counter_reset: 0 }, t, oldBefore));
+      lines.push(reportLine('iface', { ...base, device: 'gateway', ifname: 'lan0', role: 'lan' }, { in_bps: 1e6, out_bps: 3e7, speed_bps: 1e9, in_util_pct: 0.1, out_util_pct: 3, oper_up: 1, in_errors: 0, out_errors: 0, in_discards: 0, out_discards: 0, counter_reset: 0 }, t, oldBefore));
       lines.push(line('sys', { ...base, device: 'gateway' }, { uptime_s: 1000 + i * 60, descr: 'sim gateway', result_code: 0, errors: i % 11 === 0 ? 1 : 0 }, t));
       lines.push(line('agent', { ...base, version: si % 2 ? '0.1.0' : '0.2.0' }, { spool_reports: i % 13, spool_bytes: (i % 13) * 2048, dropped_reports: Math.floor(i / 50), sent_bytes: i * 3000, cycle_ms: 900 + (i % 9) * 10, rss_bytes: 6e7, uptime_s: i * 60 }, t));
       lines.push(line('report', base, { lag_s: 1 + (i % 4), points: 9, seq }, t));
@@ -251,5 +281,47 @@ describe('dashboard queries against a seeded InfluxDB 1.x', function () {
     const panel = allPanels(dashboard).find((p) => p.title === 'Online share')!;
     const rows = await db.query(substitute(panel.targets![0]!.query, macros));
     expect(rows[0]?.online).to.equal(80);
+  });
+
+  it('the WAN utilisation panel derives, per point, what the agent sent (util_pct stored on old points, not on new ones)', async () => {
+    const { dashboard } = dashboards.find((d) => d.file === 'school-detail.json')!;
+    const panel = allPanels(dashboard).find((p) => p.title === 'WAN utilisation')!;
+    const rows = await db.query(substitute(panel.targets![0]!.query, macros));
+    const stored = await db.query(`SELECT count("in_util_pct") AS "n" FROM "iface" WHERE "school" = '${macros.vars.school}' AND "role" = 'wan' AND time > now() - 6h`);
+    const points = await db.query(`SELECT count("in_bps") AS "n" FROM "iface" WHERE "school" = '${macros.vars.school}' AND "role" = 'wan' AND time > now() - 6h`);
+    // Both kinds of points are there: a part with the stored field, the rest without it.
+    expect(stored[0]?.n).to.be.greaterThan(30);
+    expect(points[0]?.n).to.be.greaterThan((stored[0]?.n as number) + 30);
+    let compared = 0;
+    for (const r of rows) {
+      if (r.in === null) continue;
+      for (const dir of ['in', 'out'] as const) {
+        const sent = sentMax('iface', macros.vars.school as string, r.ifname as string, Number(r.time), STEP_MS, `${dir}_util_pct`);
+        expect(sent, `agent value at ${String(r.time)}`).to.be.a('number');
+        // The agent rounds to hundredths of a percent; the rate it sends is to the whole bit/s.
+        expect(r[dir] as number, `${dir} at ${String(r.time)}`).to.be.closeTo(sent as number, 0.005 + 50 / 1e8 + 1e-9);
+        compared++;
+      }
+    }
+    expect(compared).to.be.greaterThan(300);
+  });
+
+  it('every derivation of collector/ingest/stored-fields.ts gives back, per point in InfluxDB, what the agent sent, on old points and new', async () => {
+    for (const d of DERIVED_FIELDS) {
+      const series = d.measurement === 'iface' ? 'ifname' : 'target';
+      const rows = await db.query(`SELECT ${d.influxql} AS "derived", "${d.field}" AS "stored" FROM "${d.measurement}" WHERE time > now() - 6h GROUP BY "school", "${series}"`);
+      let stored = 0;
+      let derivedOnly = 0;
+      for (const r of rows) {
+        const sent = SENT.get(sentKey(d.measurement, r.school as string, r[series] as string, Number(r.time), d.field));
+        expect(sent, `${d.measurement}.${d.field} sent at ${String(r.time)}`).to.be.a('number');
+        const tolerance = d.field === 'received' ? 0 : 0.005 + 50 / 1e8 + 1e-9;
+        expect(r.derived as number, `${d.measurement}.${d.field} ${JSON.stringify(r)}`).to.be.closeTo(sent as number, tolerance);
+        if (r.stored === null) derivedOnly++;
+        else stored++;
+      }
+      expect(stored, `${d.field}: old points`).to.be.greaterThan(100);
+      expect(derivedOnly, `${d.field}: new points`).to.be.greaterThan(100);
+    }
   });
 });

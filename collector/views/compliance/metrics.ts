@@ -112,13 +112,23 @@ const inventory: QuerySpec = {
   match: (m) => m.name === 'inventory',
   fold: { v: { field: 'count', agg: 'max' } },
 };
+const isV6 = (m: Measurement): boolean => isPing(m, 'internet') && m.name === 'ping' && m.tags.target.includes(':');
 const pingV6: QuerySpec = {
   key: 'ping_internet_v6',
   measurement: 'ping',
-  select: { v: ['max("received")', 'max'], n: ['count("loss_pct")', 'sum'] },
+  select: { n: ['count("loss_pct")', 'sum'] },
   where: `"role" = 'internet' AND "target" =~ /:/`,
-  match: (m) => isPing(m, 'internet') && m.name === 'ping' && m.tags.target.includes(':'),
-  fold: { v: { field: 'received', agg: 'max' }, n: countLoss },
+  match: isV6,
+  fold: { n: countLoss },
+};
+// A reply came back: loss_pct < 100 (`received` is not stored, collector/ingest/stored-fields.ts).
+const pingV6Ok: QuerySpec = {
+  key: 'ping_internet_v6_ok',
+  measurement: 'ping',
+  select: { n: ['count("loss_pct")', 'sum'] },
+  where: `"role" = 'internet' AND "target" =~ /:/ AND "loss_pct" < 100`,
+  match: (m) => isV6(m) && m.name === 'ping' && m.fields.loss_pct < 100,
+  fold: { n: countLoss },
 };
 const pingPeer: QuerySpec = {
   key: 'ping_peer',
@@ -230,11 +240,11 @@ export const METRICS: Record<MetricName, MetricDef> = {
   ipv6_internet_reachable: {
     unit: '0/1',
     describes: '1 when an internet target with an IPv6 address answered a ping',
-    queries: () => [pingV6],
+    queries: () => [pingV6, pingV6Ok],
     value: ({ data }) => {
       const r = one(data('ping_internet_v6'));
       if (!r || !r.n) return { kind: 'unknown', reason: 'no IPv6 internet target configured (ping targets with an IPv6 address)' };
-      return { kind: 'number', value: (r.v ?? 0) > 0 ? 1 : 0 };
+      return { kind: 'number', value: (one(data('ping_internet_v6_ok'))?.n ?? 0) > 0 ? 1 : 0 };
     },
   },
   peer_path: {

@@ -38,14 +38,14 @@ describe('collector/ingest/points reportToLines (property)', () => {
     );
   });
 
-  it('reportToLines() writes the registry tags, the agent, the collection time and a report point', () => {
+  it('reportToLines() writes the registry tags, the agent, the collection time and a report point (not ping.received: InfluxDB derives it)', () => {
     const r: Report = {
       v: 1, school: '1640104001', agent: 'gw 1', seq: 7, collectedAt: 1_795_420_800_000, sentAt: 1_795_420_801_000,
       measurements: [{ name: 'ping', tags: { target: 'a,b=c', role: 'isp' }, fields: { loss_pct: 0, sent: 5, received: 5, result_code: 0, rtt_avg_ms: 1.5 } }],
     };
     const tags = { school: '1640104001', province: '640000', city: '640100', county: '', link: 'sat-geo' };
     expect(reportToLines({ report: r, tags, receivedAtMs: 1_795_420_802_000, cache: new LineCache() })).to.deep.equal([
-      'ping,agent=gw\\ 1,city=640100,link=sat-geo,province=640000,role=isp,school=1640104001,target=a\\,b\\=c rtt_avg_ms=1.5,loss_pct=0,sent=5,received=5,result_code=0 1795420800000',
+      'ping,agent=gw\\ 1,city=640100,link=sat-geo,province=640000,role=isp,school=1640104001,target=a\\,b\\=c rtt_avg_ms=1.5,loss_pct=0,sent=5,result_code=0 1795420800000',
       'report,agent=gw\\ 1,city=640100,link=sat-geo,province=640000,school=1640104001 lag_s=2,points=1,seq=7 1795420800000',
     ]);
   });
