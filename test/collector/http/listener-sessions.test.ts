@@ -44,7 +44,10 @@ describe('collector/http/listener HTTP/2 session lifetime', () => {
       const s = (req as unknown as { stream: http2.ServerHttp2Stream }).stream.session as http2.ServerHttp2Session;
       seen.push(new WeakRef(s));
       req.resume();
-      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      });
     };
     const l = await listen({ host: '127.0.0.1', port: 0, app: (_q, r) => r.end(), ingest, log: pino({ level: 'silent' }), reservedFds: 0, ...o });
     open.push(l);
