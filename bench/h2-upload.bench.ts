@@ -8,6 +8,11 @@
  * and the ratio new ÷ base (lower is better).
  *
  *   npm run build && npx tsx bench/h2-upload.bench.ts [--sessions 200] [--rate 400] [--seconds 8] [--rounds 3] [--base <git ref>]
+ *     [--hold-ms 0] [--gc]
+ *
+ * `--hold-ms`: the sink confirms each write this late (a busy InfluxDB), so uploads live across scavenges.
+ * `--gc`: the collector runs with the soak's Node flags (COLLECTOR_NODE_FLAGS) and `--trace-gc-nvp`; each round reports its Mark-Compacts
+ * and their external-string-table phase (where Node's HTTP/2 header strings are finalized) per answered upload.
  *
  * Both collectors run compiled code: this tree's dist/, and `git archive <base>` (default: the merge base with
  * main) compiled with tsc in a temporary directory (`--keep-base` keeps it, `--base-dir <dir>` reuses it).
@@ -18,6 +23,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { COLLECTOR_NODE_FLAGS } from './fleet/collector-process.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const ROOT = resolve(HERE, '../..');
@@ -41,11 +47,17 @@ async function child(root: string): Promise<void> {
   const { TokenShares } = await imp('dist/collector/ingest/fairness.js');
   const { pino } = await import('pino');
   const sessions = Number(process.env.H2_UPLOAD_SESSIONS);
+  const holdMs = Number(process.env.H2_UPLOAD_HOLD_MS ?? 0);
+  const held = async (): Promise<undefined> => {
+    if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
+    return undefined;
+  };
   const tokens = new Map<string, { id: string; school: string; sha256: string; issuedAt: string }>();
   for (let i = 0; i < sessions; i++) tokens.set(`tok${i}`, { id: `id${i}`, school: '1640104001', sha256: 'x', issuedAt: '' });
   const log = pino({ level: 'silent' });
   const opts = {
-    sink: { write: async () => undefined, writeLines: async () => undefined, ready: async () => true, close: async () => undefined },
+    // --hold-ms: the sink confirms after this long, as a busy InfluxDB does, so uploads stay in flight across scavenges.
+    sink: { write: held, writeLines: held, ready: async () => true, close: async () => undefined },
     tokens: { verify: (t: string) => tokens.get(t) },
     schools: { tagsFor: (id: string) => ({ school: id, province: '640000', city: '640100', county: '640104', link: 'sat-geo' }) },
     log,
@@ -108,10 +120,22 @@ function ask<T>(c: ChildProcess, m: string, key: string): Promise<T> {
 }
 
 /** One round on the tree at `root`: µs of collector CPU per answered upload, and the answers by status. */
-async function round(root: string, sessions: number, seconds: number, rate: number, bodies: Buffer[]): Promise<{ us: number; mainUs: number; answers: Record<number, number> }> {
-  const c = fork(HERE, [], { execArgv: ['--import', 'tsx', ...(process.env.H2_UPLOAD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.H2_UPLOAD_PROF}`] : [])], env: { ...process.env, H2_UPLOAD_CHILD: root, H2_UPLOAD_SESSIONS: String(sessions) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function round(root: string, o: RoundOptions, bodies: Buffer[]): Promise<{ us: number; mainUs: number; answers: Record<number, number>; gc?: GcFigures }> {
+  const { sessions, seconds, rate } = o;
+  const gcArgs = o.gc ? [...COLLECTOR_NODE_FLAGS, '--trace-gc-nvp'] : [];
+  const c = fork(HERE, [], { execArgv: ['--import', 'tsx', ...gcArgs, ...(process.env.H2_UPLOAD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.H2_UPLOAD_PROF}`] : [])], env: { ...process.env, H2_UPLOAD_CHILD: root, H2_UPLOAD_SESSIONS: String(sessions), H2_UPLOAD_HOLD_MS: String(o.holdMs) }, stdio: ['ignore', o.gc ? 'pipe' : 'inherit', 'inherit', 'ipc'] });
+  const gcLines: string[] = [];
+  const until = { t: Infinity, counting: false };
+  if (o.gc) {
+    let rest = '';
+    c.stdout?.on('data', (d: Buffer) => {
+      const parts = (rest + d.toString('latin1')).split('\n');
+      rest = parts.pop() ?? '';
+      if (until.counting) for (const l of parts) if (l.includes(' gc=mc ')) gcLines.push(l);
+    });
+  }
   const port = await ask<number>(c, '', 'port');
-  const until = { t: performance.now() + 3000 + seconds * 1000, counting: false };
+  until.t = performance.now() + 3000 + seconds * 1000;
   const counts = new Map<number, number>();
   const loops = Array.from({ length: sessions }, (_, i) => uploader(port, i, bodies, (1000 * sessions) / rate, until, counts));
   await new Promise((r) => setTimeout(r, 3000));
@@ -122,7 +146,33 @@ async function round(root: string, sessions: number, seconds: number, rate: numb
   c.send('stop');
   await new Promise((r) => c.once('exit', r));
   const answered = [...counts.values()].reduce((a, b) => a + b, 0);
-  return { us: cpuUs.all / Math.max(1, answered), mainUs: cpuUs.main / Math.max(1, answered), answers: Object.fromEntries(counts) };
+  return { us: cpuUs.all / Math.max(1, answered), mainUs: cpuUs.main / Math.max(1, answered), answers: Object.fromEntries(counts), ...(o.gc && { gc: gcFigures(gcLines, answered) }) };
+}
+
+interface RoundOptions {
+  sessions: number;
+  seconds: number;
+  rate: number;
+  /** How long the sink takes to confirm a write, ms. */
+  holdMs: number;
+  /** Trace the collector's GC (`--trace-gc-nvp`) and report its Mark-Compacts. */
+  gc: boolean;
+}
+
+/** Mark-Compacts in the measured window: count, pause, and the external-string-table phase per answered upload. */
+interface GcFigures {
+  mc: number;
+  pauseMaxMs: number;
+  pauseTotalMs: number;
+  extTotalMs: number;
+  extUsPerUpload: number;
+}
+
+function gcFigures(lines: string[], answered: number): GcFigures {
+  const field = (l: string, k: string) => Number(new RegExp(` ${k.replace(/\./g, '\\.')}=([0-9.]+)`).exec(l)?.[1] ?? 0);
+  const pauses = lines.map((l) => field(l, 'pause'));
+  const ext = lines.reduce((a, l) => a + field(l, 'clear.external_string_table'), 0);
+  return { mc: lines.length, pauseMaxMs: Math.max(0, ...pauses), pauseTotalMs: pauses.reduce((a, b) => a + b, 0), extTotalMs: ext, extUsPerUpload: (1000 * ext) / Math.max(1, answered) };
 }
 
 /** The tree of `ref`, compiled, in a temporary directory that resolves this tree's node_modules. */
@@ -139,6 +189,7 @@ async function main(): Promise<void> {
   const seconds = Number(arg('seconds', '8'));
   const rounds = Number(arg('rounds', '3'));
   const rate = Number(arg('rate', '400'));
+  const roundOpts: RoundOptions = { sessions, seconds, rate, holdMs: Number(arg('hold-ms', '0')), gc: process.argv.includes('--gc') };
   const ref = arg('base', execFileSync('git', ['merge-base', 'HEAD', 'main'], { cwd: ROOT, encoding: 'utf8' }).trim());
   const { encodeBatch, COLS_ENCODING } = await import('../protocol/index.js');
   const { typicalReport } = await import('../test/helpers/reports.js');
@@ -148,14 +199,16 @@ async function main(): Promise<void> {
   const base = keptBase || baseTree(ref);
   const us: Record<'base' | 'new', number[]> = { base: [], new: [] };
   const mainUs: Record<'base' | 'new', number[]> = { base: [], new: [] };
+  const ext: Record<'base' | 'new', number[]> = { base: [], new: [] };
   const load = () => execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim();
   try {
     for (let r = 0; r < rounds; r++) {
       for (const [name, root] of (r % 2 ? [['new', ROOT], ['base', base]] : [['base', base], ['new', ROOT]]) as [keyof typeof us, string][]) {
-        const res = await round(root, sessions, seconds, rate, bodies);
+        const res = await round(root, roundOpts, bodies);
         us[name].push(res.us);
+        if (res.gc) ext[name].push(res.gc.extUsPerUpload);
         mainUs[name].push(res.mainUs);
-        console.log(`round ${r + 1} ${name} (${rate}/s offered): ${res.us.toFixed(1)} µs collector CPU per upload (main thread ${res.mainUs.toFixed(1)}), answers ${JSON.stringify(res.answers)}; load ${load()}`);
+        console.log(`round ${r + 1} ${name} (${rate}/s offered): ${res.us.toFixed(1)} µs collector CPU per upload (main thread ${res.mainUs.toFixed(1)}), answers ${JSON.stringify(res.answers)}${res.gc ? `; Mark-Compacts ${res.gc.mc}, pause max ${res.gc.pauseMaxMs.toFixed(1)} ms, total ${res.gc.pauseTotalMs.toFixed(0)} ms, external string table ${res.gc.extTotalMs.toFixed(1)} ms (${res.gc.extUsPerUpload.toFixed(2)} µs an upload)` : ''}; load ${load()}`);
       }
     }
   } finally {
@@ -167,7 +220,8 @@ async function main(): Promise<void> {
   for (const [what, xs] of [['all threads', us], ['main thread', mainUs]] as const) {
     console.log(`${what}: base ${ref.slice(0, 7)} median ${med(xs.base).toFixed(1)} µs/upload (${spread(xs.base)}); new median ${med(xs.new).toFixed(1)} µs/upload (${spread(xs.new)}); ratio new/base ${(med(xs.new) / med(xs.base)).toFixed(3)}`);
   }
-  writeFileSync(join(tmpdir(), 'h2-upload-last.json'), JSON.stringify({ ref, sessions, seconds, us, mainUs }));
+  if (roundOpts.gc) console.log(`Mark-Compact external-string-table phase: base median ${med(ext.base).toFixed(2)} µs/upload (${spread(ext.base)}); new median ${med(ext.new).toFixed(2)} µs/upload (${spread(ext.new)})`);
+  writeFileSync(join(tmpdir(), 'h2-upload-last.json'), JSON.stringify({ ref, sessions, seconds, us, mainUs, ext }));
 }
 
 if (process.env.H2_UPLOAD_CHILD) void child(process.env.H2_UPLOAD_CHILD);
