@@ -27,13 +27,15 @@ export type { ListenerLimits } from './limits.js';
 export { DEFAULT_LIMITS } from './limits.js';
 
 const PREFACE_START = Buffer.from('PRI ');
+/** The one route both HTTP versions hand straight to ingest. */
+const INGEST_PATH = '/api/v1/reports';
 
 export interface ListenOptions {
   host: string;
   port: number;
   /** The HTTP/1.1 application (the express app). */
   app: http.RequestListener;
-  /** The ingest handler HTTP/2 streams to `POST /api/v1/reports` go to. */
+  /** The ingest handler `POST /api/v1/reports` goes to, over HTTP/2 and HTTP/1.1 alike (the app is not asked). */
   ingest: (req: IngestRequest, res: IngestResponse) => void;
   log: Logger;
   /** Limits over the defaults (DEFAULT_LIMITS). */
@@ -174,8 +176,10 @@ function createH1(ctx: Ctx): http.Server {
     },
     (req, res) => {
       const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-      if (admitBody(ctx, req, res, hasBody)) ctx.opts.app(req, res);
-      else req.resume();
+      if (!admitBody(ctx, req, res, hasBody)) req.resume();
+      // Uploads skip express's router (the app's route calls the same handler): behind a front proxy every upload is HTTP/1.1.
+      else if (req.method === 'POST' && req.url === INGEST_PATH) ctx.opts.ingest(req, res);
+      else ctx.opts.app(req, res);
     },
   );
   h1.on('clientError', (e: NodeJS.ErrnoException, socket) => {
@@ -355,7 +359,7 @@ function createH2(ctx: Ctx): http2.Http2Server {
     // As the compatibility layer did: 100 Continue to `expect: 100-continue`, 417 to any other expectation.
     if (headers.expect !== undefined && !expectation(ex, headers.expect)) return;
     if (!admitH2Body(ctx, ex)) return;
-    if (headers[':method'] === 'POST' && headers[':path'] === '/api/v1/reports') return ctx.opts.ingest(ex, ex);
+    if (headers[':method'] === 'POST' && headers[':path'] === INGEST_PATH) return ctx.opts.ingest(ex, ex);
     stream.resume();
     ex.writeHead(NOT_FOUND_H2.status, { 'content-type': 'application/json' });
     ex.end(NOT_FOUND_H2.text);

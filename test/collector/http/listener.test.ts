@@ -80,6 +80,41 @@ describe('collector/http/listener', () => {
     pool.close();
   });
 
+  it('an HTTP/1.1 POST /api/v1/reports goes to the ingest handler, not the app; other HTTP/1.1 requests to the app', async () => {
+    const seen: string[] = [];
+    const other = await listen({
+      host: '127.0.0.1',
+      port: 0,
+      app: (q, r) => {
+        seen.push(`app ${q.method} ${q.url}`);
+        r.end('{}');
+      },
+      ingest: (q, r) => {
+        seen.push('ingest');
+        q.on('data', () => undefined);
+        q.on('end', () => r.end('{"v":1}'));
+        q.resume();
+      },
+      log: pino({ level: 'silent' }),
+    });
+    const base = `http://127.0.0.1:${other.port}`;
+    expect((await fetch(`${base}/api/v1/reports`, { method: 'POST', body: 'x' })).status).to.equal(200);
+    await fetch(`${base}/api/v1/reports`);
+    await fetch(`${base}/api/v1/reports?x=1`, { method: 'POST', body: 'x' });
+    await fetch(`${base}/healthz`);
+    expect(seen).to.deep.equal(['ingest', 'app GET /api/v1/reports', 'app POST /api/v1/reports?x=1', 'app GET /healthz']);
+    await other.close();
+  });
+
+  it('a real HTTP/1.1 upload through the listener is acknowledged and written', async () => {
+    const reports = [1, 2].map((seq) => typicalReport({ seq: 100 + seq }));
+    const body = encodeBatch(reports, COLS_ENCODING);
+    const res = await fetch(`${url}/api/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': COLS_ENCODING, authorization: 'Bearer good' }, body });
+    expect(res.status).to.equal(200);
+    expect(((await res.json()) as { accepted: number[] }).accepted).to.deep.equal([101, 102]);
+    expect(sink.points.filter((p) => p.measurement === 'report')).to.have.length(2);
+  });
+
   it('close() ends open HTTP/2 connections, so stopping never waits for an idle agent', async () => {
     const other = await listen({ host: '127.0.0.1', port: 0, app: (_q, r) => r.end(), ingest: (_q, r) => r.end('{}'), log: pino({ level: 'silent' }) });
     const session = http2.connect(`http://127.0.0.1:${other.port}`);
