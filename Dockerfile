@@ -23,6 +23,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY dashboards ./dashboards
 COPY config ./config
+# HAProxy for `front.kind: haproxy` (CAMPUSLINK_FRONT_KIND=haproxy): a province's agent sessions (docs/deployment.md).
+RUN apt-get update && apt-get install -y --no-install-recommends haproxy && rm -rf /var/lib/apt/lists/*
 RUN mkdir -p /var/lib/campuslink && chown node:node /var/lib/campuslink
 USER node
 ENV CAMPUSLINK_LISTEN=0.0.0.0:8470 \

@@ -5,6 +5,7 @@ import { authSettingsSchema } from './auth/settings.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 import { budgetsSchema } from './ingest/budgets.js';
 import { tlsSectionSchema } from './http/tls.js';
+import { frontSectionSchema } from './http/front.js';
 import { viewsSettingsSchema } from './views/index.js';
 import { alertsSettingsSchema } from './alerts/settings.js';
 import { calendarSectionSchema } from './calendar/config.js';
@@ -118,6 +119,8 @@ export const collectorConfigSchema = z.strictObject({
   budgets: budgetsSchema.prefault({}),
   /** HTTPS on the same port: certificate and key files (reloaded on SIGHUP), optional client certificates (collector/http/tls.ts). */
   tls: tlsSectionSchema.prefault({}),
+  /** A front that owns `listen` and holds the agents' connections: HAProxy, started and watched by the collector (collector/http/front.ts, docs/deployment.md). */
+  front: frontSectionSchema.prefault({}),
   gaps: z
     .strictObject({
       /** A report delivered later than this after its collection marks a delivery hole (`gap`, cause link), in ms. */
@@ -140,6 +143,10 @@ export const collectorConfigSchema = z.strictObject({
   // A body the budget can never hold would be refused as "overloaded" forever.
   if (c.http.maxInflightBodyBytes < c.ingest.maxBodyBytes) {
     ctx.addIssue({ code: 'custom', path: ['http', 'maxInflightBodyBytes'], message: `must be at least ingest.maxBodyBytes (${c.ingest.maxBodyBytes})` });
+  }
+  if (c.front.kind !== 'none') {
+    if (c.tls.certFile) ctx.addIssue({ code: 'custom', path: ['front', 'kind'], message: 'front.kind haproxy serves cleartext only in this version: leave tls unset, or front.kind none (the collector terminates TLS itself)' });
+    if (c.front.backendConnections > c.http.maxInflightRequests) ctx.addIssue({ code: 'custom', path: ['front', 'backendConnections'], message: `must be at most http.maxInflightRequests (${c.http.maxInflightRequests}): the collector would refuse the rest as overloaded` });
   }
   checkRoleAndHub(c, ctx);
 });

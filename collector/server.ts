@@ -18,7 +18,8 @@ import { createHub } from './hub/server.js';
 import { createApp, type AppOptions } from './http/app.js';
 import { createHealth } from './http/health.js';
 import { createIngest } from './http/ingest.js';
-import { listen, type Listener } from './http/listener.js';
+import { listen, type ListenOptions, type Listener } from './http/listener.js';
+import { startFront, type FrontHandle } from './http/front.js';
 import { SchoolBudgets } from './ingest/budgets.js';
 import { createBudgetsModule } from './ingest/budgets-api.js';
 import { DedupeStore } from './ingest/dedupe.js';
@@ -29,7 +30,7 @@ import { watchRegistry } from './registry/live.js';
 import { registryLoadOptions } from './registry/options.js';
 import { createInflux1Client, createInflux1Sink } from './sink/influx1.js';
 import { createInflux2Sink } from './sink/influx2.js';
-import { startInfluxd, type InfluxdHandle } from './sink/influxd.js';
+import { findFreePort, startInfluxd, type InfluxdHandle } from './sink/influxd.js';
 import type { Sink } from './sink/sink.js';
 import { openStateDb, type StateDb } from './state/db.js';
 import { importLegacyState } from './state/legacy.js';
@@ -108,6 +109,42 @@ async function openInflux(config: Readonly<CollectorConfig>, stateDir: string, l
   return { influxd, influxUrl, sink, influx };
 }
 
+/** The collector's port: its own listener on `listen`, or, with a front, on loopback behind HAProxy on `listen`. */
+interface PublicPort {
+  server: Listener;
+  front?: FrontHandle;
+  url: string;
+  /** Stops the front (it stops taking connections first), then the listener. */
+  close(): Promise<void>;
+}
+
+async function openPublicPort(config: Readonly<CollectorConfig>, stateDir: string, log: Logger, opts: Pick<ListenOptions, 'app' | 'ingest'>): Promise<PublicPort> {
+  const { host, port } = parseHostPort(config.listen);
+  const settings = listenerSettings(config);
+  const behind = config.front.kind === 'haproxy';
+  const server = await listen({ host: behind ? '127.0.0.1' : host, port: behind ? 0 : port, ...opts, log, ...settings, tls: config.tls });
+  let front: FrontHandle | undefined;
+  if (behind) {
+    try {
+      front = await startFront({ settings: config.front, host, port: port || (await findFreePort(host)), backendPort: server.port, limits: settings.limits, dir: join(stateDir, 'front'), log });
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+  }
+  const scheme = front ? 'http' : server.scheme;
+  const shownPort = front ? front.port : server.port;
+  return {
+    server,
+    ...(front && { front }),
+    url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${shownPort}`,
+    async close() {
+      await front?.stop();
+      await server.close();
+    },
+  };
+}
+
 async function startWithState(opts: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
   return opts.config.role === 'national' ? startNational(opts) : startProvincial(opts);
 }
@@ -120,13 +157,13 @@ async function startNational({ config, log, now, stateDir, state }: StartCollect
   const { influxd, influxUrl, sink, influx } = await openInflux(config, stateDir, log);
   const health = createHealth({ state });
   const hub = createHub({ config, state, stateDir, sink, influx, log, now: clock, viewers, readTokens, health });
-  let server: Listener;
+  let port: PublicPort;
   try {
     await hub.start();
-    const { host, port } = parseHostPort(config.listen);
-    server = await listen({ host, port, app: hub.app, ingest: hub.agentIngest, log, ...listenerSettings(config), tls: config.tls });
+    port = await openPublicPort(config, stateDir, log, { app: hub.app, ingest: hub.agentIngest });
+    const server = port.server;
     health.attachListener(() => server.stats());
-    const url = `${server.scheme}://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+    const url = port.url;
     log.info({ url, influx: influxUrl, database: config.influx.database, provinces: hub.store.feeds().length }, 'national hub listening');
     let stopped = false;
     return {
@@ -137,7 +174,7 @@ async function startNational({ config, log, now, stateDir, state }: StartCollect
       async stop() {
         if (stopped) return;
         stopped = true;
-        await server.close();
+        await port.close();
         health.close();
         await hub.stop();
         await sink.close();
@@ -213,10 +250,9 @@ async function startProvincial({ config, log, now, lateAfterMs, stateDir, state 
     maxEventLoopLagMs: config.ingest.maxEventLoopLagMs,
   };
   const app = createApp(appOptions);
-  const { host, port } = parseHostPort(config.listen);
-  let server: Listener;
+  let port: PublicPort;
   try {
-    server = await listen({ host, port, app, ingest: createIngest(appOptions), log, ...listenerSettings(config), tls: config.tls });
+    port = await openPublicPort(config, stateDir, log, { app, ingest: createIngest(appOptions) });
   } catch (e) {
     health.close();
     await identity.stop();
@@ -225,10 +261,10 @@ async function startProvincial({ config, log, now, lateAfterMs, stateDir, state 
     await influxd?.stop();
     throw e;
   }
+  const server = port.server;
   health.attachListener(() => server.stats());
-  const boundPort = server.port;
-  const url = `${server.scheme}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  log.info({ url, influx: influxUrl, database: config.influx.database, tokens: tokens.size }, 'collector listening');
+  const url = port.url;
+  log.info({ url, ...(port.front && { behindFront: `http://127.0.0.1:${server.port}` }), influx: influxUrl, database: config.influx.database, tokens: tokens.size }, 'collector listening');
   if (viewers.size === 0 && readTokens.size === 0) log.warn('read APIs and console are open to anyone who can reach this port: no viewer accounts (campuslink-collector viewer add)');
 
   let stopped = false;
@@ -240,7 +276,7 @@ async function startProvincial({ config, log, now, lateAfterMs, stateDir, state 
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.close();
+      await port.close();
       health.close();
       await identity.stop();
       for (const m of [...modules].reverse()) await m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed'));

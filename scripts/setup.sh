@@ -24,7 +24,7 @@ case "$purpose" in
     ;;
   test)
     pkg_of=( [influxd]=influxdb [snmpd]=snmpd [snmpwalk]=snmp [snmpbulkwalk]=snmp [ping]=iputils-ping [busybox]=busybox
-             [chromium]=chromium [systemd-analyze]=systemd [sqlite3]=sqlite3 [openssl]=openssl [python3]=python3 [ip]=iproute2 [iperf3]=iperf3 [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager [fping]=fping [curl]=curl )
+             [chromium]=chromium [systemd-analyze]=systemd [sqlite3]=sqlite3 [openssl]=openssl [python3]=python3 [ip]=iproute2 [iperf3]=iperf3 [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager [fping]=fping [curl]=curl [haproxy]=haproxy )
     ;;
   *)
     echo "usage: bash scripts/setup.sh [demo|test]" >&2

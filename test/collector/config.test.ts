@@ -79,6 +79,19 @@ describe('collector/config', () => {
     }
   });
 
+  it('front defaults to none; with haproxy it refuses tls.certFile and a backend pool larger than http.maxInflightRequests, listing both', () => {
+    expect(loadCollectorConfig(undefined, {}).front).to.deep.equal({ kind: 'none', binary: 'haproxy', backendConnections: 1000, queueTimeoutMs: 250, threads: 1 });
+    expect(loadCollectorConfig(undefined, { CAMPUSLINK_FRONT_KIND: 'haproxy' }).front.kind).to.equal('haproxy');
+    try {
+      loadCollectorConfig(undefined, { CAMPUSLINK_FRONT_KIND: 'haproxy', CAMPUSLINK_TLS_CERT_FILE: '/c.pem', CAMPUSLINK_TLS_KEY_FILE: '/c.key', CAMPUSLINK_FRONT_BACKEND_CONNECTIONS: '2000' });
+      expect.fail('expected a ConfigError');
+    } catch (e) {
+      const issues = (e as ConfigError).issues;
+      expect(issues.map((i) => i.path)).to.include.members(['front.kind', 'front.backendConnections']);
+      expect(issues.find((i) => i.path === 'front.backendConnections')?.message).to.include('http.maxInflightRequests (1000)');
+    }
+  });
+
   it('the budgets section has its defaults, takes CAMPUSLINK_BUDGETS_*, and lists every bad budget at once', () => {
     const c = loadCollectorConfig(undefined, { CAMPUSLINK_BUDGETS_REPORTS_PER_MINUTE: '120' });
     expect(c.budgets).to.deep.equal({ ...DEFAULT_BUDGETS, reportsPerMinute: 120 });
