@@ -29,7 +29,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { collectorConfigYaml, startCollectorProcess, type CollectorProcess } from './fleet/collector-process.js';
+import { collectorConfigYaml, findFront, startCollectorProcess, type CollectorProcess } from './fleet/collector-process.js';
 import { makeFleet, offeredBatchesPerSec, offeredReportsPerSec, registryCsv } from './fleet/fleet.js';
 import { GeneratorClient, type GeneratorStats } from './fleet/generator-client.js';
 import { percentile } from './fleet/generator.js';
@@ -58,6 +58,8 @@ export interface SoakOptions {
   renderAhead: boolean;
   /** Run the load generator of this git ref instead of this tree's (`--generator-ref main`: the before of an A/B). */
   generatorRef?: string;
+  /** The collector's front (`--front haproxy`: its config's `front.kind`, collector/http/front.ts), with its defaults. */
+  front?: 'haproxy';
 }
 
 function option(name: string, def: number): number;
@@ -87,7 +89,15 @@ export function soakOptions(): SoakOptions {
     profile: option('profile', 1) > 0,
     renderAhead: option('render-ahead', 1) > 0,
     ...(textOption('generator-ref') !== undefined && { generatorRef: textOption('generator-ref') }),
+    ...(frontOption() && { front: frontOption() }),
   };
+}
+
+function frontOption(): 'haproxy' | undefined {
+  const f = textOption('front');
+  if (f === undefined || f === 'none') return undefined;
+  if (f !== 'haproxy') throw new Error(`--front must be haproxy or none, got ${f}`);
+  return f;
 }
 
 /** A text option: argv `--name value`, then SOAK_NAME. */
@@ -154,7 +164,7 @@ async function prepare(o: SoakOptions, fleet: ReturnType<typeof makeFleet>, live
   writeFileSync(join(dir, 'schools.csv'), registryCsv(fleet));
   const port = await freePort();
   const configPath = join(dir, 'collector.yaml');
-  writeFileSync(configPath, collectorConfigYaml({ port, stateDir, registry: join(dir, 'schools.csv') }));
+  writeFileSync(configPath, collectorConfigYaml({ port, stateDir, registry: join(dir, 'schools.csv'), ...(o.front && { front: o.front }) }));
   const seed = seedState({ stateDir, fleet, days: o.seedDays, nowMs: liveStartMs, gapPairs: o.gapPairs, dedupeTailHours: o.dedupeTailHours });
   const tokensFile = join(dir, 'fleet-tokens.txt');
   writeFileSync(tokensFile, `${seed.tokens.join('\n')}\n`, { mode: 0o600 });
@@ -183,7 +193,7 @@ interface Window {
   /** Of anonymous memory only (RssAnon): file-backed pages (influxd's mapped TSM files) are not a leak. */
   collectorRssAnonSlopeMbPerMin: number;
   influxdRssAnonSlopeMbPerMin: number;
-  cpuShare: { collector: number; influxd: number; generator: number };
+  cpuShare: { collector: number; influxd: number; generator: number; front: number };
   genStart: GeneratorStats;
   genEnd: GeneratorStats;
 }
@@ -220,7 +230,7 @@ async function measureWindow(gen: GeneratorClient, probe: HealthProbe, sampler: 
     influxdRssSlopeMbPerMin: slopePerMin(inWin.map((s) => ({ atMs: s.atMs, y: s.influxdRss / 2 ** 20 }))),
     collectorRssAnonSlopeMbPerMin: slopePerMin(inWin.map((s) => ({ atMs: s.atMs, y: s.collectorRssParts.anon / 2 ** 20 }))),
     influxdRssAnonSlopeMbPerMin: slopePerMin(inWin.map((s) => ({ atMs: s.atMs, y: s.influxdRssParts.anon / 2 ** 20 }))),
-    cpuShare: { collector: share(start.collectorCpuMs, end.collectorCpuMs), influxd: share(start.influxdCpuMs, end.influxdCpuMs), generator: share(start.generatorCpuMs, end.generatorCpuMs) },
+    cpuShare: { collector: share(start.collectorCpuMs, end.collectorCpuMs), influxd: share(start.influxdCpuMs, end.influxdCpuMs), generator: share(start.generatorCpuMs, end.generatorCpuMs), front: share(start.frontCpuMs, end.frontCpuMs) },
     genStart: g0.s,
     genEnd: g1.s,
   };
@@ -230,9 +240,11 @@ async function measureWindow(gen: GeneratorClient, probe: HealthProbe, sampler: 
 async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLastSeq: number[], liveStartMs: number, sessions: number) {
   // Bodies for the whole run and a minute more, rendered from the live start on (in the warm-up: the window only sends).
   const renderAheadMs = o.renderAhead ? (o.minutes + 1) * 60_000 : 0;
+  const frontPid = o.front ? findFront(col.pid) : undefined;
+  if (o.front && !frontPid) throw new Error('--front haproxy: the collector runs no haproxy child');
   const script = o.generatorRef ? peerGeneratorScript(ROOT, o.generatorRef, join(w.dir, 'generator-ref')) : undefined;
   const gen = await GeneratorClient.start({ url: col.url, schools: o.schools, tokensFile: w.tokensFile, lastSeq: fleetLastSeq, liveStartMs, sessions, renderAheadMs }, join(w.dir, 'generator-job.json'), script);
-  const sampler = new ProcSampler({ collector: col.pid, ...(col.influxdPid && { influxd: col.influxdPid }), generator: gen.pid });
+  const sampler = new ProcSampler({ collector: col.pid, ...(col.influxdPid && { influxd: col.influxdPid }), generator: gen.pid, ...(frontPid && { front: frontPid }) });
   sampler.start(5000);
   const probe = new HealthProbe(col.url, 200);
   probe.start();
@@ -306,6 +318,7 @@ export async function run(): Promise<BenchResult> {
     figures.fd_limit = fdLimit;
     figures.generator_sessions = generatorSessionsText(o, sessions);
     console.log(`generator: ${figures.generator_sessions}`);
+    if (o.front) figures.front = `front.kind ${o.front} (its defaults): the generator's HTTP/2 sessions end in HAProxy, the collector holds its HTTP/1.1 pool`;
     const L = await live(o, w, col, seed.lastSeq, liveStartMs, sessions);
     if (o.preconnect) {
       figures.connect_s = Number((L.connectMs / 1000).toFixed(1));
@@ -404,6 +417,12 @@ function windowFigures(win: Window, fleet: ReturnType<typeof makeFleet>): Record
     cpu_collector_pct: Math.round(win.cpuShare.collector * 100),
     cpu_influxd_pct: Math.round(win.cpuShare.influxd * 100),
     cpu_generator_pct: Math.round(win.cpuShare.generator * 100),
+    ...(Number.isFinite(win.cpuShare.front) && {
+      cpu_front_pct: Math.round(win.cpuShare.front * 100),
+      front_cpu_us_per_report_held: Math.round((win.cpuShare.front * 1e6) / win.heldPerSec),
+      front_rss_mib_start: mb(win.start.frontRss),
+      front_rss_mib_end: mb(win.end.frontRss),
+    }),
     // The generator's own process.cpuUsage() per batch it sent in the window (what a cheaper generator lowers).
     generator_cpu_us_per_batch_sent: Math.round(((win.genEnd.cpuUserMs + win.genEnd.cpuSystemMs - win.genStart.cpuUserMs - win.genStart.cpuSystemMs) * 1000) / (win.genEnd.counters.batchesSent - win.genStart.counters.batchesSent)),
     // CPU time per report held: what survives a loaded box (shares of a core do not).

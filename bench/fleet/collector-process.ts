@@ -22,13 +22,14 @@ export const COLLECTOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=6
  * measures ingest, not log volume), and a free port for the embedded influxd on collectors whose
  * default is a fixed one (other collectors run on this box too).
  */
-export function collectorConfigYaml(opts: { port: number; stateDir: string; registry: string }): string {
+export function collectorConfigYaml(opts: { port: number; stateDir: string; registry: string; front?: 'haproxy' }): string {
   const config = COLLECTOR_CLI.replace(/cli\.js$/, 'config.js');
   const source = existsSync(config) ? readFileSync(config, 'utf8') : '';
   const embeddedPort = /embeddedPort/.test(source) ? '  embeddedPort: 0\n' : '';
   // The fleet's counties are made up: check the code structure only.
   const codes = /registryCodes/.test(source) ? 'registryCodes: none\n' : '';
-  return `listen: 127.0.0.1:${opts.port}\nstateDir: ${opts.stateDir}\nregistry: ${opts.registry}\n${codes}logLevel: warn\ninflux:\n  startTimeoutMs: 120000\n${embeddedPort}`;
+  const front = opts.front ? `front:\n  kind: ${opts.front}\n` : '';
+  return `listen: 127.0.0.1:${opts.port}\nstateDir: ${opts.stateDir}\nregistry: ${opts.registry}\n${codes}logLevel: warn\ninflux:\n  startTimeoutMs: 120000\n${embeddedPort}${front}`;
 }
 
 export interface CollectorProcess {
@@ -59,6 +60,11 @@ export interface StartCollectorProcessOptions {
 /** Finds the embedded influxd below a collector pid. */
 export function findInfluxd(pid: number): number | undefined {
   return childPids(pid).find((c) => /influxd/.test(cmdline(c)));
+}
+
+/** Finds the front (HAProxy) a collector started (`front.kind: haproxy`). */
+export function findFront(pid: number): number | undefined {
+  return childPids(pid).find((c) => /haproxy/.test(cmdline(c)));
 }
 
 /** Starts the collector and waits until it listens. Rejects (with its stderr) when it exits or times out first. */

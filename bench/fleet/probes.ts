@@ -97,6 +97,9 @@ export interface ProcSample {
   influxdCpuMs: number;
   generatorCpuMs: number;
   collectorFds: number;
+  /** A reverse proxy in front of the collector (`--front`), NaN without one. */
+  frontRss: number;
+  frontCpuMs: number;
   /** The collector's CPU ms by thread name (procstat.ts threadCpuMs). */
   collectorThreadsCpuMs: Record<string, number>;
 }
@@ -106,7 +109,7 @@ export class ProcSampler {
   private timer?: NodeJS.Timeout;
   readonly samples: ProcSample[] = [];
 
-  constructor(private readonly pids: { collector: number; influxd?: number; generator: number }) {}
+  constructor(private readonly pids: { collector: number; influxd?: number; generator: number; front?: number }) {}
 
   sample(): ProcSample {
     const p = this.pids;
@@ -121,6 +124,8 @@ export class ProcSampler {
       influxdCpuMs: p.influxd ? cpuMs(p.influxd) : NaN,
       generatorCpuMs: cpuMs(p.generator),
       collectorFds: fdCount(p.collector),
+      frontRss: p.front ? rssBytes(p.front) : NaN,
+      frontCpuMs: p.front ? cpuMs(p.front) : NaN,
       collectorThreadsCpuMs: threadCpuMs(p.collector),
     };
     this.samples.push(s);
