@@ -19,7 +19,7 @@ import { createApp, type AppOptions } from './http/app.js';
 import { createHealth } from './http/health.js';
 import { createIngest } from './http/ingest.js';
 import { listen, type ListenOptions, type Listener } from './http/listener.js';
-import { startFront, type FrontHandle } from './http/front.js';
+import { READ_CONNECTIONS, startFront, type FrontHandle } from './http/front.js';
 import { SchoolBudgets } from './ingest/budgets.js';
 import { createBudgetsModule } from './ingest/budgets-api.js';
 import { DedupeStore } from './ingest/dedupe.js';
@@ -120,8 +120,8 @@ interface PublicPort {
 
 async function openPublicPort(config: Readonly<CollectorConfig>, stateDir: string, log: Logger, opts: Pick<ListenOptions, 'app' | 'ingest'>): Promise<PublicPort> {
   const { host, port } = parseHostPort(config.listen);
-  const settings = listenerSettings(config);
   const behind = config.front.kind === 'haproxy';
+  const settings = behind ? behindFront(config) : listenerSettings(config);
   const server = await listen({ host: behind ? '127.0.0.1' : host, port: behind ? 0 : port, ...opts, log, ...settings, tls: config.tls });
   let front: FrontHandle | undefined;
   if (behind) {
@@ -139,8 +139,30 @@ async function openPublicPort(config: Readonly<CollectorConfig>, stateDir: strin
     ...(front && { front }),
     url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${shownPort}`,
     async close() {
-      await front?.stop();
-      await server.close();
+      try {
+        await front?.stop();
+      } finally {
+        await server.close();
+      }
+    },
+  };
+}
+
+/**
+ * The loopback listener's limits behind a front: room for both of the front's pools (uploads and reads), and an
+ * HTTP/1.1 keep-alive longer than HAProxy keeps an idle pooled connection, so the collector never closes one just
+ * as HAProxy reuses it. The front enforces the configured connection limits and timeouts towards the agents.
+ */
+function behindFront(config: Readonly<CollectorConfig>): ReturnType<typeof listenerSettings> {
+  const s = listenerSettings(config);
+  const pool = config.front.backendConnections + READ_CONNECTIONS;
+  return {
+    ...s,
+    limits: {
+      ...s.limits,
+      maxInflightRequests: Math.max(s.limits.maxInflightRequests, pool),
+      maxConnections: Math.max(s.limits.maxConnections, pool + 64),
+      keepAliveTimeoutMs: Math.max(s.limits.keepAliveTimeoutMs, 65_000),
     },
   };
 }
@@ -157,13 +179,14 @@ async function startNational({ config, log, now, stateDir, state }: StartCollect
   const { influxd, influxUrl, sink, influx } = await openInflux(config, stateDir, log);
   const health = createHealth({ state });
   const hub = createHub({ config, state, stateDir, sink, influx, log, now: clock, viewers, readTokens, health });
-  let port: PublicPort;
+  let port: PublicPort | undefined;
   try {
     await hub.start();
-    port = await openPublicPort(config, stateDir, log, { app: hub.app, ingest: hub.agentIngest });
-    const server = port.server;
+    const opened = await openPublicPort(config, stateDir, log, { app: hub.app, ingest: hub.agentIngest });
+    port = opened;
+    const server = opened.server;
     health.attachListener(() => server.stats());
-    const url = port.url;
+    const url = opened.url;
     log.info({ url, influx: influxUrl, database: config.influx.database, provinces: hub.store.feeds().length }, 'national hub listening');
     let stopped = false;
     return {
@@ -174,7 +197,7 @@ async function startNational({ config, log, now, stateDir, state }: StartCollect
       async stop() {
         if (stopped) return;
         stopped = true;
-        await port.close();
+        await opened.close();
         health.close();
         await hub.stop();
         await sink.close();
@@ -184,6 +207,7 @@ async function startNational({ config, log, now, stateDir, state }: StartCollect
       },
     };
   } catch (e) {
+    await port?.close();
     health.close();
     await hub.stop();
     await sink.close();

@@ -39,6 +39,7 @@ export const ERRORS = {
   COL_ERR_GRAFANA_API: { meaning: '`grafana push` could not complete: Grafana refused a step (401 token, 403 role, 404 URL, 412 version-mismatch/name-exists) or could not be reached; the message names the step and the fix.' },
   COL_ERR_INFLUXD_START: { meaning: 'The embedded `influxd` did not become ready in time, or exited.' },
   COL_ERR_FRONT_START: { meaning: 'With `front.kind: haproxy`, HAProxy is not installed or did not accept connections on `listen` at start; start-up stops with its output.' },
+  COL_ERR_FRONT_UPSTREAM: { status: 502, meaning: 'The front (HAProxy) got no answer from the collector behind it (502: it closed the connection or is not listening, e.g. restarting; 504: nothing within `http.requestTimeoutMs`); nothing was acknowledged. Retry after `Retry-After` seconds.' },
   COL_ERR_FRONT_EXITED: { meaning: 'The front (HAProxy) exited while serving; agents cannot reach the collector until the collector has started it again (after 1 s, doubling up to 30 s).' },
   COL_ERR_WRONG_AGENT: { status: 403, meaning: 'The token is bound to one agent (enrolled) and the batch comes from another agent id; nothing of the batch was written.' },
   COL_ERR_AGENT_LIMIT: { status: 403, meaning: 'The school already has `auth.maxAgentsPerSchool` agents; a new agent id is refused until one is revoked (`token revoke --school ID --agent ID`) or the limit raised.' },

@@ -11,7 +11,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { delimiter, join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -83,7 +84,7 @@ export interface FrontHandle {
 
 /** The answer HAProxy sends for a request it could not hand to the collector, as a raw HTTP response. */
 function errorPage(status: 502 | 503 | 504, message: string, retryAfterS: number): string {
-  const body = JSON.stringify(errorAnswer('COL_ERR_OVERLOADED', message).body);
+  const body = JSON.stringify(errorAnswer(status === 503 ? 'COL_ERR_OVERLOADED' : 'COL_ERR_FRONT_UPSTREAM', message).body);
   const reason = { 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status];
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\nretry-after: ${retryAfterS}\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
@@ -97,7 +98,7 @@ export function frontMaxConnections(limits: Pick<ListenerLimits, 'maxConnections
 export const READ_CONNECTIONS = 64;
 
 /** The HAProxy config of a front. */
-export function haproxyConfig(o: { settings: Readonly<FrontSettings>; host: string; port: number; backendPort: number; limits: Readonly<ListenerLimits>; dir: string; nofile: number }): string {
+export function haproxyConfig(o: { settings: Readonly<FrontSettings>; host: string; port: number; backendPort: number; limits: Readonly<ListenerLimits>; dir: string; nofile: number; nonce: string }): string {
   const { settings: s, limits: l } = o;
   const bind = o.host.includes(':') ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`;
   return `# Written by campuslink-collector at every start (collector/http/front.ts); edits are overwritten.
@@ -105,9 +106,12 @@ global
   maxconn ${frontMaxConnections(l, s, o.nofile)}
   # HAProxy's estimate is two descriptors a connection; here the backend pool is shared.
   no strict-limits
+  # Never share the port: a second HAProxy (a leftover, another collector) must fail to bind, not split the agents.
+  noreuseport
   nbthread ${s.threads}
   tune.h2.max-concurrent-streams ${l.maxConcurrentStreams}
-  hard-stop-after 10s
+  # stop() kills after 5 s; idle connections that never sent a request do not end a soft stop by themselves.
+  hard-stop-after 4s
 defaults
   mode http
   timeout connect 5s
@@ -115,11 +119,13 @@ defaults
   # takes its idle timeout from http-keep-alive, so that one is the session's too (and an idle HTTP/1.1 agent's).
   timeout client ${l.sessionIdleTimeoutMs}
   timeout http-keep-alive ${l.sessionIdleTimeoutMs}
-  timeout http-request ${l.requestTimeoutMs}
+  # Headers (and the first buffer of a body) within the collector's own bounds for them.
+  timeout http-request ${Math.min(l.headersTimeoutMs, l.firstByteTimeoutMs)}
   timeout server ${l.requestTimeoutMs}
   timeout queue ${s.queueTimeoutMs}
   option http-keep-alive
-  # The whole request is read before it is forwarded: a slow link never holds one of the collector's connections.
+  # Up to one buffer (16 kB) of the body is read before the request is forwarded: an agent's upload (1-3 kB, backlog
+  # batches ~15 kB) arrives whole, so a slow link does not hold one of the collector's connections; a larger body streams.
   option http-buffer-request
   http-reuse always
   retry-on conn-failure
@@ -129,6 +135,8 @@ defaults
   errorfile 504 ${join(o.dir, '504.http')}
 frontend campuslink
   bind ${bind}
+  # Answered by HAProxy itself with a nonce: how startFront() knows the port is this HAProxy's and not someone else's.
+  http-request return status 200 content-type text/plain string ${o.nonce} if { path ${MONITOR_PATH} }
   acl upload path ${INGEST_PATH}
   acl post method POST
   use_backend uploads if post upload
@@ -143,14 +151,21 @@ backend reads
 `;
 }
 
-function accepts(host: string, port: number): Promise<boolean> {
+/** The path HAProxy answers itself with the nonce of its config. */
+const MONITOR_PATH = '/.campuslink-front';
+
+/** True when this front's HAProxy answers on the port with its nonce (something else listening there does not). */
+function answers(host: string, port: number, nonce: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(port, host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
+    const req = request({ host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host, port, path: MONITOR_PATH, timeout: 1000, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      res.on('end', () => resolve(res.statusCode === 200 && text.trim() === nonce));
+      res.on('error', () => resolve(false));
     });
-    s.once('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
   });
 }
 
@@ -209,10 +224,13 @@ export async function startFront(o: FrontOptions): Promise<FrontHandle> {
   await stopLeftover(pidFile, cfg, o.log);
   const nofile = o.nofile ?? Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 1024);
   for (const status of [502, 503, 504] as const) {
-    const why = status === 503 ? `the front could not hand the request to the collector within front.queueTimeoutMs (${o.settings.queueTimeoutMs} ms): it is busy, or restarting; nothing was acknowledged` : 'the collector behind the front did not answer (restarting?); nothing was acknowledged';
+    const why = status === 503 ? `the front could not hand the request to the collector within front.queueTimeoutMs (${o.settings.queueTimeoutMs} ms): it is busy, or restarting; nothing was acknowledged` : status === 502 ? 'the collector behind the front closed the connection or is not listening (restarting?); nothing was acknowledged' : `the collector behind the front did not answer within http.requestTimeoutMs (${o.limits.requestTimeoutMs} ms); nothing was acknowledged`;
     writeFileSync(join(o.dir, `${status}.http`), errorPage(status, why, o.limits.retryAfterS));
   }
-  writeFileSync(cfg, haproxyConfig({ ...o, nofile }));
+  const nonce = randomBytes(8).toString('hex');
+  writeFileSync(cfg, haproxyConfig({ ...o, nofile, nonce }));
+  const maxconn = frontMaxConnections(o.limits, o.settings, nofile);
+  if (maxconn < o.limits.maxConnections) o.log.warn({ configured: o.limits.maxConnections, cap: maxconn, nofile }, 'front connections capped by the descriptor limit; raise LimitNOFILE / ulimit -n for a province (docs/deployment.md)');
   if (!exitHook) {
     exitHook = true;
     process.on('exit', () => {
@@ -273,15 +291,15 @@ export async function startFront(o: FrontOptions): Promise<FrontHandle> {
   child = spawnOnce();
   const first = child;
   const deadline = performance.now() + (o.startTimeoutMs ?? 10_000);
-  while (!(await accepts(o.host, o.port))) {
+  while (!(await answers(o.host, o.port, nonce))) {
     if (first.exitCode !== null || first.signalCode !== null || performance.now() > deadline) {
       stopping = true;
       first.kill('SIGKILL');
-      throw new FrontError('COL_ERR_FRONT_START', `front (${binary} -f ${cfg}) did not accept connections on ${o.host}:${o.port}: ${tail.trim() || 'no output'}`);
+      throw new FrontError('COL_ERR_FRONT_START', `front (${binary} -f ${cfg}) did not start serving on ${o.host}:${o.port}: ${tail.trim() || 'no output'}`);
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  o.log.info({ pid: first.pid, listen: `${o.host}:${o.port}`, backendPort: o.backendPort, maxConnections: frontMaxConnections(o.limits, o.settings, nofile) }, 'front (haproxy) started');
+  o.log.info({ pid: first.pid, listen: `${o.host}:${o.port}`, backendPort: o.backendPort, maxConnections: maxconn }, 'front (haproxy) started');
 
   return {
     host: o.host,

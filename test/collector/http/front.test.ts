@@ -65,12 +65,14 @@ describe('collector/http/front', function () {
   const limits = { ...DEFAULT_LIMITS, retryAfterS: 7 };
 
   it('haproxyConfig() carries the collector limits: connections within the descriptors, streams, idle and request timeouts, the backend pool', () => {
-    const cfg = haproxyConfig({ settings, host: '0.0.0.0', port: 8470, backendPort: 9000, limits: { ...limits, maxConnections: 80_000 }, dir: '/d', nofile: 20_000 });
+    const cfg = haproxyConfig({ settings, host: '0.0.0.0', port: 8470, backendPort: 9000, limits: { ...limits, maxConnections: 80_000 }, dir: '/d', nofile: 20_000, nonce: 'n0nce' });
     expect(frontMaxConnections({ maxConnections: 80_000 }, settings, 20_000)).to.equal(20_000 - 1000 - 64 - 64);
     expect(cfg).to.include('maxconn 18872');
     expect(cfg).to.include(`tune.h2.max-concurrent-streams ${DEFAULT_LIMITS.maxConcurrentStreams}`);
     expect(cfg).to.include(`timeout client ${DEFAULT_LIMITS.sessionIdleTimeoutMs}`);
-    expect(cfg).to.include(`timeout http-request ${DEFAULT_LIMITS.requestTimeoutMs}`);
+    expect(cfg).to.include(`timeout http-request ${Math.min(DEFAULT_LIMITS.headersTimeoutMs, DEFAULT_LIMITS.firstByteTimeoutMs)}`);
+    expect(cfg).to.include('noreuseport');
+    expect(cfg).to.include('string n0nce if { path /.campuslink-front }');
     expect(cfg).to.include('timeout queue 500');
     expect(cfg).to.include('bind 0.0.0.0:8470');
     expect(cfg).to.include('server collector 127.0.0.1:9000 maxconn 1000');
@@ -115,7 +117,7 @@ describe('collector/http/front', function () {
           const res = await h2Post(url, { authorization: 'Bearer t1' }, Buffer.from('{}'), session);
           expect(res.status).to.be.oneOf([502, 503]);
           expect(res.headers['retry-after']).to.equal('7');
-          expect(JSON.parse(res.body).error.code).to.equal('COL_ERR_OVERLOADED');
+          expect(JSON.parse(res.body).error.code).to.equal(res.status === 503 ? 'COL_ERR_OVERLOADED' : 'COL_ERR_FRONT_UPSTREAM');
         }
         // The refusal keeps the agent's session: a refused fleet must not reconnect all at once.
         expect({ goaway, closed: session.closed }).to.deep.equal({ goaway: false, closed: false });
@@ -193,7 +195,7 @@ describe('collector/http/front', function () {
       writeFileSync(join(leftoverDir, '502.http'), 'HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n');
       writeFileSync(join(leftoverDir, '503.http'), 'HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
       writeFileSync(join(leftoverDir, '504.http'), 'HTTP/1.1 504 Gateway Timeout\r\ncontent-length: 0\r\n\r\n');
-      writeFileSync(cfg, haproxyConfig({ settings, host: '127.0.0.1', port, backendPort, limits, dir: leftoverDir, nofile: 4096 }));
+      writeFileSync(cfg, haproxyConfig({ settings, host: '127.0.0.1', port, backendPort, limits, dir: leftoverDir, nofile: 4096, nonce: 'old' }));
       const old = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
       writeFileSync(join(leftoverDir, 'haproxy.pid'), `${old.pid}\n`);
       const oldGone = new Promise((r) => old.once('exit', r));
@@ -206,6 +208,19 @@ describe('collector/http/front', function () {
         expect((await fetch(`http://127.0.0.1:${port}/x`)).status).to.equal(200);
       } finally {
         await next.stop();
+      }
+    });
+
+    it('startFront() throws COL_ERR_FRONT_START when another program holds the port (never shares it, never mistakes it for its own)', async () => {
+      const squatter = http.createServer((_q, r) => r.end('not haproxy'));
+      await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', () => r()));
+      try {
+        const port = (squatter.address() as AddressInfo).port;
+        const err = await startFront({ settings, host: '127.0.0.1', port, backendPort: (backend.address() as AddressInfo).port, limits, dir: mkdtempSync(join(tmpdir(), 'cl-front-squat-')), log, startTimeoutMs: 3000 }).catch((e: unknown) => e);
+        expect(err).to.have.property('code', 'COL_ERR_FRONT_START');
+        expect((await (await fetch(`http://127.0.0.1:${port}/`)).text())).to.equal('not haproxy');
+      } finally {
+        squatter.close();
       }
     });
 
