@@ -13,14 +13,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ErrorCode } from '../../protocol/errors.js';
 import { errorAnswer } from './errors.js';
 import type { ListenerLimits } from './limits.js';
+import { INGEST_PATH } from './listener.js';
+import { findExecutable } from '../executable.js';
 
-const INGEST_PATH = '/api/v1/reports';
 
 export const FRONT_KINDS = ['none', 'haproxy'] as const;
 
@@ -169,13 +170,6 @@ function answers(host: string, port: number, nonce: string): Promise<boolean> {
   });
 }
 
-function findBinary(binary: string): string | undefined {
-  if (binary.includes('/')) return existsSync(binary) ? binary : undefined;
-  // Debian installs haproxy in /usr/sbin, which a non-root PATH often lacks.
-  for (const d of [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin']) if (d && existsSync(join(d, binary))) return join(d, binary);
-  return undefined;
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -216,7 +210,8 @@ let exitHook = false;
  * COL_ERR_FRONT_START when HAProxy is missing or does not accept connections at first start.
  */
 export async function startFront(o: FrontOptions): Promise<FrontHandle> {
-  const binary = findBinary(o.settings.binary);
+  // Debian installs haproxy in /usr/sbin, which a non-root PATH often lacks.
+  const binary = findExecutable(o.settings.binary, process.env.PATH ?? '', ['/usr/sbin', '/usr/local/sbin']);
   if (!binary) throw new FrontError('COL_ERR_FRONT_START', `front.kind haproxy: ${o.settings.binary} was not found (PATH=${process.env.PATH ?? ''}); install HAProxy (apt-get install haproxy) or set front.binary`);
   mkdirSync(o.dir, { recursive: true });
   const cfg = join(o.dir, 'haproxy.cfg');

@@ -27,8 +27,8 @@ export type { ListenerLimits } from './limits.js';
 export { DEFAULT_LIMITS } from './limits.js';
 
 const PREFACE_START = Buffer.from('PRI ');
-/** The one route both HTTP versions hand straight to ingest. */
-const INGEST_PATH = '/api/v1/reports';
+/** The one route both HTTP versions hand straight to ingest (and a front routes to its upload pool). */
+export const INGEST_PATH = '/api/v1/reports';
 
 export interface ListenOptions {
   host: string;

@@ -7,12 +7,13 @@
  * `apt-get install influxdb` gives on Debian/Ubuntu; newer 1.x releases accept the same config.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../protocol/errors.js';
+import { findExecutable } from '../executable.js';
 
 /** A failure to find or start the embedded influxd; `code` is from the error catalogue. */
 export class InfluxdError extends Error {
@@ -108,30 +109,14 @@ async function findFreePorts(host: string, count: number): Promise<number[]> {
   }
 }
 
-function isExecutableFile(file: string): boolean {
-  try {
-    if (!statSync(file).isFile()) return false;
-    accessSync(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Resolves the influxd executable: `binary` itself when it contains a slash, else the first
  * match on `pathEnv`. Throws COL_ERR_INFLUXD_MISSING with the install hint when not found.
  */
 export function findInfluxd(binary = 'influxd', pathEnv = process.env.PATH ?? ''): string {
-  if (binary.includes('/')) {
-    if (isExecutableFile(binary)) return path.resolve(binary);
-    throw new InfluxdError('COL_ERR_INFLUXD_MISSING', `${binary} does not exist or is not executable. ${INSTALL_HINT}`);
-  }
-  for (const dir of pathEnv.split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, binary);
-    if (isExecutableFile(candidate)) return candidate;
-  }
+  const found = findExecutable(binary, pathEnv);
+  if (found) return found;
+  if (binary.includes('/')) throw new InfluxdError('COL_ERR_INFLUXD_MISSING', `${binary} does not exist or is not executable. ${INSTALL_HINT}`);
   throw new InfluxdError('COL_ERR_INFLUXD_MISSING', `\`${binary}\` was not found on PATH. ${INSTALL_HINT}`);
 }
 
