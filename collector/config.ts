@@ -145,7 +145,6 @@ export const collectorConfigSchema = z.strictObject({
     ctx.addIssue({ code: 'custom', path: ['http', 'maxInflightBodyBytes'], message: `must be at least ingest.maxBodyBytes (${c.ingest.maxBodyBytes})` });
   }
   if (c.front.kind !== 'none') {
-    if (c.tls.certFile) ctx.addIssue({ code: 'custom', path: ['front', 'kind'], message: 'front.kind haproxy serves cleartext only in this version: leave tls unset, or front.kind none (the collector terminates TLS itself)' });
     if (c.front.backendConnections > c.http.maxInflightRequests) ctx.addIssue({ code: 'custom', path: ['front', 'backendConnections'], message: `must be at most http.maxInflightRequests (${c.http.maxInflightRequests}): the collector would refuse the rest as overloaded` });
   }
   checkRoleAndHub(c, ctx);

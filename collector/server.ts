@@ -16,10 +16,10 @@ import { createEnrollment } from './enroll/service.js';
 import { createGapsModule } from './gaps/module.js';
 import { createHub } from './hub/server.js';
 import { createApp, type AppOptions } from './http/app.js';
-import { createHealth } from './http/health.js';
+import { createHealth, type ListenerStats } from './http/health.js';
 import { createIngest } from './http/ingest.js';
 import { listen, type ListenOptions, type Listener } from './http/listener.js';
-import { READ_CONNECTIONS, startFront, type FrontHandle } from './http/front.js';
+import { READ_CONNECTIONS, startFront, stopLeftoverFront, type FrontHandle } from './http/front.js';
 import { SchoolBudgets } from './ingest/budgets.js';
 import { createBudgetsModule } from './ingest/budgets-api.js';
 import { DedupeStore } from './ingest/dedupe.js';
@@ -77,17 +77,23 @@ function createSink(config: Readonly<CollectorConfig>, url: string, log: Logger)
 export async function startCollector({ config, log, now, lateAfterMs }: StartCollectorOptions): Promise<RunningCollector> {
   const stateDir = resolve(config.stateDir);
   mkdirSync(stateDir, { recursive: true });
+  // A HAProxy left by a collector that was SIGKILLed holds the port: stop it while the rest starts (the embedded
+  // influxd's WAL replay takes seconds), not after.
+  const leftover = config.front.kind === 'haproxy' ? stopLeftoverFront(frontDir(stateDir), log).catch((e: unknown) => log.warn({ err: String(e) }, 'could not stop a leftover front; startFront() tries again')) : undefined;
   const state = openStateDb({ stateDir });
   if (state.exclusive) {
     log.warn({ code: 'COL_ERR_RESOURCE_EXHAUSTED', db: state.path }, 'state database opened with exclusive locking: no room for its WAL index (disk full or no descriptors); serving, writes retry; token issue and state backup wait until the next restart');
   }
   try {
-    return await startWithState({ config, log, now, lateAfterMs, stateDir, state });
+    return await startWithState({ config, log, now, lateAfterMs, stateDir, state, leftover });
   } catch (e) {
     await state.close();
     throw e;
   }
 }
+
+/** Where the front keeps its config, pid file and TLS files. */
+const frontDir = (stateDir: string) => join(stateDir, 'front');
 
 /** Starts the embedded influxd when no URL is configured; the sink and the InfluxQL client on it. */
 async function openInflux(config: Readonly<CollectorConfig>, stateDir: string, log: Logger): Promise<{ influxd?: InfluxdHandle; influxUrl: string; sink: Sink; influx: InfluxDB }> {
@@ -114,30 +120,38 @@ interface PublicPort {
   server: Listener;
   front?: FrontHandle;
   url: string;
+  /** The figures of /healthz `connections`: the listener's, with the front's TLS counters when it terminates TLS. */
+  stats(): ListenerStats;
   /** Stops the front (it stops taking connections first), then the listener. */
   close(): Promise<void>;
 }
 
-async function openPublicPort(config: Readonly<CollectorConfig>, stateDir: string, log: Logger, opts: Pick<ListenOptions, 'app' | 'ingest'>): Promise<PublicPort> {
+async function openPublicPort(config: Readonly<CollectorConfig>, stateDir: string, log: Logger, opts: Pick<ListenOptions, 'app' | 'ingest'>, leftover?: Promise<void>): Promise<PublicPort> {
   const { host, port } = parseHostPort(config.listen);
+  await leftover;
   const behind = config.front.kind === 'haproxy';
   const settings = behind ? behindFront(config) : listenerSettings(config);
-  const server = await listen({ host: behind ? '127.0.0.1' : host, port: behind ? 0 : port, ...opts, log, ...settings, tls: config.tls });
+  // Behind a front, HAProxy terminates TLS (front-tls.ts) and the loopback listener speaks cleartext.
+  const server = await listen({ host: behind ? '127.0.0.1' : host, port: behind ? 0 : port, ...opts, log, ...settings, ...(!behind && { tls: config.tls }) });
   let front: FrontHandle | undefined;
   if (behind) {
     try {
-      front = await startFront({ settings: config.front, host, port: port || (await findFreePort(host)), backendPort: server.port, limits: settings.limits, dir: join(stateDir, 'front'), log });
+      front = await startFront({ settings: config.front, host, port: port || (await findFreePort(host)), backendPort: server.port, limits: settings.limits, dir: frontDir(stateDir), log, tls: config.tls });
     } catch (e) {
       await server.close();
       throw e;
     }
   }
-  const scheme = front ? 'http' : server.scheme;
+  const scheme = front ? front.scheme : server.scheme;
   const shownPort = front ? front.port : server.port;
   return {
     server,
     ...(front && { front }),
     url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${shownPort}`,
+    stats() {
+      const tls = front?.tlsStats();
+      return { ...server.stats(), ...(tls && { tls }), ...(front && { front: { kind: 'haproxy' as const, pid: front.pid() ?? null, restarts: front.restarts } }) };
+    },
     async close() {
       try {
         await front?.stop();
@@ -167,12 +181,15 @@ function behindFront(config: Readonly<CollectorConfig>): ReturnType<typeof liste
   };
 }
 
-async function startWithState(opts: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
+/** What the starts below share: the state database open, and the stop of a leftover front under way. */
+type WithState = StartCollectorOptions & { stateDir: string; state: StateDb; leftover?: Promise<void> };
+
+async function startWithState(opts: WithState): Promise<RunningCollector> {
   return opts.config.role === 'national' ? startNational(opts) : startProvincial(opts);
 }
 
 /** A national hub: roll-ups in, no registry of schools, no agent ingest (collector/hub/server.ts). */
-async function startNational({ config, log, now, stateDir, state }: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
+async function startNational({ config, log, now, stateDir, state, leftover }: WithState): Promise<RunningCollector> {
   const clock = now ?? Date.now;
   const viewers = new ViewerStore(state);
   const readTokens = new ReadTokenStore(state, clock);
@@ -182,10 +199,10 @@ async function startNational({ config, log, now, stateDir, state }: StartCollect
   let port: PublicPort | undefined;
   try {
     await hub.start();
-    const opened = await openPublicPort(config, stateDir, log, { app: hub.app, ingest: hub.agentIngest });
+    const opened = await openPublicPort(config, stateDir, log, { app: hub.app, ingest: hub.agentIngest }, leftover);
     port = opened;
     const server = opened.server;
-    health.attachListener(() => server.stats());
+    health.attachListener(() => opened.stats());
     const url = opened.url;
     log.info({ url, influx: influxUrl, database: config.influx.database, provinces: hub.store.feeds().length }, 'national hub listening');
     let stopped = false;
@@ -216,7 +233,7 @@ async function startNational({ config, log, now, stateDir, state }: StartCollect
   }
 }
 
-async function startProvincial({ config, log, now, lateAfterMs, stateDir, state }: StartCollectorOptions & { stateDir: string; state: StateDb }): Promise<RunningCollector> {
+async function startProvincial({ config, log, now, lateAfterMs, stateDir, state, leftover }: WithState): Promise<RunningCollector> {
   await importLegacyState({ state, stateDir, log });
   // The registry follows its file: a changed CSV reloads without a restart, a bad one keeps the old in force.
   const watched = watchRegistry({ path: resolve(config.registry), log, load: registryLoadOptions(config) });
@@ -276,7 +293,7 @@ async function startProvincial({ config, log, now, lateAfterMs, stateDir, state 
   const app = createApp(appOptions);
   let port: PublicPort;
   try {
-    port = await openPublicPort(config, stateDir, log, { app, ingest: createIngest(appOptions) });
+    port = await openPublicPort(config, stateDir, log, { app, ingest: createIngest(appOptions) }, leftover);
   } catch (e) {
     health.close();
     await identity.stop();
@@ -286,7 +303,7 @@ async function startProvincial({ config, log, now, lateAfterMs, stateDir, state 
     throw e;
   }
   const server = port.server;
-  health.attachListener(() => server.stats());
+  health.attachListener(() => port.stats());
   const url = port.url;
   log.info({ url, ...(port.front && { behindFront: `http://127.0.0.1:${server.port}` }), influx: influxUrl, database: config.influx.database, tokens: tokens.size }, 'collector listening');
   if (viewers.size === 0 && readTokens.size === 0) log.warn('read APIs and console are open to anyone who can reach this port: no viewer accounts (campuslink-collector viewer add)');

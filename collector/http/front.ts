@@ -11,15 +11,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ErrorCode } from '../../protocol/errors.js';
 import { errorAnswer } from './errors.js';
 import type { ListenerLimits } from './limits.js';
 import { INGEST_PATH } from './listener.js';
+import { controlSocketPath, FRONTEND, servingPid } from './front-control.js';
+import { createFrontTls, tlsBindOptions, tlsGlobal, type FrontTlsFiles } from './front-tls.js';
+import type { TlsSection, TlsStats } from './tls.js';
 import { findExecutable } from '../executable.js';
 
 
@@ -69,6 +70,10 @@ export interface FrontOptions {
   nofile?: number;
   /** How long HAProxy may take to accept connections, ms. */
   startTimeoutMs?: number;
+  /** The collector's tls section: with `certFile` set the front serves HTTPS (front-tls.ts). */
+  tls?: TlsSection;
+  /** Reload the TLS files on SIGHUP (default true). */
+  reloadOnSighup?: boolean;
 }
 
 /** A running front. */
@@ -79,6 +84,12 @@ export interface FrontHandle {
   pid(): number | undefined;
   /** Times HAProxy exited while serving and was started again. */
   readonly restarts: number;
+  /** `https` with tls.certFile, else `http`. */
+  readonly scheme: 'http' | 'https';
+  /** With HTTPS: the TLS figures of /healthz (HAProxy's counters as last read, at most a few seconds old). */
+  tlsStats(): TlsStats | undefined;
+  /** With HTTPS: re-reads the tls files and replaces the certificate in HAProxy; false (logged) when it could not. */
+  reloadTls(): Promise<boolean>;
   /** Soft stop (stop listening, finish requests), then SIGKILL after a few seconds. Idempotent. */
   stop(): Promise<void>;
 }
@@ -99,13 +110,15 @@ export function frontMaxConnections(limits: Pick<ListenerLimits, 'maxConnections
 export const READ_CONNECTIONS = 64;
 
 /** The HAProxy config of a front. */
-export function haproxyConfig(o: { settings: Readonly<FrontSettings>; host: string; port: number; backendPort: number; limits: Readonly<ListenerLimits>; dir: string; nofile: number; nonce: string }): string {
+export function haproxyConfig(o: { settings: Readonly<FrontSettings>; host: string; port: number; backendPort: number; limits: Readonly<ListenerLimits>; dir: string; nofile: number; controlSocket: string; https?: { section: TlsSection; files: FrontTlsFiles } }): string {
   const { settings: s, limits: l } = o;
-  const bind = o.host.includes(':') ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`;
+  const bind = (o.host.includes(':') ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`) + (o.https ? ` ${tlsBindOptions(o.https.section, o.https.files)}` : '');
   return `# Written by campuslink-collector at every start (collector/http/front.ts); edits are overwritten.
 global
   maxconn ${frontMaxConnections(l, s, o.nofile)}
-  # HAProxy's estimate is two descriptors a connection; here the backend pool is shared.
+  # The runtime API, for the collector alone: the start check, certificate reloads, TLS counters.
+  stats socket ${o.controlSocket} mode 600 level admin
+${o.https ? tlsGlobal(o.https.section).join('\n') + '\n' : ''}  # HAProxy's estimate is two descriptors a connection; here the backend pool is shared.
   no strict-limits
   # Never share the port: a second HAProxy (a leftover, another collector) must fail to bind, not split the agents.
   noreuseport
@@ -116,9 +129,10 @@ global
 defaults
   mode http
   timeout connect 5s
-  # An idle HTTP/2 session lives as long as the collector's own would (http.sessionIdleTimeoutMs). HAProxy's H2 mux
-  # takes its idle timeout from http-keep-alive, so that one is the session's too (and an idle HTTP/1.1 agent's).
-  timeout client ${l.sessionIdleTimeoutMs}
+  # An idle HTTP/2 session lives as long as the collector's own would (http.sessionIdleTimeoutMs): HAProxy's H2 mux
+  # takes its idle timeout from http-keep-alive (so does an idle HTTP/1.1 agent's connection).
+  # A client silent mid-handshake or mid-request (HTTP/2 streams waiting on the collector are not cut by it).
+  timeout client ${l.firstByteTimeoutMs}
   timeout http-keep-alive ${l.sessionIdleTimeoutMs}
   # Headers (and the first buffer of a body) within the collector's own bounds for them.
   timeout http-request ${Math.min(l.headersTimeoutMs, l.firstByteTimeoutMs)}
@@ -134,10 +148,8 @@ defaults
   errorfile 502 ${join(o.dir, '502.http')}
   errorfile 503 ${join(o.dir, '503.http')}
   errorfile 504 ${join(o.dir, '504.http')}
-frontend campuslink
+frontend ${FRONTEND}
   bind ${bind}
-  # Answered by HAProxy itself with a nonce: how startFront() knows the port is this HAProxy's and not someone else's.
-  http-request return status 200 content-type text/plain string ${o.nonce} if { path ${MONITOR_PATH} }
   acl upload path ${INGEST_PATH}
   acl post method POST
   use_backend uploads if post upload
@@ -152,42 +164,37 @@ backend reads
 `;
 }
 
-/** The path HAProxy answers itself with the nonce of its config. */
-const MONITOR_PATH = '/.campuslink-front';
-
-/** True when this front's HAProxy answers on the port with its nonce (something else listening there does not). */
-function answers(host: string, port: number, nonce: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host, port, path: MONITOR_PATH, timeout: 1000, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString('utf8')));
-      res.on('end', () => resolve(res.statusCode === 200 && text.trim() === nonce));
-      res.on('error', () => resolve(false));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
-
-function alive(pid: number): boolean {
+/**
+ * True while `pid` runs. A zombie does not: an orphaned HAProxy killed after its collector was is not reaped when
+ * PID 1 does not reap (containers), and it holds no port.
+ */
+export function processRuns(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
   } catch {
-    return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
 /**
  * A HAProxy left behind by a collector that was killed (SIGKILL does not reach children) still holds the port:
- * stop it, when the pid file names a haproxy running this front's config.
+ * stop it, when the pid file in the front's `dir` names a haproxy running this front's config. startCollector()
+ * calls it first thing, beside the embedded influxd's start; startFront() again, which then finds nothing.
  */
-async function stopLeftover(pidFile: string, cfg: string, log: Logger): Promise<void> {
+export async function stopLeftoverFront(dir: string, log: Logger): Promise<void> {
+  const pidFile = join(dir, 'haproxy.pid');
+  const cfg = join(dir, 'haproxy.cfg');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   rmSync(pidFile, { force: true });
-  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return;
+  if (!Number.isInteger(pid) || pid <= 1 || !processRuns(pid)) return;
   let cmd = '';
   try {
     cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
@@ -197,7 +204,7 @@ async function stopLeftover(pidFile: string, cfg: string, log: Logger): Promise<
   if (!cmd.includes('haproxy') || !cmd.includes(cfg)) return;
   log.warn({ pid }, 'a front (haproxy) left by an earlier collector still runs: stopping it');
   process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 250 && processRuns(pid); i++) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** Live fronts, killed if this process exits without stopping them. */
@@ -216,14 +223,19 @@ export async function startFront(o: FrontOptions): Promise<FrontHandle> {
   mkdirSync(o.dir, { recursive: true });
   const cfg = join(o.dir, 'haproxy.cfg');
   const pidFile = join(o.dir, 'haproxy.pid');
-  await stopLeftover(pidFile, cfg, o.log);
+  await stopLeftoverFront(o.dir, o.log);
   const nofile = o.nofile ?? Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 1024);
   for (const status of [502, 503, 504] as const) {
     const why = status === 503 ? `the front could not hand the request to the collector within front.queueTimeoutMs (${o.settings.queueTimeoutMs} ms): it is busy, or restarting; nothing was acknowledged` : status === 502 ? 'the collector behind the front closed the connection or is not listening (restarting?); nothing was acknowledged' : `the collector behind the front did not answer within http.requestTimeoutMs (${o.limits.requestTimeoutMs} ms); nothing was acknowledged`;
     writeFileSync(join(o.dir, `${status}.http`), errorPage(status, why, o.limits.retryAfterS));
   }
-  const nonce = randomBytes(8).toString('hex');
-  writeFileSync(cfg, haproxyConfig({ ...o, nofile, nonce }));
+  const controlSocket = controlSocketPath(o.dir);
+  // A path too long for a Unix socket got a private folder of its own under the temporary directory.
+  const dropControlDir = () => {
+    if (dirname(controlSocket) !== o.dir) rmSync(dirname(controlSocket), { recursive: true, force: true });
+  };
+  const tls = o.tls?.certFile ? createFrontTls({ dir: o.dir, section: o.tls, controlSocket, log: o.log, reloadOnSighup: o.reloadOnSighup }) : undefined;
+  writeFileSync(cfg, haproxyConfig({ ...o, nofile, controlSocket, ...(tls && { https: { section: tls.section, files: tls.files } }) }));
   const maxconn = frontMaxConnections(o.limits, o.settings, nofile);
   if (maxconn < o.limits.maxConnections) o.log.warn({ configured: o.limits.maxConnections, cap: maxconn, nofile }, 'front connections capped by the descriptor limit; raise LimitNOFILE / ulimit -n for a province (docs/deployment.md)');
   if (!exitHook) {
@@ -286,26 +298,32 @@ export async function startFront(o: FrontOptions): Promise<FrontHandle> {
   child = spawnOnce();
   const first = child;
   const deadline = performance.now() + (o.startTimeoutMs ?? 10_000);
-  while (!(await answers(o.host, o.port, nonce))) {
+  while ((await servingPid(controlSocket)) !== first.pid) {
     if (first.exitCode !== null || first.signalCode !== null || performance.now() > deadline) {
       stopping = true;
+      tls?.close();
       first.kill('SIGKILL');
+      dropControlDir();
       throw new FrontError('COL_ERR_FRONT_START', `front (${binary} -f ${cfg}) did not start serving on ${o.host}:${o.port}: ${tail.trim() || 'no output'}`);
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  o.log.info({ pid: first.pid, listen: `${o.host}:${o.port}`, backendPort: o.backendPort, maxConnections: maxconn }, 'front (haproxy) started');
+  o.log.info({ pid: first.pid, listen: `${tls ? 'https' : 'http'}://${o.host}:${o.port}`, backendPort: o.backendPort, maxConnections: maxconn }, 'front (haproxy) started');
 
   return {
     host: o.host,
     port: o.port,
+    scheme: tls ? 'https' : 'http',
     pid: () => child?.pid,
     get restarts() {
       return restarts;
     },
+    tlsStats: () => tls?.stats(),
+    reloadTls: async () => (tls ? tls.reload() : false),
     async stop() {
       if (stopping) return;
       stopping = true;
+      tls?.close();
       clearTimeout(retryTimer);
       const c = child;
       if (!c || c.exitCode !== null || c.signalCode !== null) return;
@@ -316,6 +334,7 @@ export async function startFront(o: FrontOptions): Promise<FrontHandle> {
       await gone;
       clearTimeout(t);
       rmSync(pidFile, { force: true });
+      dropControlDir();
     },
   };
 }

@@ -27,8 +27,10 @@ export interface ListenerStats {
   maxInflightRequests: number;
   overloaded: number;
   resourceErrors: Record<string, number>;
-  /** With HTTPS (tls.certFile): handshakes, resumed ones, failures, certificate reloads and the certificate's notAfter. */
+  /** With HTTPS (tls.certFile): handshakes, resumed ones, failures, certificate reloads and the certificate's notAfter (behind a front: HAProxy's counters since it last started). */
   tls?: { handshakes: number; resumed: number; failed: number; reloads: number; reloadFailures: number; certValidTo: string };
+  /** With `front.kind: haproxy`: HAProxy's pid and how often it was started again. */
+  front?: { kind: 'haproxy'; pid: number | null; restarts: number };
 }
 
 /** Anything with the state database's `health()`. */

@@ -29,7 +29,7 @@ function servedSerial(url: string, ca: string): Promise<string> {
   });
 }
 
-describe('integration: agent → collector over TLS', function () {
+for (const front of ['none', 'haproxy'] as const) describe(`integration: agent → collector over TLS${front === 'none' ? '' : ', terminated by the front (front.kind haproxy)'}`, function () {
   this.timeout(120_000);
   let influx: TestInfluxd;
   let collector: CliProcess;
@@ -50,6 +50,7 @@ describe('integration: agent → collector over TLS', function () {
     CAMPUSLINK_LOG_LEVEL: 'warn',
     CAMPUSLINK_TLS_CERT_FILE: liveCert,
     CAMPUSLINK_TLS_KEY_FILE: liveKey,
+    CAMPUSLINK_FRONT_KIND: front,
   });
   const agentEnv = (ca: string): Record<string, string> => ({
     CAMPUSLINK_SCHOOL: school,
@@ -121,7 +122,23 @@ describe('integration: agent → collector over TLS', function () {
     expect(await seqs()).to.deep.equal([1, 2, 3]);
   });
 
-  it('serve exits 2 listing every TLS problem: a key of another certificate, a missing CA file for client certificates', async () => {
+  if (front === 'haproxy') it('/healthz reports the front and its TLS counters (HAProxy\'s), and the certificate in force', async () => {
+    const health = await new Promise<{ connections: { tls: { handshakes: number; reloads: number; certValidTo: string }; front: { kind: string; restarts: number } } }>((resolve, reject) => {
+      const u = new URL(`${collectorUrl}/healthz`);
+      const s = tls.connect({ host: u.hostname, port: Number(u.port), ca: [readFileSync(certs.caCert)], ALPNProtocols: ['http/1.1'] }, () => {
+        s.end(`GET /healthz HTTP/1.1\r\nhost: ${u.host}\r\nconnection: close\r\n\r\n`);
+      });
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString()));
+      s.on('end', () => resolve(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))));
+      s.on('error', reject);
+    });
+    expect(health.connections.front).to.include({ kind: 'haproxy', restarts: 0 });
+    expect(health.connections.tls.reloads).to.equal(1);
+    expect(health.connections.tls.certValidTo).to.be.a('string');
+  });
+
+  if (front === 'none') it('serve exits 2 listing every TLS problem: a key of another certificate, a missing CA file for client certificates', async () => {
     const yaml = join(stateDir, 'bad-tls.yaml');
     writeFileSync(yaml, `tls:\n  certFile: ${certs.serverCert}\n  keyFile: ${certs.clientKey}\n  clientCerts: required\n  caFile: ${join(stateDir, 'missing-ca.pem')}\n`);
     const r = await runCli('collector', ['serve', '--config', yaml], { CAMPUSLINK_STATE_DIR: stateDir, CAMPUSLINK_LISTEN: '127.0.0.1:0' });

@@ -3,16 +3,17 @@
  * get when the collector cannot answer, and that the collector keeps HAProxy running.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { CollectorPool } from '../../../agent/transport/pool.js';
-import { frontMaxConnections, frontSectionSchema, haproxyConfig, startFront, type FrontHandle } from '../../../collector/http/front.js';
+import { controlSocketPath } from '../../../collector/http/front-control.js';
+import { frontMaxConnections, frontSectionSchema, haproxyConfig, processRuns, startFront, type FrontHandle } from '../../../collector/http/front.js';
 import { DEFAULT_LIMITS } from '../../../collector/http/limits.js';
 import { findFreePort } from '../../../collector/sink/influxd.js';
 import { repoPath, runCli, startCli, type CliProcess } from '../../helpers/cli.js';
@@ -65,17 +66,40 @@ describe('collector/http/front', function () {
   const limits = { ...DEFAULT_LIMITS, retryAfterS: 7 };
 
   it('haproxyConfig() carries the collector limits: connections within the descriptors, streams, idle and request timeouts, the backend pool', () => {
-    const cfg = haproxyConfig({ settings, host: '0.0.0.0', port: 8470, backendPort: 9000, limits: { ...limits, maxConnections: 80_000 }, dir: '/d', nofile: 20_000, nonce: 'n0nce' });
+    const cfg = haproxyConfig({ settings, host: '0.0.0.0', port: 8470, backendPort: 9000, limits: { ...limits, maxConnections: 80_000 }, dir: '/d', nofile: 20_000, controlSocket: '/d/admin.sock' });
     expect(frontMaxConnections({ maxConnections: 80_000 }, settings, 20_000)).to.equal(20_000 - 1000 - 64 - 64);
     expect(cfg).to.include('maxconn 18872');
     expect(cfg).to.include(`tune.h2.max-concurrent-streams ${DEFAULT_LIMITS.maxConcurrentStreams}`);
-    expect(cfg).to.include(`timeout client ${DEFAULT_LIMITS.sessionIdleTimeoutMs}`);
+    expect(cfg).to.include(`timeout client ${DEFAULT_LIMITS.firstByteTimeoutMs}`);
+    expect(cfg).to.include(`timeout http-keep-alive ${DEFAULT_LIMITS.sessionIdleTimeoutMs}`);
     expect(cfg).to.include(`timeout http-request ${Math.min(DEFAULT_LIMITS.headersTimeoutMs, DEFAULT_LIMITS.firstByteTimeoutMs)}`);
     expect(cfg).to.include('noreuseport');
-    expect(cfg).to.include('string n0nce if { path /.campuslink-front }');
+    expect(cfg).to.include('stats socket /d/admin.sock mode 600 level admin');
+    expect(cfg).to.not.include('ssl crt');
     expect(cfg).to.include('timeout queue 500');
     expect(cfg).to.include('bind 0.0.0.0:8470');
     expect(cfg).to.include('server collector 127.0.0.1:9000 maxconn 1000');
+  });
+
+  it('processRuns() is false for a zombie: a killed orphan that nobody reaps holds no port and must not be waited for', async () => {
+    // bash execs into sleep, which never reaps the child bash left: that child becomes a zombie at once.
+    const parent = spawn('bash', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((r) => parent.stdout.once('data', (d: Buffer) => r(d.toString().trim()))));
+      expect(await until(() => readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '), 3000), 'a zombie').to.equal(true);
+      expect(processRuns(pid)).to.equal(false);
+      expect(processRuns(parent.pid as number)).to.equal(true);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  it('controlSocketPath() keeps the runtime socket in the front\'s folder, or in a private temporary one when that path is too long for a Unix socket', () => {
+    expect(controlSocketPath('/var/lib/campuslink/front')).to.equal('/var/lib/campuslink/front/admin.sock');
+    const long = controlSocketPath(`/srv/${'d'.repeat(120)}/front`);
+    expect(long).to.match(/campuslink-front-[^/]+\/admin\.sock$/);
+    expect(statSync(dirname(long)).mode & 0o777).to.equal(0o700);
+    rmSync(dirname(long), { recursive: true });
   });
 
   describe('on a real HAProxy', () => {
@@ -195,7 +219,7 @@ describe('collector/http/front', function () {
       writeFileSync(join(leftoverDir, '502.http'), 'HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n');
       writeFileSync(join(leftoverDir, '503.http'), 'HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
       writeFileSync(join(leftoverDir, '504.http'), 'HTTP/1.1 504 Gateway Timeout\r\ncontent-length: 0\r\n\r\n');
-      writeFileSync(cfg, haproxyConfig({ settings, host: '127.0.0.1', port, backendPort, limits, dir: leftoverDir, nofile: 4096, nonce: 'old' }));
+      writeFileSync(cfg, haproxyConfig({ settings, host: '127.0.0.1', port, backendPort, limits, dir: leftoverDir, nofile: 4096, controlSocket: join(leftoverDir, 'admin.sock') }));
       const old = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
       writeFileSync(join(leftoverDir, 'haproxy.pid'), `${old.pid}\n`);
       const oldGone = new Promise((r) => old.once('exit', r));
