@@ -1,7 +1,7 @@
 /**
  * Province soak (issue 11): can one collector and one influxd on this 2-core box hold 60,000 schools?
  *
- *   npm run build && npx tsx bench/province-soak.bench.ts [--schools 60000] [--minutes 12] [--seed-days 7]
+ *   npm run build && npx tsx bench/province-soak.bench.ts [--schools 60000] [--minutes 12] [--seed-days 7] [--front haproxy|none]
  *   (or npx tsx bench/run.ts province-soak; every option also as SOAK_SCHOOLS, SOAK_MINUTES, SOAK_SEED_DAYS …)
  *
  * The real CLI (`node dist/collector/cli.js serve`) with its embedded influxd, on a state directory
@@ -58,7 +58,7 @@ export interface SoakOptions {
   renderAhead: boolean;
   /** Run the load generator of this git ref instead of this tree's (`--generator-ref main`: the before of an A/B). */
   generatorRef?: string;
-  /** The collector's front (`--front haproxy`: its config's `front.kind`, collector/http/front.ts), with its defaults. */
+  /** The collector's front (`--front haproxy`, the default: its config's `front.kind`, collector/http/front.ts, with its defaults; `--front none`: the collector's own port). */
   front?: 'haproxy';
 }
 
@@ -93,9 +93,10 @@ export function soakOptions(): SoakOptions {
   };
 }
 
+/** `--front haproxy` unless told `none`: a province's deployment has the front (docs/deployment.md). */
 function frontOption(): 'haproxy' | undefined {
-  const f = textOption('front');
-  if (f === undefined || f === 'none') return undefined;
+  const f = textOption('front') ?? 'haproxy';
+  if (f === 'none') return undefined;
   if (f !== 'haproxy') throw new Error(`--front must be haproxy or none, got ${f}`);
   return f;
 }

@@ -33,6 +33,7 @@ import { createInflux2Sink } from './sink/influx2.js';
 import { findFreePort, startInfluxd, type InfluxdHandle } from './sink/influxd.js';
 import type { Sink } from './sink/sink.js';
 import { openStateDb, type StateDb } from './state/db.js';
+import { StopPhases } from './stop-phases.js';
 import { importLegacyState } from './state/legacy.js';
 
 /** A running collector. */
@@ -214,13 +215,14 @@ async function startNational({ config, log, now, stateDir, state, leftover }: Wi
       async stop() {
         if (stopped) return;
         stopped = true;
-        await opened.close();
+        const t = new StopPhases();
+        await t.run('port', () => opened.close());
         health.close();
-        await hub.stop();
-        await sink.close();
-        await influxd?.stop();
-        await state.close();
-        log.info('national hub stopped');
+        await t.run('hub', () => hub.stop());
+        await t.run('sink', () => sink.close());
+        await t.run('influxd', () => influxd?.stop());
+        await t.run('state', () => state.close());
+        t.report(log, 'national hub stopped');
       },
     };
   } catch (e) {
@@ -317,15 +319,16 @@ async function startProvincial({ config, log, now, lateAfterMs, stateDir, state,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await port.close();
+      const t = new StopPhases();
+      await t.run(port.front ? 'front and listener' : 'listener', () => port.close());
       health.close();
-      await identity.stop();
-      for (const m of [...modules].reverse()) await m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed'));
-      await sink.close();
+      await t.run('identity', () => identity.stop());
+      for (const m of [...modules].reverse()) await t.run(`module ${m.name}`, () => m.stop?.().catch((e: unknown) => log.error({ module: m.name, err: String(e) }, 'module stop failed')));
+      await t.run('sink', () => sink.close());
       watched.close();
-      await influxd?.stop();
-      await state.close();
-      log.info('collector stopped');
+      await t.run('influxd', () => influxd?.stop());
+      await t.run('state', () => state.close());
+      t.report(log, 'collector stopped');
     },
   };
 }
