@@ -25,6 +25,7 @@ import { Availability, availabilitySnapshot, type AvailabilitySnapshot } from '.
 import type { SchoolHoursSource } from './coverage/view.js';
 import { chinaDayNumber } from './compliance/engine.js';
 import { SchoolWindows } from './compliance/windows.js';
+import { StopPhases } from '../stop-phases.js';
 
 export { viewsSettingsSchema, type ViewsSettings } from './settings.js';
 export { CoverageModel } from './coverage/model.js';
@@ -224,10 +225,15 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
     async stop() {
       for (const t of timers.splice(0)) clearInterval(t);
       state?.hurry();
-      await state?.flushLiveness(store);
-      if (hours) await state?.flushAvailability(hours.availability);
-      await live?.close();
+      // At province scale every school changed since the last periodic save: the stop writes them all.
+      const t = new StopPhases();
+      const rows: Record<string, number> = {};
+      rows.liveness = (await t.run('liveness', () => state?.flushLiveness(store))) ?? 0;
+      const availability = hours?.availability;
+      if (availability) rows.availability = (await t.run('availability', () => state?.flushAvailability(availability))) ?? 0;
+      rows.evidence = (await t.run('evidence', () => live?.close())) ?? 0;
       state?.close();
+      t.report(log.child({ rows }), 'views state saved at stop');
     },
   };
 }

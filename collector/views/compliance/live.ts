@@ -225,10 +225,12 @@ export class LiveCompliance {
   /**
    * Stops the rebuild, saves what changed, and marks the saved evidence complete (when it is): a
    * start after a crash finds it unmarked and rebuilds, since reports of the last seconds may be missing.
+   * Resolves with the rows saved.
    */
-  async close(): Promise<void> {
+  async close(): Promise<number> {
     this.stopped = true;
-    await this.flush();
+    const rows = await this.flush();
     if (!this.rebuild) await this.opts.state.setMeta(META_COMPLETE, '1');
+    return rows;
   }
 }
