@@ -293,4 +293,27 @@ describe('collector/http/front', function () {
       expect(collector.stderr()).to.not.include('COL_ERR_FRONT');
     });
   });
+
+  it('a collector started after its predecessor was SIGKILLed stops the HAProxy that was left holding the port, and serves on it', async () => {
+    const influx = await startTestInfluxd();
+    const dir = mkdtempSync(join(tmpdir(), 'cl-front-killed-'));
+    const port = await findFreePort();
+    const env = { CAMPUSLINK_STATE_DIR: dir, CAMPUSLINK_REGISTRY: repoPath('config/schools.example.csv'), CAMPUSLINK_INFLUX_URL: influx.url, CAMPUSLINK_LISTEN: `127.0.0.1:${port}`, CAMPUSLINK_LOG_LEVEL: 'info', CAMPUSLINK_FRONT_KIND: 'haproxy' };
+    let second: CliProcess | undefined;
+    try {
+      const first = await startCli('collector', ['serve'], { env, ready: /listening on (http\S+)/ });
+      const leftover = Number(readFileSync(join(dir, 'front', 'haproxy.pid'), 'utf8').trim());
+      first.child.kill('SIGKILL');
+      await new Promise((r) => first.child.once('exit', r));
+      // SIGKILL reaches no child: the old HAProxy still owns the port.
+      expect(processRuns(leftover), 'the orphaned HAProxy still runs').to.equal(true);
+      second = await startCli('collector', ['serve'], { env, ready: /listening on (http\S+)/ });
+      expect(processRuns(leftover)).to.equal(false);
+      expect(second.stderr()).to.include('left by an earlier collector still runs: stopping it');
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).to.equal(200);
+    } finally {
+      await second?.stop();
+      await influx.cleanup();
+    }
+  });
 });
