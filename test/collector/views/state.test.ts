@@ -131,8 +131,9 @@ describe('collector/views state in the state database', () => {
     expect(await st.flushLiveness(store, { paced: false })).to.equal(300);
     expect(count()).to.equal(300);
     expect(sizes.reduce((a, b) => a + b, 0)).to.equal(300);
-    // Over 20 ms instead of 5: the next chunk takes at most a quarter of the rows.
-    expect(sizes[1]).to.be.at.most(Math.floor((sizes[0] as number) / 4));
+    // Over 20 ms instead of 5: the next chunk takes at most a quarter of the rows, and never none (a loaded box can
+    // make the first chunk itself only a few rows long).
+    expect(sizes[1]).to.be.at.most(Math.max(1, Math.floor((sizes[0] as number) / 4)));
     st.close();
   });
 });
