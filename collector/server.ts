@@ -80,7 +80,8 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
   mkdirSync(stateDir, { recursive: true });
   // A HAProxy left by a collector that was SIGKILLed holds the port: stop it while the rest starts (the embedded
   // influxd's WAL replay takes seconds), not after.
-  const leftover = config.front.kind === 'haproxy' ? stopLeftoverFront(frontDir(stateDir), log).catch((e: unknown) => log.warn({ err: String(e) }, 'could not stop a leftover front; startFront() tries again')) : undefined;
+  // Also with front.kind none: a collector switched back after a SIGKILL would find its port held.
+  const leftover = stopLeftoverFront(frontDir(stateDir), log).catch((e: unknown) => log.warn({ err: String(e) }, 'could not stop a leftover front; startFront() tries again'));
   const state = openStateDb({ stateDir });
   if (state.exclusive) {
     log.warn({ code: 'COL_ERR_RESOURCE_EXHAUSTED', db: state.path }, 'state database opened with exclusive locking: no room for its WAL index (disk full or no descriptors); serving, writes retry; token issue and state backup wait until the next restart');

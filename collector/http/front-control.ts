@@ -26,11 +26,21 @@ export function controlSocketPath(dir: string): string {
 
 /** A runtime API command that failed: no socket, no answer in time, or HAProxy's own refusal. */
 export class ControlError extends Error {
-  constructor(message: string) {
+  /** `unreachable`: no HAProxy answers on the socket (not running, restarting); else it answered or timed out. */
+  constructor(
+    message: string,
+    readonly unreachable = false,
+  ) {
     super(message);
     this.name = 'ControlError';
   }
 }
+
+/**
+ * The largest payload one runtime API command takes: HAProxy reads a command into one buffer (tune.bufsize,
+ * 16,384 bytes in Debian's build), and 2.6 cannot send a certificate or CA file in pieces.
+ */
+export const MAX_PAYLOAD_BYTES = 15_000;
 
 /** Sends one command (a payload follows ` <<` on the lines after it) and returns HAProxy's whole answer. */
 export function haproxyCommand(socketPath: string, command: string, timeoutMs = 2000): Promise<string> {
@@ -47,9 +57,9 @@ export function haproxyCommand(socketPath: string, command: string, timeoutMs = 
       clearTimeout(timer);
       resolve(out);
     });
-    s.on('error', (e) => {
+    s.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new ControlError(`HAProxy runtime API ${socketPath}: ${e.message}`));
+      reject(new ControlError(`HAProxy runtime API ${socketPath}: ${e.message}`, e.code === 'ENOENT' || e.code === 'ECONNREFUSED'));
     });
     // A command with a payload ends at an empty line; the connection closes after one command.
     s.end(command.endsWith('\n') ? command : `${command}\n`);
@@ -73,10 +83,17 @@ export async function servingPid(socketPath: string): Promise<number | undefined
 /** Replaces a certificate (or CA file) HAProxy has loaded, for new handshakes; open connections keep theirs. */
 export async function replaceInHaproxy(o: { socketPath: string; kind: 'cert' | 'ca-file'; path: string; pem: string }): Promise<void> {
   const payload = o.pem.replace(/\r\n/g, '\n').split('\n').filter((l) => l.trim() !== '').join('\n');
+  if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) throw new ControlError(`${o.kind} ${o.path}: ${Buffer.byteLength(payload)} bytes, more than HAProxy's runtime API takes in one command (${MAX_PAYLOAD_BYTES}); restart the collector to load it`);
   const set = await haproxyCommand(o.socketPath, `set ssl ${o.kind} ${o.path} <<\n${payload}\n\n`);
-  if (!/Transaction (created|updated)/i.test(set)) throw new ControlError(`set ssl ${o.kind} ${o.path}: ${set.trim()}`);
+  if (!/Transaction (created|updated)/i.test(set)) {
+    await haproxyCommand(o.socketPath, `abort ssl ${o.kind} ${o.path}`).catch(() => undefined);
+    throw new ControlError(`set ssl ${o.kind} ${o.path}: ${set.trim() || 'no answer'}`);
+  }
   const commit = await haproxyCommand(o.socketPath, `commit ssl ${o.kind} ${o.path}`);
-  if (!/Success!/.test(commit)) throw new ControlError(`commit ssl ${o.kind} ${o.path}: ${commit.trim()}`);
+  if (!/Success!/.test(commit)) {
+    await haproxyCommand(o.socketPath, `abort ssl ${o.kind} ${o.path}`).catch(() => undefined);
+    throw new ControlError(`commit ssl ${o.kind} ${o.path}: ${commit.trim() || 'no answer'}`);
+  }
 }
 
 /** HAProxy's TLS counters of one frontend, since that HAProxy started. */

@@ -9,10 +9,10 @@
  * replaces the certificate in the running HAProxy through its runtime API, keeping every open connection.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { FRONTEND, replaceInHaproxy, tlsCounters, type FrontTlsCounters } from './front-control.js';
+import { ControlError, FRONTEND, replaceInHaproxy, tlsCounters, type FrontTlsCounters } from './front-control.js';
 import { readTlsMaterial, tlsFileIssues, type TlsMaterial, type TlsSection, type TlsStats } from './tls.js';
 
 /** Where the front keeps what HAProxy reads of the tls section. */
@@ -43,9 +43,9 @@ export function combinedPem(m: Pick<TlsMaterial, 'cert' | 'key'>): string {
 }
 
 /** Writes the certificate (and CA) of `material`: at start, and again when a reload took effect. */
-export function writeCertFiles(files: FrontTlsFiles, material: TlsMaterial): void {
-  writePrivate(files.pem, combinedPem(material));
-  if (files.ca && material.ca) writePrivate(files.ca, `${material.ca.toString('utf8').trim()}\n`);
+export function writeCertFiles(files: FrontTlsFiles, material: TlsMaterial, what: 'both' | 'cert' | 'ca' = 'both'): void {
+  if (what !== 'ca') writePrivate(files.pem, combinedPem(material));
+  if (what !== 'cert' && files.ca && material.ca) writePrivate(files.ca, `${material.ca.toString('utf8').trim()}\n`);
 }
 
 /**
@@ -55,7 +55,10 @@ export function writeCertFiles(files: FrontTlsFiles, material: TlsMaterial): voi
 export function prepareFrontTls(o: { dir: string; section: TlsSection; material: TlsMaterial; now?: number }): FrontTlsFiles {
   const tlsDir = join(o.dir, 'tls');
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-  const files: FrontTlsFiles = { pem: join(tlsDir, 'cert.pem'), ...(o.material.ca && { ca: join(tlsDir, 'client-ca.pem') }) };
+  // An existing folder keeps its mode through mkdirSync.
+  chmodSync(tlsDir, 0o700);
+  // HAProxy loads the CA only when it asks for client certificates; a CA it did not load cannot be replaced either.
+  const files: FrontTlsFiles = { pem: join(tlsDir, 'cert.pem'), ...(o.material.ca && o.section.clientCerts !== 'off' && { ca: join(tlsDir, 'client-ca.pem') }) };
   writeCertFiles(files, o.material);
   if (o.section.sessionTimeoutS > 0) {
     files.tickets = join(tlsDir, 'tickets.keys');
@@ -122,26 +125,44 @@ export function createFrontTls(o: { dir: string; section: TlsSection; controlSoc
       .catch(() => undefined)
       .finally(() => (reading = false));
   };
+  const saved = (f: FrontTlsFiles, m: TlsMaterial, what: 'both' | 'cert' | 'ca') => {
+    try {
+      writeCertFiles(f, m, what);
+    } catch (e) {
+      log.warn({ code: 'COL_ERR_RESOURCE_EXHAUSTED', err: String(e), pem: f.pem }, 'the new TLS files are in force, but could not be written for the front: a restart of HAProxy would serve the old ones until the next SIGHUP');
+    }
+  };
   let queue: Promise<boolean> = Promise.resolve(true);
   const reloadNow = async (): Promise<boolean> => {
     const problems = tlsFileIssues(section).map((p) => `tls.${p.path.join('.')}: ${p.message}`);
     if (problems.length === 0) {
+      let m: TlsMaterial | undefined;
+      let certDone = false;
       try {
-        const m = readTlsMaterial(section);
-        // HAProxy first: if it refuses, the files on disk still match what it serves.
+        m = readTlsMaterial(section);
+        // HAProxy first, each file written once it serves it: the files on disk always match what it serves, and a
+        // HAProxy started again later serves the same.
         await replaceInHaproxy({ socketPath: o.controlSocket, kind: 'cert', path: files.pem, pem: combinedPem(m) });
-        if (files.ca && m.ca) await replaceInHaproxy({ socketPath: o.controlSocket, kind: 'ca-file', path: files.ca, pem: m.ca.toString('utf8') });
-        try {
-          writeCertFiles(files, m);
-        } catch (e) {
-          log.warn({ code: 'COL_ERR_RESOURCE_EXHAUSTED', err: String(e), pem: files.pem }, 'the new certificate is in force, but could not be written for the front: a restart of HAProxy would serve the old one until the next SIGHUP');
+        certDone = true;
+        saved(files, m, 'cert');
+        own.certValidTo = new X509Certificate(m.cert).validTo;
+        if (files.ca && m.ca) {
+          await replaceInHaproxy({ socketPath: o.controlSocket, kind: 'ca-file', path: files.ca, pem: m.ca.toString('utf8') });
+          saved(files, m, 'ca');
         }
         own.reloads++;
-        own.certValidTo = new X509Certificate(m.cert).validTo;
         log.info({ certFile: section.certFile, validTo: own.certValidTo }, 'TLS certificate reloaded in the front; open connections keep theirs');
         return true;
       } catch (e) {
-        problems.push((e as Error).message);
+        if (m && e instanceof ControlError && e.unreachable && !certDone) {
+          // No HAProxy runs (it is being started again): the next one reads the files, so they are the reload.
+          saved(files, m, 'both');
+          own.reloads++;
+          own.certValidTo = new X509Certificate(m.cert).validTo;
+          log.warn({ certFile: section.certFile, validTo: own.certValidTo, err: e.message }, 'TLS files reloaded while the front is not running: it serves them when it runs again');
+          return true;
+        }
+        problems.push(certDone ? `the certificate is reloaded and in force, the client CA is not: ${(e as Error).message}` : (e as Error).message);
       }
     }
     own.reloadFailures++;

@@ -129,10 +129,10 @@ ${o.https ? tlsGlobal(o.https.section).join('\n') + '\n' : ''}  # HAProxy's esti
 defaults
   mode http
   timeout connect 5s
-  # An idle HTTP/2 session lives as long as the collector's own would (http.sessionIdleTimeoutMs): HAProxy's H2 mux
-  # takes its idle timeout from http-keep-alive (so does an idle HTTP/1.1 agent's connection).
-  # A client silent mid-handshake or mid-request (HTTP/2 streams waiting on the collector are not cut by it).
-  timeout client ${l.firstByteTimeoutMs}
+  # An idle agent lives as long as it would on the collector's own port (http.sessionIdleTimeoutMs): HAProxy's H2 mux
+  # takes its idle timeout from http-keep-alive, an idle HTTP/1.1 connection is also cut by timeout client. HAProxy
+  # 2.6 has no handshake timeout of its own: timeout client bounds a TLS handshake too.
+  timeout client ${l.sessionIdleTimeoutMs}
   timeout http-keep-alive ${l.sessionIdleTimeoutMs}
   # Headers (and the first buffer of a body) within the collector's own bounds for them.
   timeout http-request ${Math.min(l.headersTimeoutMs, l.firstByteTimeoutMs)}
@@ -234,8 +234,15 @@ export async function startFront(o: FrontOptions): Promise<FrontHandle> {
   const dropControlDir = () => {
     if (dirname(controlSocket) !== o.dir) rmSync(dirname(controlSocket), { recursive: true, force: true });
   };
-  const tls = o.tls?.certFile ? createFrontTls({ dir: o.dir, section: o.tls, controlSocket, log: o.log, reloadOnSighup: o.reloadOnSighup }) : undefined;
-  writeFileSync(cfg, haproxyConfig({ ...o, nofile, controlSocket, ...(tls && { https: { section: tls.section, files: tls.files } }) }));
+  let tls: ReturnType<typeof createFrontTls> | undefined;
+  try {
+    tls = o.tls?.certFile ? createFrontTls({ dir: o.dir, section: o.tls, controlSocket, log: o.log, reloadOnSighup: o.reloadOnSighup }) : undefined;
+    writeFileSync(cfg, haproxyConfig({ ...o, nofile, controlSocket, ...(tls && { https: { section: tls.section, files: tls.files } }) }));
+  } catch (e) {
+    tls?.close();
+    dropControlDir();
+    throw new FrontError('COL_ERR_FRONT_START', `front: its files under ${o.dir} could not be written: ${(e as Error).message}`);
+  }
   const maxconn = frontMaxConnections(o.limits, o.settings, nofile);
   if (maxconn < o.limits.maxConnections) o.log.warn({ configured: o.limits.maxConnections, cap: maxconn, nofile }, 'front connections capped by the descriptor limit; raise LimitNOFILE / ulimit -n for a province (docs/deployment.md)');
   if (!exitHook) {
@@ -326,7 +333,12 @@ export async function startFront(o: FrontOptions): Promise<FrontHandle> {
       tls?.close();
       clearTimeout(retryTimer);
       const c = child;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      if (!c || c.exitCode !== null || c.signalCode !== null) {
+        // Down between restarts: nothing to stop, but its files go all the same.
+        rmSync(pidFile, { force: true });
+        dropControlDir();
+        return;
+      }
       const gone = new Promise<void>((r) => c.once('exit', () => r()));
       // SIGUSR1: soft stop, requests in flight are finished; idle HTTP/2 sessions get GOAWAY.
       c.kill('SIGUSR1');

@@ -9,7 +9,7 @@
  * The TLS server here never listens itself: the listener's accept loop (listener.ts) applies the connection cap,
  * then hands each socket over, and routes the secured socket by its ALPN protocol.
  */
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { constants, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
@@ -32,8 +32,9 @@ export const tlsSectionSchema = z
     /** Oldest TLS version accepted. */
     minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
     /**
-     * How long a session ticket stays resumable, in s. Agents on bad links reconnect often; a resumed handshake
-     * costs a few hundred bytes instead of several KB. Ticket keys live as long as the process.
+     * How long a session ticket stays resumable, in s; 0: no resumption. Agents on bad links reconnect often; a
+     * resumed handshake costs a few hundred bytes instead of several KB. Ticket keys live as long as the process
+     * (behind a front: in stateDir/front/tls, kept while younger than this).
      */
     sessionTimeoutS: z.number().int().min(0).max(7 * 86_400).default(86_400),
   })
@@ -157,7 +158,8 @@ export function createTlsTerminator(opts: TlsTerminatorOptions): TlsTerminator {
     requestCert: section.clientCerts !== 'off',
     rejectUnauthorized: section.clientCerts === 'required',
     handshakeTimeout: opts.handshakeTimeoutMs,
-    sessionTimeout: section.sessionTimeoutS,
+    // 0 means no resumption (as in the front): Node ignores a sessionTimeout of 0, so tickets are turned off.
+    ...(section.sessionTimeoutS > 0 ? { sessionTimeout: section.sessionTimeoutS } : { secureOptions: constants.SSL_OP_NO_TICKET }),
     // One key for the process's life, kept across reloads: tickets issued before a SIGHUP still resume.
     ticketKeys: randomBytes(48),
   });

@@ -122,7 +122,7 @@ for (const front of ['none', 'haproxy'] as const) describe(`integration: agent â
     expect(await seqs()).to.deep.equal([1, 2, 3]);
   });
 
-  if (front === 'haproxy') it('/healthz reports the front and its TLS counters (HAProxy\'s), and the certificate in force', async () => {
+  if (front === 'haproxy') it('/healthz reports the front (kind, restarts) and its TLS figures: the SIGHUP reload above and the certificate in force', async () => {
     const health = await new Promise<{ connections: { tls: { handshakes: number; reloads: number; certValidTo: string }; front: { kind: string; restarts: number } } }>((resolve, reject) => {
       const u = new URL(`${collectorUrl}/healthz`);
       const s = tls.connect({ host: u.hostname, port: Number(u.port), ca: [readFileSync(certs.caCert)], ALPNProtocols: ['http/1.1'] }, () => {

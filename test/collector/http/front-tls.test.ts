@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import { CollectorPool } from '../../../agent/transport/pool.js';
 import { UploadError } from '../../../agent/transport/uploader.js';
 import { createApp } from '../../../collector/http/app.js';
-import { frontSectionSchema, startFront, type FrontHandle } from '../../../collector/http/front.js';
+import { frontSectionSchema, processRuns, startFront, type FrontHandle } from '../../../collector/http/front.js';
 import { prepareFrontTls, tlsBindOptions } from '../../../collector/http/front-tls.js';
 import { createIngest } from '../../../collector/http/ingest.js';
 import { DEFAULT_LIMITS } from '../../../collector/http/limits.js';
@@ -57,6 +57,21 @@ describe('collector/http/front-tls', function () {
   after(() => certs.remove());
   const section = (over: Partial<TlsSection> = {}): TlsSection => tlsSectionSchema.parse({ certFile: certs.serverCert, keyFile: certs.serverKey, ...over });
   const settings = frontSectionSchema.parse({ kind: 'haproxy' });
+  /** Certificate files the tests renew in place, as certbot would: renew() issues a new one and copies it over. */
+  const liveCerts = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cl-front-live-'));
+    const certFile = join(dir, 'live.pem');
+    const keyFile = join(dir, 'live.key');
+    copyFileSync(certs.serverCert, certFile);
+    copyFileSync(certs.serverKey, keyFile);
+    const renew = () => {
+      const renewed = certs.issueServer('127.0.0.1');
+      copyFileSync(renewed.cert, certFile);
+      copyFileSync(renewed.key, keyFile);
+      return renewed;
+    };
+    return { certFile, keyFile, renew };
+  };
   const pool = (url: string, over: Partial<ConstructorParameters<typeof CollectorPool>[0]> = {}) =>
     new CollectorPool({ urls: [url], token: 'good', timeoutMs: 5000, gzip: true, dictionary: true, http2: true, tls: { caFile: certs.caCert, systemCa: false, resumeSessions: true }, version: '0.1.0', now: Date.now, ...over });
 
@@ -167,20 +182,14 @@ describe('collector/http/front-tls', function () {
     });
 
     it('reloadTls() serves a renewed certificate to new connections while the open HTTP/2 connection goes on; a broken key keeps the one in force', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'cl-front-live-'));
-      const certFile = join(dir, 'live.pem');
-      const keyFile = join(dir, 'live.key');
-      copyFileSync(certs.serverCert, certFile);
-      copyFileSync(certs.serverKey, keyFile);
+      const { certFile, keyFile, renew } = liveCerts();
       const { log, lines } = captureLog();
       const { front, port, url } = await start(section({ certFile, keyFile }), log);
       const p = pool(url);
       try {
         expect(await servedSerial(port, certs.caCert)).to.equal(serialOf(certs.serverCert));
         await p.send([typicalReport({ seq: 1 })]);
-        const renewed = certs.issueServer('127.0.0.1');
-        copyFileSync(renewed.cert, certFile);
-        copyFileSync(renewed.key, keyFile);
+        const renewed = renew();
         expect(await front.reloadTls()).to.equal(true);
         expect(await servedSerial(port, certs.caCert)).to.equal(serialOf(renewed.cert));
         await p.send([typicalReport({ seq: 2 })]);
@@ -219,16 +228,38 @@ describe('collector/http/front-tls', function () {
       }
     });
 
+    it('reloadTls() with a caFile but clientCerts off replaces the certificate (HAProxy loaded no CA, none is sent)', async () => {
+      const { certFile, keyFile, renew } = liveCerts();
+      const { front, port } = await start(section({ certFile, keyFile, caFile: certs.caCert, clientCerts: 'off' }));
+      const renewed = renew();
+      expect(await front.reloadTls()).to.equal(true);
+      expect(await servedSerial(port, certs.caCert)).to.equal(serialOf(renewed.cert));
+      expect(front.tlsStats()).to.include({ reloads: 1, reloadFailures: 0 });
+    });
+
+    it('a reload while HAProxy is down (being started again) writes the files, and the HAProxy started next serves them', async () => {
+      const { certFile, keyFile, renew } = liveCerts();
+      const { log, lines } = captureLog();
+      const { front, port } = await start(section({ certFile, keyFile }), log);
+      const pid = front.pid() as number;
+      process.kill(pid, 'SIGKILL');
+      // The collector starts it again after 1 s: the reload falls in between.
+      for (let i = 0; i < 50 && processRuns(pid); i++) await new Promise((r) => setTimeout(r, 20));
+      const renewed = renew();
+      expect(await front.reloadTls()).to.equal(true);
+      expect(lines.some((l) => String(l.msg).includes('while the front is not running'))).to.equal(true);
+      let serial: string | undefined;
+      for (let i = 0; i < 100 && serial === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (front.pid() !== pid) serial = await servedSerial(port, certs.caCert).catch(() => undefined);
+      }
+      expect(serial).to.equal(serialOf(renewed.cert));
+    });
+
     it('a renewed certificate survives HAProxy being killed and started again by the collector', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'cl-front-live-'));
-      const certFile = join(dir, 'live.pem');
-      const keyFile = join(dir, 'live.key');
-      copyFileSync(certs.serverCert, certFile);
-      copyFileSync(certs.serverKey, keyFile);
+      const { certFile, keyFile, renew } = liveCerts();
       const { front, port } = await start(section({ certFile, keyFile }));
-      const renewed = certs.issueServer('127.0.0.1');
-      copyFileSync(renewed.cert, certFile);
-      copyFileSync(renewed.key, keyFile);
+      const renewed = renew();
       expect(await front.reloadTls()).to.equal(true);
       const pid = front.pid() as number;
       process.kill(pid, 'SIGKILL');

@@ -80,6 +80,17 @@ describe('collector/http/tls', () => {
       expect((listener.tls?.stats.resumed ?? 0) - resumedBefore).to.equal(1);
     });
 
+    it('with tls.sessionTimeoutS 0 the collector issues no ticket: every reconnect is a full handshake', async () => {
+      const opts = tlsAppOptions(new MemorySink());
+      const l = await listen({ host: '127.0.0.1', port: 0, app: createApp(opts), ingest: createIngest(opts), log: opts.log, tls: section({ sessionTimeoutS: 0 }) });
+      try {
+        const p = await twoConnections(pool(`https://127.0.0.1:${l.port}`));
+        expect(p.tlsStats).to.deep.equal({ handshakes: 2, resumed: 0 });
+      } finally {
+        await l.close();
+      }
+    });
+
     it('with resumeSessions false every reconnect is a full handshake', async () => {
       const p = await twoConnections(pool(url, { tls: { caFile: certs.caCert, systemCa: false, resumeSessions: false } }));
       expect(p.tlsStats).to.deep.equal({ handshakes: 2, resumed: 0 });
