@@ -1,7 +1,9 @@
 /**
  * Province soak (issue 11): can one collector and one influxd on this 2-core box hold 60,000 schools?
  *
- *   npm run build && npx tsx bench/province-soak.bench.ts [--schools 60000] [--minutes 12] [--seed-days 7] [--front haproxy|none]
+ *   npm run build && npx tsx bench/province-soak.bench.ts [--schools 60000] [--minutes 12] [--seed-days 7] [--front haproxy|none] [--tls 1]
+ *   (`--tls 1`: HTTPS on the public port with openssl-made test certificates; the generator's sessions are TLS
+ *   with a ticket kept per session, as agents keep theirs)
  *   (or npx tsx bench/run.ts province-soak; every option also as SOAK_SCHOOLS, SOAK_MINUTES, SOAK_SEED_DAYS …)
  *
  * The real CLI (`node dist/collector/cli.js serve`) with its embedded influxd, on a state directory
@@ -38,6 +40,8 @@ import { loopCauseFlags, loopCauses } from './fleet/loop-causes.js';
 import { restartCollector, type RestartResult } from './fleet/restart.js';
 import { seedState, type SeedResult } from './fleet/seed.js';
 import { peerGeneratorScript } from './fleet/peer-tree.js';
+import { trustCa } from './fleet/tls-trust.js';
+import { makeTestCerts } from '../test/helpers/certs.js';
 import type { BenchResult } from './snmp-poll.bench.js';
 
 /** The soak's knobs: argv `--name value` first, then SOAK_NAME, then the default. */
@@ -60,6 +64,8 @@ export interface SoakOptions {
   generatorRef?: string;
   /** The collector's front (`--front haproxy`, the default: its config's `front.kind`, collector/http/front.ts, with its defaults; `--front none`: the collector's own port). */
   front?: 'haproxy';
+  /** HTTPS on the public port (`--tls 1`): test certificates by openssl (test/helpers/certs.ts), the generator trusts their CA and keeps a ticket per session. */
+  tls: boolean;
 }
 
 function option(name: string, def: number): number;
@@ -88,6 +94,7 @@ export function soakOptions(): SoakOptions {
     keep: option('keep', 0) > 0,
     profile: option('profile', 1) > 0,
     renderAhead: option('render-ahead', 1) > 0,
+    tls: option('tls', 0) > 0,
     ...(textOption('generator-ref') !== undefined && { generatorRef: textOption('generator-ref') }),
     ...(frontOption() && { front: frontOption() }),
   };
@@ -156,6 +163,8 @@ interface Workdir {
   configPath: string;
   logPath: string;
   tokensFile: string;
+  /** With --tls: the CA the clients trust. */
+  caFile?: string;
 }
 
 async function prepare(o: SoakOptions, fleet: ReturnType<typeof makeFleet>, liveStartMs: number): Promise<{ w: Workdir; seed: SeedResult }> {
@@ -165,11 +174,13 @@ async function prepare(o: SoakOptions, fleet: ReturnType<typeof makeFleet>, live
   writeFileSync(join(dir, 'schools.csv'), registryCsv(fleet));
   const port = await freePort();
   const configPath = join(dir, 'collector.yaml');
-  writeFileSync(configPath, collectorConfigYaml({ port, stateDir, registry: join(dir, 'schools.csv'), ...(o.front && { front: o.front }) }));
+  const certs = o.tls ? makeTestCerts() : undefined;
+  if (certs) trustCa(certs.caCert);
+  writeFileSync(configPath, collectorConfigYaml({ port, stateDir, registry: join(dir, 'schools.csv'), ...(o.front && { front: o.front }), ...(certs && { tls: { certFile: certs.serverCert, keyFile: certs.serverKey } }) }));
   const seed = seedState({ stateDir, fleet, days: o.seedDays, nowMs: liveStartMs, gapPairs: o.gapPairs, dedupeTailHours: o.dedupeTailHours });
   const tokensFile = join(dir, 'fleet-tokens.txt');
   writeFileSync(tokensFile, `${seed.tokens.join('\n')}\n`, { mode: 0o600 });
-  return { w: { dir, stateDir, configPath, logPath: join(dir, 'collector.log'), tokensFile }, seed };
+  return { w: { dir, stateDir, configPath, logPath: join(dir, 'collector.log'), tokensFile, ...(certs && { caFile: certs.caCert }) }, seed };
 }
 
 /** What the window [from, to) of the live load measured. */
@@ -244,7 +255,7 @@ async function live(o: SoakOptions, w: Workdir, col: CollectorProcess, fleetLast
   const frontPid = o.front ? findFront(col.pid) : undefined;
   if (o.front && !frontPid) throw new Error('--front haproxy: the collector runs no haproxy child');
   const script = o.generatorRef ? peerGeneratorScript(ROOT, o.generatorRef, join(w.dir, 'generator-ref')) : undefined;
-  const gen = await GeneratorClient.start({ url: col.url, schools: o.schools, tokensFile: w.tokensFile, lastSeq: fleetLastSeq, liveStartMs, sessions, renderAheadMs }, join(w.dir, 'generator-job.json'), script);
+  const gen = await GeneratorClient.start({ url: col.url, schools: o.schools, tokensFile: w.tokensFile, lastSeq: fleetLastSeq, liveStartMs, sessions, renderAheadMs, ...(w.caFile && { caFile: w.caFile }) }, join(w.dir, 'generator-job.json'), script);
   const sampler = new ProcSampler({ collector: col.pid, ...(col.influxdPid && { influxd: col.influxdPid }), generator: gen.pid, ...(frontPid && { front: frontPid }) });
   sampler.start(5000);
   const probe = new HealthProbe(col.url, 200);

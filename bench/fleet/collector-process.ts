@@ -22,14 +22,15 @@ export const COLLECTOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=6
  * measures ingest, not log volume), and a free port for the embedded influxd on collectors whose
  * default is a fixed one (other collectors run on this box too).
  */
-export function collectorConfigYaml(opts: { port: number; stateDir: string; registry: string; front?: 'haproxy' }): string {
+export function collectorConfigYaml(opts: { port: number; stateDir: string; registry: string; front?: 'haproxy'; tls?: { certFile: string; keyFile: string } }): string {
   const config = COLLECTOR_CLI.replace(/cli\.js$/, 'config.js');
   const source = existsSync(config) ? readFileSync(config, 'utf8') : '';
   const embeddedPort = /embeddedPort/.test(source) ? '  embeddedPort: 0\n' : '';
   // The fleet's counties are made up: check the code structure only.
   const codes = /registryCodes/.test(source) ? 'registryCodes: none\n' : '';
   const front = opts.front ? `front:\n  kind: ${opts.front}\n` : '';
-  return `listen: 127.0.0.1:${opts.port}\nstateDir: ${opts.stateDir}\nregistry: ${opts.registry}\n${codes}logLevel: warn\ninflux:\n  startTimeoutMs: 120000\n${embeddedPort}${front}`;
+  const tls = opts.tls ? `tls:\n  certFile: ${opts.tls.certFile}\n  keyFile: ${opts.tls.keyFile}\n` : '';
+  return `listen: 127.0.0.1:${opts.port}\nstateDir: ${opts.stateDir}\nregistry: ${opts.registry}\n${codes}logLevel: warn\ninflux:\n  startTimeoutMs: 120000\n${embeddedPort}${front}${tls}`;
 }
 
 export interface CollectorProcess {
@@ -91,7 +92,7 @@ export function startCollectorProcess(opts: StartCollectorProcessOptions): Promi
     child.stdout.on('data', (d: Buffer) => {
       log.write(d);
       out += d.toString('utf8');
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (https?:\/\/\S+)/.exec(out);
       if (!m || !child.pid) return;
       clearTimeout(timer);
       out = '';

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { cheapAsyncBind } from './cheap-bind.js';
 import { makeFleet } from './fleet.js';
 import { LoadGenerator } from './generator.js';
+import { trustCa } from './tls-trust.js';
 
 /** The job file the parent writes. */
 export interface GeneratorJob {
@@ -21,6 +22,8 @@ export interface GeneratorJob {
   renderAheadMs?: number;
   /** false: keep node's own AsyncResource.prototype.bind (cheap-bind.ts), for an A/B. */
   cheapAsyncBind?: boolean;
+  /** With an https: url: the CA its certificate chains to. */
+  caFile?: string;
 }
 
 /** Messages from the parent. */
@@ -33,6 +36,7 @@ export type GeneratorRequest =
 
 const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as GeneratorJob;
 if (job.cheapAsyncBind !== false) cheapAsyncBind();
+if (job.caFile) trustCa(job.caFile);
 const tokens = readFileSync(job.tokensFile, 'utf8').split('\n').filter(Boolean);
 const gen = new LoadGenerator({ url: job.url, fleet: makeFleet(job.schools), tokens, lastSeq: job.lastSeq, liveStartMs: job.liveStartMs, ...(job.sessions && { sessions: job.sessions }), ...(job.renderAheadMs && { renderAheadMs: job.renderAheadMs }) });
 const cpu0 = process.cpuUsage();

@@ -22,6 +22,7 @@
  */
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Backoff } from '../../agent/transport/backoff.js';
 import { INGEST_PATH } from '../../agent/transport/exchange.js';
@@ -30,6 +31,7 @@ import { CYCLE_MS, seededLastCollectedAt, UPLOAD_DELAY_MS, type FleetSchool } fr
 import { BodyRing } from './body-ring.js';
 import { MinHeap } from './heap.js';
 import { TemplateBank, VARIANTS, type BatchKind, type BatchValues } from './templates.js';
+import { benchTls } from './tls-trust.js';
 
 export interface GeneratorOptions {
   /** Collector base URL, http://127.0.0.1:port. */
@@ -117,6 +119,8 @@ interface Link {
    * holds a descriptor, so a new session for the link destroys it first and a link never holds two.
    */
   closing?: Live;
+  /** Over TLS: the session ticket of its last session, offered on the next (agent/transport keeps it so). */
+  ticket?: Buffer;
 }
 
 /** Errors of a connection that went away meanwhile (agent/transport/h2.ts STALE): a fresh one may well succeed at once. */
@@ -327,7 +331,8 @@ export class LoadGenerator {
         const s = net.connect({ host: this.host, port: this.port, localAddress });
         s.setKeepAlive(true, 60_000);
         s.setNoDelay(true);
-        return s;
+        if (!this.opts.url.startsWith('https:')) return s;
+        return tls.connect({ socket: s, ALPNProtocols: ['h2'], ...(benchTls.ca && { ca: benchTls.ca }), ...(link.ticket && { session: link.ticket }) }).on('session', (t: Buffer) => (link.ticket = t));
       },
     });
     const live: Live = { session, used: 0, ours: false };
@@ -594,7 +599,7 @@ export function postOneBatch(opts: { url: string; school: FleetSchool; token: st
   const kind: BatchKind = { reports: opts.school.reportsPerBatch, variant: 0, satellite: opts.school.linkType.startsWith('sat-') };
   const body = bank.bodySync(kind, { school: opts.school.id, seq: opts.seq, collectedAt: opts.collectedAt, sentAt: Date.now() });
   return new Promise((resolve) => {
-    const session = http2.connect(opts.url);
+    const session = http2.connect(opts.url, benchTls.ca ? { ca: benchTls.ca } : {});
     const chunks: Buffer[] = [];
     const done = (status: number) => {
       clearTimeout(timer);

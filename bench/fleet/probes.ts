@@ -4,6 +4,8 @@
  * read when the collector exposes one) and a /proc sampler of RSS, CPU and descriptors.
  */
 import http from 'node:http';
+import https from 'node:https';
+import { benchTls } from './tls-trust.js';
 import { cpuMs, fdCount, rssBytes, rssParts, threadCpuMs, type RssParts } from './procstat.js';
 
 /**
@@ -28,7 +30,7 @@ export function loopDelayFromHealthz(body: unknown): number | undefined {
 /** Polls GET /healthz every `everyMs` and keeps answer times. */
 export class HealthProbe {
   private timer?: NodeJS.Timeout;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  private agent?: http.Agent;
   private busy = false;
   readonly samples: { atMs: number; ms: number; ok: boolean; loopMaxMs?: number }[] = [];
 
@@ -38,6 +40,7 @@ export class HealthProbe {
   ) {}
 
   start(): void {
+    this.agent = this.url.startsWith('https:') ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(benchTls.ca && { ca: benchTls.ca }) }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
     this.timer = setInterval(() => this.probe(), this.everyMs);
   }
 
@@ -47,7 +50,7 @@ export class HealthProbe {
     this.busy = true;
     const t0 = performance.now();
     const atMs = Date.now();
-    const req = http.get(`${this.url}/healthz`, { agent: this.agent, timeout: 30_000 }, (res) => {
+    const req = (this.url.startsWith('https:') ? https.get : http.get)(`${this.url}/healthz`, { agent: this.agent, timeout: 30_000 }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString('utf8')));
       res.on('end', () => {
@@ -80,7 +83,7 @@ export class HealthProbe {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
-    this.agent.destroy();
+    this.agent?.destroy();
   }
 }
 

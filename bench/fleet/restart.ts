@@ -6,6 +6,7 @@
 import { startCollectorProcess, type CollectorProcess } from './collector-process.js';
 import type { FleetSchool } from './fleet.js';
 import { postOneBatch } from './generator.js';
+import { getStatus } from './tls-trust.js';
 
 /** One restart, timed. */
 export interface RestartResult {
@@ -92,7 +93,7 @@ export async function restartCollector(opts: RestartOptions): Promise<{ result: 
     return { result: { signal, stopMs, listenMs: NaN, readyMs: NaN, firstBatchMs: NaN, error: (e as Error).message.slice(0, 2000), ...(stopTimedOut ? { stopTimedOut: true } : {}) } };
   }
   const listenMs = performance.now() - t1;
-  const ready = await waitFor(async () => (await fetch(`${next.url}/readyz`)).status === 200, deadline);
+  const ready = await waitFor(async () => (await getStatus(`${next.url}/readyz`)) === 200, deadline);
   const readyMs = ready ? performance.now() - t1 : NaN;
   const { school, token, seq } = opts.probe;
   const accepted = await waitFor(async () => (await postOneBatch({ url: next.url, school, token, seq, collectedAt: Date.now() - 2000, timeoutMs: 10_000 })).status === 200, deadline);
