@@ -129,10 +129,13 @@ ${o.https ? tlsGlobal(o.https.section).join('\n') + '\n' : ''}  # HAProxy's esti
 defaults
   mode http
   timeout connect 5s
-  # An idle agent lives as long as it would on the collector's own port (http.sessionIdleTimeoutMs): HAProxy's H2 mux
-  # takes its idle timeout from http-keep-alive, an idle HTTP/1.1 connection is also cut by timeout client. HAProxy
-  # 2.6 has no handshake timeout of its own: timeout client bounds a TLS handshake too.
-  timeout client ${l.sessionIdleTimeoutMs}
+  # An idle HTTP/2 session lives as long as it would on the collector's own port (http.sessionIdleTimeoutMs): HAProxy's
+  # H2 mux takes its idle timeout from http-keep-alive. timeout client bounds a client silent mid-handshake (HAProxy
+  # 2.6 has no handshake timeout of its own) or mid-request, and an idle HTTP/1.1 connection (the collector's own
+  # port closes those after http.keepAliveTimeoutMs): http.firstByteTimeoutMs, as the collector's own port bounds a
+  # handshake. With sessionIdleTimeoutMs here, handshakes that never finish (links dropping mid-handshake) would hold
+  # the connection cap for 15 minutes. A stream waiting on the collector is not cut by it.
+  timeout client ${l.firstByteTimeoutMs}
   timeout http-keep-alive ${l.sessionIdleTimeoutMs}
   # Headers (and the first buffer of a body) within the collector's own bounds for them.
   timeout http-request ${Math.min(l.headersTimeoutMs, l.firstByteTimeoutMs)}

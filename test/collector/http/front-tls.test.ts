@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import { expect } from 'chai';
 import { CollectorPool } from '../../../agent/transport/pool.js';
@@ -143,6 +144,19 @@ describe('collector/http/front-tls', function () {
       expect(sink.points.filter((p) => p.measurement === 'report')).to.have.length(3);
       const stats = await tlsStatsOnce(front, (t) => t.handshakes > 0);
       expect(stats).to.include({ handshakes: 3, resumed: 1, failed: 0, reloads: 0, certValidTo: new X509Certificate(readFileSync(certs.serverCert)).validTo });
+    });
+
+    it('closes a TCP connection that never starts its TLS handshake after firstByteTimeoutMs (not after the idle session timeout)', async () => {
+      const port = await findFreePort();
+      const f = await startFront({ settings, host: '127.0.0.1', port, backendPort: listener.port, limits: { ...DEFAULT_LIMITS, firstByteTimeoutMs: 500 }, dir: mkdtempSync(join(tmpdir(), 'cl-front-tls-')), log: captureLog().log, tls: section(), reloadOnSighup: false });
+      fronts.push(f);
+      const started = Date.now();
+      await new Promise<void>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', reject);
+        s.on('close', () => resolve());
+      });
+      expect(Date.now() - started).to.be.within(400, 5000);
     });
 
     it('clientCerts required: an agent without a certificate, or with one of another CA, is refused in the handshake; one with a certificate of caFile uploads', async () => {

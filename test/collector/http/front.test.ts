@@ -70,7 +70,7 @@ describe('collector/http/front', function () {
     expect(frontMaxConnections({ maxConnections: 80_000 }, settings, 20_000)).to.equal(20_000 - 1000 - 64 - 64);
     expect(cfg).to.include('maxconn 18872');
     expect(cfg).to.include(`tune.h2.max-concurrent-streams ${DEFAULT_LIMITS.maxConcurrentStreams}`);
-    expect(cfg).to.include(`timeout client ${DEFAULT_LIMITS.sessionIdleTimeoutMs}`);
+    expect(cfg).to.include(`timeout client ${DEFAULT_LIMITS.firstByteTimeoutMs}`);
     expect(cfg).to.include(`timeout http-keep-alive ${DEFAULT_LIMITS.sessionIdleTimeoutMs}`);
     expect(cfg).to.include(`timeout http-request ${Math.min(DEFAULT_LIMITS.headersTimeoutMs, DEFAULT_LIMITS.firstByteTimeoutMs)}`);
     expect(cfg).to.include('noreuseport');
@@ -184,9 +184,9 @@ describe('collector/http/front', function () {
       }
     });
 
-    it("an agent's idle HTTP/2 session and idle HTTP/1.1 connection outlive http.keepAliveTimeoutMs and firstByteTimeoutMs: they are kept for http.sessionIdleTimeoutMs", async () => {
+    it("an agent's idle HTTP/2 session outlives firstByteTimeoutMs (kept for sessionIdleTimeoutMs); an idle HTTP/1.1 connection outlives keepAliveTimeoutMs (kept for firstByteTimeoutMs)", async () => {
       const port = await findFreePort();
-      const short = { ...limits, keepAliveTimeoutMs: 300, firstByteTimeoutMs: 400, sessionIdleTimeoutMs: 60_000 };
+      const short = { ...limits, keepAliveTimeoutMs: 300, firstByteTimeoutMs: 1000, sessionIdleTimeoutMs: 60_000 };
       const f = await startFront({ settings, host: '127.0.0.1', port, backendPort: (backend.address() as AddressInfo).port, limits: short, dir: mkdtempSync(join(tmpdir(), 'cl-front-idle-')), log });
       const session = http2.connect(`http://127.0.0.1:${port}`);
       let goaway = false;
@@ -205,7 +205,7 @@ describe('collector/http/front', function () {
           q.on('error', reject);
         });
         expect(await get()).to.equal(200);
-        await new Promise((r) => setTimeout(r, 1500));
+        await new Promise((r) => setTimeout(r, 600));
         expect(await get()).to.equal(200);
         expect(sockets.size, 'one connection for both requests').to.equal(1);
         agent.destroy();
