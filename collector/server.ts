@@ -79,8 +79,8 @@ export async function startCollector({ config, log, now, lateAfterMs }: StartCol
   const stateDir = resolve(config.stateDir);
   mkdirSync(stateDir, { recursive: true });
   // A HAProxy left by a collector that was SIGKILLed holds the port: stop it while the rest starts (the embedded
-  // influxd's WAL replay takes seconds), not after.
-  // Also with front.kind none: a collector switched back after a SIGKILL would find its port held.
+  // influxd's WAL replay takes seconds), not after; whatever front.kind says now, as a collector switched back to
+  // none would find its port held.
   const leftover = stopLeftoverFront(frontDir(stateDir), log).catch((e: unknown) => log.warn({ err: String(e) }, 'could not stop a leftover front; startFront() tries again'));
   const state = openStateDb({ stateDir });
   if (state.exclusive) {

@@ -25,10 +25,10 @@ export class StopPhases {
     }
   }
 
-  /** Logs `message` with the total and the phases: at info, or at warn past SLOW_STOP_MS. */
-  report(log: Logger, message: string): void {
+  /** Logs `message` with the total, the phases and `extra`: at info, or at warn past SLOW_STOP_MS. */
+  report(log: Logger, message: string, extra: Record<string, unknown> = {}): void {
     const stopMs = Math.round(performance.now() - this.startedAt);
-    const fields = { stopMs, phasesMs: this.phases };
+    const fields = { ...extra, stopMs, phasesMs: this.phases };
     if (stopMs > (this.opts.slowMs ?? SLOW_STOP_MS)) log.warn(fields, `${message} after ${(stopMs / 1000).toFixed(1)} s (slow: see phasesMs)`);
     else log.info(fields, message);
   }

@@ -31,6 +31,7 @@ export function loopDelayFromHealthz(body: unknown): number | undefined {
 export class HealthProbe {
   private timer?: NodeJS.Timeout;
   private agent?: http.Agent;
+  private get = http.get;
   private busy = false;
   readonly samples: { atMs: number; ms: number; ok: boolean; loopMaxMs?: number }[] = [];
 
@@ -40,7 +41,9 @@ export class HealthProbe {
   ) {}
 
   start(): void {
-    this.agent = this.url.startsWith('https:') ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(benchTls.ca && { ca: benchTls.ca }) }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const secure = this.url.startsWith('https:');
+    this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(benchTls.ca && { ca: benchTls.ca }) }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
+    if (secure) this.get = https.get;
     this.timer = setInterval(() => this.probe(), this.everyMs);
   }
 
@@ -50,7 +53,7 @@ export class HealthProbe {
     this.busy = true;
     const t0 = performance.now();
     const atMs = Date.now();
-    const req = (this.url.startsWith('https:') ? https.get : http.get)(`${this.url}/healthz`, { agent: this.agent, timeout: 30_000 }, (res) => {
+    const req = this.get(`${this.url}/healthz`, { agent: this.agent, timeout: 30_000 }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString('utf8')));
       res.on('end', () => {

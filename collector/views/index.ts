@@ -233,7 +233,7 @@ export function createViewsModule(ctx: ModuleContext, opts: ViewsModuleOptions =
       if (availability) rows.availability = (await t.run('availability', () => state?.flushAvailability(availability))) ?? 0;
       rows.evidence = (await t.run('evidence', () => live?.close())) ?? 0;
       state?.close();
-      t.report(log.child({ rows }), 'views state saved at stop');
+      t.report(log, 'views state saved at stop', { rows });
     },
   };
 }
